@@ -1,0 +1,347 @@
+//! The shared-memory layout, pinned by compile-time assertions.
+//!
+//! ```text
+//! offset 0      ┌──────────────────────────────────────────────┐
+//!               │ IdentityLine   (128 B, written by forge-init) │ read-mostly
+//!        128    │ SideLine  producer (128 B): head, pid, …      │ producer only
+//!        256    │ SideLine  consumer (128 B): tail, pid, …      │ consumer only
+//!        384    │ LatencyBlock (2816 B): consumer's histogram   │ consumer only
+//!        3200   │ reserved, zero                                 │
+//! HEADER_SIZE   ├──────────────────────────────────────────────┤
+//! = 4096        │ slot 0: word (len | flags | stamp) + 4096 B   │ 4104 B
+//!               │ slot 1 …                                       │
+//!               │ slot N-1                                       │
+//!               └──────────────────────────────────────────────┘
+//! ```
+//!
+//! Every field another process may touch is an atomic. `fabric/LAYOUT.md`
+//! documents each one; a test checks that page against the offsets here.
+
+use crate::sync::{AtomicU32, AtomicU64, UnsafeCell};
+
+/// `b"FORGERNG"` read as a little-endian `u64`.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"FORGERNG");
+/// Bumped whenever any offset, size or meaning below changes.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Bytes before slot 0: one page.
+pub const HEADER_SIZE: usize = 4096;
+/// Largest payload a frame may carry.
+pub const PAYLOAD_CAPACITY: usize = 4096;
+/// Bytes of one slot: the 8-byte frame word plus the payload.
+pub const SLOT_SIZE: usize = 8 + PAYLOAD_CAPACITY;
+/// Slots in a segment made with default settings.
+pub const DEFAULT_SLOT_COUNT: u32 = 512;
+/// Fewest slots a ring may have.
+pub const MIN_SLOT_COUNT: u32 = 2;
+/// Most slots a ring may have (4 GiB of slots at most).
+pub const MAX_SLOT_COUNT: u32 = 1 << 20;
+/// Size of one isolation line. 128 bytes covers the adjacent-line prefetcher.
+pub const LINE: usize = 128;
+
+/// Segment state: being written by forge-init; readers must wait.
+pub const STATE_INITIALIZING: u32 = 0;
+/// Segment state: ready; daemons may attach.
+pub const STATE_LIVE: u32 = 1;
+/// Segment state: replaced; `successor_session` names the new session.
+pub const STATE_RETIRED: u32 = 2;
+
+/// Role state: nobody has taken the role since init.
+pub const ROLE_VACANT: u32 = 0;
+/// Role state: `pid` holds the role and is heart-beating.
+pub const ROLE_ACTIVE: u32 = 1;
+/// Role state: the holder stopped cleanly and released the role.
+pub const ROLE_STOPPED: u32 = 2;
+
+/// `core` value meaning "not pinned / unknown".
+pub const CORE_NONE: u32 = u32::MAX;
+
+/// Latency histogram: sub-buckets per power of two (6.25 % wide buckets).
+pub const HIST_SUB_BUCKETS: usize = 16;
+/// Latency histogram: number of buckets; values from 2^24 ns up go to overflow.
+pub const HIST_BUCKETS: usize = 336;
+/// Smallest latency, in ns, that does not fit the histogram.
+pub const HIST_OVERFLOW_NS: u64 = 1 << 24;
+
+/// Written once by forge-init, then read by everyone.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct IdentityLine {
+    /// [`MAGIC`].
+    pub magic: AtomicU64,
+    /// [`LAYOUT_VERSION`].
+    pub layout_version: AtomicU32,
+    /// [`HEADER_SIZE`].
+    pub header_size: AtomicU32,
+    /// [`SLOT_SIZE`].
+    pub slot_size: AtomicU32,
+    /// Number of slots, a power of two.
+    pub slot_count: AtomicU32,
+    /// Total bytes: header plus slots.
+    pub segment_size: AtomicU64,
+    /// Non-zero, unique per initialization; published last (Release).
+    pub session_id: AtomicU64,
+    /// One of the `STATE_*` values.
+    pub state: AtomicU32,
+    /// Pid of the forge-init that created the segment.
+    pub init_pid: AtomicU32,
+    /// When retired: the session that replaced this one (0 if unknown).
+    pub successor_session: AtomicU64,
+    /// Creation time, ns since the Unix epoch (wall clock; display only).
+    pub created_unix_ns: AtomicU64,
+    /// Creation time, CLOCK_MONOTONIC ns (for the session's age).
+    pub created_mono_ns: AtomicU64,
+    /// [`PAYLOAD_CAPACITY`].
+    pub payload_capacity: AtomicU32,
+    _reserved: [u32; 13],
+}
+
+/// Everything one side writes. The producer's line holds `head` as its
+/// `index`; the consumer's holds `tail`.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct SideLine {
+    /// Producer: next position to publish (`head`). Consumer: next position to
+    /// read (`tail`). Monotonic, never masked.
+    pub index: AtomicU64,
+    /// Futex word: 1 while this side sleeps in the park wait strategy.
+    pub sleeping: AtomicU32,
+    /// Wait strategy of the holder: 0 spin, 1 yield, 2 park.
+    pub wait_strategy: AtomicU32,
+    /// Pid of the role holder, 0 when vacant.
+    pub pid: AtomicU32,
+    /// CPU core the holder pinned itself to, or [`CORE_NONE`].
+    pub core: AtomicU32,
+    /// Session the holder attached to.
+    pub session: AtomicU64,
+    /// CLOCK_MONOTONIC ns of the holder's last heartbeat.
+    pub heartbeat_ns: AtomicU64,
+    /// Frames committed (producer) or released (consumer).
+    pub messages: AtomicU64,
+    /// Payload bytes committed or released.
+    pub bytes: AtomicU64,
+    /// Producer: times it found the ring full. Consumer: times it found it empty.
+    pub backpressure: AtomicU64,
+    /// One of the `ROLE_*` values.
+    pub role_state: AtomicU32,
+    /// Producer: commits per `head` store. Consumer: releases per `tail` store.
+    pub batch: AtomicU32,
+    /// CLOCK_MONOTONIC ns when the holder took the role.
+    pub started_mono_ns: AtomicU64,
+    pub(crate) _reserved: [u64; 6],
+}
+
+/// The consumer's transit-latency histogram, log-linear in nanoseconds.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct LatencyBlock {
+    /// Samples recorded (including overflow).
+    pub count: AtomicU64,
+    /// Sum of all samples, ns (wrapping).
+    pub sum_ns: AtomicU64,
+    /// Largest sample, ns.
+    pub max_ns: AtomicU64,
+    /// Samples at or above [`HIST_OVERFLOW_NS`].
+    pub overflow: AtomicU64,
+    /// Bucket counts; see [`bucket_of`].
+    pub buckets: [AtomicU64; HIST_BUCKETS],
+}
+
+/// The segment header: one page at offset 0.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct Header {
+    /// Read-mostly identity and lifecycle.
+    pub identity: IdentityLine,
+    /// Producer-written line.
+    pub producer: SideLine,
+    /// Consumer-written line.
+    pub consumer: SideLine,
+    /// Consumer-written latency histogram.
+    pub latency: LatencyBlock,
+    _reserved: [u8; HEADER_SIZE - 3 * LINE - LATENCY_BLOCK_SIZE],
+}
+
+/// Bytes of the latency block, padded to whole lines.
+pub const LATENCY_BLOCK_SIZE: usize = 2816;
+
+/// The slot word: payload length (bits 0..16), flags (16..32) and the
+/// publication stamp of the lap it was written in (32..64).
+#[repr(C)]
+#[derive(Debug)]
+pub struct Slot {
+    /// Published with Release by the producer's commit.
+    pub word: AtomicU64,
+    /// The frame's bytes; only the first `len` are meaningful.
+    pub(crate) payload: UnsafeCell<[u8; PAYLOAD_CAPACITY]>,
+}
+
+/// Total segment size for `slot_count` slots.
+pub const fn segment_size(slot_count: u32) -> usize {
+    HEADER_SIZE + slot_count as usize * SLOT_SIZE
+}
+
+/// Byte offset of slot `i` in the segment.
+pub const fn slot_offset(i: u32) -> usize {
+    HEADER_SIZE + i as usize * SLOT_SIZE
+}
+
+/// The publication stamp for ring position `pos`. Never 0 (zeroed memory is
+/// never "published"), and consecutive laps always differ, also across the
+/// `u64` wrap.
+#[inline(always)]
+pub const fn stamp_for(pos: u64, lap_shift: u32) -> u32 {
+    ((pos >> lap_shift) % (u32::MAX as u64)) as u32 + 1
+}
+
+/// Packs a slot word.
+#[inline(always)]
+pub const fn pack_word(len: u16, flags: u16, stamp: u32) -> u64 {
+    len as u64 | (flags as u64) << 16 | (stamp as u64) << 32
+}
+
+/// Unpacks a slot word into `(len, flags, stamp)`.
+#[inline(always)]
+pub const fn unpack_word(word: u64) -> (u16, u16, u32) {
+    (word as u16, (word >> 16) as u16, (word >> 32) as u32)
+}
+
+/// The histogram bucket for a latency of `ns` nanoseconds, or `None` when it
+/// overflows. Buckets below 16 ns are exact; above, each power of two is cut
+/// into 16 equal buckets.
+#[inline(always)]
+pub const fn bucket_of(ns: u64) -> Option<usize> {
+    if ns < HIST_SUB_BUCKETS as u64 {
+        return Some(ns as usize);
+    }
+    if ns >= HIST_OVERFLOW_NS {
+        return None;
+    }
+    let m = 63 - ns.leading_zeros() as usize;
+    Some(HIST_SUB_BUCKETS * (m - 4) + (ns >> (m - 4)) as usize)
+}
+
+/// The smallest latency, in ns, that falls into bucket `i`.
+pub const fn bucket_low(i: usize) -> u64 {
+    if i < HIST_SUB_BUCKETS {
+        return i as u64;
+    }
+    let m = i / HIST_SUB_BUCKETS + 3;
+    let sub = (i % HIST_SUB_BUCKETS + HIST_SUB_BUCKETS) as u64;
+    sub << (m - 4)
+}
+
+/// The largest latency, in ns, that falls into bucket `i`.
+pub const fn bucket_high(i: usize) -> u64 {
+    if i + 1 >= HIST_BUCKETS {
+        HIST_OVERFLOW_NS - 1
+    } else {
+        bucket_low(i + 1) - 1
+    }
+}
+
+#[cfg(not(loom))]
+mod asserts {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    // A changed layout must fail here until LAYOUT_VERSION is bumped and
+    // these numbers, and LAYOUT.md, are updated with it.
+    const _: () = assert!(LAYOUT_VERSION == 1);
+    const _: () = assert!(size_of::<Slot>() == 4104);
+    const _: () = assert!(align_of::<Slot>() == 8);
+    const _: () = assert!(offset_of!(Slot, word) == 0);
+    const _: () = assert!(offset_of!(Slot, payload) == 8);
+    const _: () = assert!(size_of::<Header>() == HEADER_SIZE);
+    const _: () = assert!(align_of::<Header>() == LINE);
+    const _: () = assert!(size_of::<IdentityLine>() == LINE);
+    const _: () = assert!(size_of::<SideLine>() == LINE);
+    const _: () = assert!(size_of::<LatencyBlock>() == LATENCY_BLOCK_SIZE);
+    const _: () = assert!(offset_of!(Header, identity) == 0);
+    const _: () = assert!(offset_of!(Header, producer) == 128);
+    const _: () = assert!(offset_of!(Header, consumer) == 256);
+    const _: () = assert!(offset_of!(Header, latency) == 384);
+
+    const _: () = assert!(offset_of!(IdentityLine, magic) == 0);
+    const _: () = assert!(offset_of!(IdentityLine, layout_version) == 8);
+    const _: () = assert!(offset_of!(IdentityLine, header_size) == 12);
+    const _: () = assert!(offset_of!(IdentityLine, slot_size) == 16);
+    const _: () = assert!(offset_of!(IdentityLine, slot_count) == 20);
+    const _: () = assert!(offset_of!(IdentityLine, segment_size) == 24);
+    const _: () = assert!(offset_of!(IdentityLine, session_id) == 32);
+    const _: () = assert!(offset_of!(IdentityLine, state) == 40);
+    const _: () = assert!(offset_of!(IdentityLine, init_pid) == 44);
+    const _: () = assert!(offset_of!(IdentityLine, successor_session) == 48);
+    const _: () = assert!(offset_of!(IdentityLine, created_unix_ns) == 56);
+    const _: () = assert!(offset_of!(IdentityLine, created_mono_ns) == 64);
+    const _: () = assert!(offset_of!(IdentityLine, payload_capacity) == 72);
+
+    const _: () = assert!(offset_of!(SideLine, index) == 0);
+    const _: () = assert!(offset_of!(SideLine, sleeping) == 8);
+    const _: () = assert!(offset_of!(SideLine, wait_strategy) == 12);
+    const _: () = assert!(offset_of!(SideLine, pid) == 16);
+    const _: () = assert!(offset_of!(SideLine, core) == 20);
+    const _: () = assert!(offset_of!(SideLine, session) == 24);
+    const _: () = assert!(offset_of!(SideLine, heartbeat_ns) == 32);
+    const _: () = assert!(offset_of!(SideLine, messages) == 40);
+    const _: () = assert!(offset_of!(SideLine, bytes) == 48);
+    const _: () = assert!(offset_of!(SideLine, backpressure) == 56);
+    const _: () = assert!(offset_of!(SideLine, role_state) == 64);
+    const _: () = assert!(offset_of!(SideLine, batch) == 68);
+    const _: () = assert!(offset_of!(SideLine, started_mono_ns) == 72);
+
+    const _: () = assert!(offset_of!(LatencyBlock, count) == 0);
+    const _: () = assert!(offset_of!(LatencyBlock, sum_ns) == 8);
+    const _: () = assert!(offset_of!(LatencyBlock, max_ns) == 16);
+    const _: () = assert!(offset_of!(LatencyBlock, overflow) == 24);
+    const _: () = assert!(offset_of!(LatencyBlock, buckets) == 32);
+
+    // The original design's 512-slot ring, with Forge's one-page header.
+    const _: () = assert!(segment_size(DEFAULT_SLOT_COUNT) == 2_105_344);
+    const _: () = assert!(HEADER_SIZE % 4096 == 0);
+    const _: () = assert!(bucket_low(HIST_BUCKETS - 1) < HIST_OVERFLOW_NS);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_bounds_contain_every_value_they_claim() {
+        for i in 0..HIST_BUCKETS {
+            assert_eq!(bucket_of(bucket_low(i)), Some(i), "low of {i}");
+            assert_eq!(bucket_of(bucket_high(i)), Some(i), "high of {i}");
+        }
+        assert_eq!(bucket_of(HIST_OVERFLOW_NS), None);
+    }
+
+    #[test]
+    fn buckets_are_at_most_six_and_a_quarter_percent_wide() {
+        for i in HIST_SUB_BUCKETS..HIST_BUCKETS {
+            let (lo, hi) = (bucket_low(i), bucket_high(i) + 1);
+            assert!((hi - lo) * 16 <= lo, "bucket {i}: {lo}..{hi}");
+        }
+    }
+
+    #[test]
+    fn stamps_differ_between_consecutive_laps_across_the_u64_wrap() {
+        for shift in [1u32, 2, 9, 20] {
+            let points = [0u64, 1 << shift, u64::MAX - (1 << shift), u64::MAX];
+            for p in points {
+                let next = p.wrapping_add(1 << shift);
+                assert_ne!(stamp_for(p, shift), stamp_for(next, shift));
+                assert_ne!(stamp_for(p, shift), 0);
+            }
+        }
+        // The u32 stamp space wraps without ever producing 0 or a repeat.
+        let shift = 0;
+        let lap = (u32::MAX as u64) - 1;
+        assert_eq!(stamp_for(lap, shift), u32::MAX);
+        assert_eq!(stamp_for(lap + 1, shift), 1);
+    }
+
+    #[test]
+    fn word_round_trips() {
+        let w = pack_word(4096, 0xBEEF, 0xDEAD_BEEF);
+        assert_eq!(unpack_word(w), (4096, 0xBEEF, 0xDEAD_BEEF));
+    }
+}

@@ -1,0 +1,600 @@
+//! The read-only observer, for inspectors such as forge-top.
+//!
+//! It maps the segment `O_RDONLY` / `PROT_READ` (it cannot write), reads
+//! shared fields only with atomic loads, copies slots out word by word and
+//! validates each copy afterwards, and re-checks the file's size before every
+//! sample so a truncated segment is reported instead of faulting.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+use crate::clock::monotonic_ns;
+use crate::error::SegmentError;
+use crate::layout::*;
+use crate::segment::{check_header_fits, open_read_only_file, validate, validate_name};
+use crate::sync::{fence, AtomicU64, Ordering};
+
+/// The lifecycle state of a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SegmentState {
+    /// Being written by forge-init.
+    #[default]
+    Initializing,
+    /// Ready.
+    Live,
+    /// Replaced by a newer session.
+    Retired,
+    /// A value this build does not know.
+    Unknown(u32),
+}
+
+impl SegmentState {
+    /// From the header's `state` field.
+    pub fn from_code(code: u32) -> Self {
+        match code {
+            STATE_INITIALIZING => SegmentState::Initializing,
+            STATE_LIVE => SegmentState::Live,
+            STATE_RETIRED => SegmentState::Retired,
+            other => SegmentState::Unknown(other),
+        }
+    }
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SegmentState::Initializing => "initializing",
+            SegmentState::Live => "live",
+            SegmentState::Retired => "retired",
+            SegmentState::Unknown(_) => "unknown",
+        }
+    }
+}
+
+/// One side's line, copied out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SideSnapshot {
+    /// `head` (producer) or `tail` (consumer).
+    pub index: u64,
+    /// Asleep on its futex right now.
+    pub sleeping: bool,
+    /// Wait strategy code (0 spin, 1 yield, 2 park).
+    pub wait_strategy: u32,
+    /// Role holder's pid, 0 when vacant.
+    pub pid: u32,
+    /// Core the holder pinned itself to.
+    pub core: Option<u32>,
+    /// Session the holder attached to.
+    pub session: u64,
+    /// CLOCK_MONOTONIC ns of the last heartbeat.
+    pub heartbeat_ns: u64,
+    /// Frames committed or released.
+    pub messages: u64,
+    /// Payload bytes committed or released.
+    pub bytes: u64,
+    /// Times the ring was found full (producer) or empty (consumer).
+    pub backpressure: u64,
+    /// `ROLE_*` value.
+    pub role_state: u32,
+    /// Commits per `head` store, or releases per `tail` store.
+    pub batch: u32,
+    /// CLOCK_MONOTONIC ns when the role was taken.
+    pub started_mono_ns: u64,
+}
+
+impl SideSnapshot {
+    fn read(line: &SideLine) -> Self {
+        // SYNC: pairs with the Release store of role_state in role claim.
+        let role_state = line.role_state.load(Ordering::Acquire);
+        let core = line.core.load(Ordering::Relaxed);
+        SideSnapshot {
+            index: line.index.load(Ordering::Acquire),
+            sleeping: line.sleeping.load(Ordering::Relaxed) != 0,
+            wait_strategy: line.wait_strategy.load(Ordering::Relaxed),
+            pid: line.pid.load(Ordering::Relaxed),
+            core: (core != CORE_NONE).then_some(core),
+            session: line.session.load(Ordering::Relaxed),
+            heartbeat_ns: line.heartbeat_ns.load(Ordering::Relaxed),
+            messages: line.messages.load(Ordering::Relaxed),
+            bytes: line.bytes.load(Ordering::Relaxed),
+            backpressure: line.backpressure.load(Ordering::Relaxed),
+            role_state,
+            batch: line.batch.load(Ordering::Relaxed).max(1),
+            started_mono_ns: line.started_mono_ns.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Heartbeat age at `now_ns` (CLOCK_MONOTONIC), if it ever beat.
+    pub fn heartbeat_age(&self, now_ns: u64) -> Option<Duration> {
+        (self.heartbeat_ns != 0).then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
+    }
+}
+
+/// The consumer's latency histogram, copied out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatencySnapshot {
+    /// Samples.
+    pub count: u64,
+    /// Sum of samples, ns.
+    pub sum_ns: u64,
+    /// Largest sample, ns.
+    pub max_ns: u64,
+    /// Samples at or above [`HIST_OVERFLOW_NS`].
+    pub overflow: u64,
+    /// Per-bucket counts, [`HIST_BUCKETS`] of them.
+    pub buckets: Vec<u64>,
+}
+
+impl Default for LatencySnapshot {
+    fn default() -> Self {
+        LatencySnapshot {
+            count: 0,
+            sum_ns: 0,
+            max_ns: 0,
+            overflow: 0,
+            buckets: vec![0; HIST_BUCKETS],
+        }
+    }
+}
+
+impl LatencySnapshot {
+    /// The latency at quantile `q` (0..=1), in ns: the midpoint of the bucket
+    /// it falls in (within 3.2 % of the true value), or the max for the
+    /// overflow. `None` without samples.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        let total: u64 = self.buckets.iter().sum::<u64>() + self.overflow;
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                let mid = (bucket_low(i) + bucket_high(i)) / 2;
+                return Some(mid.min(self.max_ns.max(bucket_low(i))));
+            }
+        }
+        Some(self.max_ns)
+    }
+
+    /// Mean latency in ns.
+    pub fn mean(&self) -> Option<u64> {
+        (self.count > 0).then(|| self.sum_ns / self.count)
+    }
+
+    /// The difference `self - earlier`, bucket by bucket: the samples
+    /// recorded between two snapshots.
+    pub fn since(&self, earlier: &LatencySnapshot) -> LatencySnapshot {
+        LatencySnapshot {
+            count: self.count.saturating_sub(earlier.count),
+            sum_ns: self.sum_ns.wrapping_sub(earlier.sum_ns),
+            max_ns: self.max_ns,
+            overflow: self.overflow.saturating_sub(earlier.overflow),
+            buckets: self
+                .buckets
+                .iter()
+                .zip(earlier.buckets.iter().chain(std::iter::repeat(&0)))
+                .map(|(a, b)| a.saturating_sub(*b))
+                .collect(),
+        }
+    }
+}
+
+/// Every header field, copied out at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    /// Segment name.
+    pub name: String,
+    /// The file's size when sampled.
+    pub file_size: u64,
+    /// `magic`.
+    pub magic: u64,
+    /// `layout_version`.
+    pub layout_version: u32,
+    /// `header_size`.
+    pub header_size: u32,
+    /// `slot_size`.
+    pub slot_size: u32,
+    /// `slot_count`.
+    pub slot_count: u32,
+    /// `segment_size`.
+    pub segment_size: u64,
+    /// `payload_capacity`.
+    pub payload_capacity: u32,
+    /// `session_id`.
+    pub session_id: u64,
+    /// `state`.
+    pub state: SegmentState,
+    /// `successor_session`.
+    pub successor_session: u64,
+    /// `init_pid`.
+    pub init_pid: u32,
+    /// `created_unix_ns`.
+    pub created_unix_ns: u64,
+    /// `created_mono_ns`.
+    pub created_mono_ns: u64,
+    /// The producer's line.
+    pub producer: SideSnapshot,
+    /// The consumer's line.
+    pub consumer: SideSnapshot,
+    /// The consumer's latency histogram.
+    pub latency: LatencySnapshot,
+    /// `head`, read after `tail`.
+    pub head: u64,
+    /// `tail`.
+    pub tail: u64,
+    /// CLOCK_MONOTONIC ns when sampled.
+    pub taken_mono_ns: u64,
+}
+
+/// A slot's place in the ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotState {
+    /// Published and not yet released by the consumer.
+    Pending,
+    /// Released: holds an old frame the producer may overwrite.
+    Consumed,
+    /// Never written in this session.
+    Free,
+}
+
+impl SlotState {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SlotState::Pending => "pending",
+            SlotState::Consumed => "consumed",
+            SlotState::Free => "free",
+        }
+    }
+}
+
+/// A slot copied out of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotCopy {
+    /// Slot index, `0..slot_count`.
+    pub index: u32,
+    /// The ring position the frame was published at, if the stamp says.
+    pub position: Option<u64>,
+    /// Pending, consumed or free.
+    pub state: SlotState,
+    /// Payload length from the slot word.
+    pub len: u16,
+    /// Flags from the slot word.
+    pub flags: u16,
+    /// Stamp from the slot word.
+    pub stamp: u32,
+    /// The payload bytes (`len` of them, at most a slot).
+    pub bytes: Vec<u8>,
+    /// The producer may have overwritten the slot during the copy: `bytes`
+    /// must not be trusted.
+    pub torn: bool,
+}
+
+impl Snapshot {
+    /// Frames published and not yet released, as far as the indices say.
+    pub fn in_flight(&self) -> u64 {
+        self.head.saturating_sub(self.tail)
+    }
+
+    /// `in_flight / slot_count`, 0..=1 for a sound header.
+    pub fn fill_ratio(&self) -> f64 {
+        if self.slot_count == 0 {
+            return 0.0;
+        }
+        self.in_flight() as f64 / f64::from(self.slot_count)
+    }
+
+    /// Broken invariants, each as a sentence. Empty for a sound header.
+    pub fn invariant_violations(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let slack = u64::from(self.producer.batch);
+        if self.tail > self.head.saturating_add(slack) {
+            out.push(format!(
+                "tail {} is ahead of head {} by more than the publish batch {slack}",
+                self.tail, self.head
+            ));
+        }
+        if self.in_flight() > u64::from(self.slot_count) {
+            out.push(format!(
+                "{} frames in flight exceed the {} slots",
+                self.in_flight(),
+                self.slot_count
+            ));
+        }
+        if self.session_id == 0 && self.state == SegmentState::Live {
+            out.push("state is live but session_id is 0".into());
+        }
+        if let SegmentState::Unknown(code) = self.state {
+            out.push(format!("state field holds unknown value {code}"));
+        }
+        out
+    }
+
+    /// The ring position whose frame slot `index` holds or last held,
+    /// relative to this snapshot's `head`, and the slot's state.
+    pub fn slot_state(&self, index: u32) -> (SlotState, Option<u64>) {
+        if self.slot_count == 0 || index >= self.slot_count {
+            return (SlotState::Free, None);
+        }
+        let n = u64::from(self.slot_count);
+        let mask = n - 1;
+        if self.head == 0 || self.head <= (self.head - 1).wrapping_sub(u64::from(index)) & mask {
+            return (SlotState::Free, None);
+        }
+        let back = (self.head - 1).wrapping_sub(u64::from(index)) & mask;
+        let pos = self.head - 1 - back;
+        let state = if pos < self.tail {
+            SlotState::Consumed
+        } else {
+            SlotState::Pending
+        };
+        (state, Some(pos))
+    }
+}
+
+/// Is the object at the name still the one we map?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameStatus {
+    /// The name leads to our object.
+    Same,
+    /// The name leads to another object (re-created).
+    Replaced,
+    /// Nothing has the name.
+    Unlinked,
+}
+
+/// Why a sample could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObserveError {
+    /// The file shrank below what we mapped: reading it would fault.
+    #[error("segment was truncated under us: {now} bytes, {mapped} mapped")]
+    Truncated {
+        /// The file's size now.
+        now: u64,
+        /// The size we mapped.
+        mapped: u64,
+    },
+    /// fstat failed.
+    #[error("fstat failed: {0}")]
+    Stat(String),
+}
+
+/// A read-only attachment to a segment.
+pub struct Observer {
+    name: String,
+    file: File,
+    map: memmap2::Mmap,
+    len: usize,
+    slot_count: u32,
+    session: u64,
+    inode: (u64, u64),
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .field("session", &format_args!("{:#018x}", self.session))
+            .finish()
+    }
+}
+
+impl Observer {
+    /// Opens `name` read-only, waiting up to `init_wait` while it initializes.
+    /// Retired segments are refused: inspectors attach to the live one.
+    pub fn open(name: &str, init_wait: Duration) -> Result<Observer, SegmentError> {
+        validate_name(name)?;
+        let start = Instant::now();
+        loop {
+            match Self::open_once(name) {
+                Err(SegmentError::Initializing { init_pid, .. }) if start.elapsed() < init_wait => {
+                    let _ = init_pid;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(SegmentError::Initializing { init_pid, .. }) => {
+                    return Err(SegmentError::Initializing {
+                        name: name.to_owned(),
+                        waited_ms: start.elapsed().as_millis() as u64,
+                        init_pid,
+                    })
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(name: &str) -> Result<Observer, SegmentError> {
+        let file = open_read_only_file(name)?;
+        let meta = file.metadata().map_err(|source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "fstat",
+            source,
+        })?;
+        check_header_fits(name, meta.len())?;
+        // SAFETY: a read-only shared mapping of a file at least a header
+        // long. It may change under us (other processes write it) and may be
+        // truncated; we only read it through atomics, after re-checking size.
+        let map = unsafe { memmap2::MmapOptions::new().len(meta.len() as usize).map(&file) }.map_err(|source| {
+            SegmentError::Io {
+                name: name.to_owned(),
+                action: "mmap",
+                source,
+            }
+        })?;
+        let observer = Observer {
+            name: name.to_owned(),
+            file,
+            len: map.len(),
+            map,
+            slot_count: 0,
+            session: 0,
+            inode: (meta.dev(), meta.ino()),
+        };
+        let geometry = validate(name, observer.header(), meta.len(), false)?;
+        Ok(Observer {
+            slot_count: geometry.slot_count,
+            session: geometry.session,
+            ..observer
+        })
+    }
+
+    fn header(&self) -> &Header {
+        debug_assert!(self.len >= HEADER_SIZE);
+        // SAFETY: page-aligned, at least HEADER_SIZE long (checked at open);
+        // Header is all atomics and padding. Only loads are made through it;
+        // the mapping is PROT_READ, so a store would fault, not corrupt.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+
+    /// The segment name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The session at attach time.
+    pub fn session_id(&self) -> u64 {
+        self.session
+    }
+
+    /// Slots in the ring.
+    pub fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// Bytes mapped.
+    pub fn mapped_len(&self) -> usize {
+        self.len
+    }
+
+    /// Is the name still ours, replaced, or gone?
+    pub fn name_status(&self) -> NameStatus {
+        match std::fs::metadata(format!("/dev/shm{}", self.name)) {
+            Ok(m) if (m.dev(), m.ino()) == self.inode => NameStatus::Same,
+            Ok(_) => NameStatus::Replaced,
+            Err(_) => NameStatus::Unlinked,
+        }
+    }
+
+    fn check_size(&self) -> Result<(), ObserveError> {
+        let now = self.file.metadata().map_err(|e| ObserveError::Stat(e.to_string()))?.len();
+        if now < self.len as u64 {
+            return Err(ObserveError::Truncated {
+                now,
+                mapped: self.len as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies every header field. `tail` is read before `head`, so
+    /// `head >= tail` up to the producer's publish batch.
+    pub fn snapshot(&self) -> Result<Snapshot, ObserveError> {
+        self.check_size()?;
+        let h = self.header();
+        let id = &h.identity;
+        // SYNC: pairs with the Release store of state in create / retire.
+        let state = id.state.load(Ordering::Acquire);
+        let tail = h.consumer.index.load(Ordering::Acquire);
+        let consumer = SideSnapshot::read(&h.consumer);
+        let producer = SideSnapshot::read(&h.producer);
+        let head = h.producer.index.load(Ordering::Acquire);
+        let lat = &h.latency;
+        let latency = LatencySnapshot {
+            count: lat.count.load(Ordering::Relaxed),
+            sum_ns: lat.sum_ns.load(Ordering::Relaxed),
+            max_ns: lat.max_ns.load(Ordering::Relaxed),
+            overflow: lat.overflow.load(Ordering::Relaxed),
+            buckets: lat.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+        };
+        Ok(Snapshot {
+            name: self.name.clone(),
+            file_size: self.len as u64,
+            magic: id.magic.load(Ordering::Relaxed),
+            layout_version: id.layout_version.load(Ordering::Relaxed),
+            header_size: id.header_size.load(Ordering::Relaxed),
+            slot_size: id.slot_size.load(Ordering::Relaxed),
+            slot_count: self.slot_count,
+            segment_size: id.segment_size.load(Ordering::Relaxed),
+            payload_capacity: id.payload_capacity.load(Ordering::Relaxed),
+            session_id: id.session_id.load(Ordering::Relaxed),
+            state: SegmentState::from_code(state),
+            successor_session: id.successor_session.load(Ordering::Relaxed),
+            init_pid: id.init_pid.load(Ordering::Relaxed),
+            created_unix_ns: id.created_unix_ns.load(Ordering::Relaxed),
+            created_mono_ns: id.created_mono_ns.load(Ordering::Relaxed),
+            producer,
+            consumer,
+            latency,
+            head,
+            tail,
+            taken_mono_ns: monotonic_ns(),
+        })
+    }
+
+    /// Copies slot `index` out with atomic word loads, then checks whether
+    /// the producer may have overwritten it meanwhile (then `torn` is set).
+    pub fn read_slot(&self, index: u32) -> Result<SlotCopy, ObserveError> {
+        self.check_size()?;
+        let index = index % self.slot_count.max(1);
+        let h = self.header();
+        let base = slot_offset(index);
+        let word_at = |off: usize| -> &AtomicU64 {
+            debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+            // SAFETY: `off` is 8-aligned (header and slot sizes are multiples
+            // of 8) and inside the mapping (validated geometry).
+            unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
+        };
+        let w1 = word_at(base).load(Ordering::Acquire);
+        let (len, flags, stamp) = unpack_word(w1);
+        let copy_len = usize::from(len).min(PAYLOAD_CAPACITY);
+        let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
+        for k in 0..copy_len.div_ceil(8) {
+            bytes.extend_from_slice(&word_at(base + 8 + 8 * k).load(Ordering::Relaxed).to_le_bytes());
+        }
+        bytes.truncate(copy_len);
+        // Orders the payload loads above before the re-checks below.
+        fence(Ordering::Acquire);
+        let w2 = word_at(base).load(Ordering::Relaxed);
+        let tail = h.consumer.index.load(Ordering::Relaxed);
+        let head = h.producer.index.load(Ordering::Relaxed);
+        let batch = u64::from(h.producer.batch.load(Ordering::Relaxed).max(1));
+
+        let n = u64::from(self.slot_count);
+        let shift = self.slot_count.trailing_zeros();
+        // Candidate positions for this slot: the last one below head, and the
+        // one a lap later (published but not yet counted in a batched head).
+        let below = if head > u64::from(index) {
+            let back = (head - 1 - u64::from(index)) % n;
+            Some(head - 1 - back)
+        } else {
+            None
+        };
+        let candidates = [below, below.map(|p| p + n).or(Some(u64::from(index)))];
+        let position = candidates
+            .into_iter()
+            .flatten()
+            .find(|&p| stamp != 0 && stamp_for(p, shift) == stamp);
+        let state = match position {
+            None => SlotState::Free,
+            Some(p) if p < tail => SlotState::Consumed,
+            Some(_) => SlotState::Pending,
+        };
+        // The producer may be writing position p + n only once the consumer
+        // released p (tail > p) and its real head reached p + n, which is at
+        // most head + batch - 1.
+        let overwritable = position.is_some_and(|p| tail > p && p + n <= head + batch - 1);
+        Ok(SlotCopy {
+            index,
+            position,
+            state,
+            len,
+            flags,
+            stamp,
+            bytes,
+            torn: w1 != w2 || overwritable,
+        })
+    }
+}

@@ -1,0 +1,692 @@
+//! The single-producer single-consumer ring.
+//!
+//! Positions are monotonic `u64` counters; slot `pos & mask` holds position
+//! `pos`. The producer publishes a frame by storing the slot word
+//! (`len | flags | stamp`) with Release; the consumer polls that word with
+//! Acquire and compares the stamp with the one expected for its position, so a
+//! small frame costs one cache-line transfer. `head` still advances (possibly
+//! batched) for inspectors; `tail` is what frees slots for the producer.
+//!
+//! ```text
+//!   consumer.tail ─┐            ┌─ producer.head
+//!                  ▼            ▼
+//!   … │ consumed │ pending │ pending │ free │ free │ …
+//! ```
+
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use crate::error::{PopError, PushError};
+use crate::layout::{pack_word, stamp_for, unpack_word, SideLine, Slot, PAYLOAD_CAPACITY};
+use crate::sync::{fence, Ordering};
+use crate::wait::{self, Deadline, WaitStrategy};
+
+/// Raw view of a ring's shared parts. Whoever builds it keeps the memory alive
+/// (the `_keep` handle) for as long as any copy exists.
+#[derive(Clone)]
+pub(crate) struct RingRef {
+    pub(crate) producer: NonNull<SideLine>,
+    pub(crate) consumer: NonNull<SideLine>,
+    pub(crate) slots: NonNull<Slot>,
+    pub(crate) mask: u64,
+    pub(crate) lap_shift: u32,
+    pub(crate) _keep: Arc<dyn Send + Sync>,
+}
+
+// SAFETY: the pointers refer to memory owned by `_keep`, which is Send + Sync,
+// and every shared field behind them is an atomic or an UnsafeCell accessed
+// only under the SPSC protocol.
+unsafe impl Send for RingRef {}
+
+impl RingRef {
+    #[inline(always)]
+    fn capacity(&self) -> u64 {
+        self.mask + 1
+    }
+
+    #[inline(always)]
+    fn producer_line(&self) -> &SideLine {
+        // SAFETY: `_keep` owns the line for as long as self exists.
+        unsafe { self.producer.as_ref() }
+    }
+
+    #[inline(always)]
+    fn consumer_line(&self) -> &SideLine {
+        // SAFETY: `_keep` owns the line for as long as self exists.
+        unsafe { self.consumer.as_ref() }
+    }
+
+    #[inline(always)]
+    fn slot(&self, pos: u64) -> &Slot {
+        let i = pos & self.mask;
+        debug_assert!(i <= self.mask);
+        // SAFETY: i < capacity and `_keep` owns `capacity` slots from `slots`.
+        unsafe { &*self.slots.as_ptr().add(i as usize) }
+    }
+
+    #[inline(always)]
+    fn stamp(&self, pos: u64) -> u32 {
+        stamp_for(pos, self.lap_shift)
+    }
+
+    /// Is position `pos` published in its slot?
+    #[inline(always)]
+    fn published(&self, pos: u64) -> Option<u64> {
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit`; the payload written before it is visible.
+        let word = self.slot(pos).word.load(Ordering::Acquire);
+        (unpack_word(word).2 == self.stamp(pos)).then_some(word)
+    }
+}
+
+/// The writing end. Exactly one exists per ring.
+pub struct Producer {
+    ring: RingRef,
+    head: u64,
+    published_head: u64,
+    cached_tail: u64,
+    publish_batch: u64,
+    messages: u64,
+    bytes: u64,
+    full_count: u64,
+    wake_peer: bool,
+    #[cfg(not(loom))]
+    role: Option<crate::segment::Role>,
+}
+
+/// The reading end. Exactly one exists per ring.
+pub struct Consumer {
+    ring: RingRef,
+    tail: u64,
+    released_tail: u64,
+    release_batch: u64,
+    messages: u64,
+    bytes: u64,
+    empty_count: u64,
+    wake_peer: bool,
+    #[cfg(not(loom))]
+    role: Option<crate::segment::Role>,
+}
+
+impl Producer {
+    /// Starts at the shared `head`, first skipping any frames that were
+    /// published in their slot but not yet counted in `head` (a producer that
+    /// died between the two stores).
+    pub(crate) fn attach(ring: RingRef) -> Self {
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+        let tail = ring.consumer_line().index.load(Ordering::Acquire);
+        let mut head = ring.producer_line().index.load(Ordering::Acquire);
+        // A hostile or stale header could put head behind tail or too far
+        // ahead; never let the resume scan leave [tail, tail + capacity].
+        if head.wrapping_sub(tail) > ring.capacity() {
+            head = tail;
+        }
+        while head.wrapping_sub(tail) < ring.capacity() && ring.published(head).is_some() {
+            head = head.wrapping_add(1);
+        }
+        ring.producer_line().index.store(head, Ordering::Release);
+        let line = ring.producer_line();
+        let messages = line.messages.load(Ordering::Relaxed);
+        let bytes = line.bytes.load(Ordering::Relaxed);
+        let full_count = line.backpressure.load(Ordering::Relaxed);
+        let mut producer = Producer {
+            ring,
+            head,
+            published_head: head,
+            cached_tail: tail,
+            publish_batch: 1,
+            messages,
+            bytes,
+            full_count,
+            wake_peer: false,
+            #[cfg(not(loom))]
+            role: None,
+        };
+        producer.refresh_peer();
+        producer
+    }
+
+    /// Ring capacity in frames.
+    pub fn capacity(&self) -> u64 {
+        self.ring.capacity()
+    }
+
+    /// Position the next frame will be written at (also its sequence number).
+    pub fn position(&self) -> u64 {
+        self.head
+    }
+
+    /// Publish `head` only every `k` commits (at least 1). The frames
+    /// themselves are visible to the consumer at each commit regardless.
+    pub fn set_publish_batch(&mut self, k: u64) {
+        self.publish_batch = k.max(1);
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.set_batch(self.publish_batch);
+        }
+    }
+
+    /// Free slots as far as this side knows, reloading `tail` when the ring
+    /// looks full.
+    #[inline]
+    fn has_space(&mut self) -> bool {
+        if self.head.wrapping_sub(self.cached_tail) < self.ring.capacity() {
+            return true;
+        }
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`: the
+        // consumer has finished reading every slot before `tail`.
+        self.cached_tail = self.ring.consumer_line().index.load(Ordering::Acquire);
+        self.head.wrapping_sub(self.cached_tail) < self.ring.capacity()
+    }
+
+    /// Claims the next slot for writing in place, or `None` when the ring is
+    /// full.
+    #[inline]
+    pub fn claim(&mut self) -> Option<SlotWriter<'_>> {
+        if !self.has_space() {
+            self.full_count += 1;
+            self.publish();
+            return None;
+        }
+        // Orders the earlier head publication before the payload stores to
+        // come, so an observer that sees new payload bytes also sees a head
+        // that marks its copy torn (see `Observer::read_slot`). A compiler
+        // barrier only on x86.
+        fence(Ordering::Release);
+        Some(SlotWriter { producer: self })
+    }
+
+    /// Copies `data` into the next slot and commits it.
+    #[inline]
+    pub fn try_push(&mut self, data: &[u8]) -> Result<(), PushError> {
+        if data.len() > PAYLOAD_CAPACITY {
+            return Err(PushError::TooLarge {
+                len: data.len(),
+                max: PAYLOAD_CAPACITY,
+            });
+        }
+        let mut slot = self.claim().ok_or(PushError::Full)?;
+        slot.write(data);
+        slot.commit(data.len()).map(|_| ())
+    }
+
+    /// Pushes `data`, waiting for space with `strategy` up to `timeout`.
+    /// Returns `Err(Full)` if the ring stayed full that long.
+    pub fn push_wait(
+        &mut self,
+        data: &[u8],
+        strategy: WaitStrategy,
+        timeout: std::time::Duration,
+    ) -> Result<(), PushError> {
+        match self.try_push(data) {
+            Err(PushError::Full) if self.wait_for_space(strategy, timeout) => self.try_push(data),
+            other => other,
+        }
+    }
+
+    /// Waits until a slot is free, up to `timeout`. Spins with the pause hint,
+    /// yields, or parks on a futex as `strategy` says.
+    pub fn wait_for_space(&mut self, strategy: WaitStrategy, timeout: std::time::Duration) -> bool {
+        self.publish();
+        let deadline = Deadline::after(timeout);
+        let ring = self.ring.clone();
+        let head = self.head;
+        let cap = ring.capacity();
+        let ready = || {
+            // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+            let tail = ring.consumer_line().index.load(Ordering::Acquire);
+            head.wrapping_sub(tail) < cap
+        };
+        wait::wait_until(strategy, &ring.producer_line().sleeping, deadline, ready)
+    }
+
+    #[inline(always)]
+    fn committed(&mut self, len: usize) {
+        self.head = self.head.wrapping_add(1);
+        self.messages += 1;
+        self.bytes += len as u64;
+        if self.wake_peer {
+            wake_if_sleeping(self.ring.consumer_line());
+        }
+        if self.head.wrapping_sub(self.published_head) >= self.publish_batch {
+            self.publish();
+        }
+    }
+
+    /// Stores `head` and the counters for inspectors.
+    #[inline]
+    pub fn publish(&mut self) {
+        if self.published_head == self.head {
+            return;
+        }
+        let line = self.ring.producer_line();
+        // SYNC: pairs with the Acquire load of head in observers and in
+        // `Producer::attach` of a successor producer.
+        line.index.store(self.head, Ordering::Release);
+        line.messages.store(self.messages, Ordering::Relaxed);
+        line.bytes.store(self.bytes, Ordering::Relaxed);
+        self.published_head = self.head;
+    }
+
+    /// Publishes counters and re-reads the consumer's wait strategy. Call it
+    /// off the per-message path (the daemons do so with the heartbeat).
+    pub fn refresh_peer(&mut self) {
+        let line = self.ring.producer_line();
+        line.backpressure.store(self.full_count, Ordering::Relaxed);
+        self.wake_peer = self.ring.consumer_line().wait_strategy.load(Ordering::Relaxed)
+            == WaitStrategy::Park.code();
+    }
+
+    /// Records which wait strategy this side uses, so the consumer knows
+    /// whether to wake it.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        let line = self.ring.producer_line();
+        line.wait_strategy.store(strategy.code(), Ordering::Relaxed);
+        // The consumer may have to start waking us: make the flag visible
+        // before we could go to sleep.
+        fence(Ordering::SeqCst);
+    }
+
+
+    #[cfg(not(loom))]
+    pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
+        self.role = Some(role);
+    }
+
+    /// `Ok` while the segment is live in the session this side attached to.
+    /// A cheap load of one read-mostly line; call it off the per-message path.
+    pub fn check_session(&self) -> Result<(), crate::SessionError> {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            return role.check_session();
+        }
+        Ok(())
+    }
+
+    /// The session this side attached to (0 for a heap ring).
+    pub fn session(&self) -> u64 {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            return role.session();
+        }
+        0
+    }
+
+    /// Publishes the index and counters, re-reads the peer's wait strategy
+    /// and stamps the heartbeat. Call it off the per-message path.
+    pub fn heartbeat(&mut self) {
+        self.publish();
+        self.refresh_peer();
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.heartbeat();
+        }
+    }
+
+    /// Frames committed so far (also `head`'s advance since the segment began).
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
+    /// Times the producer found the ring full.
+    pub fn full_count(&self) -> u64 {
+        self.full_count
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.publish();
+        self.refresh_peer();
+    }
+}
+
+/// A claimed slot. Write the payload, then [`commit`](Self::commit) it;
+/// dropping it without a commit publishes nothing.
+pub struct SlotWriter<'a> {
+    producer: &'a mut Producer,
+}
+
+impl SlotWriter<'_> {
+    /// The position (sequence number) this frame will have.
+    pub fn position(&self) -> u64 {
+        self.producer.head
+    }
+
+    /// Copies `data` to the start of the payload. Panics if longer than a slot;
+    /// check with [`PAYLOAD_CAPACITY`] first.
+    #[inline]
+    pub fn write(&mut self, data: &[u8]) {
+        assert!(data.len() <= PAYLOAD_CAPACITY, "frame longer than a slot");
+        let slot = self.producer.ring.slot(self.producer.head);
+        slot.payload.with_mut(|p| {
+            // SAFETY: the producer owns this slot until it commits: the
+            // consumer's tail is past its previous frame (checked in claim)
+            // and the stamp is not yet published.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p.cast::<u8>(), data.len()) }
+        });
+    }
+
+    /// The whole payload, to write in place.
+    #[cfg(not(loom))]
+    #[inline]
+    pub fn payload_mut(&mut self) -> &mut [u8; PAYLOAD_CAPACITY] {
+        let slot = self.producer.ring.slot(self.producer.head);
+        // SAFETY: as in `write`, the slot is ours until commit, and the
+        // borrow of `self` ends before commit can run.
+        slot.payload.with_mut(|p| unsafe { &mut *p })
+    }
+
+    /// Publishes the first `len` payload bytes as a frame.
+    #[inline]
+    pub fn commit(self, len: usize) -> Result<u64, PushError> {
+        self.commit_with_flags(len, 0)
+    }
+
+    /// Publishes with application flags in the slot word.
+    #[inline]
+    pub fn commit_with_flags(self, len: usize, flags: u16) -> Result<u64, PushError> {
+        if len > PAYLOAD_CAPACITY {
+            return Err(PushError::TooLarge {
+                len,
+                max: PAYLOAD_CAPACITY,
+            });
+        }
+        let pos = self.producer.head;
+        let ring = &self.producer.ring;
+        let word = pack_word(len as u16, flags, ring.stamp(pos));
+        // SYNC: pairs with the Acquire load of the slot word in
+        // `RingRef::published` (consumer and producer resume scan).
+        ring.slot(pos).word.store(word, Ordering::Release);
+        self.producer.committed(len);
+        Ok(pos)
+    }
+}
+
+impl Consumer {
+    pub(crate) fn attach(ring: RingRef) -> Self {
+        let line = ring.consumer_line();
+        let tail = line.index.load(Ordering::Acquire);
+        let messages = line.messages.load(Ordering::Relaxed);
+        let bytes = line.bytes.load(Ordering::Relaxed);
+        let empty_count = line.backpressure.load(Ordering::Relaxed);
+        let mut consumer = Consumer {
+            ring,
+            tail,
+            released_tail: tail,
+            release_batch: 1,
+            messages,
+            bytes,
+            empty_count,
+            wake_peer: false,
+            #[cfg(not(loom))]
+            role: None,
+        };
+        consumer.refresh_peer();
+        consumer
+    }
+
+    /// Ring capacity in frames.
+    pub fn capacity(&self) -> u64 {
+        self.ring.capacity()
+    }
+
+    /// Position of the next frame to read.
+    pub fn position(&self) -> u64 {
+        self.tail
+    }
+
+    /// Store `tail` only every `k` releases (at least 1). A consumer killed
+    /// between two stores re-reads at most `k` frames when restarted.
+    pub fn set_release_batch(&mut self, k: u64) {
+        self.release_batch = k.max(1);
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.set_batch(self.release_batch);
+        }
+    }
+
+    /// Length of the next frame if one is published.
+    #[inline]
+    fn next_len(&mut self) -> Result<Option<usize>, PopError> {
+        let Some(word) = self.ring.published(self.tail) else {
+            self.empty_count += 1;
+            return Ok(None);
+        };
+        let len = unpack_word(word).0 as usize;
+        if len > PAYLOAD_CAPACITY {
+            return Err(PopError::Corrupt {
+                pos: self.tail,
+                len,
+                max: PAYLOAD_CAPACITY,
+            });
+        }
+        Ok(Some(len))
+    }
+
+    /// Is a frame ready to read?
+    #[inline]
+    pub fn is_ready(&self) -> bool {
+        self.ring.published(self.tail).is_some()
+    }
+
+    /// Calls `f` with the oldest frame's bytes in place, then releases it.
+    #[inline]
+    pub fn pop_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, PopError> {
+        let Some(len) = self.next_len()? else {
+            return Ok(None);
+        };
+        let slot = self.ring.slot(self.tail);
+        let out = slot.payload.with(|p| {
+            // SAFETY: the frame is published (Acquire above) and the producer
+            // cannot reuse the slot before we store a tail past it.
+            let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
+            f(bytes)
+        });
+        self.release_one(len);
+        Ok(Some(out))
+    }
+
+    /// Copies the oldest frame into `buf` and releases it; returns its length.
+    #[inline]
+    pub fn try_pop_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, PopError> {
+        match self.next_len()? {
+            Some(len) if len > buf.len() => Err(PopError::BufferTooSmall {
+                len,
+                buf: buf.len(),
+            }),
+            Some(_) => self.pop_with(|bytes| {
+                buf[..bytes.len()].copy_from_slice(bytes);
+                bytes.len()
+            }),
+            None => Ok(None),
+        }
+    }
+
+    /// The oldest frame, read in place. Valid until it is released.
+    #[cfg(not(loom))]
+    #[inline]
+    pub fn read(&mut self) -> Result<Option<ReadFrame<'_>>, PopError> {
+        let Some(len) = self.next_len()? else {
+            return Ok(None);
+        };
+        let slot = self.ring.slot(self.tail);
+        // SAFETY: published with Acquire; the producer will not touch the slot
+        // until tail passes it, which needs `release` on the guard, which ends
+        // this borrow.
+        let bytes = slot.payload.with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
+        Ok(Some(ReadFrame {
+            position: self.tail,
+            bytes,
+            consumer: self as *mut Consumer,
+            _borrow: std::marker::PhantomData,
+        }))
+    }
+
+    #[inline(always)]
+    fn release_one(&mut self, len: usize) {
+        self.tail = self.tail.wrapping_add(1);
+        self.messages += 1;
+        self.bytes += len as u64;
+        if self.tail.wrapping_sub(self.released_tail) >= self.release_batch {
+            self.flush();
+        }
+    }
+
+    /// Stores `tail` (freeing slots for the producer) and the counters.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.released_tail == self.tail {
+            return;
+        }
+        let line = self.ring.consumer_line();
+        // SYNC: pairs with the Acquire loads of tail in `Producer::has_space`
+        // and `Producer::wait_for_space`: every read of the freed slots is done.
+        line.index.store(self.tail, Ordering::Release);
+        line.messages.store(self.messages, Ordering::Relaxed);
+        line.bytes.store(self.bytes, Ordering::Relaxed);
+        self.released_tail = self.tail;
+        if self.wake_peer {
+            wake_if_sleeping(self.ring.producer_line());
+        }
+    }
+
+    /// Waits until a frame is published, up to `timeout`.
+    pub fn wait_for_frame(&mut self, strategy: WaitStrategy, timeout: std::time::Duration) -> bool {
+        self.flush();
+        let deadline = Deadline::after(timeout);
+        let ring = self.ring.clone();
+        let tail = self.tail;
+        wait::wait_until(strategy, &ring.consumer_line().sleeping, deadline, || {
+            ring.published(tail).is_some()
+        })
+    }
+
+    /// Publishes counters and re-reads the producer's wait strategy.
+    pub fn refresh_peer(&mut self) {
+        let line = self.ring.consumer_line();
+        line.backpressure.store(self.empty_count, Ordering::Relaxed);
+        self.wake_peer = self.ring.producer_line().wait_strategy.load(Ordering::Relaxed)
+            == WaitStrategy::Park.code();
+    }
+
+    /// Records which wait strategy this side uses, so the producer knows
+    /// whether to wake it.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        let line = self.ring.consumer_line();
+        line.wait_strategy.store(strategy.code(), Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+    }
+
+
+    #[cfg(not(loom))]
+    pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
+        self.role = Some(role);
+    }
+
+    /// `Ok` while the segment is live in the session this side attached to.
+    /// A cheap load of one read-mostly line; call it off the per-message path.
+    pub fn check_session(&self) -> Result<(), crate::SessionError> {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            return role.check_session();
+        }
+        Ok(())
+    }
+
+    /// The session this side attached to (0 for a heap ring).
+    pub fn session(&self) -> u64 {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            return role.session();
+        }
+        0
+    }
+
+    /// Publishes the index and counters, re-reads the peer's wait strategy
+    /// and stamps the heartbeat. Call it off the per-message path.
+    pub fn heartbeat(&mut self) {
+        self.flush();
+        self.refresh_peer();
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.heartbeat();
+        }
+    }
+
+    /// Records a transit-latency sample (ns) in the segment's shared
+    /// histogram, for inspectors. No-op on a heap ring.
+    #[inline]
+    pub fn record_latency(&mut self, ns: u64) {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.record_latency(ns);
+        }
+        #[cfg(loom)]
+        let _ = ns;
+    }
+
+    /// Frames released so far.
+    pub fn messages(&self) -> u64 {
+        self.messages
+    }
+
+    /// Times the consumer found the ring empty.
+    pub fn empty_count(&self) -> u64 {
+        self.empty_count
+    }
+}
+
+impl Drop for Consumer {
+    fn drop(&mut self) {
+        self.flush();
+        self.refresh_peer();
+    }
+}
+
+/// A frame read in place; [`release`](Self::release) frees its slot.
+#[cfg(not(loom))]
+pub struct ReadFrame<'a> {
+    position: u64,
+    bytes: &'a [u8],
+    consumer: *mut Consumer,
+    _borrow: std::marker::PhantomData<&'a mut Consumer>,
+}
+
+#[cfg(not(loom))]
+impl ReadFrame<'_> {
+    /// The frame's ring position (its sequence number).
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Frees the slot for the producer (possibly batched; see
+    /// [`Consumer::set_release_batch`]).
+    pub fn release(self) {
+        let len = self.bytes.len();
+        // SAFETY: `consumer` came from the `&'a mut Consumer` this guard
+        // borrows exclusively; `bytes` is not used after this point.
+        unsafe { (*self.consumer).release_one(len) }
+    }
+}
+
+#[cfg(not(loom))]
+impl std::ops::Deref for ReadFrame<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes
+    }
+}
+
+/// After a publication: wake the peer if it flagged itself asleep.
+#[inline]
+fn wake_if_sleeping(peer: &SideLine) {
+    // Dekker handshake with `wait::wait_until`: our publication store, then
+    // this fence, then the load of the flag; the sleeper stores the flag,
+    // fences, then re-checks the publication. One of us sees the other.
+    fence(Ordering::SeqCst);
+    if peer.sleeping.load(Ordering::Relaxed) != 0 {
+        peer.sleeping.store(0, Ordering::Relaxed);
+        wait::wake(&peer.sleeping);
+    }
+}

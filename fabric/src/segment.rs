@@ -1,0 +1,769 @@
+//! Segment lifecycle: create, open (read-write), retire, unlink.
+//!
+//! The libc calls live in [`sys`]; everything above it works on a validated
+//! [`Mapping`]. No reference into a mapping is formed before the file is
+//! known to be at least a header long.
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::{monotonic_ns, new_session_id, unix_ns};
+use crate::error::{RoleError, SegmentError, SessionError};
+use crate::layout::*;
+use crate::ring::{Consumer, Producer, RingRef};
+use crate::sync::Ordering;
+
+/// How long a heartbeat stays fresh for liveness decisions.
+pub const LIVENESS_WINDOW: Duration = Duration::from_secs(3);
+
+/// Options for [`Segment::create`].
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Number of slots: a power of two from 2 to 2^20.
+    pub slot_count: u32,
+    /// Permission bits of the new object (0600 unless sharing with a group).
+    pub mode: u32,
+    /// Replace the segment even if a live daemon holds it.
+    pub force: bool,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            slot_count: DEFAULT_SLOT_COUNT,
+            mode: 0o600,
+            force: false,
+        }
+    }
+}
+
+/// What [`Segment::create`] replaced, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// No object had the name.
+    Nothing,
+    /// A Forge segment, retired in place with this session.
+    Session(u64),
+    /// An object that was not a readable Forge segment (only with `force`).
+    Foreign(String),
+}
+
+/// One side of the ring, for messages and liveness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The writer.
+    Producer,
+    /// The reader.
+    Consumer,
+}
+
+impl Side {
+    /// `"producer"` or `"consumer"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Side::Producer => "producer",
+            Side::Consumer => "consumer",
+        }
+    }
+}
+
+/// Validates a segment name: one leading `/`, no other `/`, 2 to 255 bytes,
+/// no NUL.
+pub fn validate_name(name: &str) -> Result<(), SegmentError> {
+    let bad = |reason| {
+        Err(SegmentError::BadName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if !name.starts_with('/') {
+        return bad("it must start with '/', like /forge_shm");
+    }
+    if name.len() < 2 {
+        return bad("it needs at least one character after '/'");
+    }
+    if name.len() > 255 {
+        return bad("it is longer than 255 bytes");
+    }
+    if name[1..].contains('/') {
+        return bad("it may contain no '/' after the first");
+    }
+    if name.contains('\0') {
+        return bad("it contains a NUL byte");
+    }
+    if name == "/." || name == "/.." {
+        return bad("'.' and '..' are not object names");
+    }
+    Ok(())
+}
+
+/// Does a process with this pid exist? Pids that cannot be real are dead.
+pub fn pid_alive(pid: u32) -> bool {
+    sys::pid_alive(pid)
+}
+
+/// A mapping of a whole segment file. Owns the memory the ring points into.
+pub(crate) struct Mapping {
+    map: memmap2::MmapRaw,
+    len: usize,
+}
+
+impl Mapping {
+    fn header(&self) -> &Header {
+        debug_assert!(self.len >= HEADER_SIZE);
+        // SAFETY: the mapping is page-aligned, at least HEADER_SIZE long, and
+        // every field of Header is an atomic or padding, valid for any bytes.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+}
+
+/// A segment mapped read-write, for daemons and forge-init.
+pub struct Segment {
+    name: String,
+    map: Arc<Mapping>,
+    session: u64,
+    slot_count: u32,
+    file_size: u64,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment")
+            .field("name", &self.name)
+            .field("session", &format_args!("{:#018x}", self.session))
+            .field("slot_count", &self.slot_count)
+            .finish()
+    }
+}
+
+/// Which daemon of a segment is alive, if any.
+fn live_holder(header: &Header) -> Option<(Side, u32)> {
+    let now = monotonic_ns();
+    [(Side::Producer, &header.producer), (Side::Consumer, &header.consumer)]
+        .into_iter()
+        .find_map(|(side, line)| {
+            let pid = line.pid.load(Ordering::Acquire);
+            let active = line.role_state.load(Ordering::Acquire) == ROLE_ACTIVE;
+            let beat = line.heartbeat_ns.load(Ordering::Relaxed);
+            let fresh = now.saturating_sub(beat) < LIVENESS_WINDOW.as_nanos() as u64;
+            (pid != 0 && active && fresh && pid_alive(pid)).then_some((side, pid))
+        })
+}
+
+impl Segment {
+    /// Creates a fresh, zeroed segment with a new session, retiring and
+    /// unlinking any segment already at `name` (refused while one of its
+    /// daemons is alive, unless `opts.force`).
+    pub fn create(name: &str, opts: &CreateOptions) -> Result<(Segment, Replaced), SegmentError> {
+        validate_name(name)?;
+        check_slot_count(opts.slot_count)?;
+        let mut replaced = Replaced::Nothing;
+        let mut old_session = 0;
+        match Segment::open(name, Duration::ZERO) {
+            Ok(old) => {
+                if let Some((side, pid)) = live_holder(old.header()) {
+                    if !opts.force {
+                        return Err(SegmentError::Active {
+                            name: name.to_owned(),
+                            role: side.name(),
+                            pid,
+                        });
+                    }
+                }
+                old_session = old.session;
+                replaced = Replaced::Session(old.session);
+            }
+            Err(SegmentError::Missing { .. }) => {}
+            Err(SegmentError::Retired { session, .. }) => {
+                old_session = session;
+                replaced = Replaced::Session(session);
+            }
+            Err(e @ (SegmentError::PermissionDenied { .. } | SegmentError::Io { .. })) => {
+                return Err(e)
+            }
+            Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
+            Err(e) => {
+                return Err(SegmentError::Malformed {
+                    name: name.to_owned(),
+                    what: format!("{e}; pass --force to replace it"),
+                })
+            }
+        }
+        let session = new_session_id(old_session);
+        if replaced != Replaced::Nothing {
+            // Retire in place first, so processes that still map the old
+            // object notice, then unlink: never truncate what others map.
+            if let Ok(old) = Segment::open_any_state(name) {
+                let id = &old.header().identity;
+                id.successor_session.store(session, Ordering::Relaxed);
+                // SYNC: pairs with the Acquire load of state in
+                // `check_session` and in observers.
+                id.state.store(STATE_RETIRED, Ordering::Release);
+            }
+            sys::unlink(name)?;
+        }
+        Self::create_exclusive(name, opts, session).map(|s| (s, replaced))
+    }
+
+    fn create_exclusive(name: &str, opts: &CreateOptions, session: u64) -> Result<Segment, SegmentError> {
+        let size = segment_size(opts.slot_count);
+        let file = sys::create_exclusive(name, opts.mode)?;
+        let cleanup = |e: SegmentError| {
+            let _ = sys::unlink(name);
+            e
+        };
+        let io = |action| {
+            move |source| SegmentError::Io {
+                name: name.to_owned(),
+                action,
+                source,
+            }
+        };
+        let meta = file.metadata().map_err(io("fstat")).map_err(cleanup)?;
+        if meta.uid() != sys::euid() || meta.len() != 0 {
+            return Err(cleanup(SegmentError::Malformed {
+                name: name.to_owned(),
+                what: format!(
+                    "the object we just created is owned by uid {} with {} bytes; expected ours and empty",
+                    meta.uid(),
+                    meta.len()
+                ),
+            }));
+        }
+        file.set_len(size as u64).map_err(io("ftruncate")).map_err(cleanup)?;
+        // Reserve the pages now: on a full /dev/shm this fails cleanly with
+        // ENOSPC instead of a SIGBUS while zeroing.
+        sys::fallocate(&file, size).map_err(io("fallocate")).map_err(cleanup)?;
+        let map = memmap2::MmapOptions::new()
+            .len(size)
+            .map_raw(&file)
+            .map_err(io("mmap"))
+            .map_err(cleanup)?;
+        // SAFETY: the object was created exclusively by us a moment ago and is
+        // `size` bytes long; nobody has a role in it, so nobody else writes.
+        unsafe { std::ptr::write_bytes(map.as_mut_ptr(), 0, size) };
+        let map = Arc::new(Mapping { map, len: size });
+        let id = &map.header().identity;
+        id.magic.store(MAGIC, Ordering::Relaxed);
+        id.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        id.header_size.store(HEADER_SIZE as u32, Ordering::Relaxed);
+        id.slot_size.store(SLOT_SIZE as u32, Ordering::Relaxed);
+        id.slot_count.store(opts.slot_count, Ordering::Relaxed);
+        id.segment_size.store(size as u64, Ordering::Relaxed);
+        id.payload_capacity.store(PAYLOAD_CAPACITY as u32, Ordering::Relaxed);
+        id.init_pid.store(std::process::id(), Ordering::Relaxed);
+        id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
+        id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
+        for line in [&map.header().producer, &map.header().consumer] {
+            line.core.store(CORE_NONE, Ordering::Relaxed);
+            line.batch.store(1, Ordering::Relaxed);
+        }
+        // SYNC: both pair with the Acquire load of state in `validate`: a
+        // reader that sees LIVE sees every field above and the session.
+        id.session_id.store(session, Ordering::Release);
+        id.state.store(STATE_LIVE, Ordering::Release);
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            session,
+            slot_count: opts.slot_count,
+            file_size: size as u64,
+        })
+    }
+
+    /// Opens a live segment read-write, waiting up to `init_wait` while it is
+    /// still initializing.
+    pub fn open(name: &str, init_wait: Duration) -> Result<Segment, SegmentError> {
+        validate_name(name)?;
+        let start = Instant::now();
+        loop {
+            match Self::open_once(name, false) {
+                Err(SegmentError::Initializing { init_pid, .. }) => {
+                    if start.elapsed() >= init_wait {
+                        return Err(SegmentError::Initializing {
+                            name: name.to_owned(),
+                            waited_ms: start.elapsed().as_millis() as u64,
+                            init_pid,
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens whatever is at `name` if its geometry is sound, in any state.
+    fn open_any_state(name: &str) -> Result<Segment, SegmentError> {
+        Self::open_once(name, true)
+    }
+
+    fn open_once(name: &str, any_state: bool) -> Result<Segment, SegmentError> {
+        let file = sys::open(name, true)?;
+        let file_size = file
+            .metadata()
+            .map_err(|source| SegmentError::Io {
+                name: name.to_owned(),
+                action: "fstat",
+                source,
+            })?
+            .len();
+        check_header_fits(name, file_size)?;
+        let map = memmap2::MmapOptions::new()
+            .len(file_size as usize)
+            .map_raw(&file)
+            .map_err(|source| SegmentError::Io {
+                name: name.to_owned(),
+                action: "mmap",
+                source,
+            })?;
+        let map = Arc::new(Mapping {
+            map,
+            len: file_size as usize,
+        });
+        let geometry = validate(name, map.header(), file_size, any_state)?;
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            session: geometry.session,
+            slot_count: geometry.slot_count,
+            file_size,
+        })
+    }
+
+    /// The segment's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The session this handle was opened in.
+    pub fn session_id(&self) -> u64 {
+        self.session
+    }
+
+    /// Number of slots.
+    pub fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// Size of the file in bytes.
+    pub fn size(&self) -> u64 {
+        self.file_size
+    }
+
+    /// The shared header. Every field is an atomic.
+    pub fn header(&self) -> &Header {
+        self.map.header()
+    }
+
+    /// The live daemon holding a role, if any (fresh heartbeat and pid exists).
+    pub fn live_holder(&self) -> Option<(Side, u32)> {
+        live_holder(self.header())
+    }
+
+    /// `Ok` while the segment is live in the session we opened.
+    pub fn check_session(&self) -> Result<(), SessionError> {
+        check_session(self.header(), self.session)
+    }
+
+    fn ring(&self) -> RingRef {
+        let base = self.map.map.as_mut_ptr();
+        let header = self.header();
+        RingRef {
+            producer: NonNull::from(&header.producer),
+            consumer: NonNull::from(&header.consumer),
+            // SAFETY: validate() checked the file holds slot_count slots
+            // after the header.
+            slots: NonNull::new(unsafe { base.add(HEADER_SIZE) }.cast::<Slot>())
+                .expect("mapping is non-null"),
+            mask: u64::from(self.slot_count) - 1,
+            lap_shift: self.slot_count.trailing_zeros(),
+            _keep: self.map.clone(),
+        }
+    }
+
+    /// Takes the producer role. `core` is recorded for inspectors.
+    pub fn producer(&self, core: Option<u32>) -> Result<Producer, RoleError> {
+        let role = Role::claim(self, Side::Producer, core)?;
+        let mut producer = Producer::attach(self.ring());
+        producer.set_role(role);
+        Ok(producer)
+    }
+
+    /// Takes the consumer role. `core` is recorded for inspectors.
+    pub fn consumer(&self, core: Option<u32>) -> Result<Consumer, RoleError> {
+        let role = Role::claim(self, Side::Consumer, core)?;
+        let mut consumer = Consumer::attach(self.ring());
+        consumer.set_role(role);
+        Ok(consumer)
+    }
+
+    /// Removes the name. Processes that map the object keep their mapping.
+    pub fn unlink(&self) -> Result<(), SegmentError> {
+        unlink(&self.name)
+    }
+}
+
+/// Removes the object called `name`.
+pub fn unlink(name: &str) -> Result<(), SegmentError> {
+    validate_name(name)?;
+    sys::unlink(name)
+}
+
+pub(crate) fn check_slot_count(n: u32) -> Result<(), SegmentError> {
+    if n.is_power_of_two() && (MIN_SLOT_COUNT..=MAX_SLOT_COUNT).contains(&n) {
+        Ok(())
+    } else {
+        Err(SegmentError::BadSlotCount {
+            found: n.into(),
+            min: MIN_SLOT_COUNT,
+            max: MAX_SLOT_COUNT,
+        })
+    }
+}
+
+pub(crate) fn check_header_fits(name: &str, file_size: u64) -> Result<(), SegmentError> {
+    if file_size == 0 {
+        // forge-init has created the object but not yet sized it.
+        return Err(SegmentError::Initializing {
+            name: name.to_owned(),
+            waited_ms: 0,
+            init_pid: 0,
+        });
+    }
+    if file_size < HEADER_SIZE as u64 {
+        return Err(SegmentError::TooShort {
+            name: name.to_owned(),
+            found: file_size,
+            expected: HEADER_SIZE as u64,
+        });
+    }
+    Ok(())
+}
+
+/// What a valid header says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Geometry {
+    pub(crate) session: u64,
+    pub(crate) slot_count: u32,
+}
+
+/// Checks every identity field against the file's real size. The header is
+/// read only with atomic loads: it may be hostile or changing.
+pub(crate) fn validate(
+    name: &str,
+    header: &Header,
+    file_size: u64,
+    any_state: bool,
+) -> Result<Geometry, SegmentError> {
+    let id = &header.identity;
+    let malformed = |what: String| {
+        Err(SegmentError::Malformed {
+            name: name.to_owned(),
+            what,
+        })
+    };
+    // SYNC: pairs with the Release store of state in `create_exclusive`.
+    let state = id.state.load(Ordering::Acquire);
+    let magic = id.magic.load(Ordering::Relaxed);
+    if magic == 0 && state == STATE_INITIALIZING {
+        return Err(SegmentError::Initializing {
+            name: name.to_owned(),
+            waited_ms: 0,
+            init_pid: id.init_pid.load(Ordering::Relaxed),
+        });
+    }
+    if magic != MAGIC {
+        return Err(SegmentError::NotForge {
+            name: name.to_owned(),
+            found: magic,
+            expected: MAGIC,
+        });
+    }
+    let version = id.layout_version.load(Ordering::Relaxed);
+    if version != LAYOUT_VERSION {
+        return Err(SegmentError::Version {
+            name: name.to_owned(),
+            found: version,
+            expected: LAYOUT_VERSION,
+        });
+    }
+    if !any_state && state == STATE_INITIALIZING {
+        return Err(SegmentError::Initializing {
+            name: name.to_owned(),
+            waited_ms: 0,
+            init_pid: id.init_pid.load(Ordering::Relaxed),
+        });
+    }
+    let header_size = id.header_size.load(Ordering::Relaxed);
+    if header_size as usize != HEADER_SIZE {
+        return malformed(format!("header_size is {header_size}, expected {HEADER_SIZE}"));
+    }
+    let slot_size = id.slot_size.load(Ordering::Relaxed);
+    if slot_size as usize != SLOT_SIZE {
+        return malformed(format!("slot_size is {slot_size}, expected {SLOT_SIZE}"));
+    }
+    let slot_count = id.slot_count.load(Ordering::Relaxed);
+    if check_slot_count(slot_count).is_err() {
+        return malformed(format!(
+            "slot_count is {slot_count}, expected a power of two from {MIN_SLOT_COUNT} to {MAX_SLOT_COUNT}"
+        ));
+    }
+    let declared = id.segment_size.load(Ordering::Relaxed);
+    let expected = segment_size(slot_count) as u64;
+    if declared != expected {
+        return malformed(format!(
+            "segment_size is {declared}, expected {expected} for {slot_count} slots"
+        ));
+    }
+    if file_size < declared {
+        return Err(SegmentError::TooShort {
+            name: name.to_owned(),
+            found: file_size,
+            expected: declared,
+        });
+    }
+    let session = id.session_id.load(Ordering::Acquire);
+    if !any_state {
+        match state {
+            STATE_LIVE if session != 0 => {}
+            STATE_LIVE => return malformed("state is live but session_id is 0".into()),
+            STATE_RETIRED => {
+                return Err(SegmentError::Retired {
+                    name: name.to_owned(),
+                    session,
+                    successor: id.successor_session.load(Ordering::Relaxed),
+                })
+            }
+            other => return malformed(format!("state is {other}, expected 0, 1 or 2")),
+        }
+    }
+    Ok(Geometry {
+        session,
+        slot_count,
+    })
+}
+
+pub(crate) fn check_session(header: &Header, ours: u64) -> Result<(), SessionError> {
+    let id = &header.identity;
+    // SYNC: pairs with the Release store of state in `Segment::create` when
+    // it retires this segment: the successor written before it is visible.
+    let state = id.state.load(Ordering::Acquire);
+    if state == STATE_RETIRED {
+        return Err(SessionError::Retired {
+            ours,
+            successor: id.successor_session.load(Ordering::Relaxed),
+        });
+    }
+    let found = id.session_id.load(Ordering::Relaxed);
+    if found != ours {
+        return Err(SessionError::Changed { ours, found });
+    }
+    Ok(())
+}
+
+/// A held role: pid, session, heartbeat. Released on drop.
+pub(crate) struct Role {
+    header: NonNull<Header>,
+    side: Side,
+    session: u64,
+    pid: u32,
+    _keep: Arc<Mapping>,
+}
+
+// SAFETY: `header` points into `_keep`'s mapping; only atomics are touched.
+unsafe impl Send for Role {}
+
+impl Role {
+    fn claim(segment: &Segment, side: Side, core: Option<u32>) -> Result<Role, RoleError> {
+        let header = segment.header();
+        segment.check_session()?;
+        let line = match side {
+            Side::Producer => &header.producer,
+            Side::Consumer => &header.consumer,
+        };
+        let me = std::process::id();
+        loop {
+            let holder = line.pid.load(Ordering::Acquire);
+            if holder != 0 && holder != me && pid_alive(holder) {
+                return Err(RoleError::Held {
+                    role: side.name(),
+                    pid: holder,
+                });
+            }
+            // A vacant role, or one whose holder no longer exists.
+            if line
+                .pid
+                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                break;
+            }
+        }
+        let now = monotonic_ns();
+        line.session.store(segment.session, Ordering::Relaxed);
+        line.core.store(core.unwrap_or(CORE_NONE), Ordering::Relaxed);
+        line.heartbeat_ns.store(now, Ordering::Relaxed);
+        line.started_mono_ns.store(now, Ordering::Relaxed);
+        // SYNC: pairs with the Acquire load of role_state in `live_holder`
+        // and observers: the fields above are visible with ACTIVE.
+        line.role_state.store(ROLE_ACTIVE, Ordering::Release);
+        Ok(Role {
+            header: NonNull::from(header),
+            side,
+            session: segment.session,
+            pid: me,
+            _keep: segment.map.clone(),
+        })
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: `_keep` owns the mapping `header` points into.
+        unsafe { self.header.as_ref() }
+    }
+
+    fn line(&self) -> &SideLine {
+        match self.side {
+            Side::Producer => &self.header().producer,
+            Side::Consumer => &self.header().consumer,
+        }
+    }
+
+    pub(crate) fn check_session(&self) -> Result<(), SessionError> {
+        check_session(self.header(), self.session)
+    }
+
+    pub(crate) fn heartbeat(&self) {
+        self.line().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_batch(&self, batch: u64) {
+        self.line().batch.store(batch.min(u32::MAX as u64) as u32, Ordering::Relaxed);
+    }
+
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
+    /// Adds one transit-latency sample to the consumer's histogram. Single
+    /// writer: plain load and store, no read-modify-write.
+    #[inline]
+    pub(crate) fn record_latency(&self, ns: u64) {
+        let lat = &self.header().latency;
+        let bump = |a: &crate::sync::AtomicU64, by: u64| {
+            a.store(a.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed)
+        };
+        match bucket_of(ns) {
+            Some(i) => bump(&lat.buckets[i], 1),
+            None => bump(&lat.overflow, 1),
+        }
+        bump(&lat.sum_ns, ns);
+        if ns > lat.max_ns.load(Ordering::Relaxed) {
+            lat.max_ns.store(ns, Ordering::Relaxed);
+        }
+        bump(&lat.count, 1);
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        // Never write into a segment of another session.
+        if self.check_session().is_err() {
+            return;
+        }
+        let line = self.line();
+        line.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+        line.role_state.store(ROLE_STOPPED, Ordering::Release);
+        let _ = line
+            .pid
+            .compare_exchange(self.pid, 0, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+/// The system calls, in one place.
+mod sys {
+    use super::SegmentError;
+    use nix::errno::Errno;
+    use nix::fcntl::OFlag;
+    use nix::sys::stat::Mode;
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    fn err(name: &str, action: &'static str, e: Errno) -> SegmentError {
+        let source = std::io::Error::from(e);
+        match e {
+            Errno::ENOENT => SegmentError::Missing {
+                name: name.to_owned(),
+            },
+            Errno::EACCES | Errno::EPERM => SegmentError::PermissionDenied {
+                name: name.to_owned(),
+                source,
+            },
+            Errno::EEXIST => SegmentError::Raced {
+                name: name.to_owned(),
+            },
+            _ => SegmentError::Io {
+                name: name.to_owned(),
+                action,
+                source,
+            },
+        }
+    }
+
+    pub(super) fn open(name: &str, write: bool) -> Result<File, SegmentError> {
+        let flags = if write { OFlag::O_RDWR } else { OFlag::O_RDONLY };
+        nix::sys::mman::shm_open(name, flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
+            .map(File::from)
+            .map_err(|e| err(name, "shm_open", e))
+    }
+
+    pub(super) fn create_exclusive(name: &str, mode: u32) -> Result<File, SegmentError> {
+        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        let perms = Mode::from_bits_truncate(mode & 0o777);
+        let fd = nix::sys::mman::shm_open(name, flags, perms).map_err(|e| err(name, "shm_open", e))?;
+        // The umask may have cleared bits; the mode asked for is the mode set.
+        nix::sys::stat::fchmod(fd.as_raw_fd(), perms).map_err(|e| {
+            let _ = nix::sys::mman::shm_unlink(name);
+            err(name, "fchmod", e)
+        })?;
+        Ok(File::from(fd))
+    }
+
+    pub(super) fn fallocate(file: &File, size: usize) -> std::io::Result<()> {
+        nix::fcntl::posix_fallocate(file.as_raw_fd(), 0, size as i64).map_err(std::io::Error::from)
+    }
+
+    pub(super) fn unlink(name: &str) -> Result<(), SegmentError> {
+        nix::sys::mman::shm_unlink(name).map_err(|e| err(name, "shm_unlink", e))
+    }
+
+    pub(super) fn euid() -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    pub(super) fn pid_alive(pid: u32) -> bool {
+        // 0 and values above i32::MAX would address process groups.
+        let Ok(raw) = i32::try_from(pid) else { return false };
+        if raw <= 0 {
+            return false;
+        }
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+            Ok(()) | Err(Errno::EPERM) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+pub(crate) use sys_open_read_only::open_read_only_file;
+
+mod sys_open_read_only {
+    use super::*;
+    /// Opens `name` `O_RDONLY` for observers.
+    pub(crate) fn open_read_only_file(name: &str) -> Result<File, SegmentError> {
+        validate_name(name)?;
+        sys::open(name, false)
+    }
+}

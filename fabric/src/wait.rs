@@ -1,0 +1,162 @@
+//! Wait strategies for when the ring is full (producer) or empty (consumer).
+//!
+//! All three keep the busy path free of syscalls: a side only waits after it
+//! found nothing to do. `Park` sleeps on a futex word in the side's own line;
+//! the peer calls `FUTEX_WAKE` only when it sees that word set.
+
+use std::time::{Duration, Instant};
+
+use crate::sync::{fence, spin_hint, yield_now, AtomicU32, Ordering};
+
+/// How a blocking call waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum WaitStrategy {
+    /// Busy-spin with the CPU's pause hint. Lowest latency, one full core.
+    #[default]
+    Spin,
+    /// Spin briefly, then `sched_yield` between polls.
+    Yield,
+    /// Spin briefly, then sleep on a futex until the peer wakes us.
+    Park,
+}
+
+impl WaitStrategy {
+    /// The code stored in the header's `wait_strategy` field.
+    pub const fn code(self) -> u32 {
+        match self {
+            WaitStrategy::Spin => 0,
+            WaitStrategy::Yield => 1,
+            WaitStrategy::Park => 2,
+        }
+    }
+
+    /// Decodes a header `wait_strategy` field.
+    pub const fn from_code(code: u32) -> Option<Self> {
+        match code {
+            0 => Some(WaitStrategy::Spin),
+            1 => Some(WaitStrategy::Yield),
+            2 => Some(WaitStrategy::Park),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, as the command lines spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            WaitStrategy::Spin => "spin",
+            WaitStrategy::Yield => "yield",
+            WaitStrategy::Park => "park",
+        }
+    }
+}
+
+impl std::str::FromStr for WaitStrategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "spin" => Ok(WaitStrategy::Spin),
+            "yield" => Ok(WaitStrategy::Yield),
+            "park" => Ok(WaitStrategy::Park),
+            other => Err(format!("unknown wait strategy {other:?}: expected spin, yield or park")),
+        }
+    }
+}
+
+/// Polls between clock reads while spinning.
+const SPINS_PER_CLOCK_READ: u32 = 256;
+/// Polls before Yield and Park stop spinning.
+const SPINS_BEFORE_BACKOFF: u32 = 2_000;
+/// Longest single futex sleep; bounds a wake lost to a peer that does not yet
+/// know we park.
+const PARK_SLICE: Duration = Duration::from_millis(2);
+
+pub(crate) struct Deadline(Instant);
+
+impl Deadline {
+    pub(crate) fn after(timeout: Duration) -> Self {
+        let now = Instant::now();
+        Deadline(now.checked_add(timeout).unwrap_or(now + Duration::from_secs(86_400 * 365)))
+    }
+
+    fn remaining(&self) -> Option<Duration> {
+        self.0.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+}
+
+/// Waits until `ready()` or the deadline. `sleeping` is this side's futex word.
+pub(crate) fn wait_until(
+    strategy: WaitStrategy,
+    sleeping: &AtomicU32,
+    deadline: Deadline,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
+    let mut spins: u32 = 0;
+    loop {
+        if ready() {
+            return true;
+        }
+        spins = spins.wrapping_add(1);
+        let backoff = strategy != WaitStrategy::Spin && spins > SPINS_BEFORE_BACKOFF;
+        if (backoff || spins % SPINS_PER_CLOCK_READ == 0) && deadline.remaining().is_none() {
+            return ready();
+        }
+        if !backoff {
+            spin_hint();
+            continue;
+        }
+        match strategy {
+            WaitStrategy::Spin => spin_hint(),
+            WaitStrategy::Yield => yield_now(),
+            WaitStrategy::Park => {
+                sleeping.store(1, Ordering::Relaxed);
+                // Dekker handshake with `ring::wake_if_sleeping`: flag, fence,
+                // re-check; the peer publishes, fences, reads the flag.
+                fence(Ordering::SeqCst);
+                if ready() {
+                    sleeping.store(0, Ordering::Relaxed);
+                    return true;
+                }
+                let slice = deadline.remaining().unwrap_or_default().min(PARK_SLICE);
+                futex_wait(sleeping, 1, slice);
+                sleeping.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+fn futex_wait(word: &AtomicU32, expected: u32, timeout: Duration) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as libc::c_long,
+    };
+    // SAFETY: FUTEX_WAIT (shared, not PRIVATE: the peer is another process)
+    // on a live, aligned u32; the kernel only reads it and `ts`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+            std::ptr::null::<u32>(),
+            0,
+        );
+    }
+}
+
+#[cfg(any(not(target_os = "linux"), loom, miri))]
+fn futex_wait(_word: &AtomicU32, _expected: u32, _timeout: Duration) {
+    yield_now();
+}
+
+#[cfg(all(target_os = "linux", not(loom), not(miri)))]
+pub(crate) fn wake(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE on a live, aligned u32; wakes at most one waiter.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, 1);
+    }
+}
+
+#[cfg(any(not(target_os = "linux"), loom, miri))]
+pub(crate) fn wake(_word: &AtomicU32) {}
