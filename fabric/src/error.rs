@@ -76,7 +76,9 @@ pub enum SegmentError {
         init_pid: u32,
     },
     /// The segment was retired: a newer session replaced it.
-    #[error("{name}: session {session:#018x} was retired and replaced by session {successor:#018x}")]
+    #[error(
+        "{name}: session {session:#018x} was retired and replaced by session {successor:#018x}"
+    )]
     Retired {
         /// The segment name.
         name: String,
@@ -143,7 +145,9 @@ pub enum RoleError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// forge-init retired it.
-    #[error("session {ours:#018x} was retired; the segment was replaced by session {successor:#018x}")]
+    #[error(
+        "session {ours:#018x} was retired; the segment was replaced by session {successor:#018x}"
+    )]
     Retired {
         /// The session we attached to.
         ours: u64,

@@ -257,7 +257,10 @@ mod tests {
         let mut buf = [0u8; 64];
         let n = encode(&mut buf, 1, 2, 3, FrameKind::Metric, b"abcdef").unwrap();
         buf[FRAME_HEADER_LEN + 2] ^= 1;
-        assert!(matches!(decode(&buf[..n]), Err(FrameError::Checksum { .. })));
+        assert!(matches!(
+            decode(&buf[..n]),
+            Err(FrameError::Checksum { .. })
+        ));
     }
 
     #[test]

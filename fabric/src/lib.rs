@@ -21,9 +21,9 @@ pub mod layout;
 mod ring;
 pub mod wait;
 
-mod heap;
 #[cfg(not(loom))]
 pub mod clock;
+mod heap;
 #[cfg(not(loom))]
 pub mod observe;
 #[cfg(not(loom))]

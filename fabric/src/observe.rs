@@ -106,7 +106,8 @@ impl SideSnapshot {
 
     /// Heartbeat age at `now_ns` (CLOCK_MONOTONIC), if it ever beat.
     pub fn heartbeat_age(&self, now_ns: u64) -> Option<Duration> {
-        (self.heartbeat_ns != 0).then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
+        (self.heartbeat_ns != 0)
+            .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
     }
 }
 
@@ -417,12 +418,15 @@ impl Observer {
         // SAFETY: a read-only shared mapping of a file at least a header
         // long. It may change under us (other processes write it) and may be
         // truncated; we only read it through atomics, after re-checking size.
-        let map = unsafe { memmap2::MmapOptions::new().len(meta.len() as usize).map(&file) }.map_err(|source| {
-            SegmentError::Io {
-                name: name.to_owned(),
-                action: "mmap",
-                source,
-            }
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .len(meta.len() as usize)
+                .map(&file)
+        }
+        .map_err(|source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "mmap",
+            source,
         })?;
         let observer = Observer {
             name: name.to_owned(),
@@ -479,7 +483,11 @@ impl Observer {
     }
 
     fn check_size(&self) -> Result<(), ObserveError> {
-        let now = self.file.metadata().map_err(|e| ObserveError::Stat(e.to_string()))?.len();
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| ObserveError::Stat(e.to_string()))?
+            .len();
         if now < self.len as u64 {
             return Err(ObserveError::Truncated {
                 now,
@@ -507,7 +515,11 @@ impl Observer {
             sum_ns: lat.sum_ns.load(Ordering::Relaxed),
             max_ns: lat.max_ns.load(Ordering::Relaxed),
             overflow: lat.overflow.load(Ordering::Relaxed),
-            buckets: lat.buckets.iter().map(|b| b.load(Ordering::Relaxed)).collect(),
+            buckets: lat
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
         };
         Ok(Snapshot {
             name: self.name.clone(),
@@ -552,7 +564,11 @@ impl Observer {
         let copy_len = usize::from(len).min(PAYLOAD_CAPACITY);
         let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
         for k in 0..copy_len.div_ceil(8) {
-            bytes.extend_from_slice(&word_at(base + 8 + 8 * k).load(Ordering::Relaxed).to_le_bytes());
+            bytes.extend_from_slice(
+                &word_at(base + 8 + 8 * k)
+                    .load(Ordering::Relaxed)
+                    .to_le_bytes(),
+            );
         }
         bytes.truncate(copy_len);
         // Orders the payload loads above before the re-checks below.
@@ -585,7 +601,11 @@ impl Observer {
         // The producer may be writing position p + n only once the consumer
         // released p (tail > p) and its real head reached p + n, which is at
         // most head + batch - 1.
-        let overwritable = position.is_some_and(|p| tail > p && p + n <= head + batch - 1);
+        let overwritable = position.is_some_and(|p| {
+            let released = (tail.wrapping_sub(p) as i64) > 0;
+            let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
+            released && next_lap_ahead_of_head < batch as i64
+        });
         Ok(SlotCopy {
             index,
             position,

@@ -273,7 +273,11 @@ impl Producer {
     pub fn refresh_peer(&mut self) {
         let line = self.ring.producer_line();
         line.backpressure.store(self.full_count, Ordering::Relaxed);
-        self.wake_peer = self.ring.consumer_line().wait_strategy.load(Ordering::Relaxed)
+        self.wake_peer = self
+            .ring
+            .consumer_line()
+            .wait_strategy
+            .load(Ordering::Relaxed)
             == WaitStrategy::Park.code();
     }
 
@@ -286,7 +290,6 @@ impl Producer {
         // before we could go to sleep.
         fence(Ordering::SeqCst);
     }
-
 
     #[cfg(not(loom))]
     pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
@@ -514,7 +517,9 @@ impl Consumer {
         // SAFETY: published with Acquire; the producer will not touch the slot
         // until tail passes it, which needs `release` on the guard, which ends
         // this borrow.
-        let bytes = slot.payload.with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
+        let bytes = slot
+            .payload
+            .with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
         Ok(Some(ReadFrame {
             position: self.tail,
             bytes,
@@ -566,7 +571,11 @@ impl Consumer {
     pub fn refresh_peer(&mut self) {
         let line = self.ring.consumer_line();
         line.backpressure.store(self.empty_count, Ordering::Relaxed);
-        self.wake_peer = self.ring.producer_line().wait_strategy.load(Ordering::Relaxed)
+        self.wake_peer = self
+            .ring
+            .producer_line()
+            .wait_strategy
+            .load(Ordering::Relaxed)
             == WaitStrategy::Park.code();
     }
 
@@ -577,7 +586,6 @@ impl Consumer {
         line.wait_strategy.store(strategy.code(), Ordering::Relaxed);
         fence(Ordering::SeqCst);
     }
-
 
     #[cfg(not(loom))]
     pub(crate) fn set_role(&mut self, role: crate::segment::Role) {

@@ -142,15 +142,18 @@ impl std::fmt::Debug for Segment {
 /// Which daemon of a segment is alive, if any.
 fn live_holder(header: &Header) -> Option<(Side, u32)> {
     let now = monotonic_ns();
-    [(Side::Producer, &header.producer), (Side::Consumer, &header.consumer)]
-        .into_iter()
-        .find_map(|(side, line)| {
-            let pid = line.pid.load(Ordering::Acquire);
-            let active = line.role_state.load(Ordering::Acquire) == ROLE_ACTIVE;
-            let beat = line.heartbeat_ns.load(Ordering::Relaxed);
-            let fresh = now.saturating_sub(beat) < LIVENESS_WINDOW.as_nanos() as u64;
-            (pid != 0 && active && fresh && pid_alive(pid)).then_some((side, pid))
-        })
+    [
+        (Side::Producer, &header.producer),
+        (Side::Consumer, &header.consumer),
+    ]
+    .into_iter()
+    .find_map(|(side, line)| {
+        let pid = line.pid.load(Ordering::Acquire);
+        let active = line.role_state.load(Ordering::Acquire) == ROLE_ACTIVE;
+        let beat = line.heartbeat_ns.load(Ordering::Relaxed);
+        let fresh = now.saturating_sub(beat) < LIVENESS_WINDOW.as_nanos() as u64;
+        (pid != 0 && active && fresh && pid_alive(pid)).then_some((side, pid))
+    })
 }
 
 impl Segment {
@@ -208,7 +211,11 @@ impl Segment {
         Self::create_exclusive(name, opts, session).map(|s| (s, replaced))
     }
 
-    fn create_exclusive(name: &str, opts: &CreateOptions, session: u64) -> Result<Segment, SegmentError> {
+    fn create_exclusive(
+        name: &str,
+        opts: &CreateOptions,
+        session: u64,
+    ) -> Result<Segment, SegmentError> {
         let size = segment_size(opts.slot_count);
         let file = sys::create_exclusive(name, opts.mode)?;
         let cleanup = |e: SegmentError| {
@@ -233,10 +240,14 @@ impl Segment {
                 ),
             }));
         }
-        file.set_len(size as u64).map_err(io("ftruncate")).map_err(cleanup)?;
+        file.set_len(size as u64)
+            .map_err(io("ftruncate"))
+            .map_err(cleanup)?;
         // Reserve the pages now: on a full /dev/shm this fails cleanly with
         // ENOSPC instead of a SIGBUS while zeroing.
-        sys::fallocate(&file, size).map_err(io("fallocate")).map_err(cleanup)?;
+        sys::fallocate(&file, size)
+            .map_err(io("fallocate"))
+            .map_err(cleanup)?;
         let map = memmap2::MmapOptions::new()
             .len(size)
             .map_raw(&file)
@@ -253,7 +264,8 @@ impl Segment {
         id.slot_size.store(SLOT_SIZE as u32, Ordering::Relaxed);
         id.slot_count.store(opts.slot_count, Ordering::Relaxed);
         id.segment_size.store(size as u64, Ordering::Relaxed);
-        id.payload_capacity.store(PAYLOAD_CAPACITY as u32, Ordering::Relaxed);
+        id.payload_capacity
+            .store(PAYLOAD_CAPACITY as u32, Ordering::Relaxed);
         id.init_pid.store(std::process::id(), Ordering::Relaxed);
         id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
         id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
@@ -500,7 +512,9 @@ pub(crate) fn validate(
     }
     let header_size = id.header_size.load(Ordering::Relaxed);
     if header_size as usize != HEADER_SIZE {
-        return malformed(format!("header_size is {header_size}, expected {HEADER_SIZE}"));
+        return malformed(format!(
+            "header_size is {header_size}, expected {HEADER_SIZE}"
+        ));
     }
     let slot_size = id.slot_size.load(Ordering::Relaxed);
     if slot_size as usize != SLOT_SIZE {
@@ -605,7 +619,8 @@ impl Role {
         }
         let now = monotonic_ns();
         line.session.store(segment.session, Ordering::Relaxed);
-        line.core.store(core.unwrap_or(CORE_NONE), Ordering::Relaxed);
+        line.core
+            .store(core.unwrap_or(CORE_NONE), Ordering::Relaxed);
         line.heartbeat_ns.store(now, Ordering::Relaxed);
         line.started_mono_ns.store(now, Ordering::Relaxed);
         // SYNC: pairs with the Acquire load of role_state in `live_holder`
@@ -637,11 +652,15 @@ impl Role {
     }
 
     pub(crate) fn heartbeat(&self) {
-        self.line().heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+        self.line()
+            .heartbeat_ns
+            .store(monotonic_ns(), Ordering::Relaxed);
     }
 
     pub(crate) fn set_batch(&self, batch: u64) {
-        self.line().batch.store(batch.min(u32::MAX as u64) as u32, Ordering::Relaxed);
+        self.line()
+            .batch
+            .store(batch.min(u32::MAX as u64) as u32, Ordering::Relaxed);
     }
 
     pub(crate) fn session(&self) -> u64 {
@@ -654,7 +673,10 @@ impl Role {
     pub(crate) fn record_latency(&self, ns: u64) {
         let lat = &self.header().latency;
         let bump = |a: &crate::sync::AtomicU64, by: u64| {
-            a.store(a.load(Ordering::Relaxed).wrapping_add(by), Ordering::Relaxed)
+            a.store(
+                a.load(Ordering::Relaxed).wrapping_add(by),
+                Ordering::Relaxed,
+            )
         };
         match bucket_of(ns) {
             Some(i) => bump(&lat.buckets[i], 1),
@@ -714,16 +736,26 @@ mod sys {
     }
 
     pub(super) fn open(name: &str, write: bool) -> Result<File, SegmentError> {
-        let flags = if write { OFlag::O_RDWR } else { OFlag::O_RDONLY };
-        nix::sys::mman::shm_open(name, flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW, Mode::empty())
-            .map(File::from)
-            .map_err(|e| err(name, "shm_open", e))
+        let flags = if write {
+            OFlag::O_RDWR
+        } else {
+            OFlag::O_RDONLY
+        };
+        nix::sys::mman::shm_open(
+            name,
+            flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .map(File::from)
+        .map_err(|e| err(name, "shm_open", e))
     }
 
     pub(super) fn create_exclusive(name: &str, mode: u32) -> Result<File, SegmentError> {
-        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        let flags =
+            OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
         let perms = Mode::from_bits_truncate(mode & 0o777);
-        let fd = nix::sys::mman::shm_open(name, flags, perms).map_err(|e| err(name, "shm_open", e))?;
+        let fd =
+            nix::sys::mman::shm_open(name, flags, perms).map_err(|e| err(name, "shm_open", e))?;
         // The umask may have cleared bits; the mode asked for is the mode set.
         nix::sys::stat::fchmod(fd.as_raw_fd(), perms).map_err(|e| {
             let _ = nix::sys::mman::shm_unlink(name);
@@ -746,7 +778,9 @@ mod sys {
 
     pub(super) fn pid_alive(pid: u32) -> bool {
         // 0 and values above i32::MAX would address process groups.
-        let Ok(raw) = i32::try_from(pid) else { return false };
+        let Ok(raw) = i32::try_from(pid) else {
+            return false;
+        };
         if raw <= 0 {
             return false;
         }

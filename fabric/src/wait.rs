@@ -57,7 +57,9 @@ impl std::str::FromStr for WaitStrategy {
             "spin" => Ok(WaitStrategy::Spin),
             "yield" => Ok(WaitStrategy::Yield),
             "park" => Ok(WaitStrategy::Park),
-            other => Err(format!("unknown wait strategy {other:?}: expected spin, yield or park")),
+            other => Err(format!(
+                "unknown wait strategy {other:?}: expected spin, yield or park"
+            )),
         }
     }
 }
@@ -75,11 +77,16 @@ pub(crate) struct Deadline(Instant);
 impl Deadline {
     pub(crate) fn after(timeout: Duration) -> Self {
         let now = Instant::now();
-        Deadline(now.checked_add(timeout).unwrap_or(now + Duration::from_secs(86_400 * 365)))
+        Deadline(
+            now.checked_add(timeout)
+                .unwrap_or(now + Duration::from_secs(86_400 * 365)),
+        )
     }
 
     fn remaining(&self) -> Option<Duration> {
-        self.0.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+        self.0
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
     }
 }
 

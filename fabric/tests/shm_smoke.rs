@@ -3,7 +3,14 @@ use forge_fabric::{CreateOptions, Segment};
 #[test]
 fn a_frame_crosses_a_real_segment() {
     let name = format!("/forge_test_smoke_{}", std::process::id());
-    let (seg, _) = Segment::create(&name, &CreateOptions { slot_count: 4, ..Default::default() }).unwrap();
+    let (seg, _) = Segment::create(
+        &name,
+        &CreateOptions {
+            slot_count: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut p = seg.producer(None).unwrap();
     let mut c = seg.consumer(None).unwrap();
     p.try_push(b"hello").unwrap();
