@@ -698,3 +698,250 @@ fn wake_if_sleeping(peer: &SideLine) {
         wait::wake(&peer.sleeping);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use crate::{
+        heap_ring, heap_ring_starting_at, PopError, PushError, WaitStrategy, PAYLOAD_CAPACITY,
+    };
+    use std::collections::VecDeque;
+    use std::time::Duration;
+
+    fn pop(c: &mut crate::Consumer) -> Option<Vec<u8>> {
+        c.pop_with(|b| b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn frames_come_out_in_order_and_the_ring_reports_full() {
+        let (mut p, mut c) = heap_ring(4);
+        for i in 0..4u8 {
+            p.try_push(&[i; 3]).unwrap();
+        }
+        assert_eq!(p.try_push(b"x"), Err(PushError::Full));
+        assert_eq!(p.full_count(), 1);
+        for i in 0..4u8 {
+            assert_eq!(pop(&mut c).unwrap(), vec![i; 3]);
+        }
+        assert_eq!(pop(&mut c), None);
+        p.try_push(b"again").unwrap();
+        assert_eq!(pop(&mut c).unwrap(), b"again");
+    }
+
+    #[test]
+    fn a_frame_longer_than_a_slot_is_an_error_not_a_truncation() {
+        let (mut p, mut c) = heap_ring(2);
+        let big = vec![1u8; PAYLOAD_CAPACITY + 1];
+        assert_eq!(
+            p.try_push(&big),
+            Err(PushError::TooLarge {
+                len: PAYLOAD_CAPACITY + 1,
+                max: PAYLOAD_CAPACITY
+            })
+        );
+        let slot = p.claim().unwrap();
+        assert!(slot.commit(PAYLOAD_CAPACITY + 1).is_err());
+        assert_eq!(pop(&mut c), None);
+        p.try_push(&big[..PAYLOAD_CAPACITY]).unwrap();
+        assert_eq!(pop(&mut c).unwrap().len(), PAYLOAD_CAPACITY);
+    }
+
+    #[test]
+    fn zero_copy_claim_and_read_in_place() {
+        let (mut p, mut c) = heap_ring(2);
+        let mut slot = p.claim().unwrap();
+        assert_eq!(slot.position(), 0);
+        slot.payload_mut()[..4].copy_from_slice(b"abcd");
+        assert_eq!(slot.commit(4), Ok(0));
+        let frame = c.read().unwrap().unwrap();
+        assert_eq!(&*frame, b"abcd");
+        assert_eq!(frame.position(), 0);
+        frame.release();
+        assert!(c.read().unwrap().is_none());
+    }
+
+    #[test]
+    fn an_unreleased_frame_is_read_again() {
+        let (mut p, mut c) = heap_ring(2);
+        p.try_push(b"once").unwrap();
+        {
+            let _unreleased = c.read().unwrap().unwrap();
+        }
+        let again = c.read().unwrap().unwrap();
+        assert_eq!(&*again, b"once");
+        again.release();
+    }
+
+    #[test]
+    fn an_uncommitted_claim_publishes_nothing() {
+        let (mut p, mut c) = heap_ring(2);
+        // The claim ends here without a commit.
+        p.claim().unwrap().write(b"draft");
+        assert_eq!(pop(&mut c), None);
+        p.try_push(b"real").unwrap();
+        assert_eq!(pop(&mut c).unwrap(), b"real");
+    }
+
+    #[test]
+    fn indices_wrap_around_u64_max() {
+        for cap in [2u32, 4, 8] {
+            let start = u64::MAX - 2 * u64::from(cap) - 1;
+            let (mut p, mut c) = heap_ring_starting_at(cap, start);
+            for i in 0..(6 * u64::from(cap)) {
+                let bytes = i.to_le_bytes();
+                p.try_push(&bytes).unwrap();
+                if i % 3 == 0 {
+                    p.try_push(&(i + 1000).to_le_bytes()).unwrap();
+                    assert_eq!(pop(&mut c).unwrap(), bytes);
+                    assert_eq!(pop(&mut c).unwrap(), (i + 1000).to_le_bytes());
+                } else {
+                    assert_eq!(pop(&mut c).unwrap(), bytes);
+                }
+            }
+            assert!(c.position() < start, "position wrapped past u64::MAX");
+        }
+    }
+
+    #[test]
+    fn too_small_a_buffer_is_an_error_and_keeps_the_frame() {
+        let (mut p, mut c) = heap_ring(2);
+        p.try_push(b"twelve bytes").unwrap();
+        let mut small = [0u8; 4];
+        assert_eq!(
+            c.try_pop_into(&mut small),
+            Err(PopError::BufferTooSmall { len: 12, buf: 4 })
+        );
+        let mut buf = [0u8; 16];
+        assert_eq!(c.try_pop_into(&mut buf), Ok(Some(12)));
+    }
+
+    #[test]
+    fn batched_releases_free_slots_only_when_flushed() {
+        let (mut p, mut c) = heap_ring(2);
+        c.set_release_batch(2);
+        p.try_push(b"a").unwrap();
+        p.try_push(b"b").unwrap();
+        assert_eq!(pop(&mut c).unwrap(), b"a");
+        // One release is pending in the consumer: the producer still sees full.
+        assert_eq!(p.try_push(b"c"), Err(PushError::Full));
+        c.flush();
+        p.try_push(b"c").unwrap();
+    }
+
+    #[test]
+    fn waiting_times_out_on_an_empty_ring_and_a_full_one() {
+        let (mut p, mut c) = heap_ring(2);
+        for s in [WaitStrategy::Spin, WaitStrategy::Yield, WaitStrategy::Park] {
+            assert!(!c.wait_for_frame(s, Duration::from_millis(5)));
+        }
+        p.try_push(b"1").unwrap();
+        p.try_push(b"2").unwrap();
+        for s in [WaitStrategy::Spin, WaitStrategy::Yield, WaitStrategy::Park] {
+            assert!(!p.wait_for_space(s, Duration::from_millis(5)));
+        }
+        assert!(c.wait_for_frame(WaitStrategy::Spin, Duration::ZERO));
+    }
+
+    fn threaded_transfer(strategy: WaitStrategy, frames: u64, cap: u32) {
+        let (mut p, mut c) = heap_ring(cap);
+        p.set_wait_strategy(strategy);
+        c.set_wait_strategy(strategy);
+        let producer = std::thread::spawn(move || {
+            for i in 0..frames {
+                let len = (i % 61) as usize + 8;
+                let mut buf = [0u8; 72];
+                buf[..8].copy_from_slice(&i.to_le_bytes());
+                buf[8..len].fill(i as u8);
+                while p
+                    .push_wait(&buf[..len], strategy, Duration::from_secs(10))
+                    .is_err()
+                {}
+            }
+        });
+        let mut expect = 0u64;
+        while expect < frames {
+            if !c.wait_for_frame(strategy, Duration::from_secs(10)) {
+                panic!("no frame within 10 s at {expect}");
+            }
+            c.pop_with(|b| {
+                assert_eq!(b.len(), (expect % 61) as usize + 8);
+                assert_eq!(u64::from_le_bytes(b[..8].try_into().unwrap()), expect);
+                assert!(b[8..].iter().all(|&x| x == expect as u8));
+            })
+            .unwrap()
+            .unwrap();
+            expect += 1;
+        }
+        producer.join().unwrap();
+    }
+
+    #[test]
+    fn two_threads_move_every_frame_in_order_with_each_wait_strategy() {
+        let frames = if cfg!(miri) { 200 } else { 100_000 };
+        for s in [WaitStrategy::Yield, WaitStrategy::Park] {
+            threaded_transfer(s, frames, 8);
+        }
+    }
+
+    #[test]
+    fn a_restarted_producer_skips_frames_published_but_not_counted_in_head() {
+        let (mut p, mut c) = heap_ring(8);
+        p.set_publish_batch(100);
+        for i in 0..5u8 {
+            p.try_push(&[i]).unwrap();
+        }
+        // A crash: forget the producer without its Drop publishing head.
+        let ring = p.ring.clone();
+        std::mem::forget(p);
+        let mut p2 = super::Producer::attach(ring);
+        assert_eq!(p2.position(), 5);
+        p2.try_push(&[5]).unwrap();
+        for i in 0..6u8 {
+            assert_eq!(pop(&mut c).unwrap(), vec![i]);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            ..Default::default()
+        })]
+        #[test]
+        fn random_operations_match_a_vecdeque_model(
+            cap_log in 1u32..4,
+            start in proptest::prelude::prop_oneof![proptest::prelude::Just(0u64), proptest::prelude::Just(u64::MAX - 20)],
+            ops in proptest::collection::vec((0u8..4, 0usize..40), 0..200),
+        ) {
+            let cap = 1u32 << cap_log;
+            let (mut p, mut c) = heap_ring_starting_at(cap, start);
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            let mut n = 0u8;
+            for (op, len) in ops {
+                match op {
+                    0 | 1 => {
+                        n = n.wrapping_add(1);
+                        let frame = vec![n; len];
+                        let r = if op == 0 {
+                            p.try_push(&frame)
+                        } else {
+                            match p.claim() {
+                                Some(mut s) => { s.payload_mut()[..len].fill(n); s.commit(len).map(|_| ()) }
+                                None => Err(PushError::Full),
+                            }
+                        };
+                        if model.len() < cap as usize {
+                            proptest::prop_assert_eq!(r, Ok(()));
+                            model.push_back(frame);
+                        } else {
+                            proptest::prop_assert_eq!(r, Err(PushError::Full));
+                        }
+                    }
+                    2 => proptest::prop_assert_eq!(pop(&mut c), model.pop_front()),
+                    _ => {
+                        let peeked = c.read().unwrap().map(|f| f.to_vec());
+                        proptest::prop_assert_eq!(peeked.as_ref(), model.front());
+                    }
+                }
+            }
+        }
+    }
+}

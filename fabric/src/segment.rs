@@ -602,7 +602,9 @@ impl Role {
         let me = std::process::id();
         loop {
             let holder = line.pid.load(Ordering::Acquire);
-            if holder != 0 && holder != me && pid_alive(holder) {
+            // A live holder keeps the role, even when it is this process:
+            // two producers (or consumers) in one process break SPSC too.
+            if holder != 0 && pid_alive(holder) {
                 return Err(RoleError::Held {
                     role: side.name(),
                     pid: holder,

@@ -1,3 +1,4 @@
+#![cfg(not(loom))]
 use forge_fabric::{CreateOptions, Segment};
 
 #[test]

@@ -1,0 +1,139 @@
+//! LAYOUT.md must match the code: every documented offset and size is
+//! checked against `offset_of!`, and every field in the code is documented.
+#![cfg(not(loom))]
+
+use std::collections::BTreeMap;
+use std::mem::{offset_of, size_of};
+
+use forge_fabric::layout::*;
+
+fn documented() -> BTreeMap<String, (usize, usize)> {
+    let doc = include_str!("../LAYOUT.md");
+    let mut rows = BTreeMap::new();
+    for line in doc.lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        // | offset | size | type | field | writer | meaning |
+        if cells.len() < 7 {
+            continue;
+        }
+        let (Ok(offset), Ok(size)) = (cells[1].parse::<usize>(), cells[2].parse::<usize>()) else {
+            continue;
+        };
+        let field = cells[4];
+        if field.contains('.') {
+            assert!(
+                rows.insert(field.to_owned(), (offset, size)).is_none(),
+                "{field} twice"
+            );
+        }
+    }
+    rows
+}
+
+macro_rules! side {
+    ($out:ident, $side:literal, $base:expr) => {
+        for (name, off, size) in [
+            ("index", offset_of!(SideLine, index), 8),
+            ("sleeping", offset_of!(SideLine, sleeping), 4),
+            ("wait_strategy", offset_of!(SideLine, wait_strategy), 4),
+            ("pid", offset_of!(SideLine, pid), 4),
+            ("core", offset_of!(SideLine, core), 4),
+            ("session", offset_of!(SideLine, session), 8),
+            ("heartbeat_ns", offset_of!(SideLine, heartbeat_ns), 8),
+            ("messages", offset_of!(SideLine, messages), 8),
+            ("bytes", offset_of!(SideLine, bytes), 8),
+            ("backpressure", offset_of!(SideLine, backpressure), 8),
+            ("role_state", offset_of!(SideLine, role_state), 4),
+            ("batch", offset_of!(SideLine, batch), 4),
+            ("started_mono_ns", offset_of!(SideLine, started_mono_ns), 8),
+        ] {
+            $out.insert(format!("{}.{}", $side, name), ($base + off, size));
+        }
+    };
+}
+
+fn from_code() -> BTreeMap<String, (usize, usize)> {
+    let mut out = BTreeMap::new();
+    let id = offset_of!(Header, identity);
+    for (name, off, size) in [
+        ("magic", offset_of!(IdentityLine, magic), 8),
+        (
+            "layout_version",
+            offset_of!(IdentityLine, layout_version),
+            4,
+        ),
+        ("header_size", offset_of!(IdentityLine, header_size), 4),
+        ("slot_size", offset_of!(IdentityLine, slot_size), 4),
+        ("slot_count", offset_of!(IdentityLine, slot_count), 4),
+        ("segment_size", offset_of!(IdentityLine, segment_size), 8),
+        ("session_id", offset_of!(IdentityLine, session_id), 8),
+        ("state", offset_of!(IdentityLine, state), 4),
+        ("init_pid", offset_of!(IdentityLine, init_pid), 4),
+        (
+            "successor_session",
+            offset_of!(IdentityLine, successor_session),
+            8,
+        ),
+        (
+            "created_unix_ns",
+            offset_of!(IdentityLine, created_unix_ns),
+            8,
+        ),
+        (
+            "created_mono_ns",
+            offset_of!(IdentityLine, created_mono_ns),
+            8,
+        ),
+        (
+            "payload_capacity",
+            offset_of!(IdentityLine, payload_capacity),
+            4,
+        ),
+    ] {
+        out.insert(format!("identity.{name}"), (id + off, size));
+    }
+    side!(out, "producer", offset_of!(Header, producer));
+    side!(out, "consumer", offset_of!(Header, consumer));
+    let lat = offset_of!(Header, latency);
+    for (name, off, size) in [
+        ("count", offset_of!(LatencyBlock, count), 8),
+        ("sum_ns", offset_of!(LatencyBlock, sum_ns), 8),
+        ("max_ns", offset_of!(LatencyBlock, max_ns), 8),
+        ("overflow", offset_of!(LatencyBlock, overflow), 8),
+        (
+            "buckets",
+            offset_of!(LatencyBlock, buckets),
+            8 * HIST_BUCKETS,
+        ),
+    ] {
+        out.insert(format!("latency.{name}"), (lat + off, size));
+    }
+    out.insert("slot.word".into(), (offset_of!(Slot, word), 8));
+    out.insert("slot.payload".into(), (8, PAYLOAD_CAPACITY));
+    out
+}
+
+#[test]
+fn layout_md_documents_every_field_at_its_real_offset_and_size() {
+    let doc = documented();
+    let code = from_code();
+    for (field, at) in &code {
+        assert_eq!(
+            doc.get(field),
+            Some(at),
+            "LAYOUT.md row for {field} (offset, size)"
+        );
+    }
+    for field in doc.keys() {
+        assert!(
+            code.contains_key(field),
+            "LAYOUT.md documents {field}, which the code lacks"
+        );
+    }
+    assert_eq!(size_of::<Slot>(), 4104);
+    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 1"));
+    assert_eq!(
+        LAYOUT_VERSION, 1,
+        "bump the version in LAYOUT.md's title too"
+    );
+}

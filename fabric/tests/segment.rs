@@ -1,0 +1,437 @@
+//! Segment lifecycle and header validation against real shm objects,
+//! including deliberately broken headers written straight to /dev/shm.
+#![cfg(not(loom))]
+
+use std::time::Duration;
+
+use forge_fabric::layout::*;
+use forge_fabric::{
+    CreateOptions, Observer, Replaced, RoleError, Segment, SegmentError, SessionError,
+};
+
+/// A unique segment name that is unlinked on drop, even when the test fails.
+struct Name(String);
+
+impl Name {
+    fn new(what: &str) -> Name {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Name(format!(
+            "/forge_test_fabric_{what}_{}_{n}",
+            std::process::id()
+        ))
+    }
+    fn path(&self) -> String {
+        format!("/dev/shm{}", self.0)
+    }
+}
+
+impl Drop for Name {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.path());
+    }
+}
+
+fn small() -> CreateOptions {
+    CreateOptions {
+        slot_count: 4,
+        ..Default::default()
+    }
+}
+
+/// Bytes of a valid 4-slot segment, to break in one place.
+fn valid_bytes() -> Vec<u8> {
+    let name = Name::new("template");
+    let _seg = Segment::create(&name.0, &small()).unwrap();
+    std::fs::read(name.path()).unwrap()
+}
+
+fn write_at(bytes: &mut [u8], offset: usize, value: &[u8]) {
+    bytes[offset..offset + value.len()].copy_from_slice(value);
+}
+
+fn open_broken(bytes: &[u8]) -> SegmentError {
+    let name = Name::new("broken");
+    std::fs::write(name.path(), bytes).unwrap();
+    let rw = Segment::open(&name.0, Duration::from_millis(20)).unwrap_err();
+    let ro = Observer::open(&name.0, Duration::from_millis(20)).unwrap_err();
+    assert_eq!(rw.to_string(), ro.to_string(), "both paths validate alike");
+    rw
+}
+
+#[test]
+fn create_makes_a_zeroed_live_segment_owned_by_us_with_mode_0600() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let name = Name::new("create");
+    let (seg, replaced) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
+    assert_eq!(replaced, Replaced::Nothing);
+    let meta = std::fs::metadata(name.path()).unwrap();
+    assert_eq!(meta.len(), 2_105_344);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
+    assert_ne!(seg.session_id(), 0);
+    let bytes = std::fs::read(name.path()).unwrap();
+    assert!(
+        bytes[HEADER_SIZE..].iter().all(|&b| b == 0),
+        "slots are zeroed"
+    );
+    let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
+    let snap = obs.snapshot().unwrap();
+    assert_eq!(snap.magic, MAGIC);
+    assert_eq!(snap.slot_count, 512);
+    assert_eq!(snap.session_id, seg.session_id());
+    assert_eq!(snap.state, forge_fabric::observe::SegmentState::Live);
+}
+
+#[test]
+fn the_mode_asked_for_is_the_mode_set() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = Name::new("mode");
+    let opts = CreateOptions {
+        mode: 0o640,
+        ..small()
+    };
+    Segment::create(&name.0, &opts).unwrap();
+    let mode = std::fs::metadata(name.path()).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o640);
+}
+
+#[test]
+fn bad_names_and_slot_counts_are_refused() {
+    for bad in ["forge", "/", "/a/b", &format!("/{}", "x".repeat(300))] {
+        assert!(matches!(
+            Segment::create(bad, &small()),
+            Err(SegmentError::BadName { .. })
+        ));
+    }
+    let name = Name::new("slots");
+    for slots in [0, 1, 3, 1000, MAX_SLOT_COUNT * 2] {
+        let opts = CreateOptions {
+            slot_count: slots,
+            ..small()
+        };
+        assert!(matches!(
+            Segment::create(&name.0, &opts),
+            Err(SegmentError::BadSlotCount { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
+    let name = Name::new("reinit");
+    let (old, _) = Segment::create(&name.0, &small()).unwrap();
+    let producer = old.producer(Some(0)).unwrap();
+    let err = Segment::create(&name.0, &small()).unwrap_err();
+    assert!(
+        matches!(err, SegmentError::Active { role: "producer", pid, .. } if pid == std::process::id()),
+        "{err}"
+    );
+    let forced = CreateOptions {
+        force: true,
+        ..small()
+    };
+    let (new, replaced) = Segment::create(&name.0, &forced).unwrap();
+    assert_eq!(replaced, Replaced::Session(old.session_id()));
+    assert_ne!(new.session_id(), old.session_id());
+    assert_eq!(
+        producer.check_session(),
+        Err(SessionError::Retired {
+            ours: old.session_id(),
+            successor: new.session_id()
+        })
+    );
+    // The old object is unlinked, the new one is live and untouched.
+    drop(producer);
+    let snap = Observer::open(&name.0, Duration::ZERO)
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    assert_eq!(snap.session_id, new.session_id());
+    assert_eq!(
+        snap.producer.pid, 0,
+        "the old producer never wrote into the new segment"
+    );
+}
+
+#[test]
+fn a_stopped_role_does_not_block_re_init() {
+    let name = Name::new("stopped");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    drop(seg.consumer(None).unwrap());
+    let (_, replaced) = Segment::create(&name.0, &small()).unwrap();
+    assert_eq!(replaced, Replaced::Session(seg.session_id()));
+}
+
+#[test]
+fn one_producer_and_one_consumer_at_a_time() {
+    let name = Name::new("roles");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    let p = seg.producer(None).unwrap();
+    let c = seg.consumer(None).unwrap();
+    assert!(matches!(
+        seg.producer(None),
+        Err(RoleError::Held {
+            role: "producer",
+            ..
+        })
+    ));
+    assert!(matches!(
+        seg.consumer(None),
+        Err(RoleError::Held {
+            role: "consumer",
+            ..
+        })
+    ));
+    drop(p);
+    drop(c);
+    let _p = seg.producer(None).unwrap();
+    let _c = seg.consumer(None).unwrap();
+}
+
+#[test]
+fn a_dead_holder_s_role_can_be_taken_over() {
+    let name = Name::new("dead");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    // A pid that cannot exist stands for a holder that was SIGKILLed.
+    seg.header()
+        .producer
+        .pid
+        .store(i32::MAX as u32, std::sync::atomic::Ordering::Relaxed);
+    seg.header()
+        .producer
+        .role_state
+        .store(ROLE_ACTIVE, std::sync::atomic::Ordering::Relaxed);
+    let p = seg.producer(None).unwrap();
+    assert_eq!(
+        seg.header()
+            .producer
+            .pid
+            .load(std::sync::atomic::Ordering::Relaxed),
+        std::process::id()
+    );
+    drop(p);
+}
+
+#[test]
+fn a_missing_segment_is_a_typed_error() {
+    let name = Name::new("missing");
+    assert!(matches!(
+        Segment::open(&name.0, Duration::ZERO),
+        Err(SegmentError::Missing { .. })
+    ));
+    assert!(matches!(
+        Observer::open(&name.0, Duration::ZERO),
+        Err(SegmentError::Missing { .. })
+    ));
+}
+
+#[test]
+fn wrong_magic_is_not_a_forge_segment() {
+    let mut b = valid_bytes();
+    write_at(&mut b, 0, b"NOTFORGE");
+    assert!(matches!(open_broken(&b), SegmentError::NotForge { .. }));
+}
+
+#[test]
+fn another_layout_version_names_both_versions() {
+    let mut b = valid_bytes();
+    write_at(&mut b, 8, &7u32.to_le_bytes());
+    let e = open_broken(&b);
+    assert!(matches!(
+        e,
+        SegmentError::Version {
+            found: 7,
+            expected: LAYOUT_VERSION,
+            ..
+        }
+    ));
+    assert!(
+        e.to_string().contains("version 7")
+            && e.to_string().contains(&format!("version {LAYOUT_VERSION}"))
+    );
+}
+
+#[test]
+fn a_file_shorter_than_a_header_is_too_short() {
+    let b = valid_bytes();
+    assert!(matches!(
+        open_broken(&b[..100]),
+        SegmentError::TooShort { found: 100, .. }
+    ));
+}
+
+#[test]
+fn a_declared_size_larger_than_the_file_is_refused() {
+    let b = valid_bytes();
+    let cut = b.len() - 1;
+    assert!(matches!(
+        open_broken(&b[..cut]),
+        SegmentError::TooShort { expected, .. } if expected == b.len() as u64
+    ));
+}
+
+#[test]
+fn a_lying_slot_count_is_malformed() {
+    let mut b = valid_bytes();
+    write_at(&mut b, 20, &(1u32 << 19).to_le_bytes());
+    assert!(matches!(open_broken(&b), SegmentError::Malformed { .. }));
+    let mut b = valid_bytes();
+    write_at(&mut b, 20, &3u32.to_le_bytes());
+    assert!(matches!(open_broken(&b), SegmentError::Malformed { .. }));
+}
+
+#[test]
+fn a_segment_stuck_initializing_times_out_with_a_clear_error() {
+    let mut b = valid_bytes();
+    write_at(&mut b, 40, &STATE_INITIALIZING.to_le_bytes());
+    let e = open_broken(&b);
+    assert!(matches!(e, SegmentError::Initializing { .. }), "{e}");
+    assert!(e.to_string().contains("still initializing"));
+    let zeros = vec![0u8; 8192];
+    assert!(matches!(
+        open_broken(&zeros),
+        SegmentError::Initializing { .. }
+    ));
+}
+
+#[test]
+fn a_retired_segment_names_its_successor() {
+    let mut b = valid_bytes();
+    write_at(&mut b, 40, &STATE_RETIRED.to_le_bytes());
+    write_at(&mut b, 48, &0xABCDu64.to_le_bytes());
+    let e = open_broken(&b);
+    assert!(
+        matches!(
+            e,
+            SegmentError::Retired {
+                successor: 0xABCD,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn random_bytes_are_refused_without_panicking() {
+    let mut state = 0x1234_5678_9abc_def0u64;
+    for len in [0usize, 7, 4095, 4096, 8192, 20_000] {
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let name = Name::new("random");
+        std::fs::write(name.path(), &bytes).unwrap();
+        assert!(Segment::open(&name.0, Duration::from_millis(5)).is_err());
+        assert!(Observer::open(&name.0, Duration::from_millis(5)).is_err());
+    }
+}
+
+#[test]
+fn a_foreign_object_is_replaced_only_with_force() {
+    let name = Name::new("foreign");
+    std::fs::write(name.path(), b"not a ring at all, but long enough? no").unwrap();
+    assert!(Segment::create(&name.0, &small()).is_err());
+    let forced = CreateOptions {
+        force: true,
+        ..small()
+    };
+    let (_, replaced) = Segment::create(&name.0, &forced).unwrap();
+    assert!(matches!(replaced, Replaced::Foreign(_)));
+}
+
+#[test]
+fn the_observer_marks_a_slot_torn_when_the_producer_may_be_rewriting_it() {
+    use forge_fabric::SlotState;
+    let name = Name::new("torn");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    let mut p = seg.producer(None).unwrap();
+    let mut c = seg.consumer(None).unwrap();
+    p.try_push(b"first").unwrap();
+    p.try_push(b"second").unwrap();
+    c.pop_with(|_| ()).unwrap().unwrap();
+    let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
+    let pending = obs.read_slot(1).unwrap();
+    assert_eq!(
+        (pending.state, pending.position, pending.torn),
+        (SlotState::Pending, Some(1), false)
+    );
+    assert_eq!(pending.bytes, b"second");
+    let consumed = obs.read_slot(0).unwrap();
+    assert_eq!(
+        (consumed.state, consumed.torn),
+        (SlotState::Consumed, false)
+    );
+    assert_eq!(consumed.bytes, b"first");
+    assert_eq!(obs.read_slot(3).unwrap().state, SlotState::Free);
+    // Fill up to head = 4: the producer's next write goes to slot 0, which
+    // the consumer has released, so a copy of slot 0 can no longer be trusted.
+    p.try_push(b"third").unwrap();
+    p.try_push(b"fourth").unwrap();
+    let mut slot = p.claim().unwrap();
+    slot.write(b"FIFTH");
+    assert!(
+        obs.read_slot(0).unwrap().torn,
+        "the producer may be mid-write"
+    );
+    slot.commit(5).unwrap();
+    let after = obs.read_slot(0).unwrap();
+    assert_eq!(
+        (after.state, after.position, after.torn),
+        (SlotState::Pending, Some(4), false)
+    );
+    assert_eq!(after.bytes, b"FIFTH");
+}
+
+#[test]
+fn one_million_frames_cross_a_real_segment_between_two_threads() {
+    use forge_fabric::frame::{decode, encode, FrameKind};
+    use forge_fabric::WaitStrategy;
+    const FRAMES: u64 = 1_000_000;
+    let name = Name::new("million");
+    let (seg, _) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
+    let seg = std::sync::Arc::new(seg);
+    let mut p = seg.producer(None).unwrap();
+    let mut c = seg.consumer(None).unwrap();
+    let wait = WaitStrategy::Yield;
+    let producer = std::thread::spawn(move || {
+        let body = [0x5Au8; 600];
+        let mut buf = [0u8; 700];
+        for seq in 0..FRAMES {
+            let len = (seq * 7919 % 600) as usize;
+            let n = encode(&mut buf, seq, 0, 1, FrameKind::Metric, &body[..len]).unwrap();
+            while let Err(e) = p.try_push(&buf[..n]) {
+                assert_eq!(e, forge_fabric::PushError::Full);
+                assert!(
+                    p.wait_for_space(wait, Duration::from_secs(10)),
+                    "consumer stalled"
+                );
+            }
+        }
+    });
+    for seq in 0..FRAMES {
+        loop {
+            let got = c
+                .pop_with(|bytes| {
+                    let f = decode(bytes).expect("corrupt frame");
+                    assert_eq!(f.header.sequence, seq, "gap or duplicate");
+                    assert_eq!(f.body.len(), (seq * 7919 % 600) as usize);
+                })
+                .unwrap();
+            if got.is_some() {
+                break;
+            }
+            assert!(
+                c.wait_for_frame(wait, Duration::from_secs(10)),
+                "producer stalled at {seq}"
+            );
+        }
+    }
+    producer.join().unwrap();
+    assert_eq!(c.messages(), FRAMES);
+}
