@@ -889,15 +889,18 @@ mod tests {
         for i in 0..5u8 {
             p.try_push(&[i]).unwrap();
         }
-        // A crash: forget the producer without its Drop publishing head.
-        let ring = p.ring.clone();
-        std::mem::forget(p);
-        let mut p2 = super::Producer::attach(ring);
+        // A crash: a new producer attaches while the old one's five commits
+        // are in the slots but not in head. (The old handle is only dropped
+        // at the end, standing in for a process that never runs again.)
+        let crashed = p;
+        let mut p2 = super::Producer::attach(crashed.ring.clone());
         assert_eq!(p2.position(), 5);
         p2.try_push(&[5]).unwrap();
         for i in 0..6u8 {
             assert_eq!(pop(&mut c).unwrap(), vec![i]);
         }
+        drop(p2);
+        drop(crashed);
     }
 
     proptest::proptest! {

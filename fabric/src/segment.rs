@@ -187,6 +187,12 @@ impl Segment {
             Err(e @ (SegmentError::PermissionDenied { .. } | SegmentError::Io { .. })) => {
                 return Err(e)
             }
+            // Another forge-init is writing it right now: let that one win.
+            Err(SegmentError::Initializing { .. }) => {
+                return Err(SegmentError::Raced {
+                    name: name.to_owned(),
+                })
+            }
             Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
             Err(e) => {
                 return Err(SegmentError::Malformed {

@@ -435,3 +435,35 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
     producer.join().unwrap();
     assert_eq!(c.messages(), FRAMES);
 }
+
+#[test]
+fn concurrent_inits_on_one_name_leave_one_valid_segment() {
+    let name = Name::new("race");
+    let results: Vec<_> = (0..4)
+        .map(|_| {
+            let n = name.0.clone();
+            std::thread::spawn(move || Segment::create(&n, &small()).map(|(s, _)| s.session_id()))
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .collect();
+    let winners: Vec<u64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied())
+        .collect();
+    assert!(!winners.is_empty(), "{results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert!(
+                matches!(e, SegmentError::Raced { .. }),
+                "a loser fails cleanly: {e}"
+            );
+        }
+    }
+    let snap = Observer::open(&name.0, Duration::from_millis(100))
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    assert!(winners.contains(&snap.session_id));
+}
