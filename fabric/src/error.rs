@@ -27,6 +27,14 @@ pub enum SegmentError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The name leads to something other than a regular shm object.
+    #[error("{name} is {what}; refusing to use it as a segment")]
+    NotRegular {
+        /// The segment name.
+        name: String,
+        /// What it is instead.
+        what: &'static str,
+    },
     /// The object exists but does not start with the Forge magic.
     #[error("{name} is not a Forge segment: magic is {found:#018x}, expected {expected:#018x}")]
     NotForge {

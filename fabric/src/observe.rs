@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::clock::monotonic_ns;
 use crate::error::SegmentError;
 use crate::layout::*;
-use crate::segment::{check_header_fits, open_read_only_file, validate, validate_name};
+use crate::segment::{check_header_fits, open_read_only_file, validate, validate_name, FileFacts};
 use crate::sync::{fence, AtomicU64, Ordering};
 
 /// The lifecycle state of a segment.
@@ -371,6 +371,7 @@ pub struct Observer {
     slot_count: u32,
     session: u64,
     inode: (u64, u64),
+    owner_warning: Option<String>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -409,18 +410,14 @@ impl Observer {
 
     fn open_once(name: &str) -> Result<Observer, SegmentError> {
         let file = open_read_only_file(name)?;
-        let meta = file.metadata().map_err(|source| SegmentError::Io {
-            name: name.to_owned(),
-            action: "fstat",
-            source,
-        })?;
-        check_header_fits(name, meta.len())?;
+        let meta = FileFacts::of(name, &file)?;
+        check_header_fits(name, meta.size)?;
         // SAFETY: a read-only shared mapping of a file at least a header
         // long. It may change under us (other processes write it) and may be
         // truncated; we only read it through atomics, after re-checking size.
         let map = unsafe {
             memmap2::MmapOptions::new()
-                .len(meta.len() as usize)
+                .len(meta.size as usize)
                 .map(&file)
         }
         .map_err(|source| SegmentError::Io {
@@ -435,9 +432,10 @@ impl Observer {
             map,
             slot_count: 0,
             session: 0,
-            inode: (meta.dev(), meta.ino()),
+            inode: (meta.dev, meta.ino),
+            owner_warning: meta.owner_warning(name),
         };
-        let geometry = validate(name, observer.header(), meta.len(), false)?;
+        let geometry = validate(name, observer.header(), meta.size, false)?;
         Ok(Observer {
             slot_count: geometry.slot_count,
             session: geometry.session,
@@ -456,6 +454,11 @@ impl Observer {
     /// The segment name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Set when the object is owned by another user or writable by others.
+    pub fn owner_warning(&self) -> Option<&str> {
+        self.owner_warning.as_deref()
     }
 
     /// The session at attach time.

@@ -127,6 +127,59 @@ pub struct Segment {
     session: u64,
     slot_count: u32,
     file_size: u64,
+    owner_warning: Option<String>,
+}
+
+/// What `fstat` says about a segment file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileFacts {
+    pub(crate) size: u64,
+    pub(crate) uid: u32,
+    pub(crate) mode: u32,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+impl FileFacts {
+    /// `fstat`s an opened segment; anything but a regular file is refused.
+    pub(crate) fn of(name: &str, file: &File) -> Result<FileFacts, SegmentError> {
+        let meta = file.metadata().map_err(|source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "fstat",
+            source,
+        })?;
+        if !meta.file_type().is_file() {
+            return Err(SegmentError::NotRegular {
+                name: name.to_owned(),
+                what: "not a regular file",
+            });
+        }
+        Ok(FileFacts {
+            size: meta.len(),
+            uid: meta.uid(),
+            mode: meta.mode() & 0o7777,
+            dev: meta.dev(),
+            ino: meta.ino(),
+        })
+    }
+
+    /// A warning when the object is not owned by us or others may write it.
+    pub(crate) fn owner_warning(&self, name: &str) -> Option<String> {
+        let me = sys::euid();
+        if self.uid != me {
+            Some(format!(
+                "{name} is owned by uid {}, not by this user (uid {me}); mode {:04o}",
+                self.uid, self.mode
+            ))
+        } else if self.mode & 0o022 != 0 {
+            Some(format!(
+                "{name} has mode {:04o}: users other than its owner may write it",
+                self.mode
+            ))
+        } else {
+            None
+        }
+    }
 }
 
 impl std::fmt::Debug for Segment {
@@ -289,6 +342,7 @@ impl Segment {
             session,
             slot_count: opts.slot_count,
             file_size: size as u64,
+            owner_warning: None,
         })
     }
 
@@ -321,14 +375,8 @@ impl Segment {
 
     fn open_once(name: &str, any_state: bool) -> Result<Segment, SegmentError> {
         let file = sys::open(name, true)?;
-        let file_size = file
-            .metadata()
-            .map_err(|source| SegmentError::Io {
-                name: name.to_owned(),
-                action: "fstat",
-                source,
-            })?
-            .len();
+        let facts = FileFacts::of(name, &file)?;
+        let file_size = facts.size;
         check_header_fits(name, file_size)?;
         let map = memmap2::MmapOptions::new()
             .len(file_size as usize)
@@ -349,6 +397,7 @@ impl Segment {
             session: geometry.session,
             slot_count: geometry.slot_count,
             file_size,
+            owner_warning: facts.owner_warning(name),
         })
     }
 
@@ -370,6 +419,12 @@ impl Segment {
     /// Size of the file in bytes.
     pub fn size(&self) -> u64 {
         self.file_size
+    }
+
+    /// Set when the object is owned by another user or writable by others:
+    /// say it to the user, then go on (the header was validated all the same).
+    pub fn owner_warning(&self) -> Option<&str> {
+        self.owner_warning.as_deref()
     }
 
     /// The shared header. Every field is an atomic.
@@ -734,6 +789,10 @@ mod sys {
             },
             Errno::EEXIST => SegmentError::Raced {
                 name: name.to_owned(),
+            },
+            Errno::ELOOP => SegmentError::NotRegular {
+                name: name.to_owned(),
+                what: "a symbolic link",
             },
             _ => SegmentError::Io {
                 name: name.to_owned(),

@@ -55,7 +55,11 @@ fn open_broken(bytes: &[u8]) -> SegmentError {
     std::fs::write(name.path(), bytes).unwrap();
     let rw = Segment::open(&name.0, Duration::from_millis(20)).unwrap_err();
     let ro = Observer::open(&name.0, Duration::from_millis(20)).unwrap_err();
-    assert_eq!(rw.to_string(), ro.to_string(), "both paths validate alike");
+    assert_eq!(
+        std::mem::discriminant(&rw),
+        std::mem::discriminant(&ro),
+        "both paths validate alike: {rw} / {ro}"
+    );
     rw
 }
 
@@ -466,4 +470,52 @@ fn concurrent_inits_on_one_name_leave_one_valid_segment() {
         .snapshot()
         .unwrap();
     assert!(winners.contains(&snap.session_id));
+}
+
+#[test]
+fn a_symlink_at_the_name_is_refused() {
+    let target = Name::new("link_target");
+    Segment::create(&target.0, &small()).unwrap();
+    let link = Name::new("link");
+    std::os::unix::fs::symlink(target.path(), link.path()).unwrap();
+    let e = Segment::open(&link.0, Duration::ZERO).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SegmentError::NotRegular {
+                what: "a symbolic link",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(matches!(
+        Observer::open(&link.0, Duration::ZERO),
+        Err(SegmentError::NotRegular { .. })
+    ));
+}
+
+#[test]
+fn a_segment_owned_by_someone_else_or_world_writable_is_flagged() {
+    use std::os::unix::fs::PermissionsExt;
+    let name = Name::new("owner");
+    Segment::create(&name.0, &small()).unwrap();
+    assert_eq!(
+        Segment::open(&name.0, Duration::ZERO)
+            .unwrap()
+            .owner_warning(),
+        None
+    );
+    std::fs::set_permissions(name.path(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let warning = Observer::open(&name.0, Duration::ZERO)
+        .unwrap()
+        .owner_warning()
+        .map(str::to_owned);
+    assert!(warning.unwrap().contains("mode 0666"));
+    if nix::unistd::geteuid().is_root() {
+        std::fs::set_permissions(name.path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(name.path(), Some(65534), None).unwrap();
+        let seg = Segment::open(&name.0, Duration::ZERO).unwrap();
+        assert!(seg.owner_warning().unwrap().contains("owned by uid 65534"));
+    }
 }
