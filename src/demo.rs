@@ -1,0 +1,253 @@
+//! `--demo`: forge-init, forge-stream and forge-core on a private segment,
+//! stopped and cleaned up on every exit path.
+//!
+//! - Normal exit, error, panic (unwinding), SIGTERM/SIGINT/SIGHUP: [`Demo`]'s
+//!   `Drop` stops the daemons and unlinks the segment.
+//! - forge-top killed outright (SIGKILL, abort): the daemons run with
+//!   `--die-with-parent`, and a small guard process (forge-top itself with a
+//!   hidden flag, in its own process group) waits on a pipe from us; when
+//!   the pipe closes without a "done" byte it stops the daemons and unlinks
+//!   the segment.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{bail, eyre, Result, WrapErr};
+use color_eyre::Section;
+
+use crate::source;
+
+const DAEMONS: [&str; 3] = ["forge-init", "forge-stream", "forge-core"];
+
+/// Running demo daemons.
+pub struct Demo {
+    /// The private segment.
+    pub segment: String,
+    /// Where the daemons' output goes.
+    pub log: PathBuf,
+    children: Vec<(&'static str, Child)>,
+    guard: Option<Child>,
+    stopped: bool,
+}
+
+/// Where the daemons are: next to our own executable. When we were started
+/// by `cargo run`, build them first (cargo run builds only forge-top).
+pub fn daemon_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().wrap_err("cannot find forge-top's own executable")?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| eyre!("{} has no parent directory", exe.display()))?
+        .to_path_buf();
+    if let (Ok(cargo), Ok(manifest)) = (std::env::var("CARGO"), std::env::var("CARGO_MANIFEST_DIR"))
+    {
+        build_with_cargo(&cargo, Path::new(&manifest), &dir);
+    }
+    let missing: Vec<&str> = DAEMONS
+        .iter()
+        .copied()
+        .filter(|d| !dir.join(d).is_file())
+        .collect();
+    if !missing.is_empty() {
+        return Err(eyre!(
+            "forge-top --demo needs {} next to it in {}",
+            missing.join(", "),
+            dir.display()
+        ))
+        .suggestion(
+            "build every binary of the workspace first: `cargo build --release --workspace` \
+             (then `cargo run --release -- --demo`)",
+        );
+    }
+    Ok(dir)
+}
+
+/// `cargo run` builds only forge-top: build the daemons into the same
+/// target directory and profile. Best effort; a failure shows up as missing
+/// binaries right after.
+fn build_with_cargo(cargo: &str, manifest: &Path, exe_dir: &Path) {
+    let Some(profile) = exe_dir.file_name().and_then(|p| p.to_str()) else {
+        return;
+    };
+    let Some(target_dir) = exe_dir.parent() else {
+        return;
+    };
+    if !manifest.join("demo").join("Cargo.toml").is_file() {
+        return;
+    }
+    eprintln!("forge-top --demo: building the demo daemons (cargo build -p forge-demo)…");
+    let mut cmd = Command::new(cargo);
+    cmd.arg("build")
+        .arg("--quiet")
+        .arg("-p")
+        .arg("forge-demo")
+        .arg("--bins")
+        .arg("--manifest-path")
+        .arg(manifest.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    match profile {
+        "debug" => {}
+        "release" => {
+            cmd.arg("--release");
+        }
+        other => {
+            cmd.arg("--profile").arg(other);
+        }
+    }
+    let _ = cmd.stdin(Stdio::null()).status();
+}
+
+impl Demo {
+    /// Creates a private segment and starts the daemons on it.
+    pub fn start(rate: Option<u64>) -> Result<Demo> {
+        let dir = daemon_dir()?;
+        let segment = format!("/forge_demo_{}", std::process::id());
+        let log = std::env::temp_dir().join(format!("forge-demo-{}.log", std::process::id()));
+        let out = std::fs::File::create(&log)
+            .wrap_err_with(|| format!("cannot create the daemons' log {}", log.display()))?;
+        let io = |f: &std::fs::File| -> Result<Stdio> { Ok(Stdio::from(f.try_clone()?)) };
+
+        let init = Command::new(dir.join("forge-init"))
+            .args(["--segment", &segment])
+            .stdin(Stdio::null())
+            .stdout(io(&out)?)
+            .stderr(io(&out)?)
+            .status()
+            .wrap_err("cannot run forge-init")?;
+        if !init.success() {
+            let _ = source::unlink(&segment);
+            bail!(
+                "forge-init --segment {segment} failed ({init}); its output is in {}",
+                log.display()
+            );
+        }
+        let mut demo = Demo {
+            segment: segment.clone(),
+            log,
+            children: Vec::new(),
+            guard: None,
+            stopped: false,
+        };
+        let mut core = Command::new(dir.join("forge-core"));
+        core.args(["--segment", &segment, "--die-with-parent"]);
+        let mut stream = Command::new(dir.join("forge-stream"));
+        stream.args(["--segment", &segment, "--die-with-parent"]);
+        if let Some(rate) = rate {
+            stream.args(["--rate", &rate.to_string()]);
+        }
+        for (name, mut cmd) in [("forge-core", core), ("forge-stream", stream)] {
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(io(&out)?)
+                .stderr(io(&out)?)
+                .spawn()
+                .wrap_err_with(|| format!("cannot start {name}"))?;
+            demo.children.push((name, child));
+        }
+        demo.guard = spawn_guard(&segment, &demo.pids()).ok();
+        // Fail early, with their output, if a daemon refuses to start.
+        std::thread::sleep(Duration::from_millis(150));
+        for (name, child) in &mut demo.children {
+            if let Ok(Some(status)) = child.try_wait() {
+                let text = std::fs::read_to_string(&demo.log).unwrap_or_default();
+                bail!("{name} exited at once ({status}):\n{text}");
+            }
+        }
+        Ok(demo)
+    }
+
+    fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(|(_, c)| c.id()).collect()
+    }
+
+    /// Stops the daemons and removes the segment. Idempotent.
+    pub fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        stop_pids(&self.pids());
+        for (_, child) in &mut self.children {
+            let _ = child.wait();
+        }
+        if source::exists(&self.segment) {
+            let _ = source::unlink(&self.segment);
+        }
+        let _ = std::fs::remove_file(&self.log);
+        if let Some(mut guard) = self.guard.take() {
+            // Tell the guard all is done, so it touches nothing.
+            if let Some(mut stdin) = guard.stdin.take() {
+                let _ = stdin.write_all(b"done");
+            }
+            let _ = guard.wait();
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// SIGTERM, up to a second's grace, then SIGKILL.
+fn stop_pids(pids: &[u32]) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    let live =
+        |p: &u32| i32::try_from(*p).is_ok_and(|p| p > 0 && kill(Pid::from_raw(p), None).is_ok());
+    for p in pids.iter().filter(|p| live(p)) {
+        let _ = kill(Pid::from_raw(*p as i32), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline && pids.iter().any(|p| live(p) && !zombie(*p)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for p in pids.iter().filter(|p| live(p)) {
+        let _ = kill(Pid::from_raw(*p as i32), Signal::SIGKILL);
+    }
+}
+
+fn zombie(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .map(|i| s[i + 1..].trim_start().starts_with('Z'))
+        })
+        .unwrap_or(true)
+}
+
+fn spawn_guard(segment: &str, pids: &[u32]) -> Result<Child> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let pids: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    Ok(Command::new(exe)
+        .arg("--demo-guard")
+        .arg(segment)
+        .arg("--guard-pids")
+        .arg(pids.join(","))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        // Out of our process group: a Ctrl-C or hang-up aimed at us must not
+        // take the guard down before it has cleaned up.
+        .process_group(0)
+        .spawn()?)
+}
+
+/// The guard's body: wait for the pipe from forge-top to close; unless
+/// forge-top said "done", stop the daemons and unlink the segment.
+pub fn run_guard(segment: &str, pids: &[u32]) {
+    let mut said = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut said);
+    if said.starts_with(b"done") {
+        return;
+    }
+    stop_pids(pids);
+    if source::validate_name(segment).is_ok() && source::exists(segment) {
+        let _ = source::unlink(segment);
+    }
+}

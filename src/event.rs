@@ -1,0 +1,103 @@
+//! Everything that reaches the main loop, and where it comes from.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{self as ct, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
+
+use crate::app::App;
+use crate::model::Observation;
+use crate::source::LiveSource;
+
+/// One thing for the app to handle.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A key press.
+    Key(KeyEvent),
+    /// A mouse wheel or click.
+    Mouse(MouseEvent),
+    /// The terminal changed size.
+    Resize(u16, u16),
+    /// A sample of the segment.
+    Data(Box<Observation>),
+    /// A signal asked us to stop (SIGTERM, SIGHUP, SIGINT).
+    Stop,
+}
+
+/// A stream of events. The app is passed in so the source knows which slots
+/// are on screen and how often to sample.
+pub trait EventSource {
+    /// The next event, or `None` when the stream ends.
+    fn next(&mut self, app: &App) -> std::io::Result<Option<Event>>;
+}
+
+/// Scripted events, for tests.
+impl EventSource for std::collections::VecDeque<Event> {
+    fn next(&mut self, _app: &App) -> std::io::Result<Option<Event>> {
+        Ok(self.pop_front())
+    }
+}
+
+/// The terminal plus the live segment, sampled every refresh.
+pub struct LiveEvents {
+    source: LiveSource,
+    next_sample: Instant,
+    stop: Arc<AtomicBool>,
+}
+
+impl LiveEvents {
+    /// Samples `source`; `stop` is set by signal handlers.
+    pub fn new(source: LiveSource, stop: Arc<AtomicBool>) -> Self {
+        LiveEvents {
+            source,
+            next_sample: Instant::now(),
+            stop,
+        }
+    }
+}
+
+impl EventSource for LiveEvents {
+    fn next(&mut self, app: &App) -> std::io::Result<Option<Event>> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(Some(Event::Stop));
+            }
+            let now = Instant::now();
+            if now >= self.next_sample || app.wants_slots() {
+                let refresh = app.refresh();
+                self.next_sample = if now >= self.next_sample + refresh {
+                    now + refresh
+                } else if now >= self.next_sample {
+                    self.next_sample + refresh
+                } else {
+                    self.next_sample
+                };
+                let obs = self.source.sample(&app.slot_request());
+                return Ok(Some(Event::Data(Box::new(obs))));
+            }
+            // Wake at least every 200 ms to notice a stop signal.
+            let wait = (self.next_sample - now).min(Duration::from_millis(200));
+            if !ct::poll(wait)? {
+                continue;
+            }
+            match ct::read()? {
+                ct::Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    return Ok(Some(Event::Key(k)))
+                }
+                ct::Event::Mouse(m)
+                    if matches!(
+                        m.kind,
+                        MouseEventKind::ScrollUp
+                            | MouseEventKind::ScrollDown
+                            | MouseEventKind::Down(_)
+                    ) =>
+                {
+                    return Ok(Some(Event::Mouse(m)))
+                }
+                ct::Event::Resize(w, h) => return Ok(Some(Event::Resize(w, h))),
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! Exports: a rendered frame as SVG (colours kept, monospace) or plain text,
+//! the decoded state as JSON or a text report, and the `s` key's bundle.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use serde::Serialize;
+
+use crate::alarms::{Alarm, LogEntry};
+use crate::app::{App, Rates};
+use crate::fmt;
+use crate::model::{Link, Sample, SelfInfo, SlotView};
+
+/// Cell width and height in SVG pixels, and the font size that fits them.
+const CELL_W: f64 = 9.0;
+const CELL_H: f64 = 18.0;
+const FONT_PX: f64 = 15.0;
+const DEFAULT_FG: &str = "#d4d4d4";
+const DEFAULT_BG: &str = "#1e1e1e";
+
+/// The buffer as lines of text, trailing spaces trimmed.
+pub fn buffer_text(buf: &Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        let mut line = String::new();
+        for x in area.left()..area.right() {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn color(c: Color, default: &str) -> String {
+    let named = match c {
+        Color::Reset => return default.to_owned(),
+        Color::Black => "#000000",
+        Color::Red => "#cd3131",
+        Color::Green => "#0dbc79",
+        Color::Yellow => "#e5e510",
+        Color::Blue => "#2472c8",
+        Color::Magenta => "#bc3fbc",
+        Color::Cyan => "#11a8cd",
+        Color::Gray => "#e5e5e5",
+        Color::DarkGray => "#767676",
+        Color::LightRed => "#f14c4c",
+        Color::LightGreen => "#23d18b",
+        Color::LightYellow => "#f5f543",
+        Color::LightBlue => "#3b8eea",
+        Color::LightMagenta => "#d670d6",
+        Color::LightCyan => "#29b8db",
+        Color::White => "#ffffff",
+        Color::Rgb(r, g, b) => return format!("#{r:02x}{g:02x}{b:02x}"),
+        Color::Indexed(i) => return indexed(i),
+    };
+    named.to_owned()
+}
+
+/// The xterm 256-colour palette.
+fn indexed(i: u8) -> String {
+    const BASE: [Color; 16] = [
+        Color::Black,
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::Gray,
+        Color::DarkGray,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+        Color::White,
+    ];
+    match i {
+        0..16 => color(BASE[usize::from(i)], DEFAULT_FG),
+        16..232 => {
+            let i = i - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+            format!(
+                "#{:02x}{:02x}{:02x}",
+                level(i / 36),
+                level(i / 6 % 6),
+                level(i % 6)
+            )
+        }
+        _ => {
+            let v = 8 + (i - 232) * 10;
+            format!("#{v:02x}{v:02x}{v:02x}")
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c if (c as u32) < 0x20 => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[derive(PartialEq, Eq, Clone)]
+struct Ink {
+    fg: String,
+    bg: String,
+    bold: bool,
+    italic: bool,
+    underline: bool,
+    dim: bool,
+}
+
+fn ink(cell: &ratatui::buffer::Cell) -> Ink {
+    let m = cell.modifier;
+    let (mut fg, mut bg) = (color(cell.fg, DEFAULT_FG), color(cell.bg, DEFAULT_BG));
+    if m.contains(Modifier::REVERSED) {
+        std::mem::swap(&mut fg, &mut bg);
+    }
+    Ink {
+        fg,
+        bg,
+        bold: m.contains(Modifier::BOLD),
+        italic: m.contains(Modifier::ITALIC),
+        underline: m.contains(Modifier::UNDERLINED),
+        dim: m.contains(Modifier::DIM),
+    }
+}
+
+/// The buffer as a standalone SVG: one background rectangle per run of
+/// cells sharing a background, one `<text>` per run sharing a style, each
+/// stretched to its exact cell width so columns line up in any monospace
+/// font.
+pub fn buffer_svg(buf: &Buffer) -> String {
+    let area = buf.area;
+    let (w, h) = (
+        f64::from(area.width) * CELL_W,
+        f64::from(area.height) * CELL_H,
+    );
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}">"#
+    );
+    let _ = writeln!(
+        out,
+        "<style>text{{font-family:'DejaVu Sans Mono','Menlo','Consolas','Liberation Mono',monospace;font-size:{FONT_PX}px;white-space:pre}}</style>"
+    );
+    let _ = writeln!(
+        out,
+        r#"<rect width="100%" height="100%" fill="{DEFAULT_BG}"/>"#
+    );
+    for y in area.top()..area.bottom() {
+        let row = f64::from(y - area.top());
+        // Backgrounds.
+        let mut x = area.left();
+        while x < area.right() {
+            let bg = ink(&buf[(x, y)]).bg;
+            let start = x;
+            while x < area.right() && ink(&buf[(x, y)]).bg == bg {
+                x += 1;
+            }
+            if bg != DEFAULT_BG {
+                let _ = writeln!(
+                    out,
+                    r#"<rect x="{}" y="{}" width="{}" height="{CELL_H}" fill="{bg}"/>"#,
+                    f64::from(start - area.left()) * CELL_W,
+                    row * CELL_H,
+                    f64::from(x - start) * CELL_W,
+                );
+            }
+        }
+        // Text.
+        let mut x = area.left();
+        while x < area.right() {
+            let style = ink(&buf[(x, y)]);
+            let start = x;
+            let mut text = String::new();
+            let mut cells = 0u16;
+            while x < area.right() && ink(&buf[(x, y)]) == style {
+                text.push_str(buf[(x, y)].symbol());
+                cells += 1;
+                x += 1;
+            }
+            if text.trim().is_empty() {
+                continue;
+            }
+            let mut attrs = format!(r#" fill="{}""#, style.fg);
+            if style.bold {
+                attrs.push_str(r#" font-weight="bold""#);
+            }
+            if style.italic {
+                attrs.push_str(r#" font-style="italic""#);
+            }
+            if style.underline {
+                attrs.push_str(r#" text-decoration="underline""#);
+            }
+            if style.dim {
+                attrs.push_str(r#" opacity="0.6""#);
+            }
+            let _ = writeln!(
+                out,
+                r#"<text x="{}" y="{:.1}" textLength="{}" lengthAdjust="spacingAndGlyphs"{attrs}>{}</text>"#,
+                f64::from(start - area.left()) * CELL_W,
+                row * CELL_H + CELL_H * 0.78,
+                f64::from(cells) * CELL_W,
+                escape(&text),
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// The decoded state, for `--once --format json` and bundles.
+#[derive(Debug, Serialize)]
+pub struct Report<'a> {
+    /// `forge-top`.
+    pub tool: &'static str,
+    /// forge-top's version.
+    pub version: &'static str,
+    /// Segment name asked for.
+    pub segment: &'a str,
+    /// Attachment state.
+    pub link: &'a Link,
+    /// Why waiting or lost.
+    pub reason: Option<&'a str>,
+    /// When the sample was taken, UTC.
+    pub taken_utc: String,
+    /// `session_id` as hex.
+    pub session_hex: Option<String>,
+    /// Every header field, and the daemons.
+    pub sample: Option<&'a Sample>,
+    /// Rates over the sampling interval.
+    pub rates: &'a Rates,
+    /// Active alarms.
+    pub alarms: &'a [Alarm],
+    /// The event log, oldest first.
+    pub events: Vec<&'a LogEntry>,
+    /// The selected slot, decoded.
+    pub selected_slot: Option<&'a SlotView>,
+    /// The selected slot's bytes as hex.
+    pub selected_slot_hex: Option<String>,
+    /// forge-top itself.
+    pub forge_top: ToolInfo<'a>,
+}
+
+/// forge-top's own footprint.
+#[derive(Debug, Serialize)]
+pub struct ToolInfo<'a> {
+    /// pid, core, RSS.
+    #[serde(flatten)]
+    pub me: &'a SelfInfo,
+    /// CPU use over the last interval, percent of one core.
+    pub cpu_percent: f64,
+    /// Sampling period, ms.
+    pub refresh_ms: u64,
+}
+
+/// The report for the app's current view.
+pub fn report(app: &App) -> Report<'_> {
+    let view = app.view();
+    let detail = view.detail.as_ref().filter(|d| d.index == app.selected);
+    Report {
+        tool: "forge-top",
+        version: env!("CARGO_PKG_VERSION"),
+        segment: &app.config.segment,
+        link: &view.link,
+        reason: view.reason.as_deref(),
+        taken_utc: format!("{} UTC", fmt::date_time(view.unix_ns)),
+        session_hex: view.sample.as_ref().map(|s| fmt::hex_session(s.session_id)),
+        sample: view.sample.as_ref(),
+        rates: &view.rates,
+        alarms: &app.alarms.active,
+        events: app.alarms.log.iter().collect(),
+        selected_slot: detail,
+        selected_slot_hex: detail.map(|d| {
+            d.bytes
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join("")
+        }),
+        forge_top: ToolInfo {
+            me: &view.me,
+            cpu_percent: view.me_cpu_pct,
+            refresh_ms: app.refresh.as_millis() as u64,
+        },
+    }
+}
+
+/// The report as pretty JSON.
+pub fn json(app: &App) -> String {
+    serde_json::to_string_pretty(&report(app)).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
+
+/// The decoded state as a short text report, for `--once`.
+pub fn text_report(app: &App) -> String {
+    let view = app.view();
+    let mut o = String::new();
+    let Some(s) = &view.sample else {
+        let _ = writeln!(
+            o,
+            "segment   {}: not attached: {}",
+            app.config.segment,
+            view.reason.as_deref().unwrap_or("unknown")
+        );
+        return o;
+    };
+    let r = &view.rates;
+    let _ = writeln!(
+        o,
+        "segment   {} ({}), {}, layout v{}, {} slots x {} B, payload {} B",
+        s.name,
+        s.path,
+        fmt::bytes(s.file_size),
+        s.layout_version,
+        s.slot_count,
+        s.slot_size,
+        s.payload_capacity
+    );
+    let _ = writeln!(
+        o,
+        "session   {} (age {}), state {}, init pid {}, created {} UTC",
+        fmt::hex_session(s.session_id),
+        fmt::duration_ns(s.age_ns),
+        s.state.label().to_lowercase(),
+        s.init_pid,
+        fmt::date_time(s.created_unix_ns)
+    );
+    let _ = writeln!(
+        o,
+        "indices   head {} tail {} in flight {}/{} ({:.1}%)",
+        s.head,
+        s.tail,
+        s.in_flight(),
+        s.slot_count,
+        s.fill_ratio() * 100.0
+    );
+    let _ = writeln!(
+        o,
+        "rates     produced {} fr/s, consumed {} fr/s, {} (peak {} fr/s)",
+        fmt::si(r.frames_per_s),
+        fmt::si(r.consumed_per_s),
+        fmt::bytes_rate(r.bytes_per_s),
+        fmt::si(r.peak_frames_per_s)
+    );
+    let l = &s.latency;
+    let _ = writeln!(
+        o,
+        "latency   p50 {} p90 {} p99 {} p99.9 {} max {} mean {} ({} samples since start)",
+        fmt::latency(l.p50_ns),
+        fmt::latency(l.p90_ns),
+        fmt::latency(l.p99_ns),
+        fmt::latency(l.p999_ns),
+        fmt::latency(Some(l.max_ns).filter(|&m| m > 0)),
+        fmt::latency(l.mean_ns),
+        l.count
+    );
+    for side in [&s.producer, &s.consumer] {
+        let alive = match side.alive {
+            Some(true) => "alive",
+            Some(false) => "DEAD",
+            None => "no pid",
+        };
+        let proc = side.proc.as_ref().map_or(String::new(), |p| {
+            format!(
+                " (kernel: allowed {}, on {})",
+                p.cpus_allowed,
+                p.last_cpu.map_or("?".into(), |c| c.to_string())
+            )
+        });
+        let _ = writeln!(
+            o,
+            "{:<9} pid {} {alive}, role {:?}, core {}{proc}, heartbeat {}, session {}, wait {} x{}, {} frames, {} bytes, backpressure {}",
+            side.role.name(),
+            side.pid,
+            side.role_state,
+            side.core.map_or("-".into(), |c| c.to_string()),
+            side.heartbeat_age_ns.map_or("never".into(), fmt::duration_ns),
+            if side.session == 0 {
+                "-".into()
+            } else if side.session == s.session_id {
+                "= segment".to_string()
+            } else {
+                format!("{} (MISMATCH)", fmt::hex_session(side.session))
+            },
+            side.wait,
+            side.batch,
+            side.messages,
+            side.bytes,
+            side.backpressure
+        );
+    }
+    if app.alarms.active.is_empty() {
+        let _ = writeln!(o, "alarms    none");
+    }
+    for a in &app.alarms.active {
+        let _ = writeln!(o, "ALARM     [{:?}] {}", a.severity, a.text);
+    }
+    o
+}
+
+/// Writes `forge-top-<session>-<time>.{svg,txt,json}` into `dir`; returns
+/// the common path stem.
+pub fn save_bundle(dir: &Path, app: &App, buf: &Buffer) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let view = app.view();
+    let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
+        format!("{:016x}", s.session_id)
+    });
+    let stem = dir.join(format!(
+        "forge-top-{session}-{}",
+        fmt::file_stamp(view.unix_ns.max(1))
+    ));
+    std::fs::write(stem.with_extension("svg"), buffer_svg(buf))?;
+    std::fs::write(stem.with_extension("txt"), buffer_text(buf))?;
+    std::fs::write(stem.with_extension("json"), json(app))?;
+    Ok(stem)
+}
+
+/// Writes one frame by the path's extension: `.svg`, `.json`, else text.
+pub fn write_frame(path: &Path, app: &App, buf: &Buffer) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let body = match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => buffer_svg(buf),
+        Some("json") => json(app),
+        _ => buffer_text(buf),
+    };
+    std::fs::write(path, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::layout::Rect;
+    use ratatui::style::Style;
+
+    #[test]
+    fn svg_keeps_colours_and_escapes_text() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 10, 2));
+        buf.set_string(0, 0, "a<b&c", Style::new().fg(Color::Red).bg(Color::Blue));
+        let svg = buffer_svg(&buf);
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("a&lt;b&amp;c"));
+        assert!(svg.contains("#cd3131"), "red foreground kept");
+        assert!(svg.contains("#2472c8"), "blue background kept");
+        assert!(svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn text_trims_each_line() {
+        let mut buf = Buffer::empty(Rect::new(0, 0, 6, 2));
+        buf.set_string(0, 1, "hi", Style::new());
+        assert_eq!(buffer_text(&buf), "\nhi\n");
+    }
+
+    #[test]
+    fn indexed_colours_follow_the_xterm_cube() {
+        assert_eq!(indexed(16), "#000000");
+        assert_eq!(indexed(231), "#ffffff");
+        assert_eq!(indexed(232), "#080808");
+    }
+}
