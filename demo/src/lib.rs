@@ -1,4 +1,13 @@
 //! Shared pieces of the Forge demo daemons.
 #![deny(unsafe_code)]
 
+pub mod cli;
+pub mod exit;
+pub mod human;
+pub mod ingest;
+pub mod load;
+pub mod pace;
 pub mod pin;
+pub mod signals;
+pub mod stream;
+pub mod verify;

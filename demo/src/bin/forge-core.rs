@@ -1,0 +1,165 @@
+//! forge-core: the consumer ("ingestion tracking"). Pins itself to a core,
+//! takes the consumer role, verifies every frame and measures transit
+//! latency.
+#![deny(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::Section;
+use forge_demo::cli::{die_with_parent, open_segment, ParentArg, SegmentArg, WaitArg};
+use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::human;
+use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
+use forge_demo::pin;
+use forge_demo::signals::Control;
+use forge_fabric::{RoleError, WaitStrategy};
+
+const PROGRAM: &str = "forge-core";
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// Consume telemetry frames from a Forge ring (the consumer).
+///
+/// Every frame is checked for sequence continuity and length (with --verify
+/// also its checksum); its transit latency goes into the segment's shared
+/// histogram for forge-top. A restarted consumer resumes at the segment's
+/// tail and reads again at most --batch frames its predecessor had read.
+/// SIGUSR1 prints an interim report on stderr; SIGINT/SIGTERM stop cleanly
+/// and print the final report.
+#[derive(Debug, Parser)]
+#[command(
+    name = PROGRAM,
+    version,
+    after_help = format!("Examples:\n  forge-core --verify                   # until stopped, core 2 (or the free one)\n  forge-core --count 100000000 --verify --report json\n  forge-core --wait park                # sleep on a futex when idle\n\n{EXIT_CODES_HELP}")
+)]
+struct Cli {
+    #[command(flatten)]
+    segment: SegmentArg,
+    /// CPU core to pin to [default: 2 as in the original design, else the
+    /// core forge-stream does not use by default].
+    #[arg(long, value_name = "N")]
+    core: Option<u32>,
+    /// Frames to read, then exit; 0 reads until stopped.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    count: u64,
+    /// Also verify each body's checksum, and end the run (exit 4) at the
+    /// first gap, duplicate or corrupt frame.
+    #[arg(long)]
+    verify: bool,
+    /// Final report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report: ReportFormat,
+    /// How to wait when the ring is empty.
+    #[arg(long, value_enum, default_value_t = WaitArg::Spin)]
+    wait: WaitArg,
+    /// Free slots for the producer (store tail) every K frames; also the most
+    /// frames a restarted consumer reads twice.
+    #[arg(long, value_name = "K", default_value_t = DEFAULT_RELEASE_BATCH)]
+    batch: u64,
+    #[command(flatten)]
+    parent: ParentArg,
+}
+
+fn main() -> ExitCode {
+    exit::install_reports();
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(code) => code.into(),
+        Err(report) => exit::fail(PROGRAM, &report).into(),
+    }
+}
+
+fn run(cli: &Cli) -> Result<Exit> {
+    let name = &cli.segment.segment;
+    if cli.batch == 0 {
+        return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
+    }
+    let control = Control::from_signals()?;
+    if cli.parent.die_with_parent {
+        die_with_parent()?;
+    }
+    let core = match cli.core {
+        Some(core) => core,
+        None => {
+            let default = pin::default_consumer_core();
+            if let Some(note) = &default.note {
+                eprintln!("{PROGRAM}: note: {note}");
+            }
+            default.core
+        }
+    };
+    pin::pin_to(core)
+        .wrap_err("cannot pin the consumer")
+        .with_suggestion(|| {
+            format!(
+                "pick one of this machine's cores with --core: {:?}",
+                pin::available_cores()
+            )
+        })?;
+    let segment = open_segment(name)?;
+    let mut consumer = match segment.consumer(Some(core)) {
+        Ok(c) => c,
+        Err(e @ RoleError::Held { .. }) => {
+            return Err(e)
+                .wrap_err(format!("cannot consume from {name}"))
+                .suggestion("stop the other forge-core first; a segment has exactly one consumer")
+        }
+        Err(e) => return Err(e).wrap_err(format!("cannot consume from {name}")),
+    };
+    let wait = WaitStrategy::from(cli.wait);
+    eprintln!(
+        "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at sequence {}: \
+         {}, wait {}, count {}",
+        std::process::id(),
+        human::session(segment.session_id()),
+        human::count(consumer.position()),
+        if cli.verify {
+            "verifying sequence, length and checksum"
+        } else {
+            "checking sequence and length"
+        },
+        wait.name(),
+        match cli.count {
+            0 => "unlimited".to_owned(),
+            n => human::count(n),
+        },
+    );
+    let config = IngestConfig {
+        count: cli.count,
+        verify: cli.verify,
+        wait,
+        release_batch: cli.batch,
+    };
+    let (report, end) = Ingester::new(&mut consumer, &control, config).run();
+    // Release the role (pid cleared, role stopped) before reporting.
+    drop(consumer);
+    match cli.report {
+        ReportFormat::Text => print!("{}", report.text()),
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string(&report).wrap_err("encoding the JSON report")?
+        ),
+    }
+    Ok(match end {
+        IngestEnd::SessionLost(e) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {e}");
+            Exit::SessionRetired
+        }
+        IngestEnd::Integrity(_) => Exit::Integrity,
+        IngestEnd::CountReached | IngestEnd::Stopped
+            if report.gaps + report.duplicates + report.corrupt > 0 =>
+        {
+            Exit::Integrity
+        }
+        IngestEnd::CountReached | IngestEnd::Stopped => Exit::Ok,
+    })
+}

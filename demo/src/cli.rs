@@ -1,0 +1,137 @@
+//! Command-line pieces the three daemons share, and their start-up steps:
+//! opening the segment, dying with the parent.
+
+use std::time::{Duration, Instant};
+
+use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::Section;
+use forge_fabric::{Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
+
+/// `--segment NAME`, defaulting to `$FORGE_SEGMENT`, then `/forge_shm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SegmentArg {
+    /// Shared-memory segment: one leading '/', no other '/'.
+    #[arg(long, value_name = "NAME", env = "FORGE_SEGMENT", default_value = DEFAULT_SEGMENT)]
+    pub segment: String,
+}
+
+/// How a daemon waits when the ring is full (producer) or empty (consumer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum WaitArg {
+    /// Busy-spin with the CPU's pause hint: lowest latency, burns the core.
+    #[default]
+    Spin,
+    /// Spin briefly, then sched_yield between polls.
+    Yield,
+    /// Spin briefly, then sleep on a futex until the peer wakes us.
+    Park,
+}
+
+impl From<WaitArg> for WaitStrategy {
+    fn from(w: WaitArg) -> Self {
+        match w {
+            WaitArg::Spin => WaitStrategy::Spin,
+            WaitArg::Yield => WaitStrategy::Yield,
+            WaitArg::Park => WaitStrategy::Park,
+        }
+    }
+}
+
+/// `--die-with-parent`: stop (SIGTERM) when the process that started us dies.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct ParentArg {
+    /// Receive SIGTERM when the parent process dies (used by forge-top --demo).
+    #[arg(long)]
+    pub die_with_parent: bool,
+}
+
+/// How long a daemon waits for a segment that forge-init is still writing.
+pub const INIT_WAIT: Duration = Duration::from_secs(2);
+
+/// Opens `name` read-write for a daemon. A segment caught between being
+/// retired and unlinked by a concurrent `forge-init --force` is retried
+/// until [`INIT_WAIT`], so daemons started right after an init attach to the
+/// new session rather than failing on the old one.
+pub fn open_segment(name: &str) -> Result<Segment> {
+    let start = Instant::now();
+    loop {
+        match Segment::open(name, INIT_WAIT) {
+            Err(SegmentError::Retired { .. }) if start.elapsed() < INIT_WAIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(seg) => return Ok(seg),
+            Err(e) => {
+                let hint = match &e {
+                    SegmentError::Missing { .. } => {
+                        Some(format!("create it with: forge-init --segment {name}"))
+                    }
+                    SegmentError::NotForge { .. } | SegmentError::Malformed { .. } => Some(
+                        format!("replace it with: forge-init --force --segment {name}"),
+                    ),
+                    SegmentError::Version { .. } => Some(format!(
+                        "re-create it with this build: forge-init --force --segment {name}"
+                    )),
+                    _ => None,
+                };
+                let report = Err::<Segment, _>(e).wrap_err(format!("cannot open segment {name}"));
+                return match hint {
+                    Some(h) => report.suggestion(h),
+                    None => report,
+                };
+            }
+        }
+    }
+}
+
+/// Asks the kernel to send us SIGTERM when our parent dies, so daemons that
+/// `forge-top --demo` started never outlive it. The signal then takes the
+/// normal clean-stop path. If the parent died before the request took
+/// effect, we raise SIGTERM ourselves.
+pub fn die_with_parent() -> Result<()> {
+    use nix::sys::signal::{raise, Signal};
+    let parent = nix::unistd::getppid();
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).wrap_err("prctl(PR_SET_PDEATHSIG) failed")?;
+    if nix::unistd::getppid() != parent {
+        raise(Signal::SIGTERM).wrap_err("raising SIGTERM after the parent died")?;
+    }
+    Ok(())
+}
+
+/// Parses an octal file mode like `600` or `0o640`.
+pub fn parse_mode(s: &str) -> std::result::Result<u32, String> {
+    let digits = s
+        .strip_prefix("0o")
+        .or_else(|| s.strip_prefix("0O"))
+        .unwrap_or(s);
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| {
+        format!("{s:?} is not an octal mode: expected digits 0-7, like 600 or 0640")
+    })?;
+    if mode > 0o777 {
+        return Err(format!(
+            "mode {s} has bits above 0777: expected permission bits only, like 600"
+        ));
+    }
+    Ok(mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_as_octal_permission_bits() {
+        assert_eq!(parse_mode("600"), Ok(0o600));
+        assert_eq!(parse_mode("0640"), Ok(0o640));
+        assert_eq!(parse_mode("0o644"), Ok(0o644));
+        assert!(parse_mode("800").is_err());
+        assert!(parse_mode("7777").is_err());
+        assert!(parse_mode("rw").is_err());
+    }
+
+    #[test]
+    fn wait_args_map_to_fabric_strategies() {
+        assert_eq!(WaitStrategy::from(WaitArg::Spin), WaitStrategy::Spin);
+        assert_eq!(WaitStrategy::from(WaitArg::Yield), WaitStrategy::Yield);
+        assert_eq!(WaitStrategy::from(WaitArg::Park), WaitStrategy::Park);
+    }
+}

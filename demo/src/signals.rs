@@ -1,0 +1,82 @@
+//! Signals become flags that the daemons' loops poll off the per-message
+//! path. The handlers only store to an atomic (async-signal-safe); nothing
+//! else runs in signal context.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use color_eyre::eyre::{Result, WrapErr};
+use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+
+/// What the outside world asked a running daemon to do.
+#[derive(Debug, Clone, Default)]
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    usr1: Arc<AtomicBool>,
+}
+
+impl Control {
+    /// Flags nobody sets but the caller (tests, benchmarks).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Flags set by SIGINT/SIGTERM (stop) and SIGUSR1 (burst, or an interim
+    /// report in the consumer).
+    pub fn from_signals() -> Result<Self> {
+        let control = Self::new();
+        for sig in [SIGINT, SIGTERM] {
+            signal_hook::flag::register(sig, Arc::clone(&control.stop))
+                .wrap_err_with(|| format!("installing the handler for signal {sig}"))?;
+        }
+        signal_hook::flag::register(SIGUSR1, Arc::clone(&control.usr1))
+            .wrap_err("installing the SIGUSR1 handler")?;
+        Ok(control)
+    }
+
+    /// Has a stop been asked for?
+    #[inline]
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Asks the loop to stop, as SIGTERM would.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Takes a pending SIGUSR1, if any. Several signals between two polls
+    /// count as one.
+    #[inline]
+    pub fn take_usr1(&self) -> bool {
+        self.usr1.load(Ordering::Relaxed) && self.usr1.swap(false, Ordering::Relaxed)
+    }
+
+    /// Posts a SIGUSR1 as the signal would.
+    pub fn request_usr1(&self) {
+        self.usr1.store(true, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usr1_is_taken_once() {
+        let c = Control::new();
+        assert!(!c.take_usr1());
+        c.request_usr1();
+        c.request_usr1();
+        assert!(c.take_usr1());
+        assert!(!c.take_usr1());
+    }
+
+    #[test]
+    fn clones_share_the_flags() {
+        let c = Control::new();
+        let d = c.clone();
+        d.request_stop();
+        assert!(c.stop_requested());
+    }
+}

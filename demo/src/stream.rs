@@ -1,0 +1,403 @@
+//! forge-stream's engine: the producer ("transport gateway") loop.
+//!
+//! Per frame it claims a slot, writes the frame in place with the ring
+//! position as its sequence number, and commits: no syscall, allocation,
+//! lock or formatting. Everything else — signals, the session check, the
+//! heartbeat — happens in [`Streamer::housekeeping`], every
+//! [`CHECK_EVERY`] frames and at least every [`HOUSEKEEPING_NS`] while
+//! waiting (for space, or for a paced frame's due time).
+//!
+//! A restarted producer attaches at the segment's `head` (fabric scans past
+//! frames published but not yet counted), so sequence numbers continue
+//! without a gap and nothing the consumer has not released is overwritten.
+
+use std::time::Duration;
+
+use color_eyre::eyre::Result;
+use forge_fabric::clock::monotonic_ns;
+use forge_fabric::{Producer, SessionError, WaitStrategy};
+
+use crate::human;
+use crate::load::LoadGen;
+use crate::pace::Pacer;
+use crate::signals::Control;
+
+/// Frames between two housekeeping passes while streaming freely.
+pub const CHECK_EVERY: u32 = 4096;
+/// Longest time between housekeeping passes while waiting: bounds how late
+/// a stop, a burst or a retired session is noticed.
+pub const HOUSEKEEPING_NS: u64 = 10_000_000;
+/// Longest single wait for space before the loop looks around.
+const WAIT_SLICE: Duration = Duration::from_millis(5);
+
+/// What to stream.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// Frames per second; 0 streams as fast as the ring allows.
+    pub rate: u64,
+    /// Frames to send; 0 streams until stopped.
+    pub count: u64,
+    /// How to wait when the ring is full and between paced frames.
+    pub wait: WaitStrategy,
+    /// Frames a SIGUSR1 sends at full speed.
+    pub burst: u64,
+}
+
+/// Why the stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// `count` frames were sent.
+    CountReached,
+    /// SIGINT or SIGTERM.
+    Stopped,
+    /// The segment was retired or replaced under us.
+    SessionLost(SessionError),
+}
+
+impl StreamEnd {
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StreamEnd::CountReached => "count_reached",
+            StreamEnd::Stopped => "stopped",
+            StreamEnd::SessionLost(_) => "session_retired",
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StreamReport {
+    /// Frames committed by this run.
+    pub frames: u64,
+    /// Frame bytes committed by this run.
+    pub bytes: u64,
+    /// Seconds from start to end.
+    pub duration_s: f64,
+    /// `frames / duration_s`.
+    pub frames_per_s: f64,
+    /// `bytes / duration_s`.
+    pub bytes_per_s: f64,
+    /// Sequence (ring position) this run started at.
+    pub first_sequence: u64,
+    /// Sequence the next frame would have had.
+    pub next_sequence: u64,
+    /// Times this run found the ring full and waited for the consumer.
+    pub ring_full_waits: u64,
+    /// SIGUSR1 bursts taken.
+    pub bursts: u64,
+    /// The session streamed into, hex.
+    pub session: String,
+    /// `count_reached`, `stopped` or `session_retired`.
+    pub end: &'static str,
+}
+
+impl StreamReport {
+    /// The human-readable report.
+    pub fn text(&self) -> String {
+        let last = match self.frames {
+            0 => "none".to_owned(),
+            _ => human::count(self.next_sequence.wrapping_sub(1)),
+        };
+        format!(
+            "forge-stream: sent {} frames ({}) in {:.3} s: {}frames/s, {}\n  \
+             sequences  {} .. {} (next {})\n  \
+             ring full  {} waits for the consumer\n  \
+             bursts     {}\n  \
+             session    {}\n  \
+             ended      {}\n",
+            human::count(self.frames),
+            human::bytes(self.bytes),
+            self.duration_s,
+            human::si(self.frames_per_s),
+            human::bytes_rate(self.bytes_per_s),
+            human::count(self.first_sequence),
+            last,
+            human::count(self.next_sequence),
+            human::count(self.ring_full_waits),
+            self.bursts,
+            self.session,
+            self.end.replace('_', " "),
+        )
+    }
+}
+
+/// The producer loop and its state.
+pub struct Streamer<'a> {
+    producer: &'a mut Producer,
+    control: &'a Control,
+    config: StreamConfig,
+    gen: LoadGen,
+    pacer: Option<Pacer>,
+    frames: u64,
+    bytes: u64,
+    ring_full_waits: u64,
+    bursts: u64,
+    burst_left: u64,
+    next_housekeeping_ns: u64,
+}
+
+impl<'a> Streamer<'a> {
+    /// A streamer over `producer`, writing what `gen` makes.
+    pub fn new(
+        producer: &'a mut Producer,
+        control: &'a Control,
+        config: StreamConfig,
+        gen: LoadGen,
+    ) -> Self {
+        producer.set_wait_strategy(config.wait);
+        Streamer {
+            producer,
+            control,
+            config,
+            gen,
+            pacer: None,
+            frames: 0,
+            bytes: 0,
+            ring_full_waits: 0,
+            bursts: 0,
+            burst_left: 0,
+            next_housekeeping_ns: 0,
+        }
+    }
+
+    /// Streams until the count is reached, a stop is asked for or the
+    /// session is lost. Errors only on a broken invariant (a frame the slot
+    /// cannot hold), never on a peer's behaviour.
+    pub fn run(mut self) -> Result<(StreamReport, StreamEnd)> {
+        let start_ns = monotonic_ns();
+        let first_sequence = self.producer.position();
+        self.next_housekeeping_ns = start_ns + HOUSEKEEPING_NS;
+        if self.config.rate > 0 {
+            self.pacer = Some(Pacer::new(self.config.rate, start_ns));
+        }
+        // A stop or a retirement that came before the first frame.
+        let end = match self.housekeeping(start_ns) {
+            Some(end) => end,
+            None => self.stream()?,
+        };
+        self.producer.publish();
+        let duration_s = (monotonic_ns() - start_ns) as f64 / 1e9;
+        let per_s = |x: u64| {
+            if duration_s > 0.0 {
+                x as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
+        let report = StreamReport {
+            frames: self.frames,
+            bytes: self.bytes,
+            duration_s,
+            frames_per_s: per_s(self.frames),
+            bytes_per_s: per_s(self.bytes),
+            first_sequence,
+            next_sequence: self.producer.position(),
+            ring_full_waits: self.ring_full_waits,
+            bursts: self.bursts,
+            session: human::session(self.producer.session()),
+            end: end.name(),
+        };
+        Ok((report, end))
+    }
+
+    /// The steady-state loop.
+    fn stream(&mut self) -> Result<StreamEnd> {
+        let mut until_check = CHECK_EVERY;
+        loop {
+            if self.config.count != 0 && self.frames >= self.config.count {
+                return Ok(StreamEnd::CountReached);
+            }
+            if self.burst_left == 0 && self.pacer.is_some() {
+                if let Some(end) = self.wait_for_due_time() {
+                    return Ok(end);
+                }
+            }
+            if let Some(mut slot) = self.producer.claim() {
+                let sequence = slot.position();
+                let mut stamped_ns = 0;
+                let len = self.gen.write_frame(slot.payload_mut(), sequence, || {
+                    stamped_ns = monotonic_ns();
+                    stamped_ns
+                });
+                slot.commit(len)?;
+                self.frames += 1;
+                self.bytes += len as u64;
+                self.after_send(stamped_ns);
+                until_check -= 1;
+                if until_check == 0 {
+                    until_check = CHECK_EVERY;
+                    if let Some(end) = self.housekeeping(stamped_ns) {
+                        return Ok(end);
+                    }
+                }
+            } else {
+                self.ring_full_waits += 1;
+                let got_space = self.producer.wait_for_space(self.config.wait, WAIT_SLICE);
+                let now = monotonic_ns();
+                if !got_space || now >= self.next_housekeeping_ns {
+                    if let Some(end) = self.housekeeping(now) {
+                        return Ok(end);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn after_send(&mut self, now_ns: u64) {
+        if self.burst_left > 0 {
+            self.burst_left -= 1;
+            if self.burst_left == 0 {
+                // Back to the rate from here, without paying for the burst.
+                if let Some(pacer) = &mut self.pacer {
+                    pacer.rebase(now_ns);
+                }
+            }
+        } else if let Some(pacer) = &mut self.pacer {
+            pacer.sent(now_ns);
+        }
+    }
+
+    /// Waits until the pacer says the next frame is due, looking around
+    /// every [`HOUSEKEEPING_NS`]. Spinning reads only the vDSO clock; `yield`
+    /// and `park` give the core back when the gap is long.
+    fn wait_for_due_time(&mut self) -> Option<StreamEnd> {
+        loop {
+            let now = monotonic_ns();
+            let due = self.pacer.as_ref().map(Pacer::due_ns)?;
+            if now >= due {
+                return None;
+            }
+            if now >= self.next_housekeeping_ns {
+                if let Some(end) = self.housekeeping(now) {
+                    return Some(end);
+                }
+                if self.burst_left > 0 {
+                    return None;
+                }
+            }
+            let left = (due - now).min(self.next_housekeeping_ns.saturating_sub(now));
+            match self.config.wait {
+                WaitStrategy::Yield if left > 50_000 => std::thread::yield_now(),
+                WaitStrategy::Park if left > 200_000 => {
+                    std::thread::sleep(Duration::from_nanos(left - 100_000));
+                }
+                _ => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    /// Off the per-message path: stop requests, the session, the heartbeat
+    /// and SIGUSR1 bursts.
+    fn housekeeping(&mut self, now_ns: u64) -> Option<StreamEnd> {
+        self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
+        if self.control.stop_requested() {
+            return Some(StreamEnd::Stopped);
+        }
+        if let Err(e) = self.producer.check_session() {
+            return Some(StreamEnd::SessionLost(e));
+        }
+        self.producer.heartbeat();
+        if self.control.take_usr1() {
+            self.bursts += 1;
+            self.burst_left = self.burst_left.saturating_add(self.config.burst);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::SizeSpec;
+    use forge_fabric::frame::decode;
+    use forge_fabric::heap_ring;
+
+    fn config(count: u64, rate: u64) -> StreamConfig {
+        StreamConfig {
+            rate,
+            count,
+            wait: WaitStrategy::Yield,
+            burst: 1_000,
+        }
+    }
+
+    #[test]
+    fn frames_carry_their_ring_position_as_sequence() {
+        let (mut p, mut c) = forge_fabric::heap_ring_starting_at(8, 1_000);
+        let control = Control::new();
+        let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
+        let (report, end) = Streamer::new(&mut p, &control, config(5, 0), gen)
+            .run()
+            .unwrap();
+        assert_eq!(end, StreamEnd::CountReached);
+        assert_eq!((report.frames, report.bytes), (5, 320));
+        assert_eq!(
+            (report.first_sequence, report.next_sequence),
+            (1_000, 1_005)
+        );
+        for want in 1_000..1_005 {
+            let seq = c
+                .pop_with(|b| decode(b).unwrap().header.sequence)
+                .unwrap()
+                .unwrap();
+            assert_eq!(seq, want);
+        }
+    }
+
+    #[test]
+    fn a_full_ring_waits_and_a_stop_ends_the_wait() {
+        let (mut p, _c) = heap_ring(4);
+        let control = Control::new();
+        let stopper = control.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            stopper.request_stop();
+        });
+        let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
+        let (report, end) = Streamer::new(&mut p, &control, config(0, 0), gen)
+            .run()
+            .unwrap();
+        t.join().unwrap();
+        assert_eq!(end, StreamEnd::Stopped);
+        assert_eq!(report.frames, 4);
+        assert!(report.ring_full_waits >= 1);
+    }
+
+    #[test]
+    fn a_rate_paces_the_stream() {
+        let (mut p, _c) = heap_ring(64);
+        let control = Control::new();
+        let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
+        // 20 frames at 200/s: frame 19 is due at 95 ms.
+        let (report, _) = Streamer::new(&mut p, &control, config(20, 200), gen)
+            .run()
+            .unwrap();
+        assert!(
+            (0.09..1.0).contains(&report.duration_s),
+            "took {} s",
+            report.duration_s
+        );
+    }
+
+    #[test]
+    fn sigusr1_sends_a_burst_at_full_speed() {
+        let (mut p, mut c) = heap_ring(4096);
+        let control = Control::new();
+        control.request_usr1();
+        let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
+        // At 10 frames/s, 1,000 frames would take 100 s; the burst sends them
+        // at once, and the pacer then asks for 0.1 s for the last one.
+        let (report, _) = Streamer::new(&mut p, &control, config(1_001, 10), gen)
+            .run()
+            .unwrap();
+        assert_eq!(report.bursts, 1);
+        assert!(report.duration_s < 5.0, "took {} s", report.duration_s);
+        let mut n = 0;
+        while c.pop_with(|_| ()).unwrap().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 1_001);
+    }
+}

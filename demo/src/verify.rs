@@ -1,0 +1,346 @@
+//! Frame verification and latency statistics for the consumer.
+//!
+//! The producer numbers each frame with its ring position, so the consumer
+//! expects exactly one frame per sequence number, in order, from the
+//! position it attached at:
+//!
+//! - a sequence above the expected one is a **gap** (frames went missing);
+//! - a sequence below it is a **duplicate** (a frame seen again);
+//! - a frame that does not decode (short, body length not matching the slot,
+//!   checksum mismatch, non-zero reserved field) is **corrupt**.
+
+use forge_fabric::frame::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
+use forge_fabric::layout::{bucket_of, HIST_BUCKETS};
+use forge_fabric::observe::LatencySnapshot;
+
+/// One integrity failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// Frames `expected .. found` never arrived.
+    Gap {
+        /// The sequence that should have come.
+        expected: u64,
+        /// The sequence that came.
+        found: u64,
+    },
+    /// A sequence already seen (or older) arrived again.
+    Duplicate {
+        /// The sequence that should have come.
+        expected: u64,
+        /// The sequence that came.
+        found: u64,
+    },
+    /// The bytes at this ring position are not a valid frame.
+    Corrupt {
+        /// Ring position (the sequence the frame should have had).
+        position: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Issue::Gap { expected, found } => write!(
+                f,
+                "gap: expected sequence {expected}, got {found} ({} frames missing)",
+                found - expected
+            ),
+            Issue::Duplicate { expected, found } => write!(
+                f,
+                "duplicate: expected sequence {expected}, got {found} again"
+            ),
+            Issue::Corrupt { position, reason } => {
+                write!(f, "corrupt frame at sequence {position}: {reason}")
+            }
+        }
+    }
+}
+
+/// Checks a stream of frames for continuity and integrity.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    expected: u64,
+    full: bool,
+    /// Discontinuities where frames went missing.
+    pub gaps: u64,
+    /// Frames whose sequence was already passed.
+    pub duplicates: u64,
+    /// Frames that did not decode.
+    pub corrupt: u64,
+    /// The first issue seen, for the report.
+    pub first_issue: Option<Issue>,
+}
+
+impl Verifier {
+    /// Expects `first` next. `full` also checks each body's checksum;
+    /// without it only the header, the sequence and the length are checked.
+    pub fn new(first: u64, full: bool) -> Self {
+        Verifier {
+            expected: first,
+            full,
+            gaps: 0,
+            duplicates: 0,
+            corrupt: 0,
+            first_issue: None,
+        }
+    }
+
+    /// Issues seen so far.
+    pub fn issues(&self) -> u64 {
+        self.gaps + self.duplicates + self.corrupt
+    }
+
+    /// The sequence expected next.
+    pub fn expected(&self) -> u64 {
+        self.expected
+    }
+
+    /// Checks the frame read at ring `position`. Returns its producer
+    /// timestamp when the header could be trusted, and the issue if any.
+    #[inline]
+    pub fn check(&mut self, position: u64, bytes: &[u8]) -> (Option<u64>, Option<Issue>) {
+        let header = if self.full {
+            decode(bytes).map(|f| f.header)
+        } else {
+            decode_header(bytes).and_then(|h| {
+                let available = bytes.len() - FRAME_HEADER_LEN;
+                if h.body_len as usize == available {
+                    Ok(h)
+                } else {
+                    Err(FrameError::BodyLength {
+                        body_len: h.body_len,
+                        available,
+                    })
+                }
+            })
+        };
+        let header = match header {
+            Ok(h) => h,
+            Err(e) => {
+                self.corrupt += 1;
+                // The slot at this position is consumed either way.
+                self.expected = position.wrapping_add(1);
+                return (
+                    None,
+                    self.note(|| Issue::Corrupt {
+                        position,
+                        reason: e.to_string(),
+                    }),
+                );
+            }
+        };
+        let found = header.sequence;
+        let expected = self.expected;
+        if found == expected {
+            self.expected = found.wrapping_add(1);
+            return (Some(header.timestamp_ns), None);
+        }
+        // Sequences are u64 positions that never wrap in practice; compare
+        // by signed distance anyway so a wrap is not a giant gap.
+        let issue = if (found.wrapping_sub(expected) as i64) > 0 {
+            self.gaps += 1;
+            self.expected = found.wrapping_add(1);
+            Issue::Gap { expected, found }
+        } else {
+            self.duplicates += 1;
+            Issue::Duplicate { expected, found }
+        };
+        (Some(header.timestamp_ns), self.note(|| issue))
+    }
+
+    #[cold]
+    fn note(&mut self, issue: impl FnOnce() -> Issue) -> Option<Issue> {
+        let issue = issue();
+        if self.first_issue.is_none() {
+            self.first_issue = Some(issue.clone());
+        }
+        Some(issue)
+    }
+}
+
+/// Latency histogram of one run, in private memory, with the same buckets
+/// as the segment's shared one (which also counts earlier runs).
+#[derive(Debug, Clone)]
+pub struct Histogram {
+    buckets: Box<[u64; HIST_BUCKETS]>,
+    overflow: u64,
+    count: u64,
+    sum_ns: u64,
+    max_ns: u64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: Box::new([0; HIST_BUCKETS]),
+            overflow: 0,
+            count: 0,
+            sum_ns: 0,
+            max_ns: 0,
+        }
+    }
+}
+
+/// Latency quantiles for reports, ns. Each is the midpoint of its
+/// histogram bucket (buckets are at most 6.25 % wide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Quantiles {
+    /// Median.
+    pub p50: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Largest sample (exact).
+    pub max: u64,
+    /// Mean (exact).
+    pub mean: u64,
+    /// Samples.
+    pub samples: u64,
+}
+
+impl Histogram {
+    /// Adds one sample.
+    #[inline]
+    pub fn record(&mut self, ns: u64) {
+        match bucket_of(ns) {
+            Some(i) => self.buckets[i] += 1,
+            None => self.overflow += 1,
+        }
+        self.count += 1;
+        self.sum_ns = self.sum_ns.wrapping_add(ns);
+        self.max_ns = self.max_ns.max(ns);
+    }
+
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The quantiles, all 0 without samples.
+    pub fn quantiles(&self) -> Quantiles {
+        let snap = LatencySnapshot {
+            count: self.count,
+            sum_ns: self.sum_ns,
+            max_ns: self.max_ns,
+            overflow: self.overflow,
+            buckets: self.buckets.to_vec(),
+        };
+        let q = |x| snap.quantile(x).unwrap_or(0);
+        Quantiles {
+            p50: q(0.5),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: self.max_ns,
+            mean: snap.mean().unwrap_or(0),
+            samples: self.count,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::{LoadGen, SizeSpec};
+    use forge_fabric::PAYLOAD_CAPACITY;
+
+    fn frame(seq: u64) -> Vec<u8> {
+        let mut gen = LoadGen::new(SizeSpec::fixed(100), 1, 1).unwrap();
+        let mut buf = [0u8; PAYLOAD_CAPACITY];
+        let n = gen.write_frame(&mut buf, seq, || 7);
+        buf[..n].to_vec()
+    }
+
+    #[test]
+    fn an_in_order_stream_has_no_issues() {
+        let mut v = Verifier::new(10, true);
+        for s in 10..20 {
+            assert_eq!(v.check(s, &frame(s)), (Some(7), None));
+        }
+        assert_eq!(v.issues(), 0);
+        assert_eq!(v.expected(), 20);
+    }
+
+    #[test]
+    fn a_skipped_sequence_is_one_gap_and_the_stream_resyncs() {
+        let mut v = Verifier::new(0, true);
+        v.check(0, &frame(0));
+        let (_, issue) = v.check(1, &frame(5));
+        assert_eq!(
+            issue,
+            Some(Issue::Gap {
+                expected: 1,
+                found: 5
+            })
+        );
+        assert_eq!(v.check(2, &frame(6)).1, None);
+        assert_eq!((v.gaps, v.duplicates, v.corrupt), (1, 0, 0));
+        assert!(v
+            .first_issue
+            .unwrap()
+            .to_string()
+            .contains("4 frames missing"));
+    }
+
+    #[test]
+    fn a_repeated_sequence_is_a_duplicate() {
+        let mut v = Verifier::new(0, true);
+        v.check(0, &frame(0));
+        v.check(1, &frame(1));
+        let (_, issue) = v.check(2, &frame(1));
+        assert_eq!(
+            issue,
+            Some(Issue::Duplicate {
+                expected: 2,
+                found: 1
+            })
+        );
+        assert_eq!(v.check(3, &frame(2)).1, None);
+        assert_eq!((v.gaps, v.duplicates, v.corrupt), (0, 1, 0));
+    }
+
+    #[test]
+    fn a_flipped_body_byte_is_corrupt_only_when_verifying_checksums() {
+        let mut bad = frame(0);
+        *bad.last_mut().unwrap() ^= 0x40;
+        let mut full = Verifier::new(0, true);
+        let (ts, issue) = full.check(0, &bad);
+        assert_eq!(ts, None);
+        assert!(issue.unwrap().to_string().contains("checksum mismatch"));
+        assert_eq!(full.corrupt, 1);
+        assert_eq!(full.check(1, &frame(1)).1, None);
+        let mut quick = Verifier::new(0, false);
+        assert_eq!(quick.check(0, &bad).1, None);
+    }
+
+    #[test]
+    fn truncated_or_garbage_slots_are_corrupt_in_both_modes() {
+        for full in [true, false] {
+            let mut v = Verifier::new(0, full);
+            let f = frame(0);
+            assert!(v.check(0, &f[..f.len() - 1]).1.is_some());
+            assert!(v.check(1, &[0xff; 8]).1.is_some());
+            assert!(v.check(2, &[]).1.is_some());
+            assert_eq!(v.corrupt, 3);
+        }
+    }
+
+    #[test]
+    fn quantiles_come_from_the_buckets_and_max_is_exact() {
+        let mut h = Histogram::default();
+        assert_eq!(h.quantiles(), Quantiles::default());
+        for ns in 1..=1000 {
+            h.record(ns * 100);
+        }
+        h.record(1 << 30);
+        let q = h.quantiles();
+        assert_eq!(q.samples, 1001);
+        assert_eq!(q.max, 1 << 30);
+        let near = |got: u64, want: u64| got.abs_diff(want) * 100 <= want * 4;
+        assert!(near(q.p50, 50_000), "p50 {}", q.p50);
+        assert!(near(q.p99, 99_000), "p99 {}", q.p99);
+        assert!(q.p50 <= q.p99 && q.p99 <= q.p999 && q.p999 <= q.max);
+    }
+}

@@ -1,0 +1,289 @@
+//! The test rig for real-process tests of forge-init, forge-stream and
+//! forge-core.
+//!
+//! - One rig at a time per test binary (a static mutex): two spinning
+//!   daemons fill both cores of a small machine.
+//! - Each rig has its own segment name, `/forge_test_<what>_<pid>`.
+//! - Dropping the rig — on success, failure or panic — SIGKILLs and reaps
+//!   every child it started and unlinks its segment.
+//! - Every wait is bounded; a timeout fails the test (and the drop cleans up).
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use forge_fabric::{Observer, Snapshot};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The three daemons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bin {
+    Init,
+    Stream,
+    Core,
+}
+
+impl Bin {
+    pub fn path(self) -> &'static str {
+        match self {
+            Bin::Init => env!("CARGO_BIN_EXE_forge-init"),
+            Bin::Stream => env!("CARGO_BIN_EXE_forge-stream"),
+            Bin::Core => env!("CARGO_BIN_EXE_forge-core"),
+        }
+    }
+}
+
+/// A finished process.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Exit code; `None` if killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// When `wait` saw it exit.
+    pub exited_at: Instant,
+}
+
+impl Output {
+    /// The stdout as JSON (forge-core --report json).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts the exit code, showing both streams if it differs.
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit status\nstdout:\n{}\nstderr:\n{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stderr.contains("panicked"),
+            "the program panicked:\n{}",
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A handle on a child the rig started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Proc(usize);
+
+pub struct Rig {
+    pub segment: String,
+    children: Vec<Option<Child>>,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Rig {
+    /// Takes the rig lock and picks the segment name for test `what`.
+    pub fn new(what: &str) -> Rig {
+        let serial = SERIAL
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let segment = format!("/forge_test_{what}_{}", std::process::id());
+        let _ = forge_fabric::segment::unlink(&segment);
+        Rig {
+            segment,
+            children: Vec::new(),
+            _serial: serial,
+        }
+    }
+
+    /// The segment's file under /dev/shm.
+    pub fn shm_path(&self) -> String {
+        format!("/dev/shm{}", self.segment)
+    }
+
+    /// Starts `bin` with `--segment` set to this rig's segment.
+    pub fn spawn(&mut self, bin: Bin, args: &[&str]) -> Proc {
+        let segment = self.segment.clone();
+        let mut all = vec!["--segment", segment.as_str()];
+        all.extend_from_slice(args);
+        self.spawn_raw(bin, &all)
+    }
+
+    /// Starts `bin` with exactly `args`.
+    pub fn spawn_raw(&mut self, bin: Bin, args: &[&str]) -> Proc {
+        let child = Command::new(bin.path())
+            .args(args)
+            .env_remove("FORGE_SEGMENT")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.path()));
+        self.children.push(Some(child));
+        Proc(self.children.len() - 1)
+    }
+
+    /// Runs `bin` on this rig's segment to completion (at most `timeout`).
+    pub fn run(&mut self, bin: Bin, args: &[&str], timeout: Duration) -> Output {
+        let p = self.spawn(bin, args);
+        self.wait(p, timeout)
+    }
+
+    /// Runs `bin` with exactly `args` to completion.
+    pub fn run_raw(&mut self, bin: Bin, args: &[&str], timeout: Duration) -> Output {
+        let p = self.spawn_raw(bin, args);
+        self.wait(p, timeout)
+    }
+
+    /// `forge-init` on this rig's segment; must succeed.
+    pub fn init(&mut self, args: &[&str]) -> Output {
+        let out = self.run(Bin::Init, args, Duration::from_secs(20));
+        out.expect_code(0);
+        out
+    }
+
+    pub fn pid(&self, p: Proc) -> u32 {
+        self.children[p.0]
+            .as_ref()
+            .expect("process already reaped")
+            .id()
+    }
+
+    /// Polls the process every millisecond until it exits; fails the test
+    /// after `timeout`.
+    pub fn wait(&mut self, p: Proc, timeout: Duration) -> Output {
+        let deadline = Instant::now() + timeout;
+        let child = self.children[p.0].as_mut().expect("process already reaped");
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                let exited_at = Instant::now();
+                let mut child = self.children[p.0].take().unwrap();
+                let mut stdout = String::new();
+                let mut stderr = String::new();
+                if let Some(mut s) = child.stdout.take() {
+                    let _ = s.read_to_string(&mut stdout);
+                }
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut stderr);
+                }
+                // Already reaped by try_wait; this returns the same status.
+                let _ = child.wait();
+                return Output {
+                    code: status.code(),
+                    stdout,
+                    stderr,
+                    exited_at,
+                };
+            }
+            if Instant::now() >= deadline {
+                panic!("process {} did not exit within {timeout:?}", child.id());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Is the process still running?
+    pub fn running(&mut self, p: Proc) -> bool {
+        match self.children[p.0].as_mut() {
+            Some(child) => child.try_wait().expect("try_wait").is_none(),
+            None => false,
+        }
+    }
+
+    pub fn signal(&self, p: Proc, sig: Signal) {
+        kill(Pid::from_raw(self.pid(p) as i32), sig).expect("kill");
+    }
+
+    /// SIGKILL and reap, so the pid is really gone.
+    pub fn kill9(&mut self, p: Proc) {
+        if let Some(mut child) = self.children[p.0].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// A read-only view of the segment.
+    pub fn observer(&self) -> Observer {
+        Observer::open(&self.segment, Duration::from_secs(5)).expect("observer")
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        self.observer().snapshot().expect("snapshot")
+    }
+
+    /// Polls `cond` on fresh snapshots until it holds; fails after `timeout`.
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut cond: impl FnMut(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let obs = self.observer();
+        let deadline = Instant::now() + timeout;
+        loop {
+            let snap = obs.snapshot().expect("snapshot");
+            if cond(&snap) {
+                return snap;
+            }
+            if Instant::now() >= deadline {
+                panic!("timed out after {timeout:?} waiting for {what}; last snapshot: head {} tail {} producer pid {} consumer pid {}",
+                    snap.head, snap.tail, snap.producer.pid, snap.consumer.pid);
+            }
+            // A child that died early would make us wait for nothing.
+            // Children that finished successfully are left for `wait`.
+            for (i, child) in self.children.iter_mut().enumerate() {
+                let Some(child) = child else { continue };
+                if let Ok(Some(status)) = child.try_wait() {
+                    if !status.success() {
+                        let mut err = String::new();
+                        if let Some(mut s) = child.stderr.take() {
+                            let _ = s.read_to_string(&mut err);
+                        }
+                        panic!("child #{i} exited with {status} while waiting for {what}:\n{err}");
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = forge_fabric::segment::unlink(&self.segment);
+    }
+}
+
+/// `voluntary_ctxt_switches` of a process, from /proc.
+pub fn voluntary_switches(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("voluntary_ctxt_switches")
+}
+
+/// `nonvoluntary_ctxt_switches` of a process, from /proc.
+pub fn involuntary_switches(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("nonvoluntary_ctxt_switches")
+}

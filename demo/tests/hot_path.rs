@@ -1,0 +1,126 @@
+//! The steady-state loops make no syscall: over a second of full-speed
+//! streaming with the spin wait, neither daemon blocks (its voluntary
+//! context switches do not grow), and strace, where installed, sees no
+//! system call from either.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{involuntary_switches, voluntary_switches, Bin, Rig};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// "A handful": the window may catch the tail of start-up or a page fault
+/// that blocks on the page cache; the loop itself contributes nothing.
+const HANDFUL: u64 = 5;
+
+#[test]
+fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
+    let mut rig = Rig::new("hot_path");
+    rig.init(&[]);
+    // Default cores: the producer on 1, the consumer on the other one.
+    let core = rig.spawn(Bin::Core, &["--wait", "spin", "--verify"]);
+    let stream = rig.spawn(Bin::Stream, &["--wait", "spin", "--size", "64"]);
+    let pids = [
+        ("forge-stream", rig.pid(stream)),
+        ("forge-core", rig.pid(core)),
+    ];
+    rig.wait_for("steady streaming", Duration::from_secs(30), |s| {
+        s.tail >= 1_000_000
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let before: Vec<(u64, u64)> = pids
+        .iter()
+        .map(|&(_, pid)| (voluntary_switches(pid), involuntary_switches(pid)))
+        .collect();
+    let tail_before = rig.snapshot().tail;
+    std::thread::sleep(Duration::from_secs(1));
+    let tail_after = rig.snapshot().tail;
+    let after: Vec<(u64, u64)> = pids
+        .iter()
+        .map(|&(_, pid)| (voluntary_switches(pid), involuntary_switches(pid)))
+        .collect();
+    let frames = tail_after - tail_before;
+    eprintln!("{frames} frames crossed the ring in the one-second window");
+    assert!(frames > 100_000, "not streaming: {frames} frames in 1 s");
+    for (i, (who, pid)) in pids.iter().enumerate() {
+        let voluntary = after[i].0 - before[i].0;
+        let involuntary = after[i].1 - before[i].1;
+        eprintln!(
+            "{who} (pid {pid}): voluntary_ctxt_switches {} -> {} (+{voluntary}), \
+             nonvoluntary_ctxt_switches +{involuntary}",
+            before[i].0, after[i].0
+        );
+        assert!(
+            voluntary <= HANDFUL,
+            "{who} blocked {voluntary} times in one second of streaming"
+        );
+    }
+
+    if !strace_available() {
+        eprintln!("strace is not installed: syscall count skipped");
+        return;
+    }
+    for (who, pid) in pids {
+        match strace_one_second(pid) {
+            Some(calls) => {
+                eprintln!("{who} (pid {pid}): strace -c over 1 s counted {calls} syscalls");
+                assert_eq!(calls, 0, "{who} made syscalls while streaming");
+            }
+            None => eprintln!("strace could not attach to {who}: syscall count skipped"),
+        }
+    }
+    assert!(rig.running(stream) && rig.running(core));
+}
+
+fn strace_available() -> bool {
+    Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Attaches `strace -c` for one second; the number of syscalls it counted,
+/// or `None` if it could not attach (no ptrace permission, say).
+fn strace_one_second(pid: u32) -> Option<u64> {
+    use std::io::Read;
+    let out = std::env::temp_dir().join(format!("forge_strace_{}_{pid}", std::process::id()));
+    let mut strace = Command::new("strace")
+        .args(["-c", "-f", "-o"])
+        .arg(&out)
+        .args(["-p", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let _ = kill(Pid::from_raw(strace.id() as i32), Signal::SIGINT);
+    // strace exits through SIGINT (status 130); what it printed tells.
+    let _ = strace.wait();
+    let mut err = String::new();
+    if let Some(mut s) = strace.stderr.take() {
+        let _ = s.read_to_string(&mut err);
+    }
+    let summary = std::fs::read_to_string(&out).unwrap_or_default();
+    let _ = std::fs::remove_file(&out);
+    if !err.contains("attached") {
+        eprintln!("strace said:\n{err}");
+        return None;
+    }
+    // With no syscall at all strace -c writes nothing; otherwise its table
+    // ends with a "total" row whose 4th column is the number of calls.
+    let Some(total) = summary.lines().find(|l| l.trim_end().ends_with("total")) else {
+        return Some(0);
+    };
+    let calls = total.split_whitespace().nth(3).and_then(|c| c.parse().ok());
+    if calls.is_none() {
+        eprintln!("unexpected strace summary:\n{summary}");
+    }
+    eprintln!("strace summary:\n{summary}");
+    calls
+}
