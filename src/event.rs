@@ -1,7 +1,8 @@
 //! Everything that reaches the main loop, and where it comes from.
 
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self as ct, KeyEvent, KeyEventKind, MouseEvent, MouseEventKind};
@@ -40,19 +41,43 @@ impl EventSource for std::collections::VecDeque<Event> {
 }
 
 /// The terminal plus the live segment, sampled every refresh.
+///
+/// Terminal input is read on its own thread: crossterm's `read` can spin
+/// forever on a hung-up terminal, and the main loop must still notice the
+/// hang-up (or a stop signal) and exit cleanly.
 pub struct LiveEvents {
     source: LiveSource,
     next_sample: Instant,
     stop: Arc<AtomicBool>,
+    input: mpsc::Receiver<ct::Event>,
 }
 
 impl LiveEvents {
     /// Samples `source`; `stop` is set by signal handlers.
     pub fn new(source: LiveSource, stop: Arc<AtomicBool>) -> Self {
+        let (tx, input) = mpsc::channel();
+        let quit = stop.clone();
+        std::thread::spawn(move || {
+            while !quit.load(Ordering::Relaxed) {
+                match ct::poll(Duration::from_millis(200)) {
+                    Ok(true) => match ct::read() {
+                        Ok(ev) => {
+                            if tx.send(ev).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
+                    Ok(false) => {}
+                    Err(_) => return,
+                }
+            }
+        });
         LiveEvents {
             source,
             next_sample: Instant::now(),
             stop,
+            input,
         }
     }
 }
@@ -60,7 +85,9 @@ impl LiveEvents {
 impl EventSource for LiveEvents {
     fn next(&mut self, app: &App) -> std::io::Result<Option<Event>> {
         loop {
-            if self.stop.load(Ordering::Relaxed) {
+            // A hung-up terminal fails isatty(3): the window is gone.
+            if self.stop.load(Ordering::Relaxed) || !std::io::stdout().is_terminal() {
+                self.stop.store(true, Ordering::Relaxed);
                 return Ok(Some(Event::Stop));
             }
             let now = Instant::now();
@@ -78,10 +105,15 @@ impl EventSource for LiveEvents {
             }
             // Wake at least every 200 ms to notice a stop signal.
             let wait = (self.next_sample - now).min(Duration::from_millis(200));
-            if !ct::poll(wait)? {
-                continue;
-            }
-            match ct::read()? {
+            let event = match self.input.recv_timeout(wait) {
+                Ok(ev) => ev,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.stop.store(true, Ordering::Relaxed);
+                    return Ok(Some(Event::Stop));
+                }
+            };
+            match event {
                 ct::Event::Key(k) if k.kind != KeyEventKind::Release => {
                     return Ok(Some(Event::Key(k)))
                 }

@@ -48,9 +48,12 @@ pub fn bytes(v: u64) -> String {
     humansize::format_size(v, humansize::BINARY)
 }
 
-/// Bytes per second, in binary units.
+/// Bytes per second, in binary units, one decimal.
 pub fn bytes_rate(v: f64) -> String {
-    format!("{}/s", bytes(v.max(0.0) as u64))
+    format!(
+        "{}/s",
+        humansize::format_size(v.max(0.0) as u64, humansize::BINARY.decimal_places(1))
+    )
 }
 
 /// Wall-clock time of day, UTC, with milliseconds: `12:34:56.789`.

@@ -21,10 +21,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("f", "follow the newest frame (on at start)"),
     ("x", "switch the slot view: decoded frame / hex + ASCII"),
     ("space", "pause: freeze the view; sampling and alarms go on"),
-    (
-        "b",
-        "load burst: SIGUSR1 to the producer pid (never writes)",
-    ),
+    ("b", "load burst: SIGUSR1 to the producer, never a write"),
     ("s", "save a screenshot bundle (SVG, text, JSON)"),
     ("+ / -", "sample faster / slower"),
     ("c", "clear the event log"),

@@ -87,7 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let rows = usize::from(chart.height).max(1);
     let cols = stats.bins.len().div_ceil(rows).max(1);
     let col_w = usize::from(chart.width) / cols;
-    let bar_w = col_w.saturating_sub(6 + 1 + 5);
+    let bar_w = col_w.saturating_sub(1 + 6 + 1 + 5);
     let mut lines: Vec<Vec<Span>> = vec![Vec::new(); rows];
     for (i, b) in stats.bins.iter().enumerate() {
         let share = b.count as f64 / total as f64;
@@ -103,7 +103,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         };
         let line = &mut lines[i % rows];
         line.push(Span::styled(
-            format!("{:>6} ", bin_label(b.lo_ns, b.hi_ns)),
+            format!(" {:>6} ", bin_label(b.lo_ns, b.hi_ns)),
             l,
         ));
         line.push(Span::styled("█".repeat(filled), Style::new().fg(color)));

@@ -35,8 +35,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         ]),
         Line::from(vec![
             Span::styled("bytes    ", l),
-            Span::styled(format!("{:>13}", fmt::bytes_rate(r.bytes_per_s)), v),
-            Span::styled(format!("  peak {}", fmt::bytes_rate(r.peak_bytes_per_s)), l),
+            Span::styled(format!("{:>12}", fmt::bytes_rate(r.bytes_per_s)), v),
+            Span::styled(
+                format!(" peak {}", fmt::bytes(r.peak_bytes_per_s as u64)),
+                l,
+            ),
         ]),
         Line::from(vec![
             Span::styled("total    ", l),
