@@ -1,0 +1,434 @@
+//! forge-top against live segments: the real daemons, real fabric, real
+//! processes. Serialized; each test owns its segment name and a guard that
+//! kills its children and unlinks the segment on drop, even on failure.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use forge_top::app::{App, Config};
+use forge_top::model::{Link, SlotRequest, SourceNote};
+use forge_top::source::LiveSource;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn top() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_forge-top"))
+}
+
+/// The daemons, next to forge-top; built first if this run did not build
+/// them (`cargo test -p forge-top` builds only forge-top).
+fn daemon(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    let dir = top().parent().unwrap().to_path_buf();
+    BUILT.get_or_init(|| {
+        if !dir.join("forge-core").is_file() || !dir.join("forge-stream").is_file() {
+            let cargo = std::env::var("CARGO").unwrap_or("cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "-p", "forge-demo", "--bins", "--target-dir"])
+                .arg(dir.parent().unwrap())
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "building the demo daemons failed");
+        }
+    });
+    dir.join(name)
+}
+
+/// Children and a segment, cleaned up on drop.
+struct Rig {
+    name: String,
+    children: Vec<Child>,
+    tmp: tempfile::TempDir,
+}
+
+impl Rig {
+    fn new(what: &str) -> Rig {
+        Rig {
+            name: format!("/forge_test_top_{what}_{}", std::process::id()),
+            children: Vec::new(),
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn init(&self, extra: &[&str]) -> Output {
+        let out = Command::new(daemon("forge-init"))
+            .args(["--segment", &self.name])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "forge-init: {out:?}");
+        out
+    }
+
+    fn spawn(&mut self, bin: &str, args: &[&str]) -> usize {
+        let child = Command::new(daemon(bin))
+            .args(["--segment", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.children[i].id()
+    }
+
+    fn wait(&mut self, i: usize, timeout: Duration) -> Output {
+        let start = Instant::now();
+        loop {
+            if let Some(_status) = self.children[i].try_wait().unwrap() {
+                break;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "child {i} did not exit in {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let child = &mut self.children[i];
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        use std::io::Read;
+        if let Some(mut o) = child.stdout.take() {
+            o.read_to_end(&mut stdout).unwrap();
+        }
+        if let Some(mut e) = child.stderr.take() {
+            e.read_to_end(&mut stderr).unwrap();
+        }
+        Output {
+            status: child.wait().unwrap(),
+            stdout,
+            stderr,
+        }
+    }
+
+    fn top(&self, args: &[&str]) -> Output {
+        Command::new(top())
+            .args(["--segment", &self.name])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn shm(&self) -> String {
+        format!("/dev/shm{}", self.name)
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_file(self.shm());
+    }
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "forge-top failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn session_of(v: &serde_json::Value) -> u64 {
+    let s = v.as_str().expect("session is a string");
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("session is hex")
+}
+
+fn term(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+}
+
+#[test]
+fn once_json_agrees_with_what_the_daemons_report() {
+    let _s = serial();
+    let mut rig = Rig::new("once");
+    rig.init(&[]);
+    let core = rig.spawn("forge-core", &["--report", "json", "--wait", "park"]);
+    let stream = rig.spawn("forge-stream", &["--rate", "20000", "--wait", "park"]);
+    std::thread::sleep(Duration::from_millis(600));
+
+    // While they run: pids, liveness and sessions agree.
+    let live = json(&rig.top(&["--once", "--format", "json", "--no-wait", "--after", "300"]));
+    let s = &live["sample"];
+    assert_eq!(s["producer"]["pid"], rig.pid(stream));
+    assert_eq!(s["consumer"]["pid"], rig.pid(core));
+    assert_eq!(s["producer"]["alive"], true);
+    assert_eq!(s["consumer"]["alive"], true);
+    assert_eq!(s["producer"]["session"], s["session_id"]);
+    assert!(
+        live["rates"]["frames_per_s"].as_f64().unwrap() > 1_000.0,
+        "{live}"
+    );
+    assert!(
+        live["alarms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["severity"] != "critical"),
+        "{live}"
+    );
+
+    // After they stop: the counters match their final reports.
+    term(rig.pid(stream));
+    let stream_out = rig.wait(stream, Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    term(rig.pid(core));
+    let core_out = rig.wait(core, Duration::from_secs(10));
+    // forge-stream reports in text: "sent 12,345 frames (…)", "(next 12,345)".
+    let stream_text = String::from_utf8_lossy(&stream_out.stdout).to_string();
+    let number_after = |key: &str| -> u64 {
+        let rest = &stream_text[stream_text
+            .find(key)
+            .unwrap_or_else(|| panic!("{key} in {stream_text}"))
+            + key.len()..];
+        rest.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '_' || *c == ' ')
+            .filter(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .unwrap()
+    };
+    let sent = number_after("sent ");
+    let next = number_after("(next ");
+    let cr: serde_json::Value = serde_json::from_slice(&core_out.stdout)
+        .unwrap_or_else(|e| panic!("core report ({e}): {core_out:?}"));
+
+    let done = json(&rig.top(&["--once", "--format", "json", "--no-wait"]));
+    let s = &done["sample"];
+    assert_eq!(s["producer"]["messages"], sent, "{done}\n{stream_text}");
+    assert_eq!(s["head"], next, "{done}\n{stream_text}");
+    assert_eq!(s["consumer"]["messages"], cr["frames"], "{done}\n{cr}");
+    assert_eq!(s["tail"], cr["next_sequence"]);
+    assert_eq!(
+        s["session_id"].as_u64().unwrap(),
+        session_of(&cr["session"])
+    );
+    assert_eq!(s["producer"]["role_state"], "stopped");
+}
+
+#[test]
+fn snapshot_writes_a_valid_svg_and_the_mapping_is_read_only() {
+    let _s = serial();
+    let mut rig = Rig::new("svg");
+    rig.init(&[]);
+    rig.spawn("forge-core", &["--wait", "park"]);
+    rig.spawn("forge-stream", &["--rate", "20000", "--wait", "park"]);
+    let svg = rig.tmp.path().join("frame.svg");
+    let mut top = Command::new(top())
+        .args(["--segment", &rig.name, "--snapshot"])
+        .arg(&svg)
+        .args(["--after", "1500", "--size", "120x40"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // While it samples, the kernel says how it maps the segment.
+    std::thread::sleep(Duration::from_millis(700));
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", top.id())).unwrap();
+    let line = maps
+        .lines()
+        .find(|l| l.ends_with(&rig.shm()))
+        .unwrap_or_else(|| panic!("no mapping of {} in\n{maps}", rig.shm()));
+    let perms = line.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        perms, "r--s",
+        "forge-top must map the segment read-only and shared: {line}"
+    );
+    // And the file behind it is open O_RDONLY, so not even mprotect could
+    // make the mapping writable.
+    let fd_dir = format!("/proc/{}/fd", top.id());
+    let mut seen = false;
+    for fd in std::fs::read_dir(&fd_dir).unwrap().flatten() {
+        if std::fs::read_link(fd.path()).is_ok_and(|t| t.to_string_lossy() == rig.shm()) {
+            let info = std::fs::read_to_string(format!(
+                "/proc/{}/fdinfo/{}",
+                top.id(),
+                fd.file_name().to_string_lossy()
+            ))
+            .unwrap();
+            let flags = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+                .unwrap();
+            assert_eq!(flags & 0o3, 0, "opened O_RDONLY: {info}");
+            seen = true;
+        }
+    }
+    assert!(seen, "forge-top holds the segment open");
+
+    let status = top.wait().unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(text.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        text.matches("<text").count(),
+        text.matches("</text>").count()
+    );
+    assert!(text.contains(&rig.name));
+    assert!(text.contains("LIVE"));
+    assert!(text.contains("fr/s"));
+    assert!(
+        !text.contains("<text x=\"0\" y=\"0\""),
+        "text sits on a baseline"
+    );
+}
+
+#[test]
+fn forge_top_survives_a_forced_reinit_and_reports_the_new_session() {
+    let _s = serial();
+    let mut rig = Rig::new("force");
+    let first = rig.init(&[]);
+    let _ = first;
+    let core = rig.spawn("forge-core", &["--wait", "park"]);
+    let stream = rig.spawn("forge-stream", &["--rate", "20000", "--wait", "park"]);
+    let out = rig.tmp.path().join("after.json");
+    let top = Command::new(top())
+        .args(["--segment", &rig.name, "--snapshot"])
+        .arg(&out)
+        .args(["--after", "2500"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(900));
+    let before = forge_fabric_session(&rig);
+    rig.init(&["--force"]);
+    // The daemons of the old session exit with code 3.
+    assert_eq!(
+        rig.wait(stream, Duration::from_secs(5)).status.code(),
+        Some(3)
+    );
+    assert_eq!(
+        rig.wait(core, Duration::from_secs(5)).status.code(),
+        Some(3)
+    );
+    let after = forge_fabric_session(&rig);
+    assert_ne!(before, after);
+
+    let status = top.wait_with_output().unwrap();
+    assert!(status.status.success(), "{status:?}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["sample"]["session_id"].as_u64().unwrap(), after, "{v}");
+    let log: Vec<String> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap().to_owned())
+        .collect();
+    let want = format!("session {before:#018x} -> {after:#018x}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("epoch changed") && l.contains(&want)),
+        "{log:#?}"
+    );
+}
+
+fn forge_fabric_session(rig: &Rig) -> u64 {
+    let mut source = LiveSource::new(&rig.name);
+    let obs = source.sample(&SlotRequest::default());
+    obs.sample.expect("segment readable").session_id
+}
+
+fn observe(source: &mut LiveSource, app: &mut App) -> forge_top::model::Observation {
+    let obs = source.sample(&app.slot_request());
+    app.observe(obs.clone());
+    obs
+}
+
+#[test]
+fn truncation_garbage_unlink_and_recreation_are_survived() {
+    let _s = serial();
+    let rig = Rig::new("abuse");
+    rig.init(&["--slots", "8"]);
+    let mut source = LiveSource::new(&rig.name);
+    let mut app = App::new(
+        Config {
+            segment: rig.name.clone(),
+            ..Config::default()
+        },
+        (120, 40),
+    );
+    let obs = observe(&mut source, &mut app);
+    assert_eq!(obs.link, Link::Attached);
+    let good = obs.sample.unwrap().session_id;
+
+    // Garbage over the magic: the view keeps the last good sample.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(rig.shm())
+        .unwrap();
+    f.write_all(b"GARBAGE!").unwrap();
+    let obs = observe(&mut source, &mut app);
+    assert_eq!(obs.link, Link::Lost);
+    assert!(
+        obs.notes
+            .iter()
+            .any(|n| matches!(n, SourceNote::Corrupt { .. })),
+        "{obs:?}"
+    );
+    assert_eq!(app.view().sample.as_ref().unwrap().session_id, good);
+    let _ = forge_top::run::render_buffer(&app);
+
+    // Truncated under the mapping: no SIGBUS, an alarm instead.
+    f.set_len(4096).unwrap();
+    let obs = observe(&mut source, &mut app);
+    assert_eq!(obs.link, Link::Lost);
+    assert!(app
+        .alarms
+        .active
+        .iter()
+        .any(|a| a.text.contains("lost the segment")));
+    let _ = forge_top::run::render_buffer(&app);
+    drop(f);
+
+    // Unlinked: still lost, waiting by name.
+    std::fs::remove_file(rig.shm()).unwrap();
+    let obs = observe(&mut source, &mut app);
+    assert_ne!(obs.link, Link::Attached);
+
+    // A new segment at the name: re-attached, new session.
+    rig.init(&["--slots", "8"]);
+    let obs = observe(&mut source, &mut app);
+    assert_eq!(obs.link, Link::Attached, "{obs:?}");
+    let new = obs.sample.unwrap().session_id;
+    assert_ne!(new, good);
+    assert!(obs
+        .notes
+        .iter()
+        .any(|n| *n == SourceNote::Reattached { old: good, new }));
+    let text = forge_top::export::buffer_text(&forge_top::run::render_buffer(&app));
+    assert!(text.contains(&format!("{new:#018x}")), "{text}");
+}
+
+#[test]
+fn a_missing_segment_fails_fast_under_no_wait() {
+    let _s = serial();
+    let rig = Rig::new("missing");
+    let out = rig.top(&["--once", "--no-wait"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+}
