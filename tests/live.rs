@@ -417,8 +417,7 @@ fn truncation_garbage_unlink_and_recreation_are_survived() {
     assert_ne!(new, good);
     assert!(obs
         .notes
-        .iter()
-        .any(|n| *n == SourceNote::Reattached { old: good, new }));
+        .contains(&SourceNote::Reattached { old: good, new }));
     let text = forge_top::export::buffer_text(&forge_top::run::render_buffer(&app));
     assert!(text.contains(&format!("{new:#018x}")), "{text}");
 }
