@@ -97,6 +97,17 @@ pub fn die_with_parent() -> Result<()> {
     Ok(())
 }
 
+/// Writes a report to stdout. A reader that went away (`forge-core | head
+/// -1`) is not worth a panic or an error exit: the report is just unread.
+pub fn print_report(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// Parses an octal file mode like `600` or `0o640`.
 pub fn parse_mode(s: &str) -> std::result::Result<u32, String> {
     let digits = s

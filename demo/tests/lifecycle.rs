@@ -213,3 +213,50 @@ fn sigusr1_makes_the_producer_send_a_burst() {
     rig.signal(core, Signal::SIGTERM);
     rig.wait(core, Duration::from_secs(5)).expect_code(0);
 }
+
+#[test]
+fn die_with_parent_stops_the_daemon_cleanly_when_its_parent_dies() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    use nix::unistd::Pid;
+    let mut rig = Rig::new("orphan");
+    rig.init(&[]);
+    // The orphaned daemon is re-parented to us, so we can reap it and read
+    // its exit status.
+    nix::sys::prctl::set_child_subreaper(true).expect("PR_SET_CHILD_SUBREAPER");
+    // A shell stands in for forge-top: it starts the daemon and waits.
+    let script = format!(
+        "{} --segment {} --rate 1000 --wait park --die-with-parent >/dev/null 2>&1 & echo $!; wait",
+        Bin::Stream.path(),
+        rig.segment
+    );
+    let parent = rig.spawn_shell(&script);
+    let daemon: u32 = rig.read_line(parent).parse().expect("daemon pid");
+    rig.adopt(daemon);
+    rig.wait_for(
+        "the daemon to take the role",
+        Duration::from_secs(30),
+        |s| s.producer.pid == daemon,
+    );
+    rig.kill9(parent);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        match waitpid(Pid::from_raw(daemon as i32), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "daemon {daemon} outlived its parent"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => break other,
+        }
+    };
+    // SIGTERM from the kernel took the clean-stop path: exit 0, role released.
+    assert_eq!(
+        status,
+        Ok(WaitStatus::Exited(Pid::from_raw(daemon as i32), 0))
+    );
+    let snap = rig.snapshot();
+    assert_eq!(snap.producer.pid, 0);
+    assert_eq!(snap.producer.role_state, forge_fabric::layout::ROLE_STOPPED);
+}

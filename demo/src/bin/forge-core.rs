@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{die_with_parent, open_segment, ParentArg, SegmentArg, WaitArg};
+use forge_demo::cli::{
+    die_with_parent, open_segment, print_report, ParentArg, SegmentArg, WaitArg,
+};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
@@ -142,13 +144,13 @@ fn run(cli: &Cli) -> Result<Exit> {
     let (report, end) = Ingester::new(&mut consumer, &control, config).run();
     // Release the role (pid cleared, role stopped) before reporting.
     drop(consumer);
-    match cli.report {
-        ReportFormat::Text => print!("{}", report.text()),
-        ReportFormat::Json => println!(
-            "{}",
-            serde_json::to_string(&report).wrap_err("encoding the JSON report")?
-        ),
-    }
+    let text = match cli.report {
+        ReportFormat::Text => report.text(),
+        ReportFormat::Json => {
+            serde_json::to_string(&report).wrap_err("encoding the JSON report")? + "\n"
+        }
+    };
+    print_report(&text).wrap_err("writing the report")?;
     Ok(match end {
         IngestEnd::SessionLost(e) => {
             eprintln!("{PROGRAM}: stopping: {name}: {e}");

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{parse_mode, SegmentArg};
+use forge_demo::cli::{parse_mode, print_report, SegmentArg};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_fabric::layout::HEADER_SIZE;
@@ -77,18 +77,19 @@ fn run(cli: &Cli) -> Result<()> {
         }
         Replaced::Foreign(what) => format!("a non-Forge object ({what})"),
     };
-    println!(
+    let text = format!(
         "{PROGRAM}: created {name}\n  \
          session   {}\n  \
          size      {} ({} bytes)\n  \
          geometry  {} slots x {SLOT_SIZE} B (payload {PAYLOAD_CAPACITY} B), header {HEADER_SIZE} B\n  \
          mode      {:04o}\n  \
-         replaced  {replaced}",
+         replaced  {replaced}\n",
         human::session(segment.session_id()),
         human::bytes(segment.size()),
         segment.size(),
         segment.slot_count(),
         cli.mode,
     );
+    print_report(&text).wrap_err("writing the report")?;
     Ok(())
 }

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{die_with_parent, open_segment, ParentArg, SegmentArg, WaitArg};
+use forge_demo::cli::{
+    die_with_parent, open_segment, print_report, ParentArg, SegmentArg, WaitArg,
+};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::load::{LoadGen, SizeSpec};
@@ -139,7 +141,7 @@ fn run(cli: &Cli) -> Result<Exit> {
     let (report, end) = Streamer::new(&mut producer, &control, config, gen).run()?;
     // Release the role (pid cleared, role stopped) before reporting.
     drop(producer);
-    print!("{}", report.text());
+    print_report(&report.text()).wrap_err("writing the report")?;
     Ok(match end {
         StreamEnd::CountReached | StreamEnd::Stopped => Exit::Ok,
         StreamEnd::SessionLost(e) => {

@@ -86,6 +86,8 @@ pub struct Proc(usize);
 pub struct Rig {
     pub segment: String,
     children: Vec<Option<Child>>,
+    /// Processes that are not our children (a grandchild): SIGKILLed on drop.
+    adopted: Vec<u32>,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -100,6 +102,7 @@ impl Rig {
         Rig {
             segment,
             children: Vec::new(),
+            adopted: Vec::new(),
             _serial: serial,
         }
     }
@@ -130,6 +133,37 @@ impl Rig {
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.path()));
         self.children.push(Some(child));
         Proc(self.children.len() - 1)
+    }
+
+    /// Starts `sh -c script`.
+    pub fn spawn_shell(&mut self, script: &str) -> Proc {
+        let child = Command::new("sh")
+            .args(["-c", script])
+            .env_remove("FORGE_SEGMENT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start sh");
+        self.children.push(Some(child));
+        Proc(self.children.len() - 1)
+    }
+
+    /// Reads one line of a running child's stdout (blocks until it comes).
+    pub fn read_line(&mut self, p: Proc) -> String {
+        use std::io::BufRead;
+        let child = self.children[p.0].as_mut().expect("process already reaped");
+        let stdout = child.stdout.take().expect("stdout already taken");
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("read_line");
+        child.stdout = Some(reader.into_inner());
+        line.trim().to_owned()
+    }
+
+    /// Kills `pid` (not a child of ours) on drop if it is still around.
+    pub fn adopt(&mut self, pid: u32) {
+        self.adopted.push(pid);
     }
 
     /// Runs `bin` on this rig's segment to completion (at most `timeout`).
@@ -263,6 +297,9 @@ impl Drop for Rig {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for pid in self.adopted.drain(..) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
         let _ = forge_fabric::segment::unlink(&self.segment);
     }
