@@ -30,6 +30,8 @@ pub const HOUSEKEEPING_NS: u64 = 10_000_000;
 pub const DEFAULT_RELEASE_BATCH: u64 = 32;
 /// Longest single wait for a frame before the loop looks around.
 const WAIT_SLICE: Duration = Duration::from_millis(5);
+/// `end` of an interim report.
+const RUNNING: &str = "running";
 /// Issues printed one by one when not stopping at the first.
 const ISSUES_PRINTED: u64 = 10;
 
@@ -107,7 +109,8 @@ pub struct IngestReport {
     pub session: String,
     /// Seconds from start to end, waiting included.
     pub wall_s: f64,
-    /// `count_reached`, `stopped`, `session_retired` or `integrity_failure`.
+    /// `count_reached`, `stopped`, `session_retired` or `integrity_failure`
+    /// (`running` in an interim report).
     pub end: &'static str,
 }
 
@@ -143,13 +146,16 @@ impl IngestReport {
             out += &format!("  first      {issue}\n");
         }
         out += &format!(
-            "  sequences  {} .. {} (next {})\n  session    {}\n  ended      {}\n",
+            "  sequences  {} .. {} (next {})\n  session    {}\n",
             human::count(self.first_sequence),
             last,
             human::count(self.next_sequence),
             self.session,
-            self.end.replace('_', " "),
         );
+        out += &match self.end {
+            RUNNING => "  still running\n".to_owned(),
+            end => format!("  ended      {}\n", end.replace('_', " ")),
+        };
         out
     }
 }
@@ -206,8 +212,13 @@ impl<'a> Ingester<'a> {
         (self.report(&end), end)
     }
 
-    /// The report as of now.
+    /// The final report.
     pub fn report(&self, end: &IngestEnd) -> IngestReport {
+        self.report_as(end.name())
+    }
+
+    /// The report as of now, ended or not.
+    fn report_as(&self, end: &'static str) -> IngestReport {
         let span_ns = self.last_frame_ns.saturating_sub(self.first_frame_ns);
         let duration_s = span_ns as f64 / 1e9;
         let per_s = |x: u64| {
@@ -240,7 +251,7 @@ impl<'a> Ingester<'a> {
             empty_polls: self.consumer.empty_count(),
             session: human::session(self.consumer.session()),
             wall_s: monotonic_ns().saturating_sub(self.start_ns) as f64 / 1e9,
-            end: end.name(),
+            end,
         }
     }
 
@@ -340,8 +351,7 @@ impl<'a> Ingester<'a> {
         }
         self.consumer.heartbeat();
         if self.control.take_usr1() {
-            let report = self.report(&IngestEnd::Stopped);
-            eprint!("{}", report.text().replace("ended      stopped\n", ""));
+            eprint!("{}", self.report_as(RUNNING).text());
         }
         None
     }

@@ -210,8 +210,15 @@ fn sigusr1_makes_the_producer_send_a_burst() {
     let out = rig.wait(stream, Duration::from_secs(5));
     out.expect_code(0);
     assert!(out.stdout.contains("bursts     1"), "{}", out.stdout);
+    // SIGUSR1 to the consumer prints an interim report and carries on.
+    rig.signal(core, Signal::SIGUSR1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(rig.running(core));
     rig.signal(core, Signal::SIGTERM);
-    rig.wait(core, Duration::from_secs(5)).expect_code(0);
+    let got = rig.wait(core, Duration::from_secs(5));
+    got.expect_code(0);
+    assert!(got.stderr.contains("still running"), "{}", got.stderr);
+    assert!(got.stdout.contains("ended      stopped"), "{}", got.stdout);
 }
 
 #[test]
