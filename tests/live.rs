@@ -281,7 +281,7 @@ fn snapshot_writes_a_valid_svg_and_the_mapping_is_read_only() {
     let status = top.wait().unwrap();
     assert!(status.success());
     let text = std::fs::read_to_string(&svg).unwrap();
-    assert!(text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(text.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" xml:space=\"preserve\""));
     assert!(text.trim_end().ends_with("</svg>"));
     assert_eq!(
         text.matches("<text").count(),

@@ -95,17 +95,17 @@ pub fn render_info(frame: &mut Frame, area: Rect, app: &App) {
             let l = theme::label();
             let v = theme::value();
             Line::from(vec![
-                Span::styled(" path ", l),
+                Span::styled(" ", l),
                 Span::styled(s.path.clone(), v),
-                Span::styled("  size ", l),
+                Span::styled("  ", l),
                 Span::styled(fmt::bytes(s.file_size), v),
                 Span::styled("  layout ", l),
                 Span::styled(format!("v{}", s.layout_version), v),
-                Span::styled("  slots ", l),
+                Span::styled("  ", l),
                 Span::styled(format!("{} × {} B", s.slot_count, s.slot_size), v),
-                Span::styled(" (payload ", l),
+                Span::styled(" slots, payload ", l),
                 Span::styled(format!("{} B", s.payload_capacity), v),
-                Span::styled(")  init pid ", l),
+                Span::styled("  init pid ", l),
                 Span::styled(s.init_pid.to_string(), v),
                 Span::styled("  created ", l),
                 Span::styled(format!("{} UTC", fmt::date_time(s.created_unix_ns)), v),
