@@ -30,6 +30,27 @@ fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
     rig.wait_for("steady streaming", Duration::from_secs(30), |s| {
         s.tail >= 1_000_000
     });
+    // Pinned where the defaults say, and recorded in the header.
+    let snap = rig.snapshot();
+    let producer_core = forge_demo::pin::default_producer_core().core;
+    let consumer_core = forge_demo::pin::default_consumer_core().core;
+    assert_eq!(snap.producer.core, Some(producer_core));
+    assert_eq!(snap.consumer.core, Some(consumer_core));
+    for (who, pid) in pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let allowed = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        let want = if who == "forge-stream" {
+            producer_core
+        } else {
+            consumer_core
+        };
+        assert_eq!(allowed, want.to_string(), "{who} is pinned");
+    }
     std::thread::sleep(Duration::from_millis(300));
 
     let before: Vec<(u64, u64)> = pids
