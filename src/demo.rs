@@ -76,13 +76,21 @@ fn build_with_cargo(cargo: &str, manifest: &Path, exe_dir: &Path) {
     if !manifest.join("demo").join("Cargo.toml").is_file() {
         return;
     }
-    eprintln!("forge-top --demo: building the demo daemons (cargo build -p forge-demo)…");
+    eprintln!("forge-top --demo: building forge-init, forge-stream and forge-core (cargo build -p forge-demo)…");
     let mut cmd = Command::new(cargo);
-    cmd.arg("build")
+    cmd.current_dir(manifest)
+        .arg("build")
         .arg("--quiet")
         .arg("-p")
         .arg("forge-demo")
-        .arg("--bins")
+        .args([
+            "--bin",
+            "forge-init",
+            "--bin",
+            "forge-stream",
+            "--bin",
+            "forge-core",
+        ])
         .arg("--manifest-path")
         .arg(manifest.join("Cargo.toml"))
         .arg("--target-dir")
