@@ -1,0 +1,206 @@
+//! The hidden `--child SPEC` mode: the peer side of a cross-process figure.
+//! The parent passes a JSON [`ChildSpec`]; the child pins itself, asks the
+//! kernel to kill it if the parent dies, opens its transport, says "ready"
+//! on stdout where it has one, and does its part.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use forge_fabric::Segment;
+use serde::{Deserialize, Serialize};
+
+use crate::harness::{err, set_first_word, touched_buffer, Result, SpinPolicy, Spinner};
+
+/// Everything a child needs to know.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChildSpec {
+    /// The parent's pid: the child exits if it was already orphaned.
+    pub parent: u32,
+    /// The core to pin to, and the pair both sides use.
+    pub core: u32,
+    pub pair: [u32; 2],
+    pub policy: SpinPolicy,
+    /// How long the child's spin loops may wait in all.
+    pub budget_ms: u64,
+    pub role: Role,
+}
+
+/// The child's part.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Role {
+    /// Consumer of `ping`, producer of `pong`: echoes until a zero-length frame.
+    ForgeEcho {
+        ping: String,
+        pong: String,
+        copy: bool,
+    },
+    /// Producer of `ring`: `frames` frames at full speed.
+    ForgeFlood {
+        ring: String,
+        payload: usize,
+        frames: u64,
+        publish_batch: u64,
+    },
+    /// Producer of `ring`: `frames` timestamped frames, one per `pace_ns`.
+    ForgePaced {
+        ring: String,
+        payload: usize,
+        frames: u64,
+        pace_ns: u64,
+    },
+    /// Echoes `payload`-byte messages on the socket that is its stdin.
+    UdsEcho { payload: usize },
+    /// Writes `frames` messages to the socket that is its stdin.
+    UdsFlood { payload: usize, frames: u64 },
+    /// Echoes from stdin (a pipe) to stdout (another pipe).
+    PipeEcho { payload: usize },
+    /// Writes `frames` messages to stdout (a pipe).
+    PipeFlood { payload: usize, frames: u64 },
+    /// iceoryx2 subscriber of `ping`, publisher of `pong`.
+    #[cfg(feature = "iceoryx2")]
+    IceEcho {
+        prefix: String,
+        ping: String,
+        pong: String,
+        payload: usize,
+    },
+    /// iceoryx2 publisher of `ring`: `frames` messages at full speed.
+    #[cfg(feature = "iceoryx2")]
+    IceFlood {
+        prefix: String,
+        ring: String,
+        payload: usize,
+        frames: u64,
+    },
+}
+
+impl Role {
+    pub fn name(&self) -> String {
+        let s = format!("{self:?}");
+        s.split([' ', '{']).next().unwrap_or("child").to_owned()
+    }
+}
+
+/// Entry point of `forge-bench --child SPEC`.
+pub fn main(json: &str) -> ExitCode {
+    match run(json) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("forge-bench child: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(json: &str) -> Result<()> {
+    let spec: ChildSpec =
+        serde_json::from_str(json).map_err(|e| err!("bad child spec {json:?}: {e}"))?;
+    // Never outlive the parent, even if it is killed with SIGKILL.
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+    if nix::unistd::getppid().as_raw() as u32 != spec.parent {
+        return Err(err!("the parent {} is gone", spec.parent));
+    }
+    crate::harness::pin(spec.core, spec.pair)?;
+    let mut spin = Spinner::new(
+        spec.policy,
+        Duration::from_millis(spec.budget_ms),
+        "serving the parent",
+    );
+    match spec.role {
+        Role::ForgeEcho { ping, pong, copy } => {
+            let ping = Segment::open(&ping, Duration::from_secs(5))?;
+            let pong = Segment::open(&pong, Duration::from_secs(5))?;
+            let mut rx = ping.consumer(Some(spec.core))?;
+            let mut tx = pong.producer(Some(spec.core))?;
+            ready()?;
+            crate::forge::echo(&mut rx, &mut tx, copy, &mut spin)
+        }
+        Role::ForgeFlood {
+            ring,
+            payload,
+            frames,
+            publish_batch,
+        } => {
+            let seg = Segment::open(&ring, Duration::from_secs(5))?;
+            let mut tx = seg.producer(Some(spec.core))?;
+            tx.set_publish_batch(publish_batch);
+            ready()?;
+            crate::forge::flood(&mut tx, payload, frames, &mut spin)
+        }
+        Role::ForgePaced {
+            ring,
+            payload,
+            frames,
+            pace_ns,
+        } => {
+            let seg = Segment::open(&ring, Duration::from_secs(5))?;
+            let mut tx = seg.producer(Some(spec.core))?;
+            ready()?;
+            crate::forge::paced(&mut tx, payload, frames, pace_ns, &mut spin)
+        }
+        Role::UdsEcho { payload } => {
+            let sock = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+            echo_stream(&mut &sock, &mut &sock, payload)
+        }
+        Role::UdsFlood { payload, frames } => {
+            let sock = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+            flood_stream(&mut &sock, payload, frames)
+        }
+        Role::PipeEcho { payload } => {
+            let mut input = std::fs::File::from(std::io::stdin().as_fd().try_clone_to_owned()?);
+            let mut output = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+            echo_stream(&mut input, &mut output, payload)
+        }
+        Role::PipeFlood { payload, frames } => {
+            let mut output = std::fs::File::from(std::io::stdout().as_fd().try_clone_to_owned()?);
+            flood_stream(&mut output, payload, frames)
+        }
+        #[cfg(feature = "iceoryx2")]
+        Role::IceEcho {
+            prefix,
+            ping,
+            pong,
+            payload,
+        } => crate::ice::child_echo(&prefix, &ping, &pong, payload, &mut spin),
+        #[cfg(feature = "iceoryx2")]
+        Role::IceFlood {
+            prefix,
+            ring,
+            payload,
+            frames,
+        } => crate::ice::child_flood(&prefix, &ring, payload, frames, &mut spin),
+    }
+}
+
+/// Tells the parent the transport is open and the child pinned.
+pub fn ready() -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"ready\n")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Echoes fixed-size messages until the parent closes its end.
+fn echo_stream(input: &mut impl Read, output: &mut impl Write, payload: usize) -> Result<()> {
+    let mut buf = touched_buffer(payload, 0);
+    loop {
+        match input.read_exact(&mut buf) {
+            Ok(()) => output.write_all(&buf)?,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Writes `frames` fixed-size messages, one `write` each.
+fn flood_stream(output: &mut impl Write, payload: usize, frames: u64) -> Result<()> {
+    let mut buf = touched_buffer(payload, 0x5A);
+    for i in 0..frames {
+        set_first_word(&mut buf, i);
+        output.write_all(&buf)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,465 @@
+//! forge-bench: Forge against the hardware floor and its peers, in one run
+//! on two pinned cores, so the ratios hold on a noisy machine.
+//!
+//! ```text
+//!   core A (this process, main thread)        core B (child process or thread)
+//!   ─────────────────────────────────         ────────────────────────────────
+//!   floor:  store line 1, spin on line 2  ⇄   spin on line 1, store line 2
+//!   Forge:  producer of ping, consumer of pong ⇄ echo (`--child`, real segment)
+//!   peers:  rtrb, iceoryx2, socket pair, pipes, the same shapes
+//! ```
+//!
+//! Everything it starts is bounded in time; children die with it (parent
+//! death signal), segments are unlinked as soon as both sides map them.
+#![deny(unsafe_code)]
+
+mod child;
+mod floor;
+mod forge;
+mod harness;
+#[cfg(feature = "iceoryx2")]
+mod ice;
+mod kernel;
+mod machine;
+mod memcpy;
+mod plan;
+mod plot;
+mod proc;
+mod report;
+mod rtrb_peer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use clap::Parser;
+
+use harness::{err, LatencySummary, Percentiles, Rate, Result, SpinPolicy, Spread, STOP};
+use plan::{Budget, Ctx, Plan};
+use report::{LatencyFigure, LatencyKind, RateFigure, ReadMode, Report, Results, System};
+
+/// Measures Forge against the hardware floor and its peers on two pinned
+/// cores: round trip, one-way latency and throughput, as a Markdown table
+/// (or JSON) with the ratios that matter, plus SVG plots.
+#[derive(Debug, Parser)]
+#[command(name = "forge-bench", version)]
+struct Args {
+    /// Under a minute: every figure, fewer samples (for CI smoke runs).
+    #[arg(long, conflicts_with = "smoke")]
+    quick: bool,
+    /// Even smaller than --quick: only checks that every figure runs.
+    #[arg(long)]
+    smoke: bool,
+    /// Directory for results.md, results.json, latency.svg, throughput.svg.
+    #[arg(long, default_value = "forge-bench-out")]
+    out: PathBuf,
+    /// Print JSON on stdout instead of the Markdown table.
+    #[arg(long)]
+    json: bool,
+    /// The two cores: the measuring side first, then the peer.
+    #[arg(long, value_delimiter = ',', num_args = 1)]
+    cores: Option<Vec<u32>>,
+    /// How waiting sides spin (the floor is measured both ways regardless).
+    #[arg(long, value_enum, default_value_t = SpinPolicy::Pause)]
+    spin: SpinPolicy,
+    /// Only these groups, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Option<Vec<Group>>,
+    /// Payload sizes in bytes, from 8, 64, 1024 and 4096.
+    #[arg(long, value_delimiter = ',', default_values_t = [8usize, 64, 1024, 4096])]
+    payloads: Vec<usize>,
+    /// Nanoseconds between two frames of the paced one-way run.
+    #[arg(long, default_value_t = 2000)]
+    pace_ns: u64,
+    /// Internal: run as the peer process of a figure.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+}
+
+/// Groups of figures, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Group {
+    /// memcpy bandwidth of one core.
+    Memcpy,
+    /// Two-line ping-pong, with and without pause.
+    Floor,
+    /// Forge round trips (processes and threads).
+    Rtt,
+    /// Forge one-way latency, paced.
+    Oneway,
+    /// Forge throughput.
+    Throughput,
+    /// rtrb round trip and throughput.
+    Rtrb,
+    /// iceoryx2 round trip and throughput (needs the iceoryx2 feature).
+    Iceoryx2,
+    /// Unix socket pair and pipes.
+    Kernel,
+}
+
+const ALLOWED_PAYLOADS: [usize; 4] = [8, 64, 1024, 4096];
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(spec) = &args.child {
+        return child::main(spec);
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("forge-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs figures one after the other, keeping going when one fails.
+struct Runner<'a> {
+    ctx: &'a Ctx,
+    started: std::time::Instant,
+    results: Results,
+    done: usize,
+    total: usize,
+}
+
+impl Runner<'_> {
+    fn start(&mut self, what: &str) {
+        self.done += 1;
+        eprint!(
+            "[{:>2}/{} {:>5.1}s] {what:<46} ",
+            self.done,
+            self.total,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+
+    fn fail(&mut self, what: String, e: harness::Error) -> Result<()> {
+        eprintln!("FAILED: {e}");
+        self.results.failures.push(format!("{what}: {e}"));
+        if STOP.load(Ordering::Relaxed) {
+            return Err(err!("interrupted"));
+        }
+        Ok(())
+    }
+
+    fn latency(
+        &mut self,
+        system: System,
+        kind: LatencyKind,
+        payload: usize,
+        read: Option<ReadMode>,
+        f: impl FnOnce(&Ctx) -> Result<Vec<Percentiles>>,
+    ) -> Result<()> {
+        let what = format!(
+            "{} {} {payload} B{}",
+            system.short(),
+            match kind {
+                LatencyKind::RoundTrip => "RTT",
+                LatencyKind::OneWay => "one-way",
+            },
+            read.map(|r| format!(" {}", r.label())).unwrap_or_default()
+        );
+        self.start(&what);
+        match f(self.ctx) {
+            Ok(repeats) => {
+                let summary = LatencySummary::of(&repeats);
+                eprintln!(
+                    "p50 {}  p99 {}",
+                    report::fmt_ns(summary.p50.median),
+                    report::fmt_ns(summary.p99.median)
+                );
+                self.results.latency.push(LatencyFigure {
+                    system,
+                    kind,
+                    payload,
+                    read,
+                    repeats,
+                    summary,
+                });
+                Ok(())
+            }
+            Err(e) => self.fail(what, e),
+        }
+    }
+
+    fn rate(
+        &mut self,
+        system: System,
+        payload: usize,
+        read: Option<ReadMode>,
+        batched: Option<bool>,
+        f: impl FnOnce(&Ctx) -> Result<Vec<Rate>>,
+    ) -> Result<()> {
+        let what = format!(
+            "{} throughput {payload} B{}{}",
+            system.short(),
+            read.map(|r| format!(" {}", r.label())).unwrap_or_default(),
+            if batched == Some(true) {
+                " batched"
+            } else {
+                ""
+            }
+        );
+        self.start(&what);
+        match f(self.ctx) {
+            Ok(repeats) => {
+                let frames_per_s = Spread::of(repeats.iter().map(|r| r.frames_per_s));
+                let bytes_per_s = Spread::of(repeats.iter().map(|r| r.bytes_per_s));
+                eprintln!(
+                    "{:.2} M frames/s  {:.3} GB/s",
+                    frames_per_s.median / 1e6,
+                    bytes_per_s.median / 1e9
+                );
+                self.results.throughput.push(RateFigure {
+                    system,
+                    payload,
+                    read,
+                    batched,
+                    repeats,
+                    frames_per_s,
+                    bytes_per_s,
+                });
+                Ok(())
+            }
+            Err(e) => self.fail(what, e),
+        }
+    }
+}
+
+fn pick_cores(asked: Option<&[u32]>) -> Result<[u32; 2]> {
+    let available = forge_demo::pin::available_cores();
+    let cores = match asked {
+        Some([a, b]) if a != b => [*a, *b],
+        Some(other) => {
+            return Err(err!(
+                "--cores takes two distinct cores, like --cores 0,1; got {other:?}"
+            ))
+        }
+        None if available.len() >= 2 => [available[0], available[1]],
+        None => {
+            return Err(err!(
+                "forge-bench needs two cores to pin its two sides to; this process may run on {available:?} only"
+            ))
+        }
+    };
+    for c in cores {
+        if !available.contains(&c) {
+            return Err(err!(
+                "core {c} is not available to this process (available: {available:?})"
+            ));
+        }
+    }
+    Ok(cores)
+}
+
+#[cfg(feature = "iceoryx2")]
+const ICE_MISSING: &str = "the iceoryx2 figure failed; see Notes";
+#[cfg(not(feature = "iceoryx2"))]
+const ICE_MISSING: &str =
+    "this build has no iceoryx2 feature; rebuild with `--features iceoryx2` to measure it";
+
+fn run(args: &Args) -> Result<()> {
+    for p in &args.payloads {
+        if !ALLOWED_PAYLOADS.contains(p) {
+            return Err(err!(
+                "payload {p} is not one of {ALLOWED_PAYLOADS:?} (rtrb is compiled for those sizes)"
+            ));
+        }
+    }
+    if args.pace_ns < 100 {
+        return Err(err!(
+            "--pace-ns {} is too fast to pace anything; use at least 100",
+            args.pace_ns
+        ));
+    }
+    proc::install_signal_thread()?;
+    let cores = pick_cores(args.cores.as_deref())?;
+    // The main thread measures on core A; children and peer threads re-pin
+    // themselves to core B.
+    forge_demo::pin::pin_to(cores[0])?;
+    let budget = if args.smoke {
+        Budget::Smoke
+    } else if args.quick {
+        Budget::Quick
+    } else {
+        Budget::Full
+    };
+    let ctx = Ctx {
+        plan: Plan::new(budget, args.pace_ns),
+        core_a: cores[0],
+        core_b: cores[1],
+        policy: args.spin,
+    };
+    let want = |g: Group| args.only.as_ref().is_none_or(|o| o.contains(&g));
+    let ice = cfg!(feature = "iceoryx2") && want(Group::Iceoryx2);
+    let payloads = &args.payloads;
+    let np = payloads.len();
+    let total = usize::from(want(Group::Memcpy))
+        + 2 * usize::from(want(Group::Floor))
+        + np * (3 * usize::from(want(Group::Rtt))
+            + 2 * usize::from(want(Group::Rtrb))
+            + usize::from(ice)
+            + 2 * usize::from(want(Group::Kernel)))
+        + np * 2 * usize::from(want(Group::Oneway))
+        + np * (5 * usize::from(want(Group::Throughput))
+            + 2 * usize::from(want(Group::Rtrb))
+            + usize::from(ice)
+            + 2 * usize::from(want(Group::Kernel)));
+
+    let mut machine = machine::Machine::probe(cores, args.spin);
+    eprintln!(
+        "forge-bench: {:?} run, cores {} and {}, {}",
+        budget, cores[0], cores[1], machine.build_profile
+    );
+    let mut r = Runner {
+        ctx: &ctx,
+        started: std::time::Instant::now(),
+        results: Results::default(),
+        done: 0,
+        total,
+    };
+    use LatencyKind::{OneWay, RoundTrip};
+    use ReadMode::{Copy, InPlace};
+    if want(Group::Memcpy) {
+        r.rate(System::Memcpy, memcpy::BLOCK, None, None, memcpy::bandwidth)?;
+    }
+    if want(Group::Floor) {
+        r.latency(System::FloorBusy, RoundTrip, 8, None, |c| {
+            floor::rtt(c, SpinPolicy::Busy)
+        })?;
+        r.latency(System::FloorPause, RoundTrip, 8, None, |c| {
+            floor::rtt(c, SpinPolicy::Pause)
+        })?;
+    }
+    // Payload-major, so that each ratio's two sides run close in time.
+    for &p in payloads {
+        if want(Group::Rtt) {
+            r.latency(System::ForgeShm, RoundTrip, p, Some(InPlace), |c| {
+                forge::shm_rtt(c, p, false)
+            })?;
+            r.latency(System::ForgeShm, RoundTrip, p, Some(Copy), |c| {
+                forge::shm_rtt(c, p, true)
+            })?;
+            r.latency(System::ForgeHeap, RoundTrip, p, Some(InPlace), |c| {
+                forge::heap_rtt(c, p, false)
+            })?;
+        }
+        if want(Group::Rtrb) {
+            r.latency(System::Rtrb, RoundTrip, p, Some(InPlace), |c| {
+                rtrb_peer::rtt(c, p, false)
+            })?;
+            r.latency(System::Rtrb, RoundTrip, p, Some(Copy), |c| {
+                rtrb_peer::rtt(c, p, true)
+            })?;
+        }
+        #[cfg(feature = "iceoryx2")]
+        if ice {
+            r.latency(System::Iceoryx2, RoundTrip, p, Some(InPlace), |c| {
+                ice::rtt(c, p)
+            })?;
+        }
+        if want(Group::Kernel) {
+            r.latency(System::Uds, RoundTrip, p, Some(Copy), |c| {
+                kernel::rtt(c, kernel::Kind::Uds, p)
+            })?;
+            r.latency(System::Pipe, RoundTrip, p, Some(Copy), |c| {
+                kernel::rtt(c, kernel::Kind::Pipe, p)
+            })?;
+        }
+    }
+    if want(Group::Oneway) {
+        for &p in payloads {
+            for (read, copy) in [(InPlace, false), (Copy, true)] {
+                r.latency(System::ForgeShm, OneWay, p, Some(read), |c| {
+                    forge::shm_oneway(c, p, copy)
+                })?;
+            }
+        }
+    }
+    for &p in payloads {
+        if want(Group::Throughput) {
+            for (read, copy, batched) in [
+                (InPlace, false, false),
+                (InPlace, false, true),
+                (Copy, true, false),
+                (Copy, true, true),
+            ] {
+                r.rate(System::ForgeShm, p, Some(read), Some(batched), |c| {
+                    forge::shm_rate(c, p, copy, batched)
+                })?;
+            }
+            r.rate(System::ForgeHeap, p, Some(InPlace), Some(false), |c| {
+                forge::heap_rate(c, p, false, false)
+            })?;
+        }
+        if want(Group::Rtrb) {
+            r.rate(System::Rtrb, p, Some(InPlace), None, |c| {
+                rtrb_peer::rate(c, p, false)
+            })?;
+            r.rate(System::Rtrb, p, Some(Copy), None, |c| {
+                rtrb_peer::rate(c, p, true)
+            })?;
+        }
+        #[cfg(feature = "iceoryx2")]
+        if ice {
+            r.rate(System::Iceoryx2, p, Some(InPlace), None, |c| {
+                ice::rate(c, p)
+            })?;
+        }
+        if want(Group::Kernel) {
+            r.rate(System::Uds, p, Some(Copy), None, |c| {
+                kernel::rate(c, kernel::Kind::Uds, p)
+            })?;
+            r.rate(System::Pipe, p, Some(Copy), None, |c| {
+                kernel::rate(c, kernel::Kind::Pipe, p)
+            })?;
+        }
+    }
+    machine.load_after = machine::load();
+
+    let mut notes = Vec::new();
+    if !cfg!(feature = "iceoryx2") {
+        notes.push(format!(
+            "iceoryx2 was not measured: {ICE_MISSING}, e.g. `cargo run --release -p forge-demo --features iceoryx2 --bin forge-bench`."
+        ));
+    }
+    notes.push(
+        "No figure here is asserted by any test; the verdicts compare medians with the targets of issue 5.".into(),
+    );
+    let results = r.results;
+    let report = Report {
+        tool: "forge-bench",
+        checks: report::checks(&results, &ctx.plan, ICE_MISSING),
+        machine,
+        plan: ctx.plan.clone(),
+        results,
+        notes,
+    };
+    write_outputs(args, &report)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.markdown());
+    }
+    Ok(())
+}
+
+fn write_outputs(args: &Args, report: &Report) -> Result<()> {
+    let dir = &args.out;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err!("cannot create the output directory {}: {e}", dir.display()))?;
+    let write = |name: &str, text: &str| -> Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| err!("cannot write {}: {e}", path.display()))?;
+        Ok(())
+    };
+    write("results.md", &report.markdown())?;
+    write("results.json", &serde_json::to_string_pretty(report)?)?;
+    write("latency.svg", &plot::latency(report, &args.payloads))?;
+    write("throughput.svg", &plot::throughput(report, &args.payloads))?;
+    eprintln!(
+        "forge-bench: wrote results.md, results.json, latency.svg and throughput.svg to {}",
+        dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,666 @@
+//! The results: figures, the ratios that matter against their targets, and
+//! the Markdown and JSON renderings.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::harness::{LatencySummary, Percentiles, Rate, Spread};
+use crate::machine::Machine;
+use crate::plan::{Budget, Plan};
+
+/// What was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum System {
+    FloorBusy,
+    FloorPause,
+    ForgeShm,
+    ForgeHeap,
+    Rtrb,
+    Iceoryx2,
+    Uds,
+    Pipe,
+    Memcpy,
+}
+
+impl System {
+    pub fn label(self) -> &'static str {
+        match self {
+            System::FloorBusy => "floor, no pause (2 threads)",
+            System::FloorPause => "floor, pause (2 threads)",
+            System::ForgeShm => "Forge shm (2 processes)",
+            System::ForgeHeap => "Forge heap ring (2 threads)",
+            System::Rtrb => "rtrb (2 threads)",
+            System::Iceoryx2 => "iceoryx2 (2 processes)",
+            System::Uds => "Unix socket pair (2 processes)",
+            System::Pipe => "pipes (2 processes)",
+            System::Memcpy => "memcpy (1 core)",
+        }
+    }
+
+    /// Short name for plot legends.
+    pub fn short(self) -> &'static str {
+        match self {
+            System::FloorBusy => "floor (no pause)",
+            System::FloorPause => "floor (pause)",
+            System::ForgeShm => "Forge shm",
+            System::ForgeHeap => "Forge heap",
+            System::Rtrb => "rtrb",
+            System::Iceoryx2 => "iceoryx2",
+            System::Uds => "socket pair",
+            System::Pipe => "pipes",
+            System::Memcpy => "memcpy",
+        }
+    }
+}
+
+/// How the consumer gets at a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadMode {
+    /// Where it lies in shared memory (zero-copy).
+    InPlace,
+    /// Copied out into a private buffer first.
+    Copy,
+}
+
+impl ReadMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            ReadMode::InPlace => "in place",
+            ReadMode::Copy => "copy",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatencyKind {
+    RoundTrip,
+    OneWay,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyFigure {
+    pub system: System,
+    pub kind: LatencyKind,
+    pub payload: usize,
+    pub read: Option<ReadMode>,
+    pub repeats: Vec<Percentiles>,
+    pub summary: LatencySummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RateFigure {
+    pub system: System,
+    pub payload: usize,
+    pub read: Option<ReadMode>,
+    /// Forge only: `head`/`tail` stored every `plan.batch` frames.
+    pub batched: Option<bool>,
+    pub repeats: Vec<Rate>,
+    pub frames_per_s: Spread,
+    pub bytes_per_s: Spread,
+}
+
+/// All figures of a run, as they come in.
+#[derive(Debug, Default, Serialize)]
+pub struct Results {
+    pub latency: Vec<LatencyFigure>,
+    pub throughput: Vec<RateFigure>,
+    /// Figures that could not be measured, and why.
+    pub failures: Vec<String>,
+}
+
+impl Results {
+    pub fn find_latency(
+        &self,
+        system: System,
+        kind: LatencyKind,
+        payload: usize,
+        read: Option<ReadMode>,
+    ) -> Option<&LatencyFigure> {
+        self.latency.iter().find(|f| {
+            f.system == system
+                && f.kind == kind
+                && f.payload == payload
+                && (read.is_none() || f.read == read)
+        })
+    }
+
+    pub fn find_rate(
+        &self,
+        system: System,
+        payload: usize,
+        read: Option<ReadMode>,
+        batched: Option<bool>,
+    ) -> Option<&RateFigure> {
+        self.throughput.iter().find(|f| {
+            f.system == system
+                && f.payload == payload
+                && (read.is_none() || f.read == read)
+                && (batched.is_none() || f.batched == batched)
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Met,
+    Missed,
+    NotMeasured,
+    /// No target: shown for context.
+    Info,
+}
+
+impl Verdict {
+    fn label(self) -> &'static str {
+        match self {
+            Verdict::Met => "**met**",
+            Verdict::Missed => "**missed**",
+            Verdict::NotMeasured => "not measured",
+            Verdict::Info => "—",
+        }
+    }
+}
+
+/// A ratio or absolute figure with its target.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// What exactly is divided by what.
+    pub definition: String,
+    pub value: Option<Spread>,
+    /// "×" for ratios, "ns" for latencies.
+    pub unit: &'static str,
+    pub target: String,
+    pub verdict: Verdict,
+    /// Why it was not measured, when it was not.
+    pub note: Option<String>,
+}
+
+/// Whole report: what `--json` prints and the Markdown is made from.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub machine: Machine,
+    pub plan: Plan,
+    pub checks: Vec<Check>,
+    pub results: Results,
+    pub notes: Vec<String>,
+}
+
+fn target(
+    name: &str,
+    definition: String,
+    value: Option<Spread>,
+    unit: &'static str,
+    target: &str,
+    ok: Option<fn(f64) -> bool>,
+    missing: &str,
+) -> Check {
+    let verdict = match (value, ok) {
+        (None, _) => Verdict::NotMeasured,
+        (Some(_), None) => Verdict::Info,
+        (Some(v), Some(ok)) if ok(v.median) => Verdict::Met,
+        (Some(_), Some(_)) => Verdict::Missed,
+    };
+    Check {
+        name: name.into(),
+        definition,
+        value,
+        unit,
+        target: target.into(),
+        verdict,
+        note: value.is_none().then(|| missing.to_owned()),
+    }
+}
+
+/// The ratios the issue asks for, each against its target. The spread of a
+/// ratio a/b is conservative: min(a)/max(b) to max(a)/min(b).
+pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
+    use LatencyKind::*;
+    use ReadMode::*;
+    use System::*;
+    let rtt = |s, p, m| r.find_latency(s, RoundTrip, p, m).map(|f| f.summary.p50);
+    let oneway = |p, m| {
+        r.find_latency(ForgeShm, OneWay, p, Some(m))
+            .map(|f| f.summary)
+    };
+    let fps = |s, p, m, b| r.find_rate(s, p, m, b).map(|f| f.frames_per_s);
+    let bps = |s, p, m, b| r.find_rate(s, p, m, b).map(|f| f.bytes_per_s);
+    let ratio = |a: Option<Spread>, b: Option<Spread>| Some(Spread::ratio(a?, b?));
+    let le = |x: f64| x <= 1.2;
+    let mut out = vec![
+        target(
+            "Forge RTT / floor RTT, 64 B",
+            "p50 round trip of Forge shm (in place) ÷ p50 of the floor ping-pong with the same spin policy (pause)".into(),
+            ratio(rtt(ForgeShm, 64, Some(InPlace)), rtt(FloorPause, 8, None)),
+            "×",
+            "≤ 1.2×",
+            Some(le),
+            "needs the floor and Forge shm round trips (groups floor, rtt)",
+        ),
+        target(
+            "Forge RTT / floor RTT (no pause), 64 B",
+            "p50 round trip of Forge shm (in place) ÷ p50 of the floor ping-pong without the pause hint".into(),
+            ratio(rtt(ForgeShm, 64, Some(InPlace)), rtt(FloorBusy, 8, None)),
+            "×",
+            "context",
+            None,
+            "needs the floor and Forge shm round trips",
+        ),
+        target(
+            "Forge one-way p50, 64 B",
+            format!(
+                "p50 from the producer's clock read before commit to the consumer's after it has the frame in place, one frame every {} ns",
+                plan.pace_ns
+            ),
+            oneway(64, InPlace).map(|s| s.p50),
+            "ns",
+            "< 150 ns",
+            Some(|x| x < 150.0),
+            "needs group oneway",
+        ),
+        target(
+            "Forge one-way p99, 4096 B in place",
+            "p99 of the same one-way latency for 4 KiB frames read in place".into(),
+            oneway(4096, InPlace).map(|s| s.p99),
+            "ns",
+            "< 1000 ns",
+            Some(|x| x < 1000.0),
+            "needs group oneway",
+        ),
+        target(
+            "Forge / rtrb throughput, 64 B, per-frame publication",
+            "frames/s of Forge shm (in place, batching off) ÷ rtrb (in place, read_chunk)".into(),
+            ratio(
+                fps(ForgeShm, 64, Some(InPlace), Some(false)),
+                fps(Rtrb, 64, Some(InPlace), None),
+            ),
+            "×",
+            "≥ 1×",
+            Some(|x| x >= 1.0),
+            "needs groups throughput and rtrb",
+        ),
+        target(
+            "Forge / rtrb throughput, 64 B, copy out",
+            "frames/s of Forge shm (copy out, batching off) ÷ rtrb (pop)".into(),
+            ratio(
+                fps(ForgeShm, 64, Some(Copy), Some(false)),
+                fps(Rtrb, 64, Some(Copy), None),
+            ),
+            "×",
+            "≥ 1×",
+            Some(|x| x >= 1.0),
+            "needs groups throughput and rtrb",
+        ),
+        target(
+            "Forge / rtrb throughput, 64 B, batched",
+            format!(
+                "frames/s of Forge shm (in place, head/tail stored every {} frames) ÷ rtrb (in place)",
+                plan.batch
+            ),
+            ratio(
+                fps(ForgeShm, 64, Some(InPlace), Some(true)),
+                fps(Rtrb, 64, Some(InPlace), None),
+            ),
+            "×",
+            "context",
+            None,
+            "needs groups throughput and rtrb",
+        ),
+        target(
+            "Forge / rtrb RTT, 64 B",
+            "p50 round trip of Forge shm (2 processes, in place) ÷ rtrb (2 threads, in place); lower is better".into(),
+            ratio(rtt(ForgeShm, 64, Some(InPlace)), rtt(Rtrb, 64, Some(InPlace))),
+            "×",
+            "context",
+            None,
+            "needs groups rtt and rtrb",
+        ),
+        target(
+            "Forge 4 KiB bytes/s / memcpy",
+            "bytes/s of Forge shm at 4096 B (in place, every byte read, batched) ÷ memcpy bandwidth of one core over a ring-sized working set".into(),
+            ratio(
+                bps(ForgeShm, 4096, Some(InPlace), Some(true)),
+                r.find_rate(Memcpy, 4096, None, None).map(|f| f.bytes_per_s),
+            ),
+            "×",
+            "≥ 0.5×",
+            Some(|x| x >= 0.5),
+            "needs groups throughput and memcpy",
+        ),
+        target(
+            "Forge 4 KiB bytes/s (copy out) / memcpy",
+            "bytes/s of Forge shm at 4096 B (copied out, batched) ÷ memcpy bandwidth".into(),
+            ratio(
+                bps(ForgeShm, 4096, Some(Copy), Some(true)),
+                r.find_rate(Memcpy, 4096, None, None).map(|f| f.bytes_per_s),
+            ),
+            "×",
+            "context",
+            None,
+            "needs groups throughput and memcpy",
+        ),
+        target(
+            "socket pair RTT / Forge RTT, 64 B",
+            "p50 round trip of a Unix socket pair (blocking) ÷ Forge shm (in place)".into(),
+            ratio(rtt(Uds, 64, None), rtt(ForgeShm, 64, Some(InPlace))),
+            "×",
+            "≥ 25×",
+            Some(|x| x >= 25.0),
+            "needs groups kernel and rtt",
+        ),
+        target(
+            "pipes RTT / Forge RTT, 64 B",
+            "p50 round trip over two pipes (blocking) ÷ Forge shm (in place)".into(),
+            ratio(rtt(Pipe, 64, None), rtt(ForgeShm, 64, Some(InPlace))),
+            "×",
+            "context",
+            None,
+            "needs groups kernel and rtt",
+        ),
+    ];
+    for p in [8, 64, 1024, 4096] {
+        let mut c = target(
+            &format!("Forge / iceoryx2 RTT, {p} B"),
+            "p50 round trip of Forge shm (in place) ÷ iceoryx2 publish/subscribe (in place), both 2 processes".into(),
+            ratio(rtt(ForgeShm, p, Some(InPlace)), rtt(Iceoryx2, p, None)),
+            "×",
+            "≤ 1×",
+            Some(|x| x <= 1.0),
+            ice_missing,
+        );
+        if c.value.is_none() && r.find_latency(Iceoryx2, RoundTrip, p, None).is_some() {
+            c.note = Some("needs group rtt".into());
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A duration in ns with a unit that keeps 2 to 4 significant digits.
+pub fn fmt_ns(v: f64) -> String {
+    let (n, unit) = ns_unit(v);
+    format!("{n} {unit}")
+}
+
+fn ns_unit(v: f64) -> (String, &'static str) {
+    if !v.is_finite() {
+        ("—".into(), "")
+    } else if v < 10_000.0 {
+        (format!("{v:.0}"), "ns")
+    } else if v < 1e6 {
+        (format!("{:.1}", v / 1e3), "µs")
+    } else if v < 1e9 {
+        (format!("{:.2}", v / 1e6), "ms")
+    } else {
+        (format!("{:.2}", v / 1e9), "s")
+    }
+}
+
+fn scaled(v: f64, unit: &str) -> String {
+    if !v.is_finite() {
+        return "—".into();
+    }
+    let (d, p) = if v >= 1e9 {
+        (1e9, "G")
+    } else if v >= 1e6 {
+        (1e6, "M")
+    } else if v >= 1e3 {
+        (1e3, "k")
+    } else {
+        (1.0, "")
+    };
+    format!("{:.3} {p}{unit}", v / d)
+        .replace(".000 ", " ")
+        .to_string()
+}
+
+fn spread_with(s: Spread, f: impl Fn(f64) -> String) -> String {
+    format!("{} ({}–{})", f(s.median), f(s.min), f(s.max))
+}
+
+/// "316 (310–330) ns" when one unit fits all three, else each with its own.
+fn ns_spread(s: Spread) -> String {
+    let (m, mu) = ns_unit(s.median);
+    let (lo, lu) = ns_unit(s.min);
+    let (hi, hu) = ns_unit(s.max);
+    if mu == lu && mu == hu {
+        format!("{m} ({lo}–{hi}) {mu}")
+    } else {
+        format!("{m} {mu} ({lo} {lu} – {hi} {hu})")
+    }
+}
+
+fn ratio_cell(s: Spread, unit: &str) -> String {
+    match unit {
+        "ns" => ns_spread(s),
+        _ => format!("{:.2}× ({:.2}–{:.2})", s.median, s.min, s.max),
+    }
+}
+
+fn payload_label(p: usize) -> String {
+    if p >= 1024 && p % 1024 == 0 {
+        format!("{} KiB", p / 1024)
+    } else {
+        format!("{p} B")
+    }
+}
+
+impl Report {
+    pub fn markdown(&self) -> String {
+        let m = &self.machine;
+        let p = &self.plan;
+        let mut s = String::new();
+        let _ = writeln!(s, "# forge-bench\n");
+        if p.budget != Budget::Full {
+            let _ = writeln!(
+                s,
+                "> **{} run**: fewer samples than the full run; use the full run for published figures.\n",
+                match p.budget {
+                    Budget::Smoke => "Smoke",
+                    _ => "Quick",
+                }
+            );
+        }
+        let _ = writeln!(s, "## Machine and method\n");
+        let _ = writeln!(s, "| | |\n|---|---|");
+        let row = |s: &mut String, k: &str, v: &str| {
+            let _ = writeln!(s, "| {k} | {v} |");
+        };
+        row(&mut s, "CPU", &m.cpu);
+        row(
+            &mut s,
+            "cores",
+            &format!(
+                "{} online; measuring side on core {}, peer on core {}{}",
+                m.online_cpus,
+                m.cores_used[0],
+                m.cores_used[1],
+                match m.smt_siblings {
+                    Some(true) => " (SMT siblings of one physical core)",
+                    Some(false) => " (not SMT siblings, per the topology the kernel sees)",
+                    None => "",
+                }
+            ),
+        );
+        row(&mut s, "virtualisation", &m.virtualisation);
+        row(
+            &mut s,
+            "kernel, clock",
+            &format!(
+                "Linux {}; clocksource {}; one CLOCK_MONOTONIC read costs {:.1} ns",
+                m.kernel, m.clocksource, m.clock_read_ns
+            ),
+        );
+        row(&mut s, "build", &m.build_profile);
+        row(&mut s, "spin policy", &m.spin_policy);
+        row(
+            &mut s,
+            "load average (1, 5, 15 min)",
+            &format!("{} before, {} after", m.load_before, m.load_after),
+        );
+        row(
+            &mut s,
+            "samples",
+            &format!(
+                "{} repeats of every figure, each cell the median (min–max of the repeats); round trips: {} per repeat over shared memory, {} through the kernel; one-way: {} per repeat; throughput: {} frames per repeat up to 64 B, {} above, {} through the kernel; warm-up discarded (a tenth, and at least 4 ring laps)",
+                p.repeats,
+                p.rtt_samples,
+                p.kernel_rtt_samples,
+                p.oneway_samples,
+                p.tput_frames_small,
+                p.tput_frames_large,
+                p.kernel_tput_frames
+            ),
+        );
+        row(
+            &mut s,
+            "rings",
+            &format!(
+                "{} slots everywhere (Forge, rtrb, iceoryx2 subscriber buffer)",
+                p.slots
+            ),
+        );
+
+        let _ = writeln!(s, "\n## Ratios and targets\n");
+        let _ = writeln!(
+            s,
+            "Ratios of medians; the range is conservative: min(a)/max(b) to max(a)/min(b) over the repeats.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| figure | value | target | verdict |\n|---|---|---|---|"
+        );
+        for c in &self.checks {
+            let value = match (&c.value, &c.note) {
+                (Some(v), _) => ratio_cell(*v, c.unit),
+                (None, Some(n)) => format!("not measured: {n}"),
+                (None, None) => "not measured".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                c.name,
+                value,
+                c.target,
+                c.verdict.label()
+            );
+        }
+        let _ = writeln!(s, "\nDefinitions:\n");
+        for c in &self.checks {
+            let _ = writeln!(s, "- *{}*: {}.", c.name, c.definition);
+        }
+
+        let rtts: Vec<_> = self
+            .results
+            .latency
+            .iter()
+            .filter(|f| f.kind == LatencyKind::RoundTrip)
+            .collect();
+        if !rtts.is_empty() {
+            let _ = writeln!(s, "\n## Round trip\n");
+            let _ = writeln!(
+                s,
+                "One frame there and back; one clock read per round trip. The floor moves one 8-byte word.\n"
+            );
+            let _ = writeln!(
+                s,
+                "| system | payload | read | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|"
+            );
+            for f in rtts {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    f.system.label(),
+                    payload_label(f.payload),
+                    f.read.map_or("—", ReadMode::label),
+                    ns_spread(f.summary.p50),
+                    ns_spread(f.summary.p90),
+                    ns_spread(f.summary.p99),
+                    ns_spread(f.summary.p999),
+                    ns_spread(f.summary.max),
+                );
+            }
+        }
+        let oneway: Vec<_> = self
+            .results
+            .latency
+            .iter()
+            .filter(|f| f.kind == LatencyKind::OneWay)
+            .collect();
+        if !oneway.is_empty() {
+            let _ = writeln!(s, "\n## One-way latency, Forge shm\n");
+            let _ = writeln!(
+                s,
+                "Paced: one frame every {} ns, so frames do not queue. From the producer's clock read just before commit to the consumer's once it has the frame (in place: its timestamp read where it lies; copy: the whole frame copied out). Both clocks are CLOCK_MONOTONIC on the same TSC.\n",
+                p.pace_ns
+            );
+            let _ = writeln!(
+                s,
+                "| payload | read | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|"
+            );
+            for f in oneway {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    payload_label(f.payload),
+                    f.read.map_or("—", ReadMode::label),
+                    ns_spread(f.summary.p50),
+                    ns_spread(f.summary.p90),
+                    ns_spread(f.summary.p99),
+                    ns_spread(f.summary.p999),
+                    ns_spread(f.summary.p9999),
+                    ns_spread(f.summary.max),
+                );
+            }
+        }
+        if !self.results.throughput.is_empty() {
+            let _ = writeln!(s, "\n## Throughput\n");
+            let _ = writeln!(
+                s,
+                "At full speed. In place, the consumer reads every byte where it lies (a sum of its 8-byte words); copy, it copies every frame out. Batching stores Forge's `head`/`tail` every {} frames instead of every frame.\n",
+                p.batch
+            );
+            let _ = writeln!(
+                s,
+                "| system | payload | read | batching | frames/s | bytes/s |\n|---|---|---|---|---|---|"
+            );
+            for f in &self.results.throughput {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    f.system.label(),
+                    payload_label(f.payload),
+                    f.read.map_or("—", ReadMode::label),
+                    match f.batched {
+                        Some(true) => "on",
+                        Some(false) => "off",
+                        None => "—",
+                    },
+                    spread_with(f.frames_per_s, |v| scaled(v, "/s")),
+                    spread_with(f.bytes_per_s, |v| scaled(v, "B/s")),
+                );
+            }
+        }
+        let _ = writeln!(s, "\n## Plots\n");
+        let _ = writeln!(
+            s,
+            "![Round-trip latency percentiles by payload](latency.svg)\n"
+        );
+        let _ = writeln!(s, "![Throughput by payload](throughput.svg)");
+        if !self.results.failures.is_empty() || !self.notes.is_empty() {
+            let _ = writeln!(s, "\n## Notes\n");
+            for n in &self.notes {
+                let _ = writeln!(s, "- {n}");
+            }
+            for f in &self.results.failures {
+                let _ = writeln!(s, "- failed: {f}");
+            }
+        }
+        s
+    }
+}
