@@ -166,18 +166,32 @@ impl LatencySnapshot {
 
     /// The difference `self - earlier`, bucket by bucket: the samples
     /// recorded between two snapshots.
+    ///
+    /// Its `max_ns` is the window's own maximum as far as the buckets tell:
+    /// the upper bound of the highest bucket that gained samples (never above
+    /// the all-time max), or the all-time max when the overflow bucket grew.
     pub fn since(&self, earlier: &LatencySnapshot) -> LatencySnapshot {
+        let buckets: Vec<u64> = self
+            .buckets
+            .iter()
+            .zip(earlier.buckets.iter().chain(std::iter::repeat(&0)))
+            .map(|(a, b)| a.saturating_sub(*b))
+            .collect();
+        let overflow = self.overflow.saturating_sub(earlier.overflow);
+        let max_ns = if overflow > 0 {
+            self.max_ns
+        } else {
+            buckets
+                .iter()
+                .rposition(|&n| n > 0)
+                .map_or(0, |i| bucket_high(i).min(self.max_ns))
+        };
         LatencySnapshot {
             count: self.count.saturating_sub(earlier.count),
             sum_ns: self.sum_ns.wrapping_sub(earlier.sum_ns),
-            max_ns: self.max_ns,
-            overflow: self.overflow.saturating_sub(earlier.overflow),
-            buckets: self
-                .buckets
-                .iter()
-                .zip(earlier.buckets.iter().chain(std::iter::repeat(&0)))
-                .map(|(a, b)| a.saturating_sub(*b))
-                .collect(),
+            max_ns,
+            overflow,
+            buckets,
         }
     }
 }
@@ -268,8 +282,13 @@ pub struct SlotCopy {
     pub stamp: u32,
     /// The payload bytes (`len` of them, at most a slot).
     pub bytes: Vec<u8>,
-    /// The producer may have overwritten the slot during the copy: `bytes`
-    /// must not be trusted.
+    /// The slot word changed between the two loads around the copy: the
+    /// producer rewrote the slot while we read it.
+    pub changed: bool,
+    /// The consumer has released this frame and the producer's head is close
+    /// enough that it may be rewriting the slot for the next lap right now.
+    pub overwritable: bool,
+    /// `changed || overwritable`: `bytes` must not be trusted.
     pub torn: bool,
 }
 
@@ -476,6 +495,13 @@ impl Observer {
         self.len
     }
 
+    /// Start of the read-only mapping, for tests that prove a store through
+    /// it faults. Nothing in Forge writes through it.
+    #[doc(hidden)]
+    pub fn mapping_ptr(&self) -> *const u8 {
+        self.map.as_ptr()
+    }
+
     /// Is the name still ours, replaced, or gone?
     pub fn name_status(&self) -> NameStatus {
         match std::fs::metadata(format!("/dev/shm{}", self.name)) {
@@ -552,6 +578,12 @@ impl Observer {
     /// Copies slot `index` out with atomic word loads, then checks whether
     /// the producer may have overwritten it meanwhile (then `torn` is set).
     pub fn read_slot(&self, index: u32) -> Result<SlotCopy, ObserveError> {
+        self.read_slot_prefix(index, PAYLOAD_CAPACITY)
+    }
+
+    /// Like [`read_slot`](Self::read_slot), copying at most `max_bytes` of
+    /// the payload (for example just the 32-byte frame header for a list).
+    pub fn read_slot_prefix(&self, index: u32, max_bytes: usize) -> Result<SlotCopy, ObserveError> {
         self.check_size()?;
         let index = index % self.slot_count.max(1);
         let h = self.header();
@@ -564,7 +596,7 @@ impl Observer {
         };
         let w1 = word_at(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
-        let copy_len = usize::from(len).min(PAYLOAD_CAPACITY);
+        let copy_len = usize::from(len).min(PAYLOAD_CAPACITY).min(max_bytes);
         let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
         for k in 0..copy_len.div_ceil(8) {
             bytes.extend_from_slice(
@@ -617,7 +649,60 @@ impl Observer {
             flags,
             stamp,
             bytes,
+            changed: w1 != w2,
+            overwritable,
             torn: w1 != w2 || overwritable,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(samples: &[u64]) -> LatencySnapshot {
+        let mut h = LatencySnapshot::default();
+        for &v in samples {
+            match bucket_of(v) {
+                Some(i) => h.buckets[i] += 1,
+                None => h.overflow += 1,
+            }
+            h.count += 1;
+            h.sum_ns += v;
+            h.max_ns = h.max_ns.max(v);
+        }
+        h
+    }
+
+    #[test]
+    fn quantiles_land_within_a_bucket_of_the_truth() {
+        let samples: Vec<u64> = (1..=10_000).map(|i| i * 100).collect();
+        let h = hist(&samples);
+        for (q, truth) in [(0.5, 500_000f64), (0.99, 990_000.0), (0.999, 999_000.0)] {
+            let got = h.quantile(q).unwrap() as f64;
+            assert!(
+                (got - truth).abs() / truth < 0.035,
+                "q{q}: {got} vs {truth}"
+            );
+        }
+        assert_eq!(LatencySnapshot::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn a_window_reports_its_own_max_not_the_all_time_one() {
+        let early = hist(&[5_000_000, 100]);
+        let mut later = early.clone();
+        for v in [200u64, 300] {
+            later.buckets[bucket_of(v).unwrap()] += 1;
+            later.count += 1;
+            later.sum_ns += v;
+        }
+        let window = later.since(&early);
+        assert_eq!(window.count, 2);
+        assert!(
+            window.max_ns >= 300 && window.max_ns < 320,
+            "{}",
+            window.max_ns
+        );
     }
 }

@@ -519,3 +519,47 @@ fn a_segment_owned_by_someone_else_or_world_writable_is_flagged() {
         assert!(seg.owner_warning().unwrap().contains("owned by uid 65534"));
     }
 }
+
+/// The observer's mapping is read-only: a store through it faults. The
+/// store happens in a child process (this test binary re-run with an
+/// environment variable), so the fault kills only the child.
+#[test]
+fn a_store_through_the_observer_mapping_faults_in_a_child_process() {
+    const CHILD: &str = "FORGE_TEST_WRITE_FAULT_SEGMENT";
+    if let Ok(name) = std::env::var(CHILD) {
+        let obs = Observer::open(&name, Duration::ZERO).unwrap();
+        let p = obs.mapping_ptr().cast_mut();
+        // SAFETY: deliberately unsound: this child exists to show that the
+        // store faults (SIGSEGV) instead of changing the segment.
+        unsafe { p.add(40).write_volatile(0xFF) };
+        std::process::exit(0);
+    }
+    let name = Name::new("rofault");
+    Segment::create(&name.0, &small()).unwrap();
+    let before = std::fs::read(name.path()).unwrap();
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_store_through_the_observer_mapping_faults_in_a_child_process",
+        ])
+        .env(CHILD, &name.0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(libc_sigsegv()),
+        "child status {status:?}"
+    );
+    assert_eq!(
+        std::fs::read(name.path()).unwrap(),
+        before,
+        "the segment is unchanged"
+    );
+}
+
+fn libc_sigsegv() -> i32 {
+    nix::sys::signal::Signal::SIGSEGV as i32
+}
