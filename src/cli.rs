@@ -28,10 +28,12 @@ pub struct Cli {
     #[arg(long)]
     pub demo: bool,
 
-    /// With --demo: the producer's rate in frames per second (its default
-    /// when omitted).
-    #[arg(long, value_name = "MSGS_PER_S")]
-    pub demo_rate: Option<u64>,
+    /// With --demo: the producer's rate in frames per second. The default,
+    /// one million, keeps the ring near empty so the latency panel shows
+    /// transit time rather than queueing; `b` still fills it with a burst.
+    /// 0 streams as fast as the ring allows (the ring then stays full).
+    #[arg(long, value_name = "MSGS_PER_S", default_value_t = 1_000_000)]
+    pub demo_rate: u64,
 
     /// Render one frame headless to PATH (.svg, .json, anything else: text)
     /// and exit.

@@ -41,7 +41,7 @@ pub fn main(cli: Cli) -> Result<()> {
             .wrap_err("cannot install signal handlers")?;
     }
     let demo = if cli.demo {
-        Some(Demo::start(cli.demo_rate)?)
+        Some(Demo::start(Some(cli.demo_rate))?)
     } else {
         None
     };
