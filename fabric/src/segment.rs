@@ -852,9 +852,19 @@ mod sys {
             return false;
         }
         match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
-            Ok(()) | Err(Errno::EPERM) => true,
+            Ok(()) | Err(Errno::EPERM) => !is_zombie(raw),
             Err(_) => false,
         }
+    }
+
+    /// A zombie has exited; only its parent has not reaped it yet. kill(0)
+    /// still succeeds on it, so look at its state in /proc.
+    fn is_zombie(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            // The state follows the last ')' (the command name may hold any).
+            stat.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
+        })
     }
 }
 

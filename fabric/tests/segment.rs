@@ -563,3 +563,31 @@ fn a_store_through_the_observer_mapping_faults_in_a_child_process() {
 fn libc_sigsegv() -> i32 {
     nix::sys::signal::Signal::SIGSEGV as i32
 }
+
+#[test]
+fn a_killed_but_unreaped_holder_counts_as_dead() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(forge_fabric::segment::pid_alive(pid));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Not reaped yet: a zombie, which kill(pid, 0) still reaches.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while forge_fabric::segment::pid_alive(pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "zombie {pid} still counted as alive"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(!forge_fabric::segment::pid_alive(pid));
+    assert!(!forge_fabric::segment::pid_alive(0));
+    assert!(!forge_fabric::segment::pid_alive(u32::MAX));
+}
