@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::forge::with_peer_thread;
-use crate::harness::{time_repeats, Percentiles, Result, SpinPolicy, Spinner};
+use crate::harness::{now_ns, time_repeats, Hist, Percentiles, Result, SpinPolicy, Spinner};
 use crate::plan::Ctx;
 
 /// A line of its own; 128 bytes so the adjacent-line prefetcher does not
@@ -54,5 +54,61 @@ pub fn rtt(ctx: &Ctx, policy: SpinPolicy) -> Result<Vec<Percentiles>> {
         );
         ping_ref.0.store(STOP_SEQ, Ordering::Release);
         out
+    })
+}
+
+/// The floor of the one-way figure: the peer stores its clock reading into
+/// a line every `pace_ns`; this side spins on the line and takes the clock
+/// when the value changes. Same clocks, same pacing, same spin policy as
+/// Forge's one-way run, with no ring in between.
+pub fn oneway(ctx: &Ctx) -> Result<Vec<Percentiles>> {
+    let plan = &ctx.plan;
+    let line = Box::new(Line(AtomicU64::new(0)));
+    let line = &*line;
+    let warmup = plan.warmup(plan.oneway_samples);
+    let total = warmup + plan.oneway_samples * plan.repeats as u64;
+    let pace = plan.pace_ns;
+    let mut peer_spin = ctx.spinner("pacing the floor");
+    let writer = move || -> Result<()> {
+        let mut next = now_ns();
+        for _ in 0..total {
+            while now_ns() < next {
+                peer_spin.spin()?;
+            }
+            line.0.store(now_ns(), Ordering::Release);
+            next = (next + pace).max(now_ns());
+        }
+        line.0.store(STOP_SEQ, Ordering::Release);
+        Ok(())
+    };
+    with_peer_thread(ctx, writer, || {
+        let mut spin = ctx.spinner("waiting for the paced floor");
+        let mut hist = Hist::new();
+        let mut out = Vec::with_capacity(plan.repeats);
+        let (mut last, mut seen) = (0u64, 0u64);
+        loop {
+            let v = line.0.load(Ordering::Acquire);
+            if v == last {
+                spin.spin()?;
+                continue;
+            }
+            if v == STOP_SEQ {
+                break;
+            }
+            let ns = now_ns().saturating_sub(v);
+            last = v;
+            seen += 1;
+            if seen > warmup {
+                hist.record(ns);
+                if (seen - warmup) % plan.oneway_samples == 0 {
+                    out.push(hist.percentiles());
+                    hist.reset();
+                }
+            }
+        }
+        if hist.percentiles().samples > 0 {
+            out.push(hist.percentiles());
+        }
+        Ok(out)
     })
 }

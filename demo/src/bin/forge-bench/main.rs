@@ -24,6 +24,7 @@ mod machine;
 mod memcpy;
 mod plan;
 mod plot;
+mod probe;
 mod proc;
 mod report;
 mod rtrb_peer;
@@ -36,7 +37,9 @@ use clap::Parser;
 
 use harness::{err, LatencySummary, Percentiles, Rate, Result, SpinPolicy, Spread, STOP};
 use plan::{Budget, Ctx, Plan};
-use report::{LatencyFigure, LatencyKind, RateFigure, ReadMode, Report, Results, System};
+use report::{
+    LatencyFigure, LatencyKind, ProbeFigure, RateFigure, ReadMode, Report, Results, System,
+};
 
 /// Measures Forge against the hardware floor and its peers on two pinned
 /// cores: round trip, one-way latency and throughput, as a Markdown table
@@ -95,9 +98,15 @@ enum Group {
     Iceoryx2,
     /// Unix socket pair and pipes.
     Kernel,
+    /// The slot-layout probe: Forge's slot protocol on plain atomics with
+    /// the slot stride as the only variable.
+    Probe,
 }
 
 const ALLOWED_PAYLOADS: [usize; 4] = [8, 64, 1024, 4096];
+/// Forge's slot stride, the next multiple of 64 and of 128.
+const PROBE_STRIDES: [usize; 3] = [4104, 4160, 4224];
+const PROBE_PAYLOADS: [usize; 2] = [8, 64];
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -173,6 +182,29 @@ impl Runner<'_> {
                     kind,
                     payload,
                     read,
+                    repeats,
+                    summary,
+                });
+                Ok(())
+            }
+            Err(e) => self.fail(what, e),
+        }
+    }
+
+    fn probe(&mut self, stride: usize, payload: usize) -> Result<()> {
+        let what = format!("layout probe RTT {payload} B, stride {stride}");
+        self.start(&what);
+        match probe::rtt(self.ctx, stride, payload) {
+            Ok(repeats) => {
+                let summary = LatencySummary::of(&repeats);
+                eprintln!(
+                    "p50 {}  p99 {}",
+                    report::fmt_ns(summary.p50.median),
+                    report::fmt_ns(summary.p99.median)
+                );
+                self.results.probe.push(ProbeFigure {
+                    stride,
+                    payload,
                     repeats,
                     summary,
                 });
@@ -294,13 +326,14 @@ fn run(args: &Args) -> Result<()> {
     let ice = cfg!(feature = "iceoryx2") && want(Group::Iceoryx2);
     let payloads = &args.payloads;
     let np = payloads.len();
-    let total = usize::from(want(Group::Memcpy))
+    let total = 2 * usize::from(want(Group::Memcpy))
         + 2 * usize::from(want(Group::Floor))
         + np * (3 * usize::from(want(Group::Rtt))
             + 2 * usize::from(want(Group::Rtrb))
             + usize::from(ice)
             + 2 * usize::from(want(Group::Kernel)))
-        + np * 2 * usize::from(want(Group::Oneway))
+        + (np * 2 + 1) * usize::from(want(Group::Oneway))
+        + PROBE_STRIDES.len() * PROBE_PAYLOADS.len() * usize::from(want(Group::Probe))
         + np * (5 * usize::from(want(Group::Throughput))
             + 2 * usize::from(want(Group::Rtrb))
             + usize::from(ice)
@@ -321,7 +354,12 @@ fn run(args: &Args) -> Result<()> {
     use LatencyKind::{OneWay, RoundTrip};
     use ReadMode::{Copy, InPlace};
     if want(Group::Memcpy) {
-        r.rate(System::Memcpy, memcpy::BLOCK, None, None, memcpy::bandwidth)?;
+        r.rate(System::Memcpy, memcpy::BLOCK, None, None, |c| {
+            memcpy::bandwidth(c, false)
+        })?;
+        r.rate(System::MemcpyHot, memcpy::BLOCK, None, None, |c| {
+            memcpy::bandwidth(c, true)
+        })?;
     }
     if want(Group::Floor) {
         r.latency(System::FloorBusy, RoundTrip, 8, None, |c| {
@@ -367,7 +405,15 @@ fn run(args: &Args) -> Result<()> {
             })?;
         }
     }
+    if want(Group::Probe) {
+        for payload in PROBE_PAYLOADS {
+            for stride in PROBE_STRIDES {
+                r.probe(stride, payload)?;
+            }
+        }
+    }
     if want(Group::Oneway) {
+        r.latency(System::FloorPause, OneWay, 8, None, floor::oneway)?;
         for &p in payloads {
             for (read, copy) in [(InPlace, false), (Copy, true)] {
                 r.latency(System::ForgeShm, OneWay, p, Some(read), |c| {

@@ -47,7 +47,7 @@ fn color(system: System) -> &'static str {
         System::Pipe => "#8c564b",
         System::FloorPause => "#555555",
         System::FloorBusy => "#aaaaaa",
-        System::Memcpy => "#000000",
+        System::Memcpy | System::MemcpyHot => "#000000",
     }
 }
 
@@ -356,7 +356,10 @@ fn fmt_rate(v: f64) -> String {
 pub fn throughput(report: &Report, payloads: &[usize]) -> String {
     let figures = &report.results.throughput;
     let mut keys: Vec<(System, Option<ReadMode>, Option<bool>)> = Vec::new();
-    for f in figures.iter().filter(|f| f.system != System::Memcpy) {
+    for f in figures
+        .iter()
+        .filter(|f| !matches!(f.system, System::Memcpy | System::MemcpyHot))
+    {
         let k = (f.system, f.read, f.batched);
         if !keys.contains(&k) {
             keys.push(k);
@@ -403,7 +406,12 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
     let memcpy = figures
         .iter()
         .find(|f| f.system == System::Memcpy)
-        .map(|f| ("memcpy, one core".to_owned(), f.bytes_per_s.median));
+        .map(|f| {
+            (
+                "memcpy, one core, ring-sized".to_owned(),
+                f.bytes_per_s.median,
+            )
+        });
     let x_labels: Vec<String> = payloads.iter().map(|&p| payload_label(p)).collect();
     let panels = [
         Panel {

@@ -22,6 +22,7 @@ pub enum System {
     Uds,
     Pipe,
     Memcpy,
+    MemcpyHot,
 }
 
 impl System {
@@ -35,7 +36,8 @@ impl System {
             System::Iceoryx2 => "iceoryx2 (2 processes)",
             System::Uds => "Unix socket pair (2 processes)",
             System::Pipe => "pipes (2 processes)",
-            System::Memcpy => "memcpy (1 core)",
+            System::Memcpy => "memcpy (1 core, 2 MiB → 2 MiB)",
+            System::MemcpyHot => "memcpy (1 core, 2 MiB → one 4 KiB buffer)",
         }
     }
 
@@ -51,6 +53,7 @@ impl System {
             System::Uds => "socket pair",
             System::Pipe => "pipes",
             System::Memcpy => "memcpy",
+            System::MemcpyHot => "memcpy to L1",
         }
     }
 }
@@ -103,11 +106,22 @@ pub struct RateFigure {
     pub bytes_per_s: Spread,
 }
 
+/// A round trip of the slot-layout probe.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeFigure {
+    /// Bytes from one slot to the next.
+    pub stride: usize,
+    pub payload: usize,
+    pub repeats: Vec<Percentiles>,
+    pub summary: LatencySummary,
+}
+
 /// All figures of a run, as they come in.
 #[derive(Debug, Default, Serialize)]
 pub struct Results {
     pub latency: Vec<LatencyFigure>,
     pub throughput: Vec<RateFigure>,
+    pub probe: Vec<ProbeFigure>,
     /// Figures that could not be measured, and why.
     pub failures: Vec<String>,
 }
@@ -264,6 +278,18 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
             "needs group oneway",
         ),
         target(
+            "Forge one-way / floor one-way, p50, 64 B",
+            "p50 one-way of Forge shm (64 B, in place) ÷ p50 of a paced clock value stored into one line and polled from the other core (the one-way floor, same clocks and pacing)".into(),
+            ratio(
+                oneway(64, InPlace).map(|s| s.p50),
+                r.find_latency(FloorPause, OneWay, 8, None).map(|f| f.summary.p50),
+            ),
+            "×",
+            "context",
+            None,
+            "needs group oneway",
+        ),
+        target(
             "Forge one-way p99, 4096 B in place",
             "p99 of the same one-way latency for 4 KiB frames read in place".into(),
             oneway(4096, InPlace).map(|s| s.p99),
@@ -322,9 +348,9 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
         ),
         target(
             "Forge 4 KiB bytes/s / memcpy",
-            "bytes/s of Forge shm at 4096 B (in place, every byte read, batched) ÷ memcpy bandwidth of one core over a ring-sized working set".into(),
+            "bytes/s of Forge shm at 4096 B (in place, every byte read, batching off) ÷ memcpy bandwidth of one core in 4 KiB blocks over a ring-sized working set".into(),
             ratio(
-                bps(ForgeShm, 4096, Some(InPlace), Some(true)),
+                bps(ForgeShm, 4096, Some(InPlace), Some(false)),
                 r.find_rate(Memcpy, 4096, None, None).map(|f| f.bytes_per_s),
             ),
             "×",
@@ -333,11 +359,26 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
             "needs groups throughput and memcpy",
         ),
         target(
-            "Forge 4 KiB bytes/s (copy out) / memcpy",
-            "bytes/s of Forge shm at 4096 B (copied out, batched) ÷ memcpy bandwidth".into(),
+            "Forge 4 KiB bytes/s (batched) / memcpy",
+            format!(
+                "the same with head/tail stored every {} frames",
+                plan.batch
+            ),
             ratio(
-                bps(ForgeShm, 4096, Some(Copy), Some(true)),
+                bps(ForgeShm, 4096, Some(InPlace), Some(true)),
                 r.find_rate(Memcpy, 4096, None, None).map(|f| f.bytes_per_s),
+            ),
+            "×",
+            "context",
+            None,
+            "needs groups throughput and memcpy",
+        ),
+        target(
+            "Forge 4 KiB bytes/s (copy out) / memcpy to L1",
+            "bytes/s of Forge shm at 4096 B (every frame copied out, batching off) ÷ memcpy of one core from a ring-sized source into one 4 KiB buffer, the same copy with the source local".into(),
+            ratio(
+                bps(ForgeShm, 4096, Some(Copy), Some(false)),
+                r.find_rate(MemcpyHot, 4096, None, None).map(|f| f.bytes_per_s),
             ),
             "×",
             "context",
@@ -593,7 +634,7 @@ impl Report {
             .filter(|f| f.kind == LatencyKind::OneWay)
             .collect();
         if !oneway.is_empty() {
-            let _ = writeln!(s, "\n## One-way latency, Forge shm\n");
+            let _ = writeln!(s, "\n## One-way latency\n");
             let _ = writeln!(
                 s,
                 "Paced: one frame every {} ns, so frames do not queue. From the producer's clock read just before commit to the consumer's once it has the frame (in place: its timestamp read where it lies; copy: the whole frame copied out). Both clocks are CLOCK_MONOTONIC on the same TSC.\n",
@@ -607,7 +648,11 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    payload_label(f.payload),
+                    if f.system == System::ForgeShm {
+                        payload_label(f.payload)
+                    } else {
+                        "floor: one line, no ring".into()
+                    },
                     f.read.map_or("—", ReadMode::label),
                     ns_spread(f.summary.p50),
                     ns_spread(f.summary.p90),
@@ -643,6 +688,35 @@ impl Report {
                     },
                     spread_with(f.frames_per_s, |v| scaled(v, "/s")),
                     spread_with(f.bytes_per_s, |v| scaled(v, "B/s")),
+                );
+            }
+        }
+        if !self.results.probe.is_empty() {
+            let _ = writeln!(s, "\n## Slot-layout probe\n");
+            let _ = writeln!(
+                s,
+                "Forge's slot protocol (payload stores, then the slot word with Release; the reader polls the word with Acquire, then reads the payload) on plain atomics between two threads; only the slot stride changes. 4104 is Forge's (8-byte word + 4096-byte payload): its words drift through the cache line and half its 64-byte frames straddle a 128-byte boundary. Round trip:\n"
+            );
+            let _ = writeln!(
+                s,
+                "| payload | slot stride | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|---|"
+            );
+            for f in &self.results.probe {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} B{} | {} | {} | {} | {} |",
+                    payload_label(f.payload),
+                    f.stride,
+                    match f.stride % 128 {
+                        0 => " (128-aligned)",
+                        64 => " (64-aligned)",
+                        _ if f.stride % 64 == 0 => " (64-aligned)",
+                        _ => " (Forge today)",
+                    },
+                    ns_spread(f.summary.p50),
+                    ns_spread(f.summary.p90),
+                    ns_spread(f.summary.p99),
+                    ns_spread(f.summary.p999),
                 );
             }
         }
