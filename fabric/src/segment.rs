@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crate::clock::{monotonic_ns, new_session_id, unix_ns};
 use crate::error::{RoleError, SegmentError, SessionError};
 use crate::layout::*;
+use crate::observe::NameStatus;
 use crate::ring::{Consumer, Producer, RingRef};
 use crate::sync::Ordering;
 
@@ -127,8 +128,12 @@ pub struct Segment {
     session: u64,
     slot_count: u32,
     file_size: u64,
+    file_id: (u64, u64),
     owner_warning: Option<String>,
 }
+
+/// How long [`Segment::create`] waits for another forge-init's init lock.
+pub const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
 /// What `fstat` says about a segment file.
 #[derive(Debug, Clone, Copy)]
@@ -213,13 +218,35 @@ impl Segment {
     /// Creates a fresh, zeroed segment with a new session, retiring and
     /// unlinking any segment already at `name` (refused while one of its
     /// daemons is alive, unless `opts.force`).
+    ///
+    /// Initializers serialize on an advisory lock of `/dev/shm` itself (held
+    /// from the first look at the name to the publication of the new
+    /// session), so two at once cannot unlink each other's new segment: the
+    /// one that finds a segment created after it started fails with
+    /// [`SegmentError::Raced`]. Under that lock, a segment still
+    /// initializing was left by a forge-init that died: only `force`
+    /// replaces it.
     pub fn create(name: &str, opts: &CreateOptions) -> Result<(Segment, Replaced), SegmentError> {
         validate_name(name)?;
         check_slot_count(opts.slot_count)?;
+        let started_ns = monotonic_ns();
+        let _init_lock = sys::lock_init(name, INIT_LOCK_WAIT)?;
         let mut replaced = Replaced::Nothing;
         let mut old_session = 0;
         match Segment::open(name, Duration::ZERO) {
             Ok(old) => {
+                // Another forge-init finished it while we waited for the lock.
+                if old
+                    .header()
+                    .identity
+                    .created_mono_ns
+                    .load(Ordering::Relaxed)
+                    >= started_ns
+                {
+                    return Err(SegmentError::Raced {
+                        name: name.to_owned(),
+                    });
+                }
                 if let Some((side, pid)) = live_holder(old.header()) {
                     if !opts.force {
                         return Err(SegmentError::Active {
@@ -240,10 +267,16 @@ impl Segment {
             Err(e @ (SegmentError::PermissionDenied { .. } | SegmentError::Io { .. })) => {
                 return Err(e)
             }
-            // Another forge-init is writing it right now: let that one win.
+            // We hold the init lock, so no forge-init is writing it: one died
+            // half-way (SIGKILL, a file-size limit). Without this, the
+            // leftover would block every later forge-init.
+            Err(SegmentError::Initializing { .. }) if opts.force => {
+                replaced = Replaced::Foreign(STALE_INIT.to_owned())
+            }
             Err(SegmentError::Initializing { .. }) => {
-                return Err(SegmentError::Raced {
+                return Err(SegmentError::Malformed {
                     name: name.to_owned(),
+                    what: format!("{STALE_INIT}; pass --force to replace it"),
                 })
             }
             Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
@@ -342,6 +375,7 @@ impl Segment {
             session,
             slot_count: opts.slot_count,
             file_size: size as u64,
+            file_id: (meta.dev(), meta.ino()),
             owner_warning: None,
         })
     }
@@ -397,6 +431,7 @@ impl Segment {
             session: geometry.session,
             slot_count: geometry.slot_count,
             file_size,
+            file_id: (facts.dev, facts.ino),
             owner_warning: facts.owner_warning(name),
         })
     }
@@ -425,6 +460,25 @@ impl Segment {
     /// say it to the user, then go on (the header was validated all the same).
     pub fn owner_warning(&self) -> Option<&str> {
         self.owner_warning.as_deref()
+    }
+
+    /// Is the name still ours, replaced by another object, or gone? One
+    /// `stat`: call it off the per-message path (the daemons' watch thread).
+    pub fn name_status(&self) -> NameStatus {
+        name_status(&self.name, self.file_id)
+    }
+
+    /// The object's size now, if the name still leads to it (a truncation
+    /// shows here before a touch of the lost pages raises SIGBUS).
+    pub fn size_now(&self) -> Option<u64> {
+        let meta = std::fs::metadata(shm_path(&self.name)).ok()?;
+        ((meta.dev(), meta.ino()) == self.file_id).then_some(meta.len())
+    }
+
+    /// Where this process maps the segment: start address and length. For
+    /// fault reports (a SIGBUS inside this range means the object shrank).
+    pub fn mapped_range(&self) -> (usize, usize) {
+        (self.map.map.as_ptr() as usize, self.map.len)
     }
 
     /// The shared header. Every field is an atomic.
@@ -478,6 +532,50 @@ impl Segment {
     pub fn unlink(&self) -> Result<(), SegmentError> {
         unlink(&self.name)
     }
+}
+
+/// What [`Segment::create`] says of an object that is still initializing
+/// while it holds the init lock.
+const STALE_INIT: &str =
+    "it is a partial segment, still initializing, left by a forge-init that died while creating it";
+
+/// The object's path on Linux.
+pub(crate) fn shm_path(name: &str) -> String {
+    format!("/dev/shm{name}")
+}
+
+/// Does `name` still lead to the object `(dev, ino)`?
+pub(crate) fn name_status(name: &str, file_id: (u64, u64)) -> NameStatus {
+    match std::fs::symlink_metadata(shm_path(name)) {
+        Ok(m) if (m.dev(), m.ino()) == file_id => NameStatus::Same,
+        Ok(_) => NameStatus::Replaced,
+        Err(_) => NameStatus::Unlinked,
+    }
+}
+
+/// Checks a header given as bytes, as [`Segment::open`] checks a mapped one
+/// against a file of `bytes.len()` bytes, without creating anything: for
+/// fuzzers, property tests and readers in other languages to compare with.
+/// Returns the session and the slot count of a live segment.
+#[doc(hidden)]
+pub fn validate_header_bytes(bytes: &[u8]) -> Result<(u64, u32), SegmentError> {
+    const NAME: &str = "/header_bytes";
+    check_header_fits(NAME, bytes.len() as u64)?;
+    // An aligned private copy: the header is read with atomic loads only.
+    let mut copy = Box::new(std::mem::MaybeUninit::<Header>::zeroed());
+    // SAFETY: `copy` is a Header-sized allocation we own, and bytes holds at
+    // least HEADER_SIZE = size_of::<Header>() bytes (checked above).
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            copy.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of::<Header>(),
+        )
+    };
+    // SAFETY: every field of Header is an atomic integer or padding, valid
+    // for any bytes, and all of them were written above.
+    let header = unsafe { copy.assume_init_ref() };
+    validate(NAME, header, bytes.len() as u64, false).map(|g| (g.session, g.slot_count))
 }
 
 /// Removes the object called `name`.
@@ -833,6 +931,39 @@ mod sys {
 
     pub(super) fn fallocate(file: &File, size: usize) -> std::io::Result<()> {
         nix::fcntl::posix_fallocate(file.as_raw_fd(), 0, size as i64).map_err(std::io::Error::from)
+    }
+
+    /// The initializers' lock: an exclusive `flock` on the `/dev/shm`
+    /// directory, released when the returned handle drops (or the process
+    /// dies, so a killed forge-init never leaves it held).
+    pub(super) fn lock_init(
+        name: &str,
+        wait: std::time::Duration,
+    ) -> Result<nix::fcntl::Flock<File>, SegmentError> {
+        use nix::fcntl::{Flock, FlockArg};
+        let io = |source: std::io::Error| SegmentError::Io {
+            name: name.to_owned(),
+            action: "locking /dev/shm for initialization",
+            source,
+        };
+        let deadline = std::time::Instant::now() + wait;
+        let mut dir = File::open("/dev/shm").map_err(io)?;
+        loop {
+            match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => return Ok(lock),
+                Err((back, Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
+                    dir = back;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    return Err(io(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        format!("another forge-init has held the lock for {wait:?}; is it stuck?"),
+                    )))
+                }
+                Err((_, e)) => return Err(io(e.into())),
+            }
+        }
     }
 
     pub(super) fn unlink(name: &str) -> Result<(), SegmentError> {
