@@ -20,6 +20,7 @@ use forge_fabric::{Consumer, SessionError, WaitStrategy};
 use crate::human;
 use crate::signals::Control;
 use crate::verify::{Histogram, Issue, Quantiles, Verifier};
+use crate::watch::{Lost, DRAIN_WAIT};
 
 /// Frames between two housekeeping passes while frames keep coming.
 pub const CHECK_EVERY: u32 = 4096;
@@ -60,6 +61,9 @@ pub enum IngestEnd {
     /// A gap, duplicate or corrupt frame, with `--verify` (or a corrupt slot
     /// word, which the ring cannot step over).
     Integrity(Issue),
+    /// The segment was unlinked, replaced without retirement, or truncated
+    /// under us (seen by the watch thread); what was readable was drained.
+    SegmentLost(Lost),
 }
 
 impl IngestEnd {
@@ -70,6 +74,7 @@ impl IngestEnd {
             IngestEnd::Stopped => "stopped",
             IngestEnd::SessionLost(_) => "session_retired",
             IngestEnd::Integrity(_) => "integrity_failure",
+            IngestEnd::SegmentLost(lost) => lost.name(),
         }
     }
 }
@@ -175,6 +180,7 @@ pub struct Ingester<'a> {
     first_frame_ns: u64,
     last_frame_ns: u64,
     next_housekeeping_ns: u64,
+    lost_since_ns: Option<u64>,
 }
 
 impl<'a> Ingester<'a> {
@@ -197,6 +203,7 @@ impl<'a> Ingester<'a> {
             first_frame_ns: 0,
             last_frame_ns: 0,
             next_housekeeping_ns: 0,
+            lost_since_ns: None,
         }
     }
 
@@ -348,6 +355,15 @@ impl<'a> Ingester<'a> {
         }
         if let Err(e) = self.consumer.check_session() {
             return Some(IngestEnd::SessionLost(e));
+        }
+        if let Some(lost) = self.control.segment_lost() {
+            // Deliver what the producer committed before it stopped, but
+            // never drain for more than DRAIN_WAIT.
+            let since = *self.lost_since_ns.get_or_insert(now_ns);
+            let draining = now_ns.saturating_sub(since) < DRAIN_WAIT.as_nanos() as u64;
+            if !(draining && self.consumer.is_ready()) {
+                return Some(IngestEnd::SegmentLost(lost));
+            }
         }
         self.consumer.heartbeat();
         if self.control.take_usr1() {

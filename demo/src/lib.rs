@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod exit;
+pub mod fault;
 pub mod human;
 pub mod ingest;
 pub mod load;
@@ -11,3 +12,4 @@ pub mod pin;
 pub mod signals;
 pub mod stream;
 pub mod verify;
+pub mod watch;

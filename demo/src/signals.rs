@@ -2,17 +2,20 @@
 //! path. The handlers only store to an atomic (async-signal-safe); nothing
 //! else runs in signal context.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use color_eyre::eyre::{Result, WrapErr};
 use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+
+use crate::watch::Lost;
 
 /// What the outside world asked a running daemon to do.
 #[derive(Debug, Clone, Default)]
 pub struct Control {
     stop: Arc<AtomicBool>,
     usr1: Arc<AtomicBool>,
+    lost: Arc<AtomicU8>,
 }
 
 impl Control {
@@ -55,6 +58,18 @@ impl Control {
     /// Posts a SIGUSR1 as the signal would.
     pub fn request_usr1(&self) {
         self.usr1.store(true, Ordering::Relaxed);
+    }
+
+    /// Has the watch thread found the segment unlinked, replaced or
+    /// truncated? One relaxed load: the housekeeping pass polls it.
+    #[inline]
+    pub fn segment_lost(&self) -> Option<Lost> {
+        Lost::from_code(self.lost.load(Ordering::Relaxed))
+    }
+
+    /// Reports the segment lost (the watch thread, or a test).
+    pub fn set_segment_lost(&self, lost: Lost) {
+        self.lost.store(lost.code(), Ordering::Relaxed);
     }
 }
 

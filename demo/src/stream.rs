@@ -21,6 +21,7 @@ use crate::human;
 use crate::load::LoadGen;
 use crate::pace::Pacer;
 use crate::signals::Control;
+use crate::watch::Lost;
 
 /// Frames between two housekeeping passes while streaming freely.
 pub const CHECK_EVERY: u32 = 4096;
@@ -52,6 +53,9 @@ pub enum StreamEnd {
     Stopped,
     /// The segment was retired or replaced under us.
     SessionLost(SessionError),
+    /// The segment was unlinked, replaced without retirement, or truncated
+    /// under us (seen by the watch thread).
+    SegmentLost(Lost),
 }
 
 impl StreamEnd {
@@ -61,6 +65,7 @@ impl StreamEnd {
             StreamEnd::CountReached => "count_reached",
             StreamEnd::Stopped => "stopped",
             StreamEnd::SessionLost(_) => "session_retired",
+            StreamEnd::SegmentLost(lost) => lost.name(),
         }
     }
 }
@@ -297,6 +302,9 @@ impl<'a> Streamer<'a> {
         }
         if let Err(e) = self.producer.check_session() {
             return Some(StreamEnd::SessionLost(e));
+        }
+        if let Some(lost) = self.control.segment_lost() {
+            return Some(StreamEnd::SegmentLost(lost));
         }
         self.producer.heartbeat();
         if self.control.take_usr1() {

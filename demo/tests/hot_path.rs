@@ -1,7 +1,9 @@
 //! The steady-state loops make no syscall: over a second of full-speed
-//! streaming with the spin wait, neither daemon blocks (its voluntary
-//! context switches do not grow), and strace, where installed, sees no
-//! system call from either.
+//! streaming with the spin wait, neither daemon's streaming thread blocks
+//! (its voluntary context switches do not grow), and strace, where
+//! installed, sees no system call from it. (Each daemon also has a watch
+//! thread that `stat`s the segment's name every 100 ms to notice an
+//! unlink; it is off the streaming thread, so it is not traced here.)
 
 mod common;
 
@@ -106,13 +108,15 @@ fn strace_available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Attaches `strace -c` for one second; the number of syscalls it counted,
-/// or `None` if it could not attach (no ptrace permission, say).
+/// Attaches `strace -c` to the streaming (main) thread `pid` for one
+/// second; the number of syscalls it counted, or `None` if it could not
+/// attach (no ptrace permission, say). Without `-f`, strace traces that
+/// thread only.
 fn strace_one_second(pid: u32) -> Option<u64> {
     use std::io::Read;
     let out = std::env::temp_dir().join(format!("forge_strace_{}_{pid}", std::process::id()));
     let mut strace = Command::new("strace")
-        .args(["-c", "-f", "-o"])
+        .args(["-c", "-o"])
         .arg(&out)
         .args(["-p", &pid.to_string()])
         .stdout(Stdio::null())

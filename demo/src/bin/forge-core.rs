@@ -16,7 +16,8 @@ use forge_demo::human;
 use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
 use forge_demo::pin;
 use forge_demo::signals::Control;
-use forge_fabric::{RoleError, WaitStrategy};
+use forge_demo::{fault, watch};
+use forge_fabric::{RoleError, Side, WaitStrategy};
 
 const PROGRAM: &str = "forge-core";
 
@@ -107,7 +108,14 @@ fn run(cli: &Cli) -> Result<Exit> {
                 pin::available_cores()
             )
         })?;
-    let segment = open_segment(name)?;
+    let segment = std::sync::Arc::new(open_segment(name)?);
+    if let Some(warning) = segment.owner_warning() {
+        eprintln!("{PROGRAM}: warning: {warning}");
+    }
+    // A truncation under us ends the run with a message, not a bare SIGBUS;
+    // an unlink is noticed by the watch thread.
+    fault::report_sigbus(PROGRAM, &segment)?;
+    watch::spawn(PROGRAM, segment.clone(), Side::Consumer, control.clone());
     let mut consumer = match segment.consumer(Some(core)) {
         Ok(c) => c,
         Err(e @ RoleError::Held { .. }) => {
@@ -155,6 +163,10 @@ fn run(cli: &Cli) -> Result<Exit> {
         IngestEnd::SessionLost(e) => {
             eprintln!("{PROGRAM}: stopping: {name}: {e}");
             Exit::SessionRetired
+        }
+        IngestEnd::SegmentLost(lost) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {lost}");
+            Exit::Error
         }
         IngestEnd::Integrity(_) => Exit::Integrity,
         IngestEnd::CountReached | IngestEnd::Stopped

@@ -54,6 +54,9 @@ fn main() -> ExitCode {
 
 fn run(cli: &Cli) -> Result<()> {
     let name = &cli.segment.segment;
+    // Under a file-size limit, sizing the segment then fails with EFBIG and
+    // the partial object is removed, instead of SIGXFSZ killing us first.
+    forge_demo::fault::ignore_sigxfsz()?;
     let opts = CreateOptions {
         slot_count: cli.slots,
         mode: cli.mode,

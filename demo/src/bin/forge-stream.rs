@@ -16,7 +16,8 @@ use forge_demo::load::{LoadGen, SizeSpec};
 use forge_demo::pin;
 use forge_demo::signals::Control;
 use forge_demo::stream::{StreamConfig, StreamEnd, Streamer};
-use forge_fabric::{RoleError, WaitStrategy};
+use forge_demo::{fault, watch};
+use forge_fabric::{RoleError, Side, WaitStrategy};
 
 const PROGRAM: &str = "forge-stream";
 
@@ -101,7 +102,14 @@ fn run(cli: &Cli) -> Result<Exit> {
                 pin::available_cores()
             )
         })?;
-    let segment = open_segment(name)?;
+    let segment = std::sync::Arc::new(open_segment(name)?);
+    if let Some(warning) = segment.owner_warning() {
+        eprintln!("{PROGRAM}: warning: {warning}");
+    }
+    // A truncation under us ends the run with a message, not a bare SIGBUS;
+    // an unlink is noticed by the watch thread.
+    fault::report_sigbus(PROGRAM, &segment)?;
+    watch::spawn(PROGRAM, segment.clone(), Side::Producer, control.clone());
     let mut producer = match segment.producer(Some(core)) {
         Ok(p) => p,
         Err(e @ RoleError::Held { .. }) => {
@@ -147,6 +155,10 @@ fn run(cli: &Cli) -> Result<Exit> {
         StreamEnd::SessionLost(e) => {
             eprintln!("{PROGRAM}: stopping: {name}: {e}");
             Exit::SessionRetired
+        }
+        StreamEnd::SegmentLost(lost) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {lost}");
+            Exit::Error
         }
     })
 }
