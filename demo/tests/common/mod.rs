@@ -21,12 +21,13 @@ use nix::unistd::Pid;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The three daemons.
+/// The three daemons, and forge-top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bin {
     Init,
     Stream,
     Core,
+    Top,
 }
 
 impl Bin {
@@ -35,8 +36,41 @@ impl Bin {
             Bin::Init => env!("CARGO_BIN_EXE_forge-init"),
             Bin::Stream => env!("CARGO_BIN_EXE_forge-stream"),
             Bin::Core => env!("CARGO_BIN_EXE_forge-core"),
+            Bin::Top => forge_top_path(),
         }
     }
+}
+
+/// forge-top, next to the daemons (another package: `cargo test
+/// --workspace` builds it; `cargo test -p forge-demo` may not, so it is
+/// built here when missing).
+fn forge_top_path() -> &'static str {
+    static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::path::Path::new(Bin::Init.path()).parent().unwrap();
+        let top = dir.join("forge-top");
+        if !top.is_file() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args([
+                "build",
+                "-p",
+                "forge-top",
+                "--bin",
+                "forge-top",
+                "--target-dir",
+            ]);
+            build.arg(dir.parent().unwrap());
+            if dir.ends_with("release") {
+                build.arg("--release");
+            }
+            assert!(
+                build.status().expect("cargo runs").success(),
+                "building forge-top failed"
+            );
+        }
+        top.to_string_lossy().into_owned()
+    })
 }
 
 /// A finished process.
@@ -131,6 +165,21 @@ impl Rig {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.path()));
+        self.children.push(Some(child));
+        Proc(self.children.len() - 1)
+    }
+
+    /// Starts `program` with `args`, a tool that is not one of ours.
+    pub fn spawn_raw_cmd(&mut self, program: &str, args: &[&str]) -> Proc {
+        let child = Command::new(program)
+            .args(args)
+            .env_remove("FORGE_SEGMENT")
+            .env_remove("RUST_BACKTRACE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
         self.children.push(Some(child));
         Proc(self.children.len() - 1)
     }
