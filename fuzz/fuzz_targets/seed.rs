@@ -1,0 +1,38 @@
+//! A valid 2-slot segment image, for the targets to mutate: bytes laid over
+//! it reach every check after the magic, not only the first ones.
+
+use forge_fabric::layout::*;
+
+/// The bytes of a live 2-slot segment, session 7.
+pub fn segment() -> Vec<u8> {
+    let mut b = vec![0u8; segment_size(2)];
+    let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
+    put(0, &MAGIC.to_le_bytes());
+    put(8, &LAYOUT_VERSION.to_le_bytes());
+    put(12, &(HEADER_SIZE as u32).to_le_bytes());
+    put(16, &(SLOT_SIZE as u32).to_le_bytes());
+    put(20, &2u32.to_le_bytes());
+    put(24, &(segment_size(2) as u64).to_le_bytes());
+    put(32, &7u64.to_le_bytes());
+    put(40, &STATE_LIVE.to_le_bytes());
+    b
+}
+
+/// The fuzzer's input as a file: the first two bytes pick its length (up to
+/// the segment's size plus a slot), the rest is laid over the valid image
+/// from offset 0 (header fields, then slot words and payloads).
+pub fn file_from(data: &[u8]) -> Vec<u8> {
+    let mut file = segment();
+    let (len, over) = match data {
+        [a, b, rest @ ..] => (
+            usize::from(u16::from_le_bytes([*a, *b])) % (file.len() + SLOT_SIZE + 1),
+            rest,
+        ),
+        _ => (file.len(), data),
+    };
+    file.resize(len.max(file.len()), 0);
+    let n = over.len().min(file.len());
+    file[..n].copy_from_slice(&over[..n]);
+    file.truncate(len);
+    file
+}
