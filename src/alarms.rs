@@ -267,6 +267,9 @@ impl Alarms {
                 SourceNote::OpenFailed { error } => {
                     self.log(obs.unix_ns, Severity::Warning, error.clone())
                 }
+                SourceNote::Ownership { warning } => {
+                    self.log(obs.unix_ns, Severity::Warning, warning.clone())
+                }
             }
         }
         let torn: Vec<u32> = obs

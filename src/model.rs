@@ -408,6 +408,11 @@ pub enum SourceNote {
         /// The error.
         error: String,
     },
+    /// The object is owned by another user, or others may write it.
+    Ownership {
+        /// Owner and mode, in words.
+        warning: String,
+    },
 }
 
 /// What one tick of the data source brings.

@@ -55,6 +55,7 @@ struct Attachment {
     retired_noted: bool,
     replaced_noted: bool,
     unlinked_noted: bool,
+    owner_noted: bool,
 }
 
 impl Attachment {
@@ -65,6 +66,7 @@ impl Attachment {
             retired_noted: false,
             replaced_noted: false,
             unlinked_noted: false,
+            owner_noted: false,
         }
     }
 }
@@ -158,6 +160,14 @@ impl LiveSource {
         };
         obs.link = Link::Attached;
         let ours = att.observer.session_id();
+        if !att.owner_noted {
+            att.owner_noted = true;
+            if let Some(warning) = att.observer.owner_warning() {
+                obs.notes.push(SourceNote::Ownership {
+                    warning: warning.to_owned(),
+                });
+            }
+        }
 
         let snap = match att.observer.snapshot() {
             Ok(s) => s,

@@ -457,6 +457,13 @@ fn objects_of_the_wrong_kind_owner_or_mode_are_refused_or_warned_and_new_ones_ar
     let out = rig.run(Bin::Stream, &["--count", "10", "--wait", "park"], T);
     out.expect_code(0);
     assert_says(&out, &["warning", "mode 0666", "may write it"]);
+    let top = rig.run(Bin::Top, &["--once", "--no-wait", "--format", "json"], T);
+    top.expect_code(0);
+    assert!(
+        top.stdout.contains("mode 0666"),
+        "forge-top warns too:\n{}",
+        top.stdout
+    );
     if nix::unistd::geteuid().is_root() {
         std::fs::set_permissions(rig.shm_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
         std::os::unix::fs::chown(rig.shm_path(), Some(65534), None).unwrap();
