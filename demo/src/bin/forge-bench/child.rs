@@ -109,6 +109,19 @@ fn run(json: &str) -> Result<()> {
         Duration::from_millis(spec.budget_ms),
         "serving the parent",
     );
+    // Only roles whose stdout is our line to the parent report; for the
+    // pipe peers stdout is the transport itself.
+    let reports = !matches!(spec.role, Role::PipeEcho { .. } | Role::PipeFlood { .. });
+    let out = serve(spec, &mut spin);
+    if reports && out.is_ok() {
+        if let Some(n) = crate::harness::preemptions() {
+            println!("preempted {n}");
+        }
+    }
+    out
+}
+
+fn serve(spec: ChildSpec, spin: &mut Spinner) -> Result<()> {
     match spec.role {
         Role::ForgeEcho { ping, pong, copy } => {
             let ping = Segment::open(&ping, Duration::from_secs(5))?;
@@ -116,7 +129,7 @@ fn run(json: &str) -> Result<()> {
             let mut rx = ping.consumer(Some(spec.core))?;
             let mut tx = pong.producer(Some(spec.core))?;
             ready()?;
-            crate::forge::echo(&mut rx, &mut tx, copy, &mut spin)
+            crate::forge::echo(&mut rx, &mut tx, copy, spin)
         }
         Role::ForgeFlood {
             ring,
@@ -128,7 +141,7 @@ fn run(json: &str) -> Result<()> {
             let mut tx = seg.producer(Some(spec.core))?;
             tx.set_publish_batch(publish_batch);
             ready()?;
-            crate::forge::flood(&mut tx, payload, frames, &mut spin)
+            crate::forge::flood(&mut tx, payload, frames, spin)
         }
         Role::ForgePaced {
             ring,
@@ -139,7 +152,7 @@ fn run(json: &str) -> Result<()> {
             let seg = Segment::open(&ring, Duration::from_secs(5))?;
             let mut tx = seg.producer(Some(spec.core))?;
             ready()?;
-            crate::forge::paced(&mut tx, payload, frames, pace_ns, &mut spin)
+            crate::forge::paced(&mut tx, payload, frames, pace_ns, spin)
         }
         Role::UdsEcho { payload } => {
             let sock = UnixStream::from(std::io::stdin().as_fd().try_clone_to_owned()?);
@@ -164,14 +177,14 @@ fn run(json: &str) -> Result<()> {
             ping,
             pong,
             payload,
-        } => crate::ice::child_echo(&prefix, &ping, &pong, payload, &mut spin),
+        } => crate::ice::child_echo(&prefix, &ping, &pong, payload, spin),
         #[cfg(feature = "iceoryx2")]
         Role::IceFlood {
             prefix,
             ring,
             payload,
             frames,
-        } => crate::ice::child_flood(&prefix, &ring, payload, frames, &mut spin),
+        } => crate::ice::child_flood(&prefix, &ring, payload, frames, spin),
     }
 }
 

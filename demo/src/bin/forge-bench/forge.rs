@@ -12,8 +12,9 @@ use forge_fabric::{heap_ring, Consumer, Producer, Segment, PAYLOAD_CAPACITY};
 
 use crate::child::Role;
 use crate::harness::{
-    begin_figure, err, first_word, now_ns, peer_gone, pin, rate_repeats, set_first_word,
-    time_repeats, touch, touched_buffer, Hist, Percentiles, Rate, Result, Spinner,
+    begin_figure, err, first_word, now_ns, peer_gone, pin, preemptions, rate_repeats,
+    set_first_word, set_peer_preempted, time_repeats, touch, touched_buffer, Hist, Percentiles,
+    Rate, Result, Spinner,
 };
 use crate::plan::Ctx;
 use crate::proc::{ChildProc, ShmName};
@@ -297,7 +298,11 @@ where
     let figure = begin_figure();
     std::thread::scope(|s| {
         let handle = s.spawn(move || -> Result<()> {
+            let before = preemptions();
             let out = pin(core, pair).and_then(|()| peer());
+            if let (Some(b), Some(a)) = (before, preemptions()) {
+                set_peer_preempted(a.saturating_sub(b));
+            }
             peer_gone(figure);
             out
         });

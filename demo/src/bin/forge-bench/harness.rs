@@ -40,6 +40,32 @@ pub fn peer_gone(id: u64) {
 /// peer committed before it exited are consumed well within this).
 const PEER_GONE_GRACE_NS: u64 = 100_000_000;
 
+/// Times the calling thread was descheduled against its will so far
+/// (`nonvoluntary_ctxt_switches`), if the kernel says. Read between figures
+/// only: it is a file read.
+pub fn preemptions() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/thread-self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Preemptions of the current figure's peer, `u64::MAX` when not known.
+static PEER_PREEMPTED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+pub fn set_peer_preempted(n: u64) {
+    PEER_PREEMPTED.store(n, Ordering::Release);
+}
+
+/// The peer's count for the figure that just ran, and forget it.
+pub fn take_peer_preempted() -> Option<u64> {
+    match PEER_PREEMPTED.swap(u64::MAX, Ordering::AcqRel) {
+        u64::MAX => None,
+        n => Some(n),
+    }
+}
+
 /// Pins the calling thread to `core`. The main thread is pinned to core A
 /// before peers start, and peers inherit that mask, so widen it to both
 /// cores first: `pin_to` only accepts cores in the current mask.

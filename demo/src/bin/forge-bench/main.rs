@@ -35,10 +35,14 @@ use std::sync::atomic::Ordering;
 
 use clap::Parser;
 
-use harness::{err, LatencySummary, Percentiles, Rate, Result, SpinPolicy, Spread, STOP};
+use harness::{
+    err, preemptions, take_peer_preempted, LatencySummary, Percentiles, Rate, Result, SpinPolicy,
+    Spread, STOP,
+};
 use plan::{Budget, Ctx, Plan};
 use report::{
-    LatencyFigure, LatencyKind, ProbeFigure, RateFigure, ReadMode, Report, Results, System,
+    LatencyFigure, LatencyKind, Preempted, ProbeFigure, RateFigure, ReadMode, Report, Results,
+    System,
 };
 
 /// Measures Forge against the hardware floor and its peers on two pinned
@@ -132,14 +136,24 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn start(&mut self, what: &str) {
+    /// Starts a figure; returns this side's preemption count so far.
+    fn start(&mut self, what: &str) -> Option<u64> {
         self.done += 1;
+        let _ = take_peer_preempted();
         eprint!(
             "[{:>2}/{} {:>5.1}s] {what:<46} ",
             self.done,
             self.total,
             self.started.elapsed().as_secs_f64()
         );
+        preemptions()
+    }
+
+    fn preempted(before: Option<u64>) -> Preempted {
+        Preempted {
+            here: before.zip(preemptions()).map(|(b, a)| a.saturating_sub(b)),
+            peer: take_peer_preempted(),
+        }
     }
 
     fn fail(&mut self, what: String, e: harness::Error) -> Result<()> {
@@ -168,14 +182,17 @@ impl Runner<'_> {
             },
             read.map(|r| format!(" {}", r.label())).unwrap_or_default()
         );
-        self.start(&what);
+        let before = self.start(&what);
         match f(self.ctx) {
             Ok(repeats) => {
+                let preempted = Self::preempted(before);
                 let summary = LatencySummary::of(&repeats);
                 eprintln!(
-                    "p50 {}  p99 {}",
+                    "p50 {}  p99 {}  preempted {:?}/{:?}",
                     report::fmt_ns(summary.p50.median),
-                    report::fmt_ns(summary.p99.median)
+                    report::fmt_ns(summary.p99.median),
+                    preempted.here,
+                    preempted.peer
                 );
                 self.results.latency.push(LatencyFigure {
                     system,
@@ -184,6 +201,7 @@ impl Runner<'_> {
                     read,
                     repeats,
                     summary,
+                    preempted,
                 });
                 Ok(())
             }
@@ -193,9 +211,10 @@ impl Runner<'_> {
 
     fn probe(&mut self, stride: usize, payload: usize) -> Result<()> {
         let what = format!("layout probe RTT {payload} B, stride {stride}");
-        self.start(&what);
+        let before = self.start(&what);
         match probe::rtt(self.ctx, stride, payload) {
             Ok(repeats) => {
+                let preempted = Self::preempted(before);
                 let summary = LatencySummary::of(&repeats);
                 eprintln!(
                     "p50 {}  p99 {}",
@@ -207,6 +226,7 @@ impl Runner<'_> {
                     payload,
                     repeats,
                     summary,
+                    preempted,
                 });
                 Ok(())
             }
@@ -232,9 +252,10 @@ impl Runner<'_> {
                 ""
             }
         );
-        self.start(&what);
+        let before = self.start(&what);
         match f(self.ctx) {
             Ok(repeats) => {
+                let preempted = Self::preempted(before);
                 let frames_per_s = Spread::of(repeats.iter().map(|r| r.frames_per_s));
                 let bytes_per_s = Spread::of(repeats.iter().map(|r| r.bytes_per_s));
                 eprintln!(
@@ -250,6 +271,7 @@ impl Runner<'_> {
                     repeats,
                     frames_per_s,
                     bytes_per_s,
+                    preempted,
                 });
                 Ok(())
             }

@@ -12,7 +12,7 @@ use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
 use crate::child::ChildSpec;
-use crate::harness::{begin_figure, err, peer_gone, Result, STOP};
+use crate::harness::{begin_figure, err, peer_gone, set_peer_preempted, Result, STOP};
 
 /// Pids of live children and names of segments not yet unlinked, for the
 /// signal thread to clean up if the run is interrupted.
@@ -108,6 +108,7 @@ pub struct ChildProc {
     stdin: Option<ChildStdin>,
     what: String,
     figure: u64,
+    watcher: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ChildProc {
@@ -137,6 +138,7 @@ impl ChildProc {
             stdin,
             what: spec.role.name(),
             figure,
+            watcher: None,
         })
     }
 
@@ -151,14 +153,23 @@ impl ChildProc {
         if line.trim() == "ready" {
             // Nothing more comes on stdout: its end of file is the child's
             // exit. A blocked thread notices it at no cost to the figure.
-            let mut out = self.stdout.take().expect("checked above");
+            // The child's last line is its preemption count.
+            let out = self.stdout.take().expect("checked above");
             let figure = self.figure;
-            std::thread::Builder::new()
-                .name("child-watch".into())
-                .spawn(move || {
-                    let _ = std::io::copy(&mut out, &mut std::io::sink());
-                    peer_gone(figure);
-                })?;
+            self.watcher = Some(
+                std::thread::Builder::new()
+                    .name("child-watch".into())
+                    .spawn(move || {
+                        for line in out.lines().map_while(std::result::Result::ok) {
+                            if let Some(n) = line.strip_prefix("preempted ") {
+                                if let Ok(n) = n.trim().parse() {
+                                    set_peer_preempted(n);
+                                }
+                            }
+                        }
+                        peer_gone(figure);
+                    })?,
+            );
             Ok(())
         } else {
             let status = self.child.try_wait().ok().flatten();
@@ -179,6 +190,9 @@ impl ChildProc {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 forget(self.child.id());
+                if let Some(w) = self.watcher.take() {
+                    let _ = w.join();
+                }
                 return if status.success() {
                     Ok(())
                 } else {

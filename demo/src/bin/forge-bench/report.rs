@@ -84,6 +84,24 @@ pub enum LatencyKind {
     OneWay,
 }
 
+/// How often each side was descheduled against its will during a figure
+/// (`nonvoluntary_ctxt_switches`): on a shared machine this is where tails
+/// in the milliseconds come from.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Preempted {
+    /// The measuring side (this process's main thread).
+    pub here: Option<u64>,
+    /// The peer thread or child process, when it could tell.
+    pub peer: Option<u64>,
+}
+
+impl Preempted {
+    fn cell(self) -> String {
+        let n = |v: Option<u64>| v.map_or("?".to_owned(), |v| v.to_string());
+        format!("{} / {}", n(self.here), n(self.peer))
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LatencyFigure {
     pub system: System,
@@ -92,6 +110,7 @@ pub struct LatencyFigure {
     pub read: Option<ReadMode>,
     pub repeats: Vec<Percentiles>,
     pub summary: LatencySummary,
+    pub preempted: Preempted,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,6 +123,7 @@ pub struct RateFigure {
     pub repeats: Vec<Rate>,
     pub frames_per_s: Spread,
     pub bytes_per_s: Spread,
+    pub preempted: Preempted,
 }
 
 /// A round trip of the slot-layout probe.
@@ -114,6 +134,7 @@ pub struct ProbeFigure {
     pub payload: usize,
     pub repeats: Vec<Percentiles>,
     pub summary: LatencySummary,
+    pub preempted: Preempted,
 }
 
 /// All figures of a run, as they come in.
@@ -560,6 +581,11 @@ impl Report {
         );
         row(
             &mut s,
+            "preempted",
+            "times the measuring side / its peer were descheduled against their will during the figure (nonvoluntary context switches; ? when the peer cannot tell): millisecond tails come from these, not from the ring",
+        );
+        row(
+            &mut s,
             "rings",
             &format!(
                 "{} slots everywhere (Forge, rtrb, iceoryx2 subscriber buffer)",
@@ -610,12 +636,12 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| system | payload | read | p50 | p90 | p99 | p99.9 | max |\n|---|---|---|---|---|---|---|---|"
+                "| system | payload | read | p50 | p90 | p99 | p99.9 | max | preempted |\n|---|---|---|---|---|---|---|---|---|"
             );
             for f in rtts {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     f.system.label(),
                     payload_label(f.payload),
                     f.read.map_or("—", ReadMode::label),
@@ -624,6 +650,7 @@ impl Report {
                     ns_spread(f.summary.p99),
                     ns_spread(f.summary.p999),
                     ns_spread(f.summary.max),
+                    f.preempted.cell(),
                 );
             }
         }
@@ -642,12 +669,12 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| payload | read | p50 | p90 | p99 | p99.9 | p99.99 | max |\n|---|---|---|---|---|---|---|---|"
+                "| payload | read | p50 | p90 | p99 | p99.9 | p99.99 | max | preempted |\n|---|---|---|---|---|---|---|---|---|"
             );
             for f in oneway {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     if f.system == System::ForgeShm {
                         payload_label(f.payload)
                     } else {
@@ -660,6 +687,7 @@ impl Report {
                     ns_spread(f.summary.p999),
                     ns_spread(f.summary.p9999),
                     ns_spread(f.summary.max),
+                    f.preempted.cell(),
                 );
             }
         }
@@ -672,12 +700,12 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| system | payload | read | batching | frames/s | bytes/s |\n|---|---|---|---|---|---|"
+                "| system | payload | read | batching | frames/s | bytes/s | preempted |\n|---|---|---|---|---|---|---|"
             );
             for f in &self.results.throughput {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} |",
                     f.system.label(),
                     payload_label(f.payload),
                     f.read.map_or("—", ReadMode::label),
@@ -688,6 +716,7 @@ impl Report {
                     },
                     spread_with(f.frames_per_s, |v| scaled(v, "/s")),
                     spread_with(f.bytes_per_s, |v| scaled(v, "B/s")),
+                    f.preempted.cell(),
                 );
             }
         }
@@ -699,12 +728,12 @@ impl Report {
             );
             let _ = writeln!(
                 s,
-                "| payload | slot stride | p50 | p90 | p99 | p99.9 |\n|---|---|---|---|---|---|"
+                "| payload | slot stride | p50 | p90 | p99 | p99.9 | preempted |\n|---|---|---|---|---|---|---|"
             );
             for f in &self.results.probe {
                 let _ = writeln!(
                     s,
-                    "| {} | {} B{} | {} | {} | {} | {} |",
+                    "| {} | {} B{} | {} | {} | {} | {} | {} |",
                     payload_label(f.payload),
                     f.stride,
                     match f.stride % 128 {
@@ -717,6 +746,7 @@ impl Report {
                     ns_spread(f.summary.p90),
                     ns_spread(f.summary.p99),
                     ns_spread(f.summary.p999),
+                    f.preempted.cell(),
                 );
             }
         }
