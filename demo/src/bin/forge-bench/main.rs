@@ -375,14 +375,10 @@ fn run(args: &Args) -> Result<()> {
     };
     use LatencyKind::{OneWay, RoundTrip};
     use ReadMode::{Copy, InPlace};
-    if want(Group::Memcpy) {
-        r.rate(System::Memcpy, memcpy::BLOCK, None, None, |c| {
-            memcpy::bandwidth(c, false)
-        })?;
-        r.rate(System::MemcpyHot, memcpy::BLOCK, None, None, |c| {
-            memcpy::bandwidth(c, true)
-        })?;
-    }
+    // Order: each ratio's two sides run close in time (the floor just
+    // before the round trips, memcpy just before the largest payload's
+    // throughput), and the slow kernel peers (minutes of blocking round
+    // trips) last, where their noise cannot push the others apart.
     if want(Group::Floor) {
         r.latency(System::FloorBusy, RoundTrip, 8, None, |c| {
             floor::rtt(c, SpinPolicy::Busy)
@@ -391,7 +387,6 @@ fn run(args: &Args) -> Result<()> {
             floor::rtt(c, SpinPolicy::Pause)
         })?;
     }
-    // Payload-major, so that each ratio's two sides run close in time.
     for &p in payloads {
         if want(Group::Rtt) {
             r.latency(System::ForgeShm, RoundTrip, p, Some(InPlace), |c| {
@@ -418,14 +413,6 @@ fn run(args: &Args) -> Result<()> {
                 ice::rtt(c, p)
             })?;
         }
-        if want(Group::Kernel) {
-            r.latency(System::Uds, RoundTrip, p, Some(Copy), |c| {
-                kernel::rtt(c, kernel::Kind::Uds, p)
-            })?;
-            r.latency(System::Pipe, RoundTrip, p, Some(Copy), |c| {
-                kernel::rtt(c, kernel::Kind::Pipe, p)
-            })?;
-        }
     }
     if want(Group::Probe) {
         for payload in PROBE_PAYLOADS {
@@ -444,7 +431,16 @@ fn run(args: &Args) -> Result<()> {
             }
         }
     }
+    let largest = payloads.iter().copied().max().unwrap_or(4096);
     for &p in payloads {
+        if want(Group::Memcpy) && p == largest {
+            r.rate(System::Memcpy, memcpy::BLOCK, None, None, |c| {
+                memcpy::bandwidth(c, false)
+            })?;
+            r.rate(System::MemcpyHot, memcpy::BLOCK, None, None, |c| {
+                memcpy::bandwidth(c, true)
+            })?;
+        }
         if want(Group::Throughput) {
             for (read, copy, batched) in [
                 (InPlace, false, false),
@@ -474,7 +470,15 @@ fn run(args: &Args) -> Result<()> {
                 ice::rate(c, p)
             })?;
         }
-        if want(Group::Kernel) {
+    }
+    if want(Group::Kernel) {
+        for &p in payloads {
+            r.latency(System::Uds, RoundTrip, p, Some(Copy), |c| {
+                kernel::rtt(c, kernel::Kind::Uds, p)
+            })?;
+            r.latency(System::Pipe, RoundTrip, p, Some(Copy), |c| {
+                kernel::rtt(c, kernel::Kind::Pipe, p)
+            })?;
             r.rate(System::Uds, p, Some(Copy), None, |c| {
                 kernel::rate(c, kernel::Kind::Uds, p)
             })?;
