@@ -346,8 +346,9 @@ impl<'a> Ingester<'a> {
         None
     }
 
-    /// Off the per-message path: stop requests, the session, the heartbeat,
-    /// and an interim report on SIGUSR1.
+    /// Off the per-message path: stop requests, the session, the watch
+    /// thread's verdict on the segment (after draining what is readable),
+    /// the heartbeat, and an interim report on SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<IngestEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
         if self.control.stop_requested() {
@@ -455,6 +456,23 @@ mod tests {
         let (report, end) = Ingester::new(&mut c, &control, cfg).run();
         assert_eq!(end, IngestEnd::CountReached);
         assert_eq!((report.gaps, report.duplicates, report.corrupt), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_lost_segment_is_drained_before_the_run_ends() {
+        let (mut p, mut c) = heap_ring(8);
+        for seq in 0..5 {
+            push_raw(&mut p, seq);
+        }
+        let control = Control::new();
+        control.set_segment_lost(Lost::Unlinked);
+        let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
+        assert_eq!(end, IngestEnd::SegmentLost(Lost::Unlinked));
+        assert_eq!(report.end, "segment_unlinked");
+        assert_eq!(
+            (report.frames, report.next_sequence, report.gaps),
+            (5, 5, 0)
+        );
     }
 
     #[test]

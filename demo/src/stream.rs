@@ -293,8 +293,8 @@ impl<'a> Streamer<'a> {
         }
     }
 
-    /// Off the per-message path: stop requests, the session, the heartbeat
-    /// and SIGUSR1 bursts.
+    /// Off the per-message path: stop requests, the session, the watch
+    /// thread's verdict on the segment, the heartbeat and SIGUSR1 bursts.
     fn housekeeping(&mut self, now_ns: u64) -> Option<StreamEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
         if self.control.stop_requested() {
@@ -371,6 +371,22 @@ mod tests {
         assert_eq!(end, StreamEnd::Stopped);
         assert_eq!(report.frames, 4);
         assert!(report.ring_full_waits >= 1);
+    }
+
+    #[test]
+    fn a_lost_segment_ends_the_stream_with_its_reason() {
+        let (mut p, _c) = heap_ring(64);
+        let control = Control::new();
+        control.set_segment_lost(Lost::Truncated { now: 0, mapped: 0 });
+        let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
+        let (report, end) = Streamer::new(&mut p, &control, config(0, 0), gen)
+            .run()
+            .unwrap();
+        assert!(matches!(
+            end,
+            StreamEnd::SegmentLost(Lost::Truncated { .. })
+        ));
+        assert_eq!((report.frames, report.end), (0, "segment_truncated"));
     }
 
     #[test]

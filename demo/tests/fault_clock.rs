@@ -93,12 +93,11 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
 
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let now_year = year_of(&forge_top_utc_now());
-    // The clocks really moved: forge-top rendered a year ahead, and the
+    // The clocks really moved: forge-top rendered 365 days ahead, and the
     // segment was created 400 days ahead.
     assert_eq!(
         year_of(v["taken_utc"].as_str().unwrap()),
-        now_year + 1,
+        year_of(&utc_year_in(365)),
         "{v}"
     );
     let created_s = v["sample"]["created_unix_ns"].as_u64().unwrap() / 1_000_000_000;
@@ -142,10 +141,10 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The real UTC date, `YYYY-…`, without a date crate.
-fn forge_top_utc_now() -> String {
+/// The UTC year `days` from now, from date(1), without a date crate.
+fn utc_year_in(days: u32) -> String {
     let out = std::process::Command::new("date")
-        .args(["-u", "+%Y"])
+        .args(["-u", "-d", &format!("+{days} days"), "+%Y"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
