@@ -107,10 +107,13 @@ impl Effects for SystemEffects {
 fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<()> {
     let mut source = LiveSource::new(&config.segment);
     if cli.no_wait {
-        source
-            .try_attach()
-            .map_err(|e| eyre!(e))
-            .suggestion("start it with forge-init, or run forge-top --demo; without --no-wait forge-top waits for it")?;
+        if let Err(e) = source.try_attach() {
+            let hint = attach_hint(
+                &e,
+                "start it with forge-init, or run forge-top --demo; without --no-wait forge-top waits for it",
+            );
+            return Err(eyre!(e)).suggestion(hint);
+        }
     }
     let mut events = LiveEvents::new(source, stop);
     let mut effects = SystemEffects {
@@ -148,8 +151,11 @@ fn sample_headless(cli: &Cli, config: Config, after: Duration, stop: &AtomicBool
                     || start.elapsed() >= HEADLESS_WAIT
                     || stop.load(Ordering::Relaxed) =>
             {
-                return Err(eyre!(e))
-                    .suggestion("start it with forge-init (or use --demo); is --segment right?")
+                let hint = attach_hint(
+                    &e,
+                    "start it with forge-init (or use --demo); is --segment right?",
+                );
+                return Err(eyre!(e)).suggestion(hint);
             }
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
@@ -183,6 +189,23 @@ fn snapshot(cli: &Cli, config: Config, path: &std::path::Path, stop: &AtomicBool
         .wrap_err_with(|| format!("cannot write {}", path.display()))?;
     eprintln!("forge-top: wrote {}", path.display());
     Ok(())
+}
+
+/// What to suggest when attaching failed: `missing` when the segment is
+/// not there, otherwise advice that fits what is there.
+fn attach_hint(error: &str, missing: &str) -> String {
+    let hint = if error.contains("is not a Forge segment") || error.contains("malformed header") {
+        "something else is at that name: replace it with forge-init --force, or pick another --segment"
+    } else if error.contains("layout version") {
+        "the segment was made by another build: re-create it with this build's forge-init --force"
+    } else if error.contains("symbolic link") || error.contains("not a regular file") {
+        "remove what is at that name (Forge never follows links), then run forge-init"
+    } else if error.contains("too short") {
+        "the file is smaller than its header says (truncated?): re-create it with forge-init --force"
+    } else {
+        missing
+    };
+    hint.to_owned()
 }
 
 /// Renders the app once on an off-screen terminal of its size.

@@ -149,12 +149,12 @@ fn a_segment_truncated_under_the_daemons_ends_them_with_a_message_and_forge_top_
             out.exited_at.saturating_duration_since(cut),
             out.stderr.lines().last().unwrap_or_default()
         );
-        // A clean exit 1 with the reason, not a death by SIGBUS.
+        // A clean exit 1 with the reason, not a death by SIGBUS: from the
+        // SIGBUS reporter when the daemon touched a lost page, or from the
+        // watch thread when it did not (a producer waiting for space on a
+        // full ring after its consumer left, say).
         out.expect_code(1);
-        assert_says(
-            &out,
-            &[&rig.segment, "was truncated under us", "SIGBUS at byte"],
-        );
+        assert_says(&out, &[&rig.segment, "was truncated under us"]);
     }
     rig.wait(top, T).expect_code(0);
     let (_, events) = top_events(&json);
@@ -425,7 +425,7 @@ fn broken_headers_get_a_typed_error_and_a_clear_message_from_every_tool_never_a_
         }
         let top = rig.run(Bin::Top, &["--once", "--no-wait"], T);
         top.expect_code(1);
-        assert_says(&top, &[says]);
+        assert_says(&top, &[says, "forge-init --force"]);
         // Nothing was written into it.
         assert_eq!(&std::fs::read(rig.shm_path()).unwrap(), bytes, "{what}");
     }
