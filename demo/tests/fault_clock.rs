@@ -46,6 +46,9 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
         return;
     }
     let mut rig = Rig::new("clock");
+    // libfaketime makes a shm object and a semaphore per process and removes
+    // them at exit, which a SIGKILLed process never reaches.
+    let mut faked_pids = FakedPids(Vec::new());
     let dir = tempfile_dir(&rig);
     let daemons_clock = format!("{dir}/daemons");
     let top_clock = format!("{dir}/top");
@@ -53,10 +56,13 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
     std::fs::write(&daemons_clock, "+400d\n").unwrap();
     std::fs::write(&top_clock, "+0\n").unwrap();
     let seg = rig.segment.clone();
-    let run = |rig: &mut Rig, stamp: &str, bin: Bin, args: &[&str]| {
+    let mut run = |rig: &mut Rig, stamp: &str, bin: Bin, args: &[&str]| {
         let argv = faked(stamp, bin, &seg, args);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-        rig.spawn_raw_cmd("env", &argv)
+        let p = rig.spawn_raw_cmd("env", &argv);
+        // env execs the program: same pid.
+        faked_pids.0.push(rig.pid(p));
+        p
     };
     let init = run(&mut rig, &daemons_clock, Bin::Init, &[]);
     rig.wait(init, T).expect_code(0);
@@ -139,6 +145,18 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
     assert!(out.stderr.contains("is in use"), "{}", out.stderr);
     assert!(rig.running(core) && rig.running(stream));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Removes what libfaketime left in /dev/shm for these pids.
+struct FakedPids(Vec<u32>);
+
+impl Drop for FakedPids {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::fs::remove_file(format!("/dev/shm/faketime_shm_{pid}"));
+            let _ = std::fs::remove_file(format!("/dev/shm/sem.faketime_sem_{pid}"));
+        }
+    }
 }
 
 /// The UTC year `days` from now, from date(1), without a date crate.
