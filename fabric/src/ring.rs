@@ -72,10 +72,18 @@ impl RingRef {
     /// Is position `pos` published in its slot?
     #[inline(always)]
     fn published(&self, pos: u64) -> Option<u64> {
+        self.published_with(pos, self.stamp(pos))
+    }
+
+    /// Like `published`, with the stamp of `pos` already known (the hot
+    /// paths keep it per lap instead of recomputing it per frame).
+    #[inline(always)]
+    fn published_with(&self, pos: u64, stamp: u32) -> Option<u64> {
+        debug_assert_eq!(stamp, self.stamp(pos));
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`; the payload written before it is visible.
         let word = self.slot(pos).word.load(Ordering::Acquire);
-        (unpack_word(word).2 == self.stamp(pos)).then_some(word)
+        (unpack_word(word).2 == stamp).then_some(word)
     }
 }
 
@@ -83,6 +91,8 @@ impl RingRef {
 pub struct Producer {
     ring: RingRef,
     head: u64,
+    /// `stamp_for(head)`, updated once per lap.
+    stamp: u32,
     published_head: u64,
     cached_tail: u64,
     publish_batch: u64,
@@ -98,6 +108,8 @@ pub struct Producer {
 pub struct Consumer {
     ring: RingRef,
     tail: u64,
+    /// `stamp_for(tail)`, updated once per lap.
+    stamp: u32,
     released_tail: u64,
     release_batch: u64,
     messages: u64,
@@ -130,6 +142,7 @@ impl Producer {
         let bytes = line.bytes.load(Ordering::Relaxed);
         let full_count = line.backpressure.load(Ordering::Relaxed);
         let mut producer = Producer {
+            stamp: ring.stamp(head),
             ring,
             head,
             published_head: head,
@@ -243,6 +256,9 @@ impl Producer {
     #[inline(always)]
     fn committed(&mut self, len: usize) {
         self.head = self.head.wrapping_add(1);
+        if self.head & self.ring.mask == 0 {
+            self.stamp = self.ring.stamp(self.head);
+        }
         self.messages += 1;
         self.bytes += len as u64;
         if self.wake_peer {
@@ -397,7 +413,7 @@ impl SlotWriter<'_> {
         }
         let pos = self.producer.head;
         let ring = &self.producer.ring;
-        let word = pack_word(len as u16, flags, ring.stamp(pos));
+        let word = pack_word(len as u16, flags, self.producer.stamp);
         // SYNC: pairs with the Acquire load of the slot word in
         // `RingRef::published` (consumer and producer resume scan).
         ring.slot(pos).word.store(word, Ordering::Release);
@@ -414,6 +430,7 @@ impl Consumer {
         let bytes = line.bytes.load(Ordering::Relaxed);
         let empty_count = line.backpressure.load(Ordering::Relaxed);
         let mut consumer = Consumer {
+            stamp: ring.stamp(tail),
             ring,
             tail,
             released_tail: tail,
@@ -452,7 +469,7 @@ impl Consumer {
     /// Length of the next frame if one is published.
     #[inline]
     fn next_len(&mut self) -> Result<Option<usize>, PopError> {
-        let Some(word) = self.ring.published(self.tail) else {
+        let Some(word) = self.ring.published_with(self.tail, self.stamp) else {
             self.empty_count += 1;
             return Ok(None);
         };
@@ -470,7 +487,7 @@ impl Consumer {
     /// Is a frame ready to read?
     #[inline]
     pub fn is_ready(&self) -> bool {
-        self.ring.published(self.tail).is_some()
+        self.ring.published_with(self.tail, self.stamp).is_some()
     }
 
     /// Calls `f` with the oldest frame's bytes in place, then releases it.
@@ -531,6 +548,9 @@ impl Consumer {
     #[inline(always)]
     fn release_one(&mut self, len: usize) {
         self.tail = self.tail.wrapping_add(1);
+        if self.tail & self.ring.mask == 0 {
+            self.stamp = self.ring.stamp(self.tail);
+        }
         self.messages += 1;
         self.bytes += len as u64;
         if self.tail.wrapping_sub(self.released_tail) >= self.release_batch {
@@ -561,9 +581,9 @@ impl Consumer {
         self.flush();
         let deadline = Deadline::after(timeout);
         let ring = self.ring.clone();
-        let tail = self.tail;
+        let (tail, stamp) = (self.tail, self.stamp);
         wait::wait_until(strategy, &ring.consumer_line().sleeping, deadline, || {
-            ring.published(tail).is_some()
+            ring.published_with(tail, stamp).is_some()
         })
     }
 
@@ -670,6 +690,7 @@ impl ReadFrame<'_> {
 
     /// Frees the slot for the producer (possibly batched; see
     /// [`Consumer::set_release_batch`]).
+    #[inline]
     pub fn release(self) {
         let len = self.bytes.len();
         // SAFETY: `consumer` came from the `&'a mut Consumer` this guard
@@ -681,6 +702,7 @@ impl ReadFrame<'_> {
 #[cfg(not(loom))]
 impl std::ops::Deref for ReadFrame<'_> {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.bytes
     }
