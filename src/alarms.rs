@@ -114,6 +114,8 @@ pub struct Alarms {
     /// Oldest first.
     pub log: VecDeque<LogEntry>,
     full_since: Option<u64>,
+    /// Said once: every core forge-top may use runs a daemon.
+    noted_no_free_core: bool,
 }
 
 struct Cond {
@@ -298,6 +300,16 @@ impl Alarms {
     }
 
     fn levels(&mut self, obs: &Observation, th: Thresholds, out: &mut Vec<Cond>) {
+        if !free_core(obs) && !self.noted_no_free_core && obs.sample.is_some() {
+            // On a machine where both daemons hold every core forge-top may
+            // use, sharing is unavoidable: say it once instead of alarming.
+            self.noted_no_free_core = true;
+            self.log(
+                obs.unix_ns,
+                Severity::Info,
+                "every core forge-top may use runs a pinned daemon; it shares one (see its cpu % below)",
+            );
+        }
         let level = |key, severity, text: String| Cond {
             key,
             severity,
@@ -370,7 +382,7 @@ impl Alarms {
                             ),
                         ));
                     }
-                    if side.core.is_some() && side.core == obs.me.cpu {
+                    if side.core.is_some() && side.core == obs.me.cpu && free_core(obs) {
                         out.push(level(
                             AlarmKey::CoreShared(role),
                             Severity::Warning,
@@ -409,4 +421,18 @@ impl Alarms {
             ));
         }
     }
+}
+
+/// Is there a core forge-top may run on that no live daemon is pinned to?
+/// Unknown allowed cores count as free, so the warning stays on.
+fn free_core(obs: &Observation) -> bool {
+    let Some(s) = &obs.sample else {
+        return true;
+    };
+    let pinned: Vec<u32> = [&s.producer, &s.consumer]
+        .into_iter()
+        .filter(|side| side.alive == Some(true))
+        .filter_map(|side| side.core)
+        .collect();
+    obs.me.allowed_cores.is_empty() || obs.me.allowed_cores.iter().any(|c| !pinned.contains(c))
 }

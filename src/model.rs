@@ -340,6 +340,8 @@ pub struct SelfInfo {
     pub rss_kib: u64,
     /// User + system CPU time, ns.
     pub cpu_time_ns: u64,
+    /// Cores forge-top may run on (`Cpus_allowed_list`); empty if unknown.
+    pub allowed_cores: Vec<u32>,
 }
 
 /// How the source is attached to the name.

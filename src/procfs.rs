@@ -24,7 +24,9 @@ pub fn self_info() -> SelfInfo {
         ..SelfInfo::default()
     };
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        me.rss_kib = parse_status(&status).rss_kib;
+        let status = parse_status(&status);
+        me.rss_kib = status.rss_kib;
+        me.allowed_cores = parse_cpu_list(&status.cpus_allowed);
     }
     if let Some(stat) = std::fs::read_to_string("/proc/self/stat")
         .ok()

@@ -285,6 +285,7 @@ impl EventSource for Script {
                         cpu: Some(0),
                         rss_kib: 6_100,
                         cpu_time_ns: 0,
+                        allowed_cores: vec![0, 1, 2, 3],
                     },
                 };
                 if let Some(s) = &t.sample {
