@@ -87,6 +87,49 @@ impl RingRef {
     }
 }
 
+/// The role-related methods both sides share: session checks and the
+/// heartbeat. `$publish` is the side's method that stores its index.
+macro_rules! role_methods {
+    ($publish:ident) => {
+        #[cfg(not(loom))]
+        pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
+            self.role = Some(role);
+        }
+
+        /// `Ok` while the segment is live in the session this side attached
+        /// to. A cheap load of one read-mostly line; call it off the
+        /// per-message path.
+        pub fn check_session(&self) -> Result<(), crate::SessionError> {
+            #[cfg(not(loom))]
+            if let Some(role) = &self.role {
+                return role.check_session();
+            }
+            Ok(())
+        }
+
+        /// The session this side attached to (0 for a heap ring).
+        pub fn session(&self) -> u64 {
+            #[cfg(not(loom))]
+            if let Some(role) = &self.role {
+                return role.session();
+            }
+            0
+        }
+
+        /// Publishes the index and counters, re-reads the peer's wait
+        /// strategy and stamps the heartbeat. Call it off the per-message
+        /// path.
+        pub fn heartbeat(&mut self) {
+            self.$publish();
+            self.refresh_peer();
+            #[cfg(not(loom))]
+            if let Some(role) = &self.role {
+                role.heartbeat();
+            }
+        }
+    };
+}
+
 /// The writing end. Exactly one exists per ring.
 pub struct Producer {
     ring: RingRef,
@@ -307,40 +350,7 @@ impl Producer {
         fence(Ordering::SeqCst);
     }
 
-    #[cfg(not(loom))]
-    pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
-        self.role = Some(role);
-    }
-
-    /// `Ok` while the segment is live in the session this side attached to.
-    /// A cheap load of one read-mostly line; call it off the per-message path.
-    pub fn check_session(&self) -> Result<(), crate::SessionError> {
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            return role.check_session();
-        }
-        Ok(())
-    }
-
-    /// The session this side attached to (0 for a heap ring).
-    pub fn session(&self) -> u64 {
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            return role.session();
-        }
-        0
-    }
-
-    /// Publishes the index and counters, re-reads the peer's wait strategy
-    /// and stamps the heartbeat. Call it off the per-message path.
-    pub fn heartbeat(&mut self) {
-        self.publish();
-        self.refresh_peer();
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            role.heartbeat();
-        }
-    }
+    role_methods!(publish);
 
     /// Frames committed so far (also `head`'s advance since the segment began).
     pub fn messages(&self) -> u64 {
@@ -607,40 +617,7 @@ impl Consumer {
         fence(Ordering::SeqCst);
     }
 
-    #[cfg(not(loom))]
-    pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
-        self.role = Some(role);
-    }
-
-    /// `Ok` while the segment is live in the session this side attached to.
-    /// A cheap load of one read-mostly line; call it off the per-message path.
-    pub fn check_session(&self) -> Result<(), crate::SessionError> {
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            return role.check_session();
-        }
-        Ok(())
-    }
-
-    /// The session this side attached to (0 for a heap ring).
-    pub fn session(&self) -> u64 {
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            return role.session();
-        }
-        0
-    }
-
-    /// Publishes the index and counters, re-reads the peer's wait strategy
-    /// and stamps the heartbeat. Call it off the per-message path.
-    pub fn heartbeat(&mut self) {
-        self.flush();
-        self.refresh_peer();
-        #[cfg(not(loom))]
-        if let Some(role) = &self.role {
-            role.heartbeat();
-        }
-    }
+    role_methods!(flush);
 
     /// Records a transit-latency sample (ns) in the segment's shared
     /// histogram, for inspectors. No-op on a heap ring.

@@ -15,27 +15,11 @@ use forge_fabric::segment::validate_header_bytes;
 use forge_fabric::{CreateOptions, ObserveError, Observer, Replaced, Segment, SegmentError};
 use proptest::prelude::*;
 
-/// A unique segment name that is unlinked on drop, even when the test fails.
-struct Name(String);
+mod common;
 
-impl Name {
-    fn new(what: &str) -> Name {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Name(format!(
-            "/forge_test_faults_{what}_{}_{n}",
-            std::process::id()
-        ))
-    }
-    fn path(&self) -> String {
-        format!("/dev/shm{}", self.0)
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path());
-    }
+/// A segment name of this suite, unlinked on drop.
+fn seg_name(what: &str) -> common::Name {
+    common::Name::new("faults", what)
 }
 
 fn slots(n: u32) -> CreateOptions {
@@ -78,7 +62,7 @@ fn a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_pr
         "a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_process";
     match std::env::var(CHILD).as_deref() {
         Ok("observer") => {
-            let name = Name::new("guard");
+            let name = seg_name("guard");
             let (seg, _) = Segment::create(&name.0, &slots(4)).unwrap();
             let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
             assert!(fault_guard::installed());
@@ -109,7 +93,7 @@ fn a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_pr
             // A SIGBUS outside every observer mapping still kills, as
             // without the guard. (The parent owns the name: this process
             // dies before any drop could unlink it.)
-            let name = Name(mode["foreign:".len()..].to_owned());
+            let name = common::Name(mode["foreign:".len()..].to_owned());
             let _seg = Segment::create(&name.0, &slots(4)).unwrap();
             let _obs = Observer::open(&name.0, Duration::ZERO).unwrap();
             let file = std::fs::OpenOptions::new()
@@ -131,7 +115,7 @@ fn a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_pr
                 status.success() && err.contains("CHILD-OK"),
                 "{status:?}\n{err}"
             );
-            let name = Name::new("foreign_bus");
+            let name = seg_name("foreign_bus");
             let (status, err) = in_child(TEST, &format!("foreign:{}", name.0));
             assert_eq!(
                 status.signal(),
@@ -146,7 +130,7 @@ fn a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_pr
 fn an_observer_sampling_while_the_file_is_truncated_and_restored_never_faults() {
     const TEST: &str = "an_observer_sampling_while_the_file_is_truncated_and_restored_never_faults";
     if std::env::var(CHILD).is_ok() {
-        let name = Name::new("flap");
+        let name = seg_name("flap");
         let (seg, _) = Segment::create(&name.0, &slots(64)).unwrap();
         let size = seg.size();
         let path = name.path();
@@ -199,7 +183,7 @@ fn an_observer_sampling_while_the_file_is_truncated_and_restored_never_faults() 
 
 #[test]
 fn a_partial_object_of_a_dead_forge_init_is_refused_by_name_and_replaced_with_force() {
-    let name = Name::new("partial");
+    let name = seg_name("partial");
     // Created, never sized: what a forge-init killed at that point leaves.
     std::fs::File::create(name.path()).unwrap();
     let e = Segment::create(&name.0, &slots(4)).unwrap_err();
@@ -226,7 +210,7 @@ fn a_partial_object_of_a_dead_forge_init_is_refused_by_name_and_replaced_with_fo
 
 #[test]
 fn inits_that_find_a_segment_created_after_they_started_lose_the_race() {
-    let name = Name::new("late");
+    let name = seg_name("late");
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(8));
     let results: Vec<_> = (0..8)
         .map(|_| {
@@ -274,7 +258,7 @@ fn inits_that_find_a_segment_created_after_they_started_lose_the_race() {
 
 /// Bytes of a valid 4-slot segment.
 fn valid_segment_bytes() -> Vec<u8> {
-    let name = Name::new("template");
+    let name = seg_name("template");
     let _seg = Segment::create(&name.0, &slots(4)).unwrap();
     std::fs::read(name.path()).unwrap()
 }

@@ -9,27 +9,11 @@ use forge_fabric::{
     CreateOptions, Observer, Replaced, RoleError, Segment, SegmentError, SessionError,
 };
 
-/// A unique segment name that is unlinked on drop, even when the test fails.
-struct Name(String);
+mod common;
 
-impl Name {
-    fn new(what: &str) -> Name {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Name(format!(
-            "/forge_test_fabric_{what}_{}_{n}",
-            std::process::id()
-        ))
-    }
-    fn path(&self) -> String {
-        format!("/dev/shm{}", self.0)
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(self.path());
-    }
+/// A segment name of this suite, unlinked on drop.
+fn seg_name(what: &str) -> common::Name {
+    common::Name::new("fabric", what)
 }
 
 fn small() -> CreateOptions {
@@ -41,7 +25,7 @@ fn small() -> CreateOptions {
 
 /// Bytes of a valid 4-slot segment, to break in one place.
 fn valid_bytes() -> Vec<u8> {
-    let name = Name::new("template");
+    let name = seg_name("template");
     let _seg = Segment::create(&name.0, &small()).unwrap();
     std::fs::read(name.path()).unwrap()
 }
@@ -51,7 +35,7 @@ fn write_at(bytes: &mut [u8], offset: usize, value: &[u8]) {
 }
 
 fn open_broken(bytes: &[u8]) -> SegmentError {
-    let name = Name::new("broken");
+    let name = seg_name("broken");
     std::fs::write(name.path(), bytes).unwrap();
     let rw = Segment::open(&name.0, Duration::from_millis(20)).unwrap_err();
     let ro = Observer::open(&name.0, Duration::from_millis(20)).unwrap_err();
@@ -66,7 +50,7 @@ fn open_broken(bytes: &[u8]) -> SegmentError {
 #[test]
 fn create_makes_a_zeroed_live_segment_owned_by_us_with_mode_0600() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let name = Name::new("create");
+    let name = seg_name("create");
     let (seg, replaced) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
     assert_eq!(replaced, Replaced::Nothing);
     let meta = std::fs::metadata(name.path()).unwrap();
@@ -90,7 +74,7 @@ fn create_makes_a_zeroed_live_segment_owned_by_us_with_mode_0600() {
 #[test]
 fn the_mode_asked_for_is_the_mode_set() {
     use std::os::unix::fs::PermissionsExt;
-    let name = Name::new("mode");
+    let name = seg_name("mode");
     let opts = CreateOptions {
         mode: 0o640,
         ..small()
@@ -108,7 +92,7 @@ fn bad_names_and_slot_counts_are_refused() {
             Err(SegmentError::BadName { .. })
         ));
     }
-    let name = Name::new("slots");
+    let name = seg_name("slots");
     for slots in [0, 1, 3, 1000, MAX_SLOT_COUNT * 2] {
         let opts = CreateOptions {
             slot_count: slots,
@@ -123,7 +107,7 @@ fn bad_names_and_slot_counts_are_refused() {
 
 #[test]
 fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
-    let name = Name::new("reinit");
+    let name = seg_name("reinit");
     let (old, _) = Segment::create(&name.0, &small()).unwrap();
     let producer = old.producer(Some(0)).unwrap();
     let err = Segment::create(&name.0, &small()).unwrap_err();
@@ -160,7 +144,7 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
 
 #[test]
 fn a_stopped_role_does_not_block_re_init() {
-    let name = Name::new("stopped");
+    let name = seg_name("stopped");
     let (seg, _) = Segment::create(&name.0, &small()).unwrap();
     drop(seg.consumer(None).unwrap());
     let (_, replaced) = Segment::create(&name.0, &small()).unwrap();
@@ -169,7 +153,7 @@ fn a_stopped_role_does_not_block_re_init() {
 
 #[test]
 fn one_producer_and_one_consumer_at_a_time() {
-    let name = Name::new("roles");
+    let name = seg_name("roles");
     let (seg, _) = Segment::create(&name.0, &small()).unwrap();
     let p = seg.producer(None).unwrap();
     let c = seg.consumer(None).unwrap();
@@ -195,7 +179,7 @@ fn one_producer_and_one_consumer_at_a_time() {
 
 #[test]
 fn a_dead_holder_s_role_can_be_taken_over() {
-    let name = Name::new("dead");
+    let name = seg_name("dead");
     let (seg, _) = Segment::create(&name.0, &small()).unwrap();
     // A pid that cannot exist stands for a holder that was SIGKILLed.
     seg.header()
@@ -219,7 +203,7 @@ fn a_dead_holder_s_role_can_be_taken_over() {
 
 #[test]
 fn a_missing_segment_is_a_typed_error() {
-    let name = Name::new("missing");
+    let name = seg_name("missing");
     assert!(matches!(
         Segment::open(&name.0, Duration::ZERO),
         Err(SegmentError::Missing { .. })
@@ -329,7 +313,7 @@ fn random_bytes_are_refused_without_panicking() {
                 state as u8
             })
             .collect();
-        let name = Name::new("random");
+        let name = seg_name("random");
         std::fs::write(name.path(), &bytes).unwrap();
         assert!(Segment::open(&name.0, Duration::from_millis(5)).is_err());
         assert!(Observer::open(&name.0, Duration::from_millis(5)).is_err());
@@ -338,7 +322,7 @@ fn random_bytes_are_refused_without_panicking() {
 
 #[test]
 fn a_foreign_object_is_replaced_only_with_force() {
-    let name = Name::new("foreign");
+    let name = seg_name("foreign");
     std::fs::write(name.path(), b"not a ring at all, but long enough? no").unwrap();
     assert!(Segment::create(&name.0, &small()).is_err());
     let forced = CreateOptions {
@@ -352,7 +336,7 @@ fn a_foreign_object_is_replaced_only_with_force() {
 #[test]
 fn the_observer_marks_a_slot_torn_when_the_producer_may_be_rewriting_it() {
     use forge_fabric::SlotState;
-    let name = Name::new("torn");
+    let name = seg_name("torn");
     let (seg, _) = Segment::create(&name.0, &small()).unwrap();
     let mut p = seg.producer(None).unwrap();
     let mut c = seg.consumer(None).unwrap();
@@ -397,7 +381,7 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
     use forge_fabric::frame::{decode, encode, FrameKind};
     use forge_fabric::WaitStrategy;
     const FRAMES: u64 = 1_000_000;
-    let name = Name::new("million");
+    let name = seg_name("million");
     let (seg, _) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
     let seg = std::sync::Arc::new(seg);
     let mut p = seg.producer(None).unwrap();
@@ -442,7 +426,7 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
 
 #[test]
 fn concurrent_inits_on_one_name_leave_one_valid_segment() {
-    let name = Name::new("race");
+    let name = seg_name("race");
     let results: Vec<_> = (0..4)
         .map(|_| {
             let n = name.0.clone();
@@ -474,9 +458,9 @@ fn concurrent_inits_on_one_name_leave_one_valid_segment() {
 
 #[test]
 fn a_symlink_at_the_name_is_refused() {
-    let target = Name::new("link_target");
+    let target = seg_name("link_target");
     Segment::create(&target.0, &small()).unwrap();
-    let link = Name::new("link");
+    let link = seg_name("link");
     std::os::unix::fs::symlink(target.path(), link.path()).unwrap();
     let e = Segment::open(&link.0, Duration::ZERO).unwrap_err();
     assert!(
@@ -498,7 +482,7 @@ fn a_symlink_at_the_name_is_refused() {
 #[test]
 fn a_segment_owned_by_someone_else_or_world_writable_is_flagged() {
     use std::os::unix::fs::PermissionsExt;
-    let name = Name::new("owner");
+    let name = seg_name("owner");
     Segment::create(&name.0, &small()).unwrap();
     assert_eq!(
         Segment::open(&name.0, Duration::ZERO)
@@ -534,7 +518,7 @@ fn a_store_through_the_observer_mapping_faults_in_a_child_process() {
         unsafe { p.add(40).write_volatile(0xFF) };
         std::process::exit(0);
     }
-    let name = Name::new("rofault");
+    let name = seg_name("rofault");
     Segment::create(&name.0, &small()).unwrap();
     let before = std::fs::read(name.path()).unwrap();
     let status = std::process::Command::new(std::env::current_exe().unwrap())
