@@ -83,6 +83,35 @@ pub fn open_segment(name: &str) -> Result<Segment> {
     }
 }
 
+/// Pins a daemon to `requested`, or to its role's default (saying why when
+/// the original design's core does not exist here), and returns the core.
+pub fn pin_daemon(
+    program: &str,
+    role: &str,
+    requested: Option<u32>,
+    default: fn() -> crate::pin::DefaultCore,
+) -> Result<u32> {
+    let core = match requested {
+        Some(core) => core,
+        None => {
+            let default = default();
+            if let Some(note) = &default.note {
+                eprintln!("{program}: note: {note}");
+            }
+            default.core
+        }
+    };
+    crate::pin::pin_to(core)
+        .wrap_err_with(|| format!("cannot pin the {role}"))
+        .with_suggestion(|| {
+            format!(
+                "pick one of this machine's cores with --core: {:?}",
+                crate::pin::available_cores()
+            )
+        })?;
+    Ok(core)
+}
+
 /// Asks the kernel to send us SIGTERM when our parent dies, so daemons that
 /// `forge-top --demo` started never outlive it. The signal then takes the
 /// normal clean-stop path. If the parent died before the request took

@@ -9,7 +9,7 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    die_with_parent, open_segment, print_report, ParentArg, SegmentArg, WaitArg,
+    die_with_parent, open_segment, pin_daemon, print_report, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
@@ -90,24 +90,7 @@ fn run(cli: &Cli) -> Result<Exit> {
     if cli.parent.die_with_parent {
         die_with_parent()?;
     }
-    let core = match cli.core {
-        Some(core) => core,
-        None => {
-            let default = pin::default_consumer_core();
-            if let Some(note) = &default.note {
-                eprintln!("{PROGRAM}: note: {note}");
-            }
-            default.core
-        }
-    };
-    pin::pin_to(core)
-        .wrap_err("cannot pin the consumer")
-        .with_suggestion(|| {
-            format!(
-                "pick one of this machine's cores with --core: {:?}",
-                pin::available_cores()
-            )
-        })?;
+    let core = pin_daemon(PROGRAM, "consumer", cli.core, pin::default_consumer_core)?;
     let segment = std::sync::Arc::new(open_segment(name)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");

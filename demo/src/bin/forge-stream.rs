@@ -8,7 +8,7 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    die_with_parent, open_segment, print_report, ParentArg, SegmentArg, WaitArg,
+    die_with_parent, open_segment, pin_daemon, print_report, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
@@ -84,24 +84,7 @@ fn run(cli: &Cli) -> Result<Exit> {
     if cli.parent.die_with_parent {
         die_with_parent()?;
     }
-    let core = match cli.core {
-        Some(core) => core,
-        None => {
-            let default = pin::default_producer_core();
-            if let Some(note) = &default.note {
-                eprintln!("{PROGRAM}: note: {note}");
-            }
-            default.core
-        }
-    };
-    pin::pin_to(core)
-        .wrap_err("cannot pin the producer")
-        .with_suggestion(|| {
-            format!(
-                "pick one of the cores listed with --core; this machine's are {:?}",
-                pin::available_cores()
-            )
-        })?;
+    let core = pin_daemon(PROGRAM, "producer", cli.core, pin::default_producer_core)?;
     let segment = std::sync::Arc::new(open_segment(name)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");
