@@ -285,7 +285,9 @@ impl Producer {
     pub fn wait_for_space(&mut self, strategy: WaitStrategy, timeout: std::time::Duration) -> bool {
         self.publish();
         let deadline = Deadline::after(timeout);
-        let ring = self.ring.clone();
+        // A borrow, not a clone: cloning would bump the keep-alive Arc (an
+        // atomic read-modify-write) every time the ring is found full.
+        let ring = &self.ring;
         let head = self.head;
         let cap = ring.capacity();
         let ready = || {
@@ -590,7 +592,7 @@ impl Consumer {
     pub fn wait_for_frame(&mut self, strategy: WaitStrategy, timeout: std::time::Duration) -> bool {
         self.flush();
         let deadline = Deadline::after(timeout);
-        let ring = self.ring.clone();
+        let ring = &self.ring;
         let (tail, stamp) = (self.tail, self.stamp);
         wait::wait_until(strategy, &ring.consumer_line().sleeping, deadline, || {
             ring.published_with(tail, stamp).is_some()
