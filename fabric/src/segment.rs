@@ -197,6 +197,16 @@ impl std::fmt::Debug for Segment {
     }
 }
 
+impl Header {
+    /// The line `side` writes.
+    pub fn side(&self, side: Side) -> &SideLine {
+        match side {
+            Side::Producer => &self.producer,
+            Side::Consumer => &self.consumer,
+        }
+    }
+}
+
 /// Which daemon of a segment is alive, if any.
 fn live_holder(header: &Header) -> Option<(Side, u32)> {
     let now = monotonic_ns();
@@ -754,13 +764,10 @@ impl Role {
     fn claim(segment: &Segment, side: Side, core: Option<u32>) -> Result<Role, RoleError> {
         let header = segment.header();
         segment.check_session()?;
-        let line = match side {
-            Side::Producer => &header.producer,
-            Side::Consumer => &header.consumer,
-        };
+        let line = header.side(side);
         let me = std::process::id();
         loop {
-            let holder = line.pid.load(Ordering::Acquire);
+            let holder = line.pid.load(Ordering::Relaxed);
             // A live holder keeps the role, even when it is this process:
             // two producers (or consumers) in one process break SPSC too.
             if holder != 0 && pid_alive(holder) {
@@ -802,10 +809,7 @@ impl Role {
     }
 
     fn line(&self) -> &SideLine {
-        match self.side {
-            Side::Producer => &self.header().producer,
-            Side::Consumer => &self.header().consumer,
-        }
+        self.header().side(self.side)
     }
 
     pub(crate) fn check_session(&self) -> Result<(), SessionError> {
@@ -999,13 +1003,8 @@ mod sys {
     }
 }
 
-pub(crate) use sys_open_read_only::open_read_only_file;
-
-mod sys_open_read_only {
-    use super::*;
-    /// Opens `name` `O_RDONLY` for observers.
-    pub(crate) fn open_read_only_file(name: &str) -> Result<File, SegmentError> {
-        validate_name(name)?;
-        sys::open(name, false)
-    }
+/// Opens `name` `O_RDONLY` for observers.
+pub(crate) fn open_read_only_file(name: &str) -> Result<File, SegmentError> {
+    validate_name(name)?;
+    sys::open(name, false)
 }
