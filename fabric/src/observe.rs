@@ -96,6 +96,8 @@ impl SideSnapshot {
         let role_state = line.role_state.load(Ordering::Acquire);
         let core = line.core.load(Ordering::Relaxed);
         SideSnapshot {
+            // SYNC: pairs with the Release stores of head in
+            // `Producer::publish` and of tail in `Consumer::flush`.
             index: line.index.load(Ordering::Acquire),
             sleeping: line.sleeping.load(Ordering::Relaxed) != 0,
             wait_strategy: line.wait_strategy.load(Ordering::Relaxed),
@@ -559,9 +561,12 @@ impl Observer {
         let id = &h.identity;
         // SYNC: pairs with the Release store of state in create / retire.
         let state = id.state.load(Ordering::Acquire);
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`;
+        // read before head so that head >= tail up to the publish batch.
         let tail = h.consumer.index.load(Ordering::Acquire);
         let consumer = SideSnapshot::read(&h.consumer);
         let producer = SideSnapshot::read(&h.producer);
+        // SYNC: pairs with the Release store of head in `Producer::publish`.
         let head = h.producer.index.load(Ordering::Acquire);
         let lat = &h.latency;
         let latency = LatencySnapshot {
@@ -621,6 +626,8 @@ impl Observer {
             // of 8) and inside the mapping (validated geometry).
             unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
         };
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit`: the payload written before it is visible.
         let w1 = word_at(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
         let copy_len = usize::from(len).min(PAYLOAD_CAPACITY).min(max_bytes);
@@ -744,6 +751,7 @@ pub mod fault_guard {
     impl Registration {
         /// Did a load from this mapping fault?
         pub fn faulted(&self) -> bool {
+            // SYNC: pairs with the Release store of faulted in `on_sigbus`.
             RANGES[self.0].faulted.load(Ordering::Acquire)
         }
     }
@@ -759,10 +767,13 @@ pub mod fault_guard {
     /// installed or every slot is taken.
     pub fn register(start: *const u8, len: usize) -> Option<Registration> {
         install();
+        // SYNC: pairs with the Release store of INSTALLED in `install`.
         if !INSTALLED.load(Ordering::Acquire) {
             return None;
         }
         let i = RANGES.iter().position(|r| {
+            // SYNC: pairs with the Release store of FREE in
+            // `Registration::drop`: the previous user is done with the slot.
             r.state
                 .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
@@ -779,6 +790,7 @@ pub mod fault_guard {
 
     /// Is the SIGBUS guard in place in this process?
     pub fn installed() -> bool {
+        // SYNC: pairs with the Release store of INSTALLED in `install`.
         INSTALLED.load(Ordering::Acquire)
     }
 
@@ -807,6 +819,8 @@ pub mod fault_guard {
             // SAFETY: `on_sigbus` is async-signal-safe (see the module doc)
             // and has the SA_SIGINFO signature.
             if unsafe { libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut()) } == 0 {
+                // SYNC: pairs with the Acquire loads in `register` and
+                // `installed`: PREVIOUS is set before the guard is in use.
                 INSTALLED.store(true, Ordering::Release);
             }
         });
@@ -817,6 +831,8 @@ pub mod fault_guard {
         let addr = unsafe { (*info).si_addr() } as usize;
         let page = PAGE.load(Ordering::Relaxed);
         for r in &RANGES {
+            // SYNC: pairs with the Release stores of state in `register`
+            // and `Registration::drop`.
             if r.state.load(Ordering::Acquire) != ACTIVE {
                 continue;
             }

@@ -170,6 +170,8 @@ impl Producer {
     pub(crate) fn attach(ring: RingRef) -> Self {
         // SYNC: pairs with the Release store of tail in `Consumer::flush`.
         let tail = ring.consumer_line().index.load(Ordering::Acquire);
+        // SYNC: pairs with the Release store of head in `Producer::publish`
+        // of a previous producer.
         let mut head = ring.producer_line().index.load(Ordering::Acquire);
         // A hostile or stale header could put head behind tail or too far
         // ahead; never let the resume scan leave [tail, tail + capacity].
@@ -179,6 +181,7 @@ impl Producer {
         while head.wrapping_sub(tail) < ring.capacity() && ring.published(head).is_some() {
             head = head.wrapping_add(1);
         }
+        // SYNC: pairs with the Acquire loads of head in observers.
         ring.producer_line().index.store(head, Ordering::Release);
         let line = ring.producer_line();
         let messages = line.messages.load(Ordering::Relaxed);
@@ -437,6 +440,8 @@ impl SlotWriter<'_> {
 impl Consumer {
     pub(crate) fn attach(ring: RingRef) -> Self {
         let line = ring.consumer_line();
+        // SYNC: pairs with the Release store of tail in `Consumer::flush` of
+        // a previous consumer.
         let tail = line.index.load(Ordering::Acquire);
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);

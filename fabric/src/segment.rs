@@ -216,7 +216,9 @@ fn live_holder(header: &Header) -> Option<(Side, u32)> {
     ]
     .into_iter()
     .find_map(|(side, line)| {
-        let pid = line.pid.load(Ordering::Acquire);
+        let pid = line.pid.load(Ordering::Relaxed);
+        // SYNC: pairs with the Release stores of role_state in `Role::claim`
+        // and `Role::drop`; pid is only a hint here, checked by pid_alive.
         let active = line.role_state.load(Ordering::Acquire) == ROLE_ACTIVE;
         let beat = line.heartbeat_ns.load(Ordering::Relaxed);
         let fresh = now.saturating_sub(beat) < LIVENESS_WINDOW.as_nanos() as u64;
@@ -709,7 +711,9 @@ pub(crate) fn validate(
             expected: declared,
         });
     }
-    let session = id.session_id.load(Ordering::Acquire);
+    // Ordered by the Acquire load of state above (the session is stored
+    // before it), so Relaxed suffices.
+    let session = id.session_id.load(Ordering::Relaxed);
     if !any_state {
         match state {
             STATE_LIVE if session != 0 => {}
@@ -777,9 +781,11 @@ impl Role {
                 });
             }
             // A vacant role, or one whose holder no longer exists.
+            // SYNC: pairs with the Release CAS that clears pid in
+            // `Role::drop` and with a racing claimer's: one of us wins.
             if line
                 .pid
-                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Relaxed)
                 .is_ok()
             {
                 break;
@@ -863,7 +869,11 @@ impl Drop for Role {
         }
         let line = self.line();
         line.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+        // SYNC: pairs with the Acquire load of role_state in `live_holder`
+        // and observers.
         line.role_state.store(ROLE_STOPPED, Ordering::Release);
+        // SYNC: pairs with the AcqRel CAS of pid in `Role::claim`: the next
+        // holder sees everything this one wrote.
         let _ = line
             .pid
             .compare_exchange(self.pid, 0, Ordering::AcqRel, Ordering::Relaxed);
