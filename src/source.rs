@@ -1,9 +1,11 @@
 //! The data source: the only module that talks to forge-fabric.
 //!
 //! Each tick it copies the header (one `snapshot`, atomic loads only) and the
-//! slots on screen (`read_slot`, validated copies) out of a read-only mapping,
-//! and converts them into [`crate::model`] types. It never reads the whole
-//! ring, never takes a role and cannot write: fabric maps `PROT_READ`.
+//! slots on screen (validated copies: the frame header of each list row with
+//! `read_slot_prefix`, the selected slot whole with `read_slot`) out of a
+//! read-only mapping, and converts them into [`crate::model`] types. It never
+//! reads the whole ring, never takes a role and cannot write: fabric maps
+//! `PROT_READ`.
 //!
 //! ```text
 //!            open ok                      retired / replaced / unlinked
@@ -258,8 +260,9 @@ impl LiveSource {
             (req.selected, req.first)
         };
         let end = first.saturating_add(req.count).min(slot_count);
+        // List rows show the frame header only; copy no more of the payload.
         for i in first..end {
-            if let Ok(copy) = observer.read_slot(i) {
+            if let Ok(copy) = observer.read_slot_prefix(i, FRAME_HEADER_LEN) {
                 obs.slots.push(slot_view(copy, false));
             }
         }
