@@ -6,19 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Bin, Output, Rig};
+use common::{assert_says, Bin, Rig};
 
 const T: Duration = Duration::from_secs(20);
-
-fn assert_says(out: &Output, needles: &[&str]) {
-    for n in needles {
-        assert!(
-            out.stderr.contains(n),
-            "stderr should mention {n:?}:\n{}",
-            out.stderr
-        );
-    }
-}
 
 #[test]
 fn a_missing_segment_is_an_error_that_says_to_run_forge_init() {

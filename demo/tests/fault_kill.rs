@@ -255,11 +255,7 @@ fn a_consumer_killed_at_random_points_resumes_at_tail_reads_at_most_batch_frames
     });
     rig.signal(stream, Signal::SIGTERM);
     rig.wait(stream, Duration::from_secs(10)).expect_code(0);
-    let head = rig
-        .wait_for("the consumer to drain", Duration::from_secs(30), |s| {
-            s.tail == s.head
-        })
-        .head;
+    let head = rig.drained_head(Duration::from_secs(30));
     rig.signal(c, Signal::SIGTERM);
     let got = rig.wait(c, Duration::from_secs(10));
     got.expect_code(0);

@@ -8,29 +8,10 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{Bin, Output, Rig};
+use common::{assert_says, session_of, Bin, Output, Rig};
 use forge_fabric::layout::ROLE_VACANT;
 
 const T: Duration = Duration::from_secs(20);
-
-fn session_of(init_stdout: &str) -> String {
-    init_stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("session"))
-        .expect("session line")
-        .trim()
-        .to_owned()
-}
-
-fn assert_says(out: &Output, needles: &[&str]) {
-    for n in needles {
-        assert!(
-            out.stderr.contains(n),
-            "stderr should mention {n:?}:\n{}",
-            out.stderr
-        );
-    }
-}
 
 /// The events forge-top logged in a `--snapshot … .json`.
 fn top_events(path: &std::path::Path) -> (serde_json::Value, Vec<String>) {

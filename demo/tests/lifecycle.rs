@@ -5,17 +5,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Bin, Rig};
+use common::{session_of, Bin, Rig};
 use forge_fabric::layout::ROLE_VACANT;
-
-fn session_of(init_stdout: &str) -> String {
-    init_stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("session"))
-        .expect("session line")
-        .trim()
-        .to_owned()
-}
 
 #[test]
 fn reinit_under_load_stops_both_daemons_with_exit_3_and_a_fresh_pair_streams_cleanly() {
@@ -167,11 +158,7 @@ fn sigterm_releases_the_roles_and_prints_a_final_report() {
         "{}",
         sent.stdout
     );
-    let head = rig
-        .wait_for("the consumer to drain", Duration::from_secs(10), |s| {
-            s.tail == s.head
-        })
-        .head;
+    let head = rig.drained_head(Duration::from_secs(10));
     rig.signal(core, Signal::SIGINT);
     let got = rig.wait(core, Duration::from_secs(5));
     got.expect_code(0);

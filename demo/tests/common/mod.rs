@@ -156,44 +156,35 @@ impl Rig {
 
     /// Starts `bin` with exactly `args`.
     pub fn spawn_raw(&mut self, bin: Bin, args: &[&str]) -> Proc {
-        let child = Command::new(bin.path())
-            .args(args)
-            .env_remove("FORGE_SEGMENT")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.path()));
-        self.children.push(Some(child));
-        Proc(self.children.len() - 1)
+        let mut cmd = Command::new(bin.path());
+        cmd.args(args).env_remove("RUST_BACKTRACE");
+        self.start(cmd, bin.path())
     }
 
     /// Starts `program` with `args`, a tool that is not one of ours.
     pub fn spawn_raw_cmd(&mut self, program: &str, args: &[&str]) -> Proc {
-        let child = Command::new(program)
-            .args(args)
-            .env_remove("FORGE_SEGMENT")
-            .env_remove("RUST_BACKTRACE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-        self.children.push(Some(child));
-        Proc(self.children.len() - 1)
+        let mut cmd = Command::new(program);
+        cmd.args(args).env_remove("RUST_BACKTRACE");
+        self.start(cmd, program)
     }
 
     /// Starts `sh -c script`.
     pub fn spawn_shell(&mut self, script: &str) -> Proc {
-        let child = Command::new("sh")
-            .args(["-c", script])
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        self.start(cmd, "sh")
+    }
+
+    /// Starts `cmd` without `FORGE_SEGMENT`, stdin closed and both outputs
+    /// piped, and keeps it for `wait` and the drop.
+    fn start(&mut self, mut cmd: Command, what: &str) -> Proc {
+        let child = cmd
             .env_remove("FORGE_SEGMENT")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("cannot start sh");
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
         self.children.push(Some(child));
         Proc(self.children.len() - 1)
     }
@@ -338,6 +329,13 @@ impl Rig {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
+
+    /// Waits until the consumer has read everything committed and returns
+    /// `head` then.
+    pub fn drained_head(&mut self, timeout: Duration) -> u64 {
+        self.wait_for("the consumer to drain", timeout, |s| s.tail == s.head)
+            .head
+    }
 }
 
 impl Drop for Rig {
@@ -356,20 +354,41 @@ impl Drop for Rig {
 
 /// `voluntary_ctxt_switches` of a process, from /proc.
 pub fn voluntary_switches(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("voluntary_ctxt_switches")
+    status_field(pid, "voluntary_ctxt_switches")
 }
 
 /// `nonvoluntary_ctxt_switches` of a process, from /proc.
 pub fn involuntary_switches(pid: u32) -> u64 {
+    status_field(pid, "nonvoluntary_ctxt_switches")
+}
+
+/// A numeric field of `/proc/<pid>/status`.
+fn status_field(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
     status
         .lines()
-        .find_map(|l| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
-        .expect("nonvoluntary_ctxt_switches")
+        .unwrap_or_else(|| panic!("{field}"))
+}
+
+/// The session forge-init printed (its `session` line).
+pub fn session_of(init_stdout: &str) -> String {
+    init_stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("session"))
+        .expect("session line")
+        .trim()
+        .to_owned()
+}
+
+/// Asserts that stderr mentions every needle, showing it if not.
+pub fn assert_says(out: &Output, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            out.stderr.contains(n),
+            "stderr should mention {n:?}:\n{}",
+            out.stderr
+        );
+    }
 }
