@@ -26,7 +26,9 @@ use forge_fabric::layout::{
 };
 use forge_fabric::observe::{LatencySnapshot, SegmentState, SideSnapshot};
 use forge_fabric::segment::pid_alive;
-use forge_fabric::{NameStatus, ObserveError, Observer, SegmentError, SlotCopy, Snapshot};
+use forge_fabric::{
+    NameStatus, ObserveError, Observer, SegmentError, SlotCopy, Snapshot, WaitStrategy,
+};
 
 use crate::model::*;
 use crate::procfs;
@@ -442,12 +444,8 @@ fn side(role: Role, s: &SideSnapshot, now: u64) -> SideInfo {
         bytes: s.bytes,
         backpressure: s.backpressure,
         batch: s.batch,
-        wait: match s.wait_strategy {
-            0 => "spin".into(),
-            1 => "yield".into(),
-            2 => "park".into(),
-            c => format!("code {c}"),
-        },
+        wait: WaitStrategy::from_code(s.wait_strategy)
+            .map_or_else(|| format!("code {}", s.wait_strategy), |w| w.name().into()),
         sleeping: s.sleeping,
         uptime_ns: (s.started_mono_ns != 0).then(|| now.saturating_sub(s.started_mono_ns)),
     }
