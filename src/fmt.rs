@@ -71,26 +71,21 @@ pub fn time_of_day(unix_ns: u64) -> String {
 
 /// Date and time, UTC: `2024-05-01 12:34:56`.
 pub fn date_time(unix_ns: u64) -> String {
-    let s = unix_ns / 1_000_000_000;
-    let (y, m, d) = civil_from_days((s / 86_400) as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        s / 3600 % 24,
-        s / 60 % 60,
-        s % 60
-    )
+    let (y, m, d, hh, mm, ss) = civil(unix_ns);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
 }
 
 /// `20240501-123456`, for file names.
 pub fn file_stamp(unix_ns: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(unix_ns);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+/// UTC year, month, day, hour, minute, second.
+fn civil(unix_ns: u64) -> (i64, u32, u32, u64, u64, u64) {
     let s = unix_ns / 1_000_000_000;
     let (y, m, d) = civil_from_days((s / 86_400) as i64);
-    format!(
-        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
-        s / 3600 % 24,
-        s / 60 % 60,
-        s % 60
-    )
+    (y, m, d, s / 3600 % 24, s / 60 % 60, s % 60)
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
