@@ -474,7 +474,9 @@ impl App {
             }
             // Rates need a real interval: selection moves sample early.
             let min_dt = (self.refresh.as_nanos() as u64 / 2).max(1);
-            match prev {
+            // The previous sample moves only when a rate was computed (or
+            // there was none): a too-short interval leaves it in place.
+            let advance = match prev {
                 Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt => {
                     let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
                     let r = &mut v.rates;
@@ -485,26 +487,20 @@ impl App {
                     r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);
                     History::push(&mut v.history.frames, r.frames_per_s as u64);
                     History::push(&mut v.history.bytes, r.bytes_per_s as u64);
-                    History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
-                    self.prev = Some(Prev {
-                        mono_ns: obs.mono_ns,
-                        session: s.session_id,
-                        head: s.head,
-                        tail: s.tail,
-                        bytes: s.producer.bytes,
-                    });
+                    true
                 }
-                Some(_) => {}
-                None => {
-                    History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
-                    self.prev = Some(Prev {
-                        mono_ns: obs.mono_ns,
-                        session: s.session_id,
-                        head: s.head,
-                        tail: s.tail,
-                        bytes: s.producer.bytes,
-                    });
-                }
+                Some(_) => false,
+                None => true,
+            };
+            if advance {
+                History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
+                self.prev = Some(Prev {
+                    mono_ns: obs.mono_ns,
+                    session: s.session_id,
+                    head: s.head,
+                    tail: s.tail,
+                    bytes: s.producer.bytes,
+                });
             }
             v.sample = obs.sample.clone();
             v.sample_unix_ns = obs.unix_ns;
