@@ -233,26 +233,6 @@ impl Sample {
         let ahead = (u64::from(index) + n - self.head % n) % n;
         ahead < u64::from(self.producer.batch.max(1))
     }
-
-    /// Where slot `index` stands relative to the indices: the ring position
-    /// it holds or last held, and whether that frame is pending or consumed.
-    pub fn slot_position(&self, index: u32) -> (SlotState, Option<u64>) {
-        if self.slot_count == 0 || index >= self.slot_count || self.head == 0 {
-            return (SlotState::Free, None);
-        }
-        let mask = u64::from(self.slot_count) - 1;
-        let back = (self.head - 1).wrapping_sub(u64::from(index)) & mask;
-        if back >= self.head {
-            return (SlotState::Free, None);
-        }
-        let pos = self.head - 1 - back;
-        let state = if pos < self.tail {
-            SlotState::Consumed
-        } else {
-            SlotState::Pending
-        };
-        (state, Some(pos))
-    }
 }
 
 /// A slot's place in the ring.

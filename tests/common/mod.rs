@@ -128,9 +128,30 @@ pub fn sample(head: u64, tail: u64) -> Sample {
     }
 }
 
+/// Where slot `index` stands relative to `s`'s indices: the ring position it
+/// holds or last held, and whether that frame is pending or consumed (what
+/// fabric's `Snapshot::slot_state` says for a live ring).
+fn slot_position(s: &Sample, index: u32) -> (SlotState, Option<u64>) {
+    if s.slot_count == 0 || index >= s.slot_count || s.head == 0 {
+        return (SlotState::Free, None);
+    }
+    let mask = u64::from(s.slot_count) - 1;
+    let back = (s.head - 1).wrapping_sub(u64::from(index)) & mask;
+    if back >= s.head {
+        return (SlotState::Free, None);
+    }
+    let pos = s.head - 1 - back;
+    let state = if pos < s.tail {
+        SlotState::Consumed
+    } else {
+        SlotState::Pending
+    };
+    (state, Some(pos))
+}
+
 /// A synthetic slot copy consistent with `s`.
 pub fn slot(s: &Sample, index: u32, whole: bool) -> SlotView {
-    let (state, position) = s.slot_position(index);
+    let (state, position) = slot_position(s, index);
     let mut v = SlotView {
         index,
         position,
