@@ -48,6 +48,9 @@ impl EventSource for std::collections::VecDeque<Event> {
 pub struct LiveEvents {
     source: LiveSource,
     next_sample: Instant,
+    /// Set by signal handlers, a hang-up, or us. A lone flag that publishes
+    /// no other data, so every load and store of it is `Relaxed`: it pairs
+    /// with nothing.
     stop: Arc<AtomicBool>,
     input: mpsc::Receiver<ct::Event>,
 }

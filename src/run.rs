@@ -31,6 +31,8 @@ pub fn main(cli: Cli) -> Result<()> {
     if let Some(core) = cli.core {
         pin_self(core)?;
     }
+    // The signal handlers set this flag; readers load it `Relaxed`: it is a
+    // lone flag that publishes no other data, so it pairs with nothing.
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGTERM,
