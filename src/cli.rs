@@ -12,7 +12,7 @@ use clap::{Parser, ValueEnum};
 #[command(version, about, long_about = None)]
 pub struct Cli {
     /// Segment to watch.
-    #[arg(long, env = "FORGE_SEGMENT", default_value = "/forge_shm")]
+    #[arg(long, env = "FORGE_SEGMENT", default_value = crate::source::DEFAULT_SEGMENT)]
     pub segment: String,
 
     /// Sampling period in milliseconds.

@@ -48,13 +48,6 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// The cores this process may run on (`Cpus_allowed_list`).
-pub fn allowed_cores() -> Vec<u32> {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| parse_cpu_list(&parse_status(&s).cpus_allowed))
-        .unwrap_or_default()
-}
-
 /// Parses `0-2,5` into `[0, 1, 2, 5]`.
 pub fn parse_cpu_list(list: &str) -> Vec<u32> {
     let mut out = Vec::new();

@@ -75,29 +75,12 @@ impl Attachment {
     }
 }
 
+/// The segment forge-top watches by default.
+pub const DEFAULT_SEGMENT: &str = forge_fabric::DEFAULT_SEGMENT;
+
 /// Checks a segment name the way fabric will.
 pub fn validate_name(name: &str) -> Result<(), String> {
     forge_fabric::segment::validate_name(name).map_err(|e| e.to_string())
-}
-
-/// The default segment name.
-pub fn default_segment() -> &'static str {
-    forge_fabric::DEFAULT_SEGMENT
-}
-
-/// CLOCK_MONOTONIC, ns.
-pub fn now_mono_ns() -> u64 {
-    monotonic_ns()
-}
-
-/// Wall clock, ns since the Unix epoch.
-pub fn now_unix_ns() -> u64 {
-    unix_ns()
-}
-
-/// Does a process with this pid exist?
-pub fn alive(pid: u32) -> bool {
-    pid_alive(pid)
 }
 
 /// Removes a segment name (for `--demo` cleanup).
@@ -120,16 +103,6 @@ impl LiveSource {
             latency_history: VecDeque::new(),
             last_open_error: None,
         }
-    }
-
-    /// The segment name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Is a mapping held right now?
-    pub fn attached(&self) -> bool {
-        matches!(self.state, State::Attached(_))
     }
 
     /// Tries to open the name once; `Err` says why not (for `--no-wait`).
