@@ -316,14 +316,9 @@ impl<'a> Ingester<'a> {
                 Err(e) => {
                     // A slot word claiming more than a slot: the ring cannot
                     // step over it, so this ends the run whatever the flags.
-                    self.verifier.corrupt += 1;
-                    let issue = Issue::Corrupt {
-                        position: self.consumer.position(),
-                        reason: e.to_string(),
-                    };
-                    if self.verifier.first_issue.is_none() {
-                        self.verifier.first_issue = Some(issue.clone());
-                    }
+                    let issue = self
+                        .verifier
+                        .corrupt_slot(self.consumer.position(), e.to_string());
                     eprintln!("forge-core: integrity failure: {issue}");
                     return IngestEnd::Integrity(issue);
                 }

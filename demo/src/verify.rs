@@ -119,16 +119,9 @@ impl Verifier {
         let header = match header {
             Ok(h) => h,
             Err(e) => {
-                self.corrupt += 1;
                 // The slot at this position is consumed either way.
                 self.expected = position.wrapping_add(1);
-                return (
-                    None,
-                    self.note(|| Issue::Corrupt {
-                        position,
-                        reason: e.to_string(),
-                    }),
-                );
+                return (None, Some(self.corrupt_slot(position, e.to_string())));
             }
         };
         let found = header.sequence;
@@ -147,16 +140,24 @@ impl Verifier {
             self.duplicates += 1;
             Issue::Duplicate { expected, found }
         };
-        (Some(header.timestamp_ns), self.note(|| issue))
+        (Some(header.timestamp_ns), Some(self.note(issue)))
     }
 
+    /// Counts the slot at `position` as corrupt, for `reason`, and
+    /// returns the issue.
     #[cold]
-    fn note(&mut self, issue: impl FnOnce() -> Issue) -> Option<Issue> {
-        let issue = issue();
+    pub fn corrupt_slot(&mut self, position: u64, reason: String) -> Issue {
+        self.corrupt += 1;
+        self.note(Issue::Corrupt { position, reason })
+    }
+
+    /// Keeps the first issue for the report.
+    #[cold]
+    fn note(&mut self, issue: Issue) -> Issue {
         if self.first_issue.is_none() {
             self.first_issue = Some(issue.clone());
         }
-        Some(issue)
+        issue
     }
 }
 
