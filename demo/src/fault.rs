@@ -33,6 +33,7 @@ pub fn report_sigbus(program: &str, segment: &Segment) -> Result<()> {
     let _ = PROGRAM.set(program.into());
     let _ = SEGMENT.set(segment.name().into());
     let (start, len) = segment.mapped_range();
+    // SYNC: ordered before the Release store of LEN below, which `on_sigbus` pairs with.
     START.store(start, Ordering::Relaxed);
     // SYNC: pairs with the Acquire load of LEN in `on_sigbus`.
     LEN.store(len, Ordering::Release);
@@ -116,6 +117,7 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     let addr = unsafe { (*info).si_addr() } as usize;
     // SYNC: pairs with the Release store of LEN in `report_sigbus`.
     let len = LEN.load(Ordering::Acquire);
+    // SYNC: ordered after the Acquire load of LEN above (pairs with `report_sigbus`).
     let start = START.load(Ordering::Relaxed);
     let program = PROGRAM.get().map_or("forge", |p| p);
     let segment = SEGMENT.get().map_or("the segment", |s| s);

@@ -40,11 +40,15 @@ impl Control {
     /// Has a stop been asked for?
     #[inline]
     pub fn stop_requested(&self) -> bool {
+        // SYNC: pairs with the Relaxed store in `request_stop` and
+        // signal-hook's store from the handler; a flag only, it guards no
+        // other data.
         self.stop.load(Ordering::Relaxed)
     }
 
     /// Asks the loop to stop, as SIGTERM would.
     pub fn request_stop(&self) {
+        // SYNC: pairs with the Relaxed load in `stop_requested`; a flag only.
         self.stop.store(true, Ordering::Relaxed);
     }
 
@@ -52,11 +56,16 @@ impl Control {
     /// count as one.
     #[inline]
     pub fn take_usr1(&self) -> bool {
+        // SYNC: pairs with the Relaxed store in `request_usr1` and
+        // signal-hook's store from the handler; a flag only. The load first
+        // keeps the common no-signal case free of a read-modify-write.
         self.usr1.load(Ordering::Relaxed) && self.usr1.swap(false, Ordering::Relaxed)
     }
 
     /// Posts a SIGUSR1 as the signal would.
     pub fn request_usr1(&self) {
+        // SYNC: pairs with the Relaxed load and swap in `take_usr1`; a flag
+        // only.
         self.usr1.store(true, Ordering::Relaxed);
     }
 
@@ -64,11 +73,15 @@ impl Control {
     /// truncated? One relaxed load: the housekeeping pass polls it.
     #[inline]
     pub fn segment_lost(&self) -> Option<Lost> {
+        // SYNC: pairs with the Relaxed store in `set_segment_lost`; the code
+        // is the whole message.
         Lost::from_code(self.lost.load(Ordering::Relaxed))
     }
 
     /// Reports the segment lost (the watch thread, or a test).
     pub fn set_segment_lost(&self, lost: Lost) {
+        // SYNC: pairs with the Relaxed load in `segment_lost`; the code is the
+        // whole message.
         self.lost.store(lost.code(), Ordering::Relaxed);
     }
 }

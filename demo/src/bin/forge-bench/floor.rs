@@ -26,6 +26,8 @@ pub fn rtt(ctx: &Ctx, policy: SpinPolicy) -> Result<Vec<Percentiles>> {
         let mut spin = Spinner::new(policy, budget, "echoing the floor ping");
         let mut last = 0;
         loop {
+            // SYNC: pairs with the Release stores of `seq` and STOP_SEQ into
+            // ping below.
             let v = ping_ref.0.load(Ordering::Acquire);
             if v == last {
                 spin.spin()?;
@@ -34,6 +36,7 @@ pub fn rtt(ctx: &Ctx, policy: SpinPolicy) -> Result<Vec<Percentiles>> {
             if v == STOP_SEQ {
                 return Ok(());
             }
+            // SYNC: pairs with the Acquire load of pong in the timed loop.
             pong_ref.0.store(v, Ordering::Release);
             last = v;
         }
@@ -45,13 +48,16 @@ pub fn rtt(ctx: &Ctx, policy: SpinPolicy) -> Result<Vec<Percentiles>> {
             plan.rtt_samples,
             plan.repeats,
             |seq| {
+                // SYNC: pairs with the echo's Acquire load of ping.
                 ping_ref.0.store(seq, Ordering::Release);
+                // SYNC: pairs with the echo's Release store into pong.
                 while pong_ref.0.load(Ordering::Acquire) != seq {
                     spin.spin()?;
                 }
                 Ok(())
             },
         );
+        // SYNC: pairs with the echo's Acquire load of ping.
         ping_ref.0.store(STOP_SEQ, Ordering::Release);
         out
     })
@@ -75,9 +81,12 @@ pub fn oneway(ctx: &Ctx) -> Result<Vec<Percentiles>> {
             while now_ns() < next {
                 peer_spin.spin()?;
             }
+            // SYNC: pairs with the Acquire load of the line by the measuring
+            // side.
             line.0.store(now_ns(), Ordering::Release);
             next = (next + pace).max(now_ns());
         }
+        // SYNC: pairs with the Acquire load of the line by the measuring side.
         line.0.store(STOP_SEQ, Ordering::Release);
         Ok(())
     };
@@ -87,6 +96,8 @@ pub fn oneway(ctx: &Ctx) -> Result<Vec<Percentiles>> {
         let mut out = Vec::with_capacity(plan.repeats);
         let (mut last, mut seen) = (0u64, 0u64);
         loop {
+            // SYNC: pairs with the writer's Release stores of its clock and
+            // STOP_SEQ.
             let v = line.0.load(Ordering::Acquire);
             if v == last {
                 spin.spin()?;

@@ -28,11 +28,13 @@ static PEER_GONE: AtomicU64 = AtomicU64::new(u64::MAX);
 
 /// Starts a new figure; returns its id for [`peer_gone`].
 pub fn begin_figure() -> u64 {
+    // SYNC: pairs with the Acquire load of FIGURE in `Spinner::check`.
     FIGURE.fetch_add(1, Ordering::AcqRel) + 1
 }
 
 /// The peer of figure `id` has ended.
 pub fn peer_gone(id: u64) {
+    // SYNC: pairs with the Acquire load of PEER_GONE in `Spinner::check`.
     PEER_GONE.store(id, Ordering::Release);
 }
 
@@ -55,11 +57,13 @@ pub fn preemptions() -> Option<u64> {
 static PEER_PREEMPTED: AtomicU64 = AtomicU64::new(u64::MAX);
 
 pub fn set_peer_preempted(n: u64) {
+    // SYNC: pairs with the AcqRel swap in `take_peer_preempted`.
     PEER_PREEMPTED.store(n, Ordering::Release);
 }
 
 /// The peer's count for the figure that just ran, and forget it.
 pub fn take_peer_preempted() -> Option<u64> {
+    // SYNC: pairs with the Release store in `set_peer_preempted`.
     match PEER_PREEMPTED.swap(u64::MAX, Ordering::AcqRel) {
         u64::MAX => None,
         n => Some(n),
@@ -144,10 +148,14 @@ impl Spinner {
     #[cold]
     #[inline(never)]
     fn check(&mut self) -> Result<()> {
+        // SYNC: pairs with the Relaxed store of STOP by the signal thread
+        // (proc.rs); a flag only.
         if STOP.load(Ordering::Relaxed) {
             return Err(err!("interrupted while {}", self.what));
         }
         let now = now_ns();
+        // SYNC: pairs with the Release store in `peer_gone` and the AcqRel
+        // fetch_add in `begin_figure`.
         if PEER_GONE.load(Ordering::Acquire) == FIGURE.load(Ordering::Acquire) {
             if self.gone_since == 0 {
                 self.gone_since = now;

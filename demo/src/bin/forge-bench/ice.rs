@@ -166,6 +166,7 @@ fn receive<R>(rx: &Sub, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
 
 fn service_names() -> (String, String) {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    // SYNC: a counter for unique names; orders nothing else.
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let base = format!("forge_bench/{}/{n}", std::process::id());
     (format!("{base}/ping"), format!("{base}/pong"))

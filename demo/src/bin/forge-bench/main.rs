@@ -159,6 +159,8 @@ impl Runner<'_> {
     fn fail(&mut self, what: String, e: harness::Error) -> Result<()> {
         eprintln!("FAILED: {e}");
         self.results.failures.push(format!("{what}: {e}"));
+        // SYNC: pairs with the Relaxed store of STOP by the signal thread
+        // (proc.rs); a flag only.
         if STOP.load(Ordering::Relaxed) {
             return Err(err!("interrupted"));
         }

@@ -53,6 +53,8 @@ impl Ring {
     fn publish(&self, seq: u64, payload: &[u64]) {
         let s = self.slot(seq);
         for (k, &w) in payload.iter().enumerate() {
+            // SYNC: ordered before readers by the Release store of `seq`
+            // below.
             self.words[s + 1 + k].store(w, Ordering::Relaxed);
         }
         // SYNC: pairs with the Acquire load in `wait`, as Forge's commit.
@@ -63,10 +65,13 @@ impl Ring {
     #[inline(always)]
     fn wait(&self, seq: u64, out: &mut [u64], spin: &mut Spinner) -> Result<()> {
         let s = self.slot(seq);
+        // SYNC: pairs with the Release store of `seq` in `publish`.
         while self.words[s].load(Ordering::Acquire) != seq {
             spin.spin()?;
         }
         for (k, o) in out.iter_mut().enumerate() {
+            // SYNC: ordered after the writer's stores by the Acquire load of
+            // `seq` above.
             *o = self.words[s + 1 + k].load(Ordering::Relaxed);
         }
         Ok(())
@@ -90,6 +95,8 @@ pub fn rtt(ctx: &Ctx, stride: usize, payload: usize) -> Result<Vec<Percentiles>>
             // The stop marker goes in the slot `seq` would use.
             let s = ping.slot(seq);
             loop {
+                // SYNC: pairs with the Release store of `seq` (or STOP_SEQ) in
+                // `publish`.
                 let w = ping.words[s].load(Ordering::Acquire);
                 if w == seq {
                     break;
@@ -121,6 +128,7 @@ pub fn rtt(ctx: &Ctx, stride: usize, payload: usize) -> Result<Vec<Percentiles>>
             },
         );
         let s = ping.slot(last + 1);
+        // SYNC: pairs with the echo's Acquire load of the slot word.
         ping.words[s].store(STOP_SEQ, Ordering::Release);
         out
     })

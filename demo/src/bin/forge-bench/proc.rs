@@ -37,6 +37,8 @@ pub fn install_signal_thread() -> Result<()> {
         .name("signals".into())
         .spawn(move || {
             if let Ok(sig) = set.wait() {
+                // SYNC: pairs with the Relaxed loads of STOP that poll it; a
+                // flag only.
                 STOP.store(true, Ordering::Relaxed);
                 eprintln!("forge-bench: {sig}: stopping, cleaning up");
                 cleanup_all();
@@ -72,6 +74,7 @@ impl ShmName {
         let name = format!(
             "/forge_bench_{}_{}",
             std::process::id(),
+            // SYNC: a counter for unique names; orders nothing else.
             NEXT_NAME.fetch_add(1, Ordering::Relaxed)
         );
         lock(&SEGMENTS).push(name.clone());
@@ -115,6 +118,8 @@ impl ChildProc {
     /// Starts a child. `stdin`/`stdout` carry its transport for the kernel
     /// peers; for the others stdout is piped for the "ready" line.
     pub fn spawn(spec: &ChildSpec, stdin: Stdio, stdout: Stdio) -> Result<Self> {
+        // SYNC: pairs with the Relaxed store of STOP by the signal thread; a
+        // flag only.
         if STOP.load(Ordering::Relaxed) {
             return Err(err!("interrupted"));
         }
@@ -199,6 +204,8 @@ impl ChildProc {
                     Err(err!("child {} exited with {status}", self.what))
                 };
             }
+            // SYNC: pairs with the Relaxed store of STOP by the signal thread;
+            // a flag only.
             if start.elapsed() > timeout || STOP.load(Ordering::Relaxed) {
                 return Err(err!("child {} did not exit in {timeout:?}", self.what));
             }
