@@ -39,7 +39,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            segment: "/forge_shm".into(),
+            segment: crate::source::DEFAULT_SEGMENT.into(),
             refresh: Duration::from_millis(100),
             thresholds: Thresholds::default(),
             screenshot_dir: "screenshots".into(),
