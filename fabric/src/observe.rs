@@ -348,13 +348,9 @@ impl Snapshot {
         if self.slot_count == 0 || index >= self.slot_count {
             return (SlotState::Free, None);
         }
-        let n = u64::from(self.slot_count);
-        let mask = n - 1;
-        if self.head == 0 || self.head <= (self.head - 1).wrapping_sub(u64::from(index)) & mask {
+        let Some(pos) = last_position(self.head, index, self.slot_count) else {
             return (SlotState::Free, None);
-        }
-        let back = (self.head - 1).wrapping_sub(u64::from(index)) & mask;
-        let pos = self.head - 1 - back;
+        };
         let state = if pos < self.tail {
             SlotState::Consumed
         } else {
@@ -362,6 +358,13 @@ impl Snapshot {
         };
         (state, Some(pos))
     }
+}
+
+/// The last ring position below `head` that lands in slot `index` of a
+/// ring of `slot_count` slots, or `None` if no position below `head` does.
+fn last_position(head: u64, index: u32, slot_count: u32) -> Option<u64> {
+    let index = u64::from(index);
+    (head > index).then(|| head - 1 - (head - 1 - index) % u64::from(slot_count))
 }
 
 /// Is the object at the name still the one we map?
@@ -651,12 +654,7 @@ impl Observer {
         let shift = self.slot_count.trailing_zeros();
         // Candidate positions for this slot: the last one below head, and the
         // one a lap later (published but not yet counted in a batched head).
-        let below = if head > u64::from(index) {
-            let back = (head - 1 - u64::from(index)) % n;
-            Some(head - 1 - back)
-        } else {
-            None
-        };
+        let below = last_position(head, index, self.slot_count);
         let candidates = [below, below.map(|p| p + n).or(Some(u64::from(index)))];
         let position = candidates
             .into_iter()
