@@ -1,11 +1,14 @@
 //! Command-line pieces the three daemons share, and their start-up steps:
 //! opening the segment, dying with the parent.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
-use forge_fabric::{Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
+use forge_fabric::{Segment, SegmentError, Side, WaitStrategy, DEFAULT_SEGMENT};
+
+use crate::signals::Control;
 
 /// `--segment NAME`, defaulting to `$FORGE_SEGMENT`, then `/forge_shm`.
 #[derive(Debug, Clone, clap::Args)]
@@ -110,6 +113,51 @@ pub fn pin_daemon(
             )
         })?;
     Ok(core)
+}
+
+/// A ring daemon's state after start-up.
+pub struct Daemon {
+    /// Stop and SIGUSR1 flags, and the watch thread's verdict.
+    pub control: Control,
+    /// The core the daemon is pinned to.
+    pub core: u32,
+    /// The open segment, watched for replacement, truncation and unlinking.
+    pub segment: Arc<Segment>,
+}
+
+/// The start-up steps forge-stream and forge-core share, in this order:
+/// signal flags, `--die-with-parent`, pinning (to `core` or `side`'s
+/// default), opening `name` (warning about a foreign owner), the SIGBUS
+/// reporter and the watch thread.
+pub fn start_daemon(
+    program: &'static str,
+    side: Side,
+    name: &str,
+    core: Option<u32>,
+    parent: ParentArg,
+) -> Result<Daemon> {
+    let control = Control::from_signals()?;
+    if parent.die_with_parent {
+        die_with_parent()?;
+    }
+    let default_core = match side {
+        Side::Producer => crate::pin::default_producer_core,
+        Side::Consumer => crate::pin::default_consumer_core,
+    };
+    let core = pin_daemon(program, side.name(), core, default_core)?;
+    let segment = Arc::new(open_segment(name)?);
+    if let Some(warning) = segment.owner_warning() {
+        eprintln!("{program}: warning: {warning}");
+    }
+    // A truncation under us ends the run with a message, not a bare SIGBUS;
+    // an unlink is noticed by the watch thread.
+    crate::fault::report_sigbus(program, &segment)?;
+    crate::watch::spawn(program, segment.clone(), side, control.clone());
+    Ok(Daemon {
+        control,
+        core,
+        segment,
+    })
 }
 
 /// Asks the kernel to send us SIGTERM when our parent dies, so daemons that

@@ -8,15 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{
-    die_with_parent, open_segment, pin_daemon, print_report, ParentArg, SegmentArg, WaitArg,
-};
+use forge_demo::cli::{print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
-use forge_demo::pin;
-use forge_demo::signals::Control;
-use forge_demo::{fault, watch};
 use forge_fabric::{RoleError, Side, WaitStrategy};
 
 const PROGRAM: &str = "forge-core";
@@ -86,19 +81,11 @@ fn run(cli: &Cli) -> Result<Exit> {
     if cli.batch == 0 {
         return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
     }
-    let control = Control::from_signals()?;
-    if cli.parent.die_with_parent {
-        die_with_parent()?;
-    }
-    let core = pin_daemon(PROGRAM, "consumer", cli.core, pin::default_consumer_core)?;
-    let segment = std::sync::Arc::new(open_segment(name)?);
-    if let Some(warning) = segment.owner_warning() {
-        eprintln!("{PROGRAM}: warning: {warning}");
-    }
-    // A truncation under us ends the run with a message, not a bare SIGBUS;
-    // an unlink is noticed by the watch thread.
-    fault::report_sigbus(PROGRAM, &segment)?;
-    watch::spawn(PROGRAM, segment.clone(), Side::Consumer, control.clone());
+    let Daemon {
+        control,
+        core,
+        segment,
+    } = start_daemon(PROGRAM, Side::Consumer, name, cli.core, cli.parent)?;
     let mut consumer = match segment.consumer(Some(core)) {
         Ok(c) => c,
         Err(e @ RoleError::Held { .. }) => {
