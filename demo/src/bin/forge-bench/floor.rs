@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::forge::with_peer_thread;
-use crate::harness::{now_ns, time_repeats, Hist, Percentiles, Result, SpinPolicy, Spinner};
+use crate::harness::{now_ns, time_rtt, Hist, Percentiles, Result, SpinPolicy, Spinner};
 use crate::plan::Ctx;
 
 /// A line of its own; 128 bytes so the adjacent-line prefetcher does not
@@ -43,20 +43,15 @@ pub fn rtt(ctx: &Ctx, policy: SpinPolicy) -> Result<Vec<Percentiles>> {
     };
     with_peer_thread(ctx, echo, || {
         let mut spin = Spinner::new(policy, budget, "waiting for the floor pong");
-        let out = time_repeats(
-            plan.warmup(plan.rtt_samples),
-            plan.rtt_samples,
-            plan.repeats,
-            |seq| {
-                // SYNC: pairs with the echo's Acquire load of ping.
-                ping_ref.0.store(seq, Ordering::Release);
-                // SYNC: pairs with the echo's Release store into pong.
-                while pong_ref.0.load(Ordering::Acquire) != seq {
-                    spin.spin()?;
-                }
-                Ok(())
-            },
-        );
+        let out = time_rtt(plan, |seq| {
+            // SYNC: pairs with the echo's Acquire load of ping.
+            ping_ref.0.store(seq, Ordering::Release);
+            // SYNC: pairs with the echo's Release store into pong.
+            while pong_ref.0.load(Ordering::Acquire) != seq {
+                spin.spin()?;
+            }
+            Ok(())
+        });
         // SYNC: pairs with the echo's Acquire load of ping.
         ping_ref.0.store(STOP_SEQ, Ordering::Release);
         out

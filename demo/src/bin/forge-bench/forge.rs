@@ -13,8 +13,8 @@ use forge_fabric::{heap_ring, Consumer, Producer, Segment, PAYLOAD_CAPACITY};
 use crate::child::Role;
 use crate::harness::{
     begin_figure, err, first_word, now_ns, peer_gone, pin, preemptions, rate_repeats,
-    set_first_word, set_peer_preempted, time_repeats, touch, touched_buffer, Hist, Percentiles,
-    Rate, Result, Spinner,
+    set_first_word, set_peer_preempted, time_rtt, touch, touched_buffer, Hist, Percentiles, Rate,
+    Result, Spinner,
 };
 use crate::plan::Ctx;
 use crate::proc::{ChildProc, ShmName};
@@ -72,31 +72,26 @@ pub fn drive_rtt(
     let mut spin = ctx.spinner("waiting for a Forge echo");
     let mut src = touched_buffer(payload, 0xA5);
     let mut buf = touched_buffer(PAYLOAD_CAPACITY, 0);
-    let out = time_repeats(
-        plan.warmup(plan.rtt_samples),
-        plan.rtt_samples,
-        plan.repeats,
-        |seq| {
-            set_first_word(&mut src, seq);
-            push(tx, &src, &mut spin)?;
-            loop {
-                let got = if copy {
-                    rx.try_pop_into(&mut buf)?.map(|n| first_word(&buf[..n]))
-                } else {
-                    rx.read()?.map(|f| {
-                        let w = first_word(&f);
-                        f.release();
-                        w
-                    })
-                };
-                match got {
-                    Some(w) if w == seq => return Ok(()),
-                    Some(w) => return Err(err!("echo returned frame {w}, expected {seq}")),
-                    None => spin.spin()?,
-                }
+    let out = time_rtt(plan, |seq| {
+        set_first_word(&mut src, seq);
+        push(tx, &src, &mut spin)?;
+        loop {
+            let got = if copy {
+                rx.try_pop_into(&mut buf)?.map(|n| first_word(&buf[..n]))
+            } else {
+                rx.read()?.map(|f| {
+                    let w = first_word(&f);
+                    f.release();
+                    w
+                })
+            };
+            match got {
+                Some(w) if w == seq => return Ok(()),
+                Some(w) => return Err(err!("echo returned frame {w}, expected {seq}")),
+                None => spin.spin()?,
             }
-        },
-    );
+        }
+    });
     let mut stop = ctx.spinner("sending the stop frame");
     let stopped = push(tx, &[], &mut stop);
     let out = out?;

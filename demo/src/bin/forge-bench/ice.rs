@@ -16,7 +16,7 @@ use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::prelude::*;
 
 use crate::harness::{
-    err, first_word, now_ns, rate_repeats, set_first_word, time_repeats, touch, touched_buffer,
+    err, first_word, now_ns, rate_repeats, set_first_word, time_rtt, touch, touched_buffer,
     Percentiles, Rate, Result, Spinner,
 };
 use crate::plan::Ctx;
@@ -198,33 +198,28 @@ fn rtt_inner(ctx: &Ctx, payload: usize) -> Result<Vec<Percentiles>> {
     let mut src = touched_buffer(payload, 0xA5);
     handshake(&tx, &rx, &mut src, &mut spin)?;
     let mut next = Some(loan(&tx, payload, &mut spin)?);
-    let out = time_repeats(
-        plan.warmup(plan.rtt_samples),
-        plan.rtt_samples,
-        plan.repeats,
-        |seq| {
-            set_first_word(&mut src, seq);
-            let sample = match next.take() {
-                Some(s) => s,
-                None => loan(&tx, payload, &mut spin)?,
-            };
-            if !send_loaned(sample, &src)? {
-                send(&tx, &src, &mut spin)?;
+    let out = time_rtt(plan, |seq| {
+        set_first_word(&mut src, seq);
+        let sample = match next.take() {
+            Some(s) => s,
+            None => loan(&tx, payload, &mut spin)?,
+        };
+        if !send_loaned(sample, &src)? {
+            send(&tx, &src, &mut spin)?;
+        }
+        // As iceoryx2's own benchmark does: loan the next sample while
+        // the echo is on its way.
+        next = Some(loan(&tx, payload, &mut spin)?);
+        loop {
+            match receive(&rx, first_word)? {
+                Some(w) if w == seq => return Ok(()),
+                // A late answer to the handshake.
+                Some(0) => {}
+                Some(w) => return Err(err!("echo returned sample {w}, expected {seq}")),
+                None => spin.spin()?,
             }
-            // As iceoryx2's own benchmark does: loan the next sample while
-            // the echo is on its way.
-            next = Some(loan(&tx, payload, &mut spin)?);
-            loop {
-                match receive(&rx, first_word)? {
-                    Some(w) if w == seq => return Ok(()),
-                    // A late answer to the handshake.
-                    Some(0) => {}
-                    Some(w) => return Err(err!("echo returned sample {w}, expected {seq}")),
-                    None => spin.spin()?,
-                }
-            }
-        },
-    );
+        }
+    });
     drop(next);
     let stopped = send(&tx, &[], &mut ctx.spinner("stopping the iceoryx2 echo"));
     let out = out?;

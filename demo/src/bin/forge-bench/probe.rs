@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::forge::with_peer_thread;
-use crate::harness::{time_repeats, Percentiles, Result, Spinner};
+use crate::harness::{time_rtt, Percentiles, Result, Spinner};
 use crate::plan::Ctx;
 
 /// One ring of `slots` slots of `stride` bytes, the first slot 128-aligned.
@@ -117,16 +117,11 @@ pub fn rtt(ctx: &Ctx, stride: usize, payload: usize) -> Result<Vec<Percentiles>>
         // Like Forge's in-place reader, this side reads only the word.
         let mut buf: [u64; 0] = [];
         let mut last = 0;
-        let out = time_repeats(
-            plan.warmup(plan.rtt_samples),
-            plan.rtt_samples,
-            plan.repeats,
-            |seq| {
-                last = seq;
-                ping.publish(seq, &src);
-                pong.wait(seq, &mut buf, &mut spin)
-            },
-        );
+        let out = time_rtt(plan, |seq| {
+            last = seq;
+            ping.publish(seq, &src);
+            pong.wait(seq, &mut buf, &mut spin)
+        });
         let s = ping.slot(last + 1);
         // SYNC: pairs with the echo's Acquire load of the slot word.
         ping.words[s].store(STOP_SEQ, Ordering::Release);

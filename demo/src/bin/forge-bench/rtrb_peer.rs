@@ -7,7 +7,7 @@ use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use crate::forge::with_peer_thread;
 use crate::harness::{
-    err, first_word, rate_repeats, set_first_word, time_repeats, touch, Percentiles, Rate, Result,
+    err, first_word, rate_repeats, set_first_word, time_rtt, touch, Percentiles, Rate, Result,
     Spinner,
 };
 use crate::plan::Ctx;
@@ -108,22 +108,17 @@ fn rtt_n<const S: usize>(ctx: &Ctx, copy: bool) -> Result<Vec<Percentiles>> {
     with_peer_thread(ctx, echo, || {
         let mut spin = ctx.spinner("waiting for an rtrb echo");
         let mut src = [0xA5u8; S];
-        let out = time_repeats(
-            plan.warmup(plan.rtt_samples),
-            plan.rtt_samples,
-            plan.repeats,
-            |seq| {
-                set_first_word(&mut src, seq);
-                push(&mut tx, src, &mut spin)?;
-                loop {
-                    match take(&mut rx, copy, None, &mut spin)? {
-                        Some(w) if w == seq => return Ok(()),
-                        Some(w) => return Err(err!("echo returned frame {w}, expected {seq}")),
-                        None => spin.spin()?,
-                    }
+        let out = time_rtt(plan, |seq| {
+            set_first_word(&mut src, seq);
+            push(&mut tx, src, &mut spin)?;
+            loop {
+                match take(&mut rx, copy, None, &mut spin)? {
+                    Some(w) if w == seq => return Ok(()),
+                    Some(w) => return Err(err!("echo returned frame {w}, expected {seq}")),
+                    None => spin.spin()?,
                 }
-            },
-        );
+            }
+        });
         set_first_word(&mut src, STOP_SEQ);
         let mut stop = ctx.spinner("stopping the rtrb echo");
         let stopped = push(&mut tx, src, &mut stop);
