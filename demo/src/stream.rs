@@ -268,9 +268,11 @@ impl<'a> Streamer<'a> {
     /// every [`HOUSEKEEPING_NS`]. Spinning reads only the vDSO clock; `yield`
     /// and `park` give the core back when the gap is long.
     fn wait_for_due_time(&mut self) -> Option<StreamEnd> {
+        // Housekeeping does not move the pacer, so the due time (a 128-bit
+        // division) is computed once per frame, not once per spin.
+        let due = self.pacer.as_ref().map(Pacer::due_ns)?;
         loop {
             let now = monotonic_ns();
-            let due = self.pacer.as_ref().map(Pacer::due_ns)?;
             if now >= due {
                 return None;
             }
