@@ -427,9 +427,18 @@ impl App {
     fn burst(&mut self) {
         let producer = self.live.sample.as_ref().map(|s| &s.producer);
         match producer {
-            Some(p) if p.role_state == RoleState::Active && p.alive == Some(true) => {
+            Some(p) if p.role_state == RoleState::Active && p.alive == Some(true) && p.verified => {
                 self.effects.push(Effect::Burst(p.pid))
             }
+            Some(p) if p.alive == Some(true) => self.note(
+                Severity::Warning,
+                format!(
+                    "no burst: {}; forge-top signals only a process it can prove holds the role",
+                    p.holder_note
+                        .as_deref()
+                        .unwrap_or("the producer could not be proven to be this process")
+                ),
+            ),
             Some(p) if p.pid != 0 => self.note(
                 Severity::Warning,
                 format!("no burst: producer pid {} is not alive", p.pid),

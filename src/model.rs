@@ -92,10 +92,18 @@ pub struct SideInfo {
     pub role: Role,
     /// `head` (producer) or `tail` (consumer).
     pub index: u64,
-    /// Holder's pid, 0 when vacant.
+    /// Holder's pid, 0 when vacant (in the holder's pid namespace).
     pub pid: u32,
-    /// Does the pid exist? `None` for pid 0.
+    /// Does a live process hold the role? The kernel's answer (its role
+    /// lock), in any pid namespace; `None` if it would not say.
     pub alive: Option<bool>,
+    /// Is `pid` proven to be that process here (same pid namespace, same
+    /// start time)? Only then are `proc` and signals about the holder.
+    pub verified: bool,
+    /// Why the holder could not be proven, when it could not.
+    pub holder_note: Option<String>,
+    /// The holder's program name, as its line says.
+    pub program: String,
     /// Role state word.
     pub role_state: RoleState,
     /// Core the holder says it pinned itself to.

@@ -84,19 +84,12 @@ fn pin_self(core: usize) -> Result<()> {
 /// Carries out effects for real.
 struct SystemEffects {
     dir: PathBuf,
+    segment: String,
 }
 
 impl Effects for SystemEffects {
     fn burst(&mut self, pid: u32) -> Result<String, String> {
-        use nix::sys::signal::{kill, Signal};
-        let raw = i32::try_from(pid).map_err(|_| format!("pid {pid} is not a real pid"))?;
-        kill(nix::unistd::Pid::from_raw(raw), Signal::SIGUSR1)
-            .map(|()| {
-                format!(
-                    "load burst: sent SIGUSR1 to producer pid {pid} (the segment is not written)"
-                )
-            })
-            .map_err(|e| format!("could not signal producer pid {pid}: {e}"))
+        crate::source::burst_producer(&self.segment, pid)
     }
 
     fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
@@ -120,6 +113,7 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<()> {
     let mut events = LiveEvents::new(source, stop);
     let mut effects = SystemEffects {
         dir: config.screenshot_dir.clone(),
+        segment: config.segment.clone(),
     };
     let mut terminal = ratatui::init();
     // ratatui's hook restores the terminal on panic; also stop mouse reports.

@@ -24,10 +24,9 @@ use forge_fabric::layout::{
     bucket_low, segment_size, HEADER_SIZE, LAYOUT_VERSION, MAGIC, PAYLOAD_CAPACITY, ROLE_ACTIVE,
     ROLE_STOPPED, ROLE_VACANT, SLOT_SIZE,
 };
-use forge_fabric::observe::{LatencySnapshot, SegmentState, SideSnapshot};
-use forge_fabric::segment::pid_alive;
+use forge_fabric::observe::{HolderCheck, LatencySnapshot, SegmentState, SideSnapshot};
 use forge_fabric::{
-    NameStatus, ObserveError, Observer, SegmentError, SlotCopy, Snapshot, WaitStrategy,
+    NameStatus, ObserveError, Observer, SegmentError, Side, SlotCopy, Snapshot, WaitStrategy,
 };
 
 use crate::model::*;
@@ -81,6 +80,32 @@ pub const DEFAULT_SEGMENT: &str = forge_fabric::DEFAULT_SEGMENT;
 /// Checks a segment name the way fabric will.
 pub fn validate_name(name: &str) -> Result<(), String> {
     forge_fabric::segment::validate_name(name).map_err(|e| e.to_string())
+}
+
+/// Sends SIGUSR1 (a load burst) to the producer of `name`, only if it is
+/// still the process `pid` and fabric can prove it holds the role (see
+/// [`Observer::signal_holder`]). Returns the status line to show.
+pub fn burst_producer(name: &str, pid: u32) -> Result<String, String> {
+    let observer = Observer::open(name, Duration::ZERO).map_err(|e| format!("no burst: {e}"))?;
+    match observer.verify_holder(Side::Producer) {
+        HolderCheck::Verified { pid: now } if now == pid => {}
+        HolderCheck::Verified { pid: now } => {
+            return Err(format!(
+                "no burst: the producer is now pid {now}, not {pid}; press b again"
+            ))
+        }
+        other => return Err(format!("no burst: {other}")),
+    }
+    observer
+        .signal_holder(Side::Producer, libc_sigusr1())
+        .map(|pid| {
+            format!("load burst: sent SIGUSR1 to producer pid {pid} (the segment is not written)")
+        })
+        .map_err(|e| format!("no burst: {e}"))
+}
+
+fn libc_sigusr1() -> i32 {
+    nix::sys::signal::Signal::SIGUSR1 as i32
 }
 
 /// Removes a segment name (for `--demo` cleanup).
@@ -217,7 +242,14 @@ impl LiveSource {
             fresh.notes = all;
             return fresh;
         }
-        let sample = self.convert(&snap);
+        let holders = match &self.state {
+            State::Attached(att) => [
+                att.observer.verify_holder(Side::Producer),
+                att.observer.verify_holder(Side::Consumer),
+            ],
+            _ => [HolderCheck::Unknown, HolderCheck::Unknown],
+        };
+        let sample = self.convert(&snap, &holders);
         let State::Attached(att) = &self.state else {
             return obs;
         };
@@ -298,7 +330,7 @@ impl LiveSource {
         }
     }
 
-    fn convert(&mut self, s: &Snapshot) -> Sample {
+    fn convert(&mut self, s: &Snapshot, holders: &[HolderCheck; 2]) -> Sample {
         let now = s.taken_mono_ns;
         self.latency_history.push_back((now, s.latency.clone()));
         while self
@@ -331,8 +363,8 @@ impl LiveSource {
             init_pid: s.init_pid,
             created_unix_ns: s.created_unix_ns,
             age_ns: now.saturating_sub(s.created_mono_ns),
-            producer: side(Role::Producer, &s.producer, now),
-            consumer: side(Role::Consumer, &s.consumer, now),
+            producer: side(Role::Producer, &s.producer, &holders[0], now),
+            consumer: side(Role::Consumer, &s.consumer, &holders[1], now),
             head: s.head,
             tail: s.tail,
             latency: latency(&s.latency),
@@ -392,13 +424,19 @@ fn waiting_reason(e: &SegmentError) -> String {
     }
 }
 
-fn side(role: Role, s: &SideSnapshot, now: u64) -> SideInfo {
-    let alive = (s.pid != 0).then(|| pid_alive(s.pid));
+fn side(role: Role, s: &SideSnapshot, holder: &HolderCheck, now: u64) -> SideInfo {
+    let verified = matches!(holder, HolderCheck::Verified { .. });
     SideInfo {
         role,
         index: s.index,
         pid: s.pid,
-        alive,
+        alive: s.lock_held,
+        verified,
+        holder_note: match holder {
+            HolderCheck::Verified { .. } | HolderCheck::NotHeld => None,
+            other => Some(other.to_string()),
+        },
+        program: s.program.clone(),
         role_state: match s.role_state {
             ROLE_VACANT => RoleState::Vacant,
             ROLE_ACTIVE => RoleState::Active,
@@ -406,7 +444,8 @@ fn side(role: Role, s: &SideSnapshot, now: u64) -> SideInfo {
             other => RoleState::Unknown(other),
         },
         core: s.core,
-        proc: if alive == Some(true) {
+        // /proc/PID is about the holder only when the pid is proven to be it.
+        proc: if verified {
             procfs::proc_info(s.pid)
         } else {
             None

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
-use forge_fabric::{Segment, SegmentError, Side, WaitStrategy, DEFAULT_SEGMENT};
+use forge_fabric::{RoleError, Segment, SegmentError, Side, WaitStrategy, DEFAULT_SEGMENT};
 
 use crate::signals::Control;
 
@@ -68,9 +68,20 @@ pub fn open_segment(name: &str) -> Result<Segment> {
                     SegmentError::Missing { .. } => {
                         Some(format!("create it with: forge-init --segment {name}"))
                     }
-                    SegmentError::NotForge { .. } | SegmentError::Malformed { .. } => Some(
-                        format!("replace it with: forge-init --force --segment {name}"),
-                    ),
+                    SegmentError::NotForge { .. }
+                    | SegmentError::Malformed { .. }
+                    | SegmentError::TooLong { .. } => Some(format!(
+                        "replace it with: forge-init --force --segment {name}"
+                    )),
+                    SegmentError::NotRegular { what, .. } if *what == "a directory" => {
+                        Some(format!(
+                            "remove it (rmdir /dev/shm{name}) or pick another --segment; \
+                             forge-init --force removes it if it is empty"
+                        ))
+                    }
+                    SegmentError::NotRegular { .. } => Some(format!(
+                        "remove it, pick another --segment, or replace it with: forge-init --force --segment {name}"
+                    )),
                     SegmentError::Version { .. } => Some(format!(
                         "re-create it with this build: forge-init --force --segment {name}"
                     )),
@@ -126,17 +137,18 @@ pub struct Daemon {
 }
 
 /// The start-up steps forge-stream and forge-core share, in this order:
-/// signal flags, `--die-with-parent`, pinning (to `core` or `side`'s
-/// default), opening `name` (warning about a foreign owner), the SIGBUS
-/// reporter and the watch thread.
+/// `--die-with-parent`, pinning (to `core` or `side`'s default), opening
+/// `name` (warning about a foreign owner), the SIGBUS reporter and the watch
+/// thread. `control` comes from [`Control::from_signals`], called first
+/// thing in `main`.
 pub fn start_daemon(
     program: &'static str,
+    control: Control,
     side: Side,
     name: &str,
     core: Option<u32>,
     parent: ParentArg,
 ) -> Result<Daemon> {
-    let control = Control::from_signals()?;
     if parent.die_with_parent {
         die_with_parent()?;
     }
@@ -172,6 +184,22 @@ pub fn die_with_parent() -> Result<()> {
         raise(Signal::SIGTERM).wrap_err("raising SIGTERM after the parent died")?;
     }
     Ok(())
+}
+
+/// The hint for a role that could not be taken, by error kind.
+pub fn role_hint(program: &str, side: Side, name: &str, e: &RoleError) -> Option<String> {
+    match e {
+        RoleError::Held { .. } => Some(format!(
+            "stop the other {} first; a segment has exactly one {}",
+            program,
+            side.name()
+        )),
+        RoleError::Corrupt(_) => Some(format!(
+            "the ring cannot be trusted; start over with: forge-init --force --segment {name} \
+             (the frames it holds are discarded)"
+        )),
+        _ => None,
+    }
 }
 
 /// Writes a report to stdout. A reader that went away (`forge-core | head

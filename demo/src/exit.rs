@@ -5,7 +5,7 @@
 //! command-line contract: never renumber them.
 
 use color_eyre::config::{HookBuilder, Theme};
-use forge_fabric::{RoleError, SessionError};
+use forge_fabric::{Corruption, RoleError, SessionError};
 use std::io::IsTerminal;
 
 /// How a daemon ended.
@@ -21,7 +21,8 @@ pub enum Exit {
     Usage,
     /// 3: the segment was retired or replaced under us by `forge-init --force`.
     SessionRetired,
-    /// 4: the consumer saw a gap, a duplicate or a corrupt frame.
+    /// 4: the consumer saw a gap, a duplicate or a corrupt frame, or the
+    /// segment is damaged (identity, indices or stamps that cannot be true).
     Integrity,
 }
 
@@ -51,7 +52,8 @@ Exit codes:
   1  error: bad input or I/O (missing or foreign segment, role held, no such core, …)
   2  usage: the command line could not be parsed
   3  the segment was retired or replaced under us (forge-init --force)
-  4  data integrity failure: a gap, duplicate or corrupt frame was seen";
+  4  data integrity failure: a gap, duplicate or corrupt frame, or a damaged
+     segment (identity, indices or slot stamps that cannot be true)";
 
 /// Installs color-eyre without the environment and location sections (they
 /// help a developer, not someone running a daemon), and without colours when
@@ -75,16 +77,24 @@ pub fn install_reports() {
 }
 
 /// The exit code for an error that ended a run: 3 when the segment's session
-/// is gone, 1 for everything else.
+/// was retired, 4 when the segment is damaged (its identity, indices or
+/// stamps), 1 for everything else.
 pub fn classify(report: &color_eyre::Report) -> Exit {
+    let session = |e: &SessionError| match e {
+        SessionError::Retired { .. } => Exit::SessionRetired,
+        SessionError::Corrupt(_) => Exit::Integrity,
+    };
     for cause in report.chain() {
-        if cause.downcast_ref::<SessionError>().is_some()
-            || matches!(
-                cause.downcast_ref::<RoleError>(),
-                Some(RoleError::Session(_))
-            )
-        {
-            return Exit::SessionRetired;
+        if let Some(e) = cause.downcast_ref::<SessionError>() {
+            return session(e);
+        }
+        match cause.downcast_ref::<RoleError>() {
+            Some(RoleError::Session(e)) => return session(e),
+            Some(RoleError::Corrupt(_)) => return Exit::Integrity,
+            _ => {}
+        }
+        if cause.downcast_ref::<Corruption>().is_some() {
+            return Exit::Integrity;
         }
     }
     Exit::Error
@@ -127,11 +137,21 @@ mod tests {
             .wrap_err("while streaming")
             .unwrap_err();
         assert_eq!(classify(&report), Exit::SessionRetired);
-        let role = RoleError::Session(SessionError::Changed { ours: 1, found: 3 });
+        let role = RoleError::Session(SessionError::Retired {
+            ours: 1,
+            successor: 3,
+        });
         assert_eq!(
             classify(&color_eyre::Report::new(role)),
             Exit::SessionRetired
         );
+        let damaged = Corruption::Identity {
+            what: "magic is 0x0".into(),
+        };
+        let role = RoleError::Session(SessionError::Corrupt(damaged.clone()));
+        assert_eq!(classify(&color_eyre::Report::new(role)), Exit::Integrity);
+        let role = RoleError::Corrupt(damaged);
+        assert_eq!(classify(&color_eyre::Report::new(role)), Exit::Integrity);
         assert_eq!(classify(&eyre!("no such core")), Exit::Error);
         let held = RoleError::Held {
             role: "producer",

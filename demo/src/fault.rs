@@ -14,7 +14,8 @@
 //!   same call fails with `EFBIG` and fabric unlinks the object.
 #![allow(unsafe_code)]
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
 use color_eyre::eyre::{eyre, Result};
@@ -23,6 +24,9 @@ use forge_fabric::Segment;
 /// Where the segment is mapped, for the handler (0, 0 until installed).
 static START: AtomicUsize = AtomicUsize::new(0);
 static LEN: AtomicUsize = AtomicUsize::new(0);
+/// The segment's open descriptor, to tell a truncation (the file shrank)
+/// from a page the system could not provide (tmpfs full): -1 if unknown.
+static FD: AtomicI32 = AtomicI32::new(-1);
 /// "forge-stream" and "/forge_shm", fixed before the handler is installed.
 static PROGRAM: OnceLock<Box<str>> = OnceLock::new();
 static SEGMENT: OnceLock<Box<str>> = OnceLock::new();
@@ -35,6 +39,9 @@ pub fn report_sigbus(program: &str, segment: &Segment) -> Result<()> {
     let (start, len) = segment.mapped_range();
     // SYNC: ordered before the Release store of LEN below, which `on_sigbus` pairs with.
     START.store(start, Ordering::Relaxed);
+    // SYNC: as START. The descriptor lives as long as the segment, which the
+    // daemon keeps until it exits.
+    FD.store(segment.as_raw_fd(), Ordering::Relaxed);
     // SYNC: pairs with the Acquire load of LEN in `on_sigbus`.
     LEN.store(len, Ordering::Release);
     // SAFETY: an all-zero sigaction is a valid value to fill in.
@@ -112,6 +119,20 @@ impl Line {
     }
 }
 
+/// The segment file's size now, from signal context (`fstat` is
+/// async-signal-safe).
+fn file_size() -> Option<u64> {
+    // SYNC: ordered after the Acquire load of LEN in `on_sigbus`.
+    let fd = FD.load(Ordering::Relaxed);
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: an all-zero stat is a valid value for fstat to fill in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes only into `st`; a stale descriptor fails cleanly.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some(st.st_size as u64)
+}
+
 extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
     let addr = unsafe { (*info).si_addr() } as usize;
@@ -129,11 +150,21 @@ extern "C" fn on_sigbus(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mu
     if len != 0 && addr >= start && addr - start < len {
         line.put(b": error: ");
         line.put(segment.as_bytes());
-        line.put(b" was truncated under us (SIGBUS at byte ");
-        line.put_dec(addr - start);
-        line.put(b" of its ");
-        line.put_dec(len);
-        line.put(b"-byte mapping): the frames there are gone; exiting without touching it again\n");
+        if file_size().is_some_and(|size| size >= len as u64) {
+            line.put(b": SIGBUS at byte ");
+            line.put_dec(addr - start);
+            line.put(b" of its ");
+            line.put_dec(len);
+            line.put(b"-byte mapping, though the file still has its size: the system could not give that page memory (/dev/shm full, or a memory limit); exiting without touching it again\n");
+        } else {
+            line.put(b" was truncated under us (SIGBUS at byte ");
+            line.put_dec(addr - start);
+            line.put(b" of its ");
+            line.put_dec(len);
+            line.put(
+                b"-byte mapping): the frames there are gone; exiting without touching it again\n",
+            );
+        }
         line.write_stderr();
         // SAFETY: _exit is async-signal-safe and does not return.
         unsafe { libc::_exit(1) };

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{Consumer, SessionError, WaitStrategy};
+use forge_fabric::{Consumer, Corruption, SessionError, WaitStrategy};
 
 use crate::human;
 use crate::signals::Control;
@@ -58,6 +58,8 @@ pub enum IngestEnd {
     Stopped,
     /// The segment was retired or replaced under us.
     SessionLost(SessionError),
+    /// The segment's identity line was damaged under us.
+    Corrupt(Corruption),
     /// A gap, duplicate or corrupt frame, with `--verify` (or a corrupt slot
     /// word, which the ring cannot step over).
     Integrity(Issue),
@@ -73,6 +75,7 @@ impl IngestEnd {
             IngestEnd::CountReached => "count_reached",
             IngestEnd::Stopped => "stopped",
             IngestEnd::SessionLost(_) => "session_retired",
+            IngestEnd::Corrupt(_) => "segment_corrupt",
             IngestEnd::Integrity(_) => "integrity_failure",
             IngestEnd::SegmentLost(lost) => lost.name(),
         }
@@ -307,6 +310,16 @@ impl<'a> Ingester<'a> {
                 Ok(None) => {
                     let got_frame = self.consumer.wait_for_frame(self.config.wait, WAIT_SLICE);
                     let now = monotonic_ns();
+                    if !got_frame {
+                        // Empty, or stuck behind a damaged slot word?
+                        if let Err(c) = self.consumer.check_stall() {
+                            let issue = self
+                                .verifier
+                                .corrupt_slot(self.consumer.position(), c.to_string());
+                            eprintln!("forge-core: integrity failure: {issue}");
+                            return IngestEnd::Integrity(issue);
+                        }
+                    }
                     if !got_frame || now >= self.next_housekeeping_ns {
                         if let Some(end) = self.housekeeping(now) {
                             return end;
@@ -349,8 +362,10 @@ impl<'a> Ingester<'a> {
         if self.control.stop_requested() {
             return Some(IngestEnd::Stopped);
         }
-        if let Err(e) = self.consumer.check_session() {
-            return Some(IngestEnd::SessionLost(e));
+        match self.consumer.check_session() {
+            Ok(()) => {}
+            Err(SessionError::Corrupt(c)) => return Some(IngestEnd::Corrupt(c)),
+            Err(e) => return Some(IngestEnd::SessionLost(e)),
         }
         if let Some(lost) = self.control.segment_lost() {
             // Deliver what the producer committed before it stopped, but

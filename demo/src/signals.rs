@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use color_eyre::eyre::{Result, WrapErr};
-use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::watch::Lost;
 
@@ -24,16 +24,33 @@ impl Control {
         Self::default()
     }
 
-    /// Flags set by SIGINT/SIGTERM (stop) and SIGUSR1 (burst, or an interim
-    /// report in the consumer).
+    /// Flags set by SIGINT, SIGTERM and SIGHUP (stop: closing the terminal
+    /// a daemon runs in stops it cleanly, role released and report printed)
+    /// and SIGUSR1 (burst, or an interim report in the consumer).
+    ///
+    /// Call it first thing in `main`: until it runs, these signals kill the
+    /// process with no report. It also unblocks them, in case whoever
+    /// started us left them blocked (they would otherwise never arrive).
     pub fn from_signals() -> Result<Self> {
         let control = Self::new();
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             signal_hook::flag::register(sig, Arc::clone(&control.stop))
                 .wrap_err_with(|| format!("installing the handler for signal {sig}"))?;
         }
         signal_hook::flag::register(SIGUSR1, Arc::clone(&control.usr1))
             .wrap_err("installing the SIGUSR1 handler")?;
+        use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+        let mut ours = SigSet::empty();
+        for sig in [
+            Signal::SIGINT,
+            Signal::SIGTERM,
+            Signal::SIGHUP,
+            Signal::SIGUSR1,
+        ] {
+            ours.add(sig);
+        }
+        sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&ours), None)
+            .wrap_err("unblocking the stop and burst signals")?;
         Ok(control)
     }
 

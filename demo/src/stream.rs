@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use color_eyre::eyre::Result;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{Producer, SessionError, WaitStrategy};
+use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
 
 use crate::human;
 use crate::load::LoadGen;
@@ -53,6 +53,9 @@ pub enum StreamEnd {
     Stopped,
     /// The segment was retired or replaced under us.
     SessionLost(SessionError),
+    /// The segment's identity line or the consumer's index was damaged
+    /// under us: streaming on would lose or repeat frames.
+    Corrupt(Corruption),
     /// The segment was unlinked, replaced without retirement, or truncated
     /// under us (seen by the watch thread).
     SegmentLost(Lost),
@@ -65,6 +68,7 @@ impl StreamEnd {
             StreamEnd::CountReached => "count_reached",
             StreamEnd::Stopped => "stopped",
             StreamEnd::SessionLost(_) => "session_retired",
+            StreamEnd::Corrupt(_) => "segment_corrupt",
             StreamEnd::SegmentLost(lost) => lost.name(),
         }
     }
@@ -302,8 +306,13 @@ impl<'a> Streamer<'a> {
         if self.control.stop_requested() {
             return Some(StreamEnd::Stopped);
         }
-        if let Err(e) = self.producer.check_session() {
-            return Some(StreamEnd::SessionLost(e));
+        match self.producer.check_session() {
+            Ok(()) => {}
+            Err(SessionError::Corrupt(c)) => return Some(StreamEnd::Corrupt(c)),
+            Err(e) => return Some(StreamEnd::SessionLost(e)),
+        }
+        if let Err(c) = self.producer.check_tail() {
+            return Some(StreamEnd::Corrupt(c));
         }
         if let Some(lost) = self.control.segment_lost() {
             return Some(StreamEnd::SegmentLost(lost));

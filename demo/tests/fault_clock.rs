@@ -177,10 +177,11 @@ fn tempfile_dir(rig: &Rig) -> String {
     dir.to_string_lossy().into_owned()
 }
 
-/// Everything that decides liveness reads CLOCK_MONOTONIC: the heartbeat
-/// writer, fabric's liveness check and forge-top's ages. A wall-clock read
-/// (`unix_ns`, `SystemTime`) in those paths would make a clock step look
-/// like a dead or a resurrected daemon.
+/// Nothing that decides liveness reads the wall clock: fabric's liveness
+/// check asks the kernel for the role lock (no clock at all), and the
+/// heartbeat writer and forge-top's ages use CLOCK_MONOTONIC. A wall-clock
+/// read (`unix_ns`, `SystemTime`) in those paths would make a clock step
+/// look like a dead or a resurrected daemon.
 #[test]
 fn liveness_paths_read_only_the_monotonic_clock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
@@ -192,11 +193,11 @@ fn liveness_paths_read_only_the_monotonic_clock() {
             .unwrap_or_else(|| panic!("{start} not found"));
         src[at..].lines().take(30).collect::<Vec<_>>().join("\n")
     };
-    for f in [
-        body(&segment, "fn live_holder(header"),
-        body(&segment, "pub(crate) fn heartbeat(&self)"),
-    ] {
-        assert!(f.contains("monotonic_ns()"), "{f}");
+    let holder = body(&segment, "fn live_holder(map");
+    assert!(holder.contains("role_locked"), "{holder}");
+    let beat = body(&segment, "pub(crate) fn heartbeat(&self)");
+    assert!(beat.contains("monotonic_ns()"), "{beat}");
+    for f in [holder, beat] {
         assert!(!f.contains("unix_ns") && !f.contains("SystemTime"), "{f}");
     }
     let observe = read("fabric/src/observe.rs");

@@ -115,7 +115,7 @@ fn a_second_producer_or_consumer_is_refused_with_a_clear_message() {
     second.expect_code(1);
     assert!(
         second.stderr.contains(&format!(
-            "producer role of this segment is held by pid {sp}"
+            "producer role of this segment is held by a live process (pid {sp} as its header says)"
         )),
         "{}",
         second.stderr
@@ -126,7 +126,7 @@ fn a_second_producer_or_consumer_is_refused_with_a_clear_message() {
     second.expect_code(1);
     assert!(
         second.stderr.contains(&format!(
-            "consumer role of this segment is held by pid {cp}"
+            "consumer role of this segment is held by a live process (pid {cp} as its header says)"
         )),
         "{}",
         second.stderr

@@ -28,11 +28,11 @@ pub enum SegmentError {
         source: io::Error,
     },
     /// The name leads to something other than a regular shm object.
-    #[error("{name} is {what}; refusing to use it as a segment")]
+    #[error("/dev/shm{name} is {what}, not a shared-memory segment")]
     NotRegular {
         /// The segment name.
         name: String,
-        /// What it is instead.
+        /// What it is instead ("a directory", "a FIFO (named pipe)", …).
         what: &'static str,
     },
     /// The object exists but does not start with the Forge magic.
@@ -65,6 +65,17 @@ pub enum SegmentError {
         /// The size required.
         expected: u64,
     },
+    /// The file is larger than its header declares: something other than
+    /// forge-init grew it. Only the header is mapped to find this out.
+    #[error("{name} is {found} bytes, but its header declares a segment of {declared} bytes; something other than forge-init resized it")]
+    TooLong {
+        /// The segment name.
+        name: String,
+        /// The file's size.
+        found: u64,
+        /// The size the header declares.
+        declared: u64,
+    },
     /// The header's geometry is inconsistent.
     #[error("{name} has a malformed header: {what}")]
     Malformed {
@@ -72,6 +83,34 @@ pub enum SegmentError {
         name: String,
         /// Which field is wrong, with the values found and expected.
         what: String,
+    },
+    /// `create` found something at the name that it replaces only when
+    /// forced.
+    #[error("{name} already holds something other than a usable segment")]
+    Occupied {
+        /// The segment name.
+        name: String,
+        /// Why what is there cannot be used.
+        #[source]
+        source: Box<SegmentError>,
+    },
+    /// A segment still initializing while `create` holds the initializers'
+    /// lock: the forge-init that was writing it died.
+    #[error("{name} is a partial segment, left by a forge-init (pid {init_pid}) that died while creating it")]
+    StaleInit {
+        /// The segment name.
+        name: String,
+        /// The pid that was initializing it, 0 if not yet written.
+        init_pid: u32,
+    },
+    /// Something that is not a segment is in the way and `create` will not
+    /// remove it (a directory that is not empty).
+    #[error("/dev/shm{name} is {what}; Forge does not delete it")]
+    InTheWay {
+        /// The segment name.
+        name: String,
+        /// What is there.
+        what: &'static str,
     },
     /// The segment stayed in the initializing state past the wait.
     #[error("{name} is still initializing after {waited_ms} ms (forge-init pid {init_pid}); is forge-init stuck or dead?")]
@@ -95,8 +134,10 @@ pub enum SegmentError {
         /// The session that replaced it.
         successor: u64,
     },
-    /// A live daemon holds the segment and re-initialization was not forced.
-    #[error("{name} is in use: the {role} (pid {pid}) is alive and heart-beating; stop it first or pass --force to replace the segment under it")]
+    /// A live process holds a role and re-initialization was not forced.
+    #[error(
+        "{name} is in use: a live process holds its {role} role (pid {pid} as its header says)"
+    )]
     Active {
         /// The segment name.
         name: String,
@@ -136,17 +177,31 @@ pub enum SegmentError {
 /// Why a role could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum RoleError {
-    /// Another live process holds the role.
-    #[error("the {role} role of this segment is held by pid {pid}, which is alive; only one {role} may attach")]
+    /// Another live process holds the role: the kernel says its role lock
+    /// is taken.
+    #[error("the {role} role of this segment is held by a live process (pid {pid} as its header says); only one {role} may attach")]
     Held {
         /// `"producer"` or `"consumer"`.
         role: &'static str,
-        /// The holder's pid.
+        /// The holder's pid, as written in the header (in its own pid
+        /// namespace, which may not be ours).
         pid: u32,
     },
     /// The segment's session changed while we attached.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The ring's indices or slot stamps are impossible: attaching would
+    /// lose or repeat frames.
+    #[error(transparent)]
+    Corrupt(#[from] Corruption),
+    /// Taking the role lock failed for another reason.
+    #[error("locking the {role} role failed: {source}")]
+    Lock {
+        /// `"producer"` or `"consumer"`.
+        role: &'static str,
+        /// The underlying error.
+        source: io::Error,
+    },
 }
 
 /// The segment we are attached to is no longer the live session.
@@ -162,13 +217,48 @@ pub enum SessionError {
         /// The new session.
         successor: u64,
     },
-    /// The header names a different session than the one we attached to.
-    #[error("session changed under us: attached to {ours:#018x}, segment now says {found:#018x}")]
-    Changed {
-        /// The session we attached to.
-        ours: u64,
-        /// The session in the header now.
-        found: u64,
+    /// The identity line no longer reads as the segment we attached to.
+    /// Forge never rewrites a live segment's identity (a new session is a
+    /// new object), so this is damage, not a replacement.
+    #[error(transparent)]
+    Corrupt(#[from] Corruption),
+}
+
+/// Damage found in a segment: something other than the protocol wrote it.
+/// Attaching, reading or writing on would lose, repeat or invent frames.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Corruption {
+    /// An identity field changed after we attached.
+    #[error("the segment's identity changed under us ({what}); Forge never rewrites a live segment's identity, so the header was damaged")]
+    Identity {
+        /// Which field, with the value expected and found.
+        what: String,
+    },
+    /// A slot the indices say is published holds another stamp.
+    #[error("slot {slot} (ring position {position}) holds stamp {found:#x}, expected {expected:#x}: head {head} says it was published, so its slot word was damaged")]
+    Stamp {
+        /// Ring position whose frame should be there.
+        position: u64,
+        /// Slot index.
+        slot: u64,
+        /// The stamp of `position`.
+        expected: u32,
+        /// The stamp in the slot word.
+        found: u32,
+        /// The head that says `position` was published.
+        head: u64,
+    },
+    /// `head` and `tail` cannot both be true.
+    #[error("impossible indices: head {head}, tail {tail} on a ring of {slots} slots: {what}")]
+    Indices {
+        /// `head` as read.
+        head: u64,
+        /// `tail` as read.
+        tail: u64,
+        /// Slots in the ring.
+        slots: u64,
+        /// Which invariant fails.
+        what: String,
     },
 }
 

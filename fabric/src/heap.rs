@@ -31,7 +31,12 @@ impl SideLine {
             role_state: AtomicU32::new(0),
             batch: AtomicU32::new(1),
             started_mono_ns: AtomicU64::new(0),
-            _reserved: [0; 6],
+            pidns: AtomicU64::new(0),
+            start_ticks: AtomicU64::new(0),
+            uid: AtomicU32::new(0),
+            flags: AtomicU32::new(0),
+            program: [AtomicU64::new(0), AtomicU64::new(0)],
+            _reserved: [0; 1],
         }
     }
 }
@@ -72,7 +77,33 @@ pub fn heap_ring_starting_at(capacity: u32, start: u64) -> (Producer, Consumer) 
         lap_shift: capacity.trailing_zeros(),
         _keep: heap.clone(),
     };
-    (Producer::attach(ring.clone()), Consumer::attach(ring))
+    // Fresh indices over zeroed slots: nothing to find corrupt.
+    let producer = Producer::attach(ring.clone()).expect("a fresh heap ring is sound");
+    let consumer = Consumer::attach(ring).expect("a fresh heap ring is sound");
+    (producer, consumer)
+}
+
+impl Producer {
+    /// Ends this producer as SIGKILL would, publishing nothing more (frames
+    /// committed since the last `head` store stay uncounted), and attaches
+    /// a new producer to the same ring, as a restarted daemon does. For
+    /// tests and models of the hand-over.
+    #[doc(hidden)]
+    pub fn crash_and_restart(self) -> Result<Producer, crate::Corruption> {
+        let ring = self.abandon();
+        Producer::attach(ring)
+    }
+}
+
+impl Consumer {
+    /// Ends this consumer as SIGKILL would (releases not yet stored in
+    /// `tail` are lost) and attaches a new consumer to the same ring. For
+    /// tests and models of the hand-over.
+    #[doc(hidden)]
+    pub fn crash_and_restart(self) -> Result<Consumer, crate::Corruption> {
+        let ring = self.abandon();
+        Consumer::attach(ring)
+    }
 }
 
 // SAFETY: every field shared between the threads is an atomic or an

@@ -22,7 +22,7 @@ use crate::sync::{AtomicU32, AtomicU64, UnsafeCell};
 /// `b"FORGERNG"` read as a little-endian `u64`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"FORGERNG");
 /// Bumped whenever any offset, size or meaning below changes.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Bytes before slot 0: one page.
 pub const HEADER_SIZE: usize = 4096;
 /// Largest payload a frame may carry.
@@ -51,6 +51,16 @@ pub const ROLE_VACANT: u32 = 0;
 pub const ROLE_ACTIVE: u32 = 1;
 /// Role state: the holder stopped cleanly and released the role.
 pub const ROLE_STOPPED: u32 = 2;
+
+/// Holder flag: the frames this producer writes keep the sequence number of
+/// the ring they came from (a bridge or a replay), not their ring position.
+pub const HOLDER_RELAYED: u32 = 1;
+
+/// Byte offset in the segment file of the producer's role lock: an OFD write
+/// lock on this one byte is held for as long as a process holds the role.
+pub const PRODUCER_LOCK_OFFSET: u64 = 128;
+/// Byte offset of the consumer's role lock (see [`PRODUCER_LOCK_OFFSET`]).
+pub const CONSUMER_LOCK_OFFSET: u64 = 256;
 
 /// `core` value meaning "not pinned / unknown".
 pub const CORE_NONE: u32 = u32::MAX;
@@ -92,7 +102,10 @@ pub struct IdentityLine {
     pub created_mono_ns: AtomicU64,
     /// [`PAYLOAD_CAPACITY`].
     pub payload_capacity: AtomicU32,
-    _reserved: [u32; 13],
+    /// Segment flags set by forge-init; none are defined yet, and readers
+    /// ignore bits they do not know.
+    pub flags: AtomicU32,
+    _reserved: [u32; 12],
 }
 
 /// Everything one side writes. The producer's line holds `head` as its
@@ -127,7 +140,19 @@ pub struct SideLine {
     pub batch: AtomicU32,
     /// CLOCK_MONOTONIC ns when the holder took the role.
     pub started_mono_ns: AtomicU64,
-    pub(crate) _reserved: [u64; 6],
+    /// Inode of the holder's pid namespace (`/proc/self/ns/pid`), 0 if
+    /// unknown: a `pid` means something only inside that namespace.
+    pub pidns: AtomicU64,
+    /// The holder's start time, clock ticks after boot (`/proc/self/stat`
+    /// field 22), 0 if unknown: with `pid` and `pidns` it names one process.
+    pub start_ticks: AtomicU64,
+    /// The holder's effective uid.
+    pub uid: AtomicU32,
+    /// `HOLDER_*` bits describing what the holder writes.
+    pub flags: AtomicU32,
+    /// The holder's program name, ASCII, NUL-padded (`forge-stream`).
+    pub program: [AtomicU64; 2],
+    pub(crate) _reserved: [u64; 1],
 }
 
 /// The consumer's transit-latency histogram, log-linear in nanoseconds.
@@ -246,7 +271,7 @@ mod asserts {
 
     // A changed layout must fail here until LAYOUT_VERSION is bumped and
     // these numbers, and LAYOUT.md, are updated with it.
-    const _: () = assert!(LAYOUT_VERSION == 1);
+    const _: () = assert!(LAYOUT_VERSION == 2);
     const _: () = assert!(size_of::<Slot>() == 4104);
     const _: () = assert!(align_of::<Slot>() == 8);
     const _: () = assert!(offset_of!(Slot, word) == 0);
@@ -274,6 +299,7 @@ mod asserts {
     const _: () = assert!(offset_of!(IdentityLine, created_unix_ns) == 56);
     const _: () = assert!(offset_of!(IdentityLine, created_mono_ns) == 64);
     const _: () = assert!(offset_of!(IdentityLine, payload_capacity) == 72);
+    const _: () = assert!(offset_of!(IdentityLine, flags) == 76);
 
     const _: () = assert!(offset_of!(SideLine, index) == 0);
     const _: () = assert!(offset_of!(SideLine, sleeping) == 8);
@@ -288,6 +314,13 @@ mod asserts {
     const _: () = assert!(offset_of!(SideLine, role_state) == 64);
     const _: () = assert!(offset_of!(SideLine, batch) == 68);
     const _: () = assert!(offset_of!(SideLine, started_mono_ns) == 72);
+    const _: () = assert!(offset_of!(SideLine, pidns) == 80);
+    const _: () = assert!(offset_of!(SideLine, start_ticks) == 88);
+    const _: () = assert!(offset_of!(SideLine, uid) == 96);
+    const _: () = assert!(offset_of!(SideLine, flags) == 100);
+    const _: () = assert!(offset_of!(SideLine, program) == 104);
+    const _: () = assert!(PRODUCER_LOCK_OFFSET as usize == offset_of!(Header, producer));
+    const _: () = assert!(CONSUMER_LOCK_OFFSET as usize == offset_of!(Header, consumer));
 
     const _: () = assert!(offset_of!(LatencyBlock, count) == 0);
     const _: () = assert!(offset_of!(LatencyBlock, sum_ns) == 8);

@@ -27,9 +27,11 @@ mod heap;
 #[cfg(not(loom))]
 pub mod observe;
 #[cfg(not(loom))]
+pub mod process;
+#[cfg(not(loom))]
 pub mod segment;
 
-pub use error::{PopError, PushError, RoleError, SegmentError, SessionError};
+pub use error::{Corruption, PopError, PushError, RoleError, SegmentError, SessionError};
 pub use heap::{heap_ring, heap_ring_starting_at};
 pub use layout::{DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
 #[cfg(not(loom))]
@@ -38,7 +40,7 @@ pub use observe::{NameStatus, ObserveError, Observer, SlotCopy, SlotState, Snaps
 pub use ring::ReadFrame;
 pub use ring::{Consumer, Producer, SlotWriter};
 #[cfg(not(loom))]
-pub use segment::{CreateOptions, Replaced, Segment, Side};
+pub use segment::{Claim, CreateOptions, Replaced, Segment, Side};
 pub use wait::WaitStrategy;
 
 /// The segment name used when none is given.

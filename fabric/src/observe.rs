@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use crate::clock::monotonic_ns;
 use crate::error::SegmentError;
 use crate::layout::*;
+use crate::process::{Identity, Pidfd};
 use crate::segment::{
-    check_header_fits, name_status, open_read_only_file, validate, validate_name, FileFacts,
+    check_header_fits, name_status, open_read_only_file, role_locked, validate, validate_name,
+    FileFacts, Side,
 };
 use crate::sync::{fence, AtomicU64, Ordering};
 
@@ -88,9 +90,32 @@ pub struct SideSnapshot {
     pub batch: u32,
     /// CLOCK_MONOTONIC ns when the role was taken.
     pub started_mono_ns: u64,
+    /// Inode of the holder's pid namespace, 0 if unknown.
+    pub pidns: u64,
+    /// The holder's start time, clock ticks after boot, 0 if unknown.
+    pub start_ticks: u64,
+    /// The holder's effective uid.
+    pub uid: u32,
+    /// `HOLDER_*` bits.
+    pub flags: u32,
+    /// The holder's program name, as written (printable ASCII only; any
+    /// other byte shows as `?`).
+    pub program: String,
+    /// Does a live process hold the role's lock right now? The kernel's
+    /// answer, whatever the pid says; `None` if it would not say.
+    pub lock_held: Option<bool>,
 }
 
 impl SideSnapshot {
+    /// The holder as its line names it.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            pid: self.pid,
+            pidns: self.pidns,
+            start_ticks: self.start_ticks,
+        }
+    }
+
     fn read(line: &SideLine) -> Self {
         // SYNC: pairs with the Release store of role_state in role claim.
         let role_state = line.role_state.load(Ordering::Acquire);
@@ -111,6 +136,12 @@ impl SideSnapshot {
             role_state,
             batch: line.batch.load(Ordering::Relaxed).max(1),
             started_mono_ns: line.started_mono_ns.load(Ordering::Relaxed),
+            pidns: line.pidns.load(Ordering::Relaxed),
+            start_ticks: line.start_ticks.load(Ordering::Relaxed),
+            uid: line.uid.load(Ordering::Relaxed),
+            flags: line.flags.load(Ordering::Relaxed),
+            program: program_name(&line.program),
+            lock_held: None,
         }
     }
 
@@ -119,6 +150,20 @@ impl SideSnapshot {
         (self.heartbeat_ns != 0)
             .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
     }
+}
+
+/// The 16 program bytes of a line as text: up to the first NUL, anything but
+/// printable ASCII shown as `?` (the bytes come from another process and
+/// may be hostile; they reach terminals).
+fn program_name(words: &[AtomicU64; 2]) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&words[0].load(Ordering::Relaxed).to_le_bytes());
+    bytes[8..].copy_from_slice(&words[1].load(Ordering::Relaxed).to_le_bytes());
+    bytes
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect()
 }
 
 /// The consumer's latency histogram, copied out.
@@ -249,6 +294,11 @@ pub struct Snapshot {
     pub head: u64,
     /// `tail`.
     pub tail: u64,
+    /// Set when the ring is stuck: `head` says the frame at `tail` was
+    /// published but its slot holds another stamp, so the consumer can
+    /// never read on. Checked with `tail` unchanged across the loads, so a
+    /// slot rewritten for the next lap is never taken for damage.
+    pub stuck: Option<crate::Corruption>,
     /// CLOCK_MONOTONIC ns when sampled.
     pub taken_mono_ns: u64,
 }
@@ -394,10 +444,89 @@ pub enum ObserveError {
     Stat(String),
 }
 
+/// Whether the process a role's line names can be proven to hold the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderCheck {
+    /// No live process holds the role lock.
+    NotHeld,
+    /// The role lock is held, and the pid, pid namespace and start time in
+    /// the line match a process in our pid namespace right now.
+    Verified {
+        /// Its pid.
+        pid: u32,
+    },
+    /// The holder lives in another pid namespace (another container): its
+    /// pid means nothing here.
+    OtherNamespace {
+        /// The pid in its own namespace.
+        pid: u32,
+    },
+    /// The line does not name its holder completely (pid, pid namespace or
+    /// start time missing), so no process can be proven to be it.
+    Unnamed,
+    /// The process with that pid here is not the holder.
+    NotTheHolder {
+        /// The pid the line gives.
+        pid: u32,
+        /// Why not: gone, or a process started at another time.
+        why: String,
+    },
+    /// The kernel would not say (no lock test, no `/proc`).
+    Unknown,
+}
+
+impl std::fmt::Display for HolderCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HolderCheck::NotHeld => write!(f, "no live process holds the role"),
+            HolderCheck::Verified { pid } => write!(f, "pid {pid} holds the role"),
+            HolderCheck::OtherNamespace { pid } => write!(
+                f,
+                "the holder runs in another pid namespace (another container): pid {pid} is its pid there, not here"
+            ),
+            HolderCheck::Unnamed => write!(
+                f,
+                "the holder's line does not name it completely (pid, pid namespace, start time)"
+            ),
+            HolderCheck::NotTheHolder { pid, why } => {
+                write!(f, "pid {pid} here is not the role holder: {why}")
+            }
+            HolderCheck::Unknown => write!(f, "the kernel would not say who holds the role"),
+        }
+    }
+}
+
+/// Why [`Observer::signal_holder`] sent nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalRefused {
+    /// No process could be proven to hold the role.
+    #[error("{0}")]
+    Unproven(HolderCheck),
+    /// The holder belongs to another user than the segment's owner.
+    #[error("pid {pid} runs as uid {uid}, but the segment belongs to uid {owner}; Forge signals only the owner's processes")]
+    OtherUser {
+        /// The holder's pid.
+        pid: u32,
+        /// Its uid.
+        uid: u32,
+        /// The segment file's owner.
+        owner: u32,
+    },
+    /// The kernel refused the signal.
+    #[error("signalling pid {pid} failed: {source}")]
+    Failed {
+        /// The holder's pid.
+        pid: u32,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
 /// A read-only attachment to a segment.
 pub struct Observer {
     name: String,
     file: File,
+    owner_uid: u32,
     // Declared before `map`: it is unregistered before the unmapping.
     guard: Option<fault_guard::Registration>,
     map: memmap2::Mmap,
@@ -446,21 +575,45 @@ impl Observer {
         let file = open_read_only_file(name)?;
         let meta = FileFacts::of(name, &file)?;
         check_header_fits(name, meta.size)?;
-        // SAFETY: a read-only shared mapping of a file at least a header
-        // long. It may change under us (other processes write it) and may be
-        // truncated; we only read it through atomics, after re-checking size.
-        let map = unsafe {
-            memmap2::MmapOptions::new()
-                .len(meta.size as usize)
-                .map(&file)
-        }
-        .map_err(|source| SegmentError::Io {
+        let map_io = |source| SegmentError::Io {
             name: name.to_owned(),
             action: "mmap",
             source,
-        })?;
+        };
+        // The header alone first: how much to map comes from the validated
+        // header, never from the file's size, which anyone with write access
+        // can set to 2^47 bytes.
+        // SAFETY: a read-only shared mapping of the file's first page, which
+        // exists (checked above). It is only read through atomics.
+        let header_map =
+            unsafe { memmap2::MmapOptions::new().len(HEADER_SIZE).map(&file) }.map_err(map_io)?;
+        {
+            let guard = fault_guard::register(header_map.as_ptr(), header_map.len());
+            // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics
+            // and padding; only loads are made through it.
+            let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
+            let geometry = validate(name, header, meta.size, false);
+            if guard
+                .as_ref()
+                .is_some_and(fault_guard::Registration::faulted)
+            {
+                return Err(SegmentError::TooShort {
+                    name: name.to_owned(),
+                    found: file.metadata().map_or(0, |m| m.len()),
+                    expected: meta.size,
+                });
+            }
+            geometry?;
+        }
+        let len = meta.size as usize;
+        // SAFETY: a read-only shared mapping of a file of `len` bytes, which
+        // validate() just found equal to the size its header declares. It
+        // may change under us (other processes write it) and may be
+        // truncated; we only read it through atomics, after re-checking size.
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.map_err(map_io)?;
         let observer = Observer {
             name: name.to_owned(),
+            owner_uid: meta.uid,
             file,
             guard: fault_guard::register(map.as_ptr(), map.len()),
             len: map.len(),
@@ -567,10 +720,13 @@ impl Observer {
         // SYNC: pairs with the Release store of tail in `Consumer::flush`;
         // read before head so that head >= tail up to the publish batch.
         let tail = h.consumer.index.load(Ordering::Acquire);
-        let consumer = SideSnapshot::read(&h.consumer);
-        let producer = SideSnapshot::read(&h.producer);
+        let mut consumer = SideSnapshot::read(&h.consumer);
+        let mut producer = SideSnapshot::read(&h.producer);
         // SYNC: pairs with the Release store of head in `Producer::publish`.
         let head = h.producer.index.load(Ordering::Acquire);
+        let stuck = self.stuck_at(tail, head);
+        producer.lock_held = role_locked(&self.file, Side::Producer);
+        consumer.lock_held = role_locked(&self.file, Side::Consumer);
         let lat = &h.latency;
         let latency = LatencySnapshot {
             count: lat.count.load(Ordering::Relaxed),
@@ -604,10 +760,143 @@ impl Observer {
             latency,
             head,
             tail,
+            stuck,
             taken_mono_ns: monotonic_ns(),
         })
         // A truncation during the loads above makes them read zeros.
         .and_then(|snap| self.check_size().map(|()| snap))
+    }
+
+    /// Is the frame at `tail` published by `head` (loaded after `tail`, with
+    /// Acquire) but missing from its slot? Only when `tail` has not moved by
+    /// the time the word was read: while the consumer has not released it,
+    /// nobody may rewrite that slot, so another stamp there is damage.
+    fn stuck_at(&self, tail: u64, head: u64) -> Option<crate::Corruption> {
+        let n = u64::from(self.slot_count);
+        let past = head.wrapping_sub(tail) as i64;
+        if n == 0 || past <= 0 || past as u64 > n {
+            return None;
+        }
+        let shift = self.slot_count.trailing_zeros();
+        let index = (tail & (n - 1)) as u32;
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit`, ordered before the head store we acquired.
+        let word = self.word(slot_offset(index)).load(Ordering::Acquire);
+        let h = self.header();
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+        let tail_again = h.consumer.index.load(Ordering::Acquire);
+        let (expected, found) = (stamp_for(tail, shift), unpack_word(word).2);
+        (tail_again == tail && found != expected).then_some(crate::Corruption::Stamp {
+            position: tail,
+            slot: u64::from(index),
+            expected,
+            found,
+            head,
+        })
+    }
+
+    fn word(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        // SAFETY: `off` is 8-aligned (header and slot sizes are multiples of
+        // 8) and inside the mapping (validated geometry).
+        unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
+    }
+
+    /// Can the process `side`'s line names be proven to hold the role? The
+    /// kernel's role lock must be held, and a process with the line's pid,
+    /// pid namespace and start time must exist in our pid namespace. Only
+    /// then is `/proc/PID` about the holder.
+    pub fn verify_holder(&self, side: Side) -> HolderCheck {
+        self.prove_holder(side).0
+    }
+
+    fn prove_holder(&self, side: Side) -> (HolderCheck, Option<Pidfd>) {
+        match role_locked(&self.file, side) {
+            Some(false) => return (HolderCheck::NotHeld, None),
+            None => return (HolderCheck::Unknown, None),
+            Some(true) => {}
+        }
+        let line = self.header().side(side);
+        let claimed = Identity {
+            pid: line.pid.load(Ordering::Relaxed),
+            pidns: line.pidns.load(Ordering::Relaxed),
+            start_ticks: line.start_ticks.load(Ordering::Relaxed),
+        };
+        if !claimed.is_complete() {
+            return (HolderCheck::Unnamed, None);
+        }
+        match crate::process::own_pid_namespace() {
+            None => return (HolderCheck::Unknown, None),
+            Some(ours) if ours != claimed.pidns => {
+                return (HolderCheck::OtherNamespace { pid: claimed.pid }, None)
+            }
+            Some(_) => {}
+        }
+        let pid = claimed.pid;
+        let not = |why: String| (HolderCheck::NotTheHolder { pid, why }, None);
+        // Opened before /proc is read: if the process it names is still
+        // alive after the reads (checked below), the pid was not reused in
+        // between, so /proc described that very process.
+        let pidfd = match Pidfd::open(pid) {
+            Ok(fd) => fd,
+            Err(e) => return not(format!("no such process ({e})")),
+        };
+        let Some(stat) = crate::process::stat(pid) else {
+            return not("it exited".into());
+        };
+        if stat.start_ticks != claimed.start_ticks {
+            return not(format!(
+                "it started at tick {}, the holder at tick {}: the pid was reused",
+                stat.start_ticks, claimed.start_ticks
+            ));
+        }
+        if std::fs::metadata(format!("/proc/{pid}/ns/pid"))
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            != Some(claimed.pidns)
+        {
+            return not("it lives in another pid namespace".into());
+        }
+        if pidfd.send(0).is_err() {
+            return not("it exited".into());
+        }
+        (HolderCheck::Verified { pid }, Some(pidfd))
+    }
+
+    /// Sends `signal` to the process proven to hold `side` (see
+    /// [`verify_holder`](Self::verify_holder)), through a pidfd so that it
+    /// cannot reach a process that took its pid since, and only when that
+    /// process belongs to the user who owns the segment: whoever can write a
+    /// segment can put any pid in it. Returns the pid signalled.
+    pub fn signal_holder(&self, side: Side, signal: i32) -> Result<u32, SignalRefused> {
+        let (check, pidfd) = self.prove_holder(side);
+        let (HolderCheck::Verified { pid }, Some(pidfd)) = (&check, pidfd) else {
+            return Err(SignalRefused::Unproven(check));
+        };
+        let pid = *pid;
+        let status = crate::process::status(pid);
+        let uids = status.as_ref().map(|s| (s.ruid, s.euid));
+        let owner = self.owner_uid;
+        match uids {
+            Some((Some(r), Some(e))) if r == owner && e == owner => {}
+            Some((Some(r), Some(e))) => {
+                return Err(SignalRefused::OtherUser {
+                    pid,
+                    uid: if e != owner { e } else { r },
+                    owner,
+                })
+            }
+            _ => {
+                return Err(SignalRefused::Unproven(HolderCheck::NotTheHolder {
+                    pid,
+                    why: "its owner cannot be read".into(),
+                }))
+            }
+        }
+        pidfd
+            .send(signal)
+            .map(|()| pid)
+            .map_err(|source| SignalRefused::Failed { pid, source })
     }
 
     /// Copies slot `index` out with atomic word loads, then checks whether
@@ -623,12 +912,7 @@ impl Observer {
         let index = index % self.slot_count.max(1);
         let h = self.header();
         let base = slot_offset(index);
-        let word_at = |off: usize| -> &AtomicU64 {
-            debug_assert!(off % 8 == 0 && off + 8 <= self.len);
-            // SAFETY: `off` is 8-aligned (header and slot sizes are multiples
-            // of 8) and inside the mapping (validated geometry).
-            unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
-        };
+        let word_at = |off: usize| self.word(off);
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`: the payload written before it is visible.
         let w1 = word_at(base).load(Ordering::Acquire);

@@ -16,7 +16,7 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::error::{PopError, PushError};
+use crate::error::{Corruption, PopError, PushError};
 use crate::layout::{pack_word, stamp_for, unpack_word, SideLine, Slot, PAYLOAD_CAPACITY};
 use crate::sync::{fence, Ordering};
 use crate::wait::{self, Deadline, WaitStrategy};
@@ -69,14 +69,8 @@ impl RingRef {
         stamp_for(pos, self.lap_shift)
     }
 
-    /// Is position `pos` published in its slot?
-    #[inline(always)]
-    fn published(&self, pos: u64) -> Option<u64> {
-        self.published_with(pos, self.stamp(pos))
-    }
-
-    /// Like `published`, with the stamp of `pos` already known (the hot
-    /// paths keep it per lap instead of recomputing it per frame).
+    /// Is position `pos`, whose stamp is `stamp`, published in its slot? The
+    /// hot paths keep the stamp per lap instead of recomputing it per frame.
     #[inline(always)]
     fn published_with(&self, pos: u64, stamp: u32) -> Option<u64> {
         debug_assert_eq!(stamp, self.stamp(pos));
@@ -164,24 +158,17 @@ pub struct Consumer {
 }
 
 impl Producer {
-    /// Starts at the shared `head`, first skipping any frames that were
-    /// published in their slot but not yet counted in `head` (a producer that
-    /// died between the two stores).
-    pub(crate) fn attach(ring: RingRef) -> Self {
+    /// Starts where the committed frames end: at the shared `head`, past any
+    /// frames published in their slot but not yet counted in `head` (a
+    /// producer that died between the two stores). Refuses indices or
+    /// stamps that cannot be true (see [`check_for_producer`]): continuing
+    /// from them would overwrite unread frames or reissue sequences.
+    pub(crate) fn attach(ring: RingRef) -> Result<Self, Corruption> {
         // SYNC: pairs with the Release store of tail in `Consumer::flush`.
         let tail = ring.consumer_line().index.load(Ordering::Acquire);
-        // SYNC: pairs with the Release store of head in `Producer::publish`
-        // of a previous producer.
-        let mut head = ring.producer_line().index.load(Ordering::Acquire);
-        // A hostile or stale header could put head behind tail or too far
-        // ahead; never let the resume scan leave [tail, tail + capacity].
-        if head.wrapping_sub(tail) > ring.capacity() {
-            head = tail;
-        }
-        while head.wrapping_sub(tail) < ring.capacity() && ring.published(head).is_some() {
-            head = head.wrapping_add(1);
-        }
-        // SYNC: pairs with the Acquire loads of head in observers.
+        let head = check_for_producer(&ring, tail)?;
+        // SYNC: pairs with the Acquire loads of head in observers and in
+        // `Consumer::check_stall`: every slot word below it is published.
         ring.producer_line().index.store(head, Ordering::Release);
         let line = ring.producer_line();
         let messages = line.messages.load(Ordering::Relaxed);
@@ -202,7 +189,7 @@ impl Producer {
             role: None,
         };
         producer.refresh_peer();
-        producer
+        Ok(producer)
     }
 
     /// Ring capacity in frames.
@@ -332,6 +319,36 @@ impl Producer {
         self.published_head = self.head;
     }
 
+    /// Checks the consumer's `tail` against what this producer knows: it can
+    /// never pass `head` (that would claim frames never written were read)
+    /// nor go back (released slots may already be rewritten). Either means
+    /// something other than the consumer wrote it. One load; call it off the
+    /// per-message path, for example when the ring has stayed full.
+    pub fn check_tail(&mut self) -> Result<(), Corruption> {
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+        let tail = self.ring.consumer_line().index.load(Ordering::Acquire);
+        let fault = |what: String| Corruption::Indices {
+            head: self.head,
+            tail,
+            slots: self.ring.capacity(),
+            what,
+        };
+        if ahead(tail, self.head) > 0 {
+            return Err(fault(format!(
+                "tail passed head {}: the consumer cannot have read frames that were never written",
+                self.head
+            )));
+        }
+        if ahead(self.cached_tail, tail) > 0 {
+            return Err(fault(format!(
+                "tail went back from {} to {tail}: released slots may already hold newer frames",
+                self.cached_tail
+            )));
+        }
+        self.cached_tail = tail;
+        Ok(())
+    }
+
     /// Publishes counters and re-reads the consumer's wait strategy. Call it
     /// off the per-message path (the daemons do so with the heartbeat).
     pub fn refresh_peer(&mut self) {
@@ -365,6 +382,15 @@ impl Producer {
     /// Times the producer found the ring full.
     pub fn full_count(&self) -> u64 {
         self.full_count
+    }
+}
+
+impl Producer {
+    /// Drops this producer without publishing anything more, as a killed
+    /// process would, and returns its ring.
+    pub(crate) fn abandon(mut self) -> RingRef {
+        self.published_head = self.head;
+        self.ring.clone()
     }
 }
 
@@ -438,11 +464,15 @@ impl SlotWriter<'_> {
 }
 
 impl Consumer {
-    pub(crate) fn attach(ring: RingRef) -> Self {
+    /// Starts at the shared `tail`, after checking that `tail` and `head`
+    /// can both be true and that the frames between them are published (see
+    /// [`check_for_consumer`]).
+    pub(crate) fn attach(ring: RingRef) -> Result<Self, Corruption> {
         let line = ring.consumer_line();
         // SYNC: pairs with the Release store of tail in `Consumer::flush` of
         // a previous consumer.
         let tail = line.index.load(Ordering::Acquire);
+        check_for_consumer(&ring, tail)?;
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let empty_count = line.backpressure.load(Ordering::Relaxed);
@@ -460,7 +490,7 @@ impl Consumer {
             role: None,
         };
         consumer.refresh_peer();
-        consumer
+        Ok(consumer)
     }
 
     /// Ring capacity in frames.
@@ -499,6 +529,46 @@ impl Consumer {
             });
         }
         Ok(Some(len))
+    }
+
+    /// Tells a ring that is empty from one that is stuck. When `head` says
+    /// the frame at our position was published but its slot holds another
+    /// stamp, nothing will ever make it readable: the slot word was damaged
+    /// (or a second producer wrote it). Two loads; call it off the
+    /// per-message path, when no frame has come for a while.
+    pub fn check_stall(&self) -> Result<(), Corruption> {
+        // SYNC: pairs with the Release store of head in `Producer::publish`
+        // and `Producer::attach`; the producer stores each slot word before
+        // a head that covers it, so the word loaded below is that frame's
+        // (or, were the ring sound, a later lap's, which needs our release).
+        let head = self.ring.producer_line().index.load(Ordering::Acquire);
+        let past = ahead(head, self.tail);
+        if past <= 0 {
+            return Ok(());
+        }
+        let slots = self.ring.capacity();
+        if past as u64 > slots {
+            return Err(Corruption::Indices {
+                head,
+                tail: self.tail,
+                slots,
+                what: format!("head is {past} frames past tail, more than the ring holds"),
+            });
+        }
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit` (ordered before head's store above).
+        let word = self.ring.slot(self.tail).word.load(Ordering::Acquire);
+        let found = unpack_word(word).2;
+        if found == self.stamp {
+            return Ok(());
+        }
+        Err(Corruption::Stamp {
+            position: self.tail,
+            slot: self.tail & self.ring.mask,
+            expected: self.stamp,
+            found,
+            head,
+        })
     }
 
     /// Is a frame ready to read?
@@ -649,6 +719,15 @@ impl Consumer {
     }
 }
 
+impl Consumer {
+    /// Drops this consumer without storing pending releases, as a killed
+    /// process would, and returns its ring.
+    pub(crate) fn abandon(mut self) -> RingRef {
+        self.released_tail = self.tail;
+        self.ring.clone()
+    }
+}
+
 impl Drop for Consumer {
     fn drop(&mut self) {
         self.flush();
@@ -690,6 +769,169 @@ impl std::ops::Deref for ReadFrame<'_> {
     fn deref(&self) -> &[u8] {
         self.bytes
     }
+}
+
+/// `a - b` as a signed distance, so that positions compare correctly across
+/// the `u64` wrap.
+#[inline(always)]
+fn ahead(a: u64, b: u64) -> i64 {
+    a.wrapping_sub(b) as i64
+}
+
+/// The stamp in position `pos`'s slot word (Acquire: a match makes the
+/// payload visible).
+fn stamp_at(ring: &RingRef, pos: u64) -> u32 {
+    // SYNC: pairs with the Release store of the slot word in
+    // `SlotWriter::commit`.
+    unpack_word(ring.slot(pos).word.load(Ordering::Acquire)).2
+}
+
+/// What a producer checks before it writes a frame, holding the producer
+/// role (so no other producer writes slots meanwhile; the consumer may go on
+/// reading). Returns where the committed frames end, which is where it
+/// starts. With `n` slots and `tail` as read:
+///
+/// ```text
+///   tail ─▶ published … published │ first unpublished = true head │ … free … │ tail + n
+///           stamps = stamp(pos)    │ (head may lag it by a batch)  │ stamp(pos - n) or 0
+/// ```
+///
+/// - the frames from `tail` on are published up to the true head;
+/// - `head` does not claim more than that (a published slot would be missing);
+/// - a `tail` ahead of `head` (a batched head that lagged) only covers
+///   positions that were really published;
+/// - no slot after the true head holds a frame of its own lap: that would be
+///   a frame published after a hole, which the next commits would overwrite.
+fn check_for_producer(ring: &RingRef, tail: u64) -> Result<u64, Corruption> {
+    let n = ring.capacity();
+    // SYNC: pairs with the Release store of head in `Producer::publish` of a
+    // previous producer.
+    let head = ring.producer_line().index.load(Ordering::Acquire);
+    let fault = |what: String| Corruption::Indices {
+        head,
+        tail,
+        slots: n,
+        what,
+    };
+    let mut true_head = tail;
+    while (ahead(true_head, tail) as u64) < n && stamp_at(ring, true_head) == ring.stamp(true_head)
+    {
+        true_head = true_head.wrapping_add(1);
+    }
+    let claimed = ahead(head, tail);
+    if claimed > n as i64 {
+        return Err(fault(format!(
+            "head is {claimed} frames past tail, more than the ring holds: frames were overwritten before being read"
+        )));
+    }
+    if claimed > ahead(true_head, tail) {
+        return Err(Corruption::Stamp {
+            position: true_head,
+            slot: true_head & ring.mask,
+            expected: ring.stamp(true_head),
+            found: stamp_at(ring, true_head),
+            head,
+        });
+    }
+    if claimed < 0 {
+        check_tail_was_published(ring, head, tail, true_head)?;
+    }
+    let mut pos = true_head;
+    while ahead(tail.wrapping_add(n), pos) > 0 {
+        let found = stamp_at(ring, pos);
+        if found != 0 && found != ring.stamp(pos.wrapping_sub(n)) {
+            return Err(fault(format!(
+                "the slot of position {pos}, after the last committed frame {}, holds stamp {found:#x}: \
+                 a frame published after a hole (the next commits would overwrite it unread) or a damaged slot word",
+                true_head.wrapping_sub(1)
+            )));
+        }
+        pos = pos.wrapping_add(1);
+    }
+    Ok(true_head)
+}
+
+/// What a consumer checks before it reads, holding the consumer role (its
+/// `tail` is its own; a live producer may go on publishing, which only
+/// moves `head` forward, so none of these checks can fail because of it):
+///
+/// - `head` is at most a ring ahead of `tail`;
+/// - every position between `tail` and `head` is published;
+/// - a `tail` ahead of `head` only covers positions that were published.
+fn check_for_consumer(ring: &RingRef, tail: u64) -> Result<(), Corruption> {
+    let n = ring.capacity();
+    // SYNC: pairs with the Release store of head in `Producer::publish`
+    // and `Producer::attach`: every slot word below it is visible.
+    let head = ring.producer_line().index.load(Ordering::Acquire);
+    let claimed = ahead(head, tail);
+    if claimed > n as i64 {
+        return Err(Corruption::Indices {
+            head,
+            tail,
+            slots: n,
+            what: format!(
+                "head is {claimed} frames past tail, more than the ring holds: frames were overwritten before being read"
+            ),
+        });
+    }
+    let mut pos = tail;
+    while ahead(head, pos) > 0 {
+        let found = stamp_at(ring, pos);
+        if found != ring.stamp(pos) {
+            return Err(Corruption::Stamp {
+                position: pos,
+                slot: pos & ring.mask,
+                expected: ring.stamp(pos),
+                found,
+                head,
+            });
+        }
+        pos = pos.wrapping_add(1);
+    }
+    if claimed < 0 {
+        // A live producer may already have rewritten these slots for the
+        // next lap, but not further: that lap is not released.
+        check_tail_was_published(ring, head, tail, tail.wrapping_add(n))?;
+    }
+    Ok(())
+}
+
+/// `tail` is ahead of `head`: the consumer read frames that a batched
+/// `head` had not counted yet. Each such position must have been published:
+/// its slot holds its own stamp, or the next lap's if that one is below
+/// `next_lap_below`.
+fn check_tail_was_published(
+    ring: &RingRef,
+    head: u64,
+    tail: u64,
+    next_lap_below: u64,
+) -> Result<(), Corruption> {
+    let n = ring.capacity();
+    let from = if ahead(tail, head) as u64 > n {
+        tail.wrapping_sub(n)
+    } else {
+        head
+    };
+    let mut pos = from;
+    while ahead(tail, pos) > 0 {
+        let found = stamp_at(ring, pos);
+        let next = pos.wrapping_add(n);
+        let ok = found == ring.stamp(pos)
+            || (ahead(next_lap_below, next) > 0 && found == ring.stamp(next));
+        if !ok {
+            return Err(Corruption::Indices {
+                head,
+                tail,
+                slots: n,
+                what: format!(
+                    "tail says position {pos} was read, but its slot holds stamp {found:#x}, not {:#x}: it was never published",
+                    ring.stamp(pos)
+                ),
+            });
+        }
+        pos = pos.wrapping_add(1);
+    }
+    Ok(())
 }
 
 /// After a publication: wake the peer if it flagged itself asleep.
@@ -898,15 +1140,12 @@ mod tests {
         // A crash: a new producer attaches while the old one's five commits
         // are in the slots but not in head. (The old handle is only dropped
         // at the end, standing in for a process that never runs again.)
-        let crashed = p;
-        let mut p2 = super::Producer::attach(crashed.ring.clone());
+        let mut p2 = p.crash_and_restart().unwrap();
         assert_eq!(p2.position(), 5);
         p2.try_push(&[5]).unwrap();
         for i in 0..6u8 {
             assert_eq!(pop(&mut c).unwrap(), vec![i]);
         }
-        drop(p2);
-        drop(crashed);
     }
 
     proptest::proptest! {

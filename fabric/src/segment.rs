@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::{monotonic_ns, new_session_id, unix_ns};
-use crate::error::{RoleError, SegmentError, SessionError};
+use crate::error::{Corruption, RoleError, SegmentError, SessionError};
 use crate::layout::*;
 use crate::observe::NameStatus;
 use crate::ring::{Consumer, Producer, RingRef};
@@ -69,6 +69,55 @@ impl Side {
             Side::Consumer => "consumer",
         }
     }
+
+    /// Byte of the segment file whose OFD lock the holder keeps.
+    pub const fn lock_offset(self) -> u64 {
+        match self {
+            Side::Producer => PRODUCER_LOCK_OFFSET,
+            Side::Consumer => CONSUMER_LOCK_OFFSET,
+        }
+    }
+
+    const fn index(self) -> usize {
+        match self {
+            Side::Producer => 0,
+            Side::Consumer => 1,
+        }
+    }
+}
+
+/// What a role holder says about itself in its line, beyond its pid.
+#[derive(Debug, Clone, Default)]
+pub struct Claim {
+    /// CPU core it pinned itself to, recorded for inspectors.
+    pub core: Option<u32>,
+    /// Program name for inspectors (at most 16 bytes are kept); empty takes
+    /// the name this process was started as.
+    pub program: String,
+    /// `HOLDER_*` bits.
+    pub flags: u32,
+}
+
+/// What the file system says is at a name, in words, for messages.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Validates a segment name: one leading `/`, no other `/`, 2 to 255 bytes,
@@ -95,21 +144,34 @@ pub fn validate_name(name: &str) -> Result<(), SegmentError> {
     if name.contains('\0') {
         return bad("it contains a NUL byte");
     }
+    if name.chars().any(char::is_control) {
+        return bad(
+            "it contains a control character (a name is printed in messages and on screens)",
+        );
+    }
     if name == "/." || name == "/.." {
         return bad("'.' and '..' are not object names");
     }
     Ok(())
 }
 
-/// Does a process with this pid exist? Pids that cannot be real are dead.
+/// Does a process with this pid exist in our pid namespace? Pids that
+/// cannot be real are dead. Liveness of a role comes from its lock, not
+/// from this: see [`Segment::live_holder`].
 pub fn pid_alive(pid: u32) -> bool {
-    sys::pid_alive(pid)
+    crate::process::pid_alive(pid)
 }
 
-/// A mapping of a whole segment file. Owns the memory the ring points into.
+/// A mapping of a whole segment file. Owns the memory the ring points into,
+/// and the open file the role locks are taken on.
 pub(crate) struct Mapping {
     map: memmap2::MmapRaw,
     len: usize,
+    file: File,
+    /// Roles held through this mapping by this process: OFD locks taken on
+    /// one open file do not conflict with each other, so a second claim
+    /// through the same segment handle is refused here.
+    claimed: [std::sync::atomic::AtomicBool; 2],
 }
 
 impl Mapping {
@@ -156,7 +218,7 @@ impl FileFacts {
         if !meta.file_type().is_file() {
             return Err(SegmentError::NotRegular {
                 name: name.to_owned(),
-                what: "not a regular file",
+                what: file_kind(&meta.file_type()),
             });
         }
         Ok(FileFacts {
@@ -187,6 +249,14 @@ impl FileFacts {
     }
 }
 
+impl std::os::fd::AsRawFd for Segment {
+    /// The descriptor the segment is open on (for `fstat` from a signal
+    /// handler; the segment keeps it open while it lives).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.map.file.as_raw_fd()
+    }
+}
+
 impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segment")
@@ -207,23 +277,17 @@ impl Header {
     }
 }
 
-/// Which daemon of a segment is alive, if any.
-fn live_holder(header: &Header) -> Option<(Side, u32)> {
-    let now = monotonic_ns();
-    [
-        (Side::Producer, &header.producer),
-        (Side::Consumer, &header.consumer),
-    ]
-    .into_iter()
-    .find_map(|(side, line)| {
-        let pid = line.pid.load(Ordering::Relaxed);
-        // SYNC: pairs with the Release stores of role_state in `Role::claim`
-        // and `Role::drop`; pid is only a hint here, checked by pid_alive.
-        let active = line.role_state.load(Ordering::Acquire) == ROLE_ACTIVE;
-        let beat = line.heartbeat_ns.load(Ordering::Relaxed);
-        let fresh = now.saturating_sub(beat) < LIVENESS_WINDOW.as_nanos() as u64;
-        (pid != 0 && active && fresh && pid_alive(pid)).then_some((side, pid))
-    })
+/// Which role of a segment a live process holds, if any, with the pid its
+/// header gives. The kernel's role locks decide, in any pid namespace: a
+/// lock is dropped when its holder dies, however it dies.
+fn live_holder(map: &Mapping) -> Option<(Side, u32)> {
+    [Side::Producer, Side::Consumer]
+        .into_iter()
+        .find(|&side| {
+            map.claimed[side.index()].load(std::sync::atomic::Ordering::Relaxed)
+                || sys::role_locked(&map.file, side) == Some(true)
+        })
+        .map(|side| (side, map.header().side(side).pid.load(Ordering::Relaxed)))
 }
 
 impl Segment {
@@ -242,24 +306,27 @@ impl Segment {
         validate_name(name)?;
         check_slot_count(opts.slot_count)?;
         let started_ns = monotonic_ns();
-        let _init_lock = sys::lock_init(name, INIT_LOCK_WAIT)?;
+        let (_init_lock, waited) = sys::lock_init(name, INIT_LOCK_WAIT)?;
+        let locked_ns = monotonic_ns();
         let mut replaced = Replaced::Nothing;
         let mut old_session = 0;
         match Segment::open(name, Duration::ZERO) {
             Ok(old) => {
-                // Another forge-init finished it while we waited for the lock.
-                if old
+                // Another forge-init created it while we waited for its lock.
+                // Only then: a creation time merely in our window (or in the
+                // future, from another time namespace or a damaged header)
+                // says nothing when nobody held the lock.
+                let created = old
                     .header()
                     .identity
                     .created_mono_ns
-                    .load(Ordering::Relaxed)
-                    >= started_ns
-                {
+                    .load(Ordering::Relaxed);
+                if waited && (started_ns..=locked_ns).contains(&created) {
                     return Err(SegmentError::Raced {
                         name: name.to_owned(),
                     });
                 }
-                if let Some((side, pid)) = live_holder(old.header()) {
+                if let Some((side, pid)) = old.live_holder() {
                     if !opts.force {
                         return Err(SegmentError::Active {
                             name: name.to_owned(),
@@ -276,26 +343,28 @@ impl Segment {
                 old_session = session;
                 replaced = Replaced::Session(session);
             }
-            Err(e @ (SegmentError::PermissionDenied { .. } | SegmentError::Io { .. })) => {
-                return Err(e)
-            }
+            Err(e @ SegmentError::PermissionDenied { .. }) => return Err(e),
             // We hold the init lock, so no forge-init is writing it: one died
             // half-way (SIGKILL, a file-size limit). Without this, the
             // leftover would block every later forge-init.
-            Err(SegmentError::Initializing { .. }) if opts.force => {
-                replaced = Replaced::Foreign(STALE_INIT.to_owned())
-            }
-            Err(SegmentError::Initializing { .. }) => {
-                return Err(SegmentError::Malformed {
+            Err(SegmentError::Initializing { init_pid, .. }) => {
+                let stale = SegmentError::StaleInit {
                     name: name.to_owned(),
-                    what: format!("{STALE_INIT}; pass --force to replace it"),
-                })
+                    init_pid,
+                };
+                if !opts.force {
+                    return Err(SegmentError::Occupied {
+                        name: name.to_owned(),
+                        source: Box::new(stale),
+                    });
+                }
+                replaced = Replaced::Foreign(stale.to_string());
             }
             Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
             Err(e) => {
-                return Err(SegmentError::Malformed {
+                return Err(SegmentError::Occupied {
                     name: name.to_owned(),
-                    what: format!("{e}; pass --force to replace it"),
+                    source: Box::new(e),
                 })
             }
         }
@@ -310,7 +379,7 @@ impl Segment {
                 // `check_session` and in observers.
                 id.state.store(STATE_RETIRED, Ordering::Release);
             }
-            sys::unlink(name)?;
+            sys::remove(name)?;
         }
         Self::create_exclusive(name, opts, session).map(|s| (s, replaced))
     }
@@ -360,7 +429,12 @@ impl Segment {
         // SAFETY: the object was created exclusively by us a moment ago and is
         // `size` bytes long; nobody has a role in it, so nobody else writes.
         unsafe { std::ptr::write_bytes(map.as_mut_ptr(), 0, size) };
-        let map = Arc::new(Mapping { map, len: size });
+        let map = Arc::new(Mapping {
+            map,
+            len: size,
+            file,
+            claimed: Default::default(),
+        });
         let id = &map.header().identity;
         id.magic.store(MAGIC, Ordering::Relaxed);
         id.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
@@ -424,25 +498,49 @@ impl Segment {
         let facts = FileFacts::of(name, &file)?;
         let file_size = facts.size;
         check_header_fits(name, file_size)?;
+        let map_io = |source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "mmap",
+            source,
+        };
+        // Map the header alone first: the size of what to map comes from the
+        // validated header, never from the file (which anyone with write
+        // access can grow to 2^47 bytes).
+        let header_map = memmap2::MmapOptions::new()
+            .len(HEADER_SIZE)
+            .map_raw_read_only(&file)
+            .map_err(map_io)?;
+        // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics and
+        // padding, valid for any bytes; only loads are made through it.
+        let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
+        let geometry = validate(name, header, file_size, any_state)?;
+        drop(header_map);
+        let len = segment_size(geometry.slot_count);
         let map = memmap2::MmapOptions::new()
-            .len(file_size as usize)
+            .len(len)
             .map_raw(&file)
-            .map_err(|source| SegmentError::Io {
-                name: name.to_owned(),
-                action: "mmap",
-                source,
-            })?;
+            .map_err(map_io)?;
         let map = Arc::new(Mapping {
             map,
-            len: file_size as usize,
+            len,
+            file,
+            claimed: Default::default(),
         });
-        let geometry = validate(name, map.header(), file_size, any_state)?;
+        // Validated again on the mapping we keep: the header may have
+        // changed between the two maps.
+        let again = validate(name, map.header(), file_size, any_state)?;
+        if (again.session, again.slot_count) != (geometry.session, geometry.slot_count) {
+            return Err(SegmentError::Malformed {
+                name: name.to_owned(),
+                what: "the header changed while it was opened".into(),
+            });
+        }
         Ok(Segment {
             name: name.to_owned(),
             map,
             session: geometry.session,
             slot_count: geometry.slot_count,
-            file_size,
+            file_size: len as u64,
             file_id: (facts.dev, facts.ino),
             owner_warning: facts.owner_warning(name),
         })
@@ -498,14 +596,18 @@ impl Segment {
         self.map.header()
     }
 
-    /// The live daemon holding a role, if any (fresh heartbeat and pid exists).
+    /// A role held by a live process, if any, with the pid its header gives
+    /// (in the holder's pid namespace). The kernel's role locks decide, so a
+    /// holder in another container counts, and a dead holder whose pid was
+    /// reused does not.
     pub fn live_holder(&self) -> Option<(Side, u32)> {
-        live_holder(self.header())
+        live_holder(&self.map)
     }
 
-    /// `Ok` while the segment is live in the session we opened.
+    /// `Ok` while the segment is live in the session we opened and its
+    /// identity line is intact.
     pub fn check_session(&self) -> Result<(), SessionError> {
-        check_session(self.header(), self.session)
+        check_session(self.header(), self.session, self.slot_count)
     }
 
     fn ring(&self) -> RingRef {
@@ -526,16 +628,38 @@ impl Segment {
 
     /// Takes the producer role. `core` is recorded for inspectors.
     pub fn producer(&self, core: Option<u32>) -> Result<Producer, RoleError> {
-        let role = Role::claim(self, Side::Producer, core)?;
-        let mut producer = Producer::attach(self.ring());
+        self.producer_with(&Claim {
+            core,
+            ..Claim::default()
+        })
+    }
+
+    /// Takes the producer role, saying who we are in its line. Refused while
+    /// a live process holds it, and when the ring's indices or stamps are
+    /// impossible ([`RoleError::Corrupt`]).
+    pub fn producer_with(&self, claim: &Claim) -> Result<Producer, RoleError> {
+        let mut role = Role::claim(self, Side::Producer)?;
+        let mut producer = Producer::attach(self.ring())?;
+        role.activate(claim);
         producer.set_role(role);
         Ok(producer)
     }
 
     /// Takes the consumer role. `core` is recorded for inspectors.
     pub fn consumer(&self, core: Option<u32>) -> Result<Consumer, RoleError> {
-        let role = Role::claim(self, Side::Consumer, core)?;
-        let mut consumer = Consumer::attach(self.ring());
+        self.consumer_with(&Claim {
+            core,
+            ..Claim::default()
+        })
+    }
+
+    /// Takes the consumer role, saying who we are in its line. Refused while
+    /// a live process holds it, and when the ring's indices or stamps are
+    /// impossible ([`RoleError::Corrupt`]).
+    pub fn consumer_with(&self, claim: &Claim) -> Result<Consumer, RoleError> {
+        let mut role = Role::claim(self, Side::Consumer)?;
+        let mut consumer = Consumer::attach(self.ring())?;
+        role.activate(claim);
         consumer.set_role(role);
         Ok(consumer)
     }
@@ -545,11 +669,6 @@ impl Segment {
         unlink(&self.name)
     }
 }
-
-/// What [`Segment::create`] says of an object that is still initializing
-/// while it holds the init lock.
-const STALE_INIT: &str =
-    "it is a partial segment, still initializing, left by a forge-init that died while creating it";
 
 /// The object's path on Linux.
 pub(crate) fn shm_path(name: &str) -> String {
@@ -711,6 +830,13 @@ pub(crate) fn validate(
             expected: declared,
         });
     }
+    if file_size > declared {
+        return Err(SegmentError::TooLong {
+            name: name.to_owned(),
+            found: file_size,
+            declared,
+        });
+    }
     // Ordered by the Acquire load of state above (the session is stored
     // before it), so Relaxed suffices.
     let session = id.session_id.load(Ordering::Relaxed);
@@ -734,30 +860,75 @@ pub(crate) fn validate(
     })
 }
 
-pub(crate) fn check_session(header: &Header, ours: u64) -> Result<(), SessionError> {
+/// `Ok` while the header still reads as the live segment we attached to
+/// (session `ours`, `slot_count` slots). A retirement is the one legitimate
+/// change; any other change of the identity line is damage.
+pub(crate) fn check_session(
+    header: &Header,
+    ours: u64,
+    slot_count: u32,
+) -> Result<(), SessionError> {
     let id = &header.identity;
     // SYNC: pairs with the Release store of state in `Segment::create` when
     // it retires this segment: the successor written before it is visible.
     let state = id.state.load(Ordering::Acquire);
-    if state == STATE_RETIRED {
-        return Err(SessionError::Retired {
+    let corrupt = |what: String| Err(SessionError::Corrupt(Corruption::Identity { what }));
+    let fields: [(&str, u64, u64); 7] = [
+        ("magic", id.magic.load(Ordering::Relaxed), MAGIC),
+        (
+            "layout_version",
+            id.layout_version.load(Ordering::Relaxed).into(),
+            LAYOUT_VERSION.into(),
+        ),
+        (
+            "header_size",
+            id.header_size.load(Ordering::Relaxed).into(),
+            HEADER_SIZE as u64,
+        ),
+        (
+            "slot_size",
+            id.slot_size.load(Ordering::Relaxed).into(),
+            SLOT_SIZE as u64,
+        ),
+        (
+            "slot_count",
+            id.slot_count.load(Ordering::Relaxed).into(),
+            slot_count.into(),
+        ),
+        (
+            "segment_size",
+            id.segment_size.load(Ordering::Relaxed),
+            segment_size(slot_count) as u64,
+        ),
+        ("session_id", id.session_id.load(Ordering::Relaxed), ours),
+    ];
+    for (field, found, expected) in fields {
+        if found != expected {
+            return corrupt(format!("{field} is {found:#x}, expected {expected:#x}"));
+        }
+    }
+    match state {
+        STATE_LIVE => Ok(()),
+        STATE_RETIRED => Err(SessionError::Retired {
             ours,
             successor: id.successor_session.load(Ordering::Relaxed),
-        });
+        }),
+        other => corrupt(format!(
+            "state is {other}, expected 1 (live) or 2 (retired)"
+        )),
     }
-    let found = id.session_id.load(Ordering::Relaxed);
-    if found != ours {
-        return Err(SessionError::Changed { ours, found });
-    }
-    Ok(())
 }
 
-/// A held role: pid, session, heartbeat. Released on drop.
+/// A held role: the kernel lock that makes it ours, and pid, session and
+/// heartbeat for inspectors. Released on drop.
 pub(crate) struct Role {
     header: NonNull<Header>,
     side: Side,
     session: u64,
+    slot_count: u32,
     pid: u32,
+    /// Activated: the line says we hold the role.
+    active: bool,
     _keep: Arc<Mapping>,
 }
 
@@ -765,48 +936,87 @@ pub(crate) struct Role {
 unsafe impl Send for Role {}
 
 impl Role {
-    fn claim(segment: &Segment, side: Side, core: Option<u32>) -> Result<Role, RoleError> {
+    fn claim(segment: &Segment, side: Side) -> Result<Role, RoleError> {
         let header = segment.header();
         segment.check_session()?;
         let line = header.side(side);
-        let me = std::process::id();
-        loop {
-            let holder = line.pid.load(Ordering::Relaxed);
-            // A live holder keeps the role, even when it is this process:
-            // two producers (or consumers) in one process break SPSC too.
-            if holder != 0 && pid_alive(holder) {
-                return Err(RoleError::Held {
+        let held = || RoleError::Held {
+            role: side.name(),
+            pid: line.pid.load(Ordering::Relaxed),
+        };
+        // One claim per side through one segment handle: the kernel would
+        // not stop a second one (the lock is the same open file's).
+        let mine = &segment.map.claimed[side.index()];
+        if mine.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return Err(held());
+        }
+        let unclaim = |e: RoleError| {
+            mine.store(false, std::sync::atomic::Ordering::Relaxed);
+            e
+        };
+        // The kernel decides who holds the role, in any pid namespace: the
+        // lock stays with a live holder (even a stopped one) and is dropped
+        // when it dies, however it dies. The pid is only for display.
+        match sys::lock_role(&segment.map.file, side) {
+            Ok(true) => {}
+            Ok(false) => return Err(unclaim(held())),
+            Err(source) => {
+                return Err(unclaim(RoleError::Lock {
                     role: side.name(),
-                    pid: holder,
-                });
-            }
-            // A vacant role, or one whose holder no longer exists.
-            // SYNC: pairs with the Release CAS that clears pid in
-            // `Role::drop` and with a racing claimer's: one of us wins.
-            if line
-                .pid
-                .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
-                break;
+                    source,
+                }))
             }
         }
-        let now = monotonic_ns();
-        line.session.store(segment.session, Ordering::Relaxed);
-        line.core
-            .store(core.unwrap_or(CORE_NONE), Ordering::Relaxed);
-        line.heartbeat_ns.store(now, Ordering::Relaxed);
-        line.started_mono_ns.store(now, Ordering::Relaxed);
-        // SYNC: pairs with the Acquire load of role_state in `live_holder`
-        // and observers: the fields above are visible with ACTIVE.
-        line.role_state.store(ROLE_ACTIVE, Ordering::Release);
         Ok(Role {
             header: NonNull::from(header),
             side,
             session: segment.session,
-            pid: me,
+            slot_count: segment.slot_count,
+            pid: std::process::id(),
+            active: false,
             _keep: segment.map.clone(),
         })
+    }
+
+    /// Writes who we are into the line and marks the role active: after the
+    /// attach checks passed, so a refused attach leaves the line as it was.
+    fn activate(&mut self, claim: &Claim) {
+        // The previous holder is gone: its stores are visible to us through
+        // the kernel's lock hand-over (and its release stores).
+        let line = self.line();
+        let me = crate::process::Identity::current();
+        let now = monotonic_ns();
+        line.pid.store(me.pid, Ordering::Relaxed);
+        line.pidns.store(me.pidns, Ordering::Relaxed);
+        line.start_ticks.store(me.start_ticks, Ordering::Relaxed);
+        line.uid.store(sys::euid(), Ordering::Relaxed);
+        line.flags.store(claim.flags, Ordering::Relaxed);
+        let program = if claim.program.is_empty() {
+            crate::process::program_name()
+        } else {
+            claim.program.clone()
+        };
+        let mut name = [0u8; 16];
+        for (dst, src) in name.iter_mut().zip(program.bytes()) {
+            *dst = src;
+        }
+        line.program[0].store(
+            u64::from_le_bytes(name[..8].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
+        line.program[1].store(
+            u64::from_le_bytes(name[8..].try_into().unwrap()),
+            Ordering::Relaxed,
+        );
+        line.session.store(self.session, Ordering::Relaxed);
+        line.core
+            .store(claim.core.unwrap_or(CORE_NONE), Ordering::Relaxed);
+        line.heartbeat_ns.store(now, Ordering::Relaxed);
+        line.started_mono_ns.store(now, Ordering::Relaxed);
+        // SYNC: pairs with the Acquire load of role_state in observers: the
+        // fields above are visible with ACTIVE.
+        line.role_state.store(ROLE_ACTIVE, Ordering::Release);
+        self.active = true;
     }
 
     fn header(&self) -> &Header {
@@ -819,7 +1029,7 @@ impl Role {
     }
 
     pub(crate) fn check_session(&self) -> Result<(), SessionError> {
-        check_session(self.header(), self.session)
+        check_session(self.header(), self.session, self.slot_count)
     }
 
     pub(crate) fn heartbeat(&self) {
@@ -863,26 +1073,25 @@ impl Role {
 
 impl Drop for Role {
     fn drop(&mut self) {
-        // Never write into a segment of another session.
-        if self.check_session().is_err() {
-            return;
+        // Never write into a segment of another session, nor into a damaged
+        // one; the lock goes either way.
+        if self.active && self.check_session().is_ok() {
+            let line = self.line();
+            line.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
+            // SYNC: pairs with the Acquire load of role_state in observers.
+            line.role_state.store(ROLE_STOPPED, Ordering::Release);
+            if line.pid.load(Ordering::Relaxed) == self.pid {
+                line.pid.store(0, Ordering::Relaxed);
+            }
         }
-        let line = self.line();
-        line.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
-        // SYNC: pairs with the Acquire load of role_state in `live_holder`
-        // and observers.
-        line.role_state.store(ROLE_STOPPED, Ordering::Release);
-        // SYNC: pairs with the AcqRel CAS of pid in `Role::claim`: the next
-        // holder sees everything this one wrote.
-        let _ = line
-            .pid
-            .compare_exchange(self.pid, 0, Ordering::AcqRel, Ordering::Relaxed);
+        sys::unlock_role(&self._keep.file, self.side);
+        self._keep.claimed[self.side.index()].store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
 /// The system calls, in one place.
 mod sys {
-    use super::SegmentError;
+    use super::{file_kind, shm_path, SegmentError, Side};
     use nix::errno::Errno;
     use nix::fcntl::OFlag;
     use nix::sys::stat::Mode;
@@ -902,18 +1111,25 @@ mod sys {
             Errno::EEXIST => SegmentError::Raced {
                 name: name.to_owned(),
             },
-            Errno::ELOOP => SegmentError::NotRegular {
-                name: name.to_owned(),
-                what: "a symbolic link",
-            },
-            _ => SegmentError::Io {
-                name: name.to_owned(),
-                action,
-                source,
+            _ => match std::fs::symlink_metadata(shm_path(name)) {
+                // Say what is in the way rather than what the call said
+                // (EISDIR, ELOOP, ENXIO, EINVAL…).
+                Ok(meta) if !meta.file_type().is_file() => SegmentError::NotRegular {
+                    name: name.to_owned(),
+                    what: file_kind(&meta.file_type()),
+                },
+                _ => SegmentError::Io {
+                    name: name.to_owned(),
+                    action,
+                    source,
+                },
             },
         }
     }
 
+    /// Opens an existing object. `O_NONBLOCK`: a FIFO at the name must not
+    /// block the open (it is refused right after, by type); `O_NOFOLLOW`: a
+    /// symbolic link is refused, not followed.
     pub(super) fn open(name: &str, write: bool) -> Result<File, SegmentError> {
         let flags = if write {
             OFlag::O_RDWR
@@ -922,7 +1138,7 @@ mod sys {
         };
         nix::sys::mman::shm_open(
             name,
-            flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW,
+            flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK,
             Mode::empty(),
         )
         .map(File::from)
@@ -949,11 +1165,12 @@ mod sys {
 
     /// The initializers' lock: an exclusive `flock` on the `/dev/shm`
     /// directory, released when the returned handle drops (or the process
-    /// dies, so a killed forge-init never leaves it held).
+    /// dies, so a killed forge-init never leaves it held). Also says whether
+    /// another initializer held it when we first asked.
     pub(super) fn lock_init(
         name: &str,
         wait: std::time::Duration,
-    ) -> Result<nix::fcntl::Flock<File>, SegmentError> {
+    ) -> Result<(nix::fcntl::Flock<File>, bool), SegmentError> {
         use nix::fcntl::{Flock, FlockArg};
         let io = |source: std::io::Error| SegmentError::Io {
             name: name.to_owned(),
@@ -962,11 +1179,13 @@ mod sys {
         };
         let deadline = std::time::Instant::now() + wait;
         let mut dir = File::open("/dev/shm").map_err(io)?;
+        let mut waited = false;
         loop {
             match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
-                Ok(lock) => return Ok(lock),
+                Ok(lock) => return Ok((lock, waited)),
                 Err((back, Errno::EWOULDBLOCK)) if std::time::Instant::now() < deadline => {
                     dir = back;
+                    waited = true;
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
                 Err((_, Errno::EWOULDBLOCK)) => {
@@ -984,33 +1203,73 @@ mod sys {
         nix::sys::mman::shm_unlink(name).map_err(|e| err(name, "shm_unlink", e))
     }
 
+    /// Removes whatever has the name so it can be created anew: any file
+    /// (a segment, a FIFO, a socket, a symbolic link — never what it points
+    /// to), or an empty directory. A directory with entries is left alone.
+    pub(super) fn remove(name: &str) -> Result<(), SegmentError> {
+        let path = shm_path(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {
+                std::fs::remove_dir(&path).map_err(|_| SegmentError::InTheWay {
+                    name: name.to_owned(),
+                    what: "a directory that is not empty",
+                })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            _ => match unlink(name) {
+                Err(SegmentError::Missing { .. }) => Ok(()),
+                other => other,
+            },
+        }
+    }
+
     pub(super) fn euid() -> u32 {
         nix::unistd::geteuid().as_raw()
     }
 
-    pub(super) fn pid_alive(pid: u32) -> bool {
-        // 0 and values above i32::MAX would address process groups.
-        let Ok(raw) = i32::try_from(pid) else {
-            return false;
-        };
-        if raw <= 0 {
-            return false;
-        }
-        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
-            Ok(()) | Err(Errno::EPERM) => !is_zombie(raw),
-            Err(_) => false,
+    fn role_flock(side: Side, kind: libc::c_short) -> libc::flock {
+        // SAFETY: flock is plain old data; all-zero is a valid value.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = kind;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = side.lock_offset() as libc::off_t;
+        fl.l_len = 1;
+        fl
+    }
+
+    /// Takes `side`'s role lock on `file` without waiting: `Ok(false)` when
+    /// another open file holds it. An OFD lock belongs to the open file, so
+    /// it is dropped when the holder's last descriptor closes, which the
+    /// kernel does when the holder dies, in whatever pid namespace.
+    pub(super) fn lock_role(file: &File, side: Side) -> std::io::Result<bool> {
+        let fl = role_flock(side, libc::F_WRLCK as libc::c_short);
+        match nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&fl)) {
+            Ok(_) => Ok(true),
+            Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// A zombie has exited; only its parent has not reaped it yet. kill(0)
-    /// still succeeds on it, so look at its state in /proc.
-    fn is_zombie(pid: i32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-            // The state follows the last ')' (the command name may hold any).
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-        })
+    /// Drops `side`'s role lock taken on `file`.
+    pub(super) fn unlock_role(file: &File, side: Side) {
+        let fl = role_flock(side, libc::F_UNLCK as libc::c_short);
+        let _ = nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&fl));
     }
+
+    /// Does another open file hold `side`'s role lock? `None` if the kernel
+    /// would not say. Works on a read-only descriptor: testing for a lock
+    /// needs no write access.
+    pub(super) fn role_locked(file: &File, side: Side) -> Option<bool> {
+        let mut fl = role_flock(side, libc::F_WRLCK as libc::c_short);
+        nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_GETLK(&mut fl)).ok()?;
+        Some(fl.l_type != libc::F_UNLCK as libc::c_short)
+    }
+}
+
+/// Does a process other than us hold `side`'s role lock of the object
+/// `file` is open on? For observers.
+pub(crate) fn role_locked(file: &File, side: Side) -> Option<bool> {
+    sys::role_locked(file, side)
 }
 
 /// Opens `name` `O_RDONLY` for observers.

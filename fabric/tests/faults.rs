@@ -188,9 +188,13 @@ fn a_partial_object_of_a_dead_forge_init_is_refused_by_name_and_replaced_with_fo
     std::fs::File::create(name.path()).unwrap();
     let e = Segment::create(&name.0, &slots(4)).unwrap_err();
     assert!(
-        matches!(&e, SegmentError::Malformed { what, .. } if what.contains("partial segment")),
+        matches!(&e, SegmentError::Occupied { source, .. } if matches!(**source, SegmentError::StaleInit { .. })),
         "{e}"
     );
+    assert!(std::error::Error::source(&e)
+        .unwrap()
+        .to_string()
+        .contains("partial segment"));
     // Sized, header still zero: the same.
     truncate(&name.path(), 4096 + 4 * 4104);
     assert!(Segment::create(&name.0, &slots(4)).is_err());

@@ -46,6 +46,11 @@ macro_rules! side {
             ("role_state", offset_of!(SideLine, role_state), 4),
             ("batch", offset_of!(SideLine, batch), 4),
             ("started_mono_ns", offset_of!(SideLine, started_mono_ns), 8),
+            ("pidns", offset_of!(SideLine, pidns), 8),
+            ("start_ticks", offset_of!(SideLine, start_ticks), 8),
+            ("uid", offset_of!(SideLine, uid), 4),
+            ("flags", offset_of!(SideLine, flags), 4),
+            ("program", offset_of!(SideLine, program), 16),
         ] {
             $out.insert(format!("{}.{}", $side, name), ($base + off, size));
         }
@@ -89,6 +94,7 @@ fn from_code() -> BTreeMap<String, (usize, usize)> {
             offset_of!(IdentityLine, payload_capacity),
             4,
         ),
+        ("flags", offset_of!(IdentityLine, flags), 4),
     ] {
         out.insert(format!("identity.{name}"), (id + off, size));
     }
@@ -131,9 +137,9 @@ fn layout_md_documents_every_field_at_its_real_offset_and_size() {
         );
     }
     assert_eq!(size_of::<Slot>(), 4104);
-    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 1"));
+    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 2"));
     assert_eq!(
-        LAYOUT_VERSION, 1,
+        LAYOUT_VERSION, 2,
         "bump the version in LAYOUT.md's title too"
     );
 }

@@ -24,6 +24,12 @@ fn side(role: Role, index: u64, pid: u32, core: u32) -> SideInfo {
         index,
         pid,
         alive: Some(true),
+        verified: true,
+        holder_note: None,
+        program: match role {
+            Role::Producer => "forge-stream".into(),
+            Role::Consumer => "forge-core".into(),
+        },
         role_state: RoleState::Active,
         core: Some(core),
         proc: Some(ProcInfo {

@@ -8,11 +8,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg};
+use forge_demo::cli::{
+    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
-use forge_fabric::{RoleError, Side, WaitStrategy};
+use forge_demo::signals::Control;
+use forge_fabric::{Side, WaitStrategy};
 
 const PROGRAM: &str = "forge-core";
 
@@ -68,15 +71,24 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
+    // us with no report and no clean release of the role.
+    let control = match Control::from_signals() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{PROGRAM}: error: {e:#}");
+            return Exit::Error.into();
+        }
+    };
     exit::install_reports();
     let cli = Cli::parse();
-    match run(&cli) {
+    match run(&cli, control) {
         Ok(code) => code.into(),
         Err(report) => exit::fail(PROGRAM, &report).into(),
     }
 }
 
-fn run(cli: &Cli) -> Result<Exit> {
+fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let name = &cli.segment.segment;
     if cli.batch == 0 {
         return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
@@ -85,15 +97,18 @@ fn run(cli: &Cli) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, Side::Consumer, name, cli.core, cli.parent)?;
+    } = start_daemon(PROGRAM, control, Side::Consumer, name, cli.core, cli.parent)?;
     let mut consumer = match segment.consumer(Some(core)) {
-        Ok(c) => c,
-        Err(e @ RoleError::Held { .. }) => {
-            return Err(e)
-                .wrap_err(format!("cannot consume from {name}"))
-                .suggestion("stop the other forge-core first; a segment has exactly one consumer")
+        Ok(x) => x,
+        Err(e) => {
+            let hint = role_hint(PROGRAM, Side::Consumer, name, &e);
+            let report = Err::<(), _>(e).wrap_err(format!("cannot consume from {name}"));
+            return match hint {
+                Some(h) => report.suggestion(h),
+                None => report,
+            }
+            .map(|()| Exit::Error);
         }
-        Err(e) => return Err(e).wrap_err(format!("cannot consume from {name}")),
     };
     let wait = WaitStrategy::from(cli.wait);
     eprintln!(
@@ -133,6 +148,13 @@ fn run(cli: &Cli) -> Result<Exit> {
         IngestEnd::SessionLost(e) => {
             eprintln!("{PROGRAM}: stopping: {name}: {e}");
             Exit::SessionRetired
+        }
+        IngestEnd::Corrupt(c) => {
+            eprintln!(
+                "{PROGRAM}: stopping: {name}: {c}\n  \
+                 hint: start over with: forge-init --force --segment {name} (the frames it holds are discarded)"
+            );
+            Exit::Integrity
         }
         IngestEnd::SegmentLost(lost) => {
             eprintln!("{PROGRAM}: stopping: {name}: {lost}");

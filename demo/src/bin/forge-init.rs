@@ -62,16 +62,34 @@ fn run(cli: &Cli) -> Result<()> {
         mode: cli.mode,
         force: cli.force,
     };
+    for warning in mode_warnings(cli.mode) {
+        eprintln!("{PROGRAM}: warning: {warning}");
+    }
     let (segment, replaced) = match Segment::create(name, &opts) {
         Ok(created) => created,
-        Err(e @ SegmentError::Active { .. }) => {
-            return Err(e)
-                .wrap_err(format!("refusing to replace {name}"))
-                .suggestion(format!(
+        Err(e) => {
+            let hint = match &e {
+                SegmentError::Active { .. } => Some(format!(
                     "stop the daemon first, or replace the segment under it with: forge-init --force --segment {name}"
-                ))
+                )),
+                SegmentError::Occupied { source, .. } => Some(match **source {
+                    SegmentError::NotRegular { what: "a directory", .. } => format!(
+                        "remove it (rmdir /dev/shm{name}) or pick another --segment; \
+                         forge-init --force removes it only when it is empty"
+                    ),
+                    _ => format!("replace it with: forge-init --force --segment {name}"),
+                }),
+                SegmentError::InTheWay { .. } => Some(format!(
+                    "look at what is in /dev/shm{name} and remove it yourself, or pick another --segment"
+                )),
+                _ => None,
+            };
+            let report = Err::<(), _>(e).wrap_err(format!("cannot create {name}"));
+            return match hint {
+                Some(h) => report.suggestion(h),
+                None => report,
+            };
         }
-        Err(e) => return Err(e).wrap_err(format!("cannot create {name}")),
     };
     let replaced = match replaced {
         Replaced::Nothing => "nothing".to_owned(),
@@ -95,4 +113,46 @@ fn run(cli: &Cli) -> Result<()> {
     );
     print_report(&text).wrap_err("writing the report")?;
     Ok(())
+}
+
+/// What a `--mode` lets others do with the ring, when that is more than
+/// the owner alone reading and writing it.
+fn mode_warnings(mode: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    if mode & 0o600 != 0o600 {
+        out.push(format!(
+            "mode {mode:04o} does not let its owner read and write it: the daemons will fail \
+             with \"permission denied\" (root excepted); 600 is the usual mode"
+        ));
+    }
+    for (bits, who) in [
+        (0o070, "members of its group"),
+        (0o007, "every user on this host"),
+    ] {
+        let (read, write) = (mode & bits & 0o444 != 0, mode & bits & 0o222 != 0);
+        if write {
+            out.push(format!(
+                "mode {mode:04o}: {who} can write the ring: take a role, overwrite frames, \
+                 or damage the header and stop the stream"
+            ));
+        } else if read {
+            out.push(format!("mode {mode:04o}: {who} can read every frame"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mode_warnings;
+
+    #[test]
+    fn modes_that_open_the_ring_to_others_say_who() {
+        assert!(mode_warnings(0o600).is_empty());
+        let open = mode_warnings(0o666).join("\n");
+        assert!(open.contains("every user on this host can write"), "{open}");
+        assert!(open.contains("group can write"), "{open}");
+        assert!(mode_warnings(0o640)[0].contains("group can read every frame"));
+        assert!(mode_warnings(0)[0].contains("does not let its owner"));
+    }
 }

@@ -7,12 +7,15 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg};
+use forge_demo::cli::{
+    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::load::{LoadGen, SizeSpec};
+use forge_demo::signals::Control;
 use forge_demo::stream::{StreamConfig, StreamEnd, Streamer};
-use forge_fabric::{RoleError, Side, WaitStrategy};
+use forge_fabric::{Side, WaitStrategy};
 
 const PROGRAM: &str = "forge-stream";
 
@@ -60,15 +63,24 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
+    // us with no report and no clean release of the role.
+    let control = match Control::from_signals() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{PROGRAM}: error: {e:#}");
+            return Exit::Error.into();
+        }
+    };
     exit::install_reports();
     let cli = Cli::parse();
-    match run(&cli) {
+    match run(&cli, control) {
         Ok(code) => code.into(),
         Err(report) => exit::fail(PROGRAM, &report).into(),
     }
 }
 
-fn run(cli: &Cli) -> Result<Exit> {
+fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let name = &cli.segment.segment;
     let gen = LoadGen::new(cli.size, std::process::id(), u64::from(std::process::id()))
         .wrap_err("bad --size")?;
@@ -79,17 +91,18 @@ fn run(cli: &Cli) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, Side::Producer, name, cli.core, cli.parent)?;
+    } = start_daemon(PROGRAM, control, Side::Producer, name, cli.core, cli.parent)?;
     let mut producer = match segment.producer(Some(core)) {
-        Ok(p) => p,
-        Err(e @ RoleError::Held { .. }) => {
-            return Err(e)
-                .wrap_err(format!("cannot stream into {name}"))
-                .suggestion(
-                    "stop the other forge-stream first; a segment has exactly one producer",
-                )
+        Ok(x) => x,
+        Err(e) => {
+            let hint = role_hint(PROGRAM, Side::Producer, name, &e);
+            let report = Err::<(), _>(e).wrap_err(format!("cannot stream into {name}"));
+            return match hint {
+                Some(h) => report.suggestion(h),
+                None => report,
+            }
+            .map(|()| Exit::Error);
         }
-        Err(e) => return Err(e).wrap_err(format!("cannot stream into {name}")),
     };
     producer.set_publish_batch(cli.batch);
     let wait = WaitStrategy::from(cli.wait);
@@ -125,6 +138,13 @@ fn run(cli: &Cli) -> Result<Exit> {
         StreamEnd::SessionLost(e) => {
             eprintln!("{PROGRAM}: stopping: {name}: {e}");
             Exit::SessionRetired
+        }
+        StreamEnd::Corrupt(c) => {
+            eprintln!(
+                "{PROGRAM}: stopping: {name}: {c}\n  \
+                 hint: start over with: forge-init --force --segment {name} (the frames it holds are discarded)"
+            );
+            Exit::Integrity
         }
         StreamEnd::SegmentLost(lost) => {
             eprintln!("{PROGRAM}: stopping: {name}: {lost}");

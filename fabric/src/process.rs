@@ -1,0 +1,332 @@
+//! What the kernel says about processes: the one `/proc` reader of Forge,
+//! and signals sent through a pidfd.
+//!
+//! A pid alone names nothing for long: it is reused after the process dies,
+//! and it means another process (or none) in another pid namespace. A role
+//! holder therefore writes three facts about itself into its line of the
+//! header — its pid, the inode of its pid namespace and its start time — and
+//! a process is taken for the holder only when all three match what `/proc`
+//! says now. See [`Identity`].
+//!
+//! Every reader here is best effort: a process that exits between two reads
+//! yields `None`, never a panic.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+
+/// Who a process is, as far as a pid can be trusted: the pid, the pid
+/// namespace it is valid in, and the start time that tells it apart from a
+/// later process given the same pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Identity {
+    /// The pid, as seen in `pidns`.
+    pub pid: u32,
+    /// Inode of the pid namespace (`/proc/PID/ns/pid`), 0 if unknown.
+    pub pidns: u64,
+    /// Start time in clock ticks after boot (`/proc/PID/stat` field 22),
+    /// 0 if unknown.
+    pub start_ticks: u64,
+}
+
+impl Identity {
+    /// This process.
+    pub fn current() -> Identity {
+        Identity {
+            pid: std::process::id(),
+            pidns: namespace_inode("self").unwrap_or(0),
+            start_ticks: read_stat("self").map_or(0, |s| s.start_ticks),
+        }
+    }
+
+    /// Is every part known? A holder that could not read `/proc` writes
+    /// zeros, and such an identity can never be proven.
+    pub fn is_complete(&self) -> bool {
+        self.pid != 0 && self.pidns != 0 && self.start_ticks != 0
+    }
+}
+
+/// The pid namespace this process lives in, if `/proc` tells.
+pub fn own_pid_namespace() -> Option<u64> {
+    namespace_inode("self")
+}
+
+fn namespace_inode(who: &str) -> Option<u64> {
+    std::fs::metadata(format!("/proc/{who}/ns/pid"))
+        .ok()
+        .map(|m| m.ino())
+}
+
+/// Fields of `/proc/PID/stat` that Forge uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stat {
+    /// One-letter state: R, S, D, T (stopped), t, Z (zombie), X, I.
+    pub state: char,
+    /// User CPU time, clock ticks.
+    pub utime: u64,
+    /// System CPU time, clock ticks.
+    pub stime: u64,
+    /// Start time, clock ticks after boot.
+    pub start_ticks: u64,
+    /// The core it last ran on.
+    pub processor: u32,
+}
+
+/// Parses one `/proc/PID/stat` line. The command name (field 2) is in
+/// parentheses and may hold spaces or parentheses itself, so fields are
+/// counted from the last `)`.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // `fields[0]` is field 3 (state), so field N is at N - 3.
+    let field = |n: usize| fields.get(n - 3).copied();
+    Some(Stat {
+        state: field(3)?.chars().next()?,
+        utime: field(14)?.parse().ok()?,
+        stime: field(15)?.parse().ok()?,
+        start_ticks: field(22)?.parse().ok()?,
+        processor: field(39)?.parse().ok()?,
+    })
+}
+
+/// `/proc/PID/stat` of a pid (or `"self"`).
+fn read_stat(who: &str) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{who}/stat")).ok()?)
+}
+
+/// `/proc/PID/stat` of `pid`, if it exists in our pid namespace.
+pub fn stat(pid: u32) -> Option<Stat> {
+    (pid != 0).then(|| read_stat(&pid.to_string())).flatten()
+}
+
+/// `/proc/self/stat`.
+pub fn self_stat() -> Option<Stat> {
+    read_stat("self")
+}
+
+/// Fields of `/proc/PID/status` that Forge uses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Status {
+    /// `Name:` (the kernel's `comm`, at most 15 bytes).
+    pub name: String,
+    /// `State:`, its letter.
+    pub state: String,
+    /// The effective uid (second number of `Uid:`).
+    pub euid: Option<u32>,
+    /// The real uid (first number of `Uid:`).
+    pub ruid: Option<u32>,
+    /// `Cpus_allowed_list:` as the kernel prints it (`1`, `0-3`).
+    pub cpus_allowed: String,
+    /// `VmRSS:`, KiB.
+    pub rss_kib: u64,
+}
+
+/// Parses `/proc/PID/status`.
+pub fn parse_status(text: &str) -> Status {
+    let mut out = Status::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        let mut words = value.split_whitespace();
+        match key {
+            "Name" => out.name = value.to_owned(),
+            "State" => out.state = words.next().unwrap_or("").to_owned(),
+            "Uid" => {
+                out.ruid = words.next().and_then(|v| v.parse().ok());
+                out.euid = words.next().and_then(|v| v.parse().ok());
+            }
+            "Cpus_allowed_list" => out.cpus_allowed = value.to_owned(),
+            "VmRSS" => out.rss_kib = words.next().and_then(|v| v.parse().ok()).unwrap_or(0),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `/proc/PID/status` of `pid`, if it exists in our pid namespace.
+pub fn status(pid: u32) -> Option<Status> {
+    if pid == 0 {
+        return None;
+    }
+    Some(parse_status(
+        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
+    ))
+}
+
+/// `/proc/self/status`.
+pub fn self_status() -> Option<Status> {
+    Some(parse_status(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+    ))
+}
+
+/// Clock ticks per second (`CLK_TCK`), the unit of stat's times.
+pub fn clock_ticks() -> u64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .and_then(|t| u64::try_from(t).ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100)
+}
+
+/// Parses a kernel CPU list like `0-2,5` into `[0, 1, 2, 5]`.
+pub fn parse_cpu_list(list: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
+                    out.extend(a..=b.min(a.saturating_add(4096)));
+                }
+            }
+            None => out.extend(part.trim().parse::<u32>().ok()),
+        }
+    }
+    out
+}
+
+/// Does a process with this pid exist (and is it not a zombie)? Pids that
+/// cannot be real are dead. Only meaningful in our own pid namespace.
+pub fn pid_alive(pid: u32) -> bool {
+    // 0 and values above i32::MAX would address process groups.
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if raw <= 0 {
+        return false;
+    }
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(raw), None) {
+        // A zombie has exited; only its parent has not reaped it yet.
+        Ok(()) | Err(nix::errno::Errno::EPERM) => {
+            !stat(pid).is_some_and(|s| matches!(s.state, 'Z' | 'X'))
+        }
+        Err(_) => false,
+    }
+}
+
+/// A process handle that cannot be confused with a later process given the
+/// same pid: signals sent through it reach the process it was opened for,
+/// or fail with `ESRCH`.
+#[derive(Debug)]
+pub struct Pidfd {
+    fd: OwnedFd,
+    pid: u32,
+}
+
+impl Pidfd {
+    /// `pidfd_open(pid)`.
+    pub fn open(pid: u32) -> io::Result<Pidfd> {
+        let raw = i32::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1;
+        // it touches no memory of ours.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, raw, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        Ok(Pidfd { fd, pid })
+    }
+
+    /// The pid it was opened for.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `signal` (0 only checks that the process still exists).
+    pub fn send(&self, signal: i32) -> io::Result<()> {
+        // SAFETY: pidfd_send_signal with a valid pidfd, a null siginfo and
+        // no flags reads no memory of ours.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The name this program was started as (its file name), for the header's
+/// `program` field.
+pub fn program_name() -> String {
+    std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .or_else(|| self_status().map(|s| s.name))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_are_counted_from_the_last_parenthesis() {
+        let line = "42 (we ird) name) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 \
+                    100 1000 10 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let s = parse_stat(line).unwrap();
+        assert_eq!((s.state, s.utime, s.stime, s.processor), ('S', 7, 3, 1));
+        assert_eq!(s.start_ticks, 100);
+        assert_eq!(parse_stat("garbage"), None);
+        assert_eq!(parse_stat("1 (x) S 1"), None);
+    }
+
+    #[test]
+    fn status_gives_names_uids_and_memory() {
+        let s = parse_status("Name:\tforge-core\nState:\tS (sleeping)\nUid:\t1000\t1001\t1001\t1001\nVmRSS:\t  2048 kB\nCpus_allowed_list:\t1\n");
+        assert_eq!(s.name, "forge-core");
+        assert_eq!(s.state, "S");
+        assert_eq!((s.ruid, s.euid), (Some(1000), Some(1001)));
+        assert_eq!(s.rss_kib, 2048);
+        assert_eq!(s.cpus_allowed, "1");
+    }
+
+    #[test]
+    fn cpu_lists_expand_ranges_and_singles() {
+        assert_eq!(parse_cpu_list("0-2,5"), vec![0, 1, 2, 5]);
+        assert_eq!(parse_cpu_list("1\n"), vec![1]);
+        assert!(parse_cpu_list("").is_empty());
+    }
+
+    #[test]
+    fn our_own_identity_is_complete_and_matches_proc() {
+        let me = Identity::current();
+        assert!(me.is_complete(), "{me:?}");
+        assert_eq!(stat(me.pid).unwrap().start_ticks, me.start_ticks);
+        assert_eq!(own_pid_namespace(), Some(me.pidns));
+        assert!(pid_alive(me.pid));
+        assert!(!pid_alive(0) && !pid_alive(u32::MAX));
+    }
+
+    #[test]
+    fn a_pidfd_reaches_its_process_and_only_it() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let fd = Pidfd::open(child.id()).unwrap();
+        fd.send(0).unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Reaped: the pid may be reused, the pidfd still names the dead one.
+        assert_eq!(fd.send(0).unwrap_err().raw_os_error(), Some(libc::ESRCH));
+    }
+}
