@@ -281,7 +281,9 @@ impl<'a> Ingester<'a> {
                 Ok(Some(frame)) => {
                     let now = monotonic_ns();
                     let len = frame.len() as u64;
-                    let (stamp, issue) = self.verifier.check(frame.position(), &frame);
+                    let (stamp, issue) =
+                        self.verifier
+                            .check_with_flags(frame.position(), frame.flags(), &frame);
                     frame.release();
                     if let Some(stamp) = stamp {
                         let latency = now.saturating_sub(stamp);

@@ -8,9 +8,14 @@
 //! - a sequence below it is a **duplicate** (a frame seen again);
 //! - a frame that does not decode (short, body length not matching the slot,
 //!   checksum mismatch, non-zero reserved field) is **corrupt**.
+//!
+//! A frame committed with [`FRAME_RELAYED`] (written by a bridge or a replay)
+//! keeps the sequence it had in the ring it came from: it must continue the
+//! previous relayed frame's sequence instead. The first relayed frame a run
+//! sees sets where that stream stands.
 
 use forge_fabric::frame::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
-use forge_fabric::layout::{bucket_of, HIST_BUCKETS};
+use forge_fabric::layout::{bucket_of, FRAME_RELAYED, HIST_BUCKETS};
 use forge_fabric::observe::LatencySnapshot;
 
 /// One integrity failure.
@@ -62,6 +67,8 @@ impl std::fmt::Display for Issue {
 #[derive(Debug, Clone)]
 pub struct Verifier {
     expected: u64,
+    /// The origin sequence the next relayed frame must carry, once known.
+    relayed_next: Option<u64>,
     full: bool,
     /// Discontinuities where frames went missing.
     pub gaps: u64,
@@ -79,6 +86,7 @@ impl Verifier {
     pub fn new(first: u64, full: bool) -> Self {
         Verifier {
             expected: first,
+            relayed_next: None,
             full,
             gaps: 0,
             duplicates: 0,
@@ -101,6 +109,19 @@ impl Verifier {
     /// timestamp when the header could be trusted, and the issue if any.
     #[inline]
     pub fn check(&mut self, position: u64, bytes: &[u8]) -> (Option<u64>, Option<Issue>) {
+        self.check_with_flags(position, 0, bytes)
+    }
+
+    /// Like [`check`](Self::check), for a frame committed with `flags`: a
+    /// [`FRAME_RELAYED`] frame is checked against the relayed stream's own
+    /// sequence.
+    #[inline]
+    pub fn check_with_flags(
+        &mut self,
+        position: u64,
+        flags: u16,
+        bytes: &[u8],
+    ) -> (Option<u64>, Option<Issue>) {
         let header = if self.full {
             decode(bytes).map(|f| f.header)
         } else {
@@ -125,22 +146,46 @@ impl Verifier {
             }
         };
         let found = header.sequence;
+        if flags & FRAME_RELAYED != 0 {
+            // A local frame after this one is at the next ring position.
+            self.expected = position.wrapping_add(1);
+            let expected = *self.relayed_next.get_or_insert(found);
+            return (
+                Some(header.timestamp_ns),
+                self.continuity(expected, found, |v, next| v.relayed_next = Some(next)),
+            );
+        }
         let expected = self.expected;
+        (
+            Some(header.timestamp_ns),
+            self.continuity(expected, found, |v, next| v.expected = next),
+        )
+    }
+
+    /// Compares a frame's sequence with the one expected, counts a gap or a
+    /// duplicate, and moves the expectation on with `set`.
+    #[inline]
+    fn continuity(
+        &mut self,
+        expected: u64,
+        found: u64,
+        set: impl FnOnce(&mut Self, u64),
+    ) -> Option<Issue> {
         if found == expected {
-            self.expected = found.wrapping_add(1);
-            return (Some(header.timestamp_ns), None);
+            set(self, found.wrapping_add(1));
+            return None;
         }
         // Sequences are u64 positions that never wrap in practice; compare
         // by signed distance anyway so a wrap is not a giant gap.
         let issue = if (found.wrapping_sub(expected) as i64) > 0 {
             self.gaps += 1;
-            self.expected = found.wrapping_add(1);
+            set(self, found.wrapping_add(1));
             Issue::Gap { expected, found }
         } else {
             self.duplicates += 1;
             Issue::Duplicate { expected, found }
         };
-        (Some(header.timestamp_ns), Some(self.note(issue)))
+        Some(self.note(issue))
     }
 
     /// Counts the slot at `position` as corrupt, for `reason`, and
@@ -300,6 +345,29 @@ mod tests {
         );
         assert_eq!(v.check(3, &frame(2)).1, None);
         assert_eq!((v.gaps, v.duplicates, v.corrupt), (0, 1, 0));
+    }
+
+    #[test]
+    fn relayed_frames_continue_their_own_sequence_beside_local_ones() {
+        let mut v = Verifier::new(0, true);
+        // A bridge writes origin sequences 500.. at ring positions 0..
+        for (pos, seq) in [(0, 500), (1, 501), (2, 502)] {
+            assert_eq!(v.check_with_flags(pos, FRAME_RELAYED, &frame(seq)).1, None);
+        }
+        // A local producer takes over at position 3.
+        assert_eq!(v.check(3, &frame(3)).1, None);
+        // The bridge is back, and origin frame 503 never came.
+        let (_, issue) = v.check_with_flags(4, FRAME_RELAYED, &frame(504));
+        assert_eq!(
+            issue,
+            Some(Issue::Gap {
+                expected: 503,
+                found: 504
+            })
+        );
+        let (_, issue) = v.check_with_flags(5, FRAME_RELAYED, &frame(504));
+        assert!(matches!(issue, Some(Issue::Duplicate { .. })));
+        assert_eq!((v.gaps, v.duplicates), (1, 1));
     }
 
     #[test]

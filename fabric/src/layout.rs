@@ -56,6 +56,11 @@ pub const ROLE_STOPPED: u32 = 2;
 /// the ring they came from (a bridge or a replay), not their ring position.
 pub const HOLDER_RELAYED: u32 = 1;
 
+/// Slot-word flag: this frame keeps the sequence number it had in the ring
+/// it came from (a bridge or a replay wrote it), so its sequence is checked
+/// for continuity with the previous such frame, not against its position.
+pub const FRAME_RELAYED: u16 = 1;
+
 /// Byte offset in the segment file of the producer's role lock: an OFD write
 /// lock on this one byte is held for as long as a process holds the role.
 pub const PRODUCER_LOCK_OFFSET: u64 = 128;

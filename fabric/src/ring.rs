@@ -513,14 +513,15 @@ impl Consumer {
         }
     }
 
-    /// Length of the next frame if one is published.
+    /// Length and flags of the next frame if one is published.
     #[inline]
-    fn next_len(&mut self) -> Result<Option<usize>, PopError> {
+    fn next_frame(&mut self) -> Result<Option<(usize, u16)>, PopError> {
         let Some(word) = self.ring.published_with(self.tail, self.stamp) else {
             self.empty_count += 1;
             return Ok(None);
         };
-        let len = unpack_word(word).0 as usize;
+        let (len, flags, _) = unpack_word(word);
+        let len = len as usize;
         if len > PAYLOAD_CAPACITY {
             return Err(PopError::Corrupt {
                 pos: self.tail,
@@ -528,7 +529,13 @@ impl Consumer {
                 max: PAYLOAD_CAPACITY,
             });
         }
-        Ok(Some(len))
+        Ok(Some((len, flags)))
+    }
+
+    /// Length of the next frame if one is published.
+    #[inline]
+    fn next_len(&mut self) -> Result<Option<usize>, PopError> {
+        Ok(self.next_frame()?.map(|(len, _)| len))
     }
 
     /// Tells a ring that is empty from one that is stuck. When `head` says
@@ -614,7 +621,7 @@ impl Consumer {
     #[cfg(not(loom))]
     #[inline]
     pub fn read(&mut self) -> Result<Option<ReadFrame<'_>>, PopError> {
-        let Some(len) = self.next_len()? else {
+        let Some((len, flags)) = self.next_frame()? else {
             return Ok(None);
         };
         let slot = self.ring.slot(self.tail);
@@ -626,6 +633,7 @@ impl Consumer {
             .with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
         Ok(Some(ReadFrame {
             position: self.tail,
+            flags,
             bytes,
             consumer: self as *mut Consumer,
             _borrow: std::marker::PhantomData,
@@ -739,6 +747,7 @@ impl Drop for Consumer {
 #[cfg(not(loom))]
 pub struct ReadFrame<'a> {
     position: u64,
+    flags: u16,
     bytes: &'a [u8],
     consumer: *mut Consumer,
     _borrow: std::marker::PhantomData<&'a mut Consumer>,
@@ -749,6 +758,11 @@ impl ReadFrame<'_> {
     /// The frame's ring position (its sequence number).
     pub fn position(&self) -> u64 {
         self.position
+    }
+
+    /// The flags its producer committed it with (`FRAME_*` bits).
+    pub fn flags(&self) -> u16 {
+        self.flags
     }
 
     /// Frees the slot for the producer (possibly batched; see
