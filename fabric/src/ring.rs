@@ -1162,11 +1162,192 @@ mod tests {
         }
     }
 
+    fn ring_with_raw(cap: u32) -> (super::Producer, super::Consumer, super::RingRef) {
+        let (p, c) = heap_ring(cap);
+        let ring = p.ring.clone();
+        (p, c, ring)
+    }
+
+    #[test]
+    fn a_restarted_side_refuses_a_tail_ahead_of_anything_published() {
+        let (mut p, mut c, ring) = ring_with_raw(8);
+        for i in 0..6u8 {
+            p.try_push(&[i]).unwrap();
+        }
+        for _ in 0..3 {
+            pop(&mut c).unwrap();
+        }
+        c.flush();
+        // tail 3, head 6: set tail far ahead, as a damaged header would.
+        ring.consumer_line()
+            .index
+            .store(1_003, super::Ordering::Relaxed);
+        let e = p.crash_and_restart().err().expect("producer must refuse");
+        assert!(e.to_string().contains("never published"), "{e}");
+        let e = c.crash_and_restart().err().expect("consumer must refuse");
+        assert!(matches!(e, crate::Corruption::Indices { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_restarted_side_refuses_a_head_more_than_a_ring_past_tail() {
+        let (mut p, mut c, ring) = ring_with_raw(4);
+        for round in 0..5u8 {
+            for i in 0..4u8 {
+                p.try_push(&[round, i]).unwrap();
+            }
+            for _ in 0..4 {
+                pop(&mut c).unwrap();
+            }
+        }
+        c.flush();
+        // head 20, tail 20: set tail back by more than the ring.
+        ring.consumer_line()
+            .index
+            .store(10, super::Ordering::Relaxed);
+        for e in [
+            p.crash_and_restart().err().expect("producer must refuse"),
+            c.crash_and_restart().err().expect("consumer must refuse"),
+        ] {
+            assert!(e.to_string().contains("more than the ring holds"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_stamp_between_tail_and_head_is_found_at_attach_and_while_waiting() {
+        let (mut p, mut c, ring) = ring_with_raw(8);
+        for i in 0..5u8 {
+            p.try_push(&[i]).unwrap();
+        }
+        // Position 3's slot word cleared: head (5) says it was published.
+        ring.slot(3).word.store(0, super::Ordering::Relaxed);
+        for _ in 0..3 {
+            pop(&mut c).unwrap();
+        }
+        assert_eq!(pop(&mut c), None, "the damaged frame is not readable");
+        match c.check_stall() {
+            Err(crate::Corruption::Stamp {
+                position: 3,
+                slot: 3,
+                expected: 1,
+                found: 0,
+                head: 5,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        let c = c.crash_and_restart();
+        assert!(
+            matches!(c, Err(crate::Corruption::Stamp { position: 3, .. })),
+            "{:?}",
+            c.err()
+        );
+        let p = p.crash_and_restart();
+        assert!(
+            matches!(p, Err(crate::Corruption::Stamp { position: 3, .. })),
+            "{:?}",
+            p.err()
+        );
+    }
+
+    #[test]
+    fn a_frame_published_after_a_hole_is_not_overwritten_by_a_restarted_producer() {
+        let (mut p, mut c, ring) = ring_with_raw(8);
+        p.set_publish_batch(100);
+        for i in 0..5u8 {
+            p.try_push(&[i]).unwrap();
+        }
+        // head is still 0; position 2's word is damaged: 3 and 4 sit after
+        // a hole and a restarted producer would write over them.
+        ring.slot(2).word.store(0, super::Ordering::Relaxed);
+        let e = p.crash_and_restart().err().expect("producer must refuse");
+        assert!(e.to_string().contains("published after a hole"), "{e}");
+        // The consumer reads up to the hole and then finds nothing: with
+        // head still 0 it cannot tell damage from a frame not yet written.
+        assert_eq!(pop(&mut c).unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn the_producer_refuses_a_tail_that_passes_head_or_goes_back() {
+        let (mut p, mut c, ring) = ring_with_raw(8);
+        for i in 0..4u8 {
+            p.try_push(&[i]).unwrap();
+        }
+        pop(&mut c).unwrap();
+        c.flush();
+        p.check_tail().unwrap();
+        ring.consumer_line()
+            .index
+            .store(9, super::Ordering::Relaxed);
+        assert!(p
+            .check_tail()
+            .unwrap_err()
+            .to_string()
+            .contains("passed head"));
+        ring.consumer_line()
+            .index
+            .store(0, super::Ordering::Relaxed);
+        assert!(p
+            .check_tail()
+            .unwrap_err()
+            .to_string()
+            .contains("went back"));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig {
             cases: if cfg!(miri) { 4 } else { 256 },
             ..Default::default()
         })]
+        #[test]
+        fn restarts_at_any_point_resume_exactly_and_never_look_corrupt(
+            cap_log in 1u32..4,
+            start in proptest::prelude::prop_oneof![proptest::prelude::Just(0u64), proptest::prelude::Just(u64::MAX - 20)],
+            head_batch in 1u64..12,
+            tail_batch in 1u64..6,
+            ops in proptest::collection::vec(0u8..6, 0..300),
+        ) {
+            // Sound rings only: every state here is reachable by daemons
+            // that run, batch their index stores and get SIGKILLed. No
+            // attach may call any of them corrupt, and nothing is lost.
+            let cap = 1u32 << cap_log;
+            let (mut p, mut c) = heap_ring_starting_at(cap, start);
+            p.set_publish_batch(head_batch);
+            c.set_release_batch(tail_batch);
+            let mut sent = 0u64;
+            let mut next = 0u64;
+            for op in ops {
+                match op {
+                    0 | 1 => {
+                        if p.try_push(&sent.to_le_bytes()).is_ok() {
+                            sent += 1;
+                        }
+                    }
+                    2 | 3 => {
+                        if let Some(v) = c.pop_with(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap() {
+                            // A restarted consumer re-reads up to a batch.
+                            proptest::prop_assert!(v <= next && next - v <= tail_batch, "read {v}, expected {next}");
+                            next = v + 1;
+                        } else {
+                            proptest::prop_assert!(c.check_stall().is_ok());
+                        }
+                    }
+                    4 => {
+                        p = p.crash_and_restart().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                        p.set_publish_batch(head_batch);
+                    }
+                    _ => {
+                        c = c.crash_and_restart().map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                        c.set_release_batch(tail_batch);
+                    }
+                }
+                proptest::prop_assert!(p.check_tail().is_ok());
+            }
+            while let Some(v) = c.pop_with(|b| u64::from_le_bytes(b.try_into().unwrap())).unwrap() {
+                proptest::prop_assert!(v <= next && next - v <= tail_batch);
+                next = v + 1;
+            }
+            proptest::prop_assert_eq!(next, sent, "every committed frame was read");
+        }
+
         #[test]
         fn random_operations_match_a_vecdeque_model(
             cap_log in 1u32..4,

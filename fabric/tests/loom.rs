@@ -3,6 +3,13 @@
 //! a data race if the consumer could read a payload the producer has not
 //! finished writing, or the producer could overwrite one still being read.
 //!
+//! The models also cover role hand-overs (a side killed mid-stream and its
+//! successor attaching while the other side runs: the attach checks must
+//! never call a sound ring corrupt) and the consumer's stuck-ring check
+//! (weakening the Release store of head in `Producer::publish`, or the
+//! Acquire load of head in `Consumer::check_stall`, makes
+//! `a_sound_ring_never_looks_stuck_to_a_waiting_consumer` fail).
+//!
 //! Run with: `RUSTFLAGS="--cfg loom" cargo test -p forge-fabric --release --test loom`
 #![cfg(loom)]
 
@@ -59,4 +66,119 @@ fn capacity_two_moves_three_frames_without_loss_or_overlap() {
 #[test]
 fn capacity_four_moves_six_frames_with_batched_releases() {
     model(|| transfer(4, 6, 2));
+}
+
+/// The consumer, finding its slot empty, asks whether the ring is stuck: in
+/// no interleaving may a sound ring look stuck (head published with Release
+/// after the slot words it covers, loaded with Acquire before the word).
+#[test]
+fn a_sound_ring_never_looks_stuck_to_a_waiting_consumer() {
+    model(|| {
+        let (mut p, mut c) = heap_ring(2);
+        p.set_publish_batch(2);
+        let producer = thread::spawn(move || {
+            for i in 0..3u64 {
+                while p.try_push(&i.to_le_bytes()).is_err() {
+                    thread::yield_now();
+                }
+            }
+            p.publish();
+        });
+        let mut expect = 0;
+        while expect < 3 {
+            match c
+                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .unwrap()
+            {
+                Some(v) => {
+                    assert_eq!(v, expect);
+                    expect += 1;
+                }
+                None => {
+                    c.check_stall().expect("a sound ring looked stuck");
+                    c.flush();
+                    thread::yield_now();
+                }
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// A producer that dies with frames published but not counted in head, and
+/// the one that takes over while the consumer keeps reading: the attach
+/// checks race with the consumer's reads and releases, must never call the
+/// ring corrupt, and the new producer must neither skip nor repeat a frame.
+#[test]
+fn a_producer_restarted_mid_stream_resumes_exactly_while_the_consumer_reads() {
+    model(|| {
+        let (mut p, mut c) = heap_ring(2);
+        p.set_publish_batch(4);
+        let producer = thread::spawn(move || {
+            p.try_push(&0u64.to_le_bytes()).unwrap();
+            let mut p = p.crash_and_restart().expect("a sound ring looked corrupt");
+            for i in 1..3u64 {
+                while p.try_push(&i.to_le_bytes()).is_err() {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut expect = 0;
+        while expect < 3 {
+            match c
+                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .unwrap()
+            {
+                Some(v) => {
+                    assert_eq!(v, expect, "lost or repeated across the restart");
+                    expect += 1;
+                }
+                None => thread::yield_now(),
+            }
+        }
+        producer.join().unwrap();
+    });
+}
+
+/// A consumer that dies with releases not yet stored, and the one that
+/// takes over while the producer keeps writing: its attach checks race with
+/// the producer, must never call the ring corrupt, and it re-reads at most
+/// the unstored releases.
+#[test]
+fn a_consumer_restarted_mid_stream_rereads_at_most_its_batch() {
+    model(|| {
+        let (mut p, mut c) = heap_ring(2);
+        c.set_release_batch(2);
+        let producer = thread::spawn(move || {
+            for i in 0..3u64 {
+                while p.try_push(&i.to_le_bytes()).is_err() {
+                    thread::yield_now();
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let mut restarted = false;
+        while seen.last() != Some(&2) {
+            match c
+                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .unwrap()
+            {
+                Some(v) => {
+                    seen.push(v);
+                    if !restarted {
+                        restarted = true;
+                        c = c.crash_and_restart().expect("a sound ring looked corrupt");
+                    }
+                }
+                None => {
+                    c.flush();
+                    thread::yield_now();
+                }
+            }
+        }
+        // Frame 0 was read once before the crash, and once more after it
+        // (its release was never stored); then 1 and 2 in order.
+        assert_eq!(seen, [0, 0, 1, 2]);
+        producer.join().unwrap();
+    });
 }
