@@ -401,13 +401,19 @@ impl Alarms {
             let since = *self.full_since.get_or_insert(obs.mono_ns);
             let full_for = obs.mono_ns.saturating_sub(since);
             if full_for > th.full_ns {
+                let why = if s
+                    .violations
+                    .iter()
+                    .any(|v| v.starts_with("the ring is stuck"))
+                {
+                    "the consumer cannot pass a damaged slot"
+                } else {
+                    "consumer not keeping up"
+                };
                 out.push(level(
                     AlarmKey::RingFull,
                     Severity::Warning,
-                    format!(
-                        "ring full for {} (consumer not keeping up)",
-                        duration_ns(full_for)
-                    ),
+                    format!("ring full for {} ({why})", duration_ns(full_for)),
                 ));
             }
         } else {
@@ -417,7 +423,7 @@ impl Alarms {
             out.push(level(
                 AlarmKey::Invariant,
                 Severity::Critical,
-                format!("header invariant broken: {}", s.violations.join("; ")),
+                format!("segment damaged: {}", s.violations.join("; ")),
             ));
         }
     }

@@ -12,7 +12,8 @@ use clap::{Parser, ValueEnum};
 #[command(version, about, long_about = None)]
 pub struct Cli {
     /// Segment to watch.
-    #[arg(long, env = "FORGE_SEGMENT", default_value = crate::source::DEFAULT_SEGMENT)]
+    #[arg(long, env = "FORGE_SEGMENT", default_value = crate::source::DEFAULT_SEGMENT,
+          value_parser = segment_name)]
     pub segment: String,
 
     /// Sampling period in milliseconds.
@@ -65,12 +66,16 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub core: Option<usize>,
 
-    /// A heartbeat older than this raises a stale-heartbeat alarm (ms).
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    /// A heartbeat older than this raises a stale-heartbeat alarm (ms, up to
+    /// one day).
+    #[arg(long, value_name = "MS", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_THRESHOLD_MS))]
     pub stale_ms: u64,
 
-    /// The ring full for longer than this raises an alarm (ms).
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    /// The ring full for longer than this raises an alarm (ms, up to one
+    /// day).
+    #[arg(long, value_name = "MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_THRESHOLD_MS))]
     pub full_ms: u64,
 
     /// Internal: the --demo cleanup guard.
@@ -82,6 +87,10 @@ pub struct Cli {
     pub guard_pids: Vec<u32>,
 }
 
+/// The largest alarm threshold, ms: one day. Longer would be no alarm at
+/// all, and ms × 10^6 must fit the nanoseconds the alarms compare.
+pub const MAX_THRESHOLD_MS: u64 = 86_400_000;
+
 /// `--once` output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -89,6 +98,15 @@ pub enum Format {
     Text,
     /// Everything, as JSON.
     Json,
+}
+
+/// A segment name fabric accepts, checked before anything prints it: a name
+/// holding control characters is refused with the name escaped (clap's own
+/// message would quote it as it came, escape sequences and all).
+fn segment_name(value: &str) -> Result<String, clap::Error> {
+    crate::source::validate_name(value)
+        .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")))?;
+    Ok(value.to_owned())
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16), String> {

@@ -55,8 +55,8 @@ pub fn main(cli: Cli) -> Result<()> {
         segment: segment.clone(),
         refresh: Duration::from_millis(cli.refresh),
         thresholds: Thresholds {
-            stale_ns: cli.stale_ms * 1_000_000,
-            full_ns: cli.full_ms * 1_000_000,
+            stale_ns: cli.stale_ms.saturating_mul(1_000_000),
+            full_ns: cli.full_ms.saturating_mul(1_000_000),
         },
         screenshot_dir: cli.screenshot_dir.clone(),
         demo: demo.is_some(),

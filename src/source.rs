@@ -484,10 +484,11 @@ fn latency(l: &LatencySnapshot) -> LatencyStats {
         }
         let low = bucket_low(i);
         let bin = BIN_EDGES.iter().take_while(|&&e| low >= e).count();
-        bins[bin].count += n;
+        // Counts written by another process: saturate, never overflow.
+        bins[bin].count = bins[bin].count.saturating_add(n);
     }
     if let Some(last) = bins.last_mut() {
-        last.count += l.overflow;
+        last.count = last.count.saturating_add(l.overflow);
     }
     LatencyStats {
         count: l.count,

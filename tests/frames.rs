@@ -196,7 +196,7 @@ fn broken_invariants_are_alarms() {
     s.violations = vec!["tail 400 is ahead of head 100 by more than the publish batch 1".into()];
     let text = frame(vec![Step::Tick(Tick::of(s))]);
     assert!(
-        text.contains("header invariant broken: tail 400 is ahead"),
+        text.contains("segment damaged: tail 400 is ahead"),
         "{text}"
     );
 }

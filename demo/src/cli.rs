@@ -14,8 +14,37 @@ use crate::signals::Control;
 #[derive(Debug, Clone, clap::Args)]
 pub struct SegmentArg {
     /// Shared-memory segment: one leading '/', no other '/'.
-    #[arg(long, value_name = "NAME", env = "FORGE_SEGMENT", default_value = DEFAULT_SEGMENT)]
+    #[arg(long, value_name = "NAME", env = "FORGE_SEGMENT", default_value = DEFAULT_SEGMENT,
+          value_parser = SegmentName)]
     pub segment: String,
+}
+
+/// Parses `--segment`: a name fabric accepts, checked before anything else
+/// sees it, so that no message ever prints a name holding control
+/// characters raw (clap's own error would quote the value as it came).
+#[derive(Debug, Clone, Copy)]
+pub struct SegmentName;
+
+impl clap::builder::TypedValueParser for SegmentName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> std::result::Result<String, clap::Error> {
+        let invalid = |message: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, message + "\n")
+        };
+        let name = value.to_str().ok_or_else(|| {
+            invalid(format!(
+                "invalid segment name {value:?}: it is not valid UTF-8"
+            ))
+        })?;
+        forge_fabric::segment::validate_name(name).map_err(|e| invalid(e.to_string()))?;
+        Ok(name.to_owned())
+    }
 }
 
 /// How a daemon waits when the ring is full (producer) or empty (consumer).

@@ -84,7 +84,7 @@ fn bad_init_arguments_are_refused() {
     out.expect_code(1);
     assert_says(&out, &["slot count 1000", "power of two"]);
     let out = rig.run_raw(Bin::Init, &["--segment", "no_slash"], T);
-    out.expect_code(1);
+    out.expect_code(2);
     assert_says(&out, &["invalid segment name", "must start with '/'"]);
     let out = rig.run(Bin::Init, &["--mode", "800"], T);
     out.expect_code(2);

@@ -198,14 +198,16 @@ impl LatencySnapshot {
     /// it falls in (within 3.2 % of the true value), or the max for the
     /// overflow. `None` without samples.
     pub fn quantile(&self, q: f64) -> Option<u64> {
-        let total: u64 = self.buckets.iter().sum::<u64>() + self.overflow;
+        // u128: the counts come from another process and may be anything.
+        let total: u128 =
+            self.buckets.iter().map(|&n| u128::from(n)).sum::<u128>() + u128::from(self.overflow);
         if total == 0 {
             return None;
         }
-        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u128).max(1);
+        let mut seen = 0u128;
         for (i, &n) in self.buckets.iter().enumerate() {
-            seen += n;
+            seen += u128::from(n);
             if seen >= rank {
                 let mid = (bucket_low(i) + bucket_high(i)) / 2;
                 return Some(mid.min(self.max_ns.max(bucket_low(i))));
@@ -294,11 +296,13 @@ pub struct Snapshot {
     pub head: u64,
     /// `tail`.
     pub tail: u64,
-    /// Set when the ring is stuck: `head` says the frame at `tail` was
-    /// published but its slot holds another stamp, so the consumer can
-    /// never read on. Checked with `tail` unchanged across the loads, so a
-    /// slot rewritten for the next lap is never taken for damage.
-    pub stuck: Option<crate::Corruption>,
+    /// The first frame between `tail` and `head` whose slot does not hold
+    /// its stamp: `head` says it was published, so its slot word was
+    /// damaged, and the consumer will stop there for good. Only positions
+    /// at or past `tail` as re-read after the word loads count, so a slot
+    /// rewritten for the next lap is never taken for damage. At most
+    /// [`DAMAGE_SCAN`] positions are looked at per snapshot.
+    pub damaged: Option<crate::Corruption>,
     /// CLOCK_MONOTONIC ns when sampled.
     pub taken_mono_ns: u64,
 }
@@ -388,6 +392,14 @@ impl Snapshot {
         }
         if let SegmentState::Unknown(code) = self.state {
             out.push(format!("state field holds unknown value {code}"));
+        }
+        if let Some(damage) = &self.damaged {
+            let at_tail = matches!(damage, crate::Corruption::Stamp { position, .. } if *position == self.tail);
+            out.push(if at_tail {
+                format!("the ring is stuck: {damage}")
+            } else {
+                format!("a frame ahead of the consumer is damaged: {damage}")
+            });
         }
         out
     }
@@ -521,6 +533,10 @@ pub enum SignalRefused {
         source: std::io::Error,
     },
 }
+
+/// Most positions [`Snapshot::damaged`] checks per snapshot (all of them in
+/// rings of up to this many slots).
+pub const DAMAGE_SCAN: u64 = 4096;
 
 /// A read-only attachment to a segment.
 pub struct Observer {
@@ -724,7 +740,7 @@ impl Observer {
         let mut producer = SideSnapshot::read(&h.producer);
         // SYNC: pairs with the Release store of head in `Producer::publish`.
         let head = h.producer.index.load(Ordering::Acquire);
-        let stuck = self.stuck_at(tail, head);
+        let damaged = self.damaged_between(tail, head);
         producer.lock_held = role_locked(&self.file, Side::Producer);
         consumer.lock_held = role_locked(&self.file, Side::Consumer);
         let lat = &h.latency;
@@ -760,34 +776,44 @@ impl Observer {
             latency,
             head,
             tail,
-            stuck,
+            damaged,
             taken_mono_ns: monotonic_ns(),
         })
         // A truncation during the loads above makes them read zeros.
         .and_then(|snap| self.check_size().map(|()| snap))
     }
 
-    /// Is the frame at `tail` published by `head` (loaded after `tail`, with
-    /// Acquire) but missing from its slot? Only when `tail` has not moved by
-    /// the time the word was read: while the consumer has not released it,
-    /// nobody may rewrite that slot, so another stamp there is damage.
-    fn stuck_at(&self, tail: u64, head: u64) -> Option<crate::Corruption> {
+    /// The first position from `tail` on, below `head` (loaded after
+    /// `tail`, with Acquire), whose slot lacks its stamp. The producer
+    /// stores each word before a head that covers it, so such a slot was
+    /// damaged — unless the consumer released it meanwhile and the producer
+    /// rewrote it for the next lap, which is why only positions at or past
+    /// `tail` as re-read after the word loads are reported.
+    fn damaged_between(&self, tail: u64, head: u64) -> Option<crate::Corruption> {
         let n = u64::from(self.slot_count);
         let past = head.wrapping_sub(tail) as i64;
         if n == 0 || past <= 0 || past as u64 > n {
             return None;
         }
         let shift = self.slot_count.trailing_zeros();
-        let index = (tail & (n - 1)) as u32;
-        // SYNC: pairs with the Release store of the slot word in
-        // `SlotWriter::commit`, ordered before the head store we acquired.
-        let word = self.word(slot_offset(index)).load(Ordering::Acquire);
-        let h = self.header();
+        let mut first_bad = None;
+        for k in 0..(past as u64).min(DAMAGE_SCAN) {
+            let pos = tail.wrapping_add(k);
+            let index = (pos & (n - 1)) as u32;
+            // SYNC: pairs with the Release store of the slot word in
+            // `SlotWriter::commit`, ordered before the head store we acquired.
+            let found = unpack_word(self.word(slot_offset(index)).load(Ordering::Acquire)).2;
+            let expected = stamp_for(pos, shift);
+            if found != expected {
+                first_bad = Some((pos, index, expected, found));
+                break;
+            }
+        }
+        let (pos, index, expected, found) = first_bad?;
         // SYNC: pairs with the Release store of tail in `Consumer::flush`.
-        let tail_again = h.consumer.index.load(Ordering::Acquire);
-        let (expected, found) = (stamp_for(tail, shift), unpack_word(word).2);
-        (tail_again == tail && found != expected).then_some(crate::Corruption::Stamp {
-            position: tail,
+        let tail_now = self.header().consumer.index.load(Ordering::Acquire);
+        (pos.wrapping_sub(tail_now) as i64 >= 0).then_some(crate::Corruption::Stamp {
+            position: pos,
             slot: u64::from(index),
             expected,
             found,

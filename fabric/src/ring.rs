@@ -230,7 +230,7 @@ impl Producer {
     #[inline]
     pub fn claim(&mut self) -> Option<SlotWriter<'_>> {
         if !self.has_space() {
-            self.full_count += 1;
+            self.full_count = self.full_count.wrapping_add(1);
             self.publish();
             return None;
         }
@@ -294,8 +294,10 @@ impl Producer {
         if self.head & self.ring.mask == 0 {
             self.stamp = self.ring.stamp(self.head);
         }
-        self.messages += 1;
-        self.bytes += len as u64;
+        // Counters resume from the header, which anyone with write access
+        // can set: they wrap, they never panic.
+        self.messages = self.messages.wrapping_add(1);
+        self.bytes = self.bytes.wrapping_add(len as u64);
         if self.wake_peer {
             wake_if_sleeping(self.ring.consumer_line());
         }
@@ -517,7 +519,7 @@ impl Consumer {
     #[inline]
     fn next_frame(&mut self) -> Result<Option<(usize, u16)>, PopError> {
         let Some(word) = self.ring.published_with(self.tail, self.stamp) else {
-            self.empty_count += 1;
+            self.empty_count = self.empty_count.wrapping_add(1);
             return Ok(None);
         };
         let (len, flags, _) = unpack_word(word);
@@ -646,8 +648,10 @@ impl Consumer {
         if self.tail & self.ring.mask == 0 {
             self.stamp = self.ring.stamp(self.tail);
         }
-        self.messages += 1;
-        self.bytes += len as u64;
+        // Counters resume from the header, which anyone with write access
+        // can set: they wrap, they never panic.
+        self.messages = self.messages.wrapping_add(1);
+        self.bytes = self.bytes.wrapping_add(len as u64);
         if self.tail.wrapping_sub(self.released_tail) >= self.release_batch {
             self.flush();
         }

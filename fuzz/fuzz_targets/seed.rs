@@ -4,20 +4,33 @@
 use forge_fabric::layout::*;
 
 /// The bytes of a live 2-slot segment, session 7.
+#[allow(dead_code)]
 pub fn segment() -> Vec<u8> {
-    let mut b = vec![0u8; segment_size(2)];
+    segment_with(2)
+}
+
+/// The bytes of a live segment of `slots` slots, session 7, as forge-init
+/// leaves it (vacant roles: batch 1, no core).
+pub fn segment_with(slots: u32) -> Vec<u8> {
+    let mut b = vec![0u8; segment_size(slots)];
     let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
     put(0, &MAGIC.to_le_bytes());
     put(8, &LAYOUT_VERSION.to_le_bytes());
     put(12, &(HEADER_SIZE as u32).to_le_bytes());
     put(16, &(SLOT_SIZE as u32).to_le_bytes());
-    put(20, &2u32.to_le_bytes());
-    put(24, &(segment_size(2) as u64).to_le_bytes());
+    put(20, &slots.to_le_bytes());
+    put(24, &(segment_size(slots) as u64).to_le_bytes());
     put(32, &7u64.to_le_bytes());
     put(40, &STATE_LIVE.to_le_bytes());
+    put(72, &(PAYLOAD_CAPACITY as u32).to_le_bytes());
+    for line in [128, 256] {
+        put(line + 20, &CORE_NONE.to_le_bytes());
+        put(line + 68, &1u32.to_le_bytes());
+    }
     b
 }
 
+#[allow(dead_code)]
 /// The fuzzer's input as a file: the first two bytes pick its length (up to
 /// the segment's size plus a slot), the rest is laid over the valid image
 /// from offset 0 (header fields, then slot words and payloads).

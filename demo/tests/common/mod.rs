@@ -42,14 +42,15 @@ impl Bin {
 }
 
 /// forge-top, next to the daemons (another package: `cargo test
-/// --workspace` builds it; `cargo test -p forge-demo` may not, so it is
-/// built here when missing).
+/// --workspace` builds it; `cargo test -p forge-demo` does not, so it is
+/// brought up to date here, once per test binary: a stale forge-top would
+/// test old code).
 fn forge_top_path() -> &'static str {
     static PATH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
         let dir = std::path::Path::new(Bin::Init.path()).parent().unwrap();
         let top = dir.join("forge-top");
-        if !top.is_file() {
+        {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut build = Command::new(cargo);
             build.args([
@@ -173,6 +174,57 @@ impl Rig {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script]);
         self.start(cmd, "sh")
+    }
+
+    /// Starts `bin` on this rig's segment with `signals` blocked, as a parent
+    /// that blocked them would leave it: they stay pending until the program
+    /// unblocks them itself.
+    pub fn spawn_blocked(&mut self, bin: Bin, args: &[&str], signals: &[Signal]) -> Proc {
+        use std::os::unix::process::CommandExt;
+        let mut set = nix::sys::signal::SigSet::empty();
+        for &sig in signals {
+            set.add(sig);
+        }
+        let mut cmd = Command::new(bin.path());
+        cmd.args(["--segment", &self.segment])
+            .args(args)
+            .env_remove("RUST_BACKTRACE");
+        // SAFETY: between fork and exec the closure only calls sigprocmask,
+        // which is async-signal-safe, and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_BLOCK,
+                    Some(&set),
+                    None,
+                )
+                .map_err(std::io::Error::from)
+            });
+        }
+        self.start(cmd, bin.path())
+    }
+
+    /// Writes `bytes` at `offset` of the segment file, as another process
+    /// with write access could (through the file, not the protocol).
+    pub fn poke(&self, offset: u64, bytes: &[u8]) {
+        use std::os::unix::fs::FileExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.shm_path())
+            .expect("open the segment for writing")
+            .write_all_at(bytes, offset)
+            .expect("write into the segment");
+    }
+
+    /// Reads the little-endian u64 at `offset` of the segment file.
+    pub fn peek_u64(&self, offset: u64) -> u64 {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 8];
+        std::fs::File::open(self.shm_path())
+            .expect("open the segment")
+            .read_exact_at(&mut b, offset)
+            .expect("read the segment");
+        u64::from_le_bytes(b)
     }
 
     /// Starts `cmd` without `FORGE_SEGMENT`, stdin closed and both outputs
@@ -348,8 +400,41 @@ impl Drop for Rig {
         for pid in self.adopted.drain(..) {
             let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
         }
-        let _ = forge_fabric::segment::unlink(&self.segment);
+        // Whatever a test left at the name: a segment, a FIFO, a directory.
+        let path = self.shm_path();
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+            Ok(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(_) => {}
+        }
     }
+}
+
+/// Byte offsets of header fields the tests write to, as LAYOUT.md gives them.
+pub mod at {
+    pub const CREATED_MONO_NS: u64 = 64;
+    pub const HEAD: u64 = 128;
+    pub const PRODUCER_PID: u64 = 128 + 16;
+    pub const PRODUCER_HEARTBEAT: u64 = 128 + 32;
+    pub const PRODUCER_ROLE_STATE: u64 = 128 + 64;
+    pub const TAIL: u64 = 256;
+
+    /// The slot word of slot `i`.
+    pub fn slot_word(i: u32) -> u64 {
+        forge_fabric::layout::slot_offset(i) as u64
+    }
+}
+
+/// xorshift64: reproducible noise for hostile writes.
+pub fn noise(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
 }
 
 /// `voluntary_ctxt_switches` of a process, from /proc.
