@@ -307,6 +307,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "reads /proc and signals processes")]
     fn our_own_identity_is_complete_and_matches_proc() {
         let me = Identity::current();
         assert!(me.is_complete(), "{me:?}");
@@ -317,6 +318,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "spawns a process and opens a pidfd")]
     fn a_pidfd_reaches_its_process_and_only_it() {
         let mut child = std::process::Command::new("sleep")
             .arg("30")
