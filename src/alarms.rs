@@ -11,8 +11,9 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use crate::fmt::{duration_ns, hex_session};
-use crate::model::{Link, Observation, Role, RoleState, SourceNote};
+use crate::model::human::{self, duration_ns};
+
+use crate::model::{Link, Observation, Role, RoleState, SegmentState, Side, SourceNote};
 
 /// How long an event-like alarm stays on screen after it happened.
 pub const LATCH_NS: u64 = 10_000_000_000;
@@ -205,18 +206,18 @@ impl Alarms {
                 SourceNote::Attached { session } => self.log(
                     obs.unix_ns,
                     Severity::Info,
-                    format!("attached to session {}", hex_session(*session)),
+                    format!("attached to session {}", human::session(*session)),
                 ),
                 SourceNote::Retired { old, new } => out.push(latched(
                     AlarmKey::Retired,
                     Severity::Critical,
                     format!(
                         "segment retired: session {} replaced by {}",
-                        hex_session(*old),
+                        human::session(*old),
                         if *new == 0 {
                             "an unknown session".into()
                         } else {
-                            hex_session(*new)
+                            human::session(*new)
                         }
                     ),
                 )),
@@ -225,7 +226,7 @@ impl Alarms {
                     Severity::Critical,
                     format!(
                         "the name now leads to another object; we still map session {}",
-                        hex_session(*old)
+                        human::session(*old)
                     ),
                 )),
                 SourceNote::Unlinked { session } => out.push(latched(
@@ -233,7 +234,7 @@ impl Alarms {
                     Severity::Warning,
                     format!(
                         "segment name was unlinked; still watching session {} through our mapping",
-                        hex_session(*session)
+                        human::session(*session)
                     ),
                 )),
                 SourceNote::Reattached { old, new } => {
@@ -248,8 +249,8 @@ impl Alarms {
                         Severity::Critical,
                         format!(
                             "epoch changed: re-attached, session {} -> {}",
-                            hex_session(*old),
-                            hex_session(*new)
+                            human::session(*old),
+                            human::session(*new)
                         ),
                     ))
                 }
@@ -330,65 +331,65 @@ impl Alarms {
             self.full_since = None;
             return;
         };
-        if s.state == crate::model::SegState::Retired {
+        if s.state() == SegmentState::Retired {
             out.push(level(
                 AlarmKey::Retired,
                 Severity::Critical,
                 format!(
                     "segment retired: session {} replaced by {}",
-                    hex_session(s.session_id),
-                    hex_session(s.successor_session)
+                    human::session(s.session_id()),
+                    human::session(s.header.identity.successor_session)
                 ),
             ));
         }
-        for side in [&s.producer, &s.consumer] {
-            let role = side.role;
-            if side.role_state != RoleState::Active {
+        for role in Role::ALL {
+            let Side { line, holder, .. } = s.side(role);
+            if line.role_state != RoleState::Active {
                 continue;
             }
-            if side.session != 0 && side.session != s.session_id {
+            if line.session != 0 && line.session != s.session_id() {
                 out.push(level(
                     AlarmKey::SessionMismatch(role),
                     Severity::Critical,
                     format!(
                         "epoch mismatch: {} pid {} attached to session {}, segment is {}",
                         role.name(),
-                        side.pid,
-                        hex_session(side.session),
-                        hex_session(s.session_id)
+                        line.pid,
+                        human::session(line.session),
+                        human::session(s.session_id())
                     ),
                 ));
             }
-            match side.alive {
+            match holder.alive {
                 Some(false) => out.push(level(
                     AlarmKey::DeadDaemon(role),
                     Severity::Critical,
                     format!(
                         "{} pid {} is dead but still holds the role",
                         role.name(),
-                        side.pid
+                        line.pid
                     ),
                 )),
                 Some(true) => {
-                    if let Some(age) = side.heartbeat_age_ns.filter(|&a| a > th.stale_ns) {
+                    if let Some(age) = holder.heartbeat_age_ns.filter(|&a| a > th.stale_ns) {
                         out.push(level(
                             AlarmKey::StaleHeartbeat(role),
                             Severity::Warning,
                             format!(
                                 "{} pid {} heartbeat is {} old (stalled?)",
                                 role.name(),
-                                side.pid,
+                                line.pid,
                                 duration_ns(age)
                             ),
                         ));
                     }
-                    if side.core.is_some() && side.core == obs.me.cpu && free_core(obs) {
+                    if line.core.is_some() && line.core == obs.me.cpu && free_core(obs) {
                         out.push(level(
                             AlarmKey::CoreShared(role),
                             Severity::Warning,
                             format!(
                                 "forge-top runs on core {}, where the {} is pinned; use --core",
-                                side.core.unwrap_or_default(),
+                                line.core.unwrap_or_default(),
                                 role.name()
                             ),
                         ));
@@ -397,7 +398,7 @@ impl Alarms {
                 None => {}
             }
         }
-        if s.slot_count > 0 && s.in_flight() >= u64::from(s.slot_count) {
+        if s.slot_count() > 0 && s.header.in_flight() >= u64::from(s.slot_count()) {
             let since = *self.full_since.get_or_insert(obs.mono_ns);
             let full_for = obs.mono_ns.saturating_sub(since);
             if full_for > th.full_ns {
@@ -435,10 +436,11 @@ fn free_core(obs: &Observation) -> bool {
     let Some(s) = &obs.sample else {
         return true;
     };
-    let pinned: Vec<u32> = [&s.producer, &s.consumer]
+    let pinned: Vec<u32> = Role::ALL
         .into_iter()
-        .filter(|side| side.alive == Some(true))
-        .filter_map(|side| side.core)
+        .map(|role| s.side(role))
+        .filter(|side| side.holder.alive == Some(true))
+        .filter_map(|side| side.line.core)
         .collect();
     obs.me.allowed_cores.is_empty() || obs.me.allowed_cores.iter().any(|c| !pinned.contains(c))
 }

@@ -256,7 +256,7 @@ impl App {
     }
 
     fn slot_count(&self) -> u32 {
-        self.live.sample.as_ref().map_or(0, |s| s.slot_count)
+        self.live.sample.as_ref().map_or(0, |s| s.slot_count())
     }
 
     /// Rows the slot list shows at the current size.
@@ -309,14 +309,14 @@ impl App {
             KeyCode::End | KeyCode::Char('G') => self.select(n.saturating_sub(1)),
             KeyCode::Char('t') => {
                 if let Some(s) = &self.view().sample {
-                    let tail_slot = slot_of(s.tail, s.slot_count);
+                    let tail_slot = slot_of(s.tail(), s.slot_count());
                     self.select(tail_slot);
                     self.note(Severity::Info, format!("jumped to tail: slot {tail_slot}"));
                 }
             }
             KeyCode::Char('h') => {
                 if let Some(s) = &self.view().sample {
-                    let head_slot = slot_of(s.head, s.slot_count);
+                    let head_slot = slot_of(s.head(), s.slot_count());
                     self.select(head_slot);
                     self.note(Severity::Info, format!("jumped to head: slot {head_slot}"));
                 }
@@ -425,23 +425,28 @@ impl App {
     }
 
     fn burst(&mut self) {
-        let producer = self.live.sample.as_ref().map(|s| &s.producer);
+        let producer = self.live.sample.as_ref().map(|s| s.side(Role::Producer));
         match producer {
-            Some(p) if p.role_state == RoleState::Active && p.alive == Some(true) && p.verified => {
-                self.effects.push(Effect::Burst(p.pid))
+            Some(p)
+                if p.line.role_state == RoleState::Active
+                    && p.holder.alive == Some(true)
+                    && p.holder.verified =>
+            {
+                self.effects.push(Effect::Burst(p.line.pid))
             }
-            Some(p) if p.alive == Some(true) => self.note(
+            Some(p) if p.holder.alive == Some(true) => self.note(
                 Severity::Warning,
                 format!(
                     "no burst: {}; forge-top signals only a process it can prove holds the role",
-                    p.holder_note
+                    p.holder
+                        .holder_note
                         .as_deref()
                         .unwrap_or("the producer could not be proven to be this process")
                 ),
             ),
-            Some(p) if p.pid != 0 => self.note(
+            Some(p) if p.line.pid != 0 => self.note(
                 Severity::Warning,
-                format!("no burst: producer pid {} is not alive", p.pid),
+                format!("no burst: producer pid {} is not alive", p.line.pid),
             ),
             _ => self.note(
                 Severity::Warning,
@@ -477,7 +482,7 @@ impl App {
         }
 
         if let Some(s) = &obs.sample {
-            let prev = self.prev.filter(|p| p.session == s.session_id);
+            let prev = self.prev.filter(|p| p.session == s.session_id());
             if prev.is_none() {
                 v.rates = Rates::default();
             }
@@ -489,9 +494,9 @@ impl App {
                 Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt => {
                     let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
                     let r = &mut v.rates;
-                    r.frames_per_s = s.head.saturating_sub(p.head) as f64 / dt;
-                    r.consumed_per_s = s.tail.saturating_sub(p.tail) as f64 / dt;
-                    r.bytes_per_s = s.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
+                    r.frames_per_s = s.head().saturating_sub(p.head) as f64 / dt;
+                    r.consumed_per_s = s.tail().saturating_sub(p.tail) as f64 / dt;
+                    r.bytes_per_s = s.header.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
                     r.peak_frames_per_s = r.peak_frames_per_s.max(r.frames_per_s);
                     r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);
                     History::push(&mut v.history.frames, r.frames_per_s as u64);
@@ -505,10 +510,10 @@ impl App {
                 History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
                 self.prev = Some(Prev {
                     mono_ns: obs.mono_ns,
-                    session: s.session_id,
-                    head: s.head,
-                    tail: s.tail,
-                    bytes: s.producer.bytes,
+                    session: s.session_id(),
+                    head: s.head(),
+                    tail: s.tail(),
+                    bytes: s.header.producer.bytes,
                 });
             }
             v.sample = obs.sample.clone();

@@ -10,8 +10,8 @@ use serde::Serialize;
 
 use crate::alarms::{Alarm, LogEntry};
 use crate::app::{App, Rates};
-use crate::fmt;
-use crate::model::{Link, Sample, SelfInfo, SlotView};
+use crate::model::human;
+use crate::model::{Link, Role, Sample, SelfInfo, Side, SlotView};
 
 /// Cell width and height in SVG pixels, and the font size that fits them.
 const CELL_W: f64 = 9.0;
@@ -280,8 +280,8 @@ pub fn report(app: &App) -> Report<'_> {
         segment: &app.config.segment,
         link: &view.link,
         reason: view.reason.as_deref(),
-        taken_utc: format!("{} UTC", fmt::date_time(view.unix_ns)),
-        session_hex: view.sample.as_ref().map(|s| fmt::hex_session(s.session_id)),
+        taken_utc: format!("{} UTC", human::date_time(view.unix_ns)),
+        session_hex: view.sample.as_ref().map(|s| human::session(s.session_id())),
         sample: view.sample.as_ref(),
         rates: &view.rates,
         alarms: &app.alarms.active,
@@ -324,59 +324,60 @@ pub fn text_report(app: &App) -> String {
     let _ = writeln!(
         o,
         "segment   {} ({}), {}, layout v{}, {} slots x {} B, payload {} B",
-        s.name,
+        s.header.name,
         s.path,
-        fmt::bytes(s.file_size),
-        s.layout_version,
-        s.slot_count,
-        s.slot_size,
-        s.payload_capacity
+        human::bytes(s.header.file_size),
+        s.header.identity.layout_version,
+        s.slot_count(),
+        s.header.identity.slot_size,
+        s.header.identity.payload_capacity
     );
     let _ = writeln!(
         o,
         "session   {} (age {}), state {}, init pid {}, created {} UTC",
-        fmt::hex_session(s.session_id),
-        fmt::duration_ns(s.age_ns),
-        s.state.label().to_lowercase(),
-        s.init_pid,
-        fmt::date_time(s.created_unix_ns)
+        human::session(s.session_id()),
+        human::duration_ns(s.age_ns),
+        s.state(),
+        s.header.identity.init_pid,
+        human::date_time(s.header.identity.created_unix_ns)
     );
     let _ = writeln!(
         o,
         "indices   head {} tail {} in flight {}/{} ({:.1}%)",
-        s.head,
-        s.tail,
-        s.in_flight(),
-        s.slot_count,
+        s.head(),
+        s.tail(),
+        s.header.in_flight(),
+        s.slot_count(),
         s.fill_ratio() * 100.0
     );
     let _ = writeln!(
         o,
         "rates     produced {} fr/s, consumed {} fr/s, {} (peak {} fr/s)",
-        fmt::si(r.frames_per_s),
-        fmt::si(r.consumed_per_s),
-        fmt::bytes_rate(r.bytes_per_s),
-        fmt::si(r.peak_frames_per_s)
+        human::si(r.frames_per_s),
+        human::si(r.consumed_per_s),
+        human::bytes_rate(r.bytes_per_s),
+        human::si(r.peak_frames_per_s)
     );
     let l = &s.latency;
     let _ = writeln!(
         o,
         "latency   p50 {} p90 {} p99 {} p99.9 {} max {} mean {} ({} samples since start)",
-        fmt::latency(l.p50_ns),
-        fmt::latency(l.p90_ns),
-        fmt::latency(l.p99_ns),
-        fmt::latency(l.p999_ns),
-        fmt::latency(Some(l.max_ns).filter(|&m| m > 0)),
-        fmt::latency(l.mean_ns),
+        human::maybe_duration_ns(l.p50_ns),
+        human::maybe_duration_ns(l.p90_ns),
+        human::maybe_duration_ns(l.p99_ns),
+        human::maybe_duration_ns(l.p999_ns),
+        human::maybe_duration_ns(Some(l.max_ns).filter(|&m| m > 0)),
+        human::maybe_duration_ns(l.mean_ns),
         l.count
     );
-    for side in [&s.producer, &s.consumer] {
-        let alive = match side.alive {
+    for role in Role::ALL {
+        let Side { line, holder, .. } = s.side(role);
+        let alive = match holder.alive {
             Some(true) => "alive",
             Some(false) => "DEAD",
             None => "no pid",
         };
-        let proc = side.proc.as_ref().map_or(String::new(), |p| {
+        let proc = holder.proc.as_ref().map_or(String::new(), |p| {
             format!(
                 " (kernel: allowed {}, on {})",
                 p.cpus_allowed,
@@ -385,24 +386,24 @@ pub fn text_report(app: &App) -> String {
         });
         let _ = writeln!(
             o,
-            "{:<9} pid {} {alive}, role {:?}, core {}{proc}, heartbeat {}, session {}, wait {} x{}, {} frames, {} bytes, backpressure {}",
-            side.role.name(),
-            side.pid,
-            side.role_state,
-            side.core.map_or("-".into(), |c| c.to_string()),
-            side.heartbeat_age_ns.map_or("never".into(), fmt::duration_ns),
-            if side.session == 0 {
+            "{:<9} pid {} {alive}, role {}, core {}{proc}, heartbeat {}, session {}, wait {} x{}, {} frames, {} bytes, backpressure {}",
+            role.name(),
+            line.pid,
+            line.role_state,
+            line.core.map_or("-".into(), |c| c.to_string()),
+            holder.heartbeat_age_ns.map_or("never".into(), human::duration_ns),
+            if line.session == 0 {
                 "-".into()
-            } else if side.session == s.session_id {
+            } else if line.session == s.session_id() {
                 "= segment".to_string()
             } else {
-                format!("{} (MISMATCH)", fmt::hex_session(side.session))
+                format!("{} (MISMATCH)", human::session(line.session))
             },
-            side.wait,
-            side.batch,
-            side.messages,
-            side.bytes,
-            side.backpressure
+            line.wait_strategy,
+            line.batch,
+            line.messages,
+            line.bytes,
+            line.backpressure
         );
     }
     if app.alarms.active.is_empty() {
@@ -420,11 +421,11 @@ pub fn save_bundle(dir: &Path, app: &App, buf: &Buffer) -> std::io::Result<PathB
     std::fs::create_dir_all(dir)?;
     let view = app.view();
     let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
-        format!("{:016x}", s.session_id)
+        format!("{:016x}", s.session_id())
     });
     let stem = dir.join(format!(
         "forge-top-{session}-{}",
-        fmt::file_stamp(view.unix_ns.max(1))
+        human::file_stamp(view.unix_ns.max(1))
     ));
     std::fs::write(stem.with_extension("svg"), buffer_svg(buf))?;
     std::fs::write(stem.with_extension("txt"), buffer_text(buf))?;

@@ -13,7 +13,6 @@ pub mod cli;
 pub mod demo;
 pub mod event;
 pub mod export;
-pub mod fmt;
 pub mod model;
 pub mod procfs;
 pub mod run;

@@ -7,68 +7,10 @@
 
 use serde::Serialize;
 
-/// The segment's lifecycle state, as the header says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SegState {
-    /// Being written by forge-init.
-    #[default]
-    Initializing,
-    /// Ready.
-    Live,
-    /// Replaced by a newer session.
-    Retired,
-    /// A value this build does not know.
-    Unknown(u32),
-}
-
-impl SegState {
-    /// Upper-case label for badges.
-    pub fn label(self) -> String {
-        match self {
-            SegState::Initializing => "INITIALIZING".into(),
-            SegState::Live => "LIVE".into(),
-            SegState::Retired => "RETIRED".into(),
-            SegState::Unknown(c) => format!("STATE {c}?"),
-        }
-    }
-}
-
-/// Which side of the ring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The writer (`forge-stream`).
-    #[default]
-    Producer,
-    /// The reader (`forge-core`).
-    Consumer,
-}
-
-impl Role {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Producer => "producer",
-            Role::Consumer => "consumer",
-        }
-    }
-}
-
-/// A role's state word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RoleState {
-    /// Nobody took the role since init.
-    #[default]
-    Vacant,
-    /// Held and heart-beating.
-    Active,
-    /// The holder stopped cleanly.
-    Stopped,
-    /// A value this build does not know.
-    Unknown(u32),
-}
+pub use forge_fabric::human;
+pub use forge_fabric::observe::{SideSnapshot, Snapshot};
+pub use forge_fabric::SegmentError;
+pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
 
 /// What `/proc/PID/status` says about a daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -85,49 +27,52 @@ pub struct ProcInfo {
     pub rss_kib: u64,
 }
 
-/// One side's line.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct SideInfo {
+/// What forge-top knows of a role's holder, beyond what its line says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
     /// Producer or consumer.
     pub role: Role,
-    /// `head` (producer) or `tail` (consumer).
-    pub index: u64,
-    /// Holder's pid, 0 when vacant (in the holder's pid namespace).
-    pub pid: u32,
     /// Does a live process hold the role? The kernel's answer (its role
     /// lock), in any pid namespace; `None` if it would not say.
     pub alive: Option<bool>,
-    /// Is `pid` proven to be that process here (same pid namespace, same
-    /// start time)? Only then are `proc` and signals about the holder.
+    /// Is the line's pid proven to be that process here (same pid
+    /// namespace, same start time)? Only then are `proc` and signals about
+    /// the holder.
     pub verified: bool,
     /// Why the holder could not be proven, when it could not.
     pub holder_note: Option<String>,
-    /// The holder's program name, as its line says.
-    pub program: String,
-    /// Role state word.
-    pub role_state: RoleState,
-    /// Core the holder says it pinned itself to.
-    pub core: Option<u32>,
-    /// What the kernel says about the holder, if it exists.
+    /// What the kernel says about the holder, when it is proven.
     pub proc: Option<ProcInfo>,
-    /// Session the holder attached to.
-    pub session: u64,
     /// Age of the last heartbeat, ns, if it ever beat.
     pub heartbeat_age_ns: Option<u64>,
-    /// Frames committed (producer) or released (consumer).
-    pub messages: u64,
-    /// Payload bytes committed or released.
-    pub bytes: u64,
-    /// Times the ring was found full (producer) or empty (consumer).
-    pub backpressure: u64,
-    /// Commits per `head` store, or releases per `tail` store.
-    pub batch: u32,
-    /// `spin`, `yield`, `park` or `code N`.
-    pub wait: String,
-    /// Asleep on its futex right now.
-    pub sleeping: bool,
     /// Time since the role was taken, ns.
     pub uptime_ns: Option<u64>,
+}
+
+impl Holder {
+    /// Nothing known yet about `role`'s holder.
+    pub fn unknown(role: Role) -> Self {
+        Holder {
+            role,
+            alive: None,
+            verified: false,
+            holder_note: None,
+            proc: None,
+            heartbeat_age_ns: None,
+            uptime_ns: None,
+        }
+    }
+}
+
+/// One role as the panels show it: its line and its holder.
+#[derive(Debug, Clone, Copy)]
+pub struct Side<'a> {
+    /// Producer or consumer.
+    pub role: Role,
+    /// What the role's line says.
+    pub line: &'a SideSnapshot,
+    /// What forge-top knows of the holder.
+    pub holder: &'a Holder,
 }
 
 /// One bar of the latency chart: samples in `[lo_ns, hi_ns)`.
@@ -164,106 +109,77 @@ pub struct LatencyStats {
     pub bins: Vec<LatencyBin>,
 }
 
-/// Every header field at one moment, plus what forge-top derived at once.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+/// The header at one moment, as fabric copied it, plus what forge-top
+/// derived from it at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sample {
-    /// Segment name, like `/forge_shm`.
-    pub name: String,
+    /// Every header field.
+    pub header: Snapshot,
     /// `/dev/shm/…`.
     pub path: String,
-    /// Bytes mapped.
-    pub file_size: u64,
-    /// Layout version.
-    pub layout_version: u32,
-    /// Slots in the ring.
-    pub slot_count: u32,
-    /// Bytes per slot.
-    pub slot_size: u32,
-    /// Largest payload.
-    pub payload_capacity: u32,
-    /// The session in the header.
-    pub session_id: u64,
-    /// Lifecycle state.
-    pub state: SegState,
-    /// The session that replaced this one, when retired.
-    pub successor_session: u64,
-    /// forge-init's pid.
-    pub init_pid: u32,
-    /// Creation time, ns since the Unix epoch.
-    pub created_unix_ns: u64,
     /// Session age, ns.
     pub age_ns: u64,
-    /// Producer line.
-    pub producer: SideInfo,
-    /// Consumer line.
-    pub consumer: SideInfo,
-    /// `head`.
-    pub head: u64,
-    /// `tail`.
-    pub tail: u64,
+    /// The producer's holder.
+    pub producer: Holder,
+    /// The consumer's holder.
+    pub consumer: Holder,
     /// Latency since the consumer began.
     pub latency: LatencyStats,
     /// Latency over the last second or so.
     pub latency_recent: LatencyStats,
-    /// Broken header invariants, as sentences.
+    /// What is wrong with the ring (not its identity), as sentences.
     pub violations: Vec<String>,
 }
 
 impl Sample {
-    /// Frames published and not yet released.
-    pub fn in_flight(&self) -> u64 {
-        self.head.saturating_sub(self.tail)
+    /// `role` as the panels show it.
+    pub fn side(&self, role: Role) -> Side<'_> {
+        let (line, holder) = match role {
+            Role::Producer => (&self.header.producer, &self.producer),
+            Role::Consumer => (&self.header.consumer, &self.consumer),
+        };
+        Side { role, line, holder }
+    }
+
+    /// `head`.
+    pub fn head(&self) -> u64 {
+        self.header.head
+    }
+
+    /// `tail`.
+    pub fn tail(&self) -> u64 {
+        self.header.tail
+    }
+
+    /// Slots in the ring.
+    pub fn slot_count(&self) -> u32 {
+        self.header.slot_count
+    }
+
+    /// The session in the header.
+    pub fn session_id(&self) -> u64 {
+        self.header.identity.session_id
+    }
+
+    /// The lifecycle state in the header.
+    pub fn state(&self) -> Coded<SegmentState> {
+        self.header.identity.state
     }
 
     /// `in_flight / slot_count`, clamped to 0..=1.
     pub fn fill_ratio(&self) -> f64 {
-        if self.slot_count == 0 {
-            return 0.0;
-        }
-        (self.in_flight() as f64 / f64::from(self.slot_count)).min(1.0)
-    }
-
-    /// The side by role.
-    pub fn side(&self, role: Role) -> &SideInfo {
-        match role {
-            Role::Producer => &self.producer,
-            Role::Consumer => &self.consumer,
-        }
+        self.header.fill_ratio().min(1.0)
     }
 
     /// Is slot `index` one the producer may be writing right now: at `head`,
     /// or up to its publish batch beyond? A copy of it is expected to tear.
     pub fn producer_may_write(&self, index: u32) -> bool {
-        if self.slot_count == 0 {
+        let n = u64::from(self.slot_count());
+        if n == 0 {
             return false;
         }
-        let n = u64::from(self.slot_count);
-        let ahead = (u64::from(index) + n - self.head % n) % n;
-        ahead < u64::from(self.producer.batch.max(1))
-    }
-}
-
-/// A slot's place in the ring.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SlotState {
-    /// Published, not yet released.
-    Pending,
-    /// Released; holds an old frame.
-    Consumed,
-    /// Never written in this session.
-    #[default]
-    Free,
-}
-
-impl SlotState {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            SlotState::Pending => "pending",
-            SlotState::Consumed => "consumed",
-            SlotState::Free => "free",
-        }
+        let ahead = (u64::from(index) + n - self.head() % n) % n;
+        ahead < u64::from(self.header.producer.batch.max(1))
     }
 }
 

@@ -17,6 +17,7 @@ use crate::cli::{Cli, Format};
 use crate::demo::Demo;
 use crate::event::LiveEvents;
 use crate::export;
+use crate::model::SegmentError;
 use crate::source::{self, LiveSource};
 
 /// How long headless modes wait for a missing segment.
@@ -187,21 +188,32 @@ fn snapshot(cli: &Cli, config: Config, path: &std::path::Path, stop: &AtomicBool
     Ok(())
 }
 
-/// What to suggest when attaching failed: `missing` when the segment is
-/// not there, otherwise advice that fits what is there.
-fn attach_hint(error: &str, missing: &str) -> String {
-    let hint = if error.contains("is not a Forge segment") || error.contains("malformed header") {
-        "something else is at that name: replace it with forge-init --force, or pick another --segment"
-    } else if error.contains("layout version") {
-        "the segment was made by another build: re-create it with this build's forge-init --force"
-    } else if error.contains("symbolic link") || error.contains("not a regular file") {
-        "remove what is at that name (Forge never follows links), then run forge-init"
-    } else if error.contains("too short") {
-        "the file is smaller than its header says (truncated?): re-create it with forge-init --force"
-    } else {
-        missing
-    };
-    hint.to_owned()
+/// What to suggest when attaching failed, by the kind of error: `missing`
+/// when the segment is not there, otherwise advice that fits what is there.
+fn attach_hint(error: &SegmentError, missing: &str) -> String {
+    match error {
+        SegmentError::NotForge { .. }
+        | SegmentError::Malformed { .. }
+        | SegmentError::TooLong { .. } => {
+            "something else is at that name: replace it with forge-init --force, or pick another --segment".into()
+        }
+        SegmentError::Version { .. } => {
+            "the segment was made by another build: re-create it with this build's forge-init --force".into()
+        }
+        SegmentError::NotRegular { what: "a directory", .. } => {
+            "remove the directory (rmdir) or pick another --segment; forge-init --force removes it if it is empty".into()
+        }
+        SegmentError::NotRegular { .. } => {
+            "remove what is at that name (Forge never follows links), then run forge-init; forge-init --force replaces it".into()
+        }
+        SegmentError::TooShort { .. } => {
+            "the file is smaller than its header says (truncated?): re-create it with forge-init --force".into()
+        }
+        SegmentError::PermissionDenied { .. } => {
+            "the segment belongs to another user; run forge-top as that user, or ask for a group mode (forge-init --mode 640)".into()
+        }
+        _ => missing.to_owned(),
+    }
 }
 
 /// Renders the app once on an off-screen terminal of its size.

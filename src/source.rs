@@ -20,13 +20,12 @@ use std::time::Duration;
 
 use forge_fabric::clock::{monotonic_ns, unix_ns};
 use forge_fabric::frame::{decode, decode_header, FRAME_HEADER_LEN};
-use forge_fabric::layout::{
-    bucket_low, segment_size, HEADER_SIZE, LAYOUT_VERSION, MAGIC, PAYLOAD_CAPACITY, ROLE_ACTIVE,
-    ROLE_STOPPED, ROLE_VACANT, SLOT_SIZE,
-};
-use forge_fabric::observe::{HolderCheck, LatencySnapshot, SegmentState, SideSnapshot};
+use forge_fabric::hist::Histogram;
+use forge_fabric::layout::bucket_low;
+use forge_fabric::observe::{HolderCheck, Problem};
 use forge_fabric::{
-    NameStatus, ObserveError, Observer, SegmentError, Side, SlotCopy, Snapshot, WaitStrategy,
+    shm_path, NameStatus, ObserveError, Observer, Role, SegmentError, SegmentState, SlotCopy,
+    SlotState, Snapshot,
 };
 
 use crate::model::*;
@@ -42,7 +41,7 @@ pub struct LiveSource {
     /// The last session we mapped, for re-attach notes.
     last_session: Option<u64>,
     /// Latency histograms of the last second, oldest first.
-    latency_history: VecDeque<(u64, LatencySnapshot)>,
+    latency_history: VecDeque<(u64, Histogram)>,
     last_open_error: Option<String>,
 }
 
@@ -78,8 +77,8 @@ impl Attachment {
 pub const DEFAULT_SEGMENT: &str = forge_fabric::DEFAULT_SEGMENT;
 
 /// Checks a segment name the way fabric will.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    forge_fabric::segment::validate_name(name).map_err(|e| e.to_string())
+pub fn validate_name(name: &str) -> Result<(), SegmentError> {
+    forge_fabric::segment::validate_name(name)
 }
 
 /// Sends SIGUSR1 (a load burst) to the producer of `name`, only if it is
@@ -87,7 +86,7 @@ pub fn validate_name(name: &str) -> Result<(), String> {
 /// [`Observer::signal_holder`]). Returns the status line to show.
 pub fn burst_producer(name: &str, pid: u32) -> Result<String, String> {
     let observer = Observer::open(name, Duration::ZERO).map_err(|e| format!("no burst: {e}"))?;
-    match observer.verify_holder(Side::Producer) {
+    match observer.verify_holder(Role::Producer) {
         HolderCheck::Verified { pid: now } if now == pid => {}
         HolderCheck::Verified { pid: now } => {
             return Err(format!(
@@ -97,25 +96,21 @@ pub fn burst_producer(name: &str, pid: u32) -> Result<String, String> {
         other => return Err(format!("no burst: {other}")),
     }
     observer
-        .signal_holder(Side::Producer, libc_sigusr1())
+        .signal_holder(Role::Producer, nix::sys::signal::Signal::SIGUSR1 as i32)
         .map(|pid| {
             format!("load burst: sent SIGUSR1 to producer pid {pid} (the segment is not written)")
         })
         .map_err(|e| format!("no burst: {e}"))
 }
 
-fn libc_sigusr1() -> i32 {
-    nix::sys::signal::Signal::SIGUSR1 as i32
-}
-
 /// Removes a segment name (for `--demo` cleanup).
-pub fn unlink(name: &str) -> Result<(), String> {
-    forge_fabric::segment::unlink(name).map_err(|e| e.to_string())
+pub fn unlink(name: &str) -> Result<(), SegmentError> {
+    forge_fabric::segment::unlink(name)
 }
 
 /// Does the name exist in /dev/shm?
 pub fn exists(name: &str) -> bool {
-    std::path::Path::new(&format!("/dev/shm{name}")).exists()
+    std::path::Path::new(&shm_path(name)).exists()
 }
 
 impl LiveSource {
@@ -131,18 +126,17 @@ impl LiveSource {
     }
 
     /// Tries to open the name once; `Err` says why not (for `--no-wait`).
-    pub fn try_attach(&mut self) -> Result<(), String> {
-        match Observer::open(&self.name, Duration::from_millis(200)) {
-            Ok(obs) => {
-                self.last_session = Some(obs.session_id());
-                self.state = State::Attached(Attachment::new(obs));
-                Ok(())
-            }
-            Err(e) => Err(e.to_string()),
-        }
+    pub fn try_attach(&mut self) -> Result<(), SegmentError> {
+        let obs = Observer::open(&self.name, Duration::from_millis(200))?;
+        self.last_session = Some(obs.session_id());
+        self.state = State::Attached(Attachment::new(obs));
+        Ok(())
     }
 
-    /// One tick: copy the header and the requested slots.
+    /// One tick: copy the header and the requested slots. The steps: attach
+    /// if we are not, take a snapshot, check the header is still the one we
+    /// mapped, follow a retirement or a replacement by name, then convert and
+    /// copy the slots on screen.
     pub fn sample(&mut self, req: &SlotRequest) -> Observation {
         let mut obs = Observation {
             mono_ns: monotonic_ns(),
@@ -161,58 +155,92 @@ impl LiveSource {
             return obs;
         };
         obs.link = Link::Attached;
-        let ours = att.observer.session_id();
-        if !att.owner_noted {
-            att.owner_noted = true;
-            if let Some(warning) = att.observer.owner_warning() {
-                obs.notes.push(SourceNote::Ownership {
-                    warning: warning.to_owned(),
-                });
-            }
+        note_ownership(att, &mut obs);
+        let Some(snap) = self.take_snapshot(&mut obs) else {
+            return obs;
+        };
+        if !self.identity_holds(&snap, &mut obs) {
+            return obs;
         }
+        if self.follow_the_name(&snap, &mut obs) {
+            // Sample the new session at once, keeping what was noted.
+            let notes = std::mem::take(&mut obs.notes);
+            let mut fresh = self.sample(req);
+            fresh.notes = notes.into_iter().chain(fresh.notes).collect();
+            return fresh;
+        }
+        let sample = self.convert(snap);
+        self.copy_slots(&sample, req, &mut obs);
+        obs.sample = Some(sample);
+        obs
+    }
 
-        let snap = match att.observer.snapshot() {
-            Ok(s) => s,
+    /// The header, or `None` (and the source lost) when the file shrank.
+    fn take_snapshot(&mut self, obs: &mut Observation) -> Option<Snapshot> {
+        let State::Attached(att) = &self.state else {
+            return None;
+        };
+        match att.observer.snapshot() {
+            Ok(s) => Some(s),
             Err(e) => {
                 obs.reason = Some(e.to_string());
-                match e {
+                obs.notes.push(match e {
                     ObserveError::Truncated { now, mapped } => {
-                        obs.notes.push(SourceNote::Truncated { now, mapped })
+                        SourceNote::Truncated { now, mapped }
                     }
-                    ObserveError::Stat(error) => obs.notes.push(SourceNote::OpenFailed { error }),
-                }
+                    ObserveError::Stat(error) => SourceNote::OpenFailed { error },
+                });
                 obs.link = Link::Lost;
                 self.state = State::Lost;
                 self.latency_history.clear();
-                return obs;
+                None
             }
+        }
+    }
+
+    /// Does the header still read as the segment we mapped? If not, it is
+    /// noted once, and the name is tried again when it leads elsewhere.
+    fn identity_holds(&mut self, snap: &Snapshot, obs: &mut Observation) -> bool {
+        let State::Attached(att) = &mut self.state else {
+            return false;
         };
-
-        if let Some(what) = header_problem(&snap, att.observer.mapped_len()) {
-            if !att.corrupt {
-                obs.notes.push(SourceNote::Corrupt { what: what.clone() });
-                att.corrupt = true;
+        let ours = att.observer.session_id();
+        let broken = snap.problems().into_iter().find(Problem::breaks_identity);
+        let Some(problem) = broken else {
+            if att.corrupt {
+                att.corrupt = false;
+                obs.notes.push(SourceNote::Recovered);
             }
-            obs.reason = Some(format!("header no longer reads as a Forge segment: {what}"));
-            obs.link = Link::Lost;
-            // The name may already lead to a sound segment.
-            if att.observer.name_status() != NameStatus::Same {
-                self.reopen(&mut obs, ours);
-            }
-            return obs;
+            return true;
+        };
+        let what = problem.to_string();
+        if !att.corrupt {
+            obs.notes.push(SourceNote::Corrupt { what: what.clone() });
+            att.corrupt = true;
         }
-        if att.corrupt {
-            att.corrupt = false;
-            obs.notes.push(SourceNote::Recovered);
+        obs.reason = Some(format!("header no longer reads as a Forge segment: {what}"));
+        obs.link = Link::Lost;
+        // The name may already lead to a sound segment.
+        if att.observer.name_status() != NameStatus::Same {
+            self.reopen(obs, ours);
         }
+        false
+    }
 
+    /// Notes a retirement, a replacement or an unlink of the name, and
+    /// re-opens by name when another segment has it; true if we switched.
+    fn follow_the_name(&mut self, snap: &Snapshot, obs: &mut Observation) -> bool {
+        let State::Attached(att) = &mut self.state else {
+            return false;
+        };
+        let ours = att.observer.session_id();
         let mut want_reopen = false;
-        if snap.state == SegmentState::Retired {
+        if snap.identity.state == SegmentState::Retired {
             if !att.retired_noted {
                 att.retired_noted = true;
                 obs.notes.push(SourceNote::Retired {
                     old: ours,
-                    new: snap.successor_session,
+                    new: snap.identity.successor_session,
                 });
             }
             want_reopen = true;
@@ -233,30 +261,19 @@ impl LiveSource {
                 }
             }
         }
-        if want_reopen && self.reopen(&mut obs, ours) {
-            // Sample the new session at once.
-            let notes = std::mem::take(&mut obs.notes);
-            let mut fresh = self.sample(req);
-            let mut all = notes;
-            all.append(&mut fresh.notes);
-            fresh.notes = all;
-            return fresh;
-        }
-        let holders = match &self.state {
-            State::Attached(att) => [
-                att.observer.verify_holder(Side::Producer),
-                att.observer.verify_holder(Side::Consumer),
-            ],
-            _ => [HolderCheck::Unknown, HolderCheck::Unknown],
-        };
-        let sample = self.convert(&snap, &holders);
+        want_reopen && self.reopen(obs, ours)
+    }
+
+    /// The list rows on screen (frame headers only) and the selected slot
+    /// (whole).
+    fn copy_slots(&self, sample: &Sample, req: &SlotRequest, obs: &mut Observation) {
         let State::Attached(att) = &self.state else {
-            return obs;
+            return;
         };
         let observer = &att.observer;
-        let slot_count = snap.slot_count;
+        let slot_count = sample.slot_count();
         let (selected, first) = if req.follow {
-            let newest = newest_slot(snap.head, slot_count);
+            let newest = newest_slot(sample.head(), slot_count);
             let sel = newest.or(req.selected);
             let first = match sel {
                 Some(s) => scroll_to(req.first, req.count, s, slot_count),
@@ -267,7 +284,6 @@ impl LiveSource {
             (req.selected, req.first)
         };
         let end = first.saturating_add(req.count).min(slot_count);
-        // List rows show the frame header only; copy no more of the payload.
         for i in first..end {
             if let Ok(copy) = observer.read_slot_prefix(i, FRAME_HEADER_LEN) {
                 obs.slots.push(slot_view(copy, false));
@@ -278,8 +294,6 @@ impl LiveSource {
                 obs.detail = Some(slot_view(copy, true));
             }
         }
-        obs.sample = Some(sample);
-        obs
     }
 
     /// Tries to open a new session at the name; true if we switched.
@@ -330,7 +344,7 @@ impl LiveSource {
         }
     }
 
-    fn convert(&mut self, s: &Snapshot, holders: &[HolderCheck; 2]) -> Sample {
+    fn convert(&mut self, s: Snapshot) -> Sample {
         let now = s.taken_mono_ns;
         self.latency_history.push_back((now, s.latency.clone()));
         while self
@@ -342,78 +356,47 @@ impl LiveSource {
         }
         let recent = match self.latency_history.front() {
             Some((_, earlier)) => s.latency.since(earlier),
-            None => LatencySnapshot::default(),
+            None => Histogram::default(),
+        };
+        let hold = |role: Role| match &self.state {
+            State::Attached(att) => holder(role, &s, &att.observer.verify_holder(role), now),
+            _ => Holder::unknown(role),
         };
         Sample {
-            name: s.name.clone(),
-            path: format!("/dev/shm{}", s.name),
-            file_size: s.file_size,
-            layout_version: s.layout_version,
-            slot_count: s.slot_count,
-            slot_size: s.slot_size,
-            payload_capacity: s.payload_capacity,
-            session_id: s.session_id,
-            state: match s.state {
-                SegmentState::Initializing => SegState::Initializing,
-                SegmentState::Live => SegState::Live,
-                SegmentState::Retired => SegState::Retired,
-                SegmentState::Unknown(c) => SegState::Unknown(c),
-            },
-            successor_session: s.successor_session,
-            init_pid: s.init_pid,
-            created_unix_ns: s.created_unix_ns,
-            age_ns: now.saturating_sub(s.created_mono_ns),
-            producer: side(Role::Producer, &s.producer, &holders[0], now),
-            consumer: side(Role::Consumer, &s.consumer, &holders[1], now),
-            head: s.head,
-            tail: s.tail,
+            path: shm_path(&s.name),
+            age_ns: now.saturating_sub(s.identity.created_mono_ns),
+            producer: hold(Role::Producer),
+            consumer: hold(Role::Consumer),
             latency: latency(&s.latency),
             latency_recent: latency(&recent),
-            violations: s.invariant_violations(),
+            violations: s
+                .problems()
+                .iter()
+                .filter(|p| !p.breaks_identity())
+                .map(ToString::to_string)
+                .collect(),
+            header: s,
         }
     }
 }
 
-/// A header that no longer matches what we mapped: overwritten, garbage.
-fn header_problem(s: &Snapshot, mapped: usize) -> Option<String> {
-    if s.magic != MAGIC {
-        return Some(format!(
-            "magic is {:#018x}, expected {MAGIC:#018x}",
-            s.magic
-        ));
+/// Says once that the object is owned by another user, or others may write it.
+fn note_ownership(att: &mut Attachment, obs: &mut Observation) {
+    if att.owner_noted {
+        return;
     }
-    if s.layout_version != LAYOUT_VERSION {
-        return Some(format!(
-            "layout version is {}, expected {LAYOUT_VERSION}",
-            s.layout_version
-        ));
+    att.owner_noted = true;
+    if let Some(warning) = att.observer.owner_warning() {
+        obs.notes.push(SourceNote::Ownership {
+            warning: warning.to_owned(),
+        });
     }
-    if s.header_size as usize != HEADER_SIZE || s.slot_size as usize != SLOT_SIZE {
-        return Some(format!(
-            "header/slot size {}/{}, expected {HEADER_SIZE}/{SLOT_SIZE}",
-            s.header_size, s.slot_size
-        ));
-    }
-    let expected = segment_size(s.slot_count) as u64;
-    if s.segment_size != expected || (mapped as u64) < expected {
-        return Some(format!(
-            "segment_size is {}, expected {expected} for the {} slots mapped",
-            s.segment_size, s.slot_count
-        ));
-    }
-    if s.payload_capacity as usize != PAYLOAD_CAPACITY {
-        return Some(format!(
-            "payload capacity is {}, expected {PAYLOAD_CAPACITY}",
-            s.payload_capacity
-        ));
-    }
-    None
 }
 
 fn waiting_reason(e: &SegmentError) -> String {
     match e {
         SegmentError::Missing { name } => {
-            format!("{name} does not exist yet (no /dev/shm{name}); start forge-init, or run forge-top --demo")
+            format!("{name} does not exist yet (no {}); start forge-init, or run forge-top --demo", shm_path(name))
         }
         SegmentError::Retired {
             session, successor, ..
@@ -424,42 +407,30 @@ fn waiting_reason(e: &SegmentError) -> String {
     }
 }
 
-fn side(role: Role, s: &SideSnapshot, holder: &HolderCheck, now: u64) -> SideInfo {
-    let verified = matches!(holder, HolderCheck::Verified { .. });
-    SideInfo {
+/// What forge-top knows of `role`'s holder: the kernel's lock, whether the
+/// pid is proven to be it, and (only then) `/proc`.
+fn holder(role: Role, s: &Snapshot, check: &HolderCheck, now: u64) -> Holder {
+    let line = match role {
+        Role::Producer => &s.producer,
+        Role::Consumer => &s.consumer,
+    };
+    let verified = matches!(check, HolderCheck::Verified { .. });
+    Holder {
         role,
-        index: s.index,
-        pid: s.pid,
-        alive: s.lock_held,
+        alive: line.lock_held,
         verified,
-        holder_note: match holder {
+        holder_note: match check {
             HolderCheck::Verified { .. } | HolderCheck::NotHeld => None,
             other => Some(other.to_string()),
         },
-        program: s.program.clone(),
-        role_state: match s.role_state {
-            ROLE_VACANT => RoleState::Vacant,
-            ROLE_ACTIVE => RoleState::Active,
-            ROLE_STOPPED => RoleState::Stopped,
-            other => RoleState::Unknown(other),
-        },
-        core: s.core,
         // /proc/PID is about the holder only when the pid is proven to be it.
         proc: if verified {
-            procfs::proc_info(s.pid)
+            procfs::proc_info(line.pid)
         } else {
             None
         },
-        session: s.session,
-        heartbeat_age_ns: s.heartbeat_age(now).map(|d| d.as_nanos() as u64),
-        messages: s.messages,
-        bytes: s.bytes,
-        backpressure: s.backpressure,
-        batch: s.batch,
-        wait: WaitStrategy::from_code(s.wait_strategy)
-            .map_or_else(|| format!("code {}", s.wait_strategy), |w| w.name().into()),
-        sleeping: s.sleeping,
-        uptime_ns: (s.started_mono_ns != 0).then(|| now.saturating_sub(s.started_mono_ns)),
+        heartbeat_age_ns: line.heartbeat_age(now).map(|d| d.as_nanos() as u64),
+        uptime_ns: (line.started_mono_ns != 0).then(|| now.saturating_sub(line.started_mono_ns)),
     }
 }
 
@@ -468,7 +439,7 @@ const BIN_EDGES: [u64; 9] = [
     100, 200, 500, 1_000, 2_000, 5_000, 10_000, 100_000, 1_000_000,
 ];
 
-fn latency(l: &LatencySnapshot) -> LatencyStats {
+fn latency(l: &Histogram) -> LatencyStats {
     let mut bins: Vec<LatencyBin> = std::iter::once(0)
         .chain(BIN_EDGES)
         .zip(BIN_EDGES.into_iter().chain(std::iter::once(u64::MAX)))
@@ -504,15 +475,10 @@ fn latency(l: &LatencySnapshot) -> LatencyStats {
 }
 
 fn slot_view(c: SlotCopy, whole: bool) -> SlotView {
-    let state = match c.state {
-        forge_fabric::SlotState::Pending => SlotState::Pending,
-        forge_fabric::SlotState::Consumed => SlotState::Consumed,
-        forge_fabric::SlotState::Free => SlotState::Free,
-    };
     let mut view = SlotView {
         index: c.index,
         position: c.position,
-        state,
+        state: c.state,
         len: c.len,
         flags: c.flags,
         stamp: c.stamp,
@@ -521,7 +487,7 @@ fn slot_view(c: SlotCopy, whole: bool) -> SlotView {
         frame: None,
         frame_error: None,
     };
-    if c.torn || state == SlotState::Free {
+    if c.torn || c.state == SlotState::Free {
         // A torn copy's bytes are not to be trusted; a free slot holds none.
         return view;
     }
@@ -541,7 +507,7 @@ fn slot_view(c: SlotCopy, whole: bool) -> SlotView {
                 sequence: h.sequence,
                 timestamp_ns: h.timestamp_ns,
                 source_id: h.source_id,
-                kind: h.kind.name(),
+                kind: h.kind.to_string(),
                 body_len: h.body_len,
                 checksum: h.checksum,
                 valid,

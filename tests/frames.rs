@@ -73,7 +73,7 @@ fn a_dead_consumer_is_flagged_dead() {
 #[test]
 fn a_daemon_of_another_session_raises_an_epoch_mismatch() {
     let mut s = sample(3_000, 2_990);
-    s.producer.session = NEXT_SESSION;
+    s.header.producer.session = NEXT_SESSION;
     let text = frame(vec![Step::Tick(Tick::of(s))]);
     assert!(text.contains("epoch mismatch: producer pid 4101"), "{text}");
     insta::assert_snapshot!("epoch_mismatch", text);
@@ -82,8 +82,8 @@ fn a_daemon_of_another_session_raises_an_epoch_mismatch() {
 #[test]
 fn a_retired_segment_shows_old_and_new_session() {
     let mut retired = sample(20_000, 20_000);
-    retired.state = SegState::Retired;
-    retired.successor_session = NEXT_SESSION;
+    retired.header.identity.state = SegmentState::Retired.into();
+    retired.header.identity.successor_session = NEXT_SESSION;
     let text = frame(vec![
         Step::Tick(Tick::of(sample(19_000, 19_000))),
         Step::Tick(Tick::of(retired).notes(vec![SourceNote::Retired {
@@ -102,9 +102,9 @@ fn a_retired_segment_shows_old_and_new_session() {
 #[test]
 fn a_reattach_after_force_reinit_reports_the_new_session() {
     let mut fresh = sample(10, 10);
-    fresh.session_id = NEXT_SESSION;
-    fresh.producer.session = NEXT_SESSION;
-    fresh.consumer.session = NEXT_SESSION;
+    fresh.header.identity.session_id = NEXT_SESSION;
+    fresh.header.producer.session = NEXT_SESSION;
+    fresh.header.consumer.session = NEXT_SESSION;
     let text = frame(vec![
         Step::Tick(Tick::of(sample(19_000, 19_000))),
         Step::Tick(Tick::of(fresh).notes(vec![

@@ -78,12 +78,12 @@ fn x_switches_between_decoded_and_hex() {
 fn space_freezes_the_view_while_sampling_goes_on() {
     let (app, text, _) = drive(with(ring(), vec![key(' '), tick(50_000), tick(60_000)]));
     assert!(app.paused());
-    assert_eq!(app.view().sample.as_ref().unwrap().head, 12_000);
-    assert_eq!(app.live.sample.as_ref().unwrap().head, 60_000);
+    assert_eq!(app.view().sample.as_ref().unwrap().head(), 12_000);
+    assert_eq!(app.live.sample.as_ref().unwrap().head(), 60_000);
     assert!(text.contains("PAUSED · 2 samples since"), "{text}");
     let (app, _, _) = drive(with(ring(), vec![key(' '), tick(50_000), key(' ')]));
     assert!(!app.paused());
-    assert_eq!(app.view().sample.as_ref().unwrap().head, 50_000);
+    assert_eq!(app.view().sample.as_ref().unwrap().head(), 50_000);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn question_mark_opens_help_and_escape_closes_it() {
 fn q_quits_before_later_events() {
     let (app, _, _) = drive(with(ring(), vec![key('q'), tick(99_000)]));
     assert!(app.quit);
-    assert_eq!(app.live.sample.as_ref().unwrap().head, 12_000);
+    assert_eq!(app.live.sample.as_ref().unwrap().head(), 12_000);
 }
 
 #[test]

@@ -170,11 +170,14 @@ fn once_json_agrees_with_what_the_daemons_report() {
     // While they run: pids, liveness and sessions agree.
     let live = json(&rig.top(&["--once", "--format", "json", "--no-wait", "--after", "300"]));
     let s = &live["sample"];
-    assert_eq!(s["producer"]["pid"], rig.pid(stream));
-    assert_eq!(s["consumer"]["pid"], rig.pid(core));
+    assert_eq!(s["header"]["producer"]["pid"], rig.pid(stream));
+    assert_eq!(s["header"]["consumer"]["pid"], rig.pid(core));
     assert_eq!(s["producer"]["alive"], true);
     assert_eq!(s["consumer"]["alive"], true);
-    assert_eq!(s["producer"]["session"], s["session_id"]);
+    assert_eq!(
+        s["header"]["producer"]["session"],
+        s["header"]["identity"]["session_id"]
+    );
     assert!(
         live["rates"]["frames_per_s"].as_f64().unwrap() > 1_000.0,
         "{live}"
@@ -216,15 +219,21 @@ fn once_json_agrees_with_what_the_daemons_report() {
 
     let done = json(&rig.top(&["--once", "--format", "json", "--no-wait"]));
     let s = &done["sample"];
-    assert_eq!(s["producer"]["messages"], sent, "{done}\n{stream_text}");
-    assert_eq!(s["head"], next, "{done}\n{stream_text}");
-    assert_eq!(s["consumer"]["messages"], cr["frames"], "{done}\n{cr}");
-    assert_eq!(s["tail"], cr["next_sequence"]);
     assert_eq!(
-        s["session_id"].as_u64().unwrap(),
+        s["header"]["producer"]["messages"], sent,
+        "{done}\n{stream_text}"
+    );
+    assert_eq!(s["header"]["head"], next, "{done}\n{stream_text}");
+    assert_eq!(
+        s["header"]["consumer"]["messages"], cr["frames"],
+        "{done}\n{cr}"
+    );
+    assert_eq!(s["header"]["tail"], cr["next_sequence"]);
+    assert_eq!(
+        s["header"]["identity"]["session_id"].as_u64().unwrap(),
         session_of(&cr["session"])
     );
-    assert_eq!(s["producer"]["role_state"], "stopped");
+    assert_eq!(s["header"]["producer"]["role_state"], "stopped");
 }
 
 #[test]
@@ -331,7 +340,13 @@ fn forge_top_survives_a_forced_reinit_and_reports_the_new_session() {
     assert!(status.status.success(), "{status:?}");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(v["sample"]["session_id"].as_u64().unwrap(), after, "{v}");
+    assert_eq!(
+        v["sample"]["header"]["identity"]["session_id"]
+            .as_u64()
+            .unwrap(),
+        after,
+        "{v}"
+    );
     let log: Vec<String> = v["events"]
         .as_array()
         .unwrap()
@@ -349,7 +364,7 @@ fn forge_top_survives_a_forced_reinit_and_reports_the_new_session() {
 fn forge_fabric_session(rig: &Rig) -> u64 {
     let mut source = LiveSource::new(&rig.name);
     let obs = source.sample(&SlotRequest::default());
-    obs.sample.expect("segment readable").session_id
+    obs.sample.expect("segment readable").session_id()
 }
 
 fn observe(source: &mut LiveSource, app: &mut App) -> forge_top::model::Observation {
@@ -373,7 +388,7 @@ fn truncation_garbage_unlink_and_recreation_are_survived() {
     );
     let obs = observe(&mut source, &mut app);
     assert_eq!(obs.link, Link::Attached);
-    let good = obs.sample.unwrap().session_id;
+    let good = obs.sample.unwrap().session_id();
 
     // Garbage over the magic: the view keeps the last good sample.
     let mut f = std::fs::OpenOptions::new()
@@ -389,7 +404,7 @@ fn truncation_garbage_unlink_and_recreation_are_survived() {
             .any(|n| matches!(n, SourceNote::Corrupt { .. })),
         "{obs:?}"
     );
-    assert_eq!(app.view().sample.as_ref().unwrap().session_id, good);
+    assert_eq!(app.view().sample.as_ref().unwrap().session_id(), good);
     let _ = forge_top::run::render_buffer(&app);
 
     // Truncated under the mapping: no SIGBUS, an alarm instead.
@@ -413,7 +428,7 @@ fn truncation_garbage_unlink_and_recreation_are_survived() {
     rig.init(&["--slots", "8"]);
     let obs = observe(&mut source, &mut app);
     assert_eq!(obs.link, Link::Attached, "{obs:?}");
-    let new = obs.sample.unwrap().session_id;
+    let new = obs.sample.unwrap().session_id();
     assert_ne!(new, good);
     assert!(obs
         .notes

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
-use forge_fabric::{RoleError, Segment, SegmentError, Side, WaitStrategy, DEFAULT_SEGMENT};
+use forge_fabric::{Role, RoleError, Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
 
 use crate::signals::Control;
 
@@ -166,14 +166,14 @@ pub struct Daemon {
 }
 
 /// The start-up steps forge-stream and forge-core share, in this order:
-/// `--die-with-parent`, pinning (to `core` or `side`'s default), opening
+/// `--die-with-parent`, pinning (to `core` or `role`'s default), opening
 /// `name` (warning about a foreign owner), the SIGBUS reporter and the watch
 /// thread. `control` comes from [`Control::from_signals`], called first
 /// thing in `main`.
 pub fn start_daemon(
     program: &'static str,
     control: Control,
-    side: Side,
+    role: Role,
     name: &str,
     core: Option<u32>,
     parent: ParentArg,
@@ -181,11 +181,11 @@ pub fn start_daemon(
     if parent.die_with_parent {
         die_with_parent()?;
     }
-    let default_core = match side {
-        Side::Producer => crate::pin::default_producer_core,
-        Side::Consumer => crate::pin::default_consumer_core,
+    let default_core = match role {
+        Role::Producer => crate::pin::default_producer_core,
+        Role::Consumer => crate::pin::default_consumer_core,
     };
-    let core = pin_daemon(program, side.name(), core, default_core)?;
+    let core = pin_daemon(program, role.name(), core, default_core)?;
     let segment = Arc::new(open_segment(name)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{program}: warning: {warning}");
@@ -193,7 +193,7 @@ pub fn start_daemon(
     // A truncation under us ends the run with a message, not a bare SIGBUS;
     // an unlink is noticed by the watch thread.
     crate::fault::report_sigbus(program, &segment)?;
-    crate::watch::spawn(program, segment.clone(), side, control.clone());
+    crate::watch::spawn(program, segment.clone(), role, control.clone());
     Ok(Daemon {
         control,
         core,
@@ -216,12 +216,12 @@ pub fn die_with_parent() -> Result<()> {
 }
 
 /// The hint for a role that could not be taken, by error kind.
-pub fn role_hint(program: &str, side: Side, name: &str, e: &RoleError) -> Option<String> {
+fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option<String> {
     match e {
         RoleError::Held { .. } => Some(format!(
             "stop the other {} first; a segment has exactly one {}",
             program,
-            side.name()
+            role.name()
         )),
         RoleError::Corrupt(_) => Some(format!(
             "the ring cannot be trusted; start over with: forge-init --force --segment {name} \
@@ -229,6 +229,25 @@ pub fn role_hint(program: &str, side: Side, name: &str, e: &RoleError) -> Option
         )),
         _ => None,
     }
+}
+
+/// The role a daemon asked for, or why not with the hint that fits (by
+/// error kind): `verb` says what it wanted to do with `name`.
+pub fn role_or_hint<T>(
+    program: &str,
+    role: Role,
+    name: &str,
+    verb: &str,
+    taken: std::result::Result<T, RoleError>,
+) -> Result<T> {
+    taken.map_err(|e| {
+        let hint = role_hint(program, role, name, &e);
+        let report = color_eyre::Report::new(e).wrap_err(format!("cannot {verb} {name}"));
+        match hint {
+            Some(h) => report.suggestion(h),
+            None => report,
+        }
+    })
 }
 
 /// Writes a report to stdout. A reader that went away (`forge-core | head

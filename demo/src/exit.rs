@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(classify(&color_eyre::Report::new(role)), Exit::Integrity);
         assert_eq!(classify(&eyre!("no such core")), Exit::Error);
         let held = RoleError::Held {
-            role: "producer",
+            role: forge_fabric::Role::Producer,
             pid: 7,
         };
         assert_eq!(classify(&color_eyre::Report::new(held)), Exit::Error);

@@ -12,27 +12,18 @@
 //! SIGKILL therefore resumes at most `release_batch` frames behind the last
 //! frame it read: that is the bound on frames seen twice across a restart.
 
-use std::time::Duration;
-
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{Consumer, Corruption, SessionError, WaitStrategy};
+use forge_fabric::hist::Histogram;
+use forge_fabric::{human, Consumer, SessionError, WaitStrategy};
 
-use crate::human;
+use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use crate::signals::Control;
-use crate::verify::{Histogram, Issue, Quantiles, Verifier};
-use crate::watch::{Lost, DRAIN_WAIT};
+use crate::verify::{Issue, Quantiles, Verifier};
+use crate::watch::DRAIN_WAIT;
 
-/// Frames between two housekeeping passes while frames keep coming.
-pub const CHECK_EVERY: u32 = 4096;
-/// Longest time between housekeeping passes while waiting for frames.
-pub const HOUSEKEEPING_NS: u64 = 10_000_000;
 /// Releases per `tail` store unless told otherwise; also the most frames a
 /// consumer restarted after SIGKILL reads again.
 pub const DEFAULT_RELEASE_BATCH: u64 = 32;
-/// Longest single wait for a frame before the loop looks around.
-const WAIT_SLICE: Duration = Duration::from_millis(5);
-/// `end` of an interim report.
-const RUNNING: &str = "running";
 /// Issues printed one by one when not stopping at the first.
 const ISSUES_PRINTED: u64 = 10;
 
@@ -47,39 +38,6 @@ pub struct IngestConfig {
     pub wait: WaitStrategy,
     /// Releases per `tail` store (at least 1).
     pub release_batch: u64,
-}
-
-/// Why the run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IngestEnd {
-    /// `count` frames were read.
-    CountReached,
-    /// SIGINT or SIGTERM.
-    Stopped,
-    /// The segment was retired or replaced under us.
-    SessionLost(SessionError),
-    /// The segment's identity line was damaged under us.
-    Corrupt(Corruption),
-    /// A gap, duplicate or corrupt frame, with `--verify` (or a corrupt slot
-    /// word, which the ring cannot step over).
-    Integrity(Issue),
-    /// The segment was unlinked, replaced without retirement, or truncated
-    /// under us (seen by the watch thread); what was readable was drained.
-    SegmentLost(Lost),
-}
-
-impl IngestEnd {
-    /// Short name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            IngestEnd::CountReached => "count_reached",
-            IngestEnd::Stopped => "stopped",
-            IngestEnd::SessionLost(_) => "session_retired",
-            IngestEnd::Corrupt(_) => "segment_corrupt",
-            IngestEnd::Integrity(_) => "integrity_failure",
-            IngestEnd::SegmentLost(lost) => lost.name(),
-        }
-    }
 }
 
 /// What a run saw. `--report json` prints exactly this.
@@ -117,9 +75,10 @@ pub struct IngestReport {
     pub session: String,
     /// Seconds from start to end, waiting included.
     pub wall_s: f64,
-    /// `count_reached`, `stopped`, `session_retired` or `integrity_failure`
-    /// (`running` in an interim report).
-    pub end: &'static str,
+    /// `count_reached`, `stopped`, `session_retired`, `segment_corrupt`,
+    /// `integrity_failure`, `segment_…` (`running` in an interim report).
+    #[serde(serialize_with = "crate::end::serialize_end")]
+    pub end: Option<RunEnd>,
 }
 
 impl IngestReport {
@@ -131,7 +90,7 @@ impl IngestReport {
             _ => human::count(self.next_sequence.wrapping_sub(1)),
         };
         let mut out = format!(
-            "forge-core: received {} frames ({}) in {:.3} s: {}frames/s, {}\n  \
+            "forge-core: received {} frames ({}) in {:.3} s: {} frames/s, {}\n  \
              latency    p50 {}  p99 {}  p99.9 {}  max {}  (mean {}, {} samples)\n  \
              integrity  {} gaps, {} duplicates, {} corrupt (checked: {})\n",
             human::count(self.frames),
@@ -139,11 +98,11 @@ impl IngestReport {
             self.duration_s,
             human::si(self.frames_per_s),
             human::bytes_rate(self.bytes_per_s),
-            human::nanos(l.p50),
-            human::nanos(l.p99),
-            human::nanos(l.p999),
-            human::nanos(l.max),
-            human::nanos(l.mean),
+            human::duration_ns(l.p50),
+            human::duration_ns(l.p99),
+            human::duration_ns(l.p999),
+            human::duration_ns(l.max),
+            human::duration_ns(l.mean),
             human::count(l.samples),
             self.gaps,
             self.duplicates,
@@ -160,10 +119,7 @@ impl IngestReport {
             human::count(self.next_sequence),
             self.session,
         );
-        out += &match self.end {
-            RUNNING => "  still running\n".to_owned(),
-            end => format!("  ended      {}\n", end.replace('_', " ")),
-        };
+        out += &end_line(&self.end);
         out
     }
 }
@@ -212,7 +168,7 @@ impl<'a> Ingester<'a> {
 
     /// Reads until the count is reached, a stop is asked for, the session
     /// is lost, or (with `--verify`) the first integrity failure.
-    pub fn run(mut self) -> (IngestReport, IngestEnd) {
+    pub fn run(mut self) -> (IngestReport, RunEnd) {
         self.start_ns = monotonic_ns();
         let end = match self.housekeeping(self.start_ns) {
             Some(end) => end,
@@ -223,12 +179,12 @@ impl<'a> Ingester<'a> {
     }
 
     /// The final report.
-    pub fn report(&self, end: &IngestEnd) -> IngestReport {
-        self.report_as(end.name())
+    pub fn report(&self, end: &RunEnd) -> IngestReport {
+        self.report_as(Some(end.clone()))
     }
 
     /// The report as of now, ended or not.
-    fn report_as(&self, end: &'static str) -> IngestReport {
+    fn report_as(&self, end: Option<RunEnd>) -> IngestReport {
         let span_ns = self.last_frame_ns.saturating_sub(self.first_frame_ns);
         let duration_s = span_ns as f64 / 1e9;
         let per_s = |x: u64| {
@@ -246,7 +202,7 @@ impl<'a> Ingester<'a> {
             // The first frame opens the interval; the rest arrive in it.
             frames_per_s: per_s(self.frames.saturating_sub(1)),
             bytes_per_s: per_s(self.bytes),
-            latency_ns: self.histogram.quantiles(),
+            latency_ns: Quantiles::of(&self.histogram),
             gaps: v.gaps,
             duplicates: v.duplicates,
             corrupt: v.corrupt,
@@ -271,11 +227,11 @@ impl<'a> Ingester<'a> {
     }
 
     /// The steady-state loop.
-    fn ingest(&mut self) -> IngestEnd {
+    fn ingest(&mut self) -> RunEnd {
         let mut until_check = CHECK_EVERY;
         loop {
             if self.config.count != 0 && self.frames >= self.config.count {
-                return IngestEnd::CountReached;
+                return RunEnd::CountReached;
             }
             match self.consumer.read() {
                 Ok(Some(frame)) => {
@@ -319,7 +275,7 @@ impl<'a> Ingester<'a> {
                                 .verifier
                                 .corrupt_slot(self.consumer.position(), c.to_string());
                             eprintln!("forge-core: integrity failure: {issue}");
-                            return IngestEnd::Integrity(issue);
+                            return RunEnd::Integrity(issue);
                         }
                     }
                     if !got_frame || now >= self.next_housekeeping_ns {
@@ -335,17 +291,17 @@ impl<'a> Ingester<'a> {
                         .verifier
                         .corrupt_slot(self.consumer.position(), e.to_string());
                     eprintln!("forge-core: integrity failure: {issue}");
-                    return IngestEnd::Integrity(issue);
+                    return RunEnd::Integrity(issue);
                 }
             }
         }
     }
 
     #[cold]
-    fn on_issue(&mut self, issue: Issue) -> Option<IngestEnd> {
+    fn on_issue(&mut self, issue: Issue) -> Option<RunEnd> {
         if self.config.verify {
             eprintln!("forge-core: integrity failure: {issue}");
-            return Some(IngestEnd::Integrity(issue));
+            return Some(RunEnd::Integrity(issue));
         }
         self.issues_printed += 1;
         if self.issues_printed <= ISSUES_PRINTED {
@@ -359,15 +315,15 @@ impl<'a> Ingester<'a> {
     /// Off the per-message path: stop requests, the session, the watch
     /// thread's verdict on the segment (after draining what is readable),
     /// the heartbeat, and an interim report on SIGUSR1.
-    fn housekeeping(&mut self, now_ns: u64) -> Option<IngestEnd> {
+    fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
         if self.control.stop_requested() {
-            return Some(IngestEnd::Stopped);
+            return Some(RunEnd::Stopped);
         }
         match self.consumer.check_session() {
             Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(IngestEnd::Corrupt(c)),
-            Err(e) => return Some(IngestEnd::SessionLost(e)),
+            Err(SessionError::Corrupt(c)) => return Some(RunEnd::Corrupt(c)),
+            Err(e) => return Some(RunEnd::SessionLost(e)),
         }
         if let Some(lost) = self.control.segment_lost() {
             // Deliver what the producer committed before it stopped, but
@@ -375,12 +331,12 @@ impl<'a> Ingester<'a> {
             let since = *self.lost_since_ns.get_or_insert(now_ns);
             let draining = now_ns.saturating_sub(since) < DRAIN_WAIT.as_nanos() as u64;
             if !(draining && self.consumer.is_ready()) {
-                return Some(IngestEnd::SegmentLost(lost));
+                return Some(RunEnd::SegmentLost(lost));
             }
         }
         self.consumer.heartbeat();
         if self.control.take_usr1() {
-            eprint!("{}", self.report_as(RUNNING).text());
+            eprint!("{}", self.report_as(None).text());
         }
         None
     }
@@ -389,9 +345,11 @@ impl<'a> Ingester<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::end::Lost;
     use crate::load::{LoadGen, SizeSpec};
-    use crate::stream::{StreamConfig, StreamEnd, Streamer};
+    use crate::stream::{StreamConfig, Streamer};
     use forge_fabric::heap_ring;
+    use std::time::Duration;
 
     fn config(count: u64) -> IngestConfig {
         IngestConfig {
@@ -420,8 +378,8 @@ mod tests {
         let control = Control::new();
         let (report, end) = Ingester::new(&mut c, &control, config(n)).run();
         let (sent, sent_end) = producer.join().unwrap();
-        assert_eq!(sent_end, StreamEnd::CountReached);
-        assert_eq!(end, IngestEnd::CountReached);
+        assert_eq!(sent_end, RunEnd::CountReached);
+        assert_eq!(end, RunEnd::CountReached);
         assert_eq!(report.frames, n);
         assert_eq!(report.bytes, sent.bytes);
         assert_eq!((report.gaps, report.duplicates, report.corrupt), (0, 0, 0));
@@ -447,7 +405,7 @@ mod tests {
         let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
         assert_eq!(
             end,
-            IngestEnd::Integrity(Issue::Gap {
+            RunEnd::Integrity(Issue::Gap {
                 expected: 1,
                 found: 2
             })
@@ -466,7 +424,7 @@ mod tests {
         let mut cfg = config(5);
         cfg.verify = false;
         let (report, end) = Ingester::new(&mut c, &control, cfg).run();
-        assert_eq!(end, IngestEnd::CountReached);
+        assert_eq!(end, RunEnd::CountReached);
         assert_eq!((report.gaps, report.duplicates, report.corrupt), (1, 1, 0));
     }
 
@@ -479,8 +437,8 @@ mod tests {
         let control = Control::new();
         control.set_segment_lost(Lost::Unlinked);
         let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
-        assert_eq!(end, IngestEnd::SegmentLost(Lost::Unlinked));
-        assert_eq!(report.end, "segment_unlinked");
+        assert_eq!(end, RunEnd::SegmentLost(Lost::Unlinked));
+        assert_eq!(crate::end::end_name(&report.end), "segment_unlinked");
         assert_eq!(
             (report.frames, report.next_sequence, report.gaps),
             (5, 5, 0)
@@ -499,7 +457,7 @@ mod tests {
         let started = std::time::Instant::now();
         let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
         t.join().unwrap();
-        assert_eq!(end, IngestEnd::Stopped);
+        assert_eq!(end, RunEnd::Stopped);
         assert_eq!(report.frames, 0);
         assert!(started.elapsed() < Duration::from_secs(2));
         let json = serde_json::to_value(&report).unwrap();

@@ -2,9 +2,9 @@
 #![deny(unsafe_code)]
 
 pub mod cli;
+pub mod end;
 pub mod exit;
 pub mod fault;
-pub mod human;
 pub mod ingest;
 pub mod load;
 pub mod pace;

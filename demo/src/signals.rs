@@ -8,7 +8,7 @@ use std::sync::Arc;
 use color_eyre::eyre::{Result, WrapErr};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
-use crate::watch::Lost;
+use crate::end::Lost;
 
 /// What the outside world asked a running daemon to do.
 #[derive(Debug, Clone, Default)]

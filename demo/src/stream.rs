@@ -15,21 +15,12 @@ use std::time::Duration;
 
 use color_eyre::eyre::Result;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
+use forge_fabric::{human, Producer, SessionError, WaitStrategy};
 
-use crate::human;
+use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use crate::load::LoadGen;
 use crate::pace::Pacer;
 use crate::signals::Control;
-use crate::watch::Lost;
-
-/// Frames between two housekeeping passes while streaming freely.
-pub const CHECK_EVERY: u32 = 4096;
-/// Longest time between housekeeping passes while waiting: bounds how late
-/// a stop, a burst or a retired session is noticed.
-pub const HOUSEKEEPING_NS: u64 = 10_000_000;
-/// Longest single wait for space before the loop looks around.
-const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 /// What to stream.
 #[derive(Debug, Clone)]
@@ -42,36 +33,6 @@ pub struct StreamConfig {
     pub wait: WaitStrategy,
     /// Frames a SIGUSR1 sends at full speed.
     pub burst: u64,
-}
-
-/// Why the stream ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// `count` frames were sent.
-    CountReached,
-    /// SIGINT or SIGTERM.
-    Stopped,
-    /// The segment was retired or replaced under us.
-    SessionLost(SessionError),
-    /// The segment's identity line or the consumer's index was damaged
-    /// under us: streaming on would lose or repeat frames.
-    Corrupt(Corruption),
-    /// The segment was unlinked, replaced without retirement, or truncated
-    /// under us (seen by the watch thread).
-    SegmentLost(Lost),
-}
-
-impl StreamEnd {
-    /// Short name for reports.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StreamEnd::CountReached => "count_reached",
-            StreamEnd::Stopped => "stopped",
-            StreamEnd::SessionLost(_) => "session_retired",
-            StreamEnd::Corrupt(_) => "segment_corrupt",
-            StreamEnd::SegmentLost(lost) => lost.name(),
-        }
-    }
 }
 
 /// What a run did.
@@ -97,8 +58,9 @@ pub struct StreamReport {
     pub bursts: u64,
     /// The session streamed into, hex.
     pub session: String,
-    /// `count_reached`, `stopped` or `session_retired`.
-    pub end: &'static str,
+    /// Why the run ended.
+    #[serde(serialize_with = "crate::end::serialize_end")]
+    pub end: Option<RunEnd>,
 }
 
 impl StreamReport {
@@ -109,12 +71,11 @@ impl StreamReport {
             _ => human::count(self.next_sequence.wrapping_sub(1)),
         };
         format!(
-            "forge-stream: sent {} frames ({}) in {:.3} s: {}frames/s, {}\n  \
+            "forge-stream: sent {} frames ({}) in {:.3} s: {} frames/s, {}\n  \
              sequences  {} .. {} (next {})\n  \
              ring full  {} waits for the consumer\n  \
              bursts     {}\n  \
-             session    {}\n  \
-             ended      {}\n",
+             session    {}\n{}",
             human::count(self.frames),
             human::bytes(self.bytes),
             self.duration_s,
@@ -126,7 +87,7 @@ impl StreamReport {
             human::count(self.ring_full_waits),
             self.bursts,
             self.session,
-            self.end.replace('_', " "),
+            end_line(&self.end),
         )
     }
 }
@@ -173,7 +134,7 @@ impl<'a> Streamer<'a> {
     /// Streams until the count is reached, a stop is asked for or the
     /// session is lost. Errors only on a broken invariant (a frame the slot
     /// cannot hold), never on a peer's behaviour.
-    pub fn run(mut self) -> Result<(StreamReport, StreamEnd)> {
+    pub fn run(mut self) -> Result<(StreamReport, RunEnd)> {
         let start_ns = monotonic_ns();
         let first_sequence = self.producer.position();
         self.next_housekeeping_ns = start_ns + HOUSEKEEPING_NS;
@@ -205,17 +166,17 @@ impl<'a> Streamer<'a> {
             ring_full_waits: self.ring_full_waits,
             bursts: self.bursts,
             session: human::session(self.producer.session()),
-            end: end.name(),
+            end: Some(end.clone()),
         };
         Ok((report, end))
     }
 
     /// The steady-state loop.
-    fn stream(&mut self) -> Result<StreamEnd> {
+    fn stream(&mut self) -> Result<RunEnd> {
         let mut until_check = CHECK_EVERY;
         loop {
             if self.config.count != 0 && self.frames >= self.config.count {
-                return Ok(StreamEnd::CountReached);
+                return Ok(RunEnd::CountReached);
             }
             if self.burst_left == 0 && self.pacer.is_some() {
                 if let Some(end) = self.wait_for_due_time() {
@@ -271,7 +232,7 @@ impl<'a> Streamer<'a> {
     /// Waits until the pacer says the next frame is due, looking around
     /// every [`HOUSEKEEPING_NS`]. Spinning reads only the vDSO clock; `yield`
     /// and `park` give the core back when the gap is long.
-    fn wait_for_due_time(&mut self) -> Option<StreamEnd> {
+    fn wait_for_due_time(&mut self) -> Option<RunEnd> {
         // Housekeeping does not move the pacer, so the due time (a 128-bit
         // division) is computed once per frame, not once per spin.
         let due = self.pacer.as_ref().map(Pacer::due_ns)?;
@@ -301,21 +262,21 @@ impl<'a> Streamer<'a> {
 
     /// Off the per-message path: stop requests, the session, the watch
     /// thread's verdict on the segment, the heartbeat and SIGUSR1 bursts.
-    fn housekeeping(&mut self, now_ns: u64) -> Option<StreamEnd> {
+    fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
         if self.control.stop_requested() {
-            return Some(StreamEnd::Stopped);
+            return Some(RunEnd::Stopped);
         }
         match self.producer.check_session() {
             Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(StreamEnd::Corrupt(c)),
-            Err(e) => return Some(StreamEnd::SessionLost(e)),
+            Err(SessionError::Corrupt(c)) => return Some(RunEnd::Corrupt(c)),
+            Err(e) => return Some(RunEnd::SessionLost(e)),
         }
         if let Err(c) = self.producer.check_tail() {
-            return Some(StreamEnd::Corrupt(c));
+            return Some(RunEnd::Corrupt(c));
         }
         if let Some(lost) = self.control.segment_lost() {
-            return Some(StreamEnd::SegmentLost(lost));
+            return Some(RunEnd::SegmentLost(lost));
         }
         self.producer.heartbeat();
         if self.control.take_usr1() {
@@ -329,6 +290,7 @@ impl<'a> Streamer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::end::Lost;
     use crate::load::SizeSpec;
     use forge_fabric::frame::decode;
     use forge_fabric::heap_ring;
@@ -350,7 +312,7 @@ mod tests {
         let (report, end) = Streamer::new(&mut p, &control, config(5, 0), gen)
             .run()
             .unwrap();
-        assert_eq!(end, StreamEnd::CountReached);
+        assert_eq!(end, RunEnd::CountReached);
         assert_eq!((report.frames, report.bytes), (5, 320));
         assert_eq!(
             (report.first_sequence, report.next_sequence),
@@ -379,7 +341,7 @@ mod tests {
             .run()
             .unwrap();
         t.join().unwrap();
-        assert_eq!(end, StreamEnd::Stopped);
+        assert_eq!(end, RunEnd::Stopped);
         assert_eq!(report.frames, 4);
         assert!(report.ring_full_waits >= 1);
     }
@@ -393,11 +355,9 @@ mod tests {
         let (report, end) = Streamer::new(&mut p, &control, config(0, 0), gen)
             .run()
             .unwrap();
-        assert!(matches!(
-            end,
-            StreamEnd::SegmentLost(Lost::Truncated { .. })
-        ));
-        assert_eq!((report.frames, report.end), (0, "segment_truncated"));
+        assert!(matches!(end, RunEnd::SegmentLost(Lost::Truncated { .. })));
+        assert_eq!(report.frames, 0);
+        assert_eq!(crate::end::end_name(&report.end), "segment_truncated");
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! sees sets where that stream stands.
 
 use forge_fabric::frame::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
-use forge_fabric::layout::{bucket_of, FRAME_RELAYED, HIST_BUCKETS};
-use forge_fabric::observe::LatencySnapshot;
+use forge_fabric::hist::Histogram;
+use forge_fabric::layout::FRAME_RELAYED;
 
 /// One integrity failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,29 +206,6 @@ impl Verifier {
     }
 }
 
-/// Latency histogram of one run, in private memory, with the same buckets
-/// as the segment's shared one (which also counts earlier runs).
-#[derive(Debug, Clone)]
-pub struct Histogram {
-    buckets: Box<[u64; HIST_BUCKETS]>,
-    overflow: u64,
-    count: u64,
-    sum_ns: u64,
-    max_ns: u64,
-}
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            buckets: Box::new([0; HIST_BUCKETS]),
-            overflow: 0,
-            count: 0,
-            sum_ns: 0,
-            max_ns: 0,
-        }
-    }
-}
-
 /// Latency quantiles for reports, ns. Each is the midpoint of its
 /// histogram bucket (buckets are at most 6.25 % wide).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -247,41 +224,17 @@ pub struct Quantiles {
     pub samples: u64,
 }
 
-impl Histogram {
-    /// Adds one sample.
-    #[inline]
-    pub fn record(&mut self, ns: u64) {
-        match bucket_of(ns) {
-            Some(i) => self.buckets[i] += 1,
-            None => self.overflow += 1,
-        }
-        self.count += 1;
-        self.sum_ns = self.sum_ns.wrapping_add(ns);
-        self.max_ns = self.max_ns.max(ns);
-    }
-
-    /// Samples recorded.
-    pub fn count(&self) -> u64 {
-        self.count
-    }
-
-    /// The quantiles, all 0 without samples.
-    pub fn quantiles(&self) -> Quantiles {
-        let snap = LatencySnapshot {
-            count: self.count,
-            sum_ns: self.sum_ns,
-            max_ns: self.max_ns,
-            overflow: self.overflow,
-            buckets: self.buckets.to_vec(),
-        };
-        let q = |x| snap.quantile(x).unwrap_or(0);
+impl Quantiles {
+    /// The figures of `h`, all 0 without samples.
+    pub fn of(h: &Histogram) -> Self {
+        let q = |x| h.quantile(x).unwrap_or(0);
         Quantiles {
             p50: q(0.5),
             p99: q(0.99),
             p999: q(0.999),
-            max: self.max_ns,
-            mean: snap.mean().unwrap_or(0),
-            samples: self.count,
+            max: h.max_ns(),
+            mean: h.mean().unwrap_or(0),
+            samples: h.count(),
         }
     }
 }
@@ -399,12 +352,12 @@ mod tests {
     #[test]
     fn quantiles_come_from_the_buckets_and_max_is_exact() {
         let mut h = Histogram::default();
-        assert_eq!(h.quantiles(), Quantiles::default());
+        assert_eq!(Quantiles::of(&h), Quantiles::default());
         for ns in 1..=1000 {
             h.record(ns * 100);
         }
         h.record(1 << 30);
-        let q = h.quantiles();
+        let q = Quantiles::of(&h);
         assert_eq!(q.samples, 1001);
         assert_eq!(q.max, 1 << 30);
         let near = |got: u64, want: u64| got.abs_diff(want) * 100 <= want * 4;

@@ -22,8 +22,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use forge_fabric::{NameStatus, Segment, Side};
+use forge_fabric::{NameStatus, Role, Segment};
 
+use crate::end::Lost;
 use crate::signals::Control;
 
 /// How often the name and size are checked.
@@ -31,75 +32,6 @@ pub const WATCH_PERIOD: Duration = Duration::from_millis(100);
 /// How long a consumer's watch waits for a live producer to stop once the
 /// segment is lost, so the frames it committed can still be read.
 pub const DRAIN_WAIT: Duration = Duration::from_secs(1);
-
-/// What happened to the segment under a running daemon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lost {
-    /// The name no longer exists.
-    Unlinked,
-    /// The name leads to another object, and ours was never retired.
-    Replaced,
-    /// The object shrank below what we map.
-    Truncated {
-        /// Its size now.
-        now: u64,
-        /// The size we map.
-        mapped: u64,
-    },
-}
-
-impl Lost {
-    /// Short name for reports (`ended segment unlinked`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Lost::Unlinked => "segment_unlinked",
-            Lost::Replaced => "segment_replaced",
-            Lost::Truncated { .. } => "segment_truncated",
-        }
-    }
-
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            Lost::Unlinked => 1,
-            Lost::Replaced => 2,
-            Lost::Truncated { .. } => 3,
-        }
-    }
-
-    pub(crate) fn from_code(code: u8) -> Option<Lost> {
-        match code {
-            1 => Some(Lost::Unlinked),
-            2 => Some(Lost::Replaced),
-            // The sizes are in the watch thread's message; the loop only
-            // needs the kind.
-            3 => Some(Lost::Truncated { now: 0, mapped: 0 }),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Lost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Lost::Unlinked => write!(
-                f,
-                "the segment was unlinked under us (the name no longer exists; \
-                 forge-init always retires a segment first, so something else removed it)"
-            ),
-            Lost::Replaced => write!(
-                f,
-                "the name now leads to another object, and ours was never retired"
-            ),
-            Lost::Truncated { now: 0, mapped: 0 } => {
-                write!(f, "the segment was truncated under us")
-            }
-            Lost::Truncated { now, mapped } => write!(
-                f,
-                "the segment was truncated under us ({now} bytes left of the {mapped} we map)"
-            ),
-        }
-    }
-}
 
 /// What the segment looks like from its name right now.
 pub fn check(segment: &Segment) -> Option<Lost> {
@@ -116,9 +48,9 @@ pub fn check(segment: &Segment) -> Option<Lost> {
     }
 }
 
-/// Starts the watch thread for the daemon holding `side` of `segment`.
+/// Starts the watch thread for the daemon holding `role` of `segment`.
 /// It runs until the process exits.
-pub fn spawn(program: &'static str, segment: Arc<Segment>, side: Side, control: Control) {
+pub fn spawn(program: &'static str, segment: Arc<Segment>, role: Role, control: Control) {
     let run = move || loop {
         std::thread::sleep(WATCH_PERIOD);
         let Some(lost) = check(&segment) else {
@@ -129,11 +61,11 @@ pub fn spawn(program: &'static str, segment: Arc<Segment>, side: Side, control: 
         if segment.check_session().is_err() {
             return;
         }
-        if side == Side::Consumer && !matches!(lost, Lost::Truncated { .. }) {
+        if role == Role::Consumer && !matches!(lost, Lost::Truncated { .. }) {
             let deadline = Instant::now() + DRAIN_WAIT;
             while segment
                 .live_holder()
-                .is_some_and(|(s, _)| s == Side::Producer)
+                .is_some_and(|(r, _)| r == Role::Producer)
                 && Instant::now() < deadline
             {
                 std::thread::sleep(Duration::from_millis(10));

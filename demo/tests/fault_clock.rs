@@ -106,7 +106,10 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
         year_of(&utc_year_in(365)),
         "{v}"
     );
-    let created_s = v["sample"]["created_unix_ns"].as_u64().unwrap() / 1_000_000_000;
+    let created_s = v["sample"]["header"]["identity"]["created_unix_ns"]
+        .as_u64()
+        .unwrap()
+        / 1_000_000_000;
     let real_s = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -118,7 +121,8 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
     for side in ["producer", "consumer"] {
         let d = &v["sample"][side];
         assert_eq!(d["alive"], true, "{side}: {d}");
-        assert_eq!(d["role_state"], "active", "{side}: {d}");
+        let line = &v["sample"]["header"][side];
+        assert_eq!(line["role_state"], "active", "{side}: {line}");
         let age = d["heartbeat_age_ns"].as_u64().unwrap();
         assert!(age < 1_000_000_000, "{side} heartbeat age {age} ns");
         let up = d["uptime_ns"].as_u64().unwrap();
@@ -186,22 +190,24 @@ fn tempfile_dir(rig: &Rig) -> String {
 fn liveness_paths_read_only_the_monotonic_clock() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-    let segment = read("fabric/src/segment.rs");
+    let segment = read("fabric/src/segment/mod.rs");
+    let role = read("fabric/src/segment/role.rs");
     let body = |src: &str, start: &str| -> String {
         let at = src
             .find(start)
             .unwrap_or_else(|| panic!("{start} not found"));
         src[at..].lines().take(30).collect::<Vec<_>>().join("\n")
     };
-    let holder = body(&segment, "fn live_holder(map");
+    let holder = body(&segment, "pub fn live_holder(&self)");
     assert!(holder.contains("role_locked"), "{holder}");
-    let beat = body(&segment, "pub(crate) fn heartbeat(&self)");
+    let beat = body(&role, "pub(crate) fn heartbeat(&self)");
     assert!(beat.contains("monotonic_ns()"), "{beat}");
     for f in [holder, beat] {
         assert!(!f.contains("unix_ns") && !f.contains("SystemTime"), "{f}");
     }
-    let observe = read("fabric/src/observe.rs");
-    assert!(body(&observe, "pub fn heartbeat_age(&self, now_ns: u64)").contains("heartbeat_ns"));
+    let observe = read("fabric/src/observe/mod.rs");
+    let snapshot = read("fabric/src/observe/snapshot.rs");
+    assert!(body(&snapshot, "pub fn heartbeat_age(&self, now_ns: u64)").contains("heartbeat_ns"));
     let source = read("src/source.rs");
     // forge-top computes ages against the snapshot's monotonic time.
     assert!(source.contains("let now = s.taken_mono_ns;"));

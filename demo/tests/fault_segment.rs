@@ -9,7 +9,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::{assert_says, session_of, Bin, Output, Rig};
-use forge_fabric::layout::ROLE_VACANT;
 
 const T: Duration = Duration::from_secs(20);
 
@@ -81,9 +80,9 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
     // indices, histogram and slot words.
     let obs = rig.observer();
     let snap = obs.snapshot().unwrap();
-    assert_eq!(format!("{:#018x}", snap.session_id), new);
+    assert_eq!(format!("{:#018x}", snap.identity.session_id), new);
     for side in [&snap.producer, &snap.consumer] {
-        assert_eq!(side.role_state, ROLE_VACANT);
+        assert_eq!(side.role_state, forge_fabric::RoleState::Vacant);
         assert_eq!((side.pid, side.index, side.messages), (0, 0, 0));
     }
     assert_eq!(snap.latency.count, 0);
@@ -95,7 +94,12 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
     let (v, events) = top_events(&json);
     let _ = std::fs::remove_file(&json);
     assert_eq!(
-        format!("{:#018x}", v["sample"]["session_id"].as_u64().unwrap()),
+        format!(
+            "{:#018x}",
+            v["sample"]["header"]["identity"]["session_id"]
+                .as_u64()
+                .unwrap()
+        ),
         new
     );
     assert!(
@@ -225,7 +229,7 @@ fn many_forge_inits_at_once_leave_one_valid_segment_and_every_loser_fails_cleanl
             }
         }
         assert!(!created.is_empty(), "round {round}: nobody won");
-        let live = format!("{:#018x}", rig.snapshot().session_id);
+        let live = format!("{:#018x}", rig.snapshot().identity.session_id);
         assert!(created.contains(&live), "round {round}");
         // A winner that did not end up at the name was replaced by a later
         // one, properly (retired first, then unlinked), never silently.

@@ -17,7 +17,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{at, noise, session_of, Bin, Proc, Rig};
-use forge_fabric::layout::ROLE_ACTIVE;
 use nix::sys::signal::Signal;
 
 const SLOTS: u32 = 64;
@@ -169,8 +168,8 @@ fn a_hostile_writer_never_makes_a_daemon_hang_panic_or_report_a_frame_never_sent
         rig.wait_for("both roles", Duration::from_secs(20), |s| {
             s.producer.pid == sp
                 && s.consumer.pid == cp
-                && s.consumer.role_state == ROLE_ACTIVE
-                && s.producer.role_state == ROLE_ACTIVE
+                && s.consumer.role_state == forge_fabric::RoleState::Active
+                && s.producer.role_state == forge_fabric::RoleState::Active
         });
         let round_end = Instant::now() + Duration::from_millis(100 + noise(&mut seed) % 700);
         while Instant::now() < round_end && rig.running(stream) && rig.running(core) {

@@ -6,7 +6,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{session_of, Bin, Rig};
-use forge_fabric::layout::ROLE_VACANT;
 
 #[test]
 fn reinit_under_load_stops_both_daemons_with_exit_3_and_a_fresh_pair_streams_cleanly() {
@@ -45,9 +44,9 @@ fn reinit_under_load_stops_both_daemons_with_exit_3_and_a_fresh_pair_streams_cle
 
     // Neither old daemon touched the new segment.
     let snap = rig.snapshot();
-    assert_eq!(format!("{:#018x}", snap.session_id), new);
+    assert_eq!(format!("{:#018x}", snap.identity.session_id), new);
     for side in [&snap.producer, &snap.consumer] {
-        assert_eq!(side.role_state, ROLE_VACANT);
+        assert_eq!(side.role_state, forge_fabric::RoleState::Vacant);
         assert_eq!((side.pid, side.index, side.messages), (0, 0, 0));
     }
     assert_eq!(snap.latency.count, 0);
@@ -87,7 +86,10 @@ fn init_refuses_a_live_segment_without_force_and_replaces_it_once_its_daemons_ar
     );
     assert!(err.contains("--force"), "says how to override: {err}");
     // Untouched: same session, both daemons still running.
-    assert_eq!(format!("{:#018x}", rig.snapshot().session_id), first);
+    assert_eq!(
+        format!("{:#018x}", rig.snapshot().identity.session_id),
+        first
+    );
     assert!(rig.running(stream) && rig.running(core));
 
     rig.kill9(stream);
@@ -168,7 +170,7 @@ fn sigterm_releases_the_roles_and_prints_a_final_report() {
     let snap = rig.snapshot();
     for side in [&snap.producer, &snap.consumer] {
         assert_eq!(side.pid, 0, "pid cleared");
-        assert_eq!(side.role_state, forge_fabric::layout::ROLE_STOPPED);
+        assert_eq!(side.role_state, forge_fabric::RoleState::Stopped);
     }
 }
 
@@ -252,5 +254,5 @@ fn die_with_parent_stops_the_daemon_cleanly_when_its_parent_dies() {
     );
     let snap = rig.snapshot();
     assert_eq!(snap.producer.pid, 0);
-    assert_eq!(snap.producer.role_state, forge_fabric::layout::ROLE_STOPPED);
+    assert_eq!(snap.producer.role_state, forge_fabric::RoleState::Stopped);
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use common::{assert_says, at, Bin, Rig};
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::layout::{ROLE_ACTIVE, ROLE_STOPPED};
 use nix::sys::signal::Signal;
 
 const T: Duration = Duration::from_secs(20);
@@ -78,7 +77,7 @@ fn a_producer_in_another_pid_namespace_keeps_its_role() {
     ]);
     let _contained = rig.spawn_raw_cmd("unshare", &args);
     let snap = rig.wait_for("the contained producer", T, |s| {
-        s.producer.role_state == ROLE_ACTIVE
+        s.producer.role_state == forge_fabric::RoleState::Active
     });
     let ours = forge_fabric::process::own_pid_namespace().unwrap();
     assert_ne!(snap.producer.pidns, ours, "it runs in its own namespace");
@@ -86,11 +85,11 @@ fn a_producer_in_another_pid_namespace_keeps_its_role() {
     let obs = rig.observer();
     assert!(
         matches!(
-            obs.verify_holder(forge_fabric::Side::Producer),
+            obs.verify_holder(forge_fabric::Role::Producer),
             forge_fabric::observe::HolderCheck::OtherNamespace { .. }
         ),
         "{}",
-        obs.verify_holder(forge_fabric::Side::Producer)
+        obs.verify_holder(forge_fabric::Role::Producer)
     );
     let second = rig.run(Bin::Stream, &["--count", "100", "--wait", "park"], T);
     second.expect_code(1);
@@ -106,7 +105,10 @@ fn a_dead_holder_s_pid_reused_by_another_process_does_not_block_the_role() {
     // A holder that died without a clean stop, whose pid now belongs to
     // an unrelated, live process, with a heartbeat that looks fresh.
     rig.poke(at::PRODUCER_PID, &vpid.to_le_bytes());
-    rig.poke(at::PRODUCER_ROLE_STATE, &ROLE_ACTIVE.to_le_bytes());
+    rig.poke(
+        at::PRODUCER_ROLE_STATE,
+        &forge_fabric::RoleState::Active.code().to_le_bytes(),
+    );
     rig.poke(at::PRODUCER_HEARTBEAT, &monotonic_ns().to_le_bytes());
     let out = rig.run(Bin::Stream, &["--count", "10", "--wait", "park"], T);
     out.expect_code(0);
@@ -138,7 +140,7 @@ fn sighup_from_a_closed_terminal_stops_each_daemon_cleanly() {
     }
     let snap = rig.snapshot();
     for side in [&snap.producer, &snap.consumer] {
-        assert_eq!(side.role_state, ROLE_STOPPED);
+        assert_eq!(side.role_state, forge_fabric::RoleState::Stopped);
         assert_eq!(side.pid, 0);
         assert_eq!(side.lock_held, Some(false));
     }

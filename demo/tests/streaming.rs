@@ -41,7 +41,10 @@ fn five_million_mixed_size_frames_arrive_verified_and_gap_free() {
     assert_eq!(report["latency_ns"]["samples"], N);
     assert_eq!(report["end"], "count_reached");
     let snap = rig.snapshot();
-    assert_eq!(report["session"], format!("{:#018x}", snap.session_id));
+    assert_eq!(
+        report["session"],
+        format!("{:#018x}", snap.identity.session_id)
+    );
     assert_eq!((snap.head, snap.tail), (N, N));
     assert_eq!(snap.producer.messages, N);
     assert_eq!(snap.consumer.messages, N);

@@ -1,6 +1,11 @@
-//! Typed errors. Each message names what was expected and what was found.
+//! Typed errors. Each message names what was expected and what was found,
+//! and none names a command line: the binaries add their own hints by
+//! matching variants.
 
 use std::io;
+
+use crate::layout::{HEADER_SIZE, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
+use crate::vocab::Role;
 
 /// Why a segment could not be created, opened or used.
 #[derive(Debug, thiserror::Error)]
@@ -76,13 +81,24 @@ pub enum SegmentError {
         /// The size the header declares.
         declared: u64,
     },
-    /// The header's geometry is inconsistent.
-    #[error("{name} has a malformed header: {what}")]
+    /// The header's geometry, state or session is inconsistent.
+    #[error("{name} has a malformed header: {problem}")]
     Malformed {
         /// The segment name.
         name: String,
         /// Which field is wrong, with the values found and expected.
-        what: String,
+        problem: HeaderProblem,
+    },
+    /// The object `create` had just made exclusively was not ours and empty
+    /// a moment later: another process swapped it.
+    #[error("the object just created at {name} is owned by uid {uid} with {size} bytes; expected ours and empty (another process swapped it)")]
+    Swapped {
+        /// The segment name.
+        name: String,
+        /// Its owner.
+        uid: u32,
+        /// Its size.
+        size: u64,
     },
     /// `create` found something at the name that it replaces only when
     /// forced.
@@ -141,8 +157,8 @@ pub enum SegmentError {
     Active {
         /// The segment name.
         name: String,
-        /// `"producer"` or `"consumer"`.
-        role: &'static str,
+        /// The role a live process holds.
+        role: Role,
         /// The live holder's pid.
         pid: u32,
     },
@@ -181,8 +197,8 @@ pub enum RoleError {
     /// is taken.
     #[error("the {role} role of this segment is held by a live process (pid {pid} as its header says); only one {role} may attach")]
     Held {
-        /// `"producer"` or `"consumer"`.
-        role: &'static str,
+        /// The role asked for.
+        role: Role,
         /// The holder's pid, as written in the header (in its own pid
         /// namespace, which may not be ours).
         pid: u32,
@@ -197,8 +213,8 @@ pub enum RoleError {
     /// Taking the role lock failed for another reason.
     #[error("locking the {role} role failed: {source}")]
     Lock {
-        /// `"producer"` or `"consumer"`.
-        role: &'static str,
+        /// The role asked for.
+        role: Role,
         /// The underlying error.
         source: io::Error,
     },
@@ -299,4 +315,52 @@ pub enum PopError {
         /// The buffer's length.
         buf: usize,
     },
+}
+
+/// What is wrong with an identity line whose magic and version are Forge's:
+/// its geometry, its state or its session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderProblem {
+    /// `header_size` is not [`HEADER_SIZE`].
+    #[error("header_size is {0}, expected {HEADER_SIZE}")]
+    HeaderSize(u32),
+    /// `slot_size` is not [`SLOT_SIZE`].
+    #[error("slot_size is {0}, expected {SLOT_SIZE}")]
+    SlotSize(u32),
+    /// `slot_count` is not a power of two in range.
+    #[error(
+        "slot_count is {0}, expected a power of two from {MIN_SLOT_COUNT} to {MAX_SLOT_COUNT}"
+    )]
+    SlotCount(u32),
+    /// `segment_size` does not match `slot_count`.
+    #[error("segment_size is {found}, expected {expected} for {slots} slots")]
+    SegmentSize {
+        /// The declared size.
+        found: u64,
+        /// The size `slots` slots take.
+        expected: u64,
+        /// `slot_count`.
+        slots: u32,
+    },
+    /// `payload_capacity` is not [`PAYLOAD_CAPACITY`].
+    #[error("payload_capacity is {0}, expected {PAYLOAD_CAPACITY}")]
+    PayloadCapacity(u32),
+    /// Live without a session.
+    #[error("state is live but session_id is 0")]
+    NoSession,
+    /// A state this build does not know.
+    #[error("state is {0}, expected 0, 1 or 2")]
+    UnknownState(u32),
+    /// The header read differently from one look to the next while it was
+    /// being opened.
+    #[error("the header changed while it was being opened")]
+    Changed,
+}
+
+/// Damage reads, in JSON, as its sentence.
+#[cfg(feature = "serde")]
+impl serde::Serialize for Corruption {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }

@@ -29,6 +29,15 @@ pub enum FrameKind {
     Other(u16),
 }
 
+impl std::fmt::Display for FrameKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FrameKind::Other(c) => write!(f, "kind#{c}"),
+            known => f.write_str(known.name()),
+        }
+    }
+}
+
 impl FrameKind {
     /// The wire value.
     pub const fn code(self) -> u16 {
@@ -52,14 +61,15 @@ impl FrameKind {
         }
     }
 
-    /// Short lower-case name.
-    pub fn name(self) -> String {
+    /// Short lower-case name; `other` for a kind this build does not know
+    /// (its `Display` gives the code: `kind#7`).
+    pub fn name(self) -> &'static str {
         match self {
-            FrameKind::Metric => "metric".into(),
-            FrameKind::Log => "log".into(),
-            FrameKind::Span => "span".into(),
-            FrameKind::Ping => "ping".into(),
-            FrameKind::Other(c) => format!("kind#{c}"),
+            FrameKind::Metric => "metric",
+            FrameKind::Log => "log",
+            FrameKind::Span => "span",
+            FrameKind::Ping => "ping",
+            FrameKind::Other(_) => "other",
         }
     }
 }

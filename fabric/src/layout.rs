@@ -38,19 +38,8 @@ pub const MAX_SLOT_COUNT: u32 = 1 << 20;
 /// Size of one isolation line. 128 bytes covers the adjacent-line prefetcher.
 pub const LINE: usize = 128;
 
-/// Segment state: being written by forge-init; readers must wait.
-pub const STATE_INITIALIZING: u32 = 0;
-/// Segment state: ready; daemons may attach.
-pub const STATE_LIVE: u32 = 1;
-/// Segment state: replaced; `successor_session` names the new session.
-pub const STATE_RETIRED: u32 = 2;
-
-/// Role state: nobody has taken the role since init.
-pub const ROLE_VACANT: u32 = 0;
-/// Role state: `pid` holds the role and is heart-beating.
-pub const ROLE_ACTIVE: u32 = 1;
-/// Role state: the holder stopped cleanly and released the role.
-pub const ROLE_STOPPED: u32 = 2;
+// Segment states and role states are `vocab::SegmentState` and
+// `vocab::RoleState`; their `code()` is what the header stores.
 
 /// Holder flag: the frames this producer writes keep the sequence number of
 /// the ring they came from (a bridge or a replay), not their ring position.
@@ -95,7 +84,7 @@ pub struct IdentityLine {
     pub segment_size: AtomicU64,
     /// Non-zero, unique per initialization; published last (Release).
     pub session_id: AtomicU64,
-    /// One of the `STATE_*` values.
+    /// A [`crate::vocab::SegmentState`] code.
     pub state: AtomicU32,
     /// Pid of the forge-init that created the segment.
     pub init_pid: AtomicU32,
@@ -139,7 +128,7 @@ pub struct SideLine {
     pub bytes: AtomicU64,
     /// Producer: times it found the ring full. Consumer: times it found it empty.
     pub backpressure: AtomicU64,
-    /// One of the `ROLE_*` values.
+    /// A [`crate::vocab::RoleState`] code.
     pub role_state: AtomicU32,
     /// Producer: commits per `head` store. Consumer: releases per `tail` store.
     pub batch: AtomicU32,

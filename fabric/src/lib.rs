@@ -1,16 +1,51 @@
 //! forge-fabric: a lock-free single-producer single-consumer ring in POSIX
-//! shared memory.
+//! shared memory, and the read-only observer that watches it.
 //!
 //! - [`Segment`] creates (zeroed, stamped with a unique session), opens and
 //!   retires segments, and hands out the one [`Producer`] and one
-//!   [`Consumer`].
+//!   [`Consumer`]; who holds a role is the kernel's answer (a lock), not a
+//!   pid's.
 //! - The ring moves frames of up to [`PAYLOAD_CAPACITY`] bytes with
 //!   acquire/release atomics only: no syscall, allocation or lock per frame.
 //! - [`Observer`] maps a segment read-only for inspectors.
-//! - [`frame`] encodes and decodes the telemetry frame the demo sends.
+//! - [`frame`] encodes and decodes the telemetry frame the demo sends;
+//!   [`hist`] is the latency histogram; [`human`] spells numbers for people;
+//!   [`process`] reads `/proc` and signals through pidfds.
 //!
 //! The byte layout is documented in `LAYOUT.md` and pinned in [`layout`].
-#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+//!
+//! # Examples
+//!
+//! A producer and a consumer on one segment, and an observer watching:
+//!
+//! ```
+//! use std::time::Duration;
+//! use forge_fabric::{CreateOptions, Observer, Segment};
+//!
+//! let name = format!("/forge_doc_front_{}", std::process::id());
+//! let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
+//! let mut producer = segment.producer(None)?;
+//! let mut consumer = segment.consumer(None)?;
+//!
+//! for i in 0..3u8 {
+//!     producer.try_push(&[i; 16])?;
+//! }
+//! let mut seen = Vec::new();
+//! while let Some(frame) = consumer.read()? {
+//!     seen.push(frame[0]);
+//!     frame.release();
+//! }
+//! assert_eq!(seen, [0, 1, 2]);
+//!
+//! producer.publish();
+//! consumer.flush();
+//! let snap = Observer::open(&name, Duration::ZERO)?.snapshot()?;
+//! assert_eq!((snap.head, snap.tail), (3, 3));
+//! # drop((producer, consumer));
+//! segment.unlink()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(unsafe_op_in_unsafe_fn, missing_docs, missing_debug_implementations)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod sync;
@@ -19,11 +54,15 @@ pub mod error;
 pub mod frame;
 pub mod layout;
 mod ring;
+pub mod vocab;
 pub mod wait;
 
 #[cfg(not(loom))]
 pub mod clock;
 mod heap;
+pub mod hist;
+#[cfg(not(loom))]
+pub mod human;
 #[cfg(not(loom))]
 pub mod observe;
 #[cfg(not(loom))]
@@ -31,16 +70,19 @@ pub mod process;
 #[cfg(not(loom))]
 pub mod segment;
 
-pub use error::{Corruption, PopError, PushError, RoleError, SegmentError, SessionError};
+pub use error::{
+    Corruption, HeaderProblem, PopError, PushError, RoleError, SegmentError, SessionError,
+};
 pub use heap::{heap_ring, heap_ring_starting_at};
 pub use layout::{DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
 #[cfg(not(loom))]
-pub use observe::{NameStatus, ObserveError, Observer, SlotCopy, SlotState, Snapshot};
+pub use observe::{HolderCheck, ObserveError, Observer, SlotCopy, Snapshot};
 #[cfg(not(loom))]
 pub use ring::ReadFrame;
 pub use ring::{Consumer, Producer, SlotWriter};
 #[cfg(not(loom))]
-pub use segment::{Claim, CreateOptions, Replaced, Segment, Side};
+pub use segment::{shm_path, Claim, CreateOptions, NameStatus, Replaced, Segment};
+pub use vocab::{Coded, Role, RoleState, SegmentState, SlotState};
 pub use wait::WaitStrategy;
 
 /// The segment name used when none is given.

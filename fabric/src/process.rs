@@ -51,6 +51,13 @@ pub fn own_pid_namespace() -> Option<u64> {
     namespace_inode("self")
 }
 
+/// The pid namespace of process `pid` (in ours), if `/proc` tells.
+pub fn pid_namespace(pid: u32) -> Option<u64> {
+    (pid != 0)
+        .then(|| namespace_inode(&pid.to_string()))
+        .flatten()
+}
+
 fn namespace_inode(who: &str) -> Option<u64> {
     std::fs::metadata(format!("/proc/{who}/ns/pid"))
         .ok()

@@ -33,6 +33,14 @@ pub(crate) struct RingRef {
     pub(crate) _keep: Arc<dyn Send + Sync>,
 }
 
+impl std::fmt::Debug for RingRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingRef")
+            .field("capacity", &self.capacity())
+            .finish()
+    }
+}
+
 // SAFETY: the pointers refer to memory owned by `_keep`, which is Send + Sync,
 // and every shared field behind them is an atomic or an UnsafeCell accessed
 // only under the SPSC protocol.
@@ -86,7 +94,7 @@ impl RingRef {
 macro_rules! role_methods {
     ($publish:ident) => {
         #[cfg(not(loom))]
-        pub(crate) fn set_role(&mut self, role: crate::segment::Role) {
+        pub(crate) fn set_role(&mut self, role: crate::segment::role::HeldRole) {
             self.role = Some(role);
         }
 
@@ -138,7 +146,7 @@ pub struct Producer {
     full_count: u64,
     wake_peer: bool,
     #[cfg(not(loom))]
-    role: Option<crate::segment::Role>,
+    role: Option<crate::segment::role::HeldRole>,
 }
 
 /// The reading end. Exactly one exists per ring.
@@ -154,7 +162,7 @@ pub struct Consumer {
     empty_count: u64,
     wake_peer: bool,
     #[cfg(not(loom))]
-    role: Option<crate::segment::Role>,
+    role: Option<crate::segment::role::HeldRole>,
 }
 
 impl Producer {
@@ -228,6 +236,7 @@ impl Producer {
     /// Claims the next slot for writing in place, or `None` when the ring is
     /// full.
     #[inline]
+    #[must_use = "a claimed slot publishes nothing until commit()"]
     pub fn claim(&mut self) -> Option<SlotWriter<'_>> {
         if !self.has_space() {
             self.full_count = self.full_count.wrapping_add(1);
@@ -405,6 +414,7 @@ impl Drop for Producer {
 
 /// A claimed slot. Write the payload, then [`commit`](Self::commit) it;
 /// dropping it without a commit publishes nothing.
+#[must_use = "a claimed slot publishes nothing until commit()"]
 pub struct SlotWriter<'a> {
     producer: &'a mut Producer,
 }
@@ -619,26 +629,20 @@ impl Consumer {
         }
     }
 
-    /// The oldest frame, read in place. Valid until it is released.
+    /// The oldest frame, read in place. It borrows the consumer until it is
+    /// released (or dropped, which leaves it to be read again).
     #[cfg(not(loom))]
     #[inline]
+    #[must_use = "a frame read in place is freed only by release()"]
     pub fn read(&mut self) -> Result<Option<ReadFrame<'_>>, PopError> {
         let Some((len, flags)) = self.next_frame()? else {
             return Ok(None);
         };
-        let slot = self.ring.slot(self.tail);
-        // SAFETY: published with Acquire; the producer will not touch the slot
-        // until tail passes it, which needs `release` on the guard, which ends
-        // this borrow.
-        let bytes = slot
-            .payload
-            .with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) });
         Ok(Some(ReadFrame {
             position: self.tail,
             flags,
-            bytes,
-            consumer: self as *mut Consumer,
-            _borrow: std::marker::PhantomData,
+            len,
+            consumer: self,
         }))
     }
 
@@ -748,13 +752,14 @@ impl Drop for Consumer {
 }
 
 /// A frame read in place; [`release`](Self::release) frees its slot.
+/// Dropping it without a release leaves the frame to be read again.
 #[cfg(not(loom))]
+#[must_use = "a frame read in place is freed only by release()"]
 pub struct ReadFrame<'a> {
     position: u64,
     flags: u16,
-    bytes: &'a [u8],
-    consumer: *mut Consumer,
-    _borrow: std::marker::PhantomData<&'a mut Consumer>,
+    len: usize,
+    consumer: &'a mut Consumer,
 }
 
 #[cfg(not(loom))]
@@ -773,10 +778,7 @@ impl ReadFrame<'_> {
     /// [`Consumer::set_release_batch`]).
     #[inline]
     pub fn release(self) {
-        let len = self.bytes.len();
-        // SAFETY: `consumer` came from the `&'a mut Consumer` this guard
-        // borrows exclusively; `bytes` is not used after this point.
-        unsafe { (*self.consumer).release_one(len) }
+        self.consumer.release_one(self.len);
     }
 }
 
@@ -785,7 +787,53 @@ impl std::ops::Deref for ReadFrame<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        self.bytes
+        let slot = self.consumer.ring.slot(self.position);
+        // SAFETY: the frame was published (Acquire in `read`) and the producer
+        // cannot reuse the slot before the consumer stores a tail past it,
+        // which needs `release`, which consumes this guard.
+        slot.payload
+            .with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), self.len) })
+    }
+}
+
+#[cfg(not(loom))]
+impl std::fmt::Debug for ReadFrame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadFrame")
+            .field("position", &self.position)
+            .field("flags", &self.flags)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("position", &self.head)
+            .field("capacity", &self.ring.capacity())
+            .field("publish_batch", &self.publish_batch)
+            .field("session", &format_args!("{:#018x}", self.session()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("position", &self.tail)
+            .field("capacity", &self.ring.capacity())
+            .field("release_batch", &self.release_batch)
+            .field("session", &format_args!("{:#018x}", self.session()))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SlotWriter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotWriter")
+            .field("position", &self.producer.head)
+            .finish()
     }
 }
 
@@ -1186,9 +1234,9 @@ mod tests {
         ring.consumer_line()
             .index
             .store(1_003, super::Ordering::Relaxed);
-        let e = p.crash_and_restart().err().expect("producer must refuse");
+        let e = p.crash_and_restart().expect_err("producer must refuse");
         assert!(e.to_string().contains("never published"), "{e}");
-        let e = c.crash_and_restart().err().expect("consumer must refuse");
+        let e = c.crash_and_restart().expect_err("consumer must refuse");
         assert!(matches!(e, crate::Corruption::Indices { .. }), "{e}");
     }
 
@@ -1209,8 +1257,8 @@ mod tests {
             .index
             .store(10, super::Ordering::Relaxed);
         for e in [
-            p.crash_and_restart().err().expect("producer must refuse"),
-            c.crash_and_restart().err().expect("consumer must refuse"),
+            p.crash_and_restart().expect_err("producer must refuse"),
+            c.crash_and_restart().expect_err("consumer must refuse"),
         ] {
             assert!(e.to_string().contains("more than the ring holds"), "{e}");
         }
@@ -1262,7 +1310,7 @@ mod tests {
         // head is still 0; position 2's word is damaged: 3 and 4 sit after
         // a hole and a restarted producer would write over them.
         ring.slot(2).word.store(0, super::Ordering::Relaxed);
-        let e = p.crash_and_restart().err().expect("producer must refuse");
+        let e = p.crash_and_restart().expect_err("producer must refuse");
         assert!(e.to_string().contains("published after a hole"), "{e}");
         // The consumer reads up to the hole and then finds nothing: with
         // head still 0 it cannot tell damage from a frame not yet written.

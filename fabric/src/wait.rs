@@ -8,61 +8,34 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{fence, spin_hint, yield_now, AtomicU32, Ordering};
 
-/// How a blocking call waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+/// How a blocking call waits. Its code is the header's `wait_strategy`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::FromRepr,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[strum(serialize_all = "lowercase")]
+#[repr(u32)]
 pub enum WaitStrategy {
     /// Busy-spin with the CPU's pause hint. Lowest latency, one full core.
     #[default]
-    Spin,
+    Spin = 0,
     /// Spin briefly, then `sched_yield` between polls.
-    Yield,
+    Yield = 1,
     /// Spin briefly, then sleep on a futex until the peer wakes us.
-    Park,
+    Park = 2,
 }
-
-impl WaitStrategy {
-    /// The code stored in the header's `wait_strategy` field.
-    pub const fn code(self) -> u32 {
-        match self {
-            WaitStrategy::Spin => 0,
-            WaitStrategy::Yield => 1,
-            WaitStrategy::Park => 2,
-        }
-    }
-
-    /// Decodes a header `wait_strategy` field.
-    pub const fn from_code(code: u32) -> Option<Self> {
-        match code {
-            0 => Some(WaitStrategy::Spin),
-            1 => Some(WaitStrategy::Yield),
-            2 => Some(WaitStrategy::Park),
-            _ => None,
-        }
-    }
-
-    /// Lower-case name, as the command lines spell it.
-    pub const fn name(self) -> &'static str {
-        match self {
-            WaitStrategy::Spin => "spin",
-            WaitStrategy::Yield => "yield",
-            WaitStrategy::Park => "park",
-        }
-    }
-}
-
-impl std::str::FromStr for WaitStrategy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "spin" => Ok(WaitStrategy::Spin),
-            "yield" => Ok(WaitStrategy::Yield),
-            "park" => Ok(WaitStrategy::Park),
-            other => Err(format!(
-                "unknown wait strategy {other:?}: expected spin, yield or park"
-            )),
-        }
-    }
-}
+crate::vocab::header_codes!(WaitStrategy);
 
 /// Polls between clock reads while spinning.
 const SPINS_PER_CLOCK_READ: u32 = 256;

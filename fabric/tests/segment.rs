@@ -65,10 +65,10 @@ fn create_makes_a_zeroed_live_segment_owned_by_us_with_mode_0600() {
     );
     let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
     let snap = obs.snapshot().unwrap();
-    assert_eq!(snap.magic, MAGIC);
+    assert_eq!(snap.identity.magic, MAGIC);
     assert_eq!(snap.slot_count, 512);
-    assert_eq!(snap.session_id, seg.session_id());
-    assert_eq!(snap.state, forge_fabric::observe::SegmentState::Live);
+    assert_eq!(snap.identity.session_id, seg.session_id());
+    assert_eq!(snap.identity.state, forge_fabric::SegmentState::Live);
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
     let producer = old.producer(Some(0)).unwrap();
     let err = Segment::create(&name.0, &small()).unwrap_err();
     assert!(
-        matches!(err, SegmentError::Active { role: "producer", pid, .. } if pid == std::process::id()),
+        matches!(err, SegmentError::Active { role: forge_fabric::Role::Producer, pid, .. } if pid == std::process::id()),
         "{err}"
     );
     let forced = CreateOptions {
@@ -135,7 +135,7 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
         .unwrap()
         .snapshot()
         .unwrap();
-    assert_eq!(snap.session_id, new.session_id());
+    assert_eq!(snap.identity.session_id, new.session_id());
     assert_eq!(
         snap.producer.pid, 0,
         "the old producer never wrote into the new segment"
@@ -160,14 +160,14 @@ fn one_producer_and_one_consumer_at_a_time() {
     assert!(matches!(
         seg.producer(None),
         Err(RoleError::Held {
-            role: "producer",
+            role: forge_fabric::Role::Producer,
             ..
         })
     ));
     assert!(matches!(
         seg.consumer(None),
         Err(RoleError::Held {
-            role: "consumer",
+            role: forge_fabric::Role::Consumer,
             ..
         })
     ));
@@ -182,17 +182,17 @@ fn a_dead_holder_s_role_can_be_taken_over() {
     let name = seg_name("dead");
     let (seg, _) = Segment::create(&name.0, &small()).unwrap();
     // A pid that cannot exist stands for a holder that was SIGKILLed.
-    seg.header()
+    seg.raw_header()
         .producer
         .pid
         .store(i32::MAX as u32, std::sync::atomic::Ordering::Relaxed);
-    seg.header()
-        .producer
-        .role_state
-        .store(ROLE_ACTIVE, std::sync::atomic::Ordering::Relaxed);
+    seg.raw_header().producer.role_state.store(
+        forge_fabric::RoleState::Active.code(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let p = seg.producer(None).unwrap();
     assert_eq!(
-        seg.header()
+        seg.raw_header()
             .producer
             .pid
             .load(std::sync::atomic::Ordering::Relaxed),
@@ -272,7 +272,13 @@ fn a_lying_slot_count_is_malformed() {
 #[test]
 fn a_segment_stuck_initializing_times_out_with_a_clear_error() {
     let mut b = valid_bytes();
-    write_at(&mut b, 40, &STATE_INITIALIZING.to_le_bytes());
+    write_at(
+        &mut b,
+        40,
+        &forge_fabric::SegmentState::Initializing
+            .code()
+            .to_le_bytes(),
+    );
     let e = open_broken(&b);
     assert!(matches!(e, SegmentError::Initializing { .. }), "{e}");
     assert!(e.to_string().contains("still initializing"));
@@ -286,7 +292,11 @@ fn a_segment_stuck_initializing_times_out_with_a_clear_error() {
 #[test]
 fn a_retired_segment_names_its_successor() {
     let mut b = valid_bytes();
-    write_at(&mut b, 40, &STATE_RETIRED.to_le_bytes());
+    write_at(
+        &mut b,
+        40,
+        &forge_fabric::SegmentState::Retired.code().to_le_bytes(),
+    );
     write_at(&mut b, 48, &0xABCDu64.to_le_bytes());
     let e = open_broken(&b);
     assert!(
@@ -453,7 +463,7 @@ fn concurrent_inits_on_one_name_leave_one_valid_segment() {
         .unwrap()
         .snapshot()
         .unwrap();
-    assert!(winners.contains(&snap.session_id));
+    assert!(winners.contains(&snap.identity.session_id));
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub fn segment_with(slots: u32) -> Vec<u8> {
     put(20, &slots.to_le_bytes());
     put(24, &(segment_size(slots) as u64).to_le_bytes());
     put(32, &7u64.to_le_bytes());
-    put(40, &STATE_LIVE.to_le_bytes());
+    put(40, &forge_fabric::SegmentState::Live.code().to_le_bytes());
     put(72, &(PAYLOAD_CAPACITY as u32).to_le_bytes());
     for line in [128, 256] {
         put(line + 20, &CORE_NONE.to_le_bytes());

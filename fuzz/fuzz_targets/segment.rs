@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = Segment::open(&name, Duration::ZERO).map(|s| s.check_session());
     if let Ok(obs) = Observer::open(&name, Duration::ZERO) {
         if let Ok(snap) = obs.snapshot() {
-            let _ = snap.invariant_violations();
+            let _ = snap.problems();
             for i in 0..snap.slot_count.min(4) {
                 let slot = obs.read_slot(i).expect("sound geometry, same size");
                 assert!(slot.bytes.len() <= forge_fabric::PAYLOAD_CAPACITY);

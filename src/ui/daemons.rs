@@ -10,31 +10,34 @@ use ratatui::widgets::{Cell, Row, Table};
 use ratatui::Frame;
 
 use crate::app::App;
-use crate::fmt;
-use crate::model::{RoleState, Sample, SideInfo};
+use crate::model::human;
+use crate::model::{Coded, Role, RoleState, Sample, Side};
 
 use super::{block, theme};
 
-fn status(side: &SideInfo) -> Cell<'static> {
-    let (text, style) = match (side.role_state, side.alive) {
-        (RoleState::Vacant, _) => ("vacant".to_string(), theme::label()),
-        (RoleState::Active, Some(true)) if side.sleeping => ("● parked".into(), theme::good()),
-        (RoleState::Active, Some(true)) => ("● alive".into(), theme::good()),
-        (RoleState::Active, _) => ("✗ DEAD".into(), theme::bad()),
-        (RoleState::Stopped, _) => ("stopped".into(), theme::warn()),
-        (RoleState::Unknown(c), _) => (format!("role {c}?"), theme::bad()),
+fn status(side: Side<'_>) -> Cell<'static> {
+    let (text, style) = match (side.line.role_state, side.holder.alive) {
+        (Coded::Known(RoleState::Vacant), _) => ("vacant".to_string(), theme::label()),
+        (Coded::Known(RoleState::Active), Some(true)) if side.line.sleeping => {
+            ("● parked".into(), theme::good())
+        }
+        (Coded::Known(RoleState::Active), Some(true)) => ("● alive".into(), theme::good()),
+        (Coded::Known(RoleState::Active), _) => ("✗ DEAD".into(), theme::bad()),
+        (Coded::Known(RoleState::Stopped), _) => ("stopped".into(), theme::warn()),
+        (Coded::Unknown(c), _) => (format!("role {c}?"), theme::bad()),
     };
     Cell::from(Span::styled(text, style))
 }
 
-fn core(side: &SideInfo) -> Cell<'static> {
-    let header = side.core.map_or("-".into(), |c| c.to_string());
-    let Some(p) = &side.proc else {
+fn core(side: Side<'_>) -> Cell<'static> {
+    let header = side.line.core.map_or("-".into(), |c| c.to_string());
+    let Some(p) = &side.holder.proc else {
         return Cell::from(header);
     };
     let on = p.last_cpu.map_or("?".into(), |c| c.to_string());
     // The header's core should be the only one the kernel allows.
     let consistent = side
+        .line
         .core
         .is_none_or(|c| p.cpus_allowed.trim() == c.to_string());
     let style = if consistent {
@@ -49,60 +52,62 @@ fn core(side: &SideInfo) -> Cell<'static> {
     ]))
 }
 
-fn session(side: &SideInfo, s: &Sample) -> Cell<'static> {
-    if side.session == 0 {
+fn session(side: Side<'_>, s: &Sample) -> Cell<'static> {
+    let attached = side.line.session;
+    if attached == 0 {
         return Cell::from(Span::styled("-", theme::label()));
     }
-    if side.session == s.session_id {
+    if attached == s.session_id() {
         Cell::from(Span::styled("= segment", theme::good()))
     } else {
         Cell::from(Span::styled(
-            format!("≠ {:08x}", side.session >> 32),
+            format!("≠ {:08x}", attached >> 32),
             theme::bad(),
         ))
     }
 }
 
-fn beat(side: &SideInfo, stale_ns: u64) -> Cell<'static> {
-    match side.heartbeat_age_ns {
+fn beat(side: Side<'_>, stale_ns: u64) -> Cell<'static> {
+    match side.holder.heartbeat_age_ns {
         None => Cell::from(Span::styled("never", theme::label())),
         Some(age) => {
-            let style = if side.role_state == RoleState::Active && age > stale_ns {
+            let style = if side.line.role_state == RoleState::Active && age > stale_ns {
                 theme::bad()
             } else {
                 theme::value()
             };
-            Cell::from(Span::styled(fmt::duration_ns(age), style))
+            Cell::from(Span::styled(human::duration_ns(age), style))
         }
     }
 }
 
-fn row(side: &SideInfo, s: &Sample, app: &App) -> Row<'static> {
+fn row(side: Side<'_>, s: &Sample, app: &App) -> Row<'static> {
     let pressure = match side.role {
-        crate::model::Role::Producer => "full ",
-        crate::model::Role::Consumer => "empty ",
+        Role::Producer => "full ",
+        Role::Consumer => "empty ",
     };
+    let line = side.line;
     Row::new(vec![
         Cell::from(Span::styled(
             side.role.name(),
             Style::new().add_modifier(Modifier::BOLD),
         )),
-        Cell::from(if side.pid == 0 {
+        Cell::from(if line.pid == 0 {
             "-".into()
         } else {
-            side.pid.to_string()
+            line.pid.to_string()
         }),
         status(side),
         core(side),
         beat(side, app.config.thresholds.stale_ns),
         session(side, s),
-        Cell::from(format!("{} ×{}", side.wait, side.batch)),
-        Cell::from(fmt::si(side.messages as f64)),
+        Cell::from(format!("{} ×{}", line.wait_strategy, line.batch)),
+        Cell::from(human::si(line.messages as f64)),
         Cell::from(Line::from(vec![
             Span::styled(pressure, theme::label()),
-            Span::raw(fmt::si(side.backpressure as f64)),
+            Span::raw(human::si(line.backpressure as f64)),
         ])),
-        Cell::from(side.uptime_ns.map_or("-".into(), fmt::duration_ns)),
+        Cell::from(side.holder.uptime_ns.map_or("-".into(), human::duration_ns)),
     ])
 }
 
@@ -127,9 +132,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     ])
     .style(theme::label());
     let me = &view.me;
-    let shared = [&s.producer, &s.consumer]
-        .iter()
-        .any(|d| d.core.is_some() && d.core == me.cpu && d.alive == Some(true));
+    let shared = Role::ALL
+        .into_iter()
+        .map(|r| s.side(r))
+        .any(|d| d.line.core.is_some() && d.line.core == me.cpu && d.holder.alive == Some(true));
     let me_row = Row::new(vec![
         Cell::from(Span::styled("forge-top", Style::new().fg(Color::Cyan))),
         Cell::from(me.pid.to_string()),
@@ -150,7 +156,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Cell::from(""),
     ]);
     let table = Table::new(
-        vec![row(&s.producer, s, app), row(&s.consumer, s, app), me_row],
+        vec![
+            row(s.side(Role::Producer), s, app),
+            row(s.side(Role::Consumer), s, app),
+            me_row,
+        ],
         [
             Constraint::Length(9),
             Constraint::Length(8),

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use crate::alarms::Severity;
 use crate::app::App;
-use crate::fmt;
+use crate::model::human;
 
 use super::{block, theme};
 
@@ -35,7 +35,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             let style = theme::severity(a.severity).add_modifier(Modifier::REVERSED);
             Line::from(vec![
                 Span::styled(
-                    format!("{} ", fmt::time_of_day(a.since_unix_ns)),
+                    format!("{} ", human::time_of_day(a.since_unix_ns)),
                     theme::label(),
                 ),
                 Span::styled(format!(" ▲ {} ", a.text), style),
@@ -50,7 +50,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Severity::Info => "·",
         };
         Line::from(vec![
-            Span::styled(format!("{} ", fmt::time_of_day(e.unix_ns)), theme::label()),
+            Span::styled(
+                format!("{} ", human::time_of_day(e.unix_ns)),
+                theme::label(),
+            ),
             Span::styled(format!("{mark} {}", e.text), theme::severity(e.severity)),
         ])
     }));

@@ -8,8 +8,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::app::App;
-use crate::fmt;
-use crate::model::{Link, SegState};
+use crate::model::human;
+use crate::model::{Coded, Link, SegmentState};
 
 use super::theme;
 
@@ -43,15 +43,20 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App) {
     ];
     if let Some(s) = &view.sample {
         spans.push(Span::styled("session ", theme::label()));
-        spans.push(Span::styled(fmt::hex_session(s.session_id), theme::value()));
+        spans.push(Span::styled(human::session(s.session_id()), theme::value()));
         spans.push(Span::styled(
-            format!(" age {}  ", fmt::duration_ns(s.age_ns)),
+            format!(" age {}  ", human::duration_ns(s.age_ns)),
             theme::label(),
         ));
-        let (text, bg) = match s.state {
-            SegState::Live => (s.state.label(), Color::Green),
-            SegState::Initializing => (s.state.label(), Color::Yellow),
-            SegState::Retired | SegState::Unknown(_) => (s.state.label(), Color::Red),
+        let state = s.state();
+        let bg = match state {
+            Coded::Known(SegmentState::Live) => Color::Green,
+            Coded::Known(SegmentState::Initializing) => Color::Yellow,
+            Coded::Known(SegmentState::Retired) | Coded::Unknown(_) => Color::Red,
+        };
+        let text = match state {
+            Coded::Known(known) => known.name().to_uppercase(),
+            Coded::Unknown(code) => format!("STATE {code}?"),
         };
         spans.push(badge(&text, bg));
         spans.push(Span::raw(" "));
@@ -79,7 +84,7 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App) {
     if app.config.demo {
         spans.push(badge("DEMO", Color::DarkGray));
     }
-    let clock = format!("{} UTC ", fmt::time_of_day(view.unix_ns));
+    let clock = format!("{} UTC ", human::time_of_day(view.unix_ns));
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let pad = (area.width as usize).saturating_sub(used + clock.len());
     spans.push(Span::raw(" ".repeat(pad)));
@@ -94,21 +99,22 @@ pub fn render_info(frame: &mut Frame, area: Rect, app: &App) {
         Some(s) => {
             let l = theme::label();
             let v = theme::value();
+            let id = &s.header.identity;
             Line::from(vec![
                 Span::styled(" ", l),
                 Span::styled(s.path.clone(), v),
                 Span::styled("  ", l),
-                Span::styled(fmt::bytes(s.file_size), v),
+                Span::styled(human::bytes(s.header.file_size), v),
                 Span::styled("  layout ", l),
-                Span::styled(format!("v{}", s.layout_version), v),
+                Span::styled(format!("v{}", id.layout_version), v),
                 Span::styled("  ", l),
-                Span::styled(format!("{} × {} B", s.slot_count, s.slot_size), v),
+                Span::styled(format!("{} × {} B", s.slot_count(), id.slot_size), v),
                 Span::styled(" slots, payload ", l),
-                Span::styled(format!("{} B", s.payload_capacity), v),
+                Span::styled(format!("{} B", id.payload_capacity), v),
                 Span::styled("  init pid ", l),
-                Span::styled(s.init_pid.to_string(), v),
+                Span::styled(id.init_pid.to_string(), v),
                 Span::styled("  created ", l),
-                Span::styled(format!("{} UTC", fmt::date_time(s.created_unix_ns)), v),
+                Span::styled(format!("{} UTC", human::date_time(id.created_unix_ns)), v),
             ])
         }
         None => Line::from(Span::styled(

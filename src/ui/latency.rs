@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::app::App;
-use crate::fmt;
+use crate::model::human;
 
 use super::{block, theme};
 
@@ -41,7 +41,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let outer = block(
         &format!(
             "Latency · {window} · {} samples",
-            fmt::si(stats.count as f64)
+            human::si(stats.count as f64)
         ),
         app,
     );
@@ -53,7 +53,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let q = |name: &'static str, ns: Option<u64>| {
         [
             Span::styled(name, l),
-            Span::styled(format!("{:<8}", fmt::latency(ns)), v),
+            Span::styled(format!("{:<8}", human::maybe_duration_ns(ns)), v),
         ]
     };
     let lines = vec![

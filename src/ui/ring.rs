@@ -25,22 +25,22 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     .areas(inner);
     let l = theme::label();
     let v = theme::value();
-    let n = u64::from(s.slot_count.max(1));
+    let n = u64::from(s.slot_count().max(1));
     let lines = vec![
         Line::from(vec![
             Span::styled("head      ", l),
-            Span::styled(format!("{:>12}", s.head), v),
-            Span::styled(format!(" slot {}", s.head % n), l),
+            Span::styled(format!("{:>12}", s.head()), v),
+            Span::styled(format!(" slot {}", s.head() % n), l),
         ]),
         Line::from(vec![
             Span::styled("tail      ", l),
-            Span::styled(format!("{:>12}", s.tail), v),
-            Span::styled(format!(" slot {}", s.tail % n), l),
+            Span::styled(format!("{:>12}", s.tail()), v),
+            Span::styled(format!(" slot {}", s.tail() % n), l),
         ]),
         Line::from(vec![
             Span::styled("in flight ", l),
-            Span::styled(format!("{:>12}", s.in_flight()), v),
-            Span::styled(format!(" / {}", s.slot_count), l),
+            Span::styled(format!("{:>12}", s.header.in_flight()), v),
+            Span::styled(format!(" / {}", s.slot_count()), l),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines), text);

@@ -34,14 +34,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         frame.render_widget(block("Slots", app), area);
         return;
     };
-    let n = u64::from(s.slot_count.max(1));
-    let tail_slot = (s.tail % n) as u32;
-    let head_slot = (s.head % n) as u32;
+    let n = u64::from(s.slot_count().max(1));
+    let tail_slot = (s.tail() % n) as u32;
+    let head_slot = (s.head() % n) as u32;
     let title = format!(
         "Slots {}-{} of {}",
         view.slots.first().map_or(0, |r| r.index),
         view.slots.last().map_or(0, |r| r.index),
-        s.slot_count
+        s.slot_count()
     );
     let outer = block(&title, app);
     let inner = outer.inner(area);

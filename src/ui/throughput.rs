@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
 use crate::app::App;
-use crate::fmt;
+use crate::model::human;
 
 use super::{block, ring::tail, theme};
 
@@ -26,25 +26,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let lines = vec![
         Line::from(vec![
             Span::styled("produced ", l),
-            Span::styled(format!("{:>8} fr/s", fmt::si(r.frames_per_s)), v),
-            Span::styled(format!("  peak {}", fmt::si(r.peak_frames_per_s)), l),
+            Span::styled(format!("{:>8} fr/s", human::si(r.frames_per_s)), v),
+            Span::styled(format!("  peak {}", human::si(r.peak_frames_per_s)), l),
         ]),
         Line::from(vec![
             Span::styled("consumed ", l),
-            Span::styled(format!("{:>8} fr/s", fmt::si(r.consumed_per_s)), v),
+            Span::styled(format!("{:>8} fr/s", human::si(r.consumed_per_s)), v),
         ]),
         Line::from(vec![
             Span::styled("bytes    ", l),
-            Span::styled(format!("{:>12}", fmt::bytes_rate(r.bytes_per_s)), v),
+            Span::styled(format!("{:>12}", human::bytes_rate(r.bytes_per_s)), v),
             Span::styled(
-                format!(" peak {}", fmt::bytes(r.peak_bytes_per_s as u64)),
+                format!(" peak {}", human::bytes(r.peak_bytes_per_s as u64)),
                 l,
             ),
         ]),
         Line::from(vec![
             Span::styled("total    ", l),
-            Span::styled(format!("{:>8} fr", fmt::si(s.producer.messages as f64)), v),
-            Span::styled(format!("  {}", fmt::bytes(s.producer.bytes)), l),
+            Span::styled(
+                format!("{:>8} fr", human::si(s.header.producer.messages as f64)),
+                v,
+            ),
+            Span::styled(format!("  {}", human::bytes(s.header.producer.bytes)), l),
         ]),
     ];
     frame.render_widget(Paragraph::new(lines), text);

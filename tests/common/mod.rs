@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use forge_fabric::segment::IdentitySnapshot;
 use forge_top::app::{self, App, Config, RecordedEffects};
 use forge_top::event::{Event, EventSource};
 use forge_top::export::buffer_text;
@@ -18,20 +19,36 @@ pub const T0_MONO: u64 = 5_000_000_000_000;
 pub const SESSION: u64 = 0x5eed_0000_cafe_f00d;
 pub const NEXT_SESSION: u64 = 0x7a11_0000_beef_0001;
 
-fn side(role: Role, index: u64, pid: u32, core: u32) -> SideInfo {
-    SideInfo {
-        role,
+fn line(role: Role, index: u64, pid: u32, core: u32) -> SideSnapshot {
+    SideSnapshot {
         index,
         pid,
-        alive: Some(true),
-        verified: true,
-        holder_note: None,
+        role_state: RoleState::Active.into(),
+        core: Some(core),
+        session: SESSION,
+        heartbeat_ns: T0_MONO - 12_000_000,
+        messages: index,
+        bytes: index * 128,
+        backpressure: 17,
+        batch: 1,
+        wait_strategy: WaitStrategy::Spin.into(),
+        sleeping: false,
+        started_mono_ns: T0_MONO - 93_000_000_000,
         program: match role {
             Role::Producer => "forge-stream".into(),
             Role::Consumer => "forge-core".into(),
         },
-        role_state: RoleState::Active,
-        core: Some(core),
+        lock_held: Some(true),
+        ..SideSnapshot::default()
+    }
+}
+
+fn holder(role: Role, core: u32) -> Holder {
+    Holder {
+        role,
+        alive: Some(true),
+        verified: true,
+        holder_note: None,
         proc: Some(ProcInfo {
             comm: match role {
                 Role::Producer => "forge-stream".into(),
@@ -42,14 +59,7 @@ fn side(role: Role, index: u64, pid: u32, core: u32) -> SideInfo {
             last_cpu: Some(core),
             rss_kib: 2048,
         }),
-        session: SESSION,
         heartbeat_age_ns: Some(12_000_000),
-        messages: index,
-        bytes: index * 128,
-        backpressure: 17,
-        batch: 1,
-        wait: "spin".into(),
-        sleeping: false,
         uptime_ns: Some(93_000_000_000),
     }
 }
@@ -111,23 +121,36 @@ fn bins(counts: &[u64; 10]) -> Vec<LatencyBin> {
 /// A live, healthy 512-slot ring with `head` and `tail`.
 pub fn sample(head: u64, tail: u64) -> Sample {
     Sample {
-        name: "/forge_shm".into(),
+        header: Snapshot {
+            name: "/forge_shm".into(),
+            file_size: 2_105_344,
+            identity: IdentitySnapshot {
+                magic: forge_fabric::layout::MAGIC,
+                layout_version: 1,
+                header_size: 4096,
+                slot_size: 4104,
+                slot_count: 512,
+                segment_size: 2_105_344,
+                session_id: SESSION,
+                state: SegmentState::Live.into(),
+                init_pid: 4100,
+                created_unix_ns: T0_UNIX - 93_000_000_000,
+                created_mono_ns: T0_MONO - 93_000_000_000,
+                payload_capacity: 4096,
+                ..IdentitySnapshot::default()
+            },
+            slot_count: 512,
+            producer: line(Role::Producer, head, 4101, 1),
+            consumer: line(Role::Consumer, tail, 4102, 2),
+            head,
+            tail,
+            taken_mono_ns: T0_MONO,
+            ..Snapshot::default()
+        },
         path: "/dev/shm/forge_shm".into(),
-        file_size: 2_105_344,
-        layout_version: 1,
-        slot_count: 512,
-        slot_size: 4104,
-        payload_capacity: 4096,
-        session_id: SESSION,
-        state: SegState::Live,
-        successor_session: 0,
-        init_pid: 4100,
-        created_unix_ns: T0_UNIX - 93_000_000_000,
         age_ns: 93_000_000_000,
-        producer: side(Role::Producer, head, 4101, 1),
-        consumer: side(Role::Consumer, tail, 4102, 2),
-        head,
-        tail,
+        producer: holder(Role::Producer, 1),
+        consumer: holder(Role::Consumer, 2),
         latency: latency(tail),
         latency_recent: latency(tail.min(100_000)),
         violations: Vec::new(),
@@ -138,21 +161,7 @@ pub fn sample(head: u64, tail: u64) -> Sample {
 /// holds or last held, and whether that frame is pending or consumed (what
 /// fabric's `Snapshot::slot_state` says for a live ring).
 fn slot_position(s: &Sample, index: u32) -> (SlotState, Option<u64>) {
-    if s.slot_count == 0 || index >= s.slot_count || s.head == 0 {
-        return (SlotState::Free, None);
-    }
-    let mask = u64::from(s.slot_count) - 1;
-    let back = (s.head - 1).wrapping_sub(u64::from(index)) & mask;
-    if back >= s.head {
-        return (SlotState::Free, None);
-    }
-    let pos = s.head - 1 - back;
-    let state = if pos < s.tail {
-        SlotState::Consumed
-    } else {
-        SlotState::Pending
-    };
-    (state, Some(pos))
+    s.header.slot_state(index)
 }
 
 /// A synthetic slot copy consistent with `s`.
@@ -317,15 +326,15 @@ impl EventSource for Script {
                 };
                 if let Some(s) = &t.sample {
                     let (sel, first) = if req.follow {
-                        let sel = newest_slot(s.head, s.slot_count).or(req.selected);
+                        let sel = newest_slot(s.head(), s.slot_count()).or(req.selected);
                         let first = sel.map_or(req.first, |x| {
-                            scroll_to(req.first, req.count, x, s.slot_count)
+                            scroll_to(req.first, req.count, x, s.slot_count())
                         });
                         (sel, first)
                     } else {
                         (req.selected, req.first)
                     };
-                    let end = (first + req.count).min(s.slot_count);
+                    let end = (first + req.count).min(s.slot_count());
                     obs.slots = (first..end)
                         .map(|i| {
                             let mut v = slot(s, i, false);

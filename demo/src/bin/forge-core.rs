@@ -7,15 +7,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use color_eyre::Section;
 use forge_demo::cli::{
-    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    print_report, role_or_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
-use forge_demo::human;
-use forge_demo::ingest::{IngestConfig, IngestEnd, Ingester, DEFAULT_RELEASE_BATCH};
+use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
 use forge_demo::signals::Control;
-use forge_fabric::{Side, WaitStrategy};
+use forge_fabric::{human, Role, WaitStrategy};
 
 const PROGRAM: &str = "forge-core";
 
@@ -97,19 +95,14 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, control, Side::Consumer, name, cli.core, cli.parent)?;
-    let mut consumer = match segment.consumer(Some(core)) {
-        Ok(x) => x,
-        Err(e) => {
-            let hint = role_hint(PROGRAM, Side::Consumer, name, &e);
-            let report = Err::<(), _>(e).wrap_err(format!("cannot consume from {name}"));
-            return match hint {
-                Some(h) => report.suggestion(h),
-                None => report,
-            }
-            .map(|()| Exit::Error);
-        }
-    };
+    } = start_daemon(PROGRAM, control, Role::Consumer, name, cli.core, cli.parent)?;
+    let mut consumer = role_or_hint(
+        PROGRAM,
+        Role::Consumer,
+        name,
+        "consume from",
+        segment.consumer(Some(core)),
+    )?;
     let wait = WaitStrategy::from(cli.wait);
     eprintln!(
         "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at sequence {}: \
@@ -144,28 +137,9 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         }
     };
     print_report(&text).wrap_err("writing the report")?;
-    Ok(match end {
-        IngestEnd::SessionLost(e) => {
-            eprintln!("{PROGRAM}: stopping: {name}: {e}");
-            Exit::SessionRetired
-        }
-        IngestEnd::Corrupt(c) => {
-            eprintln!(
-                "{PROGRAM}: stopping: {name}: {c}\n  \
-                 hint: start over with: forge-init --force --segment {name} (the frames it holds are discarded)"
-            );
-            Exit::Integrity
-        }
-        IngestEnd::SegmentLost(lost) => {
-            eprintln!("{PROGRAM}: stopping: {name}: {lost}");
-            Exit::Error
-        }
-        IngestEnd::Integrity(_) => Exit::Integrity,
-        IngestEnd::CountReached | IngestEnd::Stopped
-            if report.gaps + report.duplicates + report.corrupt > 0 =>
-        {
-            Exit::Integrity
-        }
-        IngestEnd::CountReached | IngestEnd::Stopped => Exit::Ok,
-    })
+    Ok(end.finish(
+        PROGRAM,
+        name,
+        report.gaps + report.duplicates + report.corrupt,
+    ))
 }

@@ -9,10 +9,10 @@ use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{parse_mode, print_report, SegmentArg};
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
-use forge_demo::human;
 use forge_fabric::layout::HEADER_SIZE;
 use forge_fabric::{
-    CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE,
+    human, CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY,
+    SLOT_SIZE,
 };
 
 const PROGRAM: &str = "forge-init";

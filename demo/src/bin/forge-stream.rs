@@ -6,16 +6,14 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use color_eyre::Section;
 use forge_demo::cli::{
-    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    print_report, role_or_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
-use forge_demo::human;
 use forge_demo::load::{LoadGen, SizeSpec};
 use forge_demo::signals::Control;
-use forge_demo::stream::{StreamConfig, StreamEnd, Streamer};
-use forge_fabric::{Side, WaitStrategy};
+use forge_demo::stream::{StreamConfig, Streamer};
+use forge_fabric::{human, Role, WaitStrategy};
 
 const PROGRAM: &str = "forge-stream";
 
@@ -91,19 +89,14 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, control, Side::Producer, name, cli.core, cli.parent)?;
-    let mut producer = match segment.producer(Some(core)) {
-        Ok(x) => x,
-        Err(e) => {
-            let hint = role_hint(PROGRAM, Side::Producer, name, &e);
-            let report = Err::<(), _>(e).wrap_err(format!("cannot stream into {name}"));
-            return match hint {
-                Some(h) => report.suggestion(h),
-                None => report,
-            }
-            .map(|()| Exit::Error);
-        }
-    };
+    } = start_daemon(PROGRAM, control, Role::Producer, name, cli.core, cli.parent)?;
+    let mut producer = role_or_hint(
+        PROGRAM,
+        Role::Producer,
+        name,
+        "stream into",
+        segment.producer(Some(core)),
+    )?;
     producer.set_publish_batch(cli.batch);
     let wait = WaitStrategy::from(cli.wait);
     let rate = match cli.rate {
@@ -133,22 +126,5 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     // Release the role (pid cleared, role stopped) before reporting.
     drop(producer);
     print_report(&report.text()).wrap_err("writing the report")?;
-    Ok(match end {
-        StreamEnd::CountReached | StreamEnd::Stopped => Exit::Ok,
-        StreamEnd::SessionLost(e) => {
-            eprintln!("{PROGRAM}: stopping: {name}: {e}");
-            Exit::SessionRetired
-        }
-        StreamEnd::Corrupt(c) => {
-            eprintln!(
-                "{PROGRAM}: stopping: {name}: {c}\n  \
-                 hint: start over with: forge-init --force --segment {name} (the frames it holds are discarded)"
-            );
-            Exit::Integrity
-        }
-        StreamEnd::SegmentLost(lost) => {
-            eprintln!("{PROGRAM}: stopping: {name}: {lost}");
-            Exit::Error
-        }
-    })
+    Ok(end.finish(PROGRAM, name, 0))
 }

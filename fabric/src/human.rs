@@ -1,0 +1,170 @@
+//! Numbers, sizes, durations and times for people, spelled the same in every
+//! Forge program: forge-top's panels, the daemons' reports, forge-bench's
+//! tables. Never used on the per-message path.
+//!
+//! ```
+//! use forge_fabric::human;
+//!
+//! assert_eq!(human::count(1_234_567), "1,234,567");
+//! assert_eq!(human::si(4_560_000.0), "4.56M");
+//! assert_eq!(human::duration_ns(12_340), "12.3µs");
+//! assert_eq!(human::bytes(2_105_344), "2.01 MiB");
+//! assert_eq!(human::session(0xab), "0x00000000000000ab");
+//! ```
+
+use humansize::{format_size, BINARY};
+
+/// A count with digit groups: `1,234,567`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A number with an SI suffix, short: `999`, `12.3k`, `4.56M`, `7.89G`.
+pub fn si(v: f64) -> String {
+    let a = v.abs();
+    if a < 1e3 {
+        format!("{v:.0}")
+    } else if a < 1e6 {
+        format!("{:.1}k", v / 1e3)
+    } else if a < 1e9 {
+        format!("{:.2}M", v / 1e6)
+    } else {
+        format!("{:.2}G", v / 1e9)
+    }
+}
+
+/// Bytes in binary units: `2.01 MiB`, `512 B`.
+pub fn bytes(n: u64) -> String {
+    format_size(n, BINARY)
+}
+
+/// Bytes per second, binary units, one decimal: `45.7 MiB/s`.
+pub fn bytes_rate(per_s: f64) -> String {
+    format!(
+        "{}/s",
+        format_size(per_s.max(0.0) as u64, BINARY.decimal_places(1))
+    )
+}
+
+/// A duration in ns, short, in the unit that fits: `850ns`, `12.3µs`,
+/// `4.6ms`, `2.1s`, `3m12s`, `2h05m`, `3d04h`.
+pub fn duration_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns}ns"),
+        1_000..1_000_000 => format!("{:.1}µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1}ms", ns as f64 / 1e6),
+        _ => {
+            let s = ns / 1_000_000_000;
+            match s {
+                0..60 => format!("{:.1}s", ns as f64 / 1e9),
+                60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+                3600..86_400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+                _ => format!("{}d{:02}h", s / 86_400, s % 86_400 / 3600),
+            }
+        }
+    }
+}
+
+/// An optional duration: `-` when there is none.
+pub fn maybe_duration_ns(ns: Option<u64>) -> String {
+    ns.map_or_else(|| "-".into(), duration_ns)
+}
+
+/// A session id as everyone prints it: `0x0123456789abcdef`.
+pub fn session(id: u64) -> String {
+    format!("{id:#018x}")
+}
+
+/// Wall-clock time of day, UTC, with milliseconds: `12:34:56.789`.
+pub fn time_of_day(unix_ns: u64) -> String {
+    let ms = unix_ns / 1_000_000;
+    let s = ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        s / 3600 % 24,
+        s / 60 % 60,
+        s % 60,
+        ms % 1000
+    )
+}
+
+/// Date and time, UTC: `2024-05-01 12:34:56`.
+pub fn date_time(unix_ns: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(unix_ns);
+    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+}
+
+/// `20240501-123456`, for file names.
+pub fn file_stamp(unix_ns: u64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(unix_ns);
+    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
+}
+
+/// UTC year, month, day, hour, minute, second.
+fn civil(unix_ns: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let s = unix_ns / 1_000_000_000;
+    let (y, m, d) = civil_from_days((s / 86_400) as i64);
+    (y, m, d, s / 3600 % 24, s / 60 % 60, s % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
+/// algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(100_000_000), "100,000,000");
+    }
+
+    #[test]
+    fn durations_pick_a_readable_unit() {
+        assert_eq!(duration_ns(850), "850ns");
+        assert_eq!(duration_ns(12_340), "12.3µs");
+        assert_eq!(duration_ns(2_100_000_000), "2.1s");
+        assert_eq!(duration_ns(192_000_000_000), "3m12s");
+        assert_eq!(maybe_duration_ns(None), "-");
+    }
+
+    #[test]
+    fn rates_and_sizes_read_naturally() {
+        assert_eq!(si(1_950_000.0), "1.95M");
+        assert_eq!(si(12.0), "12");
+        assert_eq!(bytes(2_105_344), "2.01 MiB");
+        assert_eq!(bytes_rate(47_923_200.0), "45.7 MiB/s");
+    }
+
+    #[test]
+    fn dates_are_civil_utc() {
+        // 2024-02-29 12:00:00 UTC
+        let ns = 1_709_208_000 * 1_000_000_000;
+        assert_eq!(date_time(ns), "2024-02-29 12:00:00");
+        assert_eq!(time_of_day(ns + 5_000_000), "12:00:00.005");
+        assert_eq!(file_stamp(ns), "20240229-120000");
+    }
+}

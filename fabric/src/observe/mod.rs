@@ -1,0 +1,311 @@
+//! The read-only observer, for inspectors such as forge-top.
+//!
+//! It maps the segment `O_RDONLY` / `PROT_READ` (it cannot write), reads
+//! shared fields only with atomic loads, copies slots out word by word and
+//! validates each copy afterwards, and re-checks the file's size before every
+//! sample so a truncated segment is reported instead of faulting.
+//!
+//! ```text
+//!  observe/
+//!    mod          Observer: open, snapshot
+//!    snapshot     what a snapshot holds and what is wrong with it
+//!    slots        validated slot copies
+//!    holder       which process holds a role, proven; signals through a pidfd
+//!    fault_guard  a SIGBUS in a mapping that shrank under us, absorbed
+//! ```
+//!
+//! A truncation can still land between the size check and the loads. For that
+//! window every observer's mapping is registered with a process-wide SIGBUS
+//! guard ([`fault_guard`]): a fault inside a registered mapping gets a
+//! read-only zero page mapped over the vanished one, the load then reads
+//! zero, and the observer is poisoned, so the sample is thrown away and
+//! reported as [`ObserveError::Truncated`] instead of killing the process.
+
+use std::fs::File;
+use std::time::Duration;
+
+use crate::clock::monotonic_ns;
+use crate::error::{Corruption, SegmentError};
+use crate::hist::Histogram;
+use crate::layout::*;
+use crate::segment::sys::{self, role_locked, FileFacts};
+use crate::segment::validate::{
+    check_header_fits, retry_while_initializing, validate, validate_name, IdentitySnapshot,
+};
+use crate::segment::NameStatus;
+use crate::sync::{AtomicU64, Ordering};
+use crate::vocab::Role;
+
+pub mod fault_guard;
+mod holder;
+mod slots;
+mod snapshot;
+
+pub use holder::{HolderCheck, SignalRefused};
+pub use slots::SlotCopy;
+pub use snapshot::{Problem, SideSnapshot, Snapshot};
+
+/// Most positions [`Snapshot::damaged`] checks per snapshot (all of them in
+/// rings of up to this many slots).
+pub const DAMAGE_SCAN: u64 = 4096;
+
+/// Why a sample could not be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ObserveError {
+    /// The file shrank below what we mapped: reading it would fault.
+    #[error("segment was truncated under us: {now} bytes, {mapped} mapped")]
+    Truncated {
+        /// The file's size now.
+        now: u64,
+        /// The size we mapped.
+        mapped: u64,
+    },
+    /// fstat failed.
+    #[error("fstat failed: {0}")]
+    Stat(String),
+}
+
+/// A read-only attachment to a segment.
+pub struct Observer {
+    name: String,
+    file: File,
+    owner_uid: u32,
+    // Declared before `map`: it is unregistered before the unmapping.
+    guard: Option<fault_guard::Registration>,
+    map: memmap2::Mmap,
+    len: usize,
+    slot_count: u32,
+    session: u64,
+    file_id: (u64, u64),
+    owner_warning: Option<String>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .field("session", &format_args!("{:#018x}", self.session))
+            .finish()
+    }
+}
+
+impl Observer {
+    /// Opens `name` read-only, waiting up to `init_wait` while it initializes.
+    /// Retired segments are refused: inspectors attach to the live one.
+    pub fn open(name: &str, init_wait: Duration) -> Result<Observer, SegmentError> {
+        validate_name(name)?;
+        retry_while_initializing(name, init_wait, || Self::open_once(name))
+    }
+
+    fn open_once(name: &str) -> Result<Observer, SegmentError> {
+        let file = sys::open(name, false)?;
+        let facts = FileFacts::of(name, &file)?;
+        check_header_fits(name, facts.size)?;
+        let map_io = |source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "mmap",
+            source,
+        };
+        // The header alone first: how much to map comes from the validated
+        // header, never from the file's size, which anyone with write access
+        // can set to 2^47 bytes.
+        // SAFETY: a read-only shared mapping of the file's first page, which
+        // exists (checked above). It is only read through atomics.
+        let header_map =
+            unsafe { memmap2::MmapOptions::new().len(HEADER_SIZE).map(&file) }.map_err(map_io)?;
+        {
+            let guard = fault_guard::register(header_map.as_ptr(), header_map.len());
+            // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics
+            // and padding; only loads are made through it.
+            let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
+            let geometry = validate(name, header, facts.size, false);
+            if guard
+                .as_ref()
+                .is_some_and(fault_guard::Registration::faulted)
+            {
+                return Err(SegmentError::TooShort {
+                    name: name.to_owned(),
+                    found: file.metadata().map_or(0, |m| m.len()),
+                    expected: facts.size,
+                });
+            }
+            geometry?;
+        }
+        let len = facts.size as usize;
+        // SAFETY: a read-only shared mapping of a file of `len` bytes, which
+        // validate() just found equal to the size its header declares. It
+        // may change under us (other processes write it) and may be
+        // truncated; we only read it through atomics, after re-checking size.
+        let map = unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.map_err(map_io)?;
+        let observer = Observer {
+            name: name.to_owned(),
+            owner_uid: facts.uid,
+            file,
+            guard: fault_guard::register(map.as_ptr(), map.len()),
+            len: map.len(),
+            map,
+            slot_count: 0,
+            session: 0,
+            file_id: facts.file_id,
+            owner_warning: facts.owner_warning(name),
+        };
+        let geometry = validate(name, observer.header(), facts.size, false);
+        if observer.faulted() {
+            // Truncated while we read the header: what we read was zeros.
+            return Err(SegmentError::TooShort {
+                name: name.to_owned(),
+                found: observer.file.metadata().map_or(0, |m| m.len()),
+                expected: facts.size,
+            });
+        }
+        let geometry = geometry?;
+        Ok(Observer {
+            slot_count: geometry.slot_count,
+            session: geometry.session,
+            ..observer
+        })
+    }
+
+    fn header(&self) -> &Header {
+        debug_assert!(self.len >= HEADER_SIZE);
+        // SAFETY: page-aligned, at least HEADER_SIZE long (checked at open);
+        // Header is all atomics and padding. Only loads are made through it;
+        // the mapping is PROT_READ, so a store would fault, not corrupt.
+        unsafe { &*self.map.as_ptr().cast::<Header>() }
+    }
+
+    fn word(&self, off: usize) -> &AtomicU64 {
+        debug_assert!(off % 8 == 0 && off + 8 <= self.len);
+        // SAFETY: `off` is 8-aligned (header and slot sizes are multiples of
+        // 8) and inside the mapping (validated geometry).
+        unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
+    }
+
+    /// The segment name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Set when the object is owned by another user or writable by others.
+    pub fn owner_warning(&self) -> Option<&str> {
+        self.owner_warning.as_deref()
+    }
+
+    /// The session at attach time.
+    pub fn session_id(&self) -> u64 {
+        self.session
+    }
+
+    /// Slots in the ring.
+    pub fn slot_count(&self) -> u32 {
+        self.slot_count
+    }
+
+    /// Bytes mapped.
+    pub fn mapped_len(&self) -> usize {
+        self.len
+    }
+
+    /// Start of the read-only mapping, for tests that prove a store through
+    /// it faults. Nothing in Forge writes through it.
+    #[doc(hidden)]
+    pub fn mapping_ptr(&self) -> *const u8 {
+        self.map.as_ptr()
+    }
+
+    /// Is the name still ours, replaced, or gone?
+    pub fn name_status(&self) -> NameStatus {
+        sys::name_status(&self.name, self.file_id)
+    }
+
+    /// Did a load from this mapping fault (the object shrank under it)?
+    /// Then some of it reads as zeros for good: the observer is useless and
+    /// every sample fails with [`ObserveError::Truncated`].
+    pub fn faulted(&self) -> bool {
+        self.guard
+            .as_ref()
+            .is_some_and(fault_guard::Registration::faulted)
+    }
+
+    fn check_size(&self) -> Result<(), ObserveError> {
+        let now = self
+            .file
+            .metadata()
+            .map_err(|e| ObserveError::Stat(e.to_string()))?
+            .len();
+        if now < self.len as u64 || self.faulted() {
+            return Err(ObserveError::Truncated {
+                now,
+                mapped: self.len as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// Copies every header field. `tail` is read before `head`, so
+    /// `head >= tail` up to the producer's publish batch.
+    pub fn snapshot(&self) -> Result<Snapshot, ObserveError> {
+        self.check_size()?;
+        let h = self.header();
+        let identity = IdentitySnapshot::read(&h.identity);
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`;
+        // read before head so that head >= tail up to the publish batch.
+        let tail = h.consumer.index.load(Ordering::Acquire);
+        let mut consumer = SideSnapshot::read(&h.consumer);
+        let mut producer = SideSnapshot::read(&h.producer);
+        // SYNC: pairs with the Release store of head in `Producer::publish`.
+        let head = h.producer.index.load(Ordering::Acquire);
+        let damaged = self.damaged_between(tail, head);
+        producer.lock_held = role_locked(&self.file, Role::Producer);
+        consumer.lock_held = role_locked(&self.file, Role::Consumer);
+        let snap = Snapshot {
+            name: self.name.clone(),
+            file_size: self.len as u64,
+            identity,
+            slot_count: self.slot_count,
+            producer,
+            consumer,
+            latency: Histogram::read(&h.latency),
+            head,
+            tail,
+            damaged,
+            taken_mono_ns: monotonic_ns(),
+        };
+        // A truncation during the loads above makes them read zeros.
+        self.check_size().map(|()| snap)
+    }
+
+    /// The first position from `tail` on, below `head` (loaded after `tail`,
+    /// with Acquire), whose slot lacks its stamp. The producer stores each
+    /// word before a head that covers it, so such a slot was damaged —
+    /// unless the consumer released it meanwhile and the producer rewrote it
+    /// for the next lap, which is why only positions at or past `tail` as
+    /// re-read after the word loads are reported.
+    fn damaged_between(&self, tail: u64, head: u64) -> Option<Corruption> {
+        let n = u64::from(self.slot_count);
+        let past = head.wrapping_sub(tail) as i64;
+        if n == 0 || past <= 0 || past as u64 > n {
+            return None;
+        }
+        let shift = self.slot_count.trailing_zeros();
+        let (pos, index, expected, found) = (0..(past as u64).min(DAMAGE_SCAN)).find_map(|k| {
+            let pos = tail.wrapping_add(k);
+            let index = (pos & (n - 1)) as u32;
+            // SYNC: pairs with the Release store of the slot word in
+            // `SlotWriter::commit`, ordered before the head store we acquired.
+            let found = unpack_word(self.word(slot_offset(index)).load(Ordering::Acquire)).2;
+            let expected = stamp_for(pos, shift);
+            (found != expected).then_some((pos, index, expected, found))
+        })?;
+        // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+        let tail_now = self.header().consumer.index.load(Ordering::Acquire);
+        (pos.wrapping_sub(tail_now) as i64 >= 0).then_some(Corruption::Stamp {
+            position: pos,
+            slot: u64::from(index),
+            expected,
+            found,
+            head,
+        })
+    }
+}

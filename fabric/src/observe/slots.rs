@@ -1,0 +1,136 @@
+//! Copying a slot out of a live ring without trusting it: atomic word loads,
+//! then a check of whether the producer may have rewritten it meanwhile.
+
+use super::snapshot::last_position;
+use super::{ObserveError, Observer};
+use crate::layout::*;
+use crate::sync::{fence, Ordering};
+use crate::vocab::SlotState;
+
+/// A slot copied out of the ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotCopy {
+    /// Slot index, `0..slot_count`.
+    pub index: u32,
+    /// The ring position the frame was published at, if the stamp says.
+    pub position: Option<u64>,
+    /// Pending, consumed or free.
+    pub state: SlotState,
+    /// Payload length from the slot word.
+    pub len: u16,
+    /// Flags from the slot word.
+    pub flags: u16,
+    /// Stamp from the slot word.
+    pub stamp: u32,
+    /// The payload bytes (`len` of them, at most a slot).
+    pub bytes: Vec<u8>,
+    /// The slot word changed between the two loads around the copy: the
+    /// producer rewrote the slot while we read it.
+    pub changed: bool,
+    /// The consumer has released this frame and the producer's head is close
+    /// enough that it may be rewriting the slot for the next lap right now.
+    pub overwritable: bool,
+    /// `changed || overwritable`: `bytes` must not be trusted.
+    pub torn: bool,
+}
+
+impl Observer {
+    /// Copies slot `index` out with atomic word loads, then checks whether
+    /// the producer may have overwritten it meanwhile (then `torn` is set).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Observer, Segment, SlotState};
+    ///
+    /// let name = format!("/forge_doc_observe_{}", std::process::id());
+    /// let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
+    /// let mut producer = segment.producer(None)?;
+    /// producer.try_push(b"seen, never touched")?;
+    /// producer.publish();
+    ///
+    /// // Read-only: O_RDONLY, PROT_READ. It cannot write, and takes no role.
+    /// let observer = Observer::open(&name, Duration::ZERO)?;
+    /// let snap = observer.snapshot()?;
+    /// assert_eq!((snap.head, snap.tail), (1, 0));
+    /// let slot = observer.read_slot(0)?;
+    /// assert_eq!(slot.state, SlotState::Pending);
+    /// assert_eq!(slot.bytes, b"seen, never touched");
+    /// assert!(!slot.torn);
+    /// # drop(producer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_slot(&self, index: u32) -> Result<SlotCopy, ObserveError> {
+        self.read_slot_prefix(index, PAYLOAD_CAPACITY)
+    }
+
+    /// Like [`read_slot`](Self::read_slot), copying at most `max_bytes` of
+    /// the payload (for example just the 32-byte frame header for a list).
+    pub fn read_slot_prefix(&self, index: u32, max_bytes: usize) -> Result<SlotCopy, ObserveError> {
+        self.check_size()?;
+        let index = index % self.slot_count.max(1);
+        let h = self.header();
+        let base = slot_offset(index);
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit`: the payload written before it is visible.
+        let w1 = self.word(base).load(Ordering::Acquire);
+        let (len, flags, stamp) = unpack_word(w1);
+        let copy_len = usize::from(len).min(PAYLOAD_CAPACITY).min(max_bytes);
+        let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
+        for k in 0..copy_len.div_ceil(8) {
+            bytes.extend_from_slice(
+                &self
+                    .word(base + 8 + 8 * k)
+                    .load(Ordering::Relaxed)
+                    .to_le_bytes(),
+            );
+        }
+        bytes.truncate(copy_len);
+        // Orders the payload loads above before the re-checks below.
+        fence(Ordering::Acquire);
+        let w2 = self.word(base).load(Ordering::Relaxed);
+        let tail = h.consumer.index.load(Ordering::Relaxed);
+        let head = h.producer.index.load(Ordering::Relaxed);
+        let batch = u64::from(h.producer.batch.load(Ordering::Relaxed).max(1));
+
+        let n = u64::from(self.slot_count);
+        let shift = self.slot_count.trailing_zeros();
+        // Candidate positions for this slot: the last one below head, and the
+        // one a lap later (published but not yet counted in a batched head).
+        let below = last_position(head, index, self.slot_count);
+        let candidates = [below, below.map(|p| p + n).or(Some(u64::from(index)))];
+        let position = candidates
+            .into_iter()
+            .flatten()
+            .find(|&p| stamp != 0 && stamp_for(p, shift) == stamp);
+        let state = match position {
+            None => SlotState::Free,
+            Some(p) if p < tail => SlotState::Consumed,
+            Some(_) => SlotState::Pending,
+        };
+        // The producer may be writing position p + n only once the consumer
+        // released p (tail > p) and its real head reached p + n, which is at
+        // most head + batch - 1.
+        let overwritable = position.is_some_and(|p| {
+            let released = (tail.wrapping_sub(p) as i64) > 0;
+            let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
+            released && next_lap_ahead_of_head < batch as i64
+        });
+        // A truncation during the copy makes it read zeros.
+        self.check_size()?;
+        Ok(SlotCopy {
+            index,
+            position,
+            state,
+            len,
+            flags,
+            stamp,
+            bytes,
+            changed: w1 != w2,
+            overwritable,
+            torn: w1 != w2 || overwritable,
+        })
+    }
+}

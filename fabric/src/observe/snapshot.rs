@@ -1,0 +1,312 @@
+//! A segment's header copied out at one moment, and what it says: which
+//! slots hold what, and what is wrong.
+
+use std::time::Duration;
+
+use crate::error::Corruption;
+use crate::hist::Histogram;
+use crate::layout::*;
+use crate::process::Identity;
+use crate::segment::{HeaderProblem, IdentitySnapshot};
+use crate::sync::{AtomicU64, Ordering};
+use crate::vocab::{Coded, RoleState, SegmentState, SlotState};
+use crate::wait::WaitStrategy;
+
+/// One side's line, copied out.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SideSnapshot {
+    /// `head` (producer) or `tail` (consumer).
+    pub index: u64,
+    /// Asleep on its futex right now.
+    pub sleeping: bool,
+    /// How it waits.
+    pub wait_strategy: Coded<WaitStrategy>,
+    /// Role holder's pid, 0 when vacant (in the holder's pid namespace).
+    pub pid: u32,
+    /// Core the holder pinned itself to.
+    pub core: Option<u32>,
+    /// Session the holder attached to.
+    pub session: u64,
+    /// CLOCK_MONOTONIC ns of the last heartbeat.
+    pub heartbeat_ns: u64,
+    /// Frames committed or released.
+    pub messages: u64,
+    /// Payload bytes committed or released.
+    pub bytes: u64,
+    /// Times the ring was found full (producer) or empty (consumer).
+    pub backpressure: u64,
+    /// What the `role_state` word says.
+    pub role_state: Coded<RoleState>,
+    /// Commits per `head` store, or releases per `tail` store (at least 1).
+    pub batch: u32,
+    /// CLOCK_MONOTONIC ns when the role was taken.
+    pub started_mono_ns: u64,
+    /// Inode of the holder's pid namespace, 0 if unknown.
+    pub pidns: u64,
+    /// The holder's start time, clock ticks after boot, 0 if unknown.
+    pub start_ticks: u64,
+    /// The holder's effective uid.
+    pub uid: u32,
+    /// `HOLDER_*` bits.
+    pub flags: u32,
+    /// The holder's program name, as written (printable ASCII only; any
+    /// other byte shows as `?`).
+    pub program: String,
+    /// Does a live process hold the role's lock right now? The kernel's
+    /// answer, whatever the pid says; `None` if it would not say.
+    pub lock_held: Option<bool>,
+}
+
+impl SideSnapshot {
+    pub(super) fn read(line: &SideLine) -> Self {
+        // SYNC: pairs with the Release store of role_state in
+        // `HeldRole::activate`: the fields it wrote before are visible.
+        let role_state = line.role_state.load(Ordering::Acquire);
+        let core = line.core.load(Ordering::Relaxed);
+        SideSnapshot {
+            // SYNC: pairs with the Release stores of head in
+            // `Producer::publish` and of tail in `Consumer::flush`.
+            index: line.index.load(Ordering::Acquire),
+            sleeping: line.sleeping.load(Ordering::Relaxed) != 0,
+            wait_strategy: Coded::from_code(line.wait_strategy.load(Ordering::Relaxed)),
+            pid: line.pid.load(Ordering::Relaxed),
+            core: (core != CORE_NONE).then_some(core),
+            session: line.session.load(Ordering::Relaxed),
+            heartbeat_ns: line.heartbeat_ns.load(Ordering::Relaxed),
+            messages: line.messages.load(Ordering::Relaxed),
+            bytes: line.bytes.load(Ordering::Relaxed),
+            backpressure: line.backpressure.load(Ordering::Relaxed),
+            role_state: Coded::from_code(role_state),
+            batch: line.batch.load(Ordering::Relaxed).max(1),
+            started_mono_ns: line.started_mono_ns.load(Ordering::Relaxed),
+            pidns: line.pidns.load(Ordering::Relaxed),
+            start_ticks: line.start_ticks.load(Ordering::Relaxed),
+            uid: line.uid.load(Ordering::Relaxed),
+            flags: line.flags.load(Ordering::Relaxed),
+            program: program_name(&line.program),
+            lock_held: None,
+        }
+    }
+
+    /// The holder as its line names it.
+    pub fn identity(&self) -> Identity {
+        Identity {
+            pid: self.pid,
+            pidns: self.pidns,
+            start_ticks: self.start_ticks,
+        }
+    }
+
+    /// Heartbeat age at `now_ns` (CLOCK_MONOTONIC), if it ever beat.
+    pub fn heartbeat_age(&self, now_ns: u64) -> Option<Duration> {
+        (self.heartbeat_ns != 0)
+            .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
+    }
+}
+
+/// The 16 program bytes of a line as text: up to the first NUL, anything but
+/// printable ASCII shown as `?` (the bytes come from another process and may
+/// be hostile; they reach terminals).
+fn program_name(words: &[AtomicU64; 2]) -> String {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&words[0].load(Ordering::Relaxed).to_le_bytes());
+    bytes[8..].copy_from_slice(&words[1].load(Ordering::Relaxed).to_le_bytes());
+    bytes
+        .iter()
+        .take_while(|&&b| b != 0)
+        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+        .collect()
+}
+
+/// Every header field, copied out at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Snapshot {
+    /// Segment name.
+    pub name: String,
+    /// Bytes mapped.
+    pub file_size: u64,
+    /// The identity line.
+    pub identity: IdentitySnapshot,
+    /// Slots mapped (the identity's `slot_count` when the segment was
+    /// opened; the one to index slots by).
+    pub slot_count: u32,
+    /// The producer's line.
+    pub producer: SideSnapshot,
+    /// The consumer's line.
+    pub consumer: SideSnapshot,
+    /// The consumer's latency histogram.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub latency: Histogram,
+    /// `head`, read after `tail`.
+    pub head: u64,
+    /// `tail`.
+    pub tail: u64,
+    /// The first frame between `tail` and `head` whose slot does not hold
+    /// its stamp: `head` says it was published, so its slot word was
+    /// damaged, and the consumer will stop there for good. Only positions at
+    /// or past `tail` as re-read after the word loads count, so a slot
+    /// rewritten for the next lap is never taken for damage. At most
+    /// [`super::DAMAGE_SCAN`] positions are looked at per snapshot.
+    pub damaged: Option<Corruption>,
+    /// CLOCK_MONOTONIC ns when sampled.
+    pub taken_mono_ns: u64,
+}
+
+/// Something wrong that a snapshot shows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The magic is not Forge's.
+    #[error("magic is {found:#018x}, expected {MAGIC:#018x}")]
+    NotForge {
+        /// The magic found.
+        found: u64,
+    },
+    /// Another layout version.
+    #[error("layout version is {found}, expected {LAYOUT_VERSION}")]
+    Version {
+        /// The version found.
+        found: u32,
+    },
+    /// The identity line's geometry, state or session is wrong.
+    #[error("{0}")]
+    Header(HeaderProblem),
+    /// The identity now declares another geometry than the one mapped.
+    #[error("slot_count is {found}, but {mapped} slots were mapped")]
+    Remapped {
+        /// What the header says now.
+        found: u32,
+        /// What was validated and mapped.
+        mapped: u32,
+    },
+    /// `tail` is further ahead of `head` than the publish batch allows.
+    #[error("tail {tail} is ahead of head {head} by more than the publish batch {batch}")]
+    TailAhead {
+        /// `head`.
+        head: u64,
+        /// `tail`.
+        tail: u64,
+        /// The producer's batch.
+        batch: u32,
+    },
+    /// More frames in flight than slots.
+    #[error("{in_flight} frames in flight exceed the {slots} slots")]
+    Overfull {
+        /// `head - tail`.
+        in_flight: u64,
+        /// Slots.
+        slots: u32,
+    },
+    /// A published frame's slot word was damaged.
+    #[error("{}: {damage}", if *.at_tail { "the ring is stuck" } else { "a frame ahead of the consumer is damaged" })]
+    Damaged {
+        /// What was found.
+        damage: Corruption,
+        /// The consumer is at it now (and cannot pass it).
+        at_tail: bool,
+    },
+}
+
+impl Problem {
+    /// Does the header no longer read as the segment that was mapped (as
+    /// opposed to a ring whose indices or slots are wrong)?
+    pub fn breaks_identity(&self) -> bool {
+        matches!(
+            self,
+            Problem::NotForge { .. }
+                | Problem::Version { .. }
+                | Problem::Header(_)
+                | Problem::Remapped { .. }
+        )
+    }
+}
+
+impl Snapshot {
+    /// Frames published and not yet released, as far as the indices say.
+    pub fn in_flight(&self) -> u64 {
+        self.head.saturating_sub(self.tail)
+    }
+
+    /// `in_flight / slot_count`, 0..=1 for a sound header.
+    pub fn fill_ratio(&self) -> f64 {
+        if self.slot_count == 0 {
+            return 0.0;
+        }
+        self.in_flight() as f64 / f64::from(self.slot_count)
+    }
+
+    /// What is wrong, identity first (see [`Problem::breaks_identity`]).
+    /// Empty for a sound segment. The identity is checked with the same
+    /// function that opening a segment uses.
+    pub fn problems(&self) -> Vec<Problem> {
+        let id = &self.identity;
+        if id.magic != MAGIC {
+            return vec![Problem::NotForge { found: id.magic }];
+        }
+        if id.layout_version != LAYOUT_VERSION {
+            return vec![Problem::Version {
+                found: id.layout_version,
+            }];
+        }
+        let mut out: Vec<Problem> = id.problem().map(Problem::Header).into_iter().collect();
+        if out.is_empty() && id.slot_count != self.slot_count {
+            out.push(Problem::Remapped {
+                found: id.slot_count,
+                mapped: self.slot_count,
+            });
+        }
+        let batch = self.producer.batch;
+        if self.tail > self.head.saturating_add(u64::from(batch)) {
+            out.push(Problem::TailAhead {
+                head: self.head,
+                tail: self.tail,
+                batch,
+            });
+        }
+        if self.in_flight() > u64::from(self.slot_count) {
+            out.push(Problem::Overfull {
+                in_flight: self.in_flight(),
+                slots: self.slot_count,
+            });
+        }
+        if let Some(damage) = &self.damaged {
+            let at_tail =
+                matches!(damage, Corruption::Stamp { position, .. } if *position == self.tail);
+            out.push(Problem::Damaged {
+                damage: damage.clone(),
+                at_tail,
+            });
+        }
+        out
+    }
+
+    /// The state the identity line says.
+    pub fn state(&self) -> Coded<SegmentState> {
+        self.identity.state
+    }
+
+    /// The ring position whose frame slot `index` holds or last held,
+    /// relative to this snapshot's `head`, and the slot's state.
+    pub fn slot_state(&self, index: u32) -> (SlotState, Option<u64>) {
+        if self.slot_count == 0 || index >= self.slot_count {
+            return (SlotState::Free, None);
+        }
+        let Some(pos) = last_position(self.head, index, self.slot_count) else {
+            return (SlotState::Free, None);
+        };
+        let state = if pos < self.tail {
+            SlotState::Consumed
+        } else {
+            SlotState::Pending
+        };
+        (state, Some(pos))
+    }
+}
+
+/// The last ring position below `head` that lands in slot `index` of a ring
+/// of `slot_count` slots, or `None` if no position below `head` does.
+pub(super) fn last_position(head: u64, index: u32, slot_count: u32) -> Option<u64> {
+    let index = u64::from(index);
+    (head > index).then(|| head - 1 - (head - 1 - index) % u64::from(slot_count))
+}

@@ -1,0 +1,330 @@
+//! A segment's life: created fresh (retiring and unlinking whatever was at
+//! the name), opened by daemons, removed.
+//!
+//! ```text
+//!  create:  lock /dev/shm ─▶ look at the name ─▶ live holder? refuse (unless forced)
+//!           ─▶ retire the old one in place ─▶ unlink ─▶ O_EXCL create ─▶ size,
+//!           reserve, zero ─▶ identity ─▶ session_id, state = live (Release)
+//!  open:    open O_RDWR|O_NONBLOCK|O_NOFOLLOW ─▶ regular file? ─▶ map the header
+//!           ─▶ validate ─▶ map the declared size ─▶ validate again
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::sys::{self, FileFacts};
+use super::validate::{
+    check_header_fits, check_slot_count, retry_while_initializing, validate, validate_name,
+};
+use super::{Mapping, Segment};
+use crate::clock::{monotonic_ns, new_session_id, unix_ns};
+use crate::error::HeaderProblem;
+use crate::error::SegmentError;
+use crate::layout::*;
+use crate::sync::Ordering;
+use crate::vocab::SegmentState;
+
+/// How long [`Segment::create`] waits for another forge-init's init lock.
+pub const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// Options for [`Segment::create`].
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Number of slots: a power of two from 2 to 2^20.
+    pub slot_count: u32,
+    /// Permission bits of the new object (0600 unless sharing with a group).
+    pub mode: u32,
+    /// Replace the segment even if a live daemon holds it.
+    pub force: bool,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            slot_count: DEFAULT_SLOT_COUNT,
+            mode: 0o600,
+            force: false,
+        }
+    }
+}
+
+/// What [`Segment::create`] replaced, if anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// No object had the name.
+    Nothing,
+    /// A Forge segment, retired in place with this session.
+    Session(u64),
+    /// An object that was not a usable Forge segment (only with `force`).
+    Foreign(String),
+}
+
+impl Segment {
+    /// Creates a fresh, zeroed segment with a new session, retiring and
+    /// unlinking any segment already at `name` (refused while a live process
+    /// holds one of its roles, unless `opts.force`).
+    ///
+    /// Initializers serialize on an advisory lock of `/dev/shm` itself (held
+    /// from the first look at the name to the publication of the new
+    /// session), so two at once cannot unlink each other's new segment: one
+    /// that waited for that lock and then finds a segment created while it
+    /// waited fails with [`SegmentError::Raced`]. Under that lock, a segment
+    /// still initializing was left by a forge-init that died: only `force`
+    /// replaces it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::{CreateOptions, Replaced, Segment};
+    ///
+    /// let name = format!("/forge_doc_create_{}", std::process::id());
+    /// let opts = CreateOptions { slot_count: 8, ..CreateOptions::default() };
+    /// let (segment, replaced) = Segment::create(&name, &opts)?;
+    /// assert_eq!(replaced, Replaced::Nothing);
+    /// assert_eq!(segment.slot_count(), 8);
+    /// assert_ne!(segment.session_id(), 0);
+    /// segment.unlink()?;
+    /// # Ok::<(), forge_fabric::SegmentError>(())
+    /// ```
+    pub fn create(name: &str, opts: &CreateOptions) -> Result<(Segment, Replaced), SegmentError> {
+        validate_name(name)?;
+        check_slot_count(opts.slot_count)?;
+        let started_ns = monotonic_ns();
+        let (_init_lock, waited) = sys::lock_init(name, INIT_LOCK_WAIT)?;
+        let locked_ns = monotonic_ns();
+        let mut replaced = Replaced::Nothing;
+        let mut old_session = 0;
+        match Segment::open(name, Duration::ZERO) {
+            Ok(old) => {
+                // Another forge-init created it while we waited for its lock.
+                // Only then: a creation time merely in our window (or in the
+                // future, from another time namespace or a damaged header)
+                // says nothing when nobody held the lock.
+                let created = old
+                    .map
+                    .header()
+                    .identity
+                    .created_mono_ns
+                    .load(Ordering::Relaxed);
+                if waited && (started_ns..=locked_ns).contains(&created) {
+                    return Err(SegmentError::Raced {
+                        name: name.to_owned(),
+                    });
+                }
+                if let Some((role, pid)) = old.live_holder() {
+                    if !opts.force {
+                        return Err(SegmentError::Active {
+                            name: name.to_owned(),
+                            role,
+                            pid,
+                        });
+                    }
+                }
+                old_session = old.session;
+                replaced = Replaced::Session(old.session);
+            }
+            Err(SegmentError::Missing { .. }) => {}
+            Err(SegmentError::Retired { session, .. }) => {
+                old_session = session;
+                replaced = Replaced::Session(session);
+            }
+            Err(e @ SegmentError::PermissionDenied { .. }) => return Err(e),
+            // We hold the init lock, so no forge-init is writing it: one died
+            // half-way (SIGKILL, a file-size limit). Without this, the
+            // leftover would block every later forge-init.
+            Err(SegmentError::Initializing { init_pid, .. }) => {
+                let stale = SegmentError::StaleInit {
+                    name: name.to_owned(),
+                    init_pid,
+                };
+                if !opts.force {
+                    return Err(SegmentError::Occupied {
+                        name: name.to_owned(),
+                        source: Box::new(stale),
+                    });
+                }
+                replaced = Replaced::Foreign(stale.to_string());
+            }
+            Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
+            Err(e) => {
+                return Err(SegmentError::Occupied {
+                    name: name.to_owned(),
+                    source: Box::new(e),
+                })
+            }
+        }
+        let session = new_session_id(old_session);
+        if replaced != Replaced::Nothing {
+            // Retire in place first, so processes that still map the old
+            // object notice, then unlink: never truncate what others map.
+            if let Ok(old) = Segment::open_once(name, true) {
+                let id = &old.map.header().identity;
+                id.successor_session.store(session, Ordering::Relaxed);
+                // SYNC: pairs with the Acquire load of state in
+                // `check_session` and in observers.
+                id.state
+                    .store(SegmentState::Retired.code(), Ordering::Release);
+            }
+            sys::remove(name)?;
+        }
+        Self::create_exclusive(name, opts, session).map(|s| (s, replaced))
+    }
+
+    fn create_exclusive(
+        name: &str,
+        opts: &CreateOptions,
+        session: u64,
+    ) -> Result<Segment, SegmentError> {
+        let size = segment_size(opts.slot_count);
+        let file = sys::create_exclusive(name, opts.mode)?;
+        let cleanup = |e: SegmentError| {
+            let _ = sys::unlink(name);
+            e
+        };
+        let io = |action| {
+            move |source| SegmentError::Io {
+                name: name.to_owned(),
+                action,
+                source,
+            }
+        };
+        let facts = FileFacts::of(name, &file).map_err(cleanup)?;
+        if facts.uid != sys::euid() || facts.size != 0 {
+            return Err(cleanup(SegmentError::Swapped {
+                name: name.to_owned(),
+                uid: facts.uid,
+                size: facts.size,
+            }));
+        }
+        file.set_len(size as u64)
+            .map_err(io("ftruncate"))
+            .map_err(cleanup)?;
+        sys::fallocate(&file, size)
+            .map_err(io("fallocate"))
+            .map_err(cleanup)?;
+        let map = memmap2::MmapOptions::new()
+            .len(size)
+            .map_raw(&file)
+            .map_err(io("mmap"))
+            .map_err(cleanup)?;
+        // SAFETY: the object was created exclusively by us a moment ago and is
+        // `size` bytes long; nobody has a role in it, so nobody else writes.
+        unsafe { std::ptr::write_bytes(map.as_mut_ptr(), 0, size) };
+        let map = Arc::new(Mapping::new(map, size, file));
+        let header = map.header();
+        let id = &header.identity;
+        id.magic.store(MAGIC, Ordering::Relaxed);
+        id.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        id.header_size.store(HEADER_SIZE as u32, Ordering::Relaxed);
+        id.slot_size.store(SLOT_SIZE as u32, Ordering::Relaxed);
+        id.slot_count.store(opts.slot_count, Ordering::Relaxed);
+        id.segment_size.store(size as u64, Ordering::Relaxed);
+        id.payload_capacity
+            .store(PAYLOAD_CAPACITY as u32, Ordering::Relaxed);
+        id.init_pid.store(std::process::id(), Ordering::Relaxed);
+        id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
+        id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
+        for line in [&header.producer, &header.consumer] {
+            line.core.store(CORE_NONE, Ordering::Relaxed);
+            line.batch.store(1, Ordering::Relaxed);
+        }
+        // SYNC: both pair with the Acquire load of state in `validate`: a
+        // reader that sees LIVE sees every field above and the session.
+        id.session_id.store(session, Ordering::Release);
+        id.state.store(SegmentState::Live.code(), Ordering::Release);
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            session,
+            slot_count: opts.slot_count,
+            file_size: size as u64,
+            file_id: facts.file_id,
+            owner_warning: None,
+        })
+    }
+
+    /// Opens a live segment read-write, waiting up to `init_wait` while it is
+    /// still initializing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Segment, SegmentError};
+    ///
+    /// let name = format!("/forge_doc_open_{}", std::process::id());
+    /// assert!(matches!(
+    ///     Segment::open(&name, Duration::ZERO),
+    ///     Err(SegmentError::Missing { .. })
+    /// ));
+    /// let (created, _) = Segment::create(&name, &CreateOptions::default())?;
+    /// let opened = Segment::open(&name, Duration::from_secs(1))?;
+    /// assert_eq!(opened.session_id(), created.session_id());
+    /// created.unlink()?;
+    /// # Ok::<(), SegmentError>(())
+    /// ```
+    pub fn open(name: &str, init_wait: Duration) -> Result<Segment, SegmentError> {
+        validate_name(name)?;
+        retry_while_initializing(name, init_wait, || Self::open_once(name, false))
+    }
+
+    /// Opens what is at `name` once. `any_state` accepts a segment whose
+    /// geometry is sound in any state (to retire it in place).
+    pub(super) fn open_once(name: &str, any_state: bool) -> Result<Segment, SegmentError> {
+        let file = sys::open(name, true)?;
+        let facts = FileFacts::of(name, &file)?;
+        let file_size = facts.size;
+        check_header_fits(name, file_size)?;
+        let map_io = |source| SegmentError::Io {
+            name: name.to_owned(),
+            action: "mmap",
+            source,
+        };
+        // Map the header alone first: the size of what to map comes from the
+        // validated header, never from the file (which anyone with write
+        // access can grow to 2^47 bytes).
+        let header_map = memmap2::MmapOptions::new()
+            .len(HEADER_SIZE)
+            .map_raw_read_only(&file)
+            .map_err(map_io)?;
+        // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics and
+        // padding, valid for any bytes; only loads are made through it.
+        let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
+        let geometry = validate(name, header, file_size, any_state)?;
+        drop(header_map);
+        let len = segment_size(geometry.slot_count);
+        let map = memmap2::MmapOptions::new()
+            .len(len)
+            .map_raw(&file)
+            .map_err(map_io)?;
+        let map = Arc::new(Mapping::new(map, len, file));
+        // Validated again on the mapping we keep: the header may have
+        // changed between the two maps.
+        if validate(name, map.header(), file_size, any_state)? != geometry {
+            return Err(SegmentError::Malformed {
+                name: name.to_owned(),
+                problem: HeaderProblem::Changed,
+            });
+        }
+        Ok(Segment {
+            name: name.to_owned(),
+            map,
+            session: geometry.session,
+            slot_count: geometry.slot_count,
+            file_size: len as u64,
+            file_id: facts.file_id,
+            owner_warning: facts.owner_warning(name),
+        })
+    }
+
+    /// Removes the name. Processes that map the object keep their mapping.
+    pub fn unlink(&self) -> Result<(), SegmentError> {
+        unlink(&self.name)
+    }
+}
+
+/// Removes the object called `name`.
+pub fn unlink(name: &str) -> Result<(), SegmentError> {
+    validate_name(name)?;
+    sys::unlink(name)
+}

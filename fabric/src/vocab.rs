@@ -1,0 +1,266 @@
+//! The words every Forge crate shares: which end of the ring, what state a
+//! segment, a role or a slot is in. Each has one spelling (`Display` and
+//! `FromStr`, lower-case) and, where the header stores it as a number, one
+//! code (`code()` and `TryFrom<u32>`).
+//!
+//! A number read from shared memory may be anything, so snapshots keep it as
+//! a [`Coded`]: the value when this build knows the code, the number as found
+//! when it does not.
+
+/// A code that names no value of its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown code {0}")]
+pub struct UnknownCode(pub u32);
+
+/// `code()` and `TryFrom<u32>` for an enum whose discriminants are its
+/// header codes.
+macro_rules! header_codes {
+    ($t:ty) => {
+        impl $t {
+            /// The number the header stores.
+            pub const fn code(self) -> u32 {
+                self as u32
+            }
+
+            /// Lower-case name, as command lines and screens spell it.
+            pub fn name(self) -> &'static str {
+                self.into()
+            }
+        }
+
+        impl TryFrom<u32> for $t {
+            type Error = $crate::vocab::UnknownCode;
+            fn try_from(code: u32) -> Result<Self, $crate::vocab::UnknownCode> {
+                Self::from_repr(code).ok_or($crate::vocab::UnknownCode(code))
+            }
+        }
+    };
+}
+pub(crate) use header_codes;
+
+/// Which end of the ring: the one role of each kind a segment has.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::FromRepr,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[strum(serialize_all = "lowercase")]
+#[repr(u32)]
+pub enum Role {
+    /// The writer (forge-stream, a bridge's `in` side, a replay).
+    Producer = 0,
+    /// The reader (forge-core, a bridge's `out` side, a recorder).
+    Consumer = 1,
+}
+header_codes!(Role);
+
+impl Role {
+    /// Both roles, producer first.
+    pub const ALL: [Role; 2] = [Role::Producer, Role::Consumer];
+
+    /// Byte of the segment file whose OFD lock the holder keeps (the first
+    /// byte of its line).
+    pub const fn lock_offset(self) -> u64 {
+        match self {
+            Role::Producer => crate::layout::PRODUCER_LOCK_OFFSET,
+            Role::Consumer => crate::layout::CONSUMER_LOCK_OFFSET,
+        }
+    }
+
+    /// `0` for the producer, `1` for the consumer: an index into pairs.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a role's `role_state` word says.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::FromRepr,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[strum(serialize_all = "lowercase")]
+#[repr(u32)]
+pub enum RoleState {
+    /// Nobody has taken the role since the segment was made.
+    #[default]
+    Vacant = 0,
+    /// Taken; the holder heart-beats (whether it still lives is the role
+    /// lock's answer, not this word's).
+    Active = 1,
+    /// The holder stopped cleanly and released the role.
+    Stopped = 2,
+}
+header_codes!(RoleState);
+
+/// The lifecycle state in the identity line.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::FromRepr,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[strum(serialize_all = "lowercase")]
+#[repr(u32)]
+pub enum SegmentState {
+    /// forge-init is still writing it.
+    #[default]
+    Initializing = 0,
+    /// Ready: daemons may attach.
+    Live = 1,
+    /// Replaced; `successor_session` names the new session.
+    Retired = 2,
+}
+header_codes!(SegmentState);
+
+/// A slot's place in the ring, as an observer tells it from the slot's stamp
+/// and the indices.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    strum::Display,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+#[strum(serialize_all = "lowercase")]
+pub enum SlotState {
+    /// Published and not yet released by the consumer.
+    Pending,
+    /// Released: holds an old frame the producer may overwrite.
+    Consumed,
+    /// Never written in this session.
+    #[default]
+    Free,
+}
+
+impl SlotState {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A code read from shared memory: a value this build knows, or the number
+/// as it was found (another build, or damage).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Coded<T> {
+    /// A known code.
+    Known(T),
+    /// A code this build does not know.
+    Unknown(u32),
+}
+
+impl<T: TryFrom<u32>> Coded<T> {
+    /// Decodes `code`.
+    pub fn from_code(code: u32) -> Self {
+        T::try_from(code).map_or(Coded::Unknown(code), Coded::Known)
+    }
+}
+
+impl<T: Copy> Coded<T> {
+    /// The value, if known.
+    pub fn known(&self) -> Option<T> {
+        match self {
+            Coded::Known(t) => Some(*t),
+            Coded::Unknown(_) => None,
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq<T> for Coded<T> {
+    fn eq(&self, other: &T) -> bool {
+        matches!(self, Coded::Known(t) if t == other)
+    }
+}
+
+impl<T> From<T> for Coded<T> {
+    fn from(t: T) -> Self {
+        Coded::Known(t)
+    }
+}
+
+impl<T: Default> Default for Coded<T> {
+    fn default() -> Self {
+        Coded::Known(T::default())
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for Coded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Coded::Known(t) => t.fmt(f),
+            Coded::Unknown(code) => write!(f, "unknown ({code})"),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T: std::fmt::Display> serde::Serialize for Coded<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_codes_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(r.name().parse::<Role>(), Ok(r));
+            assert_eq!(Role::try_from(r.code()), Ok(r));
+        }
+        assert_eq!(RoleState::Stopped.to_string(), "stopped");
+        assert_eq!(SegmentState::try_from(2), Ok(SegmentState::Retired));
+        assert_eq!(SegmentState::try_from(7), Err(UnknownCode(7)));
+        assert_eq!("pending".parse::<SlotState>(), Ok(SlotState::Pending));
+    }
+
+    #[test]
+    fn codes_from_shared_memory_keep_what_they_do_not_know() {
+        assert_eq!(
+            Coded::<SegmentState>::from_code(1),
+            Coded::Known(SegmentState::Live)
+        );
+        let odd = Coded::<RoleState>::from_code(9);
+        assert_eq!(odd, Coded::Unknown(9));
+        assert_eq!(odd.to_string(), "unknown (9)");
+        assert!(Coded::<RoleState>::from_code(1) == RoleState::Active);
+    }
+}
