@@ -49,7 +49,8 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
     // libfaketime makes a shm object and a semaphore per process and removes
     // them at exit, which a SIGKILLed process never reaches.
     let mut faked_pids = FakedPids(Vec::new());
-    let dir = tempfile_dir(&rig);
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().to_string_lossy().into_owned();
     let daemons_clock = format!("{dir}/daemons");
     let top_clock = format!("{dir}/top");
     // The daemons live 400 days ahead; forge-top starts on time.
@@ -170,15 +171,6 @@ fn utc_year_in(days: u32) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn tempfile_dir(rig: &Rig) -> String {
-    let dir = std::env::temp_dir().join(format!(
-        "forge_clock_{}",
-        rig.segment.trim_start_matches('/')
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.to_string_lossy().into_owned()
 }
 
 /// Nothing that decides liveness reads the wall clock: fabric's liveness

@@ -26,11 +26,12 @@ fn top_events(path: &std::path::Path) -> (serde_json::Value, Vec<String>) {
     (v, events)
 }
 
-fn snapshot_path(rig: &Rig, what: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "forge_fault_{what}_{}.json",
-        rig.segment.trim_start_matches('/')
-    ))
+/// Where forge-top writes its `--snapshot` JSON: a file in a temporary
+/// directory, removed with it (drop the directory last).
+fn snapshot_path(what: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("{what}.json"));
+    (dir, path)
 }
 
 /// Starts forge-core and forge-stream (yield waits) and waits for frames.
@@ -51,7 +52,7 @@ fn stream_pair(rig: &mut Rig) -> (common::Proc, common::Proc) {
 fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_100_ms() {
     let mut rig = Rig::new("fault_force");
     let old = session_of(&rig.init(&[]).stdout);
-    let json = snapshot_path(&rig, "force");
+    let (_scratch, json) = snapshot_path("force");
     let top = rig.spawn(
         Bin::Top,
         &["--snapshot", json.to_str().unwrap(), "--after", "2500"],
@@ -92,7 +93,6 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
     // forge-top raised the alarm and re-attached to the new session.
     rig.wait(top, T).expect_code(0);
     let (v, events) = top_events(&json);
-    let _ = std::fs::remove_file(&json);
     assert_eq!(
         format!(
             "{:#018x}",
@@ -114,7 +114,7 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
 fn a_segment_truncated_under_the_daemons_ends_them_with_a_message_and_forge_top_keeps_running() {
     let mut rig = Rig::new("fault_truncate");
     rig.init(&[]);
-    let json = snapshot_path(&rig, "truncate");
+    let (_scratch, json) = snapshot_path("truncate");
     let top = rig.spawn(
         Bin::Top,
         &["--snapshot", json.to_str().unwrap(), "--after", "2000"],
@@ -143,7 +143,6 @@ fn a_segment_truncated_under_the_daemons_ends_them_with_a_message_and_forge_top_
     }
     rig.wait(top, T).expect_code(0);
     let (_, events) = top_events(&json);
-    let _ = std::fs::remove_file(&json);
     assert!(
         events.iter().any(|e| e.contains("truncated under us")),
         "{events:#?}"
@@ -154,7 +153,7 @@ fn a_segment_truncated_under_the_daemons_ends_them_with_a_message_and_forge_top_
 fn a_segment_unlinked_under_the_daemons_is_drained_then_both_stop_and_forge_top_keeps_running() {
     let mut rig = Rig::new("fault_unlink");
     rig.init(&[]);
-    let json = snapshot_path(&rig, "unlink");
+    let (_scratch, json) = snapshot_path("unlink");
     let top = rig.spawn(
         Bin::Top,
         &["--snapshot", json.to_str().unwrap(), "--after", "2000"],
@@ -192,7 +191,6 @@ fn a_segment_unlinked_under_the_daemons_is_drained_then_both_stop_and_forge_top_
     assert_eq!(report["gaps"], 0);
     rig.wait(top, T).expect_code(0);
     let (_, events) = top_events(&json);
-    let _ = std::fs::remove_file(&json);
     assert!(
         events
             .iter()

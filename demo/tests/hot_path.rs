@@ -114,10 +114,11 @@ fn strace_available() -> bool {
 /// thread only.
 fn strace_one_second(pid: u32) -> Option<u64> {
     use std::io::Read;
-    let out = std::env::temp_dir().join(format!("forge_strace_{}_{pid}", std::process::id()));
+    let scratch = tempfile::NamedTempFile::new().ok()?;
+    let out = scratch.path();
     let mut strace = Command::new("strace")
         .args(["-c", "-o"])
-        .arg(&out)
+        .arg(out)
         .args(["-p", &pid.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -131,8 +132,7 @@ fn strace_one_second(pid: u32) -> Option<u64> {
     if let Some(mut s) = strace.stderr.take() {
         let _ = s.read_to_string(&mut err);
     }
-    let summary = std::fs::read_to_string(&out).unwrap_or_default();
-    let _ = std::fs::remove_file(&out);
+    let summary = std::fs::read_to_string(out).unwrap_or_default();
     if !err.contains("attached") {
         eprintln!("strace said:\n{err}");
         return None;

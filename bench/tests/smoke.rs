@@ -1,18 +1,8 @@
 //! `forge-bench --smoke` runs end to end and writes its table, JSON and
 //! plots. No timing is asserted: the figures depend on the machine.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A scratch directory removed on drop, even when the test fails.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Kills the bench on drop if it is still running.
 struct Running(Option<std::process::Child>);
@@ -46,11 +36,12 @@ fn smoke_run_prints_the_tables_and_writes_every_output() {
         eprintln!("skipped: forge-bench needs two cores");
         return;
     }
-    let out =
-        Scratch(std::env::temp_dir().join(format!("forge_bench_smoke_{}", std::process::id())));
+    // Removed on drop, even when the test fails.
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let out = scratch.path();
     let child = Command::new(env!("CARGO_BIN_EXE_forge-bench"))
         .args(["--smoke", "--out"])
-        .arg(&out.0)
+        .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -96,19 +87,19 @@ fn smoke_run_prints_the_tables_and_writes_every_output() {
         "latency.svg",
         "throughput.svg",
     ] {
-        let text = std::fs::read_to_string(out.0.join(file))
+        let text = std::fs::read_to_string(out.join(file))
             .unwrap_or_else(|e| panic!("{file} was not written: {e}"));
         assert!(!text.is_empty(), "{file} is empty");
     }
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.0.join("results.json")).unwrap())
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
             .expect("results.json is JSON");
     assert!(json["results"]["latency"]
         .as_array()
         .is_some_and(|a| !a.is_empty()));
     assert!(json["checks"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(
-        std::fs::read_to_string(out.0.join("latency.svg"))
+        std::fs::read_to_string(out.join("latency.svg"))
             .unwrap()
             .starts_with("<svg"),
         "latency.svg is not an SVG"
