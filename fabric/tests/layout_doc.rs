@@ -143,3 +143,78 @@ fn layout_md_documents_every_field_at_its_real_offset_and_size() {
         "bump the version in LAYOUT.md's title too"
     );
 }
+
+/// The facts LAYOUT.md gives in prose, checked against the code where the
+/// code can say them.
+#[test]
+fn layout_md_states_the_constants_the_code_uses() {
+    let doc = include_str!("../LAYOUT.md");
+    assert_eq!(CORE_NONE, 0xFFFF_FFFF);
+    assert!(doc.contains("core =\n    0xFFFFFFFF") || doc.contains("core = 0xFFFFFFFF"));
+    assert!(doc.contains("`batch = 1`"));
+    assert_eq!((PRODUCER_LOCK_OFFSET, CONSUMER_LOCK_OFFSET), (128, 256));
+    assert!(doc.contains("byte 128 for the producer, 256 for the\n   consumer"));
+    assert_eq!(HIST_OVERFLOW_NS, 1 << 24);
+    assert!(doc.contains("samples ≥ 2^24 ns"));
+    assert_eq!(FRAME_RELAYED, 1);
+    assert!(doc.contains("Flag bit 0 (`RELAYED`)"));
+}
+
+/// A reader written from LAYOUT.md's percentile rule alone gets exactly the
+/// numbers forge-top shows (fabric's `Histogram::quantile`).
+#[test]
+fn the_documented_percentile_rule_is_the_one_fabric_uses() {
+    use forge_fabric::hist::Histogram;
+    // The rule as the page words it, with bucket bounds from its formulas.
+    fn low(i: usize) -> u64 {
+        if i < 16 {
+            return i as u64;
+        }
+        let (m, s) = (i / 16 + 3, (i % 16 + 16) as u64);
+        s << (m - 4)
+    }
+    fn high(i: usize) -> u64 {
+        if i + 1 >= HIST_BUCKETS {
+            HIST_OVERFLOW_NS - 1
+        } else {
+            low(i + 1) - 1
+        }
+    }
+    fn documented(buckets: &[u64], overflow: u64, max_ns: u64, q: f64) -> Option<u64> {
+        let n: u64 = buckets.iter().sum::<u64>() + overflow;
+        if n == 0 {
+            return None;
+        }
+        let r = ((q * n as f64).ceil() as u64).max(1);
+        let mut total = 0;
+        for (i, &c) in buckets.iter().enumerate() {
+            total += c;
+            if total >= r {
+                return Some(((low(i) + high(i)) / 2).min(max_ns.max(low(i))));
+            }
+        }
+        Some(max_ns)
+    }
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..200 {
+        let mut h = Histogram::new();
+        for _ in 0..(next() % 500) {
+            // Spread over every bucket and into the overflow.
+            let shift = next() % 27;
+            h.record(next() % (1u64 << shift).max(1));
+        }
+        for q in [0.0, 0.01, 0.5, 0.9, 0.99, 0.999, 1.0] {
+            assert_eq!(
+                h.quantile(q),
+                documented(&h.buckets[..], h.overflow, h.max_ns, q),
+                "q {q}"
+            );
+        }
+    }
+}
