@@ -2,6 +2,7 @@
 //! min–max whiskers. About 200 lines, no dependency, and the output is
 //! plain text that diffs well in the README.
 
+use forge_fabric::human;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -248,30 +249,6 @@ pub fn render(
     s
 }
 
-/// `v` with at most two decimals, trailing zeros dropped.
-fn trim(v: f64) -> String {
-    let s = format!("{v:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-/// Axis and tooltip label for a duration in ns.
-fn tick_ns(v: f64) -> String {
-    match v {
-        v if v < 1e3 => format!("{} ns", trim(v)),
-        v if v < 1e6 => format!("{} µs", trim(v / 1e3)),
-        v if v < 1e9 => format!("{} ms", trim(v / 1e6)),
-        v => format!("{} s", trim(v / 1e9)),
-    }
-}
-
-fn payload_label(p: usize) -> String {
-    if p >= 1024 {
-        format!("{} KiB", p / 1024)
-    } else {
-        format!("{p} B")
-    }
-}
-
 /// Round-trip percentiles, one panel per payload, a line per system; the
 /// floor (payload-independent) and Forge's one-way latency in every panel.
 pub fn latency(report: &Report, payloads: &[usize]) -> String {
@@ -327,7 +304,7 @@ pub fn latency(report: &Report, payloads: &[usize]) -> String {
                 });
             }
             Panel {
-                title: format!("{} payload", payload_label(p)),
+                title: format!("{} payload", human::bytes(p as u64)),
                 x_labels: pct.iter().map(|s| s.to_string()).collect(),
                 series,
                 reference: None,
@@ -337,19 +314,10 @@ pub fn latency(report: &Report, payloads: &[usize]) -> String {
     render(
         "Latency percentiles by payload (median of repeats, whiskers min–max)",
         "latency",
-        tick_ns,
+        crate::report::fmt_ns,
         &panels,
         2,
     )
-}
-
-fn fmt_rate(v: f64) -> String {
-    match v {
-        v if v >= 1e9 => format!("{} G", trim(v / 1e9)),
-        v if v >= 1e6 => format!("{} M", trim(v / 1e6)),
-        v if v >= 1e3 => format!("{} k", trim(v / 1e3)),
-        v => trim(v),
-    }
 }
 
 /// Throughput by payload: frames/s and bytes/s, memcpy as the ceiling.
@@ -412,7 +380,7 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
                 f.bytes_per_s.median,
             )
         });
-    let x_labels: Vec<String> = payloads.iter().map(|&p| payload_label(p)).collect();
+    let x_labels: Vec<String> = payloads.iter().map(|&p| human::bytes(p as u64)).collect();
     let panels = [
         Panel {
             title: "frames per second".into(),
@@ -430,7 +398,7 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
     render(
         "Throughput by payload (median of repeats, whiskers min–max)",
         "per second",
-        fmt_rate,
+        human::si,
         &panels,
         2,
     )

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use forge_fabric::human;
 use serde::Serialize;
 
 use crate::harness::{LatencySummary, Percentiles, Rate, Spread};
@@ -445,40 +446,8 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
 
 /// A duration in ns with a unit that keeps 2 to 4 significant digits.
 pub fn fmt_ns(v: f64) -> String {
-    let (n, unit) = ns_unit(v);
+    let (n, unit) = human::duration_parts(v);
     format!("{n} {unit}")
-}
-
-fn ns_unit(v: f64) -> (String, &'static str) {
-    if !v.is_finite() {
-        ("—".into(), "")
-    } else if v < 10_000.0 {
-        (format!("{v:.0}"), "ns")
-    } else if v < 1e6 {
-        (format!("{:.1}", v / 1e3), "µs")
-    } else if v < 1e9 {
-        (format!("{:.2}", v / 1e6), "ms")
-    } else {
-        (format!("{:.2}", v / 1e9), "s")
-    }
-}
-
-fn scaled(v: f64, unit: &str) -> String {
-    if !v.is_finite() {
-        return "—".into();
-    }
-    let (d, p) = if v >= 1e9 {
-        (1e9, "G")
-    } else if v >= 1e6 {
-        (1e6, "M")
-    } else if v >= 1e3 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    };
-    format!("{:.3} {p}{unit}", v / d)
-        .replace(".000 ", " ")
-        .to_string()
 }
 
 fn spread_with(s: Spread, f: impl Fn(f64) -> String) -> String {
@@ -487,9 +456,9 @@ fn spread_with(s: Spread, f: impl Fn(f64) -> String) -> String {
 
 /// "316 (310–330) ns" when one unit fits all three, else each with its own.
 fn ns_spread(s: Spread) -> String {
-    let (m, mu) = ns_unit(s.median);
-    let (lo, lu) = ns_unit(s.min);
-    let (hi, hu) = ns_unit(s.max);
+    let (m, mu) = human::duration_parts(s.median);
+    let (lo, lu) = human::duration_parts(s.min);
+    let (hi, hu) = human::duration_parts(s.max);
     if mu == lu && mu == hu {
         format!("{m} ({lo}–{hi}) {mu}")
     } else {
@@ -501,14 +470,6 @@ fn ratio_cell(s: Spread, unit: &str) -> String {
     match unit {
         "ns" => ns_spread(s),
         _ => format!("{:.2}× ({:.2}–{:.2})", s.median, s.min, s.max),
-    }
-}
-
-fn payload_label(p: usize) -> String {
-    if p >= 1024 && p % 1024 == 0 {
-        format!("{} KiB", p / 1024)
-    } else {
-        format!("{p} B")
     }
 }
 
@@ -643,7 +604,7 @@ impl Report {
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     f.system.label(),
-                    payload_label(f.payload),
+                    human::bytes(f.payload as u64),
                     f.read.map_or("—", ReadMode::label),
                     ns_spread(f.summary.p50),
                     ns_spread(f.summary.p90),
@@ -676,7 +637,7 @@ impl Report {
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                     if f.system == System::ForgeShm {
-                        payload_label(f.payload)
+                        human::bytes(f.payload as u64)
                     } else {
                         "floor: one line, no ring".into()
                     },
@@ -707,15 +668,15 @@ impl Report {
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     f.system.label(),
-                    payload_label(f.payload),
+                    human::bytes(f.payload as u64),
                     f.read.map_or("—", ReadMode::label),
                     match f.batched {
                         Some(true) => "on",
                         Some(false) => "off",
                         None => "—",
                     },
-                    spread_with(f.frames_per_s, |v| scaled(v, "/s")),
-                    spread_with(f.bytes_per_s, |v| scaled(v, "B/s")),
+                    spread_with(f.frames_per_s, |v| human::si_unit(v, "/s")),
+                    spread_with(f.bytes_per_s, |v| human::si_unit(v, "B/s")),
                     f.preempted.cell(),
                 );
             }
@@ -734,7 +695,7 @@ impl Report {
                 let _ = writeln!(
                     s,
                     "| {} | {} B{} | {} | {} | {} | {} | {} |",
-                    payload_label(f.payload),
+                    human::bytes(f.payload as u64),
                     f.stride,
                     match f.stride % 128 {
                         0 => " (128-aligned)",

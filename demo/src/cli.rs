@@ -155,29 +155,56 @@ pub fn pin_daemon(
     Ok(core)
 }
 
-/// A ring daemon's state after start-up.
-pub struct Daemon {
+/// The `main` of a ring daemon: the signal flags first (until they are in,
+/// SIGTERM or SIGHUP would end it with no report and no clean release of its
+/// role), then error reports, the command line, and `run`; an error ends it
+/// as `PROGRAM: error: …` with the exit code its kind calls for.
+pub fn daemon_main<C: clap::Parser>(
+    program: &'static str,
+    run: impl FnOnce(C, Control) -> Result<crate::exit::Exit>,
+) -> std::process::ExitCode {
+    let control = match Control::from_signals() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{program}: error: {e:#}");
+            return crate::exit::Exit::Error.into();
+        }
+    };
+    crate::exit::install_reports();
+    match run(C::parse(), control) {
+        Ok(code) => code.into(),
+        Err(report) => crate::exit::fail(program, &report).into(),
+    }
+}
+
+/// A ring daemon's state after start-up, holding its role `T` (a
+/// `Producer` or a `Consumer`).
+pub struct Daemon<T> {
     /// Stop and SIGUSR1 flags, and the watch thread's verdict.
     pub control: Control,
     /// The core the daemon is pinned to.
     pub core: u32,
     /// The open segment, watched for replacement, truncation and unlinking.
     pub segment: Arc<Segment>,
+    /// The role taken.
+    pub side: T,
 }
 
 /// The start-up steps forge-stream and forge-core share, in this order:
 /// `--die-with-parent`, pinning (to `core` or `role`'s default), opening
 /// `name` (warning about a foreign owner), the SIGBUS reporter and the watch
-/// thread. `control` comes from [`Control::from_signals`], called first
-/// thing in `main`.
-pub fn start_daemon(
+/// thread, then `take`, which claims the role on the pinned core (its error
+/// gets the hint that fits). `control` comes from [`Control::from_signals`],
+/// called first thing in `main`.
+pub fn start_daemon<T>(
     program: &'static str,
     control: Control,
     role: Role,
     name: &str,
     core: Option<u32>,
     parent: ParentArg,
-) -> Result<Daemon> {
+    take: impl FnOnce(&Segment, u32) -> std::result::Result<T, RoleError>,
+) -> Result<Daemon<T>> {
     if parent.die_with_parent {
         die_with_parent()?;
     }
@@ -194,10 +221,16 @@ pub fn start_daemon(
     // an unlink is noticed by the watch thread.
     crate::fault::report_sigbus(program, &segment)?;
     crate::watch::spawn(program, segment.clone(), role, control.clone());
+    let verb = match role {
+        Role::Producer => "stream into",
+        Role::Consumer => "consume from",
+    };
+    let side = role_or_hint(program, role, name, verb, take(&segment, core))?;
     Ok(Daemon {
         control,
         core,
         segment,
+        side,
     })
 }
 
@@ -233,7 +266,7 @@ fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option<Str
 
 /// The role a daemon asked for, or why not with the hint that fits (by
 /// error kind): `verb` says what it wanted to do with `name`.
-pub fn role_or_hint<T>(
+fn role_or_hint<T>(
     program: &str,
     role: Role,
     name: &str,

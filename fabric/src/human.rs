@@ -73,6 +73,42 @@ pub fn duration_ns(ns: u64) -> String {
     }
 }
 
+/// A duration in ns as a number and its unit, with 2 to 4 significant
+/// digits, for tables that put one unit after several numbers: `("316",
+/// "ns")`, `("12.3", "µs")`, `("4.56", "ms")`; `("—", "")` for no number.
+pub fn duration_parts(ns: f64) -> (String, &'static str) {
+    if !ns.is_finite() {
+        ("—".into(), "")
+    } else if ns < 10_000.0 {
+        (format!("{ns:.0}"), "ns")
+    } else if ns < 1e6 {
+        (format!("{:.1}", ns / 1e3), "µs")
+    } else if ns < 1e9 {
+        (format!("{:.2}", ns / 1e6), "ms")
+    } else {
+        (format!("{:.2}", ns / 1e9), "s")
+    }
+}
+
+/// A duration in whole units, for axis labels: `500ns`, `2µs`, `10ms`.
+pub fn duration_label(ns: u64) -> String {
+    match ns {
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", n / 1_000),
+        n => format!("{}ms", n / 1_000_000),
+    }
+}
+
+/// A number with an SI suffix and a unit: `43.10M/s`, `20.0kB/s`; `—` for
+/// no number.
+pub fn si_unit(v: f64, unit: &str) -> String {
+    if v.is_finite() {
+        format!("{}{unit}", si(v))
+    } else {
+        "—".into()
+    }
+}
+
 /// An optional duration: `-` when there is none.
 pub fn maybe_duration_ns(ns: Option<u64>) -> String {
     ns.map_or_else(|| "-".into(), duration_ns)
@@ -149,6 +185,16 @@ mod tests {
         assert_eq!(duration_ns(2_100_000_000), "2.1s");
         assert_eq!(duration_ns(192_000_000_000), "3m12s");
         assert_eq!(maybe_duration_ns(None), "-");
+    }
+
+    #[test]
+    fn table_and_label_spellings_share_the_units() {
+        assert_eq!(duration_parts(316.4), ("316".into(), "ns"));
+        assert_eq!(duration_parts(12_345.0), ("12.3".into(), "µs"));
+        assert_eq!(duration_parts(f64::NAN), ("—".into(), ""));
+        assert_eq!(duration_label(500), "500ns");
+        assert_eq!(duration_label(2_000), "2µs");
+        assert_eq!(si_unit(43_100_000.0, "/s"), "43.10M/s");
     }
 
     #[test]

@@ -12,11 +12,38 @@
 #[error("unknown code {0}")]
 pub struct UnknownCode(pub u32);
 
-/// `code()` and `TryFrom<u32>` for an enum whose discriminants are its
-/// header codes.
-macro_rules! header_codes {
-    ($t:ty) => {
-        impl $t {
+/// An enum whose discriminants are the codes the header stores: its one
+/// spelling (lower-case `Display`, `FromStr`, `name()`), its `code()` and
+/// `TryFrom<u32>`, and (with the `serde` feature) the same spelling in JSON.
+macro_rules! header_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$vmeta:meta])* $variant:ident = $code:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug,
+            Clone,
+            Copy,
+            PartialEq,
+            Eq,
+            Hash,
+            strum::Display,
+            strum::EnumString,
+            strum::IntoStaticStr,
+            strum::FromRepr,
+        )]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+        #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
+        #[strum(serialize_all = "lowercase")]
+        #[repr(u32)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant = $code,)+
+        }
+
+        impl $name {
             /// The number the header stores.
             pub const fn code(self) -> u32 {
                 self as u32
@@ -28,7 +55,7 @@ macro_rules! header_codes {
             }
         }
 
-        impl TryFrom<u32> for $t {
+        impl TryFrom<u32> for $name {
             type Error = $crate::vocab::UnknownCode;
             fn try_from(code: u32) -> Result<Self, $crate::vocab::UnknownCode> {
                 Self::from_repr(code).ok_or($crate::vocab::UnknownCode(code))
@@ -36,32 +63,17 @@ macro_rules! header_codes {
         }
     };
 }
-pub(crate) use header_codes;
+pub(crate) use header_enum;
 
-/// Which end of the ring: the one role of each kind a segment has.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::FromRepr,
-)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-#[strum(serialize_all = "lowercase")]
-#[repr(u32)]
-pub enum Role {
-    /// The writer (forge-stream, a bridge's `in` side, a replay).
-    Producer = 0,
-    /// The reader (forge-core, a bridge's `out` side, a recorder).
-    Consumer = 1,
+header_enum! {
+    /// Which end of the ring: the one role of each kind a segment has.
+    pub enum Role {
+        /// The writer (forge-stream, a bridge's `in` side, a replay).
+        Producer = 0,
+        /// The reader (forge-core, a bridge's `out` side, a recorder).
+        Consumer = 1,
+    }
 }
-header_codes!(Role);
 
 impl Role {
     /// Both roles, producer first.
@@ -82,64 +94,34 @@ impl Role {
     }
 }
 
-/// What a role's `role_state` word says.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::FromRepr,
-)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-#[strum(serialize_all = "lowercase")]
-#[repr(u32)]
-pub enum RoleState {
-    /// Nobody has taken the role since the segment was made.
-    #[default]
-    Vacant = 0,
-    /// Taken; the holder heart-beats (whether it still lives is the role
-    /// lock's answer, not this word's).
-    Active = 1,
-    /// The holder stopped cleanly and released the role.
-    Stopped = 2,
+header_enum! {
+    /// What a role's `role_state` word says.
+    #[derive(Default)]
+    pub enum RoleState {
+        /// Nobody has taken the role since the segment was made.
+        #[default]
+        Vacant = 0,
+        /// Taken; the holder heart-beats (whether it still lives is the role
+        /// lock's answer, not this word's).
+        Active = 1,
+        /// The holder stopped cleanly and released the role.
+        Stopped = 2,
+    }
 }
-header_codes!(RoleState);
 
-/// The lifecycle state in the identity line.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::FromRepr,
-)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-#[strum(serialize_all = "lowercase")]
-#[repr(u32)]
-pub enum SegmentState {
-    /// forge-init is still writing it.
-    #[default]
-    Initializing = 0,
-    /// Ready: daemons may attach.
-    Live = 1,
-    /// Replaced; `successor_session` names the new session.
-    Retired = 2,
+header_enum! {
+    /// The lifecycle state in the identity line.
+    #[derive(Default)]
+    pub enum SegmentState {
+        /// forge-init is still writing it.
+        #[default]
+        Initializing = 0,
+        /// Ready: daemons may attach.
+        Live = 1,
+        /// Replaced; `successor_session` names the new session.
+        Retired = 2,
+    }
 }
-header_codes!(SegmentState);
 
 /// A slot's place in the ring, as an observer tells it from the slot's stamp
 /// and the indices.

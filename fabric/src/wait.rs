@@ -8,34 +8,19 @@ use std::time::{Duration, Instant};
 
 use crate::sync::{fence, spin_hint, yield_now, AtomicU32, Ordering};
 
-/// How a blocking call waits. Its code is the header's `wait_strategy`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    Hash,
-    strum::Display,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::FromRepr,
-)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
-#[strum(serialize_all = "lowercase")]
-#[repr(u32)]
-pub enum WaitStrategy {
-    /// Busy-spin with the CPU's pause hint. Lowest latency, one full core.
-    #[default]
-    Spin = 0,
-    /// Spin briefly, then `sched_yield` between polls.
-    Yield = 1,
-    /// Spin briefly, then sleep on a futex until the peer wakes us.
-    Park = 2,
+crate::vocab::header_enum! {
+    /// How a blocking call waits. Its code is the header's `wait_strategy`.
+    #[derive(Default)]
+    pub enum WaitStrategy {
+        /// Busy-spin with the CPU's pause hint. Lowest latency, one full core.
+        #[default]
+        Spin = 0,
+        /// Spin briefly, then `sched_yield` between polls.
+        Yield = 1,
+        /// Spin briefly, then sleep on a futex until the peer wakes us.
+        Park = 2,
+    }
 }
-crate::vocab::header_codes!(WaitStrategy);
 
 /// Polls between clock reads while spinning.
 const SPINS_PER_CLOCK_READ: u32 = 256;

@@ -14,15 +14,10 @@ use crate::model::human;
 use super::{block, theme};
 
 fn bin_label(lo: u64, hi: u64) -> String {
-    let short = |ns: u64| match ns {
-        n if n < 1_000 => format!("{n}ns"),
-        n if n < 1_000_000 => format!("{}µs", n / 1_000),
-        n => format!("{}ms", n / 1_000_000),
-    };
     if hi == u64::MAX {
-        format!(">{}", short(lo))
+        format!(">{}", human::duration_label(lo))
     } else {
-        format!("<{}", short(hi))
+        format!("<{}", human::duration_label(hi))
     }
 }
 

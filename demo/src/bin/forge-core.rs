@@ -8,9 +8,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_demo::cli::{
-    print_report, role_or_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
 };
-use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
 use forge_demo::signals::Control;
 use forge_fabric::{human, Role, WaitStrategy};
@@ -69,21 +69,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
-    // us with no report and no clean release of the role.
-    let control = match Control::from_signals() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e:#}");
-            return Exit::Error.into();
-        }
-    };
-    exit::install_reports();
-    let cli = Cli::parse();
-    match run(&cli, control) {
-        Ok(code) => code.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    daemon_main(PROGRAM, |cli: Cli, control| run(&cli, control))
 }
 
 fn run(cli: &Cli, control: Control) -> Result<Exit> {
@@ -95,13 +81,15 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, control, Role::Consumer, name, cli.core, cli.parent)?;
-    let mut consumer = role_or_hint(
+        side: mut consumer,
+    } = start_daemon(
         PROGRAM,
+        control,
         Role::Consumer,
         name,
-        "consume from",
-        segment.consumer(Some(core)),
+        cli.core,
+        cli.parent,
+        |segment, core| segment.consumer(Some(core)),
     )?;
     let wait = WaitStrategy::from(cli.wait);
     eprintln!(

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_demo::cli::{
-    print_report, role_or_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
 };
-use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::load::{LoadGen, SizeSpec};
 use forge_demo::signals::Control;
 use forge_demo::stream::{StreamConfig, Streamer};
@@ -61,21 +61,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
-    // us with no report and no clean release of the role.
-    let control = match Control::from_signals() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e:#}");
-            return Exit::Error.into();
-        }
-    };
-    exit::install_reports();
-    let cli = Cli::parse();
-    match run(&cli, control) {
-        Ok(code) => code.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    daemon_main(PROGRAM, |cli: Cli, control| run(&cli, control))
 }
 
 fn run(cli: &Cli, control: Control) -> Result<Exit> {
@@ -89,13 +75,15 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         control,
         core,
         segment,
-    } = start_daemon(PROGRAM, control, Role::Producer, name, cli.core, cli.parent)?;
-    let mut producer = role_or_hint(
+        side: mut producer,
+    } = start_daemon(
         PROGRAM,
+        control,
         Role::Producer,
         name,
-        "stream into",
-        segment.producer(Some(core)),
+        cli.core,
+        cli.parent,
+        |segment, core| segment.producer(Some(core)),
     )?;
     producer.set_publish_batch(cli.batch);
     let wait = WaitStrategy::from(cli.wait);
