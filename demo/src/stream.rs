@@ -116,6 +116,7 @@ impl<'a> Streamer<'a> {
         gen: LoadGen,
     ) -> Self {
         producer.set_wait_strategy(config.wait);
+        producer.set_pace(config.rate, config.burst);
         Streamer {
             producer,
             control,
@@ -281,6 +282,7 @@ impl<'a> Streamer<'a> {
         self.producer.heartbeat();
         if self.control.take_usr1() {
             self.bursts += 1;
+            self.producer.count_burst();
             self.burst_left = self.burst_left.saturating_add(self.config.burst);
         }
         None

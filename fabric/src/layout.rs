@@ -6,7 +6,8 @@
 //!        128    │ SideLine  producer (128 B): head, pid, …      │ producer only
 //!        256    │ SideLine  consumer (128 B): tail, pid, …      │ consumer only
 //!        384    │ LatencyBlock (2816 B): consumer's histogram   │ consumer only
-//!        3200   │ reserved, zero                                 │
+//!        3200   │ PaceLine (128 B): producer's target rate       │ producer only
+//!        3328   │ reserved, zero                                 │
 //! HEADER_SIZE   ├──────────────────────────────────────────────┤
 //! = 4096        │ slot 0: word (len | flags | stamp) + 4096 B   │ 4104 B
 //!               │ slot 1 …                                       │
@@ -177,7 +178,23 @@ pub struct Header {
     pub consumer: SideLine,
     /// Consumer-written latency histogram.
     pub latency: LatencyBlock,
-    _reserved: [u8; HEADER_SIZE - 3 * LINE - LATENCY_BLOCK_SIZE],
+    /// More of what the producer says about itself.
+    pub pace: PaceLine,
+    _reserved: [u8; HEADER_SIZE - 4 * LINE - LATENCY_BLOCK_SIZE],
+}
+
+/// What the producer aims for, for inspectors: its own line is full.
+#[repr(C, align(128))]
+#[derive(Debug)]
+pub struct PaceLine {
+    /// Frames per second a paced producer aims for; 0 when it streams as
+    /// fast as the ring allows (or does not say).
+    pub target_rate: AtomicU64,
+    /// Frames a burst (SIGUSR1) sends at full speed; 0 if it takes none.
+    pub burst: AtomicU64,
+    /// Bursts taken since the holder took the role.
+    pub bursts: AtomicU64,
+    _reserved: [u64; 13],
 }
 
 /// Bytes of the latency block, padded to whole lines.
@@ -279,6 +296,11 @@ mod asserts {
     const _: () = assert!(offset_of!(Header, producer) == 128);
     const _: () = assert!(offset_of!(Header, consumer) == 256);
     const _: () = assert!(offset_of!(Header, latency) == 384);
+    const _: () = assert!(offset_of!(Header, pace) == 3200);
+    const _: () = assert!(size_of::<PaceLine>() == LINE);
+    const _: () = assert!(offset_of!(PaceLine, target_rate) == 0);
+    const _: () = assert!(offset_of!(PaceLine, burst) == 8);
+    const _: () = assert!(offset_of!(PaceLine, bursts) == 16);
 
     const _: () = assert!(offset_of!(IdentityLine, magic) == 0);
     const _: () = assert!(offset_of!(IdentityLine, layout_version) == 8);

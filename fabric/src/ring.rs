@@ -385,6 +385,26 @@ impl Producer {
 
     role_methods!(publish);
 
+    /// Says, for inspectors, what this producer aims for: `target_rate`
+    /// frames per second (0: as fast as the ring allows) and `burst` frames
+    /// per SIGUSR1 burst (0: none). No-op on a heap ring.
+    pub fn set_pace(&mut self, target_rate: u64, burst: u64) {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.set_pace(target_rate, burst);
+        }
+        #[cfg(loom)]
+        let _ = (target_rate, burst);
+    }
+
+    /// Counts a burst taken, for inspectors. No-op on a heap ring.
+    pub fn count_burst(&mut self) {
+        #[cfg(not(loom))]
+        if let Some(role) = &self.role {
+            role.count_burst();
+        }
+    }
+
     /// Frames committed so far (also `head`'s advance since the segment began).
     pub fn messages(&self) -> u64 {
         self.messages

@@ -114,6 +114,14 @@ fn from_code() -> BTreeMap<String, (usize, usize)> {
     ] {
         out.insert(format!("latency.{name}"), (lat + off, size));
     }
+    let pace = offset_of!(Header, pace);
+    for (name, off) in [
+        ("target_rate", offset_of!(PaceLine, target_rate)),
+        ("burst", offset_of!(PaceLine, burst)),
+        ("bursts", offset_of!(PaceLine, bursts)),
+    ] {
+        out.insert(format!("pace.{name}"), (pace + off, 8));
+    }
     out.insert("slot.word".into(), (offset_of!(Slot, word), 8));
     out.insert("slot.payload".into(), (8, PAYLOAD_CAPACITY));
     out

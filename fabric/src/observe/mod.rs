@@ -43,7 +43,7 @@ mod snapshot;
 
 pub use holder::{HolderCheck, SignalRefused};
 pub use slots::SlotCopy;
-pub use snapshot::{Problem, SideSnapshot, Snapshot};
+pub use snapshot::{PaceSnapshot, Problem, SideSnapshot, Snapshot};
 
 /// Most positions [`Snapshot::damaged`] checks per snapshot (all of them in
 /// rings of up to this many slots).
@@ -266,6 +266,7 @@ impl Observer {
             slot_count: self.slot_count,
             producer,
             consumer,
+            pace: snapshot::PaceSnapshot::read(&h.pace),
             latency: Histogram::read(&h.latency),
             head,
             tail,

@@ -119,6 +119,28 @@ fn program_name(words: &[AtomicU64; 2]) -> String {
         .collect()
 }
 
+/// What the producer says it aims for (its pace line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PaceSnapshot {
+    /// Frames per second it aims for; 0 = as fast as the ring allows.
+    pub target_rate: u64,
+    /// Frames per burst; 0 = it takes no bursts.
+    pub burst: u64,
+    /// Bursts taken since it took the role.
+    pub bursts: u64,
+}
+
+impl PaceSnapshot {
+    pub(super) fn read(line: &PaceLine) -> Self {
+        PaceSnapshot {
+            target_rate: line.target_rate.load(Ordering::Relaxed),
+            burst: line.burst.load(Ordering::Relaxed),
+            bursts: line.bursts.load(Ordering::Relaxed),
+        }
+    }
+}
+
 /// Every header field, copied out at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -136,6 +158,8 @@ pub struct Snapshot {
     pub producer: SideSnapshot,
     /// The consumer's line.
     pub consumer: SideSnapshot,
+    /// What the producer aims for.
+    pub pace: PaceSnapshot,
     /// The consumer's latency histogram.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub latency: Histogram,

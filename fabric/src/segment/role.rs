@@ -116,6 +116,13 @@ impl HeldRole {
             .store(claim.core.unwrap_or(CORE_NONE), Ordering::Relaxed);
         line.heartbeat_ns.store(now, Ordering::Relaxed);
         line.started_mono_ns.store(now, Ordering::Relaxed);
+        if self.role == Role::Producer {
+            // A new holder says its own pace, or none.
+            let pace = &self.header().pace;
+            pace.target_rate.store(0, Ordering::Relaxed);
+            pace.burst.store(0, Ordering::Relaxed);
+            pace.bursts.store(0, Ordering::Relaxed);
+        }
         // SYNC: pairs with the Acquire load of role_state in observers: the
         // fields above are visible with ACTIVE.
         line.role_state
@@ -150,6 +157,24 @@ impl HeldRole {
 
     pub(crate) fn session(&self) -> u64 {
         self.session
+    }
+
+    /// Says what a producer aims for (its pace line; producer only).
+    pub(crate) fn set_pace(&self, target_rate: u64, burst: u64) {
+        debug_assert_eq!(self.role, Role::Producer);
+        let pace = &self.header().pace;
+        pace.target_rate.store(target_rate, Ordering::Relaxed);
+        pace.burst.store(burst, Ordering::Relaxed);
+    }
+
+    /// Counts one burst taken (producer only).
+    pub(crate) fn count_burst(&self) {
+        debug_assert_eq!(self.role, Role::Producer);
+        let bursts = &self.header().pace.bursts;
+        bursts.store(
+            bursts.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     /// Adds one transit-latency sample to the consumer's histogram. Single
