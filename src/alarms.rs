@@ -1,24 +1,40 @@
-//! Alarms: conditions worth a person's attention, raised and cleared from
-//! each observation, and the timestamped event log they leave behind.
+//! Alarms and events: conditions worth a person's attention, raised and
+//! cleared from each observation, and the timestamped log of what happened.
 //!
-//! A condition is either *level* (true while the sample says so: a dead
-//! daemon, a stale heartbeat) or *latched* (an event such as a retired
-//! session, kept on screen for [`LATCH_NS`] after it happened). Raising and
-//! clearing each write one log line, so a flapping condition cannot flood the
-//! log faster than the refresh.
+//! - An **alarm** is a condition true now (a dead daemon, a stalled one, a
+//!   damaged ring, a ring full too long) or, *latched*, one that happened
+//!   and stays on screen for [`LATCH_NS`] (a torn copy of a slot the
+//!   producer was not due to write). Raising and clearing each write one
+//!   log line, so a flapping condition cannot flood the log.
+//! - An **event** is a fact worth a line and no more: a daemon started,
+//!   stopped, restarted or died; the segment was re-initialized and we
+//!   re-attached; a burst and what it did; a paced producer falling behind.
+//!
+//! ```text
+//!  per role:  vacant ─start─▶ running ◀─resume─ stalled
+//!                              │  │ └──stall──▶ ──┘
+//!                   clean stop ▼  ▼ no lock, role still active
+//!                          stopped  dead         (restart: new pid)
+//! ```
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use crate::app::Rates;
 use crate::model::human::{self, duration_ns};
-
-use crate::model::{Link, Observation, Role, RoleState, SegmentState, Side, SourceNote};
+use crate::model::{Link, Liveness, Observation, Role, Sample, SegmentState, SourceNote};
 
 /// How long an event-like alarm stays on screen after it happened.
 pub const LATCH_NS: u64 = 10_000_000_000;
 /// Log lines kept.
 pub const LOG_CAPACITY: usize = 500;
+/// A paced producer under this share of its target …
+const PACE_SHARE: f64 = 0.9;
+/// … for this long is said once.
+const PACE_NS: u64 = 2_000_000_000;
+/// A burst not done by then is reported as it stands.
+const BURST_NS: u64 = 10_000_000_000;
 
 /// How bad.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -38,29 +54,37 @@ pub enum Severity {
 pub enum AlarmKey {
     /// A daemon attached to another session than the segment's.
     SessionMismatch(Role),
-    /// The segment we map was retired.
+    /// The segment we map was retired and nothing replaced it yet.
     Retired,
-    /// The name leads to another object now.
-    Replaced,
-    /// Re-attached to a new session.
-    EpochChanged,
-    /// The name was removed.
+    /// The name was removed; we watch an object nobody can open.
     Unlinked,
     /// The mapping can no longer be trusted.
     Lost,
-    /// A live daemon stopped heart-beating.
-    StaleHeartbeat(Role),
-    /// A daemon holds its role but its pid does not exist.
-    DeadDaemon(Role),
+    /// A holder stopped heart-beating (stopped by a signal, starved).
+    Stalled(Role),
+    /// The role says active but no process holds it.
+    Dead(Role),
     /// The ring stayed full too long.
     RingFull,
-    /// A slot was overwritten while we copied it.
+    /// A slot changed under a copy although the producer was not due to
+    /// write it.
     TornSlot,
-    /// The header's invariants are broken.
-    Invariant,
+    /// The ring's indices or slots are damaged.
+    Damaged,
     /// forge-top runs on a daemon's core.
     CoreShared(Role),
 }
+
+/// The kinds of alarm, with what each means, for the help.
+pub const KINDS: &[(&str, &str)] = &[
+    ("dead", "a role says active but no process holds its lock: the holder died without a clean stop"),
+    ("stalled", "the holder lives (it holds the lock) but its heartbeat is older than --stale (SIGSTOP, a debugger)"),
+    ("ring full", "no free slot for longer than --full; the reason says whether the consumer is slow, stopped or stuck"),
+    ("damaged", "indices or slot stamps that cannot be true, or a published frame whose slot word was overwritten"),
+    ("epoch mismatch", "a daemon attached to another session than the one in the header"),
+    ("retired / unlinked / lost", "the segment was replaced, removed or truncated under forge-top"),
+    ("torn read", "a slot changed while copied although the producer was not due to write it"),
+];
 
 /// An active alarm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -94,7 +118,7 @@ pub struct LogEntry {
 pub struct Thresholds {
     /// A heartbeat older than this is stale.
     pub stale_ns: u64,
-    /// The ring full for longer than this raises an alarm.
+    /// The ring full for longer than this is an alarm.
     pub full_ns: u64,
 }
 
@@ -107,6 +131,25 @@ impl Default for Thresholds {
     }
 }
 
+/// What a role looked like at the last observation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seen {
+    liveness: Liveness,
+    pid: u32,
+}
+
+/// A burst being watched: from the signal to the frames it sent.
+#[derive(Debug, Clone, Copy)]
+struct BurstWatch {
+    pid: u32,
+    from_mono_ns: u64,
+    from_head: u64,
+    frames: u64,
+    peak_fps: f64,
+    full_ns: u64,
+    last_mono_ns: u64,
+}
+
 /// Active alarms and the log.
 #[derive(Debug, Clone, Default)]
 pub struct Alarms {
@@ -117,6 +160,16 @@ pub struct Alarms {
     full_since: Option<u64>,
     /// Said once: every core forge-top may use runs a daemon.
     noted_no_free_core: bool,
+    /// Each role as last seen (producer, consumer); `None` before.
+    seen: [Option<Seen>; 2],
+    unlinked: bool,
+    burst: Option<BurstWatch>,
+    /// Per role (producer, consumer): the pid before the last restart and
+    /// when it was seen, ns since the Unix epoch.
+    pub restarted: [Option<(u32, u64)>; 2],
+    /// Since when a paced producer is behind; whether it was said.
+    behind_since: Option<u64>,
+    behind_said: bool,
 }
 
 struct Cond {
@@ -144,11 +197,24 @@ impl Alarms {
         self.active.iter().map(|a| a.severity).max()
     }
 
-    /// Raises and clears alarms from one observation.
+    /// Forgets what was seen of a segment (another one is watched now).
+    pub fn forget_segment(&mut self) {
+        self.active.clear();
+        self.seen = [None, None];
+        self.restarted = [None, None];
+        self.unlinked = false;
+        self.burst = None;
+        self.behind_since = None;
+        self.behind_said = false;
+        self.full_since = None;
+    }
+
+    /// Raises and clears alarms, and logs events, from one observation.
     pub fn update(&mut self, obs: &Observation, th: Thresholds) {
         let now = obs.mono_ns;
         let mut conds = Vec::new();
         self.notes(obs, &mut conds);
+        self.roles(obs);
         self.levels(obs, th, &mut conds);
 
         let level_keys: Vec<AlarmKey> = conds.iter().filter(|c| !c.latch).map(|c| c.key).collect();
@@ -194,13 +260,43 @@ impl Alarms {
         });
     }
 
+    /// What the source noticed about the attachment. A re-initialization
+    /// arrives as retired + replaced + re-attached in one observation: it is
+    /// one event, and no alarm (the new segment is sound).
     fn notes(&mut self, obs: &Observation, out: &mut Vec<Cond>) {
-        let latched = |key, severity, text: String| Cond {
-            key,
-            severity,
-            text,
-            latch: true,
-        };
+        let reattached = obs.notes.iter().find_map(|n| match n {
+            SourceNote::Reattached { old, new } => Some((*old, *new)),
+            _ => None,
+        });
+        if let Some((old, new)) = reattached {
+            let retired = obs
+                .notes
+                .iter()
+                .any(|n| matches!(n, SourceNote::Retired { .. }));
+            self.active.retain(|a| {
+                !matches!(
+                    a.key,
+                    AlarmKey::Unlinked | AlarmKey::Lost | AlarmKey::Retired
+                )
+            });
+            self.unlinked = false;
+            self.seen = [None, None];
+            self.burst = None;
+            self.log(
+                obs.unix_ns,
+                Severity::Warning,
+                format!(
+                    "segment re-initialized: session {} {} session {}; re-attached",
+                    human::session(old),
+                    if retired {
+                        "retired and replaced by"
+                    } else {
+                        "replaced by"
+                    },
+                    human::session(new)
+                ),
+            );
+        }
         for note in &obs.notes {
             match note {
                 SourceNote::Attached { session } => self.log(
@@ -208,52 +304,25 @@ impl Alarms {
                     Severity::Info,
                     format!("attached to session {}", human::session(*session)),
                 ),
-                SourceNote::Retired { old, new } => out.push(latched(
-                    AlarmKey::Retired,
-                    Severity::Critical,
+                SourceNote::Retired { old, new } if reattached.is_none() => self.log(
+                    obs.unix_ns,
+                    Severity::Warning,
                     format!(
-                        "segment retired: session {} replaced by {}",
+                        "session {} was retired (successor {}); waiting for the new segment",
                         human::session(*old),
                         if *new == 0 {
-                            "an unknown session".into()
+                            "unknown".into()
                         } else {
                             human::session(*new)
                         }
                     ),
-                )),
-                SourceNote::Replaced { old } => out.push(latched(
-                    AlarmKey::Replaced,
-                    Severity::Critical,
-                    format!(
-                        "the name now leads to another object; we still map session {}",
-                        human::session(*old)
-                    ),
-                )),
-                SourceNote::Unlinked { session } => out.push(latched(
-                    AlarmKey::Unlinked,
+                ),
+                SourceNote::Replaced { .. } if reattached.is_none() => self.log(
+                    obs.unix_ns,
                     Severity::Warning,
-                    format!(
-                        "segment name was unlinked; still watching session {} through our mapping",
-                        human::session(*session)
-                    ),
-                )),
-                SourceNote::Reattached { old, new } => {
-                    self.active.retain(|a| {
-                        !matches!(
-                            a.key,
-                            AlarmKey::Unlinked | AlarmKey::Lost | AlarmKey::Replaced
-                        )
-                    });
-                    out.push(latched(
-                        AlarmKey::EpochChanged,
-                        Severity::Critical,
-                        format!(
-                            "epoch changed: re-attached, session {} -> {}",
-                            human::session(*old),
-                            human::session(*new)
-                        ),
-                    ))
-                }
+                    "the name now leads to another object, not yet readable",
+                ),
+                SourceNote::Unlinked { .. } => self.unlinked = true,
                 SourceNote::Truncated { now, mapped } => self.log(
                     obs.unix_ns,
                     Severity::Critical,
@@ -273,30 +342,120 @@ impl Alarms {
                 SourceNote::Ownership { warning } => {
                     self.log(obs.unix_ns, Severity::Warning, warning.clone())
                 }
+                _ => {}
             }
         }
+        // A torn copy is expected where the producer may be writing; only a
+        // slot that changed anyway is news.
         let torn: Vec<u32> = obs
             .slots
             .iter()
             .chain(obs.detail.iter())
-            .filter(|s| s.torn)
+            .filter(|s| s.changed && !s.overwritable)
             .map(|s| s.index)
-            // The producer's next slot is expected to be in flux.
-            .filter(|&i| obs.sample.as_ref().is_none_or(|s| !s.producer_may_write(i)))
+            .collect::<std::collections::BTreeSet<u32>>()
+            .into_iter()
             .collect();
         if let Some(first) = torn.first() {
-            out.push(latched(
-                AlarmKey::TornSlot,
-                Severity::Warning,
-                format!(
-                    "torn read of slot {first}{}: overwritten during the copy, shown as torn",
+            out.push(Cond {
+                key: AlarmKey::TornSlot,
+                severity: Severity::Warning,
+                text: format!(
+                    "torn read of slot {first}{}: it changed while copied, though the producer was not due to write it",
                     if torn.len() > 1 {
                         format!(" (+{} more)", torn.len() - 1)
                     } else {
                         String::new()
                     }
                 ),
-            ));
+                latch: true,
+            });
+        }
+    }
+
+    /// One event per change of each role's holder.
+    fn roles(&mut self, obs: &Observation) {
+        let Some(s) = obs.sample.as_ref().filter(|_| obs.link == Link::Attached) else {
+            return;
+        };
+        for role in Role::ALL {
+            let side = s.side(role);
+            let now = Seen {
+                liveness: side.holder.liveness,
+                pid: side.line.pid,
+            };
+            let program = if side.line.program.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", side.line.program)
+            };
+            let was = self.seen[role.index()].replace(now);
+            let name = role.name();
+            let text = match (was, now.liveness) {
+                (None, l) => Some((
+                    Severity::Info,
+                    match l {
+                        Liveness::Running | Liveness::Stalled => {
+                            format!("{name} {}: pid {}{program}", l.name(), now.pid)
+                        }
+                        other => format!("{name} {}", other.name()),
+                    },
+                )),
+                (Some(w), l) if w.liveness == l && w.pid == now.pid => None,
+                (Some(w), Liveness::Running) if w.liveness == Liveness::Running => Some((
+                    Severity::Warning,
+                    format!(
+                        "{name} restarted: pid {} -> pid {}{program}",
+                        w.pid, now.pid
+                    ),
+                )),
+                (Some(w), Liveness::Running)
+                    if w.liveness == Liveness::Stalled && w.pid == now.pid =>
+                {
+                    Some((
+                        Severity::Info,
+                        format!("{name} resumed: pid {} beats again", now.pid),
+                    ))
+                }
+                (Some(w), Liveness::Running) => Some((
+                    Severity::Info,
+                    if w.pid != 0 && w.pid != now.pid {
+                        format!(
+                            "{name} restarted: pid {} -> pid {}{program}",
+                            w.pid, now.pid
+                        )
+                    } else {
+                        format!("{name} started: pid {}{program}", now.pid)
+                    },
+                )),
+                (Some(_), Liveness::Stalled) => Some((
+                    Severity::Warning,
+                    format!(
+                        "{name} stalled: pid {} holds the role but stopped beating",
+                        now.pid
+                    ),
+                )),
+                (Some(w), Liveness::Stopped) => Some((
+                    Severity::Info,
+                    format!("{name} stopped cleanly (pid {})", w.pid),
+                )),
+                (Some(w), Liveness::Dead) => Some((
+                    Severity::Critical,
+                    format!(
+                        "{name} died without a clean stop (pid {})",
+                        w.pid.max(now.pid)
+                    ),
+                )),
+                (Some(_), other) => Some((Severity::Info, format!("{name} {}", other.name()))),
+            };
+            if let Some(w) =
+                was.filter(|w| w.pid != 0 && w.pid != now.pid && now.liveness == Liveness::Running)
+            {
+                self.restarted[role.index()] = Some((w.pid, obs.unix_ns));
+            }
+            if let Some((severity, text)) = text {
+                self.log(obs.unix_ns, severity, text);
+            }
         }
     }
 
@@ -331,85 +490,99 @@ impl Alarms {
             self.full_since = None;
             return;
         };
+        if self.unlinked {
+            out.push(level(
+                AlarmKey::Unlinked,
+                Severity::Warning,
+                format!(
+                    "the name {} was removed; still watching session {} through our mapping",
+                    s.header.name,
+                    human::session(s.session_id())
+                ),
+            ));
+        }
         if s.state() == SegmentState::Retired {
             out.push(level(
                 AlarmKey::Retired,
                 Severity::Critical,
                 format!(
-                    "segment retired: session {} replaced by {}",
+                    "segment retired: session {} replaced by {}; waiting for the new one",
                     human::session(s.session_id()),
                     human::session(s.header.identity.successor_session)
                 ),
             ));
         }
         for role in Role::ALL {
-            let Side { line, holder, .. } = s.side(role);
-            if line.role_state != RoleState::Active {
-                continue;
-            }
-            if line.session != 0 && line.session != s.session_id() {
+            let side = s.side(role);
+            let (line, holder) = (side.line, side.holder);
+            let name = role.name();
+            if holder.alive == Some(true) && line.session != 0 && line.session != s.session_id() {
                 out.push(level(
                     AlarmKey::SessionMismatch(role),
                     Severity::Critical,
                     format!(
-                        "epoch mismatch: {} pid {} attached to session {}, segment is {}",
-                        role.name(),
+                        "epoch mismatch: {name} pid {} attached to session {}, segment is {}",
                         line.pid,
                         human::session(line.session),
                         human::session(s.session_id())
                     ),
                 ));
             }
-            match holder.alive {
-                Some(false) => out.push(level(
-                    AlarmKey::DeadDaemon(role),
+            match holder.liveness {
+                Liveness::Dead => out.push(level(
+                    AlarmKey::Dead(role),
                     Severity::Critical,
                     format!(
-                        "{} pid {} is dead but still holds the role",
-                        role.name(),
+                        "{name} is dead: pid {} left the role active without a clean stop; start it again",
                         line.pid
                     ),
                 )),
-                Some(true) => {
-                    if let Some(age) = holder.heartbeat_age_ns.filter(|&a| a > th.stale_ns) {
-                        out.push(level(
-                            AlarmKey::StaleHeartbeat(role),
-                            Severity::Warning,
-                            format!(
-                                "{} pid {} heartbeat is {} old (stalled?)",
-                                role.name(),
-                                line.pid,
-                                duration_ns(age)
-                            ),
-                        ));
-                    }
-                    if line.core.is_some() && line.core == obs.me.cpu && free_core(obs) {
-                        out.push(level(
-                            AlarmKey::CoreShared(role),
-                            Severity::Warning,
-                            format!(
-                                "forge-top runs on core {}, where the {} is pinned; use --core",
-                                line.core.unwrap_or_default(),
-                                role.name()
-                            ),
-                        ));
-                    }
+                Liveness::Stalled => {
+                    let why = holder
+                        .proc
+                        .as_ref()
+                        .filter(|p| p.state == "T" || p.state == "t")
+                        .map_or(String::new(), |_| " (stopped by a signal: state T)".into());
+                    out.push(level(
+                        AlarmKey::Stalled(role),
+                        Severity::Warning,
+                        format!(
+                            "{name} stalled: pid {} holds the role but its heartbeat is {} old{why}",
+                            line.pid,
+                            duration_ns(holder.heartbeat_age_ns.unwrap_or(0))
+                        ),
+                    ));
                 }
-                None => {}
+                Liveness::Running
+                    if line.core.is_some() && line.core == obs.me.cpu && free_core(obs) =>
+                {
+                    out.push(level(
+                        AlarmKey::CoreShared(role),
+                        Severity::Warning,
+                        format!(
+                            "forge-top runs on core {}, where the {name} is pinned; use --core with a free one",
+                            line.core.unwrap_or_default(),
+                        ),
+                    ));
+                }
+                _ => {}
             }
         }
         if s.slot_count() > 0 && s.header.in_flight() >= u64::from(s.slot_count()) {
             let since = *self.full_since.get_or_insert(obs.mono_ns);
             let full_for = obs.mono_ns.saturating_sub(since);
             if full_for > th.full_ns {
+                let consumer = s.consumer.liveness;
                 let why = if s
                     .violations
                     .iter()
                     .any(|v| v.starts_with("the ring is stuck"))
                 {
-                    "the consumer cannot pass a damaged slot"
+                    "the consumer cannot pass a damaged slot".to_owned()
+                } else if consumer == Liveness::Running {
+                    "consumer not keeping up".to_owned()
                 } else {
-                    "consumer not keeping up"
+                    format!("the consumer is {}", consumer.name())
                 };
                 out.push(level(
                     AlarmKey::RingFull,
@@ -422,11 +595,125 @@ impl Alarms {
         }
         if !s.violations.is_empty() {
             out.push(level(
-                AlarmKey::Invariant,
+                AlarmKey::Damaged,
                 Severity::Critical,
                 format!("segment damaged: {}", s.violations.join("; ")),
             ));
         }
+    }
+
+    /// A burst was sent to `pid`: watch what it does.
+    pub fn burst_sent(&mut self, pid: u32, sample: Option<&Sample>, mono_ns: u64, unix_ns: u64) {
+        let Some(s) = sample else { return };
+        let frames = s.header.pace.burst;
+        self.burst = Some(BurstWatch {
+            pid,
+            from_mono_ns: mono_ns,
+            from_head: s.head(),
+            frames,
+            peak_fps: 0.0,
+            full_ns: 0,
+            last_mono_ns: mono_ns,
+        });
+        self.log(
+            unix_ns,
+            Severity::Info,
+            if frames > 0 {
+                format!(
+                    "burst asked of producer pid {pid}: {} frames at full speed",
+                    human::count(frames)
+                )
+            } else {
+                format!("burst asked of producer pid {pid} (it does not say how many frames)")
+            },
+        );
+    }
+
+    /// Follows a burst and a paced producer's rate, once per rate interval.
+    pub fn rates(&mut self, obs: &Observation, rates: &Rates) {
+        let Some(s) = &obs.sample else { return };
+        let full = s.header.in_flight() >= u64::from(s.slot_count().max(1));
+        if let Some(b) = &mut self.burst {
+            let dt = obs.mono_ns.saturating_sub(b.last_mono_ns);
+            b.last_mono_ns = obs.mono_ns;
+            if full {
+                b.full_ns += dt;
+            }
+            b.peak_fps = b.peak_fps.max(rates.frames_per_s);
+            let sent = s.head().saturating_sub(b.from_head);
+            let took = obs.mono_ns.saturating_sub(b.from_mono_ns);
+            let done = b.frames > 0 && sent >= b.frames;
+            if done || took > BURST_NS {
+                let b = *b;
+                self.burst = None;
+                self.log(
+                    obs.unix_ns,
+                    Severity::Info,
+                    format!(
+                        "burst of pid {} {}: {} frames in {}, peak {} frames/s, ring full for {}",
+                        b.pid,
+                        if done {
+                            "done"
+                        } else {
+                            "still going after 10 s"
+                        },
+                        human::count(sent),
+                        duration_ns(took),
+                        human::si(b.peak_fps),
+                        duration_ns(b.full_ns)
+                    ),
+                );
+            }
+        }
+        // A paced producer under its target, once per episode.
+        let target = s.header.pace.target_rate as f64;
+        let running = s.producer.liveness == Liveness::Running;
+        let behind = running
+            && target > 0.0
+            && self.burst.is_none()
+            && rates.frames_per_s < PACE_SHARE * target;
+        if !behind {
+            if self.behind_said && running {
+                self.log(
+                    obs.unix_ns,
+                    Severity::Info,
+                    format!(
+                        "producer back at its target rate ({} frames/s)",
+                        human::si(target)
+                    ),
+                );
+            }
+            self.behind_since = None;
+            self.behind_said = false;
+            return;
+        }
+        let since = *self.behind_since.get_or_insert(obs.mono_ns);
+        if self.behind_said || obs.mono_ns.saturating_sub(since) < PACE_NS {
+            return;
+        }
+        self.behind_said = true;
+        let why = if full {
+            "the ring is full: the consumer holds it back".to_owned()
+        } else if let Some(core) = s.header.producer.core.filter(|&c| {
+            s.header.consumer.core == Some(c) && s.consumer.liveness == Liveness::Running
+        }) {
+            format!("it shares core {core} with the consumer")
+        } else if s.header.producer.core.is_some() && s.header.producer.core == obs.me.cpu {
+            "it shares its core with forge-top".to_owned()
+        } else {
+            "no reason seen in the ring: the machine may be busy, or the rate above what one core does".to_owned()
+        };
+        self.log(
+            obs.unix_ns,
+            Severity::Info,
+            format!(
+                "producer at {} frames/s, {:.0}% of its {} target, for {}: {why}",
+                human::si(rates.frames_per_s),
+                rates.frames_per_s * 100.0 / target,
+                human::si(target),
+                duration_ns(obs.mono_ns.saturating_sub(since))
+            ),
+        );
     }
 }
 

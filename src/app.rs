@@ -2,13 +2,19 @@
 //!
 //! The loop is generic over the ratatui [`Backend`] and over the
 //! [`EventSource`], so a test drives the whole app on a `TestBackend` with
-//! scripted keys and synthetic observations. Side effects (signals, files)
-//! go through [`Effects`], so tests can record them instead.
+//! scripted keys and synthetic observations. Side effects (signals, files,
+//! listing segments) go through [`Effects`], so tests can record them.
+//!
+//! ```text
+//!  Event::Data ─▶ observe: alarms (always live) ─▶ live view ─▶ rates, history
+//!  Event::Key  ─▶ keys::action ─▶ act (one match) ─▶ selection, prompt, effects
+//!  freeze      ─▶ the next observation brings the whole ring ─▶ frozen view
+//! ```
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::backend::Backend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -16,10 +22,13 @@ use ratatui::Terminal;
 
 use crate::alarms::{Alarms, Severity, Thresholds};
 use crate::event::{Event, EventSource};
+use crate::keys::{self, Action, REFRESH_PRESETS_MS};
 use crate::model::*;
 
 /// Points kept in each history.
 pub const HISTORY: usize = 300;
+/// How long a status message stays, ns.
+const STATUS_NS: u64 = 5_000_000_000;
 
 /// Settings fixed at start.
 #[derive(Debug, Clone)]
@@ -42,7 +51,7 @@ impl Default for Config {
             segment: crate::source::DEFAULT_SEGMENT.into(),
             refresh: Duration::from_millis(100),
             thresholds: Thresholds::default(),
-            screenshot_dir: "screenshots".into(),
+            screenshot_dir: std::env::temp_dir().join("forge-top"),
             demo: false,
         }
     }
@@ -83,7 +92,7 @@ impl History {
     }
 }
 
-/// What is on screen: frozen while paused, live otherwise.
+/// What is on screen: frozen on demand, live otherwise.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
     /// How the source is attached.
@@ -94,6 +103,8 @@ pub struct View {
     pub sample: Option<Sample>,
     /// When `sample` was taken, ns since the Unix epoch.
     pub sample_unix_ns: u64,
+    /// When `sample` was taken, CLOCK_MONOTONIC ns.
+    pub sample_mono_ns: u64,
     /// When the last observation came, ns since the Unix epoch.
     pub unix_ns: u64,
     /// Slot list rows.
@@ -120,6 +131,139 @@ pub enum DetailMode {
     Hex,
 }
 
+/// Which panel the arrows move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// The slot list (arrows move the selection).
+    #[default]
+    Slots,
+    /// The selected slot (arrows scroll it).
+    Detail,
+    /// The event log (arrows scroll it).
+    Events,
+}
+
+impl Focus {
+    fn next(self) -> Self {
+        match self {
+            Focus::Slots => Focus::Detail,
+            Focus::Detail => Focus::Events,
+            Focus::Events => Focus::Slots,
+        }
+    }
+}
+
+/// Which log lines the event panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFilter {
+    /// Everything.
+    #[default]
+    All,
+    /// Warnings and alarms.
+    Warnings,
+    /// Alarms only.
+    Alarms,
+}
+
+impl LogFilter {
+    /// Does the filter let a line of `severity` through?
+    pub fn shows(self, severity: Severity) -> bool {
+        match self {
+            LogFilter::All => true,
+            LogFilter::Warnings => severity >= Severity::Warning,
+            LogFilter::Alarms => severity >= Severity::Critical,
+        }
+    }
+
+    /// How the panel names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFilter::All => "all",
+            LogFilter::Warnings => "warnings+",
+            LogFilter::Alarms => "alarms",
+        }
+    }
+}
+
+/// A line being typed at the bottom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// What it is for.
+    pub kind: PromptKind,
+    /// What was typed.
+    pub text: String,
+}
+
+/// What a prompt asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// A sequence number to jump to.
+    Jump,
+    /// A state, kind or text to find.
+    Search,
+}
+
+/// A search over one copy of the whole ring.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// What was asked.
+    pub query: String,
+    /// Slot indices that match, in ring order; `None` until the copy came.
+    pub matches: Option<Vec<u32>>,
+    /// The matching slots as the copy held them (without their bytes): the
+    /// filtered list shows these.
+    pub rows: Vec<SlotView>,
+    /// When the copy was taken, ns since the Unix epoch, and CLOCK_MONOTONIC.
+    pub copied_unix_ns: u64,
+    /// The same moment on CLOCK_MONOTONIC (frame ages are against it).
+    pub copied_mono_ns: u64,
+    /// Where `n`/`N` (and the arrows) stand in `matches`.
+    pub at: usize,
+    /// The first match the filtered list shows.
+    pub first: usize,
+}
+
+impl Search {
+    /// The matches, once the copy came and when there are any.
+    pub fn hits(&self) -> Option<&[u32]> {
+        self.matches.as_deref().filter(|m| !m.is_empty())
+    }
+}
+
+/// The frozen view: one copy of the whole ring, browsed while sampling and
+/// alarms go on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frozen {
+    /// The screen as it was.
+    pub view: View,
+    /// Every slot, whole; `None` until the copy came.
+    pub image: Option<RingImage>,
+    /// Observations since.
+    pub samples: u64,
+}
+
+/// A message on the status line, until the next key or a few seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// How bad.
+    pub severity: Severity,
+    /// What.
+    pub text: String,
+    /// CLOCK_MONOTONIC ns when set (0: no observation yet).
+    pub at_mono_ns: u64,
+}
+
+/// The segment picker (`o`, or no segment to open at start).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Picker {
+    /// What `/dev/shm` holds.
+    pub entries: Vec<SegmentSummary>,
+    /// The highlighted row.
+    pub selected: usize,
+    /// Why the list could not be read, if it could not.
+    pub error: Option<String>,
+}
+
 /// A side effect the loop carries out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -127,6 +271,17 @@ pub enum Effect {
     Burst(u32),
     /// Save a screenshot bundle of the next frame.
     Screenshot,
+    /// List the segments for the picker.
+    ListSegments,
+}
+
+/// What handling an event did to the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Something on screen changed: draw.
+    Redraw,
+    /// Nothing to draw.
+    Unchanged,
 }
 
 /// Carries out effects.
@@ -135,6 +290,10 @@ pub trait Effects {
     fn burst(&mut self, pid: u32) -> Result<String, String>;
     /// Saves a bundle of `buffer`; returns a status line.
     fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String>;
+    /// Lists the Forge segments there are.
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, String>;
+    /// The app now watches `segment` (signals go to its producer).
+    fn switched(&mut self, _segment: &str) {}
 }
 
 /// Effects that do nothing but remember what was asked, for tests.
@@ -144,6 +303,8 @@ pub struct RecordedEffects {
     pub asked: Vec<Effect>,
     /// Text of each screenshot taken.
     pub screenshots: Vec<String>,
+    /// What `list` answers.
+    pub segments: Vec<SegmentSummary>,
 }
 
 impl Effects for RecordedEffects {
@@ -157,6 +318,11 @@ impl Effects for RecordedEffects {
         self.screenshots.push(crate::export::buffer_text(buffer));
         Ok("saved screenshot".into())
     }
+
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
+        self.asked.push(Effect::ListSegments);
+        Ok(self.segments.clone())
+    }
 }
 
 /// The whole app state.
@@ -168,24 +334,43 @@ pub struct App {
     pub refresh: Duration,
     /// The latest data.
     pub live: View,
-    /// The view when paused.
-    pub frozen: Option<View>,
-    /// Observations since the pause.
-    pub paused_samples: u64,
+    /// The view while frozen.
+    pub frozen: Option<Frozen>,
     /// Alarms and the event log (always live).
     pub alarms: Alarms,
     /// Selected slot.
     pub selected: u32,
+    /// The ring position the selected slot held when it was selected: the
+    /// producer may lap it while we look.
+    pub selected_position: Option<u64>,
     /// First slot of the list.
     pub list_first: u32,
     /// Select the newest frame on every sample.
     pub follow: bool,
     /// Decoded or hex.
     pub detail_mode: DetailMode,
+    /// First line of the detail shown.
+    pub detail_scroll: u16,
+    /// Which panel the arrows move.
+    pub focus: Focus,
+    /// Which log lines show.
+    pub log_filter: LogFilter,
+    /// Log lines scrolled past (0: the newest on top).
+    pub log_scroll: usize,
     /// Help overlay shown.
     pub help: bool,
+    /// Lines of the help scrolled past.
+    pub help_scroll: u16,
+    /// A line being typed.
+    pub prompt: Option<Prompt>,
+    /// The current search.
+    pub search: Option<Search>,
+    /// The segment picker, when open.
+    pub picker: Option<Picker>,
+    /// A segment picked to switch to, for the event source.
+    pub switch_to: Option<String>,
     /// Status line message.
-    pub status: Option<(Severity, String)>,
+    pub status: Option<Status>,
     /// Terminal size.
     pub size: (u16, u16),
     /// Quit requested.
@@ -194,10 +379,13 @@ pub struct App {
     pub effects: Vec<Effect>,
     /// Observations handled.
     pub samples: u64,
+    /// The next observation should copy the whole ring.
+    want_ring: bool,
     slots_dirty: bool,
     prev: Option<Prev>,
     /// (CLOCK_MONOTONIC ns, our CPU time ns) over the last seconds.
     cpu_history: VecDeque<(u64, u64)>,
+    last_mono_ns: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -217,27 +405,43 @@ impl App {
             config,
             live: View::default(),
             frozen: None,
-            paused_samples: 0,
             alarms: Alarms::default(),
             selected: 0,
+            selected_position: None,
             list_first: 0,
             follow: true,
             detail_mode: DetailMode::Decoded,
+            detail_scroll: 0,
+            focus: Focus::Slots,
+            log_filter: LogFilter::All,
+            log_scroll: 0,
             help: false,
+            help_scroll: 0,
+            prompt: None,
+            search: None,
+            picker: None,
+            switch_to: None,
             status: None,
             size,
             quit: false,
             effects: Vec::new(),
             samples: 0,
+            want_ring: false,
             slots_dirty: false,
             prev: None,
             cpu_history: VecDeque::new(),
+            last_mono_ns: 0,
         }
     }
 
     /// What is on screen.
     pub fn view(&self) -> &View {
-        self.frozen.as_ref().unwrap_or(&self.live)
+        self.frozen.as_ref().map_or(&self.live, |f| &f.view)
+    }
+
+    /// Does a search filter the slot list (it found something)?
+    pub fn filtering(&self) -> bool {
+        self.search.as_ref().is_some_and(|s| s.hits().is_some())
     }
 
     /// Is the view frozen?
@@ -252,17 +456,17 @@ impl App {
 
     /// The selection moved: sample the slots now rather than at the next tick.
     pub fn wants_slots(&self) -> bool {
-        self.slots_dirty
+        self.slots_dirty || self.want_ring
     }
 
     fn slot_count(&self) -> u32 {
-        self.live.sample.as_ref().map_or(0, |s| s.slot_count())
+        self.view().sample.as_ref().map_or(0, |s| s.slot_count())
     }
 
     /// Rows the slot list shows at the current size.
     pub fn list_rows(&self) -> u32 {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        u32::from(crate::ui::areas(area).slot_rows())
+        u32::from(crate::ui::areas(area, self).slot_rows())
     }
 
     /// Which slots the source should copy next.
@@ -272,56 +476,135 @@ impl App {
             count: self.list_rows(),
             selected: Some(self.selected),
             follow: self.follow && !self.paused(),
+            whole_ring: self.want_ring,
         }
     }
 
-    /// Handles one event; returns whether the screen may have changed.
-    pub fn handle(&mut self, event: Event) -> bool {
+    /// The frozen image's copy of slot `i`, when frozen with one.
+    pub fn frozen_slot(&self, i: u32) -> Option<&SlotView> {
+        self.frozen
+            .as_ref()
+            .and_then(|f| f.image.as_ref())
+            .and_then(|img| img.slots.get(i as usize))
+    }
+
+    /// Handles one event.
+    pub fn handle(&mut self, event: Event) -> Outcome {
         match event {
             Event::Key(key) => self.key(key),
             Event::Mouse(m) => self.mouse(m),
             Event::Resize(w, h) => {
                 self.size = (w, h);
                 self.rescroll();
+                Outcome::Redraw
             }
-            Event::Data(obs) => self.observe(*obs),
-            Event::Stop => self.quit = true,
+            Event::Data(obs) => {
+                self.observe(*obs);
+                Outcome::Redraw
+            }
+            Event::Stop => {
+                self.quit = true;
+                Outcome::Unchanged
+            }
         }
-        true
     }
 
-    /// All keys, in one place.
-    fn key(&mut self, key: KeyEvent) {
-        let n = self.slot_count();
-        let page = self.list_rows().max(1);
-        let help_was_open = self.help;
-        self.help = false;
-        match key.code {
-            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => self.quit = true,
-            KeyCode::Char('q') => self.quit = true,
-            KeyCode::Char('?') => self.help = !help_was_open,
-            KeyCode::Esc => {}
-            KeyCode::Up | KeyCode::Char('k') => self.step(-1),
-            KeyCode::Down | KeyCode::Char('j') => self.step(1),
-            KeyCode::PageUp => self.step(-i64::from(page)),
-            KeyCode::PageDown => self.step(i64::from(page)),
-            KeyCode::Home | KeyCode::Char('g') => self.select(0),
-            KeyCode::End | KeyCode::Char('G') => self.select(n.saturating_sub(1)),
-            KeyCode::Char('t') => {
-                if let Some(s) = &self.view().sample {
-                    let tail_slot = slot_of(s.tail(), s.slot_count());
-                    self.select(tail_slot);
-                    self.note(Severity::Info, format!("jumped to tail: slot {tail_slot}"));
+    fn key(&mut self, key: KeyEvent) -> Outcome {
+        // A message answers the key before it; the next key clears it.
+        self.status = None;
+        if self.prompt.is_some() {
+            self.prompt_key(key);
+            return Outcome::Redraw;
+        }
+        if self.picker.is_some() {
+            self.picker_key(key);
+            return Outcome::Redraw;
+        }
+        let Some(action) = keys::action(key) else {
+            return Outcome::Unchanged;
+        };
+        // The help closes on Esc, ? or q, scrolls, and does nothing else.
+        if self.help {
+            let page = i64::from(self.size.1.saturating_sub(6));
+            let by = match action {
+                Action::Escape | Action::Help | Action::Quit => {
+                    self.help = false;
+                    self.help_scroll = 0;
+                    return Outcome::Redraw;
+                }
+                Action::Up => -1,
+                Action::Down => 1,
+                Action::PageUp => -page,
+                Action::PageDown => page,
+                Action::First => i64::MIN / 2,
+                Action::Last => i64::MAX / 2,
+                _ => return Outcome::Unchanged,
+            };
+            let max = i64::from(crate::ui::help_max_scroll(self.size));
+            self.help_scroll = (i64::from(self.help_scroll) + by).clamp(0, max) as u16;
+            return Outcome::Redraw;
+        }
+        self.act(action);
+        Outcome::Redraw
+    }
+
+    /// Every action, in one place.
+    fn act(&mut self, action: Action) {
+        let page = i64::from(self.list_rows().max(1));
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::Escape => {
+                if self.search.take().is_some() {
+                    self.note(Severity::Info, "search cleared".into());
                 }
             }
-            KeyCode::Char('h') => {
+            Action::Up => self.scroll(-1),
+            Action::Down => self.scroll(1),
+            Action::PageUp => self.scroll(-page),
+            Action::PageDown => self.scroll(page),
+            Action::First | Action::Last if self.filtering() => {
+                let (at, n) = self
+                    .search
+                    .as_ref()
+                    .map_or((0, 0), |s| (s.at as i64, s.rows.len() as i64));
+                let to = if action == Action::First { 0 } else { n - 1 };
+                self.next_match(to - at);
+            }
+            Action::First => self.select(0),
+            Action::Last => self.select(self.slot_count().saturating_sub(1)),
+            Action::Tail => {
                 if let Some(s) = &self.view().sample {
-                    let head_slot = slot_of(s.head(), s.slot_count());
-                    self.select(head_slot);
-                    self.note(Severity::Info, format!("jumped to head: slot {head_slot}"));
+                    let (tail, slot) = (s.tail(), slot_of(s.tail(), s.slot_count()));
+                    self.select(slot);
+                    self.note(
+                        Severity::Info,
+                        format!("tail: slot {slot}, the next frame the consumer reads (position {tail})"),
+                    );
                 }
             }
-            KeyCode::Char('f') => {
+            Action::Head => {
+                let Some(s) = &self.view().sample else { return };
+                let (newest, head, batch, n) =
+                    (s.newest, s.head(), s.header.producer.batch, s.slot_count());
+                match newest {
+                    Some(pos) => {
+                        let slot = slot_of(pos, n);
+                        self.select(slot);
+                        let lag = pos.saturating_add(1).saturating_sub(head);
+                        let note = if lag > 0 {
+                            format!(
+                                "newest frame: position {pos}, slot {slot} ({lag} past head {head}: head is stored every {batch} frames)"
+                            )
+                        } else {
+                            format!("newest frame: position {pos}, slot {slot}")
+                        };
+                        self.note(Severity::Info, note);
+                    }
+                    None => self.note(Severity::Info, "no frame was ever published".into()),
+                }
+            }
+            Action::Follow => {
                 self.follow = !self.follow;
                 self.slots_dirty = true;
                 let what = if self.follow {
@@ -331,36 +614,106 @@ impl App {
                 };
                 self.note(Severity::Info, format!("follow {what}"));
             }
-            KeyCode::Char('x') => {
+            Action::Hex => {
                 self.detail_mode = match self.detail_mode {
                     DetailMode::Decoded => DetailMode::Hex,
                     DetailMode::Hex => DetailMode::Decoded,
-                }
+                };
+                self.detail_scroll = 0;
             }
-            KeyCode::Char(' ') => self.toggle_pause(),
-            KeyCode::Char('b') => self.burst(),
-            KeyCode::Char('s') => self.effects.push(Effect::Screenshot),
-            KeyCode::Char('c') => {
+            Action::Freeze => self.toggle_freeze(),
+            Action::Burst => self.burst(),
+            Action::Save => self.effects.push(Effect::Screenshot),
+            Action::ClearLog => {
                 self.alarms.log.clear();
+                self.log_scroll = 0;
                 self.note(Severity::Info, "event log cleared".into());
             }
-            KeyCode::Char('+') | KeyCode::Char('=') => self.set_refresh(self.refresh / 2),
-            KeyCode::Char('-') => self.set_refresh(self.refresh * 2),
+            Action::Faster => self.step_refresh(-1),
+            Action::Slower => self.step_refresh(1),
+            Action::Jump => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Jump,
+                    text: String::new(),
+                })
+            }
+            Action::Search => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Search,
+                    text: String::new(),
+                })
+            }
+            Action::NextMatch => self.next_match(1),
+            Action::PrevMatch => self.next_match(-1),
+            Action::Focus => {
+                self.focus = self.focus.next();
+                let name = match self.focus {
+                    Focus::Slots => "slot list",
+                    Focus::Detail => "slot detail",
+                    Focus::Events => "event log",
+                };
+                self.note(Severity::Info, format!("focus: {name} (↑↓ scroll it)"));
+            }
+            Action::LogLevel => {
+                self.log_filter = match self.log_filter {
+                    LogFilter::All => LogFilter::Warnings,
+                    LogFilter::Warnings => LogFilter::Alarms,
+                    LogFilter::Alarms => LogFilter::All,
+                };
+                self.log_scroll = 0;
+                self.note(
+                    Severity::Info,
+                    format!("event log shows: {}", self.log_filter.name()),
+                );
+            }
+            Action::Open => {
+                self.picker = Some(Picker::default());
+                self.effects.push(Effect::ListSegments);
+            }
+        }
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent) {
+        let Some(prompt) = &mut self.prompt else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => self.prompt = None,
+            KeyCode::Backspace => {
+                prompt.text.pop();
+            }
+            KeyCode::Enter => {
+                let Prompt { kind, text } = self.prompt.take().expect("a prompt is open");
+                match kind {
+                    PromptKind::Jump => self.jump(text.trim()),
+                    PromptKind::Search => self.start_search(text.trim()),
+                }
+            }
+            KeyCode::Char(c) if !c.is_control() && prompt.text.len() < 64 => prompt.text.push(c),
             _ => {}
         }
     }
 
-    fn mouse(&mut self, m: MouseEvent) {
-        let areas = crate::ui::areas(Rect::new(0, 0, self.size.0, self.size.1));
-        match m.kind {
-            MouseEventKind::ScrollUp => self.step(-3),
-            MouseEventKind::ScrollDown => self.step(3),
-            MouseEventKind::Down(MouseButton::Left) => {
-                let list = areas.slot_list_inner();
-                if list.contains(Position::new(m.column, m.row)) {
-                    let i = self.list_first + u32::from(m.row - list.y);
-                    if i < self.slot_count() {
-                        self.select(i);
+    fn picker_key(&mut self, key: KeyEvent) {
+        let Some(picker) = &mut self.picker else {
+            return;
+        };
+        let n = picker.entries.len();
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => self.picker = None,
+            KeyCode::Up | KeyCode::Char('k') if n > 0 => {
+                picker.selected = (picker.selected + n - 1) % n
+            }
+            KeyCode::Down | KeyCode::Char('j') if n > 0 => {
+                picker.selected = (picker.selected + 1) % n
+            }
+            KeyCode::Char('r') => self.effects.push(Effect::ListSegments),
+            KeyCode::Enter => {
+                if let Some(entry) = picker.entries.get(picker.selected) {
+                    let name = entry.name.clone();
+                    self.picker = None;
+                    if name != self.config.segment {
+                        self.switch_segment(name);
                     }
                 }
             }
@@ -368,16 +721,211 @@ impl App {
         }
     }
 
-    fn set_refresh(&mut self, d: Duration) {
-        self.refresh = d.clamp(Duration::from_millis(25), Duration::from_secs(5));
-        self.note(
+    /// Watches `name` from now on.
+    fn switch_segment(&mut self, name: String) {
+        self.note(Severity::Info, format!("watching {name}"));
+        self.alarms.log(
+            self.live.unix_ns,
             Severity::Info,
-            format!("refresh every {} ms", self.refresh.as_millis()),
+            format!("switched to segment {name}"),
         );
+        self.config.segment = name.clone();
+        self.switch_to = Some(name);
+        self.live = View::default();
+        self.frozen = None;
+        self.search = None;
+        self.prev = None;
+        self.follow = true;
+        self.selected = 0;
+        self.list_first = 0;
+        self.alarms.forget_segment();
+    }
+
+    fn jump(&mut self, text: &str) {
+        let Some(s) = self.view().sample.as_ref() else {
+            return;
+        };
+        let Ok(seq) = text.replace([',', '_'], "").parse::<u64>() else {
+            self.note(
+                Severity::Warning,
+                format!("{text:?} is not a sequence number"),
+            );
+            return;
+        };
+        let n = u64::from(s.slot_count());
+        let newest = s.newest.unwrap_or(0);
+        let oldest = (newest + 1).saturating_sub(n);
+        if s.newest.is_none() || seq < oldest || seq > newest {
+            let held = match s.newest {
+                Some(_) => format!("the ring holds positions {oldest}..{newest}"),
+                None => "the ring holds no frame yet".into(),
+            };
+            self.note(
+                Severity::Warning,
+                format!("sequence {seq} is not in the ring: {held}"),
+            );
+            return;
+        }
+        let slot = slot_of(seq, s.slot_count());
+        self.select(slot);
+        self.note(Severity::Info, format!("position {seq}: slot {slot}"));
+    }
+
+    fn start_search(&mut self, query: &str) {
+        if query.is_empty() {
+            self.search = None;
+            return;
+        }
+        self.search = Some(Search {
+            query: query.to_owned(),
+            matches: None,
+            rows: Vec::new(),
+            copied_unix_ns: 0,
+            copied_mono_ns: 0,
+            at: 0,
+            first: 0,
+        });
+        // Matches come from one copy of the whole ring.
+        match self.frozen.as_ref().and_then(|f| f.image.as_ref()) {
+            Some(img) => {
+                let img = img.clone();
+                self.found(&img);
+            }
+            None => self.want_ring = true,
+        }
+        self.note(Severity::Info, format!("searching the ring for {query:?}…"));
+    }
+
+    /// The matches of the current search in `img`; selects the first.
+    fn found(&mut self, img: &RingImage) {
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        let rows: Vec<SlotView> = img
+            .slots
+            .iter()
+            .filter(|s| slot_matches(s, &search.query))
+            .map(|s| SlotView {
+                bytes: Vec::new(),
+                ..s.clone()
+            })
+            .collect();
+        let count = rows.len();
+        let query = search.query.clone();
+        search.matches = Some(rows.iter().map(|r| r.index).collect());
+        search.rows = rows;
+        search.copied_unix_ns = img.unix_ns;
+        search.copied_mono_ns = img.mono_ns;
+        search.at = 0;
+        search.first = 0;
+        if count == 0 {
+            self.note(
+                Severity::Warning,
+                format!("no slot matches {query:?} (searched one copy of the whole ring)"),
+            );
+        } else {
+            self.next_match(0);
+            self.note(
+                Severity::Info,
+                format!("{count} slots match {query:?}; n / N for the next / previous"),
+            );
+        }
+    }
+
+    fn next_match(&mut self, by: i64) {
+        let Some(search) = &mut self.search else {
+            self.note(Severity::Info, "no search: / to find slots".into());
+            return;
+        };
+        let Some(matches) = search.matches.as_ref().filter(|m| !m.is_empty()) else {
+            return;
+        };
+        let n = matches.len() as i64;
+        search.at = (search.at as i64 + by).rem_euclid(n) as usize;
+        let slot = matches[search.at];
+        let at = search.at + 1;
+        let rows = self.list_rows();
+        if let Some(search) = &mut self.search {
+            search.first =
+                scroll_to(search.first as u32, rows, search.at as u32, n as u32) as usize;
+        }
+        self.select(slot);
+        if by != 0 {
+            self.note(Severity::Info, format!("match {at} of {n}: slot {slot}"));
+        }
+    }
+
+    fn mouse(&mut self, m: MouseEvent) -> Outcome {
+        let areas = crate::ui::areas(Rect::new(0, 0, self.size.0, self.size.1), self);
+        match m.kind {
+            MouseEventKind::ScrollUp => self.scroll(-3),
+            MouseEventKind::ScrollDown => self.scroll(3),
+            MouseEventKind::Down(MouseButton::Left) => {
+                let list = areas.slot_list_inner();
+                if list.contains(Position::new(m.column, m.row)) {
+                    let row = m.row - list.y;
+                    match &self.search {
+                        Some(search) if self.filtering() => {
+                            let k = search.first + usize::from(row);
+                            if k < search.rows.len() {
+                                let by = k as i64 - search.at as i64;
+                                self.next_match(by);
+                            }
+                        }
+                        _ => {
+                            let i = self.list_first + u32::from(row);
+                            if i < self.slot_count() {
+                                self.select(i);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => return Outcome::Unchanged,
+        }
+        Outcome::Redraw
+    }
+
+    /// Arrows on the focused panel.
+    fn scroll(&mut self, by: i64) {
+        match self.focus {
+            // A search filters the list: the arrows step through its matches.
+            Focus::Slots if self.filtering() => self.next_match(by),
+            Focus::Slots => self.step(by),
+            Focus::Detail => {
+                self.detail_scroll = (i64::from(self.detail_scroll) + by).clamp(0, 4096) as u16
+            }
+            Focus::Events => {
+                let len = self.alarms.log.len() as i64;
+                self.log_scroll = (self.log_scroll as i64 + by).clamp(0, len.max(0)) as usize
+            }
+        }
+    }
+
+    fn step_refresh(&mut self, dir: i64) {
+        let now = self.refresh.as_millis() as u64;
+        let presets = REFRESH_PRESETS_MS;
+        // The preset at or next to the current refresh, then one step.
+        let at = presets
+            .iter()
+            .position(|&p| p >= now)
+            .unwrap_or(presets.len() - 1) as i64;
+        let at = if presets[at as usize] != now && dir < 0 {
+            at
+        } else {
+            at + dir
+        };
+        let ms = presets[at.clamp(0, presets.len() as i64 - 1) as usize];
+        self.refresh = Duration::from_millis(ms);
+        self.note(Severity::Info, format!("refresh every {ms} ms"));
     }
 
     fn note(&mut self, severity: Severity, text: String) {
-        self.status = Some((severity, text));
+        self.status = Some(Status {
+            severity,
+            text,
+            at_mono_ns: self.last_mono_ns,
+        });
     }
 
     fn step(&mut self, by: i64) {
@@ -392,6 +940,23 @@ impl App {
     fn select(&mut self, i: u32) {
         self.follow = false;
         self.selected = i;
+        self.detail_scroll = 0;
+        // The position the slot holds now: from a copy of it when there is
+        // one, else from the newest frame (slot i last held the position
+        // below it that is i modulo the slot count).
+        let view = self.view();
+        self.selected_position = self
+            .frozen_slot(i)
+            .or_else(|| view.slots.iter().find(|s| s.index == i))
+            .or_else(|| view.detail.as_ref().filter(|d| d.index == i))
+            .map(|s| s.position)
+            .unwrap_or_else(|| {
+                let s = view.sample.as_ref()?;
+                let n = u64::from(s.slot_count().max(1));
+                let newest = s.newest?;
+                let back = (newest % n + n - u64::from(i) % n) % n;
+                newest.checked_sub(back)
+            });
         self.slots_dirty = true;
         self.rescroll();
     }
@@ -405,21 +970,23 @@ impl App {
         );
     }
 
-    fn toggle_pause(&mut self) {
-        if self.frozen.take().is_some() {
+    fn toggle_freeze(&mut self) {
+        if let Some(f) = self.frozen.take() {
             self.note(
                 Severity::Info,
-                format!(
-                    "resumed ({} samples taken while paused)",
-                    self.paused_samples
-                ),
+                format!("live again ({} samples taken while frozen)", f.samples),
             );
+            self.slots_dirty = true;
         } else {
-            self.frozen = Some(self.live.clone());
-            self.paused_samples = 0;
+            self.frozen = Some(Frozen {
+                view: self.live.clone(),
+                image: None,
+                samples: 0,
+            });
+            self.want_ring = true;
             self.note(
                 Severity::Info,
-                "paused: view frozen, sampling and alarms go on; space resumes".into(),
+                "freezing: copying the whole ring; sampling and alarms go on; space thaws".into(),
             );
         }
     }
@@ -427,14 +994,10 @@ impl App {
     fn burst(&mut self) {
         let producer = self.live.sample.as_ref().map(|s| s.side(Role::Producer));
         match producer {
-            Some(p)
-                if p.line.role_state == RoleState::Active
-                    && p.holder.alive == Some(true)
-                    && p.holder.verified =>
-            {
+            Some(p) if p.holder.liveness == Liveness::Running && p.holder.verified => {
                 self.effects.push(Effect::Burst(p.line.pid))
             }
-            Some(p) if p.holder.alive == Some(true) => self.note(
+            Some(p) if p.holder.alive == Some(true) && !p.holder.verified => self.note(
                 Severity::Warning,
                 format!(
                     "no burst: {}; forge-top signals only a process it can prove holds the role",
@@ -446,7 +1009,11 @@ impl App {
             ),
             Some(p) if p.line.pid != 0 => self.note(
                 Severity::Warning,
-                format!("no burst: producer pid {} is not alive", p.line.pid),
+                format!(
+                    "no burst: the producer (pid {}) is {}",
+                    p.line.pid,
+                    p.holder.liveness.name()
+                ),
             ),
             _ => self.note(
                 Severity::Warning,
@@ -455,10 +1022,109 @@ impl App {
         }
     }
 
+    /// The answer to an effect, on the status line and in the log.
+    pub fn effect_done(&mut self, effect: &Effect, result: Result<String, String>) {
+        match (effect, result) {
+            (Effect::Burst(pid), Ok(m)) => {
+                self.alarms.burst_sent(
+                    *pid,
+                    self.live.sample.as_ref(),
+                    self.last_mono_ns,
+                    self.live.unix_ns,
+                );
+                self.note(Severity::Info, m);
+            }
+            (_, Ok(m)) => self.note(Severity::Info, m),
+            (Effect::Screenshot, Err(m)) => self.note(Severity::Critical, m),
+            (_, Err(m)) => self.note(Severity::Warning, m),
+        }
+    }
+
+    /// The picker's list arrived.
+    pub fn listed(&mut self, result: Result<Vec<SegmentSummary>, String>) {
+        let picker = self.picker.get_or_insert_with(Picker::default);
+        match result {
+            Ok(entries) => {
+                picker.selected = entries
+                    .iter()
+                    .position(|e| e.name == self.config.segment)
+                    .unwrap_or(0);
+                picker.entries = entries;
+                picker.error = None;
+            }
+            Err(e) => picker.error = Some(e),
+        }
+    }
+
     /// Takes one observation into the live view (and the alarms).
-    pub fn observe(&mut self, obs: Observation) {
+    pub fn observe(&mut self, mut obs: Observation) {
         self.samples += 1;
+        self.last_mono_ns = obs.mono_ns;
+        if let Some(s) = &mut obs.sample {
+            for role in Role::ALL {
+                let line = match role {
+                    Role::Producer => &s.header.producer,
+                    Role::Consumer => &s.header.consumer,
+                };
+                let liveness = liveness(line, s.holder(role), self.config.thresholds.stale_ns);
+                s.holder_mut(role).liveness = liveness;
+            }
+        }
         self.alarms.update(&obs, self.config.thresholds);
+        if self.status.as_ref().is_some_and(|st| {
+            st.at_mono_ns != 0 && obs.mono_ns.saturating_sub(st.at_mono_ns) > STATUS_NS
+        }) {
+            self.status = None;
+        }
+        let ring = obs.ring.take();
+        self.take_into_live(&obs);
+        if self.follow && !self.paused() {
+            if let Some(d) = &obs.detail {
+                self.selected = d.index;
+                self.selected_position = d.position;
+            }
+            if let Some(first) = obs.slots.first() {
+                self.list_first = first.index;
+            }
+        }
+        if let Some(img) = ring {
+            self.want_ring = false;
+            if let Some(f) = &mut self.frozen {
+                if f.image.is_none() {
+                    // The header, rates and rows of the moment the copy was
+                    // taken: all of the frozen screen is of one moment.
+                    f.view = self.live.clone();
+                    let took = img.took_ns;
+                    let skipped = img.skipped;
+                    f.image = Some(img.clone());
+                    self.note(
+                        Severity::Info,
+                        format!(
+                            "frozen: the whole ring copied in {}{}; space thaws",
+                            human::duration_ns(took),
+                            if skipped > 0 {
+                                format!(" ({skipped} slots past the copy limit left out)")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
+                }
+            }
+            self.found(&img);
+        }
+        if let Some(f) = &mut self.frozen {
+            f.samples += 1;
+        }
+        self.slots_dirty = false;
+        let n = self.slot_count();
+        if n > 0 && self.selected >= n {
+            self.selected = 0;
+        }
+        self.rescroll();
+    }
+
+    fn take_into_live(&mut self, obs: &Observation) {
         let v = &mut self.live;
         v.link = obs.link.clone();
         v.reason = obs.reason.clone();
@@ -480,7 +1146,6 @@ impl App {
                 v.me_cpu_pct = b.1.saturating_sub(a.1) as f64 * 100.0 / dt as f64;
             }
         }
-
         if let Some(s) = &obs.sample {
             let prev = self.prev.filter(|p| p.session == s.session_id());
             if prev.is_none() {
@@ -515,9 +1180,11 @@ impl App {
                     tail: s.tail(),
                     bytes: s.header.producer.bytes,
                 });
+                self.alarms.rates(obs, &v.rates);
             }
             v.sample = obs.sample.clone();
             v.sample_unix_ns = obs.unix_ns;
+            v.sample_mono_ns = obs.mono_ns;
             v.slots = obs.slots.clone();
             v.detail = obs.detail.clone();
         } else if obs.link == Link::Waiting && v.sample.is_none() {
@@ -525,29 +1192,42 @@ impl App {
             v.detail = None;
         }
         // A lost segment keeps its last good sample and slots on screen.
-
-        if self.follow && !self.paused() {
-            if let Some(d) = &obs.detail {
-                self.selected = d.index;
-            }
-            if let Some(first) = obs.slots.first() {
-                self.list_first = first.index;
-            }
-        }
-        if let Some(f) = &mut self.frozen {
-            self.paused_samples += 1;
-            if self.slots_dirty && obs.sample.is_some() {
-                f.slots = obs.slots;
-                f.detail = obs.detail;
-            }
-        }
-        self.slots_dirty = false;
-        let n = self.slot_count();
-        if n > 0 && self.selected >= n {
-            self.selected = 0;
-        }
-        self.rescroll();
     }
+}
+
+/// Is `line`'s holder running, stalled, stopped, dead…? From the kernel's
+/// role lock, the role state and the heartbeat's age against `stale_ns`.
+pub fn liveness(line: &SideSnapshot, holder: &Holder, stale_ns: u64) -> Liveness {
+    let state = line.role_state;
+    match holder.alive {
+        Some(true) => match holder.heartbeat_age_ns {
+            Some(age) if age > stale_ns => Liveness::Stalled,
+            _ => Liveness::Running,
+        },
+        Some(false) if state == RoleState::Active => Liveness::Dead,
+        Some(false) if state == RoleState::Stopped => Liveness::Stopped,
+        Some(false) if state == RoleState::Vacant => Liveness::Vacant,
+        Some(false) => Liveness::Unknown,
+        None if state == RoleState::Vacant => Liveness::Vacant,
+        None => Liveness::Unknown,
+    }
+}
+
+/// Does a slot match a search: a state (`pend`, `done`, `free`, `torn`), a
+/// frame kind, or text in the body (case-insensitive)?
+pub fn slot_matches(s: &SlotView, query: &str) -> bool {
+    let q = query.to_lowercase();
+    let state = match s.state {
+        SlotState::Pending => "pend",
+        SlotState::Consumed => "done",
+        SlotState::Free => "free",
+    };
+    if q == state || q == s.state.name() || (q == "torn" && s.torn) {
+        return true;
+    }
+    s.frame
+        .as_ref()
+        .is_some_and(|f| f.kind.to_lowercase() == q || f.body_preview.to_lowercase().contains(&q))
 }
 
 fn slot_of(pos: u64, slot_count: u32) -> u32 {
@@ -573,10 +1253,7 @@ pub fn run<B: Backend>(
                 app.effects.retain(|e| *e != Effect::Screenshot);
                 let buffer = completed.buffer.clone();
                 let result = effects.screenshot(app, &buffer);
-                app.status = Some(match result {
-                    Ok(m) => (Severity::Info, m),
-                    Err(m) => (Severity::Critical, m),
-                });
+                app.effect_done(&Effect::Screenshot, result);
                 continue;
             }
         }
@@ -586,17 +1263,24 @@ pub fn run<B: Backend>(
         let Some(event) = events.next(app)? else {
             return Ok(());
         };
-        dirty = app.handle(event);
+        dirty = app.handle(event) == Outcome::Redraw;
+        if let Some(name) = app.switch_to.take() {
+            events.switch(&name);
+            effects.switched(&name);
+        }
         for effect in std::mem::take(&mut app.effects) {
             match effect {
                 Effect::Burst(pid) => {
-                    app.status = Some(match effects.burst(pid) {
-                        Ok(m) => (Severity::Info, m),
-                        Err(m) => (Severity::Warning, m),
-                    })
+                    let result = effects.burst(pid);
+                    app.effect_done(&Effect::Burst(pid), result);
+                }
+                Effect::ListSegments => {
+                    let result = effects.list();
+                    app.listed(result);
                 }
                 Effect::Screenshot => app.effects.push(Effect::Screenshot),
             }
+            dirty = true;
         }
     }
 }

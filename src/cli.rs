@@ -1,24 +1,28 @@
-//! Command-line options.
+//! Command-line options, and the one mode they select.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 
 /// forge-top: a read-only live inspector for Forge shared-memory rings.
 ///
 /// Maps the segment O_RDONLY / PROT_READ: it cannot write and never takes a
-/// role. Press ? inside for every key.
+/// role. Press ? inside for every key. Durations take units (250ms, 2.5s,
+/// 1m); a bare number is milliseconds.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
+#[command(group(ArgGroup::new("mode").args(["once", "snapshot", "list"])))]
 pub struct Cli {
-    /// Segment to watch.
-    #[arg(long, env = "FORGE_SEGMENT", default_value = crate::source::DEFAULT_SEGMENT,
-          value_parser = segment_name)]
-    pub segment: String,
+    /// Segment to watch. Without it forge-top watches the default segment
+    /// when there is one, and otherwise offers the segments there are.
+    #[arg(long, env = "FORGE_SEGMENT", value_parser = segment_name)]
+    pub segment: Option<String>,
 
-    /// Sampling period in milliseconds.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(10..=60_000))]
-    pub refresh: u64,
+    /// Sampling period (10ms to 60s).
+    #[arg(long, value_name = "DURATION", default_value = "100ms",
+          value_parser = |s: &str| duration_in(s, MIN_REFRESH, MAX_REFRESH))]
+    pub refresh: Duration,
 
     /// Exit with an error if the segment does not exist, instead of waiting.
     #[arg(long)]
@@ -26,14 +30,19 @@ pub struct Cli {
 
     /// Start forge-init, forge-stream and forge-core (found next to this
     /// executable) on a private segment, watch it, and clean up on exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "list")]
     pub demo: bool,
 
     /// With --demo: the producer's rate in frames per second. The default,
     /// one million, keeps the ring near empty so the latency panel shows
     /// transit time rather than queueing; `b` still fills it with a burst.
     /// 0 streams as fast as the ring allows (the ring then stays full).
-    #[arg(long, value_name = "MSGS_PER_S", default_value_t = 1_000_000)]
+    #[arg(
+        long,
+        value_name = "MSGS_PER_S",
+        default_value_t = 1_000_000,
+        requires = "demo"
+    )]
     pub demo_rate: u64,
 
     /// Render one frame headless to PATH (.svg, .json, anything else: text)
@@ -41,10 +50,16 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub snapshot: Option<PathBuf>,
 
-    /// With --snapshot or --once: sample this long first, so rates are real
-    /// (default 1000 ms for --snapshot, 250 ms for --once).
-    #[arg(long, value_name = "MS")]
-    pub after: Option<u64>,
+    /// List every Forge segment in /dev/shm (state, session, geometry,
+    /// holders, rate) and exit.
+    #[arg(long)]
+    pub list: bool,
+
+    /// With --snapshot, --once or --list: sample this long first, so rates
+    /// are real (default 1s for --snapshot, 250ms otherwise).
+    #[arg(long, value_name = "DURATION",
+          value_parser = |s: &str| duration_in(s, Duration::ZERO, MAX_AFTER))]
+    pub after: Option<Duration>,
 
     /// With --snapshot: the terminal size to render at.
     #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = parse_size)]
@@ -54,29 +69,29 @@ pub struct Cli {
     #[arg(long)]
     pub once: bool,
 
-    /// With --once: output format.
+    /// With --once or --list: output format. With json, a failure is
+    /// printed on stdout too, as {"error": …, "kind": …}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Where the `s` key writes screenshot bundles.
-    #[arg(long, value_name = "DIR", default_value = "screenshots")]
-    pub screenshot_dir: PathBuf,
+    /// Where the `s` key writes screenshot bundles (default: forge-top in
+    /// the temporary directory, never the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub screenshot_dir: Option<PathBuf>,
 
     /// Pin forge-top itself to this core (keep it off the daemons' cores).
     #[arg(long, value_name = "N")]
     pub core: Option<usize>,
 
-    /// A heartbeat older than this raises a stale-heartbeat alarm (ms, up to
-    /// one day).
-    #[arg(long, value_name = "MS", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_THRESHOLD_MS))]
-    pub stale_ms: u64,
+    /// A heartbeat older than this marks a daemon stalled (up to one day).
+    #[arg(long, alias = "stale-ms", value_name = "DURATION", default_value = "2s",
+          value_parser = threshold)]
+    pub stale: Duration,
 
-    /// The ring full for longer than this raises an alarm (ms, up to one
-    /// day).
-    #[arg(long, value_name = "MS", default_value_t = 1000,
-          value_parser = clap::value_parser!(u64).range(1..=MAX_THRESHOLD_MS))]
-    pub full_ms: u64,
+    /// The ring full for longer than this raises an alarm (up to one day).
+    #[arg(long, alias = "full-ms", value_name = "DURATION", default_value = "1s",
+          value_parser = threshold)]
+    pub full: Duration,
 
     /// Internal: the --demo cleanup guard.
     #[arg(long, hide = true, value_name = "SEGMENT")]
@@ -87,11 +102,62 @@ pub struct Cli {
     pub guard_pids: Vec<u32>,
 }
 
-/// The largest alarm threshold, ms: one day. Longer would be no alarm at
-/// all, and ms × 10^6 must fit the nanoseconds the alarms compare.
-pub const MAX_THRESHOLD_MS: u64 = 86_400_000;
+/// What forge-top was asked to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The live terminal view.
+    Live,
+    /// Print the state once.
+    Once,
+    /// Render one frame to a file.
+    Snapshot(PathBuf),
+    /// List the segments.
+    List,
+    /// The demo's cleanup guard (internal).
+    Guard {
+        /// The demo's segment.
+        segment: String,
+        /// The daemons to stop.
+        pids: Vec<u32>,
+    },
+}
 
-/// `--once` output format.
+impl Cli {
+    /// The mode the options select (clap has refused any two at once).
+    pub fn mode(&self) -> Mode {
+        if let Some(segment) = &self.demo_guard {
+            Mode::Guard {
+                segment: segment.clone(),
+                pids: self.guard_pids.clone(),
+            }
+        } else if let Some(path) = &self.snapshot {
+            Mode::Snapshot(path.clone())
+        } else if self.once {
+            Mode::Once
+        } else if self.list {
+            Mode::List
+        } else {
+            Mode::Live
+        }
+    }
+
+    /// Does a failure belong on stdout as JSON too?
+    pub fn json_errors(&self) -> bool {
+        self.format == Format::Json && matches!(self.mode(), Mode::Once | Mode::List)
+    }
+}
+
+/// The largest alarm threshold: one day. Longer would be no alarm at all,
+/// and the nanoseconds the alarms compare must fit.
+pub const MAX_THRESHOLD: Duration = Duration::from_secs(86_400);
+/// The fastest sampling allowed.
+pub const MIN_REFRESH: Duration = Duration::from_millis(10);
+/// The slowest sampling allowed.
+pub const MAX_REFRESH: Duration = Duration::from_secs(60);
+/// The longest `--after`.
+pub const MAX_AFTER: Duration = Duration::from_secs(3600);
+
+/// `--output` and `--list` format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// A few human-readable lines.
@@ -107,6 +173,59 @@ fn segment_name(value: &str) -> Result<String, clap::Error> {
     crate::source::validate_name(value)
         .map_err(|e| clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{e}\n")))?;
     Ok(value.to_owned())
+}
+
+/// A duration with a unit (`250ms`, `2.5s`, `1m`, `100us`), or a bare
+/// number of milliseconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let not_duration =
+        || format!("{s:?} is not a duration: expected a number and a unit, like 250ms or 2.5s");
+    if number.is_empty() {
+        return Err(not_duration());
+    }
+    let ns_per: f64 = match unit.trim() {
+        "" | "ms" => 1e6,
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "s" | "sec" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?}: use ns, us, ms, s, m or h (a bare number is ms)"
+            ))
+        }
+    };
+    let n: f64 = number.parse().map_err(|_| not_duration())?;
+    let ns = n * ns_per;
+    if !ns.is_finite() || ns >= u64::MAX as f64 {
+        // Longer than any range allows: the caller says which.
+        return Ok(Duration::MAX);
+    }
+    Ok(Duration::from_nanos(ns.round() as u64))
+}
+
+fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < min || d > max {
+        return Err(format!(
+            "{s} is out of range: {} to {} ({} to {} ms)",
+            humantime::format_duration(min),
+            humantime::format_duration(max),
+            min.as_millis(),
+            max.as_millis()
+        ));
+    }
+    Ok(d)
+}
+
+fn threshold(s: &str) -> Result<Duration, String> {
+    duration_in(s, Duration::from_millis(1), MAX_THRESHOLD)
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
@@ -138,5 +257,47 @@ mod tests {
         assert_eq!(parse_size("120x40"), Ok((120, 40)));
         assert!(parse_size("120").unwrap_err().contains("COLSxROWS"));
         assert!(parse_size("5x5").unwrap_err().contains("out of range"));
+    }
+
+    #[test]
+    fn durations_take_units_and_bare_numbers_are_milliseconds() {
+        let ms = Duration::from_millis;
+        assert_eq!(parse_duration("250ms"), Ok(ms(250)));
+        assert_eq!(parse_duration("2.5s"), Ok(ms(2500)));
+        assert_eq!(parse_duration("1m"), Ok(ms(60_000)));
+        assert_eq!(parse_duration("100"), Ok(ms(100)));
+        assert_eq!(parse_duration("50us"), Ok(Duration::from_micros(50)));
+        assert!(parse_duration("2 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_duration("fast")
+            .unwrap_err()
+            .contains("not a duration"));
+        assert!(parse_duration("1e30h").is_err());
+        assert_eq!(
+            parse_duration("99999999999999999999999s"),
+            Ok(Duration::MAX)
+        );
+        assert!(duration_in("5ms", MIN_REFRESH, MAX_REFRESH)
+            .unwrap_err()
+            .contains("out of range"));
+        assert!(threshold("18446744073709551615")
+            .unwrap_err()
+            .contains("86400000"));
+    }
+
+    #[test]
+    fn modes_exclude_each_other() {
+        use clap::Parser;
+        let mode = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("forge-top").chain(args.iter().copied()))
+                .map(|c| c.mode())
+        };
+        assert_eq!(mode(&[]).unwrap(), Mode::Live);
+        assert_eq!(mode(&["--list"]).unwrap(), Mode::List);
+        assert!(mode(&["--list", "--once"]).is_err());
+        assert!(mode(&["--once", "--snapshot", "x.svg"]).is_err());
+        assert!(mode(&["--demo", "--list"]).is_err());
+        assert!(mode(&["--demo-rate", "5"]).is_err());
     }
 }

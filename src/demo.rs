@@ -12,16 +12,17 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use color_eyre::eyre::{bail, eyre, Result, WrapErr};
-use color_eyre::Section;
-
+use crate::failure::Failure;
+use crate::run::sleep_unless_stopped;
 use crate::source;
 
 const DAEMONS: [&str; 3] = ["forge-init", "forge-stream", "forge-core"];
 
 /// Running demo daemons.
+#[derive(Debug)]
 pub struct Demo {
     /// The private segment.
     pub segment: String,
@@ -34,15 +35,16 @@ pub struct Demo {
 
 /// Where the daemons are: next to our own executable. When we were started
 /// by `cargo run`, build them first (cargo run builds only forge-top).
-pub fn daemon_dir() -> Result<PathBuf> {
-    let exe = std::env::current_exe().wrap_err("cannot find forge-top's own executable")?;
+pub fn daemon_dir(stop: &AtomicBool) -> Result<PathBuf, Failure> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure::new("io", format!("cannot find forge-top's own executable: {e}")))?;
     let dir = exe
         .parent()
-        .ok_or_else(|| eyre!("{} has no parent directory", exe.display()))?
+        .ok_or_else(|| Failure::new("io", format!("{} has no parent directory", exe.display())))?
         .to_path_buf();
     if let (Ok(cargo), Ok(manifest)) = (std::env::var("CARGO"), std::env::var("CARGO_MANIFEST_DIR"))
     {
-        build_with_cargo(&cargo, Path::new(&manifest), &dir);
+        build_with_cargo(&cargo, Path::new(&manifest), &dir, stop)?;
     }
     let missing: Vec<&str> = DAEMONS
         .iter()
@@ -50,47 +52,43 @@ pub fn daemon_dir() -> Result<PathBuf> {
         .filter(|d| !dir.join(d).is_file())
         .collect();
     if !missing.is_empty() {
-        return Err(eyre!(
-            "forge-top --demo needs {} next to it in {}",
-            missing.join(", "),
-            dir.display()
-        ))
-        .suggestion(
-            "build every binary of the workspace first: `cargo build --release --workspace` \
-             (then `cargo run --release -- --demo`)",
-        );
+        return Err(Failure::new(
+            "missing_daemons",
+            format!(
+                "forge-top --demo needs {} next to it in {}",
+                missing.join(", "),
+                dir.display()
+            ),
+        )
+        .hint("build the daemons first: `cargo build --release` (then `cargo run --release -- --demo`)"));
     }
     Ok(dir)
 }
 
-/// `cargo run` builds only forge-top: build the daemons into the same
-/// target directory and profile. Best effort; a failure shows up as missing
-/// binaries right after.
-fn build_with_cargo(cargo: &str, manifest: &Path, exe_dir: &Path) {
-    let Some(profile) = exe_dir.file_name().and_then(|p| p.to_str()) else {
-        return;
-    };
-    let Some(target_dir) = exe_dir.parent() else {
-        return;
+/// `cargo run` builds only forge-top: build the default members (forge-top,
+/// fabric and the daemons) into the same target directory and profile, the
+/// very build a later `cargo build` does, so that one finds nothing to do.
+/// Cargo's progress goes to our stderr (the TUI is not up yet). A failed
+/// build shows up as missing binaries right after; a stop signal ends it.
+fn build_with_cargo(
+    cargo: &str,
+    manifest: &Path,
+    exe_dir: &Path,
+    stop: &AtomicBool,
+) -> Result<(), Failure> {
+    let (Some(profile), Some(target_dir)) = (
+        exe_dir.file_name().and_then(|p| p.to_str()),
+        exe_dir.parent(),
+    ) else {
+        return Ok(());
     };
     if !manifest.join("demo").join("Cargo.toml").is_file() {
-        return;
+        return Ok(());
     }
-    eprintln!("forge-top --demo: building forge-init, forge-stream and forge-core (cargo build -p forge-demo)…");
+    eprintln!("forge-top --demo: building forge-init, forge-stream and forge-core (cargo build)…");
     let mut cmd = Command::new(cargo);
     cmd.current_dir(manifest)
         .arg("build")
-        .arg("--quiet")
-        .arg("-p")
-        .arg("forge-demo")
-        .args([
-            "--bin",
-            "forge-init",
-            "--bin",
-            "forge-stream",
-            "--bin",
-            "forge-core",
-        ])
         .arg("--manifest-path")
         .arg(manifest.join("Cargo.toml"))
         .arg("--target-dir")
@@ -104,18 +102,37 @@ fn build_with_cargo(cargo: &str, manifest: &Path, exe_dir: &Path) {
             cmd.arg("--profile").arg(other);
         }
     }
-    let _ = cmd.stdin(Stdio::null()).status();
+    let Ok(mut child) = cmd.stdin(Stdio::null()).spawn() else {
+        return Ok(());
+    };
+    loop {
+        if let Ok(Some(_)) = child.try_wait() {
+            return Ok(());
+        }
+        if sleep_unless_stopped(Duration::from_millis(50), stop) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Failure::new(
+                "interrupted",
+                "stopped by a signal while building the daemons",
+            ));
+        }
+    }
 }
 
 impl Demo {
     /// Creates a private segment and starts the daemons on it.
-    pub fn start(rate: Option<u64>) -> Result<Demo> {
-        let dir = daemon_dir()?;
+    pub fn start(rate: Option<u64>, stop: &AtomicBool) -> Result<Demo, Failure> {
+        let dir = daemon_dir(stop)?;
         let segment = format!("/forge_demo_{}", std::process::id());
         let log = std::env::temp_dir().join(format!("forge-demo-{}.log", std::process::id()));
-        let out = std::fs::File::create(&log)
-            .wrap_err_with(|| format!("cannot create the daemons' log {}", log.display()))?;
-        let io = |f: &std::fs::File| -> Result<Stdio> { Ok(Stdio::from(f.try_clone()?)) };
+        let out = std::fs::File::create(&log).map_err(|e| {
+            Failure::new(
+                "io",
+                format!("cannot create the daemons' log {}: {e}", log.display()),
+            )
+        })?;
+        let io = |f: &std::fs::File| -> Result<Stdio, Failure> { Ok(Stdio::from(f.try_clone()?)) };
 
         let init = Command::new(dir.join("forge-init"))
             .args(["--segment", &segment])
@@ -123,13 +140,18 @@ impl Demo {
             .stdout(io(&out)?)
             .stderr(io(&out)?)
             .status()
-            .wrap_err("cannot run forge-init")?;
+            .map_err(|e| Failure::new("io", format!("cannot run forge-init: {e}")))?;
         if !init.success() {
             let _ = source::unlink(&segment);
-            bail!(
-                "forge-init --segment {segment} failed ({init}); its output is in {}",
-                log.display()
-            );
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let _ = std::fs::remove_file(&log);
+            return Err(Failure::new(
+                "demo",
+                format!(
+                    "forge-init --segment {segment} failed ({init}): {}",
+                    text.trim()
+                ),
+            ));
         }
         let mut demo = Demo {
             segment: segment.clone(),
@@ -151,16 +173,24 @@ impl Demo {
                 .stdout(io(&out)?)
                 .stderr(io(&out)?)
                 .spawn()
-                .wrap_err_with(|| format!("cannot start {name}"))?;
+                .map_err(|e| Failure::new("io", format!("cannot start {name}: {e}")))?;
             demo.children.push((name, child));
         }
         demo.guard = spawn_guard(&segment, &demo.pids()).ok();
         // Fail early, with their output, if a daemon refuses to start.
-        std::thread::sleep(Duration::from_millis(150));
+        if sleep_unless_stopped(Duration::from_millis(150), stop) {
+            return Err(Failure::new(
+                "interrupted",
+                "stopped by a signal while starting the demo",
+            ));
+        }
         for (name, child) in &mut demo.children {
             if let Ok(Some(status)) = child.try_wait() {
                 let text = std::fs::read_to_string(&demo.log).unwrap_or_default();
-                bail!("{name} exited at once ({status}):\n{text}");
+                return Err(Failure::new(
+                    "demo",
+                    format!("{name} exited at once ({status}): {}", text.trim()),
+                ));
             }
         }
         Ok(demo)
@@ -228,11 +258,11 @@ fn zombie(pid: u32) -> bool {
         .unwrap_or(true)
 }
 
-fn spawn_guard(segment: &str, pids: &[u32]) -> Result<Child> {
+fn spawn_guard(segment: &str, pids: &[u32]) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
     let pids: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
-    Ok(Command::new(exe)
+    Command::new(exe)
         .arg("--demo-guard")
         .arg(segment)
         .arg("--guard-pids")
@@ -243,7 +273,7 @@ fn spawn_guard(segment: &str, pids: &[u32]) -> Result<Child> {
         // Out of our process group: a Ctrl-C or hang-up aimed at us must not
         // take the guard down before it has cleaned up.
         .process_group(0)
-        .spawn()?)
+        .spawn()
 }
 
 /// The guard's body: wait for the pipe from forge-top to close; unless

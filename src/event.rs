@@ -31,6 +31,8 @@ pub enum Event {
 pub trait EventSource {
     /// The next event, or `None` when the stream ends.
     fn next(&mut self, app: &App) -> std::io::Result<Option<Event>>;
+    /// Watch `segment` from now on.
+    fn switch(&mut self, _segment: &str) {}
 }
 
 /// Scripted events, for tests.
@@ -62,7 +64,7 @@ impl LiveEvents {
         let quit = stop.clone();
         std::thread::spawn(move || {
             while !quit.load(Ordering::Relaxed) {
-                match ct::poll(Duration::from_millis(200)) {
+                match ct::poll(Duration::from_millis(50)) {
                     Ok(true) => match ct::read() {
                         Ok(ev) => {
                             if tx.send(ev).is_err() {
@@ -86,6 +88,11 @@ impl LiveEvents {
 }
 
 impl EventSource for LiveEvents {
+    fn switch(&mut self, segment: &str) {
+        self.source = LiveSource::new(segment);
+        self.next_sample = Instant::now();
+    }
+
     fn next(&mut self, app: &App) -> std::io::Result<Option<Event>> {
         loop {
             // A hung-up terminal fails isatty(3): the window is gone.
@@ -106,8 +113,8 @@ impl EventSource for LiveEvents {
                 let obs = self.source.sample(&app.slot_request());
                 return Ok(Some(Event::Data(Box::new(obs))));
             }
-            // Wake at least every 200 ms to notice a stop signal.
-            let wait = (self.next_sample - now).min(Duration::from_millis(200));
+            // Wake often enough to end within 100 ms of a stop signal.
+            let wait = (self.next_sample - now).min(crate::run::STOP_POLL);
             let event = match self.input.recv_timeout(wait) {
                 Ok(ev) => ev,
                 Err(mpsc::RecvTimeoutError::Timeout) => continue,

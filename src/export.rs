@@ -304,7 +304,9 @@ pub fn report(app: &App) -> Report<'_> {
 
 /// The report as pretty JSON.
 pub fn json(app: &App) -> String {
-    serde_json::to_string_pretty(&report(app)).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    serde_json::to_string_pretty(&report(app)).unwrap_or_else(|e| {
+        serde_json::json!({ "error": e.to_string(), "kind": "serialize" }).to_string()
+    })
 }
 
 /// The decoded state as a short text report, for `--once`.

@@ -13,6 +13,8 @@ pub mod cli;
 pub mod demo;
 pub mod event;
 pub mod export;
+pub mod failure;
+pub mod keys;
 pub mod model;
 pub mod procfs;
 pub mod run;

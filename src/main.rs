@@ -1,9 +1,27 @@
 //! forge-top: the read-only live inspector for Forge rings.
 #![forbid(unsafe_code)]
 
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
 use clap::Parser;
 
-fn main() -> color_eyre::Result<()> {
-    color_eyre::install()?;
-    forge_top::run::main(forge_top::cli::Cli::parse())
+fn main() -> ExitCode {
+    let cli = forge_top::cli::Cli::parse();
+    // Colour and color-eyre's panic report for a person at a terminal;
+    // plain text for scripts and for NO_COLOR.
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    if colour {
+        let _ = color_eyre::install();
+    }
+    match forge_top::run::main(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if cli.json_errors() {
+                println!("{}", failure.json());
+            }
+            failure.report(colour);
+            ExitCode::FAILURE
+        }
+    }
 }

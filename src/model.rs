@@ -8,8 +8,9 @@
 use serde::Serialize;
 
 pub use forge_fabric::human;
+pub use forge_fabric::layout::FRAME_RELAYED;
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};
-pub use forge_fabric::SegmentError;
+pub use forge_fabric::{shm_path, SegmentError};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
 
 /// What `/proc/PID/status` says about a daemon.
@@ -47,6 +48,9 @@ pub struct Holder {
     pub heartbeat_age_ns: Option<u64>,
     /// Time since the role was taken, ns.
     pub uptime_ns: Option<u64>,
+    /// Running, stalled, dead…, from the lock, the role state and the
+    /// heartbeat (against the stale threshold).
+    pub liveness: Liveness,
 }
 
 impl Holder {
@@ -60,6 +64,84 @@ impl Holder {
             proc: None,
             heartbeat_age_ns: None,
             uptime_ns: None,
+            liveness: Liveness::Unknown,
+        }
+    }
+}
+
+/// One segment found in `/dev/shm`, for `--list` and the picker.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SegmentSummary {
+    /// Its name, `/forge_shm`.
+    pub name: String,
+    /// Why it could not be read, when it could not (then the rest is empty).
+    pub error: Option<String>,
+    /// Lifecycle state.
+    pub state: Option<Coded<SegmentState>>,
+    /// Session.
+    pub session: u64,
+    /// Slots.
+    pub slot_count: u32,
+    /// Bytes.
+    pub size: u64,
+    /// `head`.
+    pub head: u64,
+    /// `tail`.
+    pub tail: u64,
+    /// Producer and consumer: pid, program, whether the role is held.
+    pub roles: Vec<RoleSummary>,
+    /// Frames per second over the listing's sampling interval.
+    pub frames_per_s: Option<f64>,
+}
+
+impl Eq for SegmentSummary {}
+
+/// A role in a [`SegmentSummary`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleSummary {
+    /// Producer or consumer.
+    pub role: Role,
+    /// Its holder's pid (in its pid namespace), 0 when none.
+    pub pid: u32,
+    /// Its program name.
+    pub program: String,
+    /// Held by a live process (the kernel's lock)?
+    pub held: Option<bool>,
+    /// Role state word.
+    pub state: Coded<RoleState>,
+}
+
+/// Is a role's holder doing its job? Told from the kernel's role lock, the
+/// role state and the heartbeat: never from a pid alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Liveness {
+    /// Nobody took the role since the segment was made.
+    Vacant,
+    /// A live process holds it and beats.
+    Running,
+    /// A live process holds it but has not beaten for longer than the
+    /// stale threshold (SIGSTOP, a debugger, a starved core).
+    Stalled,
+    /// The holder stopped cleanly and released it.
+    Stopped,
+    /// The role says active, but no process holds it: the holder died
+    /// without a clean stop (SIGKILL, a crash).
+    Dead,
+    /// The kernel would not say.
+    Unknown,
+}
+
+impl Liveness {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Liveness::Vacant => "vacant",
+            Liveness::Running => "running",
+            Liveness::Stalled => "stalled",
+            Liveness::Stopped => "stopped",
+            Liveness::Dead => "dead",
+            Liveness::Unknown => "unknown",
         }
     }
 }
@@ -129,6 +211,9 @@ pub struct Sample {
     pub latency_recent: LatencyStats,
     /// What is wrong with the ring (not its identity), as sentences.
     pub violations: Vec<String>,
+    /// The newest frame's position: `head` may lag the published frames
+    /// by the producer's publish batch, so this is found from the stamps.
+    pub newest: Option<u64>,
 }
 
 impl Sample {
@@ -139,6 +224,22 @@ impl Sample {
             Role::Consumer => (&self.header.consumer, &self.consumer),
         };
         Side { role, line, holder }
+    }
+
+    /// What forge-top knows of `role`'s holder.
+    pub fn holder(&self, role: Role) -> &Holder {
+        match role {
+            Role::Producer => &self.producer,
+            Role::Consumer => &self.consumer,
+        }
+    }
+
+    /// The same, to fill in.
+    pub fn holder_mut(&mut self, role: Role) -> &mut Holder {
+        match role {
+            Role::Producer => &mut self.producer,
+            Role::Consumer => &mut self.consumer,
+        }
     }
 
     /// `head`.
@@ -169,17 +270,6 @@ impl Sample {
     /// `in_flight / slot_count`, clamped to 0..=1.
     pub fn fill_ratio(&self) -> f64 {
         self.header.fill_ratio().min(1.0)
-    }
-
-    /// Is slot `index` one the producer may be writing right now: at `head`,
-    /// or up to its publish batch beyond? A copy of it is expected to tear.
-    pub fn producer_may_write(&self, index: u32) -> bool {
-        let n = u64::from(self.slot_count());
-        if n == 0 {
-            return false;
-        }
-        let ahead = (u64::from(index) + n - self.head() % n) % n;
-        ahead < u64::from(self.header.producer.batch.max(1))
     }
 }
 
@@ -221,8 +311,15 @@ pub struct SlotView {
     pub flags: u16,
     /// Stamp from the slot word.
     pub stamp: u32,
-    /// The producer may have overwritten it during the copy.
+    /// The copy cannot be trusted: the slot word changed during it, or the
+    /// producer may have been rewriting it (`changed || overwritable`).
     pub torn: bool,
+    /// The slot word changed between the loads around the copy.
+    pub changed: bool,
+    /// The consumer had released it and the producer's head was close
+    /// enough that it may have been writing the next lap into it: a tear
+    /// there is expected, not damage.
+    pub overwritable: bool,
     /// The bytes copied (the whole payload for the selected slot; the
     /// frame header only for list rows).
     #[serde(skip)]
@@ -340,8 +437,26 @@ pub struct Observation {
     pub detail: Option<SlotView>,
     /// What changed in the attachment.
     pub notes: Vec<SourceNote>,
+    /// Every slot, copied whole, when the request asked for it (a freeze, a
+    /// search).
+    pub ring: Option<RingImage>,
     /// forge-top itself.
     pub me: SelfInfo,
+}
+
+/// The whole ring copied at one moment: every slot validated, whole.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RingImage {
+    /// Slot `i` at index `i`.
+    pub slots: Vec<SlotView>,
+    /// Wall clock when copied, ns since the Unix epoch.
+    pub unix_ns: u64,
+    /// CLOCK_MONOTONIC ns when copied.
+    pub mono_ns: u64,
+    /// How long the copy took, ns.
+    pub took_ns: u64,
+    /// Slots not copied because the ring is larger than a copy may be.
+    pub skipped: u32,
 }
 
 /// Which slots the next observation should copy: only those on screen.
@@ -356,6 +471,8 @@ pub struct SlotRequest {
     /// Select the newest frame (`head - 1`) of the new sample instead, and
     /// scroll the list to it.
     pub follow: bool,
+    /// Copy every slot whole too (a freeze or a search).
+    pub whole_ring: bool,
 }
 
 /// The first list row that keeps `selected` in a window of `rows` rows,
@@ -373,9 +490,4 @@ pub fn scroll_to(first: u32, rows: u32, selected: u32, slot_count: u32) -> u32 {
         first
     };
     first.min(max_first)
-}
-
-/// The slot holding the newest frame, if any was ever published.
-pub fn newest_slot(head: u64, slot_count: u32) -> Option<u32> {
-    (head > 0 && slot_count > 0).then(|| ((head - 1) % u64::from(slot_count)) as u32)
 }

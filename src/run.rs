@@ -1,39 +1,81 @@
-//! The modes: the live TUI, `--snapshot`, `--once`, and the demo guard.
+//! The modes: the live TUI, `--snapshot`, `--once`, `--list`, and the demo
+//! guard. Every mode ends within 100 ms of SIGINT, SIGTERM or SIGHUP.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use color_eyre::eyre::{bail, eyre, Result, WrapErr};
-use color_eyre::Section;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
 use crate::alarms::Thresholds;
 use crate::app::{self, App, Config, Effects};
-use crate::cli::{Cli, Format};
+use crate::cli::{Cli, Format, Mode};
 use crate::demo::Demo;
 use crate::event::LiveEvents;
 use crate::export;
-use crate::model::SegmentError;
-use crate::source::{self, LiveSource};
+use crate::failure::Failure;
+use crate::model::{human, SegmentSummary};
+use crate::source::{self, LiveSource, DEFAULT_SEGMENT};
 
 /// How long headless modes wait for a missing segment.
 const HEADLESS_WAIT: Duration = Duration::from_secs(5);
+/// The longest forge-top sleeps without looking at the stop flag.
+pub const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// Runs what the command line asks for.
-pub fn main(cli: Cli) -> Result<()> {
-    if let Some(segment) = &cli.demo_guard {
-        crate::demo::run_guard(segment, &cli.guard_pids);
+pub fn main(cli: &Cli) -> Result<(), Failure> {
+    let mode = cli.mode();
+    if let Mode::Guard { segment, pids } = &mode {
+        crate::demo::run_guard(segment, pids);
         return Ok(());
+    }
+    let stop = stop_on_signals()?;
+    if mode == Mode::List {
+        return list(cli, &stop);
     }
     if let Some(core) = cli.core {
         pin_self(core)?;
     }
-    // The signal handlers set this flag; readers load it `Relaxed`: it is a
-    // lone flag that publishes no other data, so it pairs with nothing.
+    let demo = if cli.demo {
+        Some(Demo::start(Some(cli.demo_rate), &stop)?)
+    } else {
+        None
+    };
+    // Without a name: the default segment, or (live) a choice of those there are.
+    let (segment, pick) = match (&demo, &cli.segment) {
+        (Some(d), _) => (d.segment.clone(), false),
+        (None, Some(name)) => (name.clone(), false),
+        (None, None) => (DEFAULT_SEGMENT.to_owned(), !source::exists(DEFAULT_SEGMENT)),
+    };
+    let config = Config {
+        segment,
+        refresh: cli.refresh,
+        thresholds: Thresholds {
+            stale_ns: cli.stale.as_nanos() as u64,
+            full_ns: cli.full.as_nanos() as u64,
+        },
+        screenshot_dir: cli
+            .screenshot_dir
+            .clone()
+            .unwrap_or_else(|| Config::default().screenshot_dir),
+        demo: demo.is_some(),
+    };
+    let result = match &mode {
+        Mode::Snapshot(path) => snapshot(cli, config, path, &stop),
+        Mode::Once => once(cli, config, &stop),
+        _ => tui(cli, config, stop, pick),
+    };
+    drop(demo);
+    result
+}
+
+/// A flag that SIGTERM, SIGINT and SIGHUP set. Readers load it `Relaxed`:
+/// it is a lone flag that publishes no other data, so it pairs with nothing.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [
         signal_hook::consts::SIGTERM,
@@ -41,45 +83,40 @@ pub fn main(cli: Cli) -> Result<()> {
         signal_hook::consts::SIGHUP,
     ] {
         signal_hook::flag::register(sig, stop.clone())
-            .wrap_err("cannot install signal handlers")?;
+            .map_err(|e| Failure::new("signals", format!("cannot install signal handlers: {e}")))?;
     }
-    let demo = if cli.demo {
-        Some(Demo::start(Some(cli.demo_rate))?)
-    } else {
-        None
-    };
-    let segment = demo
-        .as_ref()
-        .map_or(cli.segment.clone(), |d| d.segment.clone());
-    source::validate_name(&segment).map_err(|e| eyre!(e))?;
-    let config = Config {
-        segment: segment.clone(),
-        refresh: Duration::from_millis(cli.refresh),
-        thresholds: Thresholds {
-            stale_ns: cli.stale_ms.saturating_mul(1_000_000),
-            full_ns: cli.full_ms.saturating_mul(1_000_000),
-        },
-        screenshot_dir: cli.screenshot_dir.clone(),
-        demo: demo.is_some(),
-    };
-    let result = if let Some(path) = &cli.snapshot {
-        snapshot(&cli, config, path, &stop)
-    } else if cli.once {
-        once(&cli, config, &stop)
-    } else {
-        tui(&cli, config, stop)
-    };
-    drop(demo);
-    result
+    Ok(stop)
 }
 
-fn pin_self(core: usize) -> Result<()> {
+/// Sleeps `d`, or less if `stop` is set meanwhile; true if it was.
+pub fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
+    let end = Instant::now() + d;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return false;
+        }
+        std::thread::sleep((end - now).min(STOP_POLL));
+    }
+}
+
+fn interrupted() -> Failure {
+    Failure::new("interrupted", "stopped by a signal before it was done")
+}
+
+fn pin_self(core: usize) -> Result<(), Failure> {
     let mut set = nix::sched::CpuSet::new();
-    set.set(core)
-        .map_err(|e| eyre!("core {core} cannot be named: {e}"))?;
-    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
-        .map_err(|e| eyre!("cannot pin forge-top to core {core}: {e}"))
-        .suggestion("pick a core that exists, see `nproc`")
+    set.set(core).map_err(|e| {
+        Failure::new("core", format!("core {core} cannot be named: {e}"))
+            .hint("pick a core that exists, see `nproc`")
+    })?;
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).map_err(|e| {
+        Failure::new("core", format!("cannot pin forge-top to core {core}: {e}"))
+            .hint("pick a core this process may use, see `taskset -p $$`")
+    })
 }
 
 /// Carries out effects for real.
@@ -90,33 +127,52 @@ struct SystemEffects {
 
 impl Effects for SystemEffects {
     fn burst(&mut self, pid: u32) -> Result<String, String> {
-        crate::source::burst_producer(&self.segment, pid)
+        source::burst_producer(&self.segment, pid)
     }
 
     fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
         export::save_bundle(&self.dir, app, buffer)
             .map(|stem| format!("saved {}.{{svg,txt,json}}", stem.display()))
-            .map_err(|e| format!("could not save screenshot into {}: {e}", self.dir.display()))
+            .map_err(|e| {
+                format!(
+                    "could not save a screenshot into {}: {e}",
+                    self.dir.display()
+                )
+            })
+    }
+
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
+        source::list_segments(Duration::from_millis(100))
+    }
+
+    fn switched(&mut self, segment: &str) {
+        self.segment = segment.to_owned();
     }
 }
 
-fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<()> {
+fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(), Failure> {
     let mut source = LiveSource::new(&config.segment);
     if cli.no_wait {
         if let Err(e) = source.try_attach() {
-            let hint = attach_hint(
+            return Err(Failure::segment(
                 &e,
                 "start it with forge-init, or run forge-top --demo; without --no-wait forge-top waits for it",
-            );
-            return Err(eyre!(e)).suggestion(hint);
+            ));
         }
     }
-    let mut events = LiveEvents::new(source, stop);
     let mut effects = SystemEffects {
         dir: config.screenshot_dir.clone(),
         segment: config.segment.clone(),
     };
-    let mut terminal = ratatui::init();
+    // No segment named and none at the default name: offer what there is.
+    let offer = if pick {
+        effects.list().ok().filter(|l| !l.is_empty())
+    } else {
+        None
+    };
+    let mut events = LiveEvents::new(source, stop);
+    let mut terminal = ratatui::try_init()
+        .map_err(|e| Failure::new("terminal", format!("cannot set up the terminal: {e}")))?;
     // ratatui's hook restores the terminal on panic; also stop mouse reports.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -129,32 +185,39 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<()> {
         .map(|s| (s.width, s.height))
         .unwrap_or((120, 40));
     let mut app = App::new(config, size);
+    if let Some(list) = offer {
+        app.listed(Ok(list));
+    }
     let result = app::run(&mut terminal, &mut app, &mut events, &mut effects);
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
-    result.wrap_err("terminal error")
+    result.map_err(|e| Failure::new("terminal", format!("terminal error: {e}")))
 }
 
 /// Attaches (waiting up to [`HEADLESS_WAIT`] unless `--no-wait`) and samples
 /// for `after`; returns the app holding the result.
-fn sample_headless(cli: &Cli, config: Config, after: Duration, stop: &AtomicBool) -> Result<App> {
+fn sample_headless(
+    cli: &Cli,
+    config: Config,
+    after: Duration,
+    stop: &AtomicBool,
+) -> Result<App, Failure> {
     let mut source = LiveSource::new(&config.segment);
     let start = Instant::now();
     loop {
         match source.try_attach() {
             Ok(()) => break,
-            Err(e)
-                if cli.no_wait
-                    || start.elapsed() >= HEADLESS_WAIT
-                    || stop.load(Ordering::Relaxed) =>
-            {
-                let hint = attach_hint(
+            Err(e) if cli.no_wait || start.elapsed() >= HEADLESS_WAIT => {
+                return Err(Failure::segment(
                     &e,
                     "start it with forge-init (or use --demo); is --segment right?",
-                );
-                return Err(eyre!(e)).suggestion(hint);
+                ));
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => {
+                if sleep_unless_stopped(Duration::from_millis(50), stop) {
+                    return Err(interrupted());
+                }
+            }
         }
     }
     let mut app = App::new(config, cli.size);
@@ -163,14 +226,15 @@ fn sample_headless(cli: &Cli, config: Config, after: Duration, stop: &AtomicBool
     loop {
         let obs = source.sample(&app.slot_request());
         app.observe(obs);
-        if start.elapsed() >= after || stop.load(Ordering::Relaxed) {
+        if start.elapsed() >= after {
             break;
         }
-        std::thread::sleep(
-            refresh
-                .min(after.saturating_sub(start.elapsed()))
-                .max(Duration::from_millis(1)),
-        );
+        let nap = refresh
+            .min(after.saturating_sub(start.elapsed()))
+            .max(Duration::from_millis(1));
+        if sleep_unless_stopped(nap, stop) {
+            return Err(interrupted());
+        }
     }
     // One more so the slot list matches the final scroll position.
     let obs = source.sample(&app.slot_request());
@@ -178,42 +242,14 @@ fn sample_headless(cli: &Cli, config: Config, after: Duration, stop: &AtomicBool
     Ok(app)
 }
 
-fn snapshot(cli: &Cli, config: Config, path: &std::path::Path, stop: &AtomicBool) -> Result<()> {
-    let after = Duration::from_millis(cli.after.unwrap_or(1000));
+fn snapshot(cli: &Cli, config: Config, path: &Path, stop: &AtomicBool) -> Result<(), Failure> {
+    let after = cli.after.unwrap_or(Duration::from_secs(1));
     let app = sample_headless(cli, config, after, stop)?;
     let buffer = render_buffer(&app);
     export::write_frame(path, &app, &buffer)
-        .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        .map_err(|e| Failure::new("io", format!("cannot write {}: {e}", path.display())))?;
     eprintln!("forge-top: wrote {}", path.display());
     Ok(())
-}
-
-/// What to suggest when attaching failed, by the kind of error: `missing`
-/// when the segment is not there, otherwise advice that fits what is there.
-fn attach_hint(error: &SegmentError, missing: &str) -> String {
-    match error {
-        SegmentError::NotForge { .. }
-        | SegmentError::Malformed { .. }
-        | SegmentError::TooLong { .. } => {
-            "something else is at that name: replace it with forge-init --force, or pick another --segment".into()
-        }
-        SegmentError::Version { .. } => {
-            "the segment was made by another build: re-create it with this build's forge-init --force".into()
-        }
-        SegmentError::NotRegular { what: "a directory", .. } => {
-            "remove the directory (rmdir) or pick another --segment; forge-init --force removes it if it is empty".into()
-        }
-        SegmentError::NotRegular { .. } => {
-            "remove what is at that name (Forge never follows links), then run forge-init; forge-init --force replaces it".into()
-        }
-        SegmentError::TooShort { .. } => {
-            "the file is smaller than its header says (truncated?): re-create it with forge-init --force".into()
-        }
-        SegmentError::PermissionDenied { .. } => {
-            "the segment belongs to another user; run forge-top as that user, or ask for a group mode (forge-init --mode 640)".into()
-        }
-        _ => missing.to_owned(),
-    }
 }
 
 /// Renders the app once on an off-screen terminal of its size.
@@ -226,19 +262,119 @@ pub fn render_buffer(app: &App) -> Buffer {
     terminal.backend().buffer().clone()
 }
 
-fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<()> {
-    let after = Duration::from_millis(cli.after.unwrap_or(250));
+fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
+    let after = cli.after.unwrap_or(Duration::from_millis(250));
     let app = sample_headless(cli, config, after, stop)?;
-    match cli.format {
-        Format::Text => print!("{}", export::text_report(&app)),
-        Format::Json => println!("{}", export::json(&app)),
-    }
     if app.view().sample.is_none() {
-        bail!(
-            "could not read {}: {}",
-            app.config.segment,
-            app.view().reason.as_deref().unwrap_or("unknown")
-        );
+        return Err(Failure::new(
+            "unreadable",
+            format!(
+                "could not read {}: {}",
+                app.config.segment,
+                app.view().reason.as_deref().unwrap_or("unknown")
+            ),
+        ));
     }
-    Ok(())
+    let out = match cli.format {
+        Format::Text => export::text_report(&app),
+        Format::Json => export::json(&app) + "\n",
+    };
+    print_out(&out)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a word.
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(Failure::from),
+    }
+}
+
+fn list(cli: &Cli, stop: &AtomicBool) -> Result<(), Failure> {
+    let interval = cli.after.unwrap_or(Duration::from_millis(250));
+    let segments = source::list_segments(interval).map_err(|e| Failure::new("io", e))?;
+    if stop.load(Ordering::Relaxed) {
+        return Err(interrupted());
+    }
+    let out = match cli.format {
+        Format::Json => {
+            serde_json::to_string_pretty(&segments)
+                .map_err(|e| Failure::new("serialize", e.to_string()))?
+                + "\n"
+        }
+        Format::Text => list_text(&segments),
+    };
+    print_out(&out)
+}
+
+/// `--list` as a table, one segment per line.
+pub fn list_text(segments: &[SegmentSummary]) -> String {
+    if segments.is_empty() {
+        return "no Forge segment in /dev/shm\n".into();
+    }
+    let mut rows = vec![[
+        "NAME", "STATE", "SESSION", "SLOTS", "HEAD", "FRAMES/S", "PRODUCER", "CONSUMER",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for s in segments {
+        if let Some(e) = &s.error {
+            rows.push(vec![s.name.clone(), format!("unusable: {e}")]);
+            continue;
+        }
+        let role = |i: usize| {
+            s.roles
+                .get(i)
+                .map_or("-".into(), |r| match (r.pid, r.held) {
+                    (0, _) => r.state.to_string(),
+                    (pid, Some(true)) => format!("{pid} {}", r.program),
+                    (pid, Some(false)) => format!("{pid} {} (gone)", r.program),
+                    (pid, None) => format!("{pid} {} (?)", r.program),
+                })
+        };
+        rows.push(vec![
+            s.name.clone(),
+            s.state.map_or("?".into(), |st| st.to_string()),
+            human::session(s.session),
+            s.slot_count.to_string(),
+            s.head.to_string(),
+            s.frames_per_s.map_or("-".into(), human::si),
+            role(0),
+            role(1),
+        ]);
+    }
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter(|r| r.len() == cols)
+                .filter_map(|r| r.get(c))
+                .map(|s| unicode_width::UnicodeWidthStr::width(s.as_str()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| {
+                let pad =
+                    widths[i].saturating_sub(unicode_width::UnicodeWidthStr::width(cell.as_str()));
+                if i + 1 == r.len() {
+                    cell.clone()
+                } else {
+                    format!("{cell}{}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -33,6 +33,8 @@ use crate::procfs;
 
 /// How far back the "recent" latency window reaches.
 const RECENT_WINDOW_NS: u64 = 1_000_000_000;
+/// Most slots a whole-ring copy takes (16384 × 4 KiB = 64 MiB).
+pub const WHOLE_RING_SLOTS: u32 = 16_384;
 
 /// Attaches to a segment by name and samples it.
 pub struct LiveSource {
@@ -72,6 +74,9 @@ impl Attachment {
         }
     }
 }
+
+/// Body bytes copied for each list row (the wide list shows their start).
+const LIST_BODY_BYTES: usize = 48;
 
 /// The segment forge-top watches by default.
 pub const DEFAULT_SEGMENT: &str = forge_fabric::DEFAULT_SEGMENT;
@@ -171,8 +176,35 @@ impl LiveSource {
         }
         let sample = self.convert(snap);
         self.copy_slots(&sample, req, &mut obs);
+        if req.whole_ring {
+            obs.ring = self.copy_ring(&sample);
+        }
         obs.sample = Some(sample);
         obs
+    }
+
+    /// Every slot, whole and validated: the frozen image and what a search
+    /// looks through. At most [`WHOLE_RING_SLOTS`] slots (64 MiB).
+    fn copy_ring(&self, sample: &Sample) -> Option<RingImage> {
+        let State::Attached(att) = &self.state else {
+            return None;
+        };
+        let slot_count = sample.slot_count();
+        let gone = producer_gone(sample);
+        let started = monotonic_ns();
+        let n = slot_count.min(WHOLE_RING_SLOTS);
+        let slots = (0..n)
+            .filter_map(|i| att.observer.read_slot(i).ok())
+            .map(|copy| slot_view(copy, true, gone))
+            .collect();
+        let mono_ns = monotonic_ns();
+        Some(RingImage {
+            slots,
+            unix_ns: unix_ns(),
+            mono_ns,
+            took_ns: mono_ns.saturating_sub(started),
+            skipped: slot_count - n,
+        })
     }
 
     /// The header, or `None` (and the source lost) when the file shrank.
@@ -272,8 +304,11 @@ impl LiveSource {
         };
         let observer = &att.observer;
         let slot_count = sample.slot_count();
+        let gone = producer_gone(sample);
         let (selected, first) = if req.follow {
-            let newest = newest_slot(sample.head(), slot_count);
+            let newest = sample
+                .newest
+                .map(|p| (p % u64::from(slot_count.max(1))) as u32);
             let sel = newest.or(req.selected);
             let first = match sel {
                 Some(s) => scroll_to(req.first, req.count, s, slot_count),
@@ -285,13 +320,13 @@ impl LiveSource {
         };
         let end = first.saturating_add(req.count).min(slot_count);
         for i in first..end {
-            if let Ok(copy) = observer.read_slot_prefix(i, FRAME_HEADER_LEN) {
-                obs.slots.push(slot_view(copy, false));
+            if let Ok(copy) = observer.read_slot_prefix(i, FRAME_HEADER_LEN + LIST_BODY_BYTES) {
+                obs.slots.push(slot_view(copy, false, gone));
             }
         }
         if let Some(sel) = selected.filter(|&s| s < slot_count) {
             if let Ok(copy) = observer.read_slot(sel) {
-                obs.detail = Some(slot_view(copy, true));
+                obs.detail = Some(slot_view(copy, true, gone));
             }
         }
     }
@@ -375,6 +410,7 @@ impl LiveSource {
                 .filter(|p| !p.breaks_identity())
                 .map(ToString::to_string)
                 .collect(),
+            newest: s.newest,
             header: s,
         }
     }
@@ -431,7 +467,105 @@ fn holder(role: Role, s: &Snapshot, check: &HolderCheck, now: u64) -> Holder {
         },
         heartbeat_age_ns: line.heartbeat_age(now).map(|d| d.as_nanos() as u64),
         uptime_ns: (line.started_mono_ns != 0).then(|| now.saturating_sub(line.started_mono_ns)),
+        // Filled in by the app, which knows the stale threshold.
+        liveness: Liveness::Unknown,
     }
+}
+
+/// Every Forge segment in `/dev/shm`, sampled twice `interval` apart for a
+/// rate. Objects that are not Forge segments, or that cannot be read, are
+/// left out; Forge segments that cannot be used (another layout version,
+/// damage) are listed with why.
+pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> {
+    let dir = std::fs::read_dir("/dev/shm").map_err(|e| format!("cannot read /dev/shm: {e}"))?;
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .map(|n| format!("/{n}"))
+        .filter(|n| validate_name(n).is_ok())
+        .collect();
+    names.sort();
+    type Opened = Result<(Observer, Snapshot), SegmentError>;
+    let mut open: Vec<(String, Opened)> = names
+        .into_iter()
+        .map(|name| {
+            let first = Observer::open(&name, Duration::ZERO).and_then(|o| {
+                o.snapshot().map(|s| (o, s)).map_err(|e| SegmentError::Io {
+                    name: name.clone(),
+                    action: "snapshot",
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+            (name, first)
+        })
+        // Only what carries the Forge magic: a file we cannot read may be
+        // anybody's, and is not listed as a segment.
+        .filter(|(_, r)| {
+            matches!(
+                r,
+                Ok(_)
+                    | Err(SegmentError::Version { .. }
+                        | SegmentError::Malformed { .. }
+                        | SegmentError::TooLong { .. })
+            )
+        })
+        .collect();
+    if open.iter().any(|(_, r)| r.is_ok()) {
+        std::thread::sleep(interval);
+    }
+    Ok(open
+        .drain(..)
+        .map(|(name, first)| match first {
+            Err(e) => SegmentSummary {
+                name,
+                error: Some(e.to_string()),
+                state: None,
+                session: 0,
+                slot_count: 0,
+                size: 0,
+                head: 0,
+                tail: 0,
+                roles: Vec::new(),
+                frames_per_s: None,
+            },
+            Ok((observer, s)) => {
+                let later = observer.snapshot().ok();
+                let frames_per_s = later.as_ref().and_then(|l| {
+                    let dt = l.taken_mono_ns.saturating_sub(s.taken_mono_ns) as f64 / 1e9;
+                    (dt > 0.0).then(|| l.head.saturating_sub(s.head) as f64 / dt)
+                });
+                let s = later.unwrap_or(s);
+                SegmentSummary {
+                    name,
+                    error: None,
+                    state: Some(s.identity.state),
+                    session: s.identity.session_id,
+                    slot_count: s.slot_count,
+                    size: s.file_size,
+                    head: s.head,
+                    tail: s.tail,
+                    roles: Role::ALL
+                        .into_iter()
+                        .map(|role| {
+                            let line = match role {
+                                Role::Producer => &s.producer,
+                                Role::Consumer => &s.consumer,
+                            };
+                            RoleSummary {
+                                role,
+                                pid: line.pid,
+                                program: line.program.clone(),
+                                held: line.lock_held,
+                                state: line.role_state,
+                            }
+                        })
+                        .collect(),
+                    frames_per_s,
+                }
+            }
+        })
+        .collect())
 }
 
 /// The chart's bin edges, ns.
@@ -474,7 +608,16 @@ fn latency(l: &Histogram) -> LatencyStats {
     }
 }
 
-fn slot_view(c: SlotCopy, whole: bool) -> SlotView {
+/// Did the producer die holding its role? Then fabric's "it may be writing
+/// this slot" is moot: its lock is free, nobody writes.
+fn producer_gone(sample: &Sample) -> bool {
+    sample.header.producer.lock_held == Some(false)
+}
+
+/// A slot copy as forge-top shows it; `gone`: the producer is known dead.
+fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
+    let overwritable = c.overwritable && !gone;
+    let torn = c.changed || overwritable;
     let mut view = SlotView {
         index: c.index,
         position: c.position,
@@ -482,12 +625,14 @@ fn slot_view(c: SlotCopy, whole: bool) -> SlotView {
         len: c.len,
         flags: c.flags,
         stamp: c.stamp,
-        torn: c.torn,
+        torn,
+        changed: c.changed,
+        overwritable,
         bytes: Vec::new(),
         frame: None,
         frame_error: None,
     };
-    if c.torn || c.state == SlotState::Free {
+    if torn || c.state == SlotState::Free {
         // A torn copy's bytes are not to be trusted; a free slot holds none.
         return view;
     }

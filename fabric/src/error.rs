@@ -19,7 +19,7 @@ pub enum SegmentError {
         reason: &'static str,
     },
     /// No shared-memory object has that name.
-    #[error("segment {name} does not exist (expected /dev/shm{name}); run forge-init first")]
+    #[error("segment {name} does not exist (expected /dev/shm{name})")]
     Missing {
         /// The segment name.
         name: String,

@@ -27,18 +27,29 @@ pub fn count(n: u64) -> String {
     out
 }
 
-/// A number with an SI suffix, short: `999`, `12.3k`, `4.56M`, `7.89G`.
+/// A number with an SI suffix, short: `999`, `12.3k`, `4.56M`, `7.89G`, up
+/// to `E`. The mantissa stays below 1000 after rounding (`999.96k` is
+/// `1.00M`, never `1000.0k`).
 pub fn si(v: f64) -> String {
+    const UNITS: [(&str, f64, usize); 7] = [
+        ("", 1.0, 0),
+        ("k", 1e3, 1),
+        ("M", 1e6, 2),
+        ("G", 1e9, 2),
+        ("T", 1e12, 2),
+        ("P", 1e15, 2),
+        ("E", 1e18, 2),
+    ];
     let a = v.abs();
-    if a < 1e3 {
-        format!("{v:.0}")
-    } else if a < 1e6 {
-        format!("{:.1}k", v / 1e3)
-    } else if a < 1e9 {
-        format!("{:.2}M", v / 1e6)
-    } else {
-        format!("{:.2}G", v / 1e9)
+    for (i, (unit, scale, decimals)) in UNITS.iter().enumerate() {
+        let m = v / scale;
+        let shown = format!("{m:.decimals$}");
+        let rounded: f64 = shown.parse().unwrap_or(m);
+        if rounded.abs() < 1000.0 || i + 1 == UNITS.len() || !a.is_finite() {
+            return format!("{shown}{unit}");
+        }
     }
+    unreachable!("the last unit always returns")
 }
 
 /// Bytes in binary units: `2.01 MiB`, `512 B`.
@@ -201,6 +212,10 @@ mod tests {
     fn rates_and_sizes_read_naturally() {
         assert_eq!(si(1_950_000.0), "1.95M");
         assert_eq!(si(12.0), "12");
+        assert_eq!(si(999.6), "1.0k");
+        assert_eq!(si(999_960.0), "1.00M");
+        assert_eq!(si(364_946_904_976_496_430.0), "364.95P");
+        assert_eq!(si(u64::MAX as f64), "18.45E");
         assert_eq!(bytes(2_105_344), "2.01 MiB");
         assert_eq!(bytes_rate(47_923_200.0), "45.7 MiB/s");
     }

@@ -585,3 +585,29 @@ fn a_killed_but_unreaped_holder_counts_as_dead() {
     assert!(!forge_fabric::segment::pid_alive(0));
     assert!(!forge_fabric::segment::pid_alive(u32::MAX));
 }
+
+#[test]
+fn a_slot_is_overwritable_only_while_a_producer_holds_the_role() {
+    let name = seg_name("overwritable");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    let mut producer = seg.producer(None).unwrap();
+    let mut consumer = seg.consumer(None).unwrap();
+    let mut buf = [0u8; 64];
+    for _ in 0..4 {
+        producer.try_push(b"frame").unwrap();
+        producer.publish();
+        consumer.try_pop_into(&mut buf).unwrap().unwrap();
+    }
+    consumer.flush();
+    let observer = Observer::open(&name.0, Duration::ZERO).unwrap();
+    // Slot 0 holds position 0, released; head is 4 = 0 + a lap: the producer
+    // may be writing position 4 into it right now.
+    let live = observer.read_slot(0).unwrap();
+    assert_eq!(live.position, Some(0));
+    assert!(live.overwritable && live.torn, "{live:?}");
+    // Once the producer stopped, nothing will write it: its copy is sound.
+    drop(producer);
+    let after = observer.read_slot(0).unwrap();
+    assert!(!after.overwritable && !after.torn, "{after:?}");
+    assert_eq!(after.bytes, b"frame");
+}

@@ -1,51 +1,70 @@
-//! The alarm banner: the worst active alarm on a coloured bar, so it cannot
-//! be missed, or a quiet line saying all checks pass.
+//! The banner: the worst active alarm on a coloured bar, so it cannot be
+//! missed; or, with no alarm, how each role is. The green line appears only
+//! when both daemons are running.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::alarms::Severity;
+use super::{one_line, Theme};
 use crate::app::App;
-use crate::model::Link;
+use crate::model::{Link, Liveness, Role};
 
 /// Draws the banner.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let active = &app.alarms.active;
-    let line = match active.first() {
+    let (text, style) = match active.first() {
         Some(worst) => {
-            let (fg, bg) = match worst.severity {
-                Severity::Critical => (Color::White, Color::Red),
-                Severity::Warning => (Color::Black, Color::Yellow),
-                Severity::Info => (Color::Black, Color::Cyan),
-            };
-            let style = Style::new().fg(fg).bg(bg).add_modifier(Modifier::BOLD);
             let count = if active.len() == 1 {
                 " ▲ ALARM ".to_string()
             } else {
                 format!(" ▲ {} ALARMS ", active.len())
             };
-            let more = if active.len() > 1 {
-                format!("  (+{} more below)", active.len() - 1)
-            } else {
-                String::new()
+            // Where the rest is: the log, which Tab brings up when the
+            // screen has no room for it.
+            let log_shown = super::areas(frame.area(), app).events.height > 0;
+            let more = match (active.len(), log_shown) {
+                (1, _) => String::new(),
+                (n, true) => format!("  (+{} more in the event log)", n - 1),
+                (n, false) => format!("  (+{} more: Tab shows the event log)", n - 1),
             };
-            let text = format!("{count} {}{more}", worst.text);
-            let pad = (area.width as usize).saturating_sub(text.chars().count());
-            Line::from(Span::styled(format!("{text}{}", " ".repeat(pad)), style))
+            (
+                format!("{count} {}{more}", worst.text),
+                t.banner(worst.severity),
+            )
         }
-        None => match app.view().link {
-            Link::Attached => Line::from(Span::styled(
-                " ✓ no alarms: session matches, daemons alive and beating, invariants hold",
-                Style::new().fg(Color::Green),
-            )),
-            _ => Line::from(Span::styled(
-                " … not attached",
-                Style::new().fg(Color::Yellow),
-            )),
+        None => match (&app.view().link, &app.view().sample) {
+            (Link::Attached, Some(s)) => {
+                let states: Vec<Liveness> =
+                    Role::ALL.iter().map(|&r| s.holder(r).liveness).collect();
+                if states.iter().all(|&l| l == Liveness::Running) {
+                    (
+                        " ✓ no alarms: producer and consumer running, session matches, ring sound"
+                            .into(),
+                        t.good,
+                    )
+                } else {
+                    (
+                        format!(
+                            " · no alarms · producer {} · consumer {}",
+                            states[0].name(),
+                            states[1].name()
+                        ),
+                        t.warn,
+                    )
+                }
+            }
+            _ => (" … not attached".into(), t.warn),
         },
     };
-    frame.render_widget(Paragraph::new(line), area);
+    let text = one_line(&text, area.width);
+    let pad = usize::from(area.width)
+        .saturating_sub(unicode_width::UnicodeWidthStr::width(text.as_str()));
+    let text = if active.is_empty() {
+        text
+    } else {
+        format!("{text}{}", " ".repeat(pad))
+    };
+    frame.render_widget(Paragraph::new(Line::from(Span::styled(text, style))), area);
 }

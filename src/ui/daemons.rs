@@ -1,38 +1,112 @@
-//! The daemons panel: producer and consumer side by side with what the
-//! header says (pid, core, session, heartbeat, counters) and what the kernel
-//! says (alive, allowed cores, the core it last ran on), then forge-top's
-//! own cost.
+//! The daemons panel: producer and consumer as rows with what the header
+//! says (pid, core, session, heartbeat, counters) and what the kernel says
+//! (holds the role, allowed cores, the core it last ran on); then
+//! forge-top's own line, in words of its own.
+//!
+//! Columns give way by priority (see [`super::fit::table`]): role, pid and
+//! status stay; the program name and the holder note go first.
 
-use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::fit::{self, number, Align, Column, Piece, MUST};
+use super::{block, Theme};
 use crate::app::App;
-use crate::model::human;
-use crate::model::{Coded, Role, RoleState, Sample, Side};
+use crate::model::{human, Coded, Liveness, Role, RoleState, Sample, Side};
 
-use super::{block, theme};
+/// How long a restart is mentioned in the status column, ns.
+const RESTART_SHOWN_NS: u64 = 60_000_000_000;
 
-fn status(side: Side<'_>) -> Cell<'static> {
-    let (text, style) = match (side.line.role_state, side.holder.alive) {
-        (Coded::Known(RoleState::Vacant), _) => ("vacant".to_string(), theme::label()),
-        (Coded::Known(RoleState::Active), Some(true)) if side.line.sleeping => {
-            ("● parked".into(), theme::good())
+/// The status cell: liveness from facts, its forms, and its style.
+fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
+    if let Coded::Unknown(code) = side.line.role_state {
+        return (
+            vec![format!("role state {code}?"), format!("{code}?")],
+            t.bad,
+        );
+    }
+    let (forms, style) = match side.holder.liveness {
+        Liveness::Running => {
+            let word = if side.line.sleeping {
+                "● parked"
+            } else {
+                "● running"
+            };
+            let restarted = app.alarms.restarted[side.role.index()]
+                .filter(|(_, at)| app.live.unix_ns.saturating_sub(*at) < RESTART_SHOWN_NS);
+            match restarted {
+                Some((old, _)) => (
+                    vec![
+                        format!("{word}, restarted (was pid {old})"),
+                        format!("{word}, restarted"),
+                        word.to_owned(),
+                    ],
+                    t.good,
+                ),
+                None => (vec![word.to_owned()], t.good),
+            }
         }
-        (Coded::Known(RoleState::Active), Some(true)) => ("● alive".into(), theme::good()),
-        (Coded::Known(RoleState::Active), _) => ("✗ DEAD".into(), theme::bad()),
-        (Coded::Known(RoleState::Stopped), _) => ("stopped".into(), theme::warn()),
-        (Coded::Unknown(c), _) => (format!("role {c}?"), theme::bad()),
+        Liveness::Stalled => (vec!["◐ STALLED".into()], t.bad),
+        Liveness::Dead => (vec!["✗ DEAD".into()], t.bad),
+        Liveness::Stopped => (vec!["■ stopped".into(), "stopped".into()], t.warn),
+        Liveness::Vacant => (vec!["vacant".into()], t.label),
+        Liveness::Unknown => (vec!["? unknown".into(), "?".into()], t.warn),
     };
-    Cell::from(Span::styled(text, style))
+    (forms, style)
 }
 
-fn core(side: Side<'_>) -> Cell<'static> {
-    let header = side.line.core.map_or("-".into(), |c| c.to_string());
+/// What the kernel says the holder is doing (`/proc/PID/status` State),
+/// when the holder is proven to be here.
+fn proc_state(side: Side<'_>, t: &Theme) -> (Vec<String>, Style) {
+    let Some(letter) = side.holder.proc.as_ref().map(|p| p.state.as_str()) else {
+        return (vec!["-".into()], t.label);
+    };
+    let word = match letter {
+        "R" => "running",
+        "S" => "sleeping",
+        "D" => "disk wait",
+        "T" => "stopped",
+        "t" => "traced",
+        "Z" => "zombie",
+        "X" => "dead",
+        "I" => "idle",
+        _ => "",
+    };
+    let style = if matches!(letter, "T" | "t" | "Z" | "X") {
+        t.bad
+    } else {
+        t.value
+    };
+    let mut forms = Vec::new();
+    if !word.is_empty() {
+        forms.push(format!("{letter} ({word})"));
+    }
+    forms.push(letter.to_owned());
+    (forms, style)
+}
+
+/// The pid cell: a pid this forge-top cannot prove is the holder (another
+/// pid namespace, a recycled pid) is marked so, never shown as plain.
+fn pid(side: Side<'_>) -> Vec<String> {
+    let pid = side.line.pid;
+    if pid == 0 {
+        return vec!["-".into()];
+    }
+    if side.holder.verified || side.holder.alive != Some(true) {
+        vec![pid.to_string()]
+    } else {
+        vec![format!("{pid} (elsewhere)"), format!("{pid}?")]
+    }
+}
+
+/// The core cell: the core the header says the holder pinned to, the cores
+/// the kernel allows it, and the one it last ran on.
+fn core(side: Side<'_>, t: &Theme) -> (Vec<String>, Style) {
+    let pinned = side.line.core.map_or("-".into(), |c| c.to_string());
     let Some(p) = &side.holder.proc else {
-        return Cell::from(header);
+        return (vec![pinned], t.value);
     };
     let on = p.last_cpu.map_or("?".into(), |c| c.to_string());
     // The header's core should be the only one the kernel allows.
@@ -40,141 +114,182 @@ fn core(side: Side<'_>) -> Cell<'static> {
         .line
         .core
         .is_none_or(|c| p.cpus_allowed.trim() == c.to_string());
-    let style = if consistent {
-        theme::value()
-    } else {
-        theme::warn()
-    };
-    Cell::from(Line::from(vec![
-        Span::styled(header, style),
-        Span::styled(format!(" {} ", p.cpus_allowed), theme::label()),
-        Span::styled(format!("@{on}"), theme::value()),
-    ]))
+    let style = if consistent { t.value } else { t.warn };
+    (
+        vec![
+            format!("{pinned} / {} @{on}", p.cpus_allowed),
+            format!("{pinned} @{on}"),
+            pinned,
+        ],
+        style,
+    )
 }
 
-fn session(side: Side<'_>, s: &Sample) -> Cell<'static> {
+fn session(side: Side<'_>, s: &Sample, t: &Theme) -> (Vec<String>, Style) {
     let attached = side.line.session;
     if attached == 0 {
-        return Cell::from(Span::styled("-", theme::label()));
-    }
-    if attached == s.session_id() {
-        Cell::from(Span::styled("= segment", theme::good()))
+        (vec!["-".into()], t.label)
+    } else if attached == s.session_id() {
+        (vec!["= segment".into(), "=".into()], t.good)
     } else {
-        Cell::from(Span::styled(
-            format!("≠ {:08x}", attached >> 32),
-            theme::bad(),
-        ))
+        (
+            vec![format!("≠ {}", human::session(attached)), "≠".into()],
+            t.bad,
+        )
     }
 }
 
-fn beat(side: Side<'_>, stale_ns: u64) -> Cell<'static> {
+fn heartbeat(side: Side<'_>, t: &Theme) -> (Vec<String>, Style) {
     match side.holder.heartbeat_age_ns {
-        None => Cell::from(Span::styled("never", theme::label())),
+        None => (vec!["never".into()], t.label),
         Some(age) => {
-            let style = if side.line.role_state == RoleState::Active && age > stale_ns {
-                theme::bad()
+            let style = if side.holder.liveness == Liveness::Stalled {
+                t.bad
+            } else if side.line.role_state != RoleState::Active {
+                t.label
             } else {
-                theme::value()
+                t.value
             };
-            Cell::from(Span::styled(human::duration_ns(age), style))
+            (
+                vec![
+                    format!("{} ago", human::duration_ns(age)),
+                    human::duration_ns(age),
+                ],
+                style,
+            )
         }
     }
 }
 
-fn row(side: Side<'_>, s: &Sample, app: &App) -> Row<'static> {
-    let pressure = match side.role {
-        Role::Producer => "full ",
-        Role::Consumer => "empty ",
-    };
-    let line = side.line;
-    Row::new(vec![
-        Cell::from(Span::styled(
-            side.role.name(),
-            Style::new().add_modifier(Modifier::BOLD),
-        )),
-        Cell::from(if line.pid == 0 {
-            "-".into()
-        } else {
-            line.pid.to_string()
-        }),
-        status(side),
-        core(side),
-        beat(side, app.config.thresholds.stale_ns),
-        session(side, s),
-        Cell::from(format!("{} ×{}", line.wait_strategy, line.batch)),
-        Cell::from(human::si(line.messages as f64)),
-        Cell::from(Line::from(vec![
-            Span::styled(pressure, theme::label()),
-            Span::raw(human::si(line.backpressure as f64)),
-        ])),
-        Cell::from(side.holder.uptime_ns.map_or("-".into(), human::duration_ns)),
-    ])
+/// The table's columns, one row per role.
+fn columns(s: &Sample, app: &App, t: &Theme) -> Vec<Column> {
+    let mut role = Column::new("role", MUST, Align::Left);
+    let mut pid_c = Column::new("pid", 90, Align::Right);
+    let mut status_c = Column::new("status", MUST, Align::Left);
+    let mut beat = Column::new("heartbeat", 80, Align::Right).or_header("beat");
+    let mut session_c = Column::new("session", 70, Align::Left).or_header("sess");
+    let mut kernel = Column::new("/proc", 45, Align::Left);
+    let mut core_c = Column::new("core pin / allowed @on", 60, Align::Left).or_header("core");
+    let mut frames = Column::new("frames", 50, Align::Right);
+    let mut pressure = Column::new("full/empty", 40, Align::Right).or_header("f/e");
+    let mut uptime = Column::new("uptime", 30, Align::Right).or_header("up");
+    let mut wait = Column::new("wait×batch", 25, Align::Left).or_header("wait");
+    let mut program = Column::new("program", 20, Align::Left);
+    let mut note = Column::new("holder", 10, Align::Left);
+    for r in Role::ALL {
+        let side = s.side(r);
+        role.cell(vec![r.name().into()], t.value);
+        pid_c.cell(pid(side), t.value);
+        let (f, st) = status(side, app, t);
+        status_c.cell(f, st);
+        let (f, st) = heartbeat(side, t);
+        beat.cell(f, st);
+        let (f, st) = session(side, s, t);
+        session_c.cell(f, st);
+        let (f, st) = proc_state(side, t);
+        kernel.cell(f, st);
+        let (f, st) = core(side, t);
+        core_c.cell(f, st);
+        frames.cell(number(side.line.messages), t.value);
+        pressure.cell(number(side.line.backpressure), t.value);
+        uptime.cell(
+            vec![side.holder.uptime_ns.map_or("-".into(), human::duration_ns)],
+            t.value,
+        );
+        wait.cell(
+            vec![
+                format!("{} ×{}", side.line.wait_strategy, side.line.batch),
+                side.line.wait_strategy.to_string(),
+            ],
+            t.value,
+        );
+        program.cell(
+            vec![if side.line.program.is_empty() {
+                "-".into()
+            } else {
+                side.line.program.clone()
+            }],
+            t.value,
+        );
+        note.cell(
+            vec![side.holder.holder_note.clone().unwrap_or_default()],
+            t.warn,
+        );
+    }
+    let mut columns = vec![
+        role, pid_c, status_c, beat, session_c, kernel, core_c, frames, pressure, uptime, wait,
+        program,
+    ];
+    if note
+        .cells
+        .iter()
+        .any(|(forms, _)| forms.iter().any(|f| !f.is_empty()))
+    {
+        columns.push(note);
+    }
+    columns
 }
 
-/// Draws the panel.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+/// forge-top's own line: what it costs and where it runs.
+fn me_line(s: &Sample, app: &App, t: &Theme, width: u16) -> ratatui::text::Line<'static> {
     let view = app.view();
-    let Some(s) = &view.sample else {
-        frame.render_widget(block("Daemons", app), area);
-        return;
-    };
-    let header = Row::new(vec![
-        "role",
-        "pid",
-        "status",
-        "core hdr/allowed@on",
-        "heartbeat",
-        "session",
-        "wait×batch",
-        "frames",
-        "backpressure",
-        "uptime",
-    ])
-    .style(theme::label());
     let me = &view.me;
     let shared = Role::ALL
         .into_iter()
         .map(|r| s.side(r))
         .any(|d| d.line.core.is_some() && d.line.core == me.cpu && d.holder.alive == Some(true));
-    let me_row = Row::new(vec![
-        Cell::from(Span::styled("forge-top", Style::new().fg(Color::Cyan))),
-        Cell::from(me.pid.to_string()),
-        Cell::from(Span::styled("read-only", Style::new().fg(Color::Blue))),
-        Cell::from(Span::styled(
-            format!("- @{}", me.cpu.map_or("?".into(), |c| c.to_string())),
-            if shared {
-                theme::warn()
-            } else {
-                theme::value()
-            },
-        )),
-        Cell::from(format!("{:.1}% cpu", view.me_cpu_pct)),
-        Cell::from(format!("rss {:.1}M", me.rss_kib as f64 / 1024.0)),
-        Cell::from(format!("{} ms", app.refresh.as_millis())),
-        Cell::from(format!("{}", app.samples)),
-        Cell::from(Span::styled("samples", theme::label())),
-        Cell::from(""),
-    ]);
-    let table = Table::new(
+    let (l, v) = (t.label, t.value);
+    let on = me.cpu.map_or("?".into(), |c| c.to_string());
+    fit::line(
         vec![
-            row(s.side(Role::Producer), s, app),
-            row(s.side(Role::Consumer), s, app),
-            me_row,
+            Piece::fixed("forge-top", t.accent, MUST),
+            Piece::kv("pid ", l, &[me.pid.to_string()], v, 40).after("  "),
+            Piece::text(["read-only".into()], t.accent, 60).after("  "),
+            Piece::kv("cpu ", l, &[format!("{:.1}%", view.me_cpu_pct)], v, 90).after("  "),
+            Piece::kv("rss ", l, &[human::bytes(me.rss_kib * 1024)], v, 80).after("  "),
+            Piece::text(
+                [
+                    format!(
+                        "on core {on}{}",
+                        if shared {
+                            " (shared with a daemon)"
+                        } else {
+                            ""
+                        }
+                    ),
+                    format!("core {on}"),
+                ],
+                if shared { t.warn } else { v },
+                50,
+            )
+            .after("  "),
+            Piece::kv(
+                "every ",
+                l,
+                &[format!("{} ms", app.refresh.as_millis())],
+                v,
+                70,
+            )
+            .after("  "),
+            Piece::kv("", l, &[format!("{} samples", app.samples)], l, 20).after("  "),
         ],
-        [
-            Constraint::Length(9),
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Length(19),
-            Constraint::Length(9),
-            Constraint::Length(10),
-            Constraint::Length(11),
-            Constraint::Length(8),
-            Constraint::Length(13),
-            Constraint::Min(6),
-        ],
+        width,
     )
-    .header(header)
-    .block(block("Daemons", app));
-    frame.render_widget(table, area);
+}
+
+/// Draws the panel.
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let view = app.view();
+    let outer = block(&["Daemons".into()], app, t, area.width, false);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let Some(s) = &view.sample else { return };
+    let table = fit::table(columns(s, app, t), inner.width, t.label);
+    let mut lines = vec![table.header];
+    lines.extend(table.rows);
+    if inner.height as usize > lines.len() {
+        lines.push(me_line(s, app, t, inner.width));
+    }
+    lines.truncate(usize::from(inner.height));
+    frame.render_widget(Paragraph::new(lines), inner);
 }

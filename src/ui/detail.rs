@@ -1,200 +1,345 @@
-//! The selected slot: decoded as a telemetry frame (fields, checksum) or as
-//! a hex + ASCII dump. A torn copy is said to be torn, never shown.
+//! The selected slot: decoded as a telemetry frame (fields, checksum, age)
+//! or as a hex + ASCII dump.
+//!
+//! What the pane cannot vouch for it says instead of showing: a torn copy's
+//! bytes are never drawn, and a selection the producer has lapped since it
+//! was selected says how many laps ago it was overwritten.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::{App, DetailMode};
-use crate::model::{SlotState, SlotView};
+use super::fit::{self, number, Piece, MUST};
+use super::slots::state_word;
+use super::{block, words, Theme};
+use crate::app::{App, DetailMode, Focus};
+use crate::model::{human, SlotState, SlotView, FRAME_RELAYED};
 
-use super::{block, theme};
+/// Label column width.
+const LABEL_W: usize = 11;
 
 /// Draws the pane.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let Some(slot) = view.detail.as_ref().filter(|d| d.index == app.selected) else {
-        let outer = block(&format!("Slot {}", app.selected), app);
+    let focused = app.focus == Focus::Detail;
+    let slot = app
+        .frozen_slot(app.selected)
+        .or(view.detail.as_ref())
+        .filter(|d| d.index == app.selected);
+    let Some(slot) = slot else {
+        let outer = block(
+            &[format!("Slot {}", app.selected)],
+            app,
+            t,
+            area.width,
+            focused,
+        );
         let inner = outer.inner(area);
         frame.render_widget(outer, area);
-        frame.render_widget(
-            Paragraph::new(Span::styled("reading…", theme::label())),
-            inner,
+        let reading = fit::line(
+            vec![Piece::text(["reading…".into()], t.label, MUST)],
+            inner.width,
         );
+        frame.render_widget(Paragraph::new(reading), inner);
         return;
     };
+    let (state, _) = state_word(slot, t);
     let mode = match app.detail_mode {
         DetailMode::Decoded => "decoded · x: hex",
         DetailMode::Hex => "hex · x: decoded",
     };
-    let outer = block(
-        &format!("Slot {} · {} · {mode}", slot.index, slot.state.name()),
-        app,
-    );
+    let frozen = if app.frozen_slot(app.selected).is_some() {
+        " · frozen copy"
+    } else {
+        ""
+    };
+    let titles = [
+        format!("Slot {} · {state} · {mode}{frozen}", slot.index),
+        format!("Slot {} · {state}{frozen}", slot.index),
+        format!("Slot {} · {state}", slot.index),
+        format!("Slot {}", slot.index),
+    ];
+    let outer = block(&titles, app, t, area.width, focused);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let busy = view
-        .sample
+    let w = inner.width;
+    let mut lines = lapped(app, slot, w, t);
+    let mono_ns = app
+        .frozen
         .as_ref()
-        .is_some_and(|s| s.producer_may_write(slot.index));
-    let lines = if slot.torn {
-        torn(slot, busy)
+        .and_then(|f| f.image.as_ref())
+        .map_or(view.sample_mono_ns, |img| img.mono_ns);
+    lines.extend(if slot.torn {
+        torn(slot, w, t)
     } else {
         match app.detail_mode {
-            DetailMode::Decoded => decoded(slot),
-            DetailMode::Hex => hex(slot, inner.width),
+            DetailMode::Decoded => decoded(slot, mono_ns, w, t),
+            DetailMode::Hex => hex(slot, w, t),
         }
+    });
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .skip(usize::from(app.detail_scroll))
+        .collect();
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// A sentence in as many whole-word lines as it takes.
+fn para(text: &str, style: Style, width: u16) -> Vec<Line<'static>> {
+    words(text, width)
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, style)))
+        .collect()
+}
+
+/// A labelled value, its forms longest first; the label goes before the
+/// value is shortened past its last form.
+fn kv(label: &str, values: Vec<String>, style: Style, width: u16, t: &Theme) -> Line<'static> {
+    fit::line(
+        vec![Piece::kv(
+            &format!("{label:<LABEL_W$}"),
+            t.label,
+            &values,
+            style,
+            MUST,
+        )],
+        width,
+    )
+}
+
+/// The note shown when the frame selected is no longer in its slot.
+fn lapped(app: &App, slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
+    let (Some(was), Some(now)) = (app.selected_position, slot.position) else {
+        return Vec::new();
     };
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let n = u64::from(
+        app.view()
+            .sample
+            .as_ref()
+            .map_or(1, |s| s.slot_count())
+            .max(1),
+    );
+    if now <= was {
+        return Vec::new();
+    }
+    let laps = (now - was) / n;
+    let text = format!(
+        "The frame selected (position {was}) was overwritten {laps} lap{} ago: this slot now holds position {now}. \
+         Space freezes a copy of the whole ring to browse at leisure.",
+        if laps == 1 { "" } else { "s" }
+    );
+    let mut lines = para(&text, t.accent, width);
+    lines.push(Line::raw(""));
+    lines
 }
 
-fn kv(k: &str, v: impl Into<String>) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("{k:<11}"), theme::label()),
-        Span::styled(v.into(), theme::value()),
-    ])
-}
-
-fn torn(slot: &SlotView, busy: bool) -> Vec<Line<'static>> {
-    let why = if busy {
-        "This is the producer's next slot: it may be writing it right now, so the copy \
-         cannot be trusted and its bytes are not shown. Step back (k) for the newest frame."
+fn slot_word(slot: &SlotView, width: u16, t: &Theme) -> Line<'static> {
+    let relayed = if slot.flags & FRAME_RELAYED != 0 {
+        " (relayed)"
     } else {
-        "The producer overwrote this slot while it was being copied; \
-         the bytes are not shown because they cannot be trusted. \
-         The next refresh copies it again."
+        ""
     };
-    vec![
-        Line::from(Span::styled(
-            " TORN COPY ",
-            Style::new()
-                .fg(Color::White)
-                .bg(Color::Red)
-                .add_modifier(Modifier::BOLD),
-        )),
-        Line::from(Span::styled(why, theme::warn())),
-        kv(
-            "slot word",
+    kv(
+        "slot word",
+        vec![
             format!(
-                "len {}  flags {:#06x}  stamp {}",
+                "len {}  flags {:#06x}{relayed}  stamp {}",
                 slot.len, slot.flags, slot.stamp
             ),
-        ),
-    ]
+            format!("len {}  flags {:#06x}", slot.len, slot.flags),
+            format!("len {}", slot.len),
+        ],
+        t.value,
+        width,
+        t,
+    )
 }
 
-fn decoded(slot: &SlotView) -> Vec<Line<'static>> {
-    let mut lines = vec![kv(
-        "slot word",
-        format!(
-            "len {}  flags {:#06x}  stamp {}",
-            slot.len, slot.flags, slot.stamp
-        ),
-    )];
+fn torn(slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
+    let (badge, why) = if slot.overwritable {
+        (
+            " BEING WRITTEN ",
+            "The consumer has released this slot and the producer, which holds its role, may be \
+             writing its next lap into it right now: a copy cannot be trusted, so its bytes are \
+             not shown. h selects the newest frame; space freezes a copy of the whole ring.",
+        )
+    } else {
+        (
+            " TORN COPY ",
+            "The slot changed while it was being copied: its bytes are not shown because they \
+             cannot be trusted. The next refresh copies it again.",
+        )
+    };
+    let mut lines = vec![Line::from(Span::styled(
+        badge,
+        if slot.overwritable {
+            t.badge_frozen
+        } else {
+            t.badge_bad
+        },
+    ))];
+    lines.extend(para(why, t.warn, width));
+    lines.push(slot_word(slot, width, t));
+    lines
+}
+
+fn decoded(slot: &SlotView, mono_ns: u64, width: u16, t: &Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![slot_word(slot, width, t)];
     let state = match slot.state {
         SlotState::Pending => "pending: published, not yet released",
         SlotState::Consumed => "consumed: released, may be overwritten",
         SlotState::Free => "free: never written in this session",
     };
+    let position = slot.position.map_or(vec!["-".into()], number);
     lines.push(kv(
         "position",
-        match slot.position {
-            Some(p) => format!("{p}  ({state})"),
-            None => format!("-  ({state})"),
-        },
+        position
+            .iter()
+            .map(|p| format!("{p}  ({state})"))
+            .chain(position.iter().cloned())
+            .collect(),
+        t.value,
+        width,
+        t,
     ));
     if slot.state == SlotState::Free {
         return lines;
     }
     match (&slot.frame, &slot.frame_error) {
         (Some(f), _) => {
-            let seq_note = match slot.position {
-                Some(p) if p == f.sequence => Span::styled("  = position", theme::good()),
-                Some(_) => Span::styled("  ≠ position", theme::warn()),
-                None => Span::raw(""),
+            let seq = number(f.sequence);
+            let (note, style) = match slot.position {
+                Some(p) if p == f.sequence => ("  = position", t.good),
+                Some(_) => ("  ≠ position", t.warn),
+                None => ("", t.value),
             };
-            lines.push(Line::from(vec![
-                Span::styled(format!("{:<11}", "sequence"), theme::label()),
-                Span::styled(f.sequence.to_string(), theme::value()),
-                seq_note,
-            ]));
-            lines.push(kv(
-                "timestamp",
-                format!(
-                    "{}.{:09} s (monotonic)",
-                    f.timestamp_ns / 1_000_000_000,
-                    f.timestamp_ns % 1_000_000_000
-                ),
+            lines.push(fit::line(
+                vec![
+                    Piece::kv(
+                        &format!("{:<LABEL_W$}", "sequence"),
+                        t.label,
+                        &seq,
+                        t.value,
+                        MUST,
+                    ),
+                    Piece::text([note.to_owned()], style, 50),
+                ],
+                width,
             ));
-            lines.push(kv("source", f.source_id.to_string()));
-            lines.push(kv("kind", f.kind.clone()));
-            lines.push(kv("body", format!("{} bytes", f.body_len)));
-            let check = if f.valid {
-                Span::styled("✓ valid", theme::good())
+            let secs = format!(
+                "{}.{:09} s",
+                f.timestamp_ns / 1_000_000_000,
+                f.timestamp_ns % 1_000_000_000
+            );
+            let age = (f.timestamp_ns != 0 && f.timestamp_ns <= mono_ns)
+                .then(|| format!("{} ago", human::duration_ns(mono_ns - f.timestamp_ns)));
+            let stamp = match &age {
+                Some(age) => vec![
+                    format!("{secs} monotonic, {age}"),
+                    format!("{secs}, {age}"),
+                    age.clone(),
+                ],
+                None => vec![format!("{secs} monotonic"), secs.clone()],
+            };
+            lines.push(kv("timestamp", stamp, t.value, width, t));
+            lines.push(kv(
+                "source",
+                vec![f.source_id.to_string()],
+                t.value,
+                width,
+                t,
+            ));
+            lines.push(kv("kind", vec![f.kind.clone()], t.value, width, t));
+            lines.push(kv(
+                "body",
+                vec![format!("{} bytes", f.body_len)],
+                t.value,
+                width,
+                t,
+            ));
+            let (check, style) = if f.valid {
+                (format!("{:#010x} ✓ valid", f.checksum), t.good)
             } else {
-                Span::styled(
-                    format!("✗ {}", f.error.as_deref().unwrap_or("not checked")),
-                    theme::bad(),
+                (
+                    format!(
+                        "{:#010x} ✗ {}",
+                        f.checksum,
+                        f.error.as_deref().unwrap_or("not checked")
+                    ),
+                    t.bad,
                 )
             };
-            lines.push(Line::from(vec![
-                Span::styled(format!("{:<11}", "checksum"), theme::label()),
-                Span::styled(format!("{:#010x} ", f.checksum), theme::value()),
-                check,
-            ]));
-            lines.push(kv("body text", format!("\"{}\"", f.body_preview)));
+            lines.push(kv(
+                "checksum",
+                vec![check, format!("{:#010x}", f.checksum)],
+                style,
+                width,
+                t,
+            ));
+            // The body in whole words: a word wider than the pane shows as
+            // `…`, never cut into another.
+            let room = width.saturating_sub(LABEL_W as u16 + 1);
+            for (i, l) in words(&f.body_preview, room).into_iter().enumerate() {
+                let label = if i == 0 { "body text" } else { "" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{label:<LABEL_W$}"), t.label),
+                    Span::styled(format!("│{l}"), t.value),
+                ]));
+            }
         }
         (None, Some(e)) => {
-            lines.push(Line::from(Span::styled(
-                format!("not a telemetry frame: {e}"),
-                theme::warn(),
-            )));
+            lines.extend(para(&format!("not a telemetry frame: {e}"), t.warn, width));
         }
         (None, None) => {}
     }
     lines
 }
 
-fn hex(slot: &SlotView, width: u16) -> Vec<Line<'static>> {
-    // offset(6) + per byte 3 + gap + ascii per byte 1.
-    let per = if width >= 6 + 16 * 4 + 2 { 16 } else { 8 };
-    let mut lines = Vec::new();
+fn hex(slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
+    // offset (6) + 3 per byte (+1 gap at 8) + space + 1 per byte.
+    let per = [16usize, 8, 4]
+        .into_iter()
+        .find(|&per| 6 + per * 3 + usize::from(per > 8) + 1 + per <= usize::from(width));
+    let Some(per) = per else {
+        return para("(widen the pane for the hex dump)", t.label, width);
+    };
     if slot.bytes.is_empty() {
-        lines.push(Line::from(Span::styled(
-            if slot.state == SlotState::Free {
-                "free slot: no bytes"
-            } else {
-                "no bytes"
-            },
-            theme::label(),
-        )));
+        let text = if slot.state == SlotState::Free {
+            "free slot: no bytes"
+        } else {
+            "no bytes"
+        };
+        return para(text, t.label, width);
     }
-    for (i, chunk) in slot.bytes.chunks(per).enumerate() {
-        let mut hex = String::new();
-        for (j, b) in chunk.iter().enumerate() {
-            if j == 8 {
-                hex.push(' ');
-            }
-            hex.push_str(&format!("{b:02x} "));
-        }
-        let ascii: String = chunk
-            .iter()
-            .map(|&b| {
-                if b.is_ascii_graphic() || b == b' ' {
-                    b as char
-                } else {
-                    '.'
+    slot.bytes
+        .chunks(per)
+        .enumerate()
+        .map(|(i, chunk)| {
+            let mut hex = String::new();
+            for (j, b) in chunk.iter().enumerate() {
+                if j == 8 {
+                    hex.push(' ');
                 }
-            })
-            .collect();
-        let width = per * 3 + usize::from(per > 8);
-        lines.push(Line::from(vec![
-            Span::styled(format!("{:04x}  ", i * per), theme::label()),
-            Span::styled(format!("{hex:<width$}"), theme::value()),
-            Span::styled(format!(" {ascii}"), Style::new().fg(Color::Cyan)),
-        ]));
-    }
-    lines
+                hex.push_str(&format!("{b:02x} "));
+            }
+            let ascii: String = chunk
+                .iter()
+                .map(|&b| {
+                    if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    }
+                })
+                .collect();
+            let hex_w = per * 3 + usize::from(per > 8);
+            Line::from(vec![
+                Span::styled(format!("{:04x}  ", i * per), t.label),
+                Span::styled(format!("{hex:<hex_w$}"), t.value),
+                Span::styled(format!(" {ascii}"), t.accent),
+            ])
+        })
+        .collect()
 }

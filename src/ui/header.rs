@@ -1,126 +1,143 @@
-//! The title line (name, session, state, badges, clock) and the info line
-//! (path, size, layout, geometry).
+//! The title line (name, state, mode badges, clock) and the info line
+//! (session, age, path, size, layout, geometry), each laid out by priority.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::fit::{self, Piece, MUST};
+use super::Theme;
 use crate::app::App;
-use crate::model::human;
-use crate::model::{Coded, Link, SegmentState};
+use crate::model::{human, Coded, Link, SegmentState};
 
-use super::theme;
-
-fn badge(text: &str, bg: Color) -> Span<'static> {
-    Span::styled(
-        format!(" {text} "),
-        Style::new()
-            .fg(Color::Black)
-            .bg(bg)
-            .add_modifier(Modifier::BOLD),
-    )
+fn badge(text: &str, style: ratatui::style::Style, priority: u8) -> Piece {
+    Piece::fixed(format!(" {text} "), style, priority).after(" ")
 }
 
 /// The title line.
-pub fn render_title(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let mut spans = vec![
-        Span::styled(
-            " forge-top ",
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Cyan)
-                .add_modifier(Modifier::BOLD),
-        ),
-        Span::raw(" "),
-        Span::styled(
-            app.config.segment.clone(),
-            theme::value().add_modifier(Modifier::BOLD),
-        ),
-        Span::raw("  "),
+    let mut pieces = vec![
+        Piece::fixed(" forge-top ", t.badge_app, MUST),
+        Piece::fixed(app.config.segment.clone(), t.value, MUST).after(" "),
     ];
-    if let Some(s) = &view.sample {
-        spans.push(Span::styled("session ", theme::label()));
-        spans.push(Span::styled(human::session(s.session_id()), theme::value()));
-        spans.push(Span::styled(
-            format!(" age {}  ", human::duration_ns(s.age_ns)),
-            theme::label(),
-        ));
+    // The segment's state only while attached: a lost view's last state
+    // may no longer hold.
+    if let Some(s) = view.sample.as_ref().filter(|_| view.link == Link::Attached) {
         let state = s.state();
-        let bg = match state {
-            Coded::Known(SegmentState::Live) => Color::Green,
-            Coded::Known(SegmentState::Initializing) => Color::Yellow,
-            Coded::Known(SegmentState::Retired) | Coded::Unknown(_) => Color::Red,
+        let style = match state {
+            Coded::Known(SegmentState::Live) => t.badge_good,
+            Coded::Known(SegmentState::Initializing) => t.badge_warn,
+            Coded::Known(SegmentState::Retired) | Coded::Unknown(_) => t.badge_bad,
         };
         let text = match state {
             Coded::Known(known) => known.name().to_uppercase(),
             Coded::Unknown(code) => format!("STATE {code}?"),
         };
-        spans.push(badge(&text, bg));
-        spans.push(Span::raw(" "));
+        pieces.push(badge(&text, style, 200));
     }
     match view.link {
         Link::Attached => {}
-        Link::Waiting => {
-            spans.push(badge("WAITING", Color::Yellow));
-            spans.push(Span::raw(" "));
-        }
-        Link::Lost => {
-            spans.push(badge("LOST: LAST GOOD VIEW", Color::Red));
-            spans.push(Span::raw(" "));
-        }
+        Link::Waiting => pieces.push(badge("WAITING", t.badge_warn, 200)),
+        Link::Lost => pieces.push(
+            Piece::text(
+                [" LOST: LAST GOOD VIEW ".to_owned(), " LOST ".to_owned()],
+                t.badge_bad,
+                200,
+            )
+            .after(" "),
+        ),
     }
-    spans.push(badge("READ-ONLY", Color::Blue));
-    spans.push(Span::raw(" "));
-    if app.paused() {
-        spans.push(badge("PAUSED", Color::Magenta));
-        spans.push(Span::raw(" "));
+    if let Some(f) = &app.frozen {
+        let age = app.live.unix_ns.saturating_sub(
+            f.image
+                .as_ref()
+                .map_or(f.view.sample_unix_ns, |img| img.unix_ns),
+        );
+        pieces.push(
+            Piece::text(
+                [
+                    format!(" FROZEN {} ago ", human::duration_ns(age)),
+                    " FROZEN ".to_owned(),
+                ],
+                t.badge_frozen,
+                190,
+            )
+            .after(" "),
+        );
     } else if app.follow {
-        spans.push(badge("FOLLOW", Color::DarkGray));
-        spans.push(Span::raw(" "));
+        pieces.push(badge("FOLLOW", t.badge_quiet, 120));
     }
     if app.config.demo {
-        spans.push(badge("DEMO", Color::DarkGray));
+        pieces.push(badge("DEMO", t.badge_quiet, 110));
     }
-    let clock = format!("{} UTC ", human::time_of_day(view.unix_ns));
-    let used: usize = spans.iter().map(|s| s.width()).sum();
-    let pad = (area.width as usize).saturating_sub(used + clock.len());
-    spans.push(Span::raw(" ".repeat(pad)));
-    spans.push(Span::styled(clock, theme::label()));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    pieces.push(badge("READ-ONLY", t.badge_info, 100));
+    let clock = format!("{} UTC", human::time_of_day(view.unix_ns));
+    let line = fit::line(pieces.clone(), area.width);
+    // The clock goes right, if what must be said leaves room for it.
+    let used = fit::width(&line);
+    let room = usize::from(area.width).saturating_sub(used);
+    let line = if room > clock.len() + 1 && view.unix_ns != 0 {
+        let mut line = line;
+        line.spans
+            .push(ratatui::text::Span::raw(" ".repeat(room - clock.len())));
+        line.spans.push(ratatui::text::Span::styled(clock, t.label));
+        line
+    } else {
+        line
+    };
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 /// The info line.
-pub fn render_info(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render_info(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let line = match &view.sample {
+    let (l, v) = (t.label, t.value);
+    let pieces = match &view.sample {
         Some(s) => {
-            let l = theme::label();
-            let v = theme::value();
             let id = &s.header.identity;
-            Line::from(vec![
-                Span::styled(" ", l),
-                Span::styled(s.path.clone(), v),
-                Span::styled("  ", l),
-                Span::styled(human::bytes(s.header.file_size), v),
-                Span::styled("  layout ", l),
-                Span::styled(format!("v{}", id.layout_version), v),
-                Span::styled("  ", l),
-                Span::styled(format!("{} × {} B", s.slot_count(), id.slot_size), v),
-                Span::styled(" slots, payload ", l),
-                Span::styled(format!("{} B", id.payload_capacity), v),
-                Span::styled("  init pid ", l),
-                Span::styled(id.init_pid.to_string(), v),
-                Span::styled("  created ", l),
-                Span::styled(format!("{} UTC", human::date_time(id.created_unix_ns)), v),
-            ])
+            vec![
+                Piece::kv(" session ", l, &[human::session(s.session_id())], v, MUST),
+                Piece::kv("age ", l, &[human::duration_ns(s.age_ns)], v, 90).after("  "),
+                Piece::fixed(s.path.clone(), v, 40).after("  "),
+                Piece::text([human::bytes(s.header.file_size)], v, 30).after("  "),
+                Piece::kv("layout ", l, &[format!("v{}", id.layout_version)], v, 50).after("  "),
+                Piece::text(
+                    [
+                        format!("{} × {} B slots", s.slot_count(), id.slot_size),
+                        format!("{} slots", s.slot_count()),
+                    ],
+                    v,
+                    80,
+                )
+                .after("  "),
+                Piece::kv(
+                    "payload ",
+                    l,
+                    &[format!("{} B", id.payload_capacity)],
+                    v,
+                    20,
+                )
+                .after(", "),
+                Piece::kv("init pid ", l, &[id.init_pid.to_string()], v, 10).after("  "),
+                Piece::kv(
+                    "created ",
+                    l,
+                    &[format!("{} UTC", human::date_time(id.created_unix_ns))],
+                    v,
+                    15,
+                )
+                .after("  "),
+            ]
         }
-        None => Line::from(Span::styled(
-            format!(" path /dev/shm{}  (not attached)", app.config.segment),
-            theme::label(),
-        )),
+        None => vec![Piece::fixed(
+            format!(
+                " {} (not attached)",
+                crate::model::shm_path(&app.config.segment)
+            ),
+            l,
+            MUST,
+        )],
     };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(fit::line(pieces, area.width)), area);
 }

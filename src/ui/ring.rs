@@ -1,70 +1,90 @@
 //! The ring panel: head, tail, in flight, the fill gauge and its history.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
-use ratatui::text::{Line, Span};
 use ratatui::widgets::{Gauge, Paragraph, Sparkline};
 use ratatui::Frame;
 
+use super::fit::{self, number, Piece, MUST};
+use super::{block, Theme};
 use crate::app::App;
 
-use super::{block, theme};
-
 /// Draws the panel.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let outer = block("Ring", app);
+    let outer = block(&["Ring".into()], app, t, area.width, false);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let Some(s) = &view.sample else { return };
+    let text_h = inner.height.min(3);
     let [text, gauge, spark] = Layout::vertical([
-        Constraint::Length(3),
-        Constraint::Length(1),
+        Constraint::Length(text_h),
+        Constraint::Length(u16::from(inner.height > text_h)),
         Constraint::Min(0),
     ])
     .areas(inner);
-    let l = theme::label();
-    let v = theme::value();
+    let (l, v) = (t.label, t.value);
     let n = u64::from(s.slot_count().max(1));
-    let lines = vec![
-        Line::from(vec![
-            Span::styled("head      ", l),
-            Span::styled(format!("{:>12}", s.head()), v),
-            Span::styled(format!(" slot {}", s.head() % n), l),
-        ]),
-        Line::from(vec![
-            Span::styled("tail      ", l),
-            Span::styled(format!("{:>12}", s.tail()), v),
-            Span::styled(format!(" slot {}", s.tail() % n), l),
-        ]),
-        Line::from(vec![
-            Span::styled("in flight ", l),
-            Span::styled(format!("{:>12}", s.header.in_flight()), v),
-            Span::styled(format!(" / {}", s.slot_count()), l),
-        ]),
+    let index = |label: &str, value: u64| {
+        vec![
+            Piece::kv(label, l, &number(value), v, MUST),
+            Piece::kv("slot ", l, &[(value % n).to_string()], l, 20).after(" "),
+        ]
+    };
+    let mut head = index("head ", s.head());
+    if s.tail() > s.head() {
+        // The producer stores head every `batch` frames; the consumer may
+        // have read past it. Said where head is, before anything else goes.
+        let batch = s.header.producer.batch;
+        head.insert(
+            1,
+            Piece::text(
+                [
+                    format!("(stored every {batch} frames)"),
+                    format!("(every {batch} fr)"),
+                ],
+                t.warn,
+                90,
+            )
+            .after(" "),
+        );
+    }
+    let in_flight = vec![
+        Piece::kv("in flight ", l, &number(s.header.in_flight()), v, MUST),
+        Piece::text([format!("/ {}", s.slot_count())], l, 30).after(" "),
     ];
+    let lines = [head, index("tail ", s.tail()), in_flight]
+        .into_iter()
+        .take(usize::from(text_h))
+        .map(|pieces| fit::line(pieces, text.width))
+        .collect::<Vec<_>>();
     frame.render_widget(Paragraph::new(lines), text);
     let ratio = s.fill_ratio();
-    let color = if ratio >= 1.0 {
-        Color::Red
+    let style = if ratio >= 1.0 {
+        t.bar_high
     } else if ratio >= 0.75 {
-        Color::Yellow
+        t.bar_mid
     } else {
-        Color::Green
+        t.bar_low
     };
-    frame.render_widget(
-        Gauge::default()
-            .gauge_style(Style::new().fg(color).bg(Color::Black))
-            .ratio(ratio)
-            .label(format!("fill {:.1}%", ratio * 100.0)),
-        gauge,
-    );
+    if gauge.height > 0 {
+        let label = [
+            format!("fill {:.1}%", ratio * 100.0),
+            format!("{:.0}%", ratio * 100.0),
+        ]
+        .into_iter()
+        .find(|l| l.len() <= usize::from(gauge.width))
+        .unwrap_or_default();
+        frame.render_widget(
+            Gauge::default()
+                .gauge_style(style.bg(ratatui::style::Color::Black))
+                .ratio(ratio)
+                .label(label),
+            gauge,
+        );
+    }
     let history: Vec<u64> = tail(&view.history.fill, spark.width);
     frame.render_widget(
-        Sparkline::default()
-            .data(&history)
-            .max(1000)
-            .style(Style::new().fg(color)),
+        Sparkline::default().data(&history).max(1000).style(style),
         spark,
     );
 }

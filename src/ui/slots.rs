@@ -1,93 +1,209 @@
 //! The slot list: index, state, sequence number and length of the slots on
-//! screen, with the tail and head marked and the selection highlighted.
+//! screen, with the tail and head marked and the selection highlighted; on
+//! wider screens also the frame's age, kind and checksum.
+//!
+//! Three sources, and the title says which: the live rows sampled this tick;
+//! the frozen copy of the whole ring; or, while a search filters the list,
+//! the matching slots as the search's copy held them.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::style::Style;
+use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::fit::{self, number, Align, Column, MUST};
+use super::{block, Theme};
 use crate::app::App;
-use crate::model::{SlotState, SlotView};
+use crate::model::{human, Sample, SlotState, SlotView};
 
-use super::{block, theme};
-
-fn state_style(s: &SlotView, sample: &crate::model::Sample) -> (String, Style) {
-    if s.torn && sample.producer_may_write(s.index) {
-        // The producer's next slot: tearing is expected there.
-        return ("busy".into(), Style::new().fg(Color::Magenta));
+/// The state word of a slot copy and its style. A copy the producer may
+/// have been rewriting is `busy` (expected at the producer's next slots),
+/// a copy that changed under us elsewhere is `TORN`, a whole copy whose
+/// frame fails its checks is `bad`.
+pub(crate) fn state_word(s: &SlotView, t: &Theme) -> (&'static str, Style) {
+    if s.torn && s.overwritable {
+        return ("busy", t.accent2);
     }
     if s.torn {
-        return ("TORN".into(), theme::bad());
+        return ("TORN", t.bad);
+    }
+    if s.frame.as_ref().is_some_and(|f| f.error.is_some()) {
+        return ("bad", t.bad);
     }
     match s.state {
-        SlotState::Pending => ("pend".into(), Style::new().fg(Color::Yellow)),
-        SlotState::Consumed => ("done".into(), Style::new().fg(Color::Green)),
-        SlotState::Free => ("free".into(), theme::label()),
+        SlotState::Pending => ("pend", t.warn),
+        SlotState::Consumed => ("done", t.good),
+        SlotState::Free => ("free", t.label),
+    }
+}
+
+/// Where the rows come from.
+struct Rows<'a> {
+    rows: Vec<&'a SlotView>,
+    /// CLOCK_MONOTONIC ns of the copy (frame ages are against it).
+    mono_ns: u64,
+    /// Whole copies: the checksum was checked.
+    whole: bool,
+    title: Vec<String>,
+}
+
+fn rows<'a>(app: &'a App, s: &Sample, height: usize) -> Rows<'a> {
+    let view = app.view();
+    let n = s.slot_count();
+    if let Some(search) = app.search.as_ref().filter(|_| app.filtering()) {
+        let rows: Vec<&SlotView> = search.rows.iter().skip(search.first).take(height).collect();
+        let at = human::time_of_day(search.copied_unix_ns);
+        let n = search.rows.len();
+        let q = &search.query;
+        return Rows {
+            rows,
+            mono_ns: search.copied_mono_ns,
+            whole: true,
+            title: vec![
+                format!("Slots matching {q:?}: {n} (copy of {at}) · Esc: all"),
+                format!("{q:?}: {n} (copy of {at})"),
+                format!("{q:?}: {n}"),
+                "Matches".into(),
+            ],
+        };
+    }
+    let range = |rows: &[&SlotView]| match (rows.first(), rows.last()) {
+        (Some(a), Some(b)) => vec![
+            format!("Slots {}-{} of {n}", a.index, b.index),
+            format!("{}-{} of {n}", a.index, b.index),
+            "Slots".into(),
+        ],
+        _ => vec![format!("Slots (of {n})"), "Slots".into()],
+    };
+    if let Some(img) = app.frozen.as_ref().and_then(|f| f.image.as_ref()) {
+        let rows: Vec<&SlotView> = (app.list_first..n)
+            .take(height)
+            .filter_map(|i| img.slots.get(i as usize))
+            .collect();
+        let mut title = range(&rows);
+        title.insert(0, format!("{} · frozen copy", title[0]));
+        return Rows {
+            rows,
+            mono_ns: img.mono_ns,
+            whole: true,
+            title,
+        };
+    }
+    let rows: Vec<&SlotView> = view.slots.iter().take(height).collect();
+    let title = range(&rows);
+    Rows {
+        rows,
+        mono_ns: view.sample_mono_ns,
+        whole: false,
+        title,
     }
 }
 
 /// Draws the list.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
     let Some(s) = &view.sample else {
-        frame.render_widget(block("Slots", app), area);
+        frame.render_widget(block(&["Slots".into()], app, t, area.width, false), area);
         return;
     };
+    let height = usize::from(area.height.saturating_sub(3));
+    let src = rows(app, s, height);
+    let focused = app.focus == crate::app::Focus::Slots;
+    let outer = block(&src.title, app, t, area.width, focused);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
     let n = u64::from(s.slot_count().max(1));
     let tail_slot = (s.tail() % n) as u32;
     let head_slot = (s.head() % n) as u32;
-    let title = format!(
-        "Slots {}-{} of {}",
-        view.slots.first().map_or(0, |r| r.index),
-        view.slots.last().map_or(0, |r| r.index),
-        s.slot_count()
-    );
-    let outer = block(&title, app);
-    let inner = outer.inner(area);
-    frame.render_widget(outer, area);
-    let mut lines = vec![Line::from(Span::styled(
-        "  slot state   sequence   len",
-        theme::label(),
-    ))];
-    for row in view
-        .slots
-        .iter()
-        .take(usize::from(inner.height.saturating_sub(1)))
-    {
+
+    let mut mark = Column::new(" ", MUST, Align::Left);
+    let mut index = Column::new("slot", MUST, Align::Right);
+    let mut state = Column::new("state", MUST, Align::Left);
+    let mut seq = Column::new("sequence", MUST, Align::Right).or_header("seq");
+    let mut marks = Column::new("T/H", 85, Align::Left).or_header("");
+    let mut len = Column::new("len", 60, Align::Right);
+    let mut age = Column::new("age", 40, Align::Right);
+    let mut kind = Column::new("kind", 35, Align::Left);
+    let mut check = Column::new("checksum", 20, Align::Left).or_header("sum");
+    let mut body = Column::new("body", 10, Align::Left);
+    for row in &src.rows {
         let selected = row.index == app.selected;
-        let (state, style) = state_style(row, s);
-        let seq = match (&row.frame, row.position) {
-            _ if row.torn => "-".to_string(),
-            (Some(f), _) => f.sequence.to_string(),
-            (None, Some(p)) => format!("@{p}"),
-            (None, None) => "-".into(),
+        mark.cell(vec![if selected { "▶" } else { " " }.into()], t.accent);
+        index.cell(vec![row.index.to_string()], t.value);
+        let (word, style) = state_word(row, t);
+        state.cell(vec![word.into()], style);
+        let sequence = match (&row.frame, row.position) {
+            _ if row.torn => vec!["-".into()],
+            (Some(f), _) => number(f.sequence),
+            (None, Some(p)) => number(p).into_iter().map(|p| format!("@{p}")).collect(),
+            (None, None) => vec!["-".into()],
         };
-        let mut marks = String::new();
+        seq.cell(sequence, t.value);
+        let mut m = String::new();
         if row.index == tail_slot {
-            marks.push('T');
+            m.push('T');
         }
         if row.index == head_slot {
-            marks.push('H');
+            m.push('H');
         }
-        let base = if selected {
-            Style::new()
-                .bg(Color::DarkGray)
-                .add_modifier(Modifier::BOLD)
-        } else {
-            Style::new()
+        marks.cell(vec![m], t.accent2);
+        len.cell(vec![row.len.to_string()], t.label);
+        let frame_info = row.frame.as_ref().filter(|_| !row.torn);
+        age.cell(
+            vec![frame_info
+                .filter(|f| f.timestamp_ns != 0 && f.timestamp_ns <= src.mono_ns)
+                .map_or("-".into(), |f| {
+                    human::duration_ns(src.mono_ns - f.timestamp_ns)
+                })],
+            t.label,
+        );
+        kind.cell(
+            vec![frame_info.map_or("-".into(), |f| f.kind.clone())],
+            t.value,
+        );
+        let (sum, style) = match frame_info {
+            Some(f) if src.whole && f.valid => (format!("{:08x} ✓", f.checksum), t.good),
+            Some(f) if src.whole => (format!("{:08x} ✗", f.checksum), t.bad),
+            Some(f) => (format!("{:08x}", f.checksum), t.label),
+            None => ("-".into(), t.label),
         };
-        lines.push(Line::from(vec![
-            Span::styled(if selected { "▶" } else { " " }, base.fg(Color::Cyan)),
-            Span::styled(format!("{:>5} ", row.index), base.fg(Color::White)),
-            Span::styled(format!("{state:<5}"), base.patch(style)),
-            Span::styled(format!("{seq:>10} "), base.fg(Color::White)),
-            Span::styled(format!("{:>5} ", row.len), base.fg(Color::Gray)),
-            Span::styled(
-                format!("{marks:<2}"),
-                base.fg(Color::Magenta).add_modifier(Modifier::BOLD),
-            ),
-        ]));
+        check.cell(vec![sum], style);
+        // The body is a preview of data, not a number: shorter forms end
+        // in an ellipsis.
+        let text = frame_info.map_or(String::new(), |f| f.body_preview.clone());
+        let forms = [48usize, 32, 20, 12]
+            .into_iter()
+            .map(|n| {
+                if text.chars().count() <= n {
+                    text.clone()
+                } else {
+                    text.chars()
+                        .take(n - 1)
+                        .chain(std::iter::once('…'))
+                        .collect()
+                }
+            })
+            .collect();
+        body.cell(forms, t.label);
+    }
+    let table = fit::table(
+        vec![mark, index, state, seq, marks, len, age, kind, check, body],
+        inner.width,
+        t.label,
+    );
+    let mut lines: Vec<Line> = vec![table.header];
+    for (row, mut line) in src.rows.iter().zip(table.rows) {
+        if row.index == app.selected {
+            line = line.patch_style(t.selected);
+        }
+        lines.push(line);
+    }
+    if src.rows.is_empty() && inner.height > 1 {
+        lines.push(fit::line(
+            vec![fit::Piece::text(["reading…".into()], t.label, MUST)],
+            inner.width,
+        ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }

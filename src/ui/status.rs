@@ -1,53 +1,77 @@
-//! The status line: the last message, or the main keys.
+//! The status line: a prompt being typed, the last message, or the keys
+//! that fit (from the one binding table, left to right by importance).
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::App;
-
-use super::theme;
-
-const KEYS: [(&str, &str); 9] = [
-    ("q", "quit"),
-    ("?", "help"),
-    ("space", "pause"),
-    ("↑↓", "step"),
-    ("t/h", "tail/head"),
-    ("f", "follow"),
-    ("x", "hex"),
-    ("b", "burst"),
-    ("s", "save"),
-];
+use super::fit::{self, Piece, MUST};
+use super::{one_line, Theme};
+use crate::app::{App, PromptKind};
+use crate::keys::BINDINGS;
 
 /// Draws the line.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
-    let mut spans = Vec::new();
-    if app.paused() {
-        spans.push(Span::styled(
-            format!(" PAUSED · {} samples since ", app.paused_samples),
-            Style::new()
-                .fg(Color::Black)
-                .bg(Color::Magenta)
-                .add_modifier(Modifier::BOLD),
-        ));
-        spans.push(Span::raw(" "));
-    }
-    match &app.status {
-        Some((severity, text)) => {
-            spans.push(Span::styled(format!(" {text}"), theme::severity(*severity)));
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
+    let line = if let Some(p) = &app.prompt {
+        let (sign, hint) = match p.kind {
+            PromptKind::Jump => (":", "sequence number, Enter to jump, Esc to cancel"),
+            PromptKind::Search => (
+                "/",
+                "pend, done, free, torn, a kind or body text; Enter, Esc",
+            ),
+        };
+        fit::line(
+            vec![
+                Piece::fixed(format!("{sign}{}▏", p.text), t.value, MUST),
+                Piece::fixed(format!("  {hint}"), t.label, 10),
+            ],
+            area.width,
+        )
+    } else if let Some(st) = &app.status {
+        fit::line(
+            vec![Piece::fixed(
+                one_line(&format!(" {}", st.text), area.width),
+                t.severity(st.severity),
+                MUST,
+            )],
+            area.width,
+        )
+    } else {
+        let mut pieces = Vec::new();
+        if let Some(s) = &app.search {
+            let at = match s.hits() {
+                Some(m) => format!("{} of {}", s.at + 1, m.len()),
+                None if s.matches.is_some() => "no match".into(),
+                None => "searching…".into(),
+            };
+            pieces.push(Piece::text(
+                [
+                    format!(" /{} {at} · n N · Esc ", s.query),
+                    format!(" /{} {at} ", s.query),
+                ],
+                t.badge_info,
+                250,
+            ));
         }
-        None => {
-            for (k, what) in KEYS {
-                spans.push(Span::styled(
-                    format!(" {k} "),
-                    Style::new().fg(Color::Black).bg(Color::DarkGray),
-                ));
-                spans.push(Span::styled(format!(" {what} "), theme::label()));
-            }
+        let n = BINDINGS.len();
+        for (i, b) in BINDINGS.iter().enumerate() {
+            let Some(short) = b.short else { continue };
+            // Earlier bindings matter more; the help is always reachable.
+            let priority = if short == "help" {
+                240
+            } else {
+                (200 - i * 200 / n) as u8
+            };
+            let key = b.keys.split([',', ' ']).next().unwrap_or(b.keys);
+            pieces.push(
+                Piece::spans(
+                    vec![(format!(" {key} "), t.key), (format!(" {short}"), t.label)],
+                    priority,
+                )
+                .after(" "),
+            );
         }
-    }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        fit::line(pieces, area.width)
+    };
+    frame.render_widget(Paragraph::new(line), area);
 }

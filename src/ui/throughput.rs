@@ -2,60 +2,91 @@
 //! deltas, their peaks, and a history sparkline.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
-use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
+use super::fit::{self, Piece, MUST};
+use super::{block, ring::tail, Theme};
 use crate::app::App;
 use crate::model::human;
 
-use super::{block, ring::tail, theme};
-
 /// Draws the panel.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let outer = block("Throughput", app);
+    let outer = block(
+        &["Throughput".into(), "Rate".into()],
+        app,
+        t,
+        area.width,
+        false,
+    );
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let Some(s) = &view.sample else { return };
     let r = &view.rates;
-    let [text, spark] = Layout::vertical([Constraint::Length(4), Constraint::Min(0)]).areas(inner);
-    let l = theme::label();
-    let v = theme::value();
-    let lines = vec![
-        Line::from(vec![
-            Span::styled("produced ", l),
-            Span::styled(format!("{:>8} fr/s", human::si(r.frames_per_s)), v),
-            Span::styled(format!("  peak {}", human::si(r.peak_frames_per_s)), l),
-        ]),
-        Line::from(vec![
-            Span::styled("consumed ", l),
-            Span::styled(format!("{:>8} fr/s", human::si(r.consumed_per_s)), v),
-        ]),
-        Line::from(vec![
-            Span::styled("bytes    ", l),
-            Span::styled(format!("{:>12}", human::bytes_rate(r.bytes_per_s)), v),
-            Span::styled(
-                format!(" peak {}", human::bytes(r.peak_bytes_per_s as u64)),
+    let text_h = inner.height.min(4);
+    let [text, spark] =
+        Layout::vertical([Constraint::Length(text_h), Constraint::Min(0)]).areas(inner);
+    let (l, v) = (t.label, t.value);
+    let target = s.header.pace.target_rate;
+    let lines = [
+        vec![
+            Piece::kv(
+                "produced ",
                 l,
-            ),
-        ]),
-        Line::from(vec![
-            Span::styled("total    ", l),
-            Span::styled(
-                format!("{:>8} fr", human::si(s.header.producer.messages as f64)),
+                &[
+                    format!("{} fr/s", human::si(r.frames_per_s)),
+                    human::si(r.frames_per_s),
+                ],
                 v,
+                MUST,
             ),
-            Span::styled(format!("  {}", human::bytes(s.header.producer.bytes)), l),
-        ]),
-    ];
+            Piece::kv("of ", l, &[human::si(target as f64)], l, 40).after(" "),
+            Piece::kv("peak ", l, &[human::si(r.peak_frames_per_s)], l, 30).after("  "),
+        ]
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1 || target > 0)
+        .map(|(_, p)| p)
+        .collect::<Vec<_>>(),
+        vec![Piece::kv(
+            "consumed ",
+            l,
+            &[
+                format!("{} fr/s", human::si(r.consumed_per_s)),
+                human::si(r.consumed_per_s),
+            ],
+            v,
+            MUST,
+        )],
+        vec![
+            Piece::kv("bytes ", l, &[human::bytes_rate(r.bytes_per_s)], v, MUST),
+            Piece::kv("peak ", l, &[human::bytes_rate(r.peak_bytes_per_s)], l, 30).after("  "),
+        ],
+        vec![
+            Piece::kv(
+                "total ",
+                l,
+                &[format!(
+                    "{} fr",
+                    human::si(s.header.producer.messages as f64)
+                )],
+                v,
+                MUST,
+            ),
+            Piece::text([human::bytes(s.header.producer.bytes)], l, 30).after("  "),
+        ],
+    ]
+    .into_iter()
+    .take(usize::from(text_h))
+    .map(|pieces| fit::line(pieces, text.width))
+    .collect::<Vec<_>>();
     frame.render_widget(Paragraph::new(lines), text);
     let history = tail(&view.history.frames, spark.width);
+    // A quiet ring draws an empty line, not a wall of full bars.
+    let max = history.iter().copied().max().unwrap_or(0).max(1);
     frame.render_widget(
-        Sparkline::default()
-            .data(&history)
-            .style(Style::new().fg(Color::Cyan)),
+        Sparkline::default().data(&history).max(max).style(t.spark),
         spark,
     );
 }

@@ -1,57 +1,44 @@
 //! The waiting screen: shown until a segment appears at the name.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+use super::{block, words, Theme};
 use crate::app::App;
-
-use super::{block, theme};
 
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
 
 /// Draws the panel.
-pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
     let spin = SPINNER[(app.samples % 4) as usize];
-    let outer = block("Waiting", app);
+    let outer = block(&["Waiting".into()], app, t, area.width, false);
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
-    let lines = vec![
-        Line::raw(""),
-        Line::from(vec![
-            Span::styled(
-                format!("  {spin} waiting for "),
-                Style::new().fg(Color::Yellow),
-            ),
-            Span::styled(
-                app.config.segment.clone(),
-                Style::new().fg(Color::White).add_modifier(Modifier::BOLD),
-            ),
-            Span::styled(
-                format!(
-                    " — checking every {} ms, attaching as soon as it appears",
-                    app.refresh.as_millis()
-                ),
-                Style::new().fg(Color::Yellow),
-            ),
-        ]),
-        Line::raw(""),
-        Line::from(Span::styled(
-            format!("  {}", view.reason.as_deref().unwrap_or("not opened yet")),
-            theme::value(),
-        )),
-        Line::raw(""),
-        Line::from(Span::styled(
-            "  To bring one up:  forge-init && (forge-stream & forge-core &)",
-            theme::label(),
-        )),
-        Line::from(Span::styled(
-            "  or everything at once:  forge-top --demo",
-            theme::label(),
-        )),
-    ];
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let w = inner.width.saturating_sub(2);
+    let mut lines = vec![Line::raw("")];
+    let mut para = |text: &str, style: Style| {
+        for l in words(text, w) {
+            lines.push(Line::from(Span::styled(format!("  {l}"), style)));
+        }
+    };
+    para(
+        &format!(
+            "{spin} waiting for {}: checking every {} ms, attaching as soon as it appears",
+            app.config.segment,
+            app.refresh.as_millis()
+        ),
+        t.warn,
+    );
+    para("", t.label);
+    para(view.reason.as_deref().unwrap_or("not opened yet"), t.value);
+    para("", t.label);
+    para(
+        "To bring one up: forge-init && (forge-stream & forge-core &), or everything at once: forge-top --demo. o picks another segment; forge-top --list lists them.",
+        t.label,
+    );
+    frame.render_widget(Paragraph::new(lines), inner);
 }

@@ -28,7 +28,7 @@ fn line(role: Role, index: u64, pid: u32, core: u32) -> SideSnapshot {
         session: SESSION,
         heartbeat_ns: T0_MONO - 12_000_000,
         messages: index,
-        bytes: index * 128,
+        bytes: index.wrapping_mul(128),
         backpressure: 17,
         batch: 1,
         wait_strategy: WaitStrategy::Spin.into(),
@@ -61,10 +61,13 @@ fn holder(role: Role, core: u32) -> Holder {
         }),
         heartbeat_age_ns: Some(12_000_000),
         uptime_ns: Some(93_000_000_000),
+        // The app decides, from the facts above.
+        liveness: Liveness::Unknown,
     }
 }
 
 fn latency(count: u64) -> LatencyStats {
+    let count = count.min(1 << 40);
     if count == 0 {
         return LatencyStats {
             bins: bins(&[0; 10]),
@@ -154,6 +157,7 @@ pub fn sample(head: u64, tail: u64) -> Sample {
         latency: latency(tail),
         latency_recent: latency(tail.min(100_000)),
         violations: Vec::new(),
+        newest: head.checked_sub(1),
     }
 }
 
@@ -175,6 +179,8 @@ pub fn slot(s: &Sample, index: u32, whole: bool) -> SlotView {
         flags: 0,
         stamp: 0,
         torn: false,
+        changed: false,
+        overwritable: false,
         bytes: Vec::new(),
         frame: None,
         frame_error: None,
@@ -215,8 +221,10 @@ pub struct Tick {
     pub reason: Option<String>,
     pub sample: Option<Sample>,
     pub notes: Vec<SourceNote>,
-    /// Slots to report as torn.
+    /// Slots whose copy changed under the reader (a real tear).
     pub torn: Vec<u32>,
+    /// Slots the producer may be rewriting (an expected tear).
+    pub busy: Vec<u32>,
     /// Milliseconds after the previous tick.
     pub after_ms: u64,
 }
@@ -229,6 +237,7 @@ impl Tick {
             sample: Some(sample),
             notes: Vec::new(),
             torn: Vec::new(),
+            busy: Vec::new(),
             after_ms: 100,
         }
     }
@@ -240,6 +249,7 @@ impl Tick {
             sample: None,
             notes: Vec::new(),
             torn: Vec::new(),
+            busy: Vec::new(),
             after_ms: 100,
         }
     }
@@ -257,6 +267,25 @@ impl Tick {
     pub fn after(mut self, ms: u64) -> Tick {
         self.after_ms = ms;
         self
+    }
+
+    pub fn busy(mut self, busy: Vec<u32>) -> Tick {
+        self.busy = busy;
+        self
+    }
+
+    /// Marks a copy of slot `v` torn as this tick says, as the source does:
+    /// a torn copy carries no frame and no bytes.
+    fn spoil(&self, v: &mut SlotView) {
+        let changed = self.torn.contains(&v.index);
+        let busy = self.busy.contains(&v.index);
+        if changed || busy {
+            v.changed = changed;
+            v.overwritable = busy;
+            v.torn = true;
+            v.frame = None;
+            v.bytes.clear();
+        }
     }
 }
 
@@ -278,6 +307,8 @@ pub struct Script {
     steps: VecDeque<Step>,
     mono: u64,
     unix: u64,
+    me_cpu: u32,
+    me_allowed: Vec<u32>,
 }
 
 impl Script {
@@ -286,7 +317,16 @@ impl Script {
             steps: steps.into(),
             mono: T0_MONO,
             unix: T0_UNIX,
+            me_cpu: 0,
+            me_allowed: vec![0, 1, 2, 3],
         }
+    }
+
+    /// forge-top itself on core `cpu`, allowed `allowed`.
+    pub fn me(mut self, cpu: u32, allowed: Vec<u32>) -> Self {
+        self.me_cpu = cpu;
+        self.me_allowed = allowed;
+        self
     }
 }
 
@@ -310,23 +350,25 @@ impl EventSource for Script {
                 let mut obs = Observation {
                     mono_ns: self.mono,
                     unix_ns: self.unix,
-                    link: t.link,
-                    reason: t.reason,
+                    link: t.link.clone(),
+                    reason: t.reason.clone(),
                     sample: t.sample.clone(),
                     slots: Vec::new(),
                     detail: None,
-                    notes: t.notes,
+                    notes: t.notes.clone(),
+                    ring: None,
                     me: SelfInfo {
                         pid: 4242,
-                        cpu: Some(0),
+                        cpu: Some(self.me_cpu),
                         rss_kib: 6_100,
                         cpu_time_ns: 0,
-                        allowed_cores: vec![0, 1, 2, 3],
+                        allowed_cores: self.me_allowed.clone(),
                     },
                 };
                 if let Some(s) = &t.sample {
                     let (sel, first) = if req.follow {
-                        let sel = newest_slot(s.head(), s.slot_count()).or(req.selected);
+                        let newest = s.newest.map(|p| (p % u64::from(s.slot_count())) as u32);
+                        let sel = newest.or(req.selected);
                         let first = sel.map_or(req.first, |x| {
                             scroll_to(req.first, req.count, x, s.slot_count())
                         });
@@ -338,22 +380,30 @@ impl EventSource for Script {
                     obs.slots = (first..end)
                         .map(|i| {
                             let mut v = slot(s, i, false);
-                            if t.torn.contains(&i) {
-                                v.torn = true;
-                                v.frame = None;
-                            }
+                            t.spoil(&mut v);
                             v
                         })
                         .collect();
                     obs.detail = sel.map(|i| {
                         let mut v = slot(s, i, true);
-                        if t.torn.contains(&i) {
-                            v.torn = true;
-                            v.frame = None;
-                            v.bytes.clear();
-                        }
+                        t.spoil(&mut v);
                         v
                     });
+                    if req.whole_ring {
+                        obs.ring = Some(RingImage {
+                            slots: (0..s.slot_count())
+                                .map(|i| {
+                                    let mut v = slot(s, i, true);
+                                    t.spoil(&mut v);
+                                    v
+                                })
+                                .collect(),
+                            unix_ns: self.unix,
+                            mono_ns: self.mono,
+                            took_ns: 1_200_000,
+                            skipped: 0,
+                        });
+                    }
                 }
                 Event::Data(Box::new(obs))
             }
@@ -367,20 +417,40 @@ pub fn drive(steps: Vec<Step>) -> (App, String, RecordedEffects) {
 }
 
 pub fn drive_sized(steps: Vec<Step>, w: u16, h: u16) -> (App, String, RecordedEffects) {
+    drive_script(Script::new(steps), w, h)
+}
+
+/// Runs the app with forge-top itself on core `cpu`, allowed `allowed`.
+pub fn drive_me(steps: Vec<Step>, cpu: u32, allowed: Vec<u32>) -> (App, String, RecordedEffects) {
+    drive_script(Script::new(steps).me(cpu, allowed), 120, 40)
+}
+
+fn drive_script(mut script: Script, w: u16, h: u16) -> (App, String, RecordedEffects) {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     let mut app = App::new(Config::default(), (w, h));
     let mut effects = RecordedEffects::default();
-    app::run(
-        &mut terminal,
-        &mut app,
-        &mut Script::new(steps),
-        &mut effects,
-    )
-    .unwrap();
+    app::run(&mut terminal, &mut app, &mut script, &mut effects).unwrap();
     // The loop draws before each event; draw the final state too.
     terminal.draw(|f| forge_top::ui::render(f, &app)).unwrap();
     let text = buffer_text(terminal.backend().buffer());
     (app, text, effects)
+}
+
+/// Runs the app over `steps` without drawing between them, then draws the
+/// final state once: for tests that only look at the end.
+pub fn settle(steps: Vec<Step>, w: u16, h: u16) -> (App, String) {
+    let mut app = App::new(Config::default(), (w, h));
+    let mut script = Script::new(steps);
+    while let Some(event) = script.next(&app).unwrap() {
+        app.handle(event);
+        if app.quit {
+            break;
+        }
+    }
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| forge_top::ui::render(f, &app)).unwrap();
+    let text = buffer_text(terminal.backend().buffer());
+    (app, text)
 }
 
 /// Ticks of a steady ring: `n` samples, head advancing by `rate` per 100 ms.
@@ -392,3 +462,276 @@ pub fn steady(head: u64, tail_lag: u64, rate: u64, n: u64) -> Vec<Step> {
         })
         .collect()
 }
+
+/// `role`'s line and holder in `s`, to edit.
+pub fn role_mut(s: &mut Sample, role: Role) -> (&mut SideSnapshot, &mut Holder) {
+    match role {
+        Role::Producer => (&mut s.header.producer, &mut s.producer),
+        Role::Consumer => (&mut s.header.consumer, &mut s.consumer),
+    }
+}
+
+/// `role` never taken: what forge-init leaves.
+pub fn vacant(s: &mut Sample, role: Role) {
+    let (line, holder) = role_mut(s, role);
+    line.role_state = RoleState::Vacant.into();
+    line.pid = 0;
+    line.core = None;
+    line.session = 0;
+    line.heartbeat_ns = 0;
+    line.program = String::new();
+    line.lock_held = Some(false);
+    holder.alive = Some(false);
+    holder.verified = false;
+    holder.proc = None;
+    holder.heartbeat_age_ns = None;
+    holder.uptime_ns = None;
+}
+
+/// `role`'s holder stopped cleanly `ago_ns` ago.
+pub fn stopped(s: &mut Sample, role: Role, ago_ns: u64) {
+    let (line, holder) = role_mut(s, role);
+    line.role_state = RoleState::Stopped.into();
+    line.lock_held = Some(false);
+    holder.alive = Some(false);
+    holder.verified = false;
+    holder.proc = None;
+    holder.heartbeat_age_ns = Some(ago_ns);
+}
+
+/// `role`'s holder died without a clean stop: the lock is free, the role
+/// still says active.
+pub fn dead(s: &mut Sample, role: Role, ago_ns: u64) {
+    let (line, holder) = role_mut(s, role);
+    line.lock_held = Some(false);
+    holder.alive = Some(false);
+    holder.verified = false;
+    holder.proc = None;
+    holder.heartbeat_age_ns = Some(ago_ns);
+}
+
+/// `role`'s holder lives but stopped beating (SIGSTOP).
+pub fn stalled(s: &mut Sample, role: Role, age_ns: u64) {
+    let (_, holder) = role_mut(s, role);
+    holder.heartbeat_age_ns = Some(age_ns);
+    if let Some(p) = &mut holder.proc {
+        p.state = "T".into();
+    }
+}
+
+/// `role`'s holder is a new process `pid`.
+pub fn restarted(s: &mut Sample, role: Role, pid: u32) {
+    let (line, holder) = role_mut(s, role);
+    line.pid = pid;
+    holder.uptime_ns = Some(2_000_000_000);
+}
+
+/// `role`'s holder lives in another pid namespace: the kernel says the role
+/// is held, but the pid cannot be proven here.
+pub fn elsewhere(s: &mut Sample, role: Role) {
+    let (_, holder) = role_mut(s, role);
+    holder.verified = false;
+    holder.proc = None;
+    holder.holder_note = Some("the holder is in another pid namespace".into());
+}
+
+/// Ticks that run a healthy ring for a while, then `last`.
+pub fn then(last: Sample) -> Vec<Step> {
+    let head = last.head().max(3_000);
+    let mut steps = steady(head - 2_000, 100, 1_000, 2);
+    steps.push(Step::Tick(Tick::of(last)));
+    steps
+}
+
+/// What the source notes when `forge-init --force` replaced SESSION.
+pub fn reinit_notes() -> Vec<SourceNote> {
+    vec![
+        SourceNote::Retired {
+            old: SESSION,
+            new: NEXT_SESSION,
+        },
+        SourceNote::Replaced { old: SESSION },
+        SourceNote::Reattached {
+            old: SESSION,
+            new: NEXT_SESSION,
+        },
+    ]
+}
+
+/// Every state the screen tests render, by name.
+pub fn states() -> Vec<(&'static str, Vec<Step>)> {
+    let healthy = || sample(6_257_000, 6_256_744);
+    let mut out: Vec<(&'static str, Vec<Step>)> = Vec::new();
+    out.push(("running", steady(6_257_000, 256, 10_000, 5)));
+    out.push((
+        "empty_ring",
+        vec![
+            Step::Tick(Tick::of(sample(0, 0))),
+            Step::Tick(Tick::of(sample(0, 0))),
+        ],
+    ));
+    let mut s = sample(0, 0);
+    vacant(&mut s, Role::Producer);
+    vacant(&mut s, Role::Consumer);
+    out.push((
+        "both_vacant",
+        vec![Step::Tick(Tick::of(s.clone())), Step::Tick(Tick::of(s))],
+    ));
+    let mut s = healthy();
+    stopped(&mut s, Role::Producer, 3_000_000_000);
+    out.push(("producer_stopped", then(s)));
+    let mut s = healthy();
+    dead(&mut s, Role::Producer, 4_000_000_000);
+    out.push(("producer_dead", then(s)));
+    let mut s = healthy();
+    dead(&mut s, Role::Consumer, 9_000_000_000);
+    out.push(("consumer_dead", then(s)));
+    let mut s = healthy();
+    stalled(&mut s, Role::Producer, 5_300_000_000);
+    out.push(("producer_stalled", then(s)));
+    let mut s = healthy();
+    restarted(&mut s, Role::Producer, 5_101);
+    out.push(("producer_restarted", then(s)));
+    let mut s = healthy();
+    elsewhere(&mut s, Role::Producer);
+    elsewhere(&mut s, Role::Consumer);
+    out.push(("holders_in_another_pid_namespace", then(s)));
+    let mut s = healthy();
+    s.producer.alive = None;
+    s.consumer.alive = None;
+    s.header.producer.lock_held = None;
+    s.header.consumer.lock_held = None;
+    out.push(("liveness_unknown", then(s)));
+    let full = sample(50_000, 50_000 - 512);
+    out.push((
+        "ring_full",
+        vec![
+            Step::Tick(Tick::of(full.clone())),
+            Step::Tick(Tick::of(full.clone()).after(800)),
+            Step::Tick(Tick::of(full).after(800)),
+        ],
+    ));
+    let mut s = healthy();
+    s.header.producer.session = NEXT_SESSION;
+    out.push(("epoch_mismatch", then(s)));
+    let mut retired = sample(20_000, 20_000);
+    retired.header.identity.state = SegmentState::Retired.into();
+    retired.header.identity.successor_session = NEXT_SESSION;
+    out.push((
+        "retired",
+        vec![
+            Step::Tick(Tick::of(sample(19_000, 19_000))),
+            Step::Tick(Tick::of(retired).notes(vec![SourceNote::Retired {
+                old: SESSION,
+                new: NEXT_SESSION,
+            }])),
+        ],
+    ));
+    let mut fresh = sample(0, 0);
+    fresh.header.identity.session_id = NEXT_SESSION;
+    vacant(&mut fresh, Role::Producer);
+    vacant(&mut fresh, Role::Consumer);
+    out.push((
+        "reinitialized",
+        vec![
+            Step::Tick(Tick::of(sample(19_000, 19_000))),
+            Step::Tick(Tick::of(fresh).notes(reinit_notes())),
+        ],
+    ));
+    let mut behind = sample(105_472, 105_500);
+    behind.header.producer.batch = 32;
+    behind.newest = Some(105_499);
+    out.push(("head_behind_tail", then(behind)));
+    let s = sample(5_000, 4_900);
+    let mut torn = vec![Step::Tick(Tick::of(s.clone())), key('g')];
+    torn.extend(std::iter::repeat_n(key('j'), 90));
+    torn.push(Step::Tick(Tick::of(s).torn(vec![90])));
+    out.push(("torn_slot", torn));
+    // Browsing at speed: the selection is lapped, nothing is torn.
+    let mut lapped = steady(100_000, 100, 1_000, 2);
+    lapped.extend([
+        key('k'),
+        Step::Tick(Tick::of(sample(100_000 + 90 * 512 + 7, 100_000 + 90 * 512))),
+    ]);
+    out.push(("selection_lapped", lapped));
+    let s = sample(5_000, 4_990);
+    out.push((
+        "producer_next_slot_busy",
+        vec![
+            Step::Tick(Tick::of(s.clone())),
+            key('t'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            key('j'),
+            Step::Tick(Tick::of(s).busy(vec![(5_000 % 512) as u32])),
+        ],
+    ));
+    out.push((
+        "waiting",
+        vec![Step::Tick(Tick::waiting(
+            "/forge_shm does not exist yet (no /dev/shm/forge_shm); start forge-init, or run forge-top --demo",
+        ))],
+    ));
+    out.push((
+        "lost",
+        vec![
+            Step::Tick(Tick::of(sample(8_000, 7_990))),
+            Step::Tick(Tick {
+                link: Link::Lost,
+                reason: Some("segment was truncated under us: 4096 bytes, 2105344 mapped".into()),
+                sample: None,
+                notes: vec![SourceNote::Truncated {
+                    now: 4096,
+                    mapped: 2_105_344,
+                }],
+                torn: vec![],
+                busy: vec![],
+                after_ms: 100,
+            }),
+        ],
+    ));
+    let mut frozen = steady(6_257_000, 256, 10_000, 3);
+    frozen.extend([
+        key(' '),
+        Step::Tick(Tick::of(sample(6_300_000, 6_299_900))),
+        key('k'),
+        key('k'),
+    ]);
+    frozen.extend(steady(6_400_000, 100, 10_000, 3));
+    out.push(("frozen", frozen));
+    let mut search = steady(6_257_000, 256, 10_000, 3);
+    search.extend([
+        key('/'),
+        key('p'),
+        key('e'),
+        key('n'),
+        key('d'),
+        Step::Key(crossterm::event::KeyCode::Enter),
+    ]);
+    search.extend(steady(6_300_000, 256, 10_000, 1));
+    out.push(("search", search));
+    let mut help = steady(6_257_000, 256, 10_000, 2);
+    help.push(key('?'));
+    out.push(("help", help));
+    let mut hex = steady(6_257_000, 256, 10_000, 2);
+    hex.push(key('x'));
+    out.push(("hex", hex));
+    let mut events = steady(6_257_000, 256, 10_000, 2);
+    events.push(Step::Key(crossterm::event::KeyCode::Tab));
+    events.push(Step::Key(crossterm::event::KeyCode::Tab));
+    out.push(("events_focused", events));
+    let mut picker = steady(6_257_000, 256, 10_000, 2);
+    picker.push(key('o'));
+    out.push(("picker_empty", picker));
+    out
+}
+
+/// The sizes every state is drawn at.
+pub const SIZES: [(u16, u16); 4] = [(80, 24), (100, 30), (160, 48), (220, 60)];

@@ -257,6 +257,7 @@ impl Observer {
         // SYNC: pairs with the Release store of head in `Producer::publish`.
         let head = h.producer.index.load(Ordering::Acquire);
         let damaged = self.damaged_between(tail, head);
+        let newest = self.newest_from(head, producer.batch);
         producer.lock_held = role_locked(&self.file, Role::Producer);
         consumer.lock_held = role_locked(&self.file, Role::Consumer);
         let snap = Snapshot {
@@ -271,10 +272,33 @@ impl Observer {
             head,
             tail,
             damaged,
+            newest,
             taken_mono_ns: monotonic_ns(),
         };
         // A truncation during the loads above makes them read zeros.
         self.check_size().map(|()| snap)
+    }
+
+    /// The last published position, stepping from `head` (at most `batch`
+    /// steps, the most `head` can lag) while the slots carry their stamps.
+    fn newest_from(&self, head: u64, batch: u32) -> Option<u64> {
+        let n = u64::from(self.slot_count);
+        if n == 0 {
+            return None;
+        }
+        let shift = self.slot_count.trailing_zeros();
+        let mut pos = head;
+        for _ in 0..u64::from(batch.max(1)).min(n) {
+            let index = (pos & (n - 1)) as u32;
+            // SYNC: pairs with the Release store of the slot word in
+            // `SlotWriter::commit`.
+            let found = unpack_word(self.word(slot_offset(index)).load(Ordering::Acquire)).2;
+            if found != stamp_for(pos, shift) {
+                break;
+            }
+            pos = pos.wrapping_add(1);
+        }
+        (pos > 0).then(|| pos - 1)
     }
 
     /// The first position from `tail` on, below `head` (loaded after `tail`,

@@ -5,7 +5,7 @@ use super::snapshot::last_position;
 use super::{ObserveError, Observer};
 use crate::layout::*;
 use crate::sync::{fence, Ordering};
-use crate::vocab::SlotState;
+use crate::vocab::{RoleState, SlotState};
 
 /// A slot copied out of the ring.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +27,9 @@ pub struct SlotCopy {
     /// The slot word changed between the two loads around the copy: the
     /// producer rewrote the slot while we read it.
     pub changed: bool,
-    /// The consumer has released this frame and the producer's head is close
-    /// enough that it may be rewriting the slot for the next lap right now.
+    /// The producer holds its role (active), the consumer has released this
+    /// frame, and the producer's head is close enough that it may be
+    /// rewriting the slot for the next lap right now.
     pub overwritable: bool,
     /// `changed || overwritable`: `bytes` must not be trusted.
     pub torn: bool,
@@ -94,6 +95,8 @@ impl Observer {
         let tail = h.consumer.index.load(Ordering::Relaxed);
         let head = h.producer.index.load(Ordering::Relaxed);
         let batch = u64::from(h.producer.batch.load(Ordering::Relaxed).max(1));
+        // A producer that stopped cleanly writes nothing more.
+        let producing = h.producer.role_state.load(Ordering::Relaxed) == RoleState::Active.code();
 
         let n = u64::from(self.slot_count);
         let shift = self.slot_count.trailing_zeros();
@@ -110,14 +113,17 @@ impl Observer {
             Some(p) if p < tail => SlotState::Consumed,
             Some(_) => SlotState::Pending,
         };
-        // The producer may be writing position p + n only once the consumer
-        // released p (tail > p) and its real head reached p + n, which is at
-        // most head + batch - 1.
-        let overwritable = position.is_some_and(|p| {
-            let released = (tail.wrapping_sub(p) as i64) > 0;
-            let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
-            released && next_lap_ahead_of_head < batch as i64
-        });
+        // The producer may be writing position p + n only while it holds
+        // the role, once the consumer released p (tail > p), and when its
+        // real head reached p + n, which is at most head + batch - 1. (A
+        // producer that died holding the role is told by its lock, which the
+        // caller has: see `Snapshot::producer.lock_held`.)
+        let overwritable = producing
+            && position.is_some_and(|p| {
+                let released = (tail.wrapping_sub(p) as i64) > 0;
+                let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
+                released && next_lap_ahead_of_head < batch as i64
+            });
         // A truncation during the copy makes it read zeros.
         self.check_size()?;
         Ok(SlotCopy {

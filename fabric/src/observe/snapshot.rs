@@ -174,6 +174,11 @@ pub struct Snapshot {
     /// rewritten for the next lap is never taken for damage. At most
     /// [`super::DAMAGE_SCAN`] positions are looked at per snapshot.
     pub damaged: Option<Corruption>,
+    /// The newest frame's position. `head` is stored every `batch` frames,
+    /// so up to `batch - 1` newer frames may be published after it; this is
+    /// found by stepping from `head` while the slots carry their stamps.
+    /// `None` before the first frame.
+    pub newest: Option<u64>,
     /// CLOCK_MONOTONIC ns when sampled.
     pub taken_mono_ns: u64,
 }
