@@ -650,7 +650,7 @@ impl Alarms {
                     obs.unix_ns,
                     Severity::Info,
                     format!(
-                        "burst of pid {} {}: {} frames in {}, peak {} frames/s, ring full for {}",
+                        "burst of pid {} {}: {} frames in {}, peak {} frames/s, {}",
                         b.pid,
                         if done {
                             "done"
@@ -660,18 +660,23 @@ impl Alarms {
                         human::count(sent),
                         duration_ns(took),
                         human::si(b.peak_fps),
-                        duration_ns(b.full_ns)
+                        if b.full_ns == 0 {
+                            "the ring never seen full".to_owned()
+                        } else {
+                            format!("the ring full for about {}", duration_ns(b.full_ns))
+                        }
                     ),
                 );
             }
         }
-        // A paced producer under its target, once per episode.
+        // A paced producer under its target, once per episode; a burst is
+        // no episode's end or start.
+        if self.burst.is_some() {
+            return;
+        }
         let target = s.header.pace.target_rate as f64;
         let running = s.producer.liveness == Liveness::Running;
-        let behind = running
-            && target > 0.0
-            && self.burst.is_none()
-            && rates.frames_per_s < PACE_SHARE * target;
+        let behind = running && target > 0.0 && rates.frames_per_s < PACE_SHARE * target;
         if !behind {
             if self.behind_said && running {
                 self.log(

@@ -1130,9 +1130,16 @@ impl App {
         v.reason = obs.reason.clone();
         v.unix_ns = obs.unix_ns;
         v.me = obs.me.clone();
-        // Our CPU time ticks at 10 ms: average it over a few seconds.
-        self.cpu_history
-            .push_back((obs.mono_ns, obs.me.cpu_time_ns));
+        // Our CPU time ticks at 10 ms: average it over a few seconds, each
+        // reading at the moment it was read.
+        let read_at = if obs.me.read_mono_ns != 0 {
+            obs.me.read_mono_ns
+        } else {
+            obs.mono_ns
+        };
+        if self.cpu_history.back().is_none_or(|(t, _)| *t != read_at) {
+            self.cpu_history.push_back((read_at, obs.me.cpu_time_ns));
+        }
         while self
             .cpu_history
             .get(1)
@@ -1149,7 +1156,10 @@ impl App {
         if let Some(s) = &obs.sample {
             let prev = self.prev.filter(|p| p.session == s.session_id());
             if prev.is_none() {
+                // A new session: nothing of the old one's rates or history
+                // belongs on its screen.
                 v.rates = Rates::default();
+                v.history = History::default();
             }
             // Rates need a real interval: selection moves sample early.
             let min_dt = (self.refresh.as_nanos() as u64 / 2).max(1);

@@ -343,6 +343,8 @@ pub struct SelfInfo {
     pub cpu_time_ns: u64,
     /// Cores forge-top may run on (`Cpus_allowed_list`); empty if unknown.
     pub allowed_cores: Vec<u32>,
+    /// CLOCK_MONOTONIC ns when this was read (0: unknown).
+    pub read_mono_ns: u64,
 }
 
 /// How the source is attached to the name.

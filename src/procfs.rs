@@ -22,6 +22,7 @@ pub fn proc_info(pid: u32) -> Option<ProcInfo> {
 pub fn self_info() -> SelfInfo {
     let mut me = SelfInfo {
         pid: std::process::id(),
+        read_mono_ns: forge_fabric::clock::monotonic_ns(),
         ..SelfInfo::default()
     };
     if let Some(status) = process::self_status() {

@@ -16,7 +16,7 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use forge_fabric::clock::{monotonic_ns, unix_ns};
 use forge_fabric::frame::{decode, decode_header, FRAME_HEADER_LEN};
@@ -25,7 +25,7 @@ use forge_fabric::layout::bucket_low;
 use forge_fabric::observe::{HolderCheck, Problem};
 use forge_fabric::{
     shm_path, NameStatus, ObserveError, Observer, Role, SegmentError, SegmentState, SlotCopy,
-    SlotState, Snapshot,
+    SlotState, Snapshot, PAYLOAD_CAPACITY,
 };
 
 use crate::model::*;
@@ -45,6 +45,70 @@ pub struct LiveSource {
     /// Latency histograms of the last second, oldest first.
     latency_history: VecDeque<(u64, Histogram)>,
     last_open_error: Option<String>,
+    kernel: Kernel,
+}
+
+/// How long what `/proc` says is reused: forge-top's own figures, and each
+/// holder's proof and `/proc` facts while its line names the same process
+/// and its lock stays held. Display only: `b` proves the holder again.
+const KERNEL_EVERY: Duration = Duration::from_millis(500);
+
+/// `/proc` answers, read at most every [`KERNEL_EVERY`].
+#[derive(Default)]
+struct Kernel {
+    me: Option<(Instant, SelfInfo)>,
+    holders: [Option<KnownHolder>; 2],
+}
+
+/// A holder's proof and `/proc` facts, and what they were read for.
+struct KnownHolder {
+    at: Instant,
+    /// pid, pid namespace, start time and lock as the line said.
+    key: (u32, u64, u64, Option<bool>),
+    check: HolderCheck,
+    proc: Option<ProcInfo>,
+}
+
+impl Kernel {
+    fn me(&mut self) -> SelfInfo {
+        match &self.me {
+            Some((at, me)) if at.elapsed() < KERNEL_EVERY => me.clone(),
+            _ => {
+                let me = procfs::self_info();
+                self.me = Some((Instant::now(), me.clone()));
+                me
+            }
+        }
+    }
+
+    /// The proof and `/proc` facts for `role`'s holder as `line` names it.
+    fn holder(
+        &mut self,
+        role: Role,
+        line: &SideSnapshot,
+        prove: impl FnOnce() -> HolderCheck,
+    ) -> (HolderCheck, Option<ProcInfo>) {
+        let key = (line.pid, line.pidns, line.start_ticks, line.lock_held);
+        let slot = &mut self.holders[role.index()];
+        if let Some(k) = slot
+            .as_ref()
+            .filter(|k| k.key == key && k.at.elapsed() < KERNEL_EVERY)
+        {
+            return (k.check.clone(), k.proc.clone());
+        }
+        let check = prove();
+        // /proc/PID is about the holder only when the pid is proven to be it.
+        let proc = matches!(check, HolderCheck::Verified { .. })
+            .then(|| procfs::proc_info(line.pid))
+            .flatten();
+        *slot = Some(KnownHolder {
+            at: Instant::now(),
+            key,
+            check: check.clone(),
+            proc: proc.clone(),
+        });
+        (check, proc)
+    }
 }
 
 enum State {
@@ -127,6 +191,7 @@ impl LiveSource {
             last_session: None,
             latency_history: VecDeque::new(),
             last_open_error: None,
+            kernel: Kernel::default(),
         }
     }
 
@@ -146,7 +211,7 @@ impl LiveSource {
         let mut obs = Observation {
             mono_ns: monotonic_ns(),
             unix_ns: unix_ns(),
-            me: procfs::self_info(),
+            me: self.kernel.me(),
             ..Observation::default()
         };
         if !matches!(self.state, State::Attached(_)) {
@@ -193,8 +258,11 @@ impl LiveSource {
         let gone = producer_gone(sample);
         let started = monotonic_ns();
         let n = slot_count.min(WHOLE_RING_SLOTS);
-        let slots = (0..n)
-            .filter_map(|i| att.observer.read_slot(i).ok())
+        let slots = att
+            .observer
+            .read_slots(0..n, PAYLOAD_CAPACITY)
+            .ok()?
+            .into_iter()
             .map(|copy| slot_view(copy, true, gone))
             .collect();
         let mono_ns = monotonic_ns();
@@ -319,10 +387,9 @@ impl LiveSource {
             (req.selected, req.first)
         };
         let end = first.saturating_add(req.count).min(slot_count);
-        for i in first..end {
-            if let Ok(copy) = observer.read_slot_prefix(i, FRAME_HEADER_LEN + LIST_BODY_BYTES) {
-                obs.slots.push(slot_view(copy, false, gone));
-            }
+        if let Ok(copies) = observer.read_slots(first..end, FRAME_HEADER_LEN + LIST_BODY_BYTES) {
+            obs.slots
+                .extend(copies.into_iter().map(|copy| slot_view(copy, false, gone)));
         }
         if let Some(sel) = selected.filter(|&s| s < slot_count) {
             if let Ok(copy) = observer.read_slot(sel) {
@@ -393,8 +460,17 @@ impl LiveSource {
             Some((_, earlier)) => s.latency.since(earlier),
             None => Histogram::default(),
         };
-        let hold = |role: Role| match &self.state {
-            State::Attached(att) => holder(role, &s, &att.observer.verify_holder(role), now),
+        let mut hold = |role: Role| match &self.state {
+            State::Attached(att) => {
+                let line = match role {
+                    Role::Producer => &s.producer,
+                    Role::Consumer => &s.consumer,
+                };
+                let (check, proc) = self
+                    .kernel
+                    .holder(role, line, || att.observer.verify_holder(role));
+                holder(line, role, &check, proc, now)
+            }
             _ => Holder::unknown(role),
         };
         Sample {
@@ -445,11 +521,13 @@ fn waiting_reason(e: &SegmentError) -> String {
 
 /// What forge-top knows of `role`'s holder: the kernel's lock, whether the
 /// pid is proven to be it, and (only then) `/proc`.
-fn holder(role: Role, s: &Snapshot, check: &HolderCheck, now: u64) -> Holder {
-    let line = match role {
-        Role::Producer => &s.producer,
-        Role::Consumer => &s.consumer,
-    };
+fn holder(
+    line: &SideSnapshot,
+    role: Role,
+    check: &HolderCheck,
+    proc: Option<ProcInfo>,
+    now: u64,
+) -> Holder {
     let verified = matches!(check, HolderCheck::Verified { .. });
     Holder {
         role,
@@ -459,12 +537,7 @@ fn holder(role: Role, s: &Snapshot, check: &HolderCheck, now: u64) -> Holder {
             HolderCheck::Verified { .. } | HolderCheck::NotHeld => None,
             other => Some(other.to_string()),
         },
-        // /proc/PID is about the holder only when the pid is proven to be it.
-        proc: if verified {
-            procfs::proc_info(line.pid)
-        } else {
-            None
-        },
+        proc,
         heartbeat_age_ns: line.heartbeat_age(now).map(|d| d.as_nanos() as u64),
         uptime_ns: (line.started_mono_ns != 0).then(|| now.saturating_sub(line.started_mono_ns)),
         // Filled in by the app, which knows the stale threshold.

@@ -115,6 +115,8 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
         matches!(err, SegmentError::Active { role: forge_fabric::Role::Producer, pid, .. } if pid == std::process::id()),
         "{err}"
     );
+    // An observer of the old object keeps seeing it after the name moves.
+    let watcher = Observer::open(&name.0, Duration::ZERO).unwrap();
     let forced = CreateOptions {
         force: true,
         ..small()
@@ -131,6 +133,10 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
     );
     // The old object is unlinked, the new one is live and untouched.
     drop(producer);
+    // Leaving the retired segment is a clean stop there, not a death.
+    let left = watcher.snapshot().unwrap();
+    assert_eq!(left.producer.role_state, forge_fabric::RoleState::Stopped);
+    assert_eq!(left.producer.pid, 0);
     let snap = Observer::open(&name.0, Duration::ZERO)
         .unwrap()
         .snapshot()
@@ -610,4 +616,31 @@ fn a_slot_is_overwritable_only_while_a_producer_holds_the_role() {
     let after = observer.read_slot(0).unwrap();
     assert!(!after.overwritable && !after.torn, "{after:?}");
     assert_eq!(after.bytes, b"frame");
+}
+
+#[test]
+fn read_slots_copies_like_read_slot_with_one_size_check_around_the_lot() {
+    let name = seg_name("read_slots");
+    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    let mut producer = seg.producer(None).unwrap();
+    for i in 0..3u8 {
+        producer.try_push(&[i; 40]).unwrap();
+    }
+    producer.publish();
+    let observer = Observer::open(&name.0, Duration::ZERO).unwrap();
+    let lot = observer.read_slots(0..99, 16).unwrap();
+    assert_eq!(lot.len(), 4, "clamped to the ring");
+    for copy in &lot {
+        assert_eq!(copy, &observer.read_slot_prefix(copy.index, 16).unwrap());
+    }
+    assert_eq!(lot[2].bytes, [2u8; 16]);
+    assert!(observer.read_slots(3..2, 16).unwrap().is_empty());
+    // A file cut short fails the lot, as it fails one slot.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(name.path())
+        .unwrap()
+        .set_len(4096)
+        .unwrap();
+    assert!(observer.read_slots(0..4, 16).is_err());
 }

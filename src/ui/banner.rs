@@ -4,7 +4,6 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{one_line, Theme};
@@ -66,5 +65,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else {
         format!("{text}{}", " ".repeat(pad))
     };
-    frame.render_widget(Paragraph::new(Line::from(Span::styled(text, style))), area);
+    super::put_lines(frame, area, [Line::from(Span::styled(text, style))]);
 }

@@ -8,7 +8,6 @@
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, number, Align, Column, Piece, MUST};
@@ -291,5 +290,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         lines.push(me_line(s, app, t, inner.width));
     }
     lines.truncate(usize::from(inner.height));
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }

@@ -8,7 +8,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, number, Piece, MUST};
@@ -42,7 +41,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             vec![Piece::text(["reading…".into()], t.label, MUST)],
             inner.width,
         );
-        frame.render_widget(Paragraph::new(reading), inner);
+        super::put_lines(frame, inner, [reading]);
         return;
     };
     let (state, _) = state_word(slot, t);
@@ -83,7 +82,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .into_iter()
         .skip(usize::from(app.detail_scroll))
         .collect();
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }
 
 /// A sentence in as many whole-word lines as it takes.

@@ -5,7 +5,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{block, words, Theme};
@@ -126,5 +125,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         );
     }
     lines.truncate(height);
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }

@@ -95,14 +95,20 @@ pub fn line(pieces: Vec<Piece>, width: u16) -> Line<'static> {
     let width = usize::from(width);
     let priorities: Vec<u8> = pieces.iter().map(|p| p.priority).collect();
     let counts: Vec<usize> = pieces.iter().map(|p| p.forms.len()).collect();
+    // Widths once, not once per step of giving way.
+    let widths: Vec<Vec<usize>> = pieces
+        .iter()
+        .map(|p| (0..p.forms.len()).map(|f| p.width(f)).collect())
+        .collect();
+    let gaps: Vec<usize> = pieces.iter().map(|p| p.gap.width()).collect();
     let (form, shown) = give_way(&priorities, &counts, width, |form, shown| {
         let mut sum = 0;
         let mut any = false;
-        for (i, p) in pieces.iter().enumerate().filter(|(i, _)| shown[*i]) {
+        for i in (0..pieces.len()).filter(|&i| shown[i]) {
             if any {
-                sum += p.gap.width();
+                sum += gaps[i];
             }
-            sum += p.width(form[i]);
+            sum += widths[i][form[i]];
             any = true;
         }
         sum
@@ -253,14 +259,18 @@ pub fn table(columns: Vec<Column>, width: u16, header_style: Style) -> Table {
     let n = columns.len();
     let priorities: Vec<u8> = columns.iter().map(|c| c.priority).collect();
     let counts: Vec<usize> = columns.iter().map(Column::forms).collect();
+    // Widths once, not once per step of giving way.
+    let col_widths: Vec<Vec<usize>> = columns
+        .iter()
+        .zip(&counts)
+        .map(|(c, &forms)| (0..forms).map(|f| c.width(f)).collect())
+        .collect();
     let (form, shown) = give_way(&priorities, &counts, width, |form, shown| {
-        let cols: Vec<usize> = (0..n).filter(|&i| shown[i]).collect();
-        cols.iter()
-            .map(|&i| columns[i].width(form[i]))
-            .sum::<usize>()
-            + cols.len().saturating_sub(1)
+        let cols = (0..n).filter(|&i| shown[i]);
+        let count = cols.clone().count();
+        cols.map(|i| col_widths[i][form[i]]).sum::<usize>() + count.saturating_sub(1)
     });
-    let widths: Vec<usize> = (0..n).map(|i| columns[i].width(form[i])).collect();
+    let widths: Vec<usize> = (0..n).map(|i| col_widths[i][form[i]]).collect();
     let pad = |text: &str, w: usize, align: Align| -> String {
         let room = w.saturating_sub(text.width());
         match align {

@@ -2,7 +2,6 @@
 //! (session, age, path, size, layout, geometry), each laid out by priority.
 
 use ratatui::layout::Rect;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
@@ -86,7 +85,7 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else {
         line
     };
-    frame.render_widget(Paragraph::new(line), area);
+    super::put_lines(frame, area, [line]);
 }
 
 /// The info line.
@@ -139,5 +138,5 @@ pub fn render_info(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             MUST,
         )],
     };
-    frame.render_widget(Paragraph::new(fit::line(pieces, area.width)), area);
+    super::put_lines(frame, area, [fit::line(pieces, area.width)]);
 }

@@ -8,7 +8,6 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
@@ -87,7 +86,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     .take(usize::from(text_h))
     .map(|pieces| fit::line(pieces, text.width))
     .collect::<Vec<_>>();
-    frame.render_widget(Paragraph::new(lines), text);
+    super::put_lines(frame, text, lines);
     if chart.height == 0 {
         return;
     }
@@ -97,12 +96,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             l,
             MUST,
         );
-        frame.render_widget(Paragraph::new(fit::line(vec![note], chart.width)), chart);
+        super::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
         return;
     }
     let Some(layout) = chart_layout(&stats.bins, chart) else {
         let note = Piece::text(["(widen the terminal for the chart)".into()], l, MUST);
-        frame.render_widget(Paragraph::new(fit::line(vec![note], chart.width)), chart);
+        super::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
         return;
     };
     let total: u64 = layout.bins.iter().map(|b| b.count).sum::<u64>().max(1);
@@ -130,10 +129,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         };
         line.push(Span::styled(format!("{pct:>SHARE_W$}"), v));
     }
-    frame.render_widget(
-        Paragraph::new(lines.into_iter().map(Line::from).collect::<Vec<_>>()),
-        chart,
-    );
+    super::put_lines(frame, chart, lines.into_iter().map(Line::from));
 }
 
 /// How the bars are laid out: which bins, in how many rows, how wide a bar.

@@ -253,6 +253,21 @@ fn too_small(frame: &mut Frame, t: &Theme) {
     frame.render_widget(Paragraph::new(lines).centered(), body);
 }
 
+/// Draws `lines` top-down into `area`, one per row, each already laid out
+/// to fit (by [`fit`] or [`words`]): no wrapping pass, and a line that would
+/// not fit is clipped by the buffer, which the property test would catch.
+pub(crate) fn put_lines<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    lines: impl IntoIterator<Item = impl Into<Line<'a>>>,
+) {
+    let buf = frame.buffer_mut();
+    for (row, line) in (area.y..area.y.saturating_add(area.height)).zip(lines) {
+        let line: Line = line.into();
+        buf.set_line(area.x, row, &line, area.width);
+    }
+}
+
 /// `text` broken into lines of at most `width` columns at spaces; a word
 /// longer than a line is shown as `…` rather than cut.
 pub(crate) fn words(text: &str, width: u16) -> Vec<String> {

@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Clear};
 use ratatui::Frame;
 
 use super::fit::{self, number, Align, Column, MUST};
@@ -114,11 +114,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         let first = picker.selected.saturating_sub(room.saturating_sub(1));
         for (i, line) in table.rows.into_iter().enumerate().skip(first).take(room) {
             lines.push(if i == picker.selected {
-                line.patch_style(t.selected)
+                t.select(line)
             } else {
                 line
             });
         }
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }

@@ -1,7 +1,7 @@
 //! The ring panel: head, tail, in flight, the fill gauge and its history.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::{Gauge, Paragraph, Sparkline};
+use ratatui::widgets::{Gauge, Sparkline};
 use ratatui::Frame;
 
 use super::fit::{self, number, Piece, MUST};
@@ -41,6 +41,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
                 [
                     format!("(stored every {batch} frames)"),
                     format!("(every {batch} fr)"),
+                    "(lags)".into(),
                 ],
                 t.warn,
                 90,
@@ -57,7 +58,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .take(usize::from(text_h))
         .map(|pieces| fit::line(pieces, text.width))
         .collect::<Vec<_>>();
-    frame.render_widget(Paragraph::new(lines), text);
+    super::put_lines(frame, text, lines);
     let ratio = s.fill_ratio();
     let style = if ratio >= 1.0 {
         t.bar_high

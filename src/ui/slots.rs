@@ -9,7 +9,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, number, Align, Column, MUST};
@@ -195,7 +194,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let mut lines: Vec<Line> = vec![table.header];
     for (row, mut line) in src.rows.iter().zip(table.rows) {
         if row.index == app.selected {
-            line = line.patch_style(t.selected);
+            line = t.select(line);
         }
         lines.push(line);
     }
@@ -205,5 +204,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             inner.width,
         ));
     }
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }

@@ -2,7 +2,6 @@
 //! that fit (from the one binding table, left to right by importance).
 
 use ratatui::layout::Rect;
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
@@ -73,5 +72,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
         fit::line(pieces, area.width)
     };
-    frame.render_widget(Paragraph::new(line), area);
+    super::put_lines(frame, area, [line]);
 }

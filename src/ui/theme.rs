@@ -23,7 +23,8 @@ pub struct Theme {
     pub accent: Style,
     /// A second highlight (T/H markers, a busy slot).
     pub accent2: Style,
-    /// The selected row.
+    /// The selected row: every cell of it, whatever its own colour, so no
+    /// cell can vanish into the bar.
     pub selected: Style,
     /// Panel borders.
     pub border: Style,
@@ -92,6 +93,19 @@ impl Default for Theme {
 }
 
 impl Theme {
+    /// `line` as the selected row.
+    pub fn select(&self, line: ratatui::text::Line<'static>) -> ratatui::text::Line<'static> {
+        let spans = line
+            .spans
+            .into_iter()
+            .map(|s| {
+                let style = s.style.patch(self.selected);
+                s.style(style)
+            })
+            .collect::<Vec<_>>();
+        ratatui::text::Line::from(spans).style(self.selected)
+    }
+
     /// Text of a log line or an alarm of `severity`.
     pub fn severity(&self, severity: Severity) -> Style {
         match severity {

@@ -2,7 +2,7 @@
 //! deltas, their peaks, and a history sparkline.
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::Sparkline;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
@@ -81,7 +81,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     .take(usize::from(text_h))
     .map(|pieces| fit::line(pieces, text.width))
     .collect::<Vec<_>>();
-    frame.render_widget(Paragraph::new(lines), text);
+    super::put_lines(frame, text, lines);
     let history = tail(&view.history.frames, spark.width);
     // A quiet ring draws an empty line, not a wall of full bars.
     let max = history.iter().copied().max().unwrap_or(0).max(1);

@@ -3,7 +3,6 @@
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{block, words, Theme};
@@ -40,5 +39,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         "To bring one up: forge-init && (forge-stream & forge-core &), or everything at once: forge-top --demo. o picks another segment; forge-top --list lists them.",
         t.label,
     );
-    frame.render_widget(Paragraph::new(lines), inner);
+    super::put_lines(frame, inner, lines);
 }

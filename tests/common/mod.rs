@@ -363,6 +363,7 @@ impl EventSource for Script {
                         rss_kib: 6_100,
                         cpu_time_ns: 0,
                         allowed_cores: self.me_allowed.clone(),
+                        read_mono_ns: 0,
                     },
                 };
                 if let Some(s) = &t.sample {

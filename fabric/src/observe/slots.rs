@@ -71,6 +71,33 @@ impl Observer {
     /// the payload (for example just the 32-byte frame header for a list).
     pub fn read_slot_prefix(&self, index: u32, max_bytes: usize) -> Result<SlotCopy, ObserveError> {
         self.check_size()?;
+        let copy = self.copy_slot(index, max_bytes);
+        // A truncation during the copy makes it read zeros.
+        self.check_size()?;
+        Ok(copy)
+    }
+
+    /// Slots `range` (indices, clamped to the ring), each copied as
+    /// [`read_slot_prefix`](Self::read_slot_prefix) does, with one size
+    /// check before and one after the lot instead of two per slot: for a
+    /// list of rows or the whole ring. A truncation anywhere during the
+    /// copies fails the lot.
+    pub fn read_slots(
+        &self,
+        range: std::ops::Range<u32>,
+        max_bytes: usize,
+    ) -> Result<Vec<SlotCopy>, ObserveError> {
+        self.check_size()?;
+        let end = range.end.min(self.slot_count);
+        let copies = (range.start.min(end)..end)
+            .map(|i| self.copy_slot(i, max_bytes))
+            .collect();
+        self.check_size()?;
+        Ok(copies)
+    }
+
+    /// One slot, copied and judged; the caller checks the size around it.
+    fn copy_slot(&self, index: u32, max_bytes: usize) -> SlotCopy {
         let index = index % self.slot_count.max(1);
         let h = self.header();
         let base = slot_offset(index);
@@ -124,9 +151,7 @@ impl Observer {
                 let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
                 released && next_lap_ahead_of_head < batch as i64
             });
-        // A truncation during the copy makes it read zeros.
-        self.check_size()?;
-        Ok(SlotCopy {
+        SlotCopy {
             index,
             position,
             state,
@@ -137,6 +162,6 @@ impl Observer {
             changed: w1 != w2,
             overwritable,
             torn: w1 != w2 || overwritable,
-        })
+        }
     }
 }

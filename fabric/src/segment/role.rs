@@ -203,8 +203,14 @@ impl HeldRole {
 impl Drop for HeldRole {
     fn drop(&mut self) {
         // Never write into a segment of another session, nor into a damaged
-        // one; the lock goes either way.
-        if self.active && self.check_session().is_ok() {
+        // one; the lock goes either way. A retired segment still carries
+        // our session: leaving it is a clean stop, and says so (an observer
+        // would otherwise see an active role nobody holds: a death).
+        let ours = matches!(
+            self.check_session(),
+            Ok(()) | Err(SessionError::Retired { .. })
+        );
+        if self.active && ours {
             let line = self.line();
             line.heartbeat_ns.store(monotonic_ns(), Ordering::Relaxed);
             // SYNC: pairs with the Acquire load of role_state in observers.
