@@ -63,6 +63,9 @@ pub enum Command {
     In(InArgs),
     /// Measure Forge -> Zenoh -> Forge against Zenoh's own pub/sub.
     Bench(crate::bench::BenchArgs),
+    /// One side of the benchmark's raw Zenoh baseline.
+    #[command(hide = true)]
+    BenchPeer(crate::bench::PeerArgs),
 }
 
 /// `forge-bridge out`.
@@ -320,6 +323,17 @@ mod tests {
         };
         let e = args.config(End::Out).unwrap_err();
         assert!(format!("{e:?}").contains("/nonexistent/zenoh.json5"));
+    }
+
+    #[test]
+    fn the_access_control_example_in_the_readme_is_a_valid_zenoh_config() {
+        let args = ZenohArgs {
+            config: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/zenoh-acl.example.json5").into()),
+            ..ZenohArgs::default()
+        };
+        let c = args.config(End::Out).unwrap();
+        assert_eq!(get(&c, "access_control/enabled"), "true");
+        assert_eq!(get(&c, "listen/endpoints"), r#"["tcp/10.254.0.1:7447"]"#);
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         control: control.clone(),
         relay_session: resume.map_or(0, |(s, _)| s),
         core: args.ring.core,
-        replace: args.init.then(|| CreateOptions {
+        replace: args.init.then_some(CreateOptions {
             slot_count: 0,
             mode: args.segment_mode,
             force: true,
@@ -108,6 +108,10 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
             counters: counters.clone(),
             end: None,
             rejects_printed: 0,
+            fx: Effects::default(),
+            frames: 0,
+            bytes: 0,
+            next: 0,
         }),
         ended: AtomicBool::new(false),
         query_done: AtomicBool::new(false),
@@ -141,6 +145,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     drop(subscribers);
     let mut inbound = shared.lock();
     let end = inbound.end.take().unwrap_or(end);
+    inbound.publish_counts();
     if let Some(mut p) = inbound.writer.producer.take() {
         p.publish();
     }
@@ -347,6 +352,7 @@ fn main_loop(
             return RingEnd::Stopped;
         }
         inbound.update_gauges();
+        inbound.publish_counts();
         let query = inbound.seq.take_query();
         drop(inbound);
         if let Some(range) = query {
@@ -400,6 +406,12 @@ struct Inbound {
     counters: Arc<Counters>,
     end: Option<RingEnd>,
     rejects_printed: u64,
+    /// Reused from frame to frame.
+    fx: Effects<ZBytes>,
+    /// Frames, bytes and next sequence written; published each tick.
+    frames: u64,
+    bytes: u64,
+    next: u64,
 }
 
 impl Inbound {
@@ -422,13 +434,15 @@ impl Inbound {
             }
         }
         Counters::set(&self.counters.origin_session, checked.session);
-        let mut fx = Effects::default();
+        let mut fx = std::mem::take(&mut self.fx);
         if from_history {
             self.seq.reply(checked.sequence, payload.clone(), &mut fx);
         } else {
             self.seq.live(checked.sequence, payload.clone(), &mut fx);
         }
-        self.apply(fx);
+        self.apply(&mut fx);
+        // Kept for the next frame: its vectors keep their capacity.
+        self.fx = fx;
     }
 
     /// A status on KEY/@status: the sender's, for the tail check.
@@ -448,10 +462,10 @@ impl Inbound {
     fn query_finished(&mut self) {
         let mut fx = Effects::default();
         self.seq.query_done(&mut fx);
-        self.apply(fx);
+        self.apply(&mut fx);
     }
 
-    fn apply(&mut self, fx: Effects<ZBytes>) {
+    fn apply(&mut self, fx: &mut Effects<ZBytes>) {
         let c = &self.counters;
         for &(from, to) in &fx.lost {
             let n = to.wrapping_sub(from);
@@ -462,19 +476,30 @@ impl Inbound {
                  sender's history; readers of the ring will see the same gap"
             );
         }
-        Counters::add(&c.duplicates, fx.duplicates);
-        Counters::add(&c.recovered, fx.recovered);
+        if fx.duplicates != 0 {
+            Counters::add(&c.duplicates, fx.duplicates);
+        }
+        if fx.recovered != 0 {
+            Counters::add(&c.recovered, fx.recovered);
+        }
         let origin = self.seq.session().unwrap_or(0);
-        for (seq, frame) in fx.write {
+        for (seq, frame) in fx.write.drain(..) {
             if let Err(end) = self.writer.write(&frame, origin) {
                 self.end = Some(end);
-                return;
+                break;
             }
-            Counters::add(&c.frames, 1);
-            Counters::add(&c.bytes, frame.len() as u64);
-            Counters::set(&c.next_sequence, seq.wrapping_add(1));
+            self.frames += 1;
+            self.bytes += frame.len() as u64;
+            self.next = seq.wrapping_add(1);
         }
-        Counters::set(&c.pending, self.seq.pending() as u64);
+        fx.clear();
+    }
+
+    /// The counters kept under the lock, for the status (every tick).
+    fn publish_counts(&self) {
+        Counters::set(&self.counters.frames, self.frames);
+        Counters::set(&self.counters.bytes, self.bytes);
+        Counters::set(&self.counters.next_sequence, self.next);
     }
 
     #[cold]

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Out(a) => outbound::run(a, control),
         Command::In(a) => inbound::run(a, control),
         Command::Bench(a) => bench::run(a, control),
+        Command::BenchPeer(a) => bench::peer(a, control),
     };
     match result {
         Ok(code) => code.into(),

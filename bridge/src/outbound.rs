@@ -139,6 +139,9 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         next_housekeeping_ns: 0,
         lost_since_ns: None,
         corrupt_printed: 0,
+        frames: 0,
+        bytes: 0,
+        next: 0,
     };
     let end = out.run();
     consumer.flush();
@@ -232,10 +235,31 @@ struct Outbound<'a> {
     next_housekeeping_ns: u64,
     lost_since_ns: Option<u64>,
     corrupt_printed: u64,
+    /// Counted here, published to `counters` by housekeeping: no atomic
+    /// read-modify-write per frame.
+    frames: u64,
+    bytes: u64,
+    next: u64,
 }
 
 impl Outbound<'_> {
     fn run(&mut self) -> RingEnd {
+        let end = self.stream();
+        self.publish_counts();
+        end
+    }
+
+    /// Frames, bytes and the next sequence for the status. The status
+    /// thread may read a `next_sequence` up to one housekeeping period old:
+    /// still true (every frame before it was put), which is all `in`'s
+    /// tail check needs.
+    fn publish_counts(&self) {
+        Counters::set(&self.counters.frames, self.frames);
+        Counters::set(&self.counters.bytes, self.bytes);
+        Counters::set(&self.counters.next_sequence, self.next);
+    }
+
+    fn stream(&mut self) -> RingEnd {
         if let Some(end) = self.housekeeping(monotonic_ns()) {
             return end;
         }
@@ -270,9 +294,9 @@ impl Outbound<'_> {
                                 return RingEnd::Failed(format!("Zenoh refused a frame: {e}"));
                             }
                             frame.release();
-                            Counters::add(&self.counters.frames, 1);
-                            Counters::add(&self.counters.bytes, len as u64);
-                            Counters::set(&self.counters.next_sequence, seq.wrapping_add(1));
+                            self.frames += 1;
+                            self.bytes += len as u64;
+                            self.next = seq.wrapping_add(1);
                         }
                         Err(why) => {
                             let pos = frame.position();
@@ -341,6 +365,7 @@ impl Outbound<'_> {
             }
         }
         self.consumer.heartbeat();
+        self.publish_counts();
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         Counters::set(&self.counters.history_frames, history.len() as u64);
         Counters::set(&self.counters.history_bytes, history.bytes() as u64);

@@ -64,6 +64,16 @@ impl<F> Default for Effects<F> {
     }
 }
 
+impl<F> Effects<F> {
+    /// Empties it, keeping the vectors' capacity.
+    pub fn clear(&mut self) {
+        self.write.clear();
+        self.lost.clear();
+        self.recovered = 0;
+        self.duplicates = 0;
+    }
+}
+
 /// The receiving side's state.
 #[derive(Debug)]
 pub struct Sequencer<F> {

@@ -659,3 +659,37 @@ fn the_readme_two_host_example_runs_in_two_network_namespaces() {
         rig.stop(p, Duration::from_secs(30)).expect_code(0);
     }
 }
+
+/// The benchmark's plumbing, tiny and in a debug build: it prints its table
+/// and writes its files. No timing is asserted.
+#[test]
+fn the_benchmark_runs_both_paths_and_prints_its_table() {
+    let mut rig = Rig::new("bench");
+    let dir = std::env::temp_dir().join(format!("forge_bridge_bench_{}", std::process::id()));
+    let port = Rig::endpoint(29_000, 0);
+    let port = port.rsplit(':').next().unwrap().to_owned();
+    let out = rig.run(
+        Bin::Bridge,
+        &[
+            "bench",
+            "--payloads",
+            "64,4096",
+            "--repeats",
+            "1",
+            "--frames",
+            "2000",
+            "--latency-frames",
+            "200",
+            "--rate",
+            "2000",
+            "--port",
+            &port,
+            "--out",
+            dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    out.expect_code(0);
+    assert_says(&out.stdout, &["| 64 B |", "| 4096 B |", "bridge / Zenoh"]);
+}
