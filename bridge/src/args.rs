@@ -155,8 +155,9 @@ impl KeyArg {
 /// How the bridge uses its ring.
 #[derive(Debug, Clone, Args)]
 pub struct RingArgs {
-    /// CPU core to pin the ring thread to; Zenoh's own threads stay free.
-    /// Unpinned by default: the bridge's work is mostly Zenoh's.
+    /// CPU core for the thread that touches the ring (`out`: its loop;
+    /// `in`: Zenoh's receive threads, which write the frames). Unpinned by
+    /// default: the rest of the work is Zenoh's, on threads of its own.
     #[arg(long, value_name = "N")]
     pub core: Option<u32>,
     /// How to wait when the ring is empty (`out`) or full (`in`).

@@ -82,6 +82,8 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     producer.set_wait_strategy(WaitStrategy::from(args.ring.wait));
     let resume = resume_point(&segment, producer.position());
     let session = daemon::open_zenoh(config)?;
+    // Checks the core (and pins the housekeeping thread); the threads that
+    // write the ring are Zenoh's, pinned on their first frame (`Shared::with`).
     daemon::pin_ring_thread(args.ring.core)?;
 
     let started = std::time::Instant::now();
@@ -116,6 +118,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         ended: AtomicBool::new(false),
         query_done: AtomicBool::new(false),
         main: std::thread::current(),
+        core: args.ring.core,
     });
     let subscribers = subscribe(&session, &key, &shared)?;
     let who = Identity {
@@ -259,6 +262,8 @@ struct Shared {
     /// The history query under way ended (its callback was dropped).
     query_done: AtomicBool,
     main: Thread,
+    /// `--core`: where the threads that write the ring run.
+    core: Option<u32>,
 }
 
 impl Shared {
@@ -269,6 +274,9 @@ impl Shared {
     /// Runs `f` on the state unless the run has ended; then records an end
     /// and wakes the main thread if a query is wanted.
     fn with(&self, f: impl FnOnce(&mut Inbound)) {
+        if let Some(core) = self.core {
+            pin_this_thread_once(core);
+        }
         let mut inbound = self.lock();
         if inbound.end.is_some() {
             return;
@@ -282,6 +290,17 @@ impl Shared {
             self.main.unpark();
         }
     }
+}
+
+/// Pins the calling Zenoh thread to `core` the first time it delivers a
+/// frame (the core was checked at start).
+fn pin_this_thread_once(core: u32) {
+    thread_local!(static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    PINNED.with(|pinned| {
+        if !pinned.replace(true) {
+            let _ = forge_demo::pin::pin_to(core);
+        }
+    });
 }
 
 /// The subscribers, kept alive for the run.
