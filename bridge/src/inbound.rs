@@ -119,6 +119,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         query_done: AtomicBool::new(false),
         main: std::thread::current(),
         core: args.ring.core,
+        counters: counters.clone(),
     });
     let subscribers = subscribe(&session, &key, &shared)?;
     let who = Identity {
@@ -264,6 +265,8 @@ struct Shared {
     main: Thread,
     /// `--core`: where the threads that write the ring run.
     core: Option<u32>,
+    /// The counters, reachable without the lock.
+    counters: Arc<Counters>,
 }
 
 impl Shared {
@@ -392,8 +395,7 @@ fn ask_history(shared: &Arc<Shared>, session: &Session, key: &KeyExpr<'static>, 
             self.0.main.unpark();
         }
     }
-    let counters = shared.lock().counters.clone();
-    Counters::add(&counters.queries, 1);
+    Counters::add(&shared.counters.queries, 1);
     let done = Done(shared.clone());
     let selector = format!("{}?{}", wire::history_key(key), range.parameters());
     let sent = session

@@ -244,7 +244,9 @@ fn a_gap_the_history_cannot_fill_is_reported_exactly_and_fails_verification() {
     );
     assert_eq!(status["lost"], b - a, "{status}");
     assert_eq!(status["gaps"], 1, "{status}");
-    assert!(status["recovered"].as_u64().unwrap() > 0, "{status}");
+    // How much of the range the history still had when the query reached
+    // it (its last 200 frames are 10 ms of stream) depends on timing: the
+    // test only asks that the rest was reported, exactly.
     rig.stop(sent, Duration::from_secs(10)).expect_code(0);
 }
 
