@@ -249,7 +249,7 @@ pub fn die_with_parent() -> Result<()> {
 }
 
 /// The hint for a role that could not be taken, by error kind.
-fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option<String> {
+pub fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option<String> {
     match e {
         RoleError::Held { .. } => Some(format!(
             "stop the other {} first; a segment has exactly one {}",

@@ -36,7 +36,7 @@ impl SideLine {
             uid: AtomicU32::new(0),
             flags: AtomicU32::new(0),
             program: [AtomicU64::new(0), AtomicU64::new(0)],
-            _reserved: [0; 1],
+            relay_session: AtomicU64::new(0),
         }
     }
 }

@@ -147,7 +147,11 @@ pub struct SideLine {
     pub flags: AtomicU32,
     /// The holder's program name, ASCII, NUL-padded (`forge-stream`).
     pub program: [AtomicU64; 2],
-    pub(crate) _reserved: [u64; 1],
+    /// Producer with [`HOLDER_RELAYED`]: the session of the ring its relayed
+    /// frames come from, 0 if unknown. It stays after the holder stops, so a
+    /// bridge restarted on this ring knows whose sequence the last frame
+    /// carries. Consumer: 0.
+    pub relay_session: AtomicU64,
 }
 
 /// The consumer's transit-latency histogram, log-linear in nanoseconds.
@@ -335,6 +339,7 @@ mod asserts {
     const _: () = assert!(offset_of!(SideLine, uid) == 96);
     const _: () = assert!(offset_of!(SideLine, flags) == 100);
     const _: () = assert!(offset_of!(SideLine, program) == 104);
+    const _: () = assert!(offset_of!(SideLine, relay_session) == 120);
     const _: () = assert!(PRODUCER_LOCK_OFFSET as usize == offset_of!(Header, producer));
     const _: () = assert!(CONSUMER_LOCK_OFFSET as usize == offset_of!(Header, consumer));
 

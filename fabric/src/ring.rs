@@ -210,6 +210,19 @@ impl Producer {
         self.head
     }
 
+    /// Says that the frames published from now on are relayed from the ring
+    /// of session `origin` (0: not said), in this line's `relay_session`
+    /// (LAYOUT.md). The value stays after the producer stops, so the next
+    /// relaying producer can tell whose sequence the last frame carries.
+    pub fn set_relay_session(&mut self, origin: u64) {
+        // SYNC: read by the next holder of this role after the kernel's lock
+        // hand-over, and by observers for display: a lone value.
+        self.ring
+            .producer_line()
+            .relay_session
+            .store(origin, Ordering::Relaxed);
+    }
+
     /// Publish `head` only every `k` commits (at least 1). The frames
     /// themselves are visible to the consumer at each commit regardless.
     pub fn set_publish_batch(&mut self, k: u64) {

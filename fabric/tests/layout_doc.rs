@@ -51,6 +51,7 @@ macro_rules! side {
             ("uid", offset_of!(SideLine, uid), 4),
             ("flags", offset_of!(SideLine, flags), 4),
             ("program", offset_of!(SideLine, program), 16),
+            ("relay_session", offset_of!(SideLine, relay_session), 8),
         ] {
             $out.insert(format!("{}.{}", $side, name), ($base + off, size));
         }

@@ -634,7 +634,10 @@ fn read_slots_copies_like_read_slot_with_one_size_check_around_the_lot() {
         assert_eq!(copy, &observer.read_slot_prefix(copy.index, 16).unwrap());
     }
     assert_eq!(lot[2].bytes, [2u8; 16]);
-    assert!(observer.read_slots(7..9, 16).unwrap().is_empty(), "past the ring");
+    assert!(
+        observer.read_slots(7..9, 16).unwrap().is_empty(),
+        "past the ring"
+    );
     // A file cut short fails the lot, as it fails one slot.
     std::fs::OpenOptions::new()
         .write(true)

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use super::fit::{self, number, Align, Column, Piece, MUST};
 use super::{block, Theme};
 use crate::app::App;
-use crate::model::{human, Coded, Liveness, Role, RoleState, Sample, Side};
+use crate::model::{human, Coded, Liveness, Role, RoleState, Sample, Side, HOLDER_RELAYED};
 
 /// How long a restart is mentioned in the status column, ns.
 const RESTART_SHOWN_NS: u64 = 60_000_000_000;
@@ -202,14 +202,26 @@ fn columns(s: &Sample, app: &App, t: &Theme) -> Vec<Column> {
             ],
             t.value,
         );
-        program.cell(
-            vec![if side.line.program.is_empty() {
-                "-".into()
-            } else {
-                side.line.program.clone()
-            }],
-            t.value,
-        );
+        let name = if side.line.program.is_empty() {
+            "-".to_owned()
+        } else {
+            side.line.program.clone()
+        };
+        // A relaying producer (a bridge) says whose frames it writes.
+        let relayed = side.role == Role::Producer
+            && (side.line.flags & HOLDER_RELAYED != 0 || side.line.relay_session != 0);
+        let forms = if relayed && side.line.relay_session != 0 {
+            vec![
+                format!("{name}, relays {}", human::session(side.line.relay_session)),
+                format!("{name}, relays"),
+                name,
+            ]
+        } else if relayed {
+            vec![format!("{name}, relays"), name]
+        } else {
+            vec![name]
+        };
+        program.cell(forms, t.value);
         note.cell(
             vec![side.holder.holder_note.clone().unwrap_or_default()],
             t.warn,

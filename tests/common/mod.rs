@@ -598,6 +598,11 @@ pub fn states() -> Vec<(&'static str, Vec<Step>)> {
     elsewhere(&mut s, Role::Consumer);
     out.push(("holders_in_another_pid_namespace", then(s)));
     let mut s = healthy();
+    s.header.producer.program = "forge-bridge".into();
+    s.header.producer.flags = forge_fabric::layout::HOLDER_RELAYED;
+    s.header.producer.relay_session = NEXT_SESSION;
+    out.push(("relayed_by_a_bridge", then(s)));
+    let mut s = healthy();
     s.producer.alive = None;
     s.consumer.alive = None;
     s.header.producer.lock_held = None;

@@ -56,6 +56,9 @@ pub struct SideSnapshot {
     /// Does a live process hold the role's lock right now? The kernel's
     /// answer, whatever the pid says; `None` if it would not say.
     pub lock_held: Option<bool>,
+    /// Producer: the session relayed frames come from (a bridge's origin),
+    /// 0 when not said.
+    pub relay_session: u64,
 }
 
 impl SideSnapshot {
@@ -86,6 +89,7 @@ impl SideSnapshot {
             flags: line.flags.load(Ordering::Relaxed),
             program: program_name(&line.program),
             lock_held: None,
+            relay_session: line.relay_session.load(Ordering::Relaxed),
         }
     }
 

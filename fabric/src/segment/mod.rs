@@ -166,6 +166,29 @@ impl Segment {
         (self.map.map.as_ptr() as usize, self.map.len)
     }
 
+    /// `head` and `tail` now. `tail` is read first, with Acquire (pairs with
+    /// the consumer's Release store): every frame below it was read. `head`
+    /// may lag the published frames by the producer's publish batch.
+    pub fn indices(&self) -> (u64, u64) {
+        let h = self.map.header();
+        let tail = h.consumer.index.load(Ordering::Acquire);
+        // SYNC: pairs with the Release store of head in `Producer::publish`.
+        let head = h.producer.index.load(Ordering::Acquire);
+        (head, tail)
+    }
+
+    /// The session the last relayed frames came from, as the producer's line
+    /// says (see [`crate::Producer::set_relay_session`]); 0 when not said.
+    pub fn relay_session(&self) -> u64 {
+        // SYNC: a lone value, written before the writer dropped its role;
+        // the kernel's lock hand-over orders it before our role claim.
+        self.map
+            .header()
+            .producer
+            .relay_session
+            .load(Ordering::Relaxed)
+    }
+
     /// Low level: the shared header itself, every field a public atomic. A
     /// store through it goes behind the protocol's back and can lose or
     /// invent frames; it exists for tests and tools that must write a header

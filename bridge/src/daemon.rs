@@ -1,0 +1,166 @@
+//! Start-up and shutdown pieces both ends share: the Zenoh session, the
+//! ring thread's pinning, role errors, and how a run ended.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use color_eyre::eyre::{eyre, Report, Result, WrapErr};
+use color_eyre::Section;
+use forge_demo::exit::Exit;
+use forge_fabric::{Corruption, Role, RoleError, SessionError};
+use zenoh::{Config, Session, Wait};
+
+use crate::status::{self, Counters, Identity};
+
+/// The program name in messages and in the ring's holder line.
+pub const PROGRAM: &str = "forge-bridge";
+
+/// Opens the Zenoh session, with a hint for the usual causes of failure.
+pub fn open_zenoh(config: Config) -> Result<Session> {
+    zenoh::open(config)
+        .wait()
+        .map_err(|e| eyre!("{e}"))
+        .wrap_err("cannot open the Zenoh session")
+        .suggestion(
+            "check --listen/--connect endpoints (is another bridge already listening on that \
+             port? pick another with --listen tcp/127.0.0.1:PORT) and the --config file",
+        )
+}
+
+/// Pins the calling (ring) thread to `core` if asked. Called after the
+/// Zenoh session is open, so Zenoh's threads keep every core.
+pub fn pin_ring_thread(core: Option<u32>) -> Result<()> {
+    let Some(core) = core else { return Ok(()) };
+    forge_demo::pin::pin_to(core)
+        .wrap_err("cannot pin the ring thread")
+        .with_suggestion(|| {
+            format!(
+                "pick one of this machine's cores with --core: {:?}",
+                forge_demo::pin::available_cores()
+            )
+        })
+}
+
+/// A role that could not be taken, as a report with the usual hint.
+pub fn role_error(side: Role, name: &str, e: RoleError) -> Report {
+    let hint = forge_demo::cli::role_hint(PROGRAM, side, name, &e);
+    let what = match side {
+        Role::Producer => format!("cannot write into {name}"),
+        Role::Consumer => format!("cannot consume from {name}"),
+    };
+    let report = Report::new(e).wrap_err(what);
+    match hint {
+        Some(h) => report.suggestion(h),
+        None => report,
+    }
+}
+
+/// Why a bridge's ring loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RingEnd {
+    /// SIGINT, SIGTERM or SIGHUP.
+    Stopped,
+    /// The local segment was retired under us (forge-init --force).
+    SessionLost(SessionError),
+    /// The local segment's identity, indices or a slot word are damaged.
+    Corrupt(Corruption),
+    /// A slot word that the ring cannot step over (`out`).
+    Slot(forge_fabric::PopError),
+    /// The local segment was unlinked, replaced or truncated under us.
+    SegmentLost(forge_demo::end::Lost),
+    /// `in` without --init: the origin ring was re-initialized.
+    OriginChanged {
+        /// Session relayed so far.
+        old: u64,
+        /// Session now arriving.
+        new: u64,
+    },
+    /// Something else failed: Zenoh, or replacing the ring.
+    Failed(String),
+}
+
+impl RingEnd {
+    /// Short name for the report.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RingEnd::Stopped => "stopped",
+            RingEnd::SessionLost(_) => "session_retired",
+            RingEnd::Corrupt(_) | RingEnd::Slot(_) => "segment_corrupt",
+            RingEnd::SegmentLost(lost) => lost.name(),
+            RingEnd::OriginChanged { .. } => "origin_reinitialized",
+            RingEnd::Failed(_) => "failed",
+        }
+    }
+
+    /// The exit code, and a line saying why when it is not a plain stop.
+    pub fn exit(&self, segment: &str) -> (Exit, Option<String>) {
+        use forge_fabric::human::session;
+        match self {
+            RingEnd::Stopped => (Exit::Ok, None),
+            RingEnd::SessionLost(e) => (Exit::SessionRetired, Some(format!("{segment}: {e}"))),
+            RingEnd::Corrupt(c) => (
+                Exit::Integrity,
+                Some(format!(
+                    "{segment}: {c}\n  hint: start over with: forge-init --force --segment {segment} \
+                     (the frames it holds are discarded)"
+                )),
+            ),
+            RingEnd::Slot(e) => (Exit::Integrity, Some(format!("{segment}: {e}"))),
+            RingEnd::SegmentLost(lost) => (Exit::Error, Some(format!("{segment}: {lost}"))),
+            RingEnd::OriginChanged { old, new } => (
+                Exit::SessionRetired,
+                Some(format!(
+                    "the origin ring was re-initialized (session {} -> {}): its sequence \
+                     restarted, and {segment} holds the old session's frames\n  hint: replace \
+                     it (forge-init --force --segment {segment}) and restart, or run \
+                     forge-bridge in with --init to replace it automatically",
+                    session(*old),
+                    session(*new)
+                )),
+            ),
+            RingEnd::Failed(e) => (Exit::Error, Some(e.clone())),
+        }
+    }
+}
+
+/// The status thread and the flag that stops it.
+pub struct StatusThread {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StatusThread {
+    /// Starts publishing `counters` on KEY/@status.
+    pub fn start(
+        session: &Session,
+        key: &zenoh::key_expr::KeyExpr<'static>,
+        who: Identity,
+        counters: Arc<Counters>,
+    ) -> StatusThread {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = status::spawn(
+            session.clone(),
+            crate::wire::status_key(key),
+            who,
+            counters,
+            stop.clone(),
+        )
+        .map_err(|e| eprintln!("{PROGRAM}: warning: no status thread: {e}"))
+        .ok();
+        StatusThread { stop, handle }
+    }
+
+    /// Stops it and waits for it.
+    pub fn stop(mut self) {
+        // SYNC: a flag; the thread reads nothing else through it.
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The final status: one JSON line on stdout, for scripts and tests.
+pub fn print_final(status: &status::Status) -> Result<()> {
+    forge_demo::cli::print_report(&(status.json() + "\n")).wrap_err("writing the report")
+}
