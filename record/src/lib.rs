@@ -1,0 +1,30 @@
+//! forge-record: a Forge ring to and from files, for looking at it after the
+//! fact.
+//!
+//! - [`writer`] writes recordings: MCAP files, one channel of frames per
+//!   recorded session, chunked and compressed ([`codec`] is a frame's
+//!   message; [`events`] the ranges a tap missed).
+//! - [`read`] reads them back: [`Recording`] gives frames by index,
+//!   sequence or time, the recorded identity and what was missed.
+//! - [`image`] writes and reads `.forge` ring images: a segment's header and
+//!   every slot, as copied and validated at one moment.
+//! - [`record`] and [`replay`] are the engines of the `forge-record` and
+//!   `forge-replay` binaries.
+//!
+//! Both file formats are described in `FORMATS.md` beside this crate.
+#![deny(unsafe_code, missing_docs)]
+
+pub mod codec;
+pub mod events;
+pub mod identity;
+pub mod read;
+pub mod writer;
+
+pub use events::{Event, MissedRange};
+pub use identity::{ClockPair, Mode, SessionIdentity};
+pub use read::{ReadError, RecordedFrame, Recording};
+pub use writer::{Compression, RecordingWriter, WriterOptions};
+
+/// Version of the recording format (the channel metadata and the frame
+/// message). Readers refuse others.
+pub const FORMAT_VERSION: u32 = 1;
