@@ -14,10 +14,13 @@
 //! Both file formats are described in `FORMATS.md` beside this crate.
 #![deny(unsafe_code, missing_docs)]
 
+pub mod args;
 pub mod codec;
 pub mod events;
 pub mod identity;
 pub mod read;
+pub mod record;
+pub mod replay;
 pub mod writer;
 
 pub use events::{Event, MissedRange};
