@@ -18,6 +18,7 @@ pub mod args;
 pub mod codec;
 pub mod events;
 pub mod identity;
+pub mod image;
 pub mod read;
 pub mod record;
 pub mod replay;
@@ -25,6 +26,7 @@ pub mod writer;
 
 pub use events::{Event, MissedRange};
 pub use identity::{ClockPair, Mode, SessionIdentity};
+pub use image::{RingImage, SlotVerdict};
 pub use read::{ReadError, RecordedFrame, Recording};
 pub use writer::{Compression, RecordingWriter, WriterOptions};
 
