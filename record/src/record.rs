@@ -97,6 +97,9 @@ pub struct RecordReport {
     pub session: String,
     /// Frames written to the file.
     pub frames: u64,
+    /// Of those, frames that reached the file: fewer only when writing
+    /// failed, losing the chunk being built.
+    pub durable_frames: u64,
     /// Payload bytes of those frames.
     pub payload_bytes: u64,
     /// Positions missed (tap only).
@@ -140,6 +143,18 @@ impl RecordReport {
             human::count(self.next_position.saturating_sub(1)),
             human::count(self.next_position),
         );
+        if self.durable_frames < self.frames {
+            out += &format!(
+                "  LOST       only {} frames reached the file: writing failed with {} in the chunk being built{}\n",
+                human::count(self.durable_frames),
+                human::count(self.frames - self.durable_frames),
+                if self.mode == Mode::Consume.name() {
+                    " (already released from the ring)"
+                } else {
+                    ""
+                },
+            );
+        }
         if self.mode == Mode::Tap.name() {
             out += &format!(
                 "  missed     {} frames in {} ranges\n",
@@ -349,6 +364,7 @@ impl<'a> Sink<'a> {
             mode: mode.name(),
             session: forge_demo::human::session(self.session),
             frames: self.frames,
+            durable_frames: self.frames,
             payload_bytes: self.payload_bytes,
             missed_frames: self.missed_frames,
             missed: self.missed,

@@ -101,7 +101,7 @@ pub enum WriteError {
     },
     /// Writing failed (a full disk, an I/O error). What was written up to
     /// the last complete chunk stays readable.
-    #[error("writing {path} failed after {bytes} bytes: {source}")]
+    #[error("writing {path} failed after {bytes} bytes")]
     Write {
         /// The file.
         path: PathBuf,
@@ -157,8 +157,11 @@ struct Part {
 pub struct Written {
     /// Files, in order.
     pub files: Vec<PathBuf>,
-    /// Frames written, all files.
+    /// Frames handed to the writer, all files.
     pub frames: u64,
+    /// Frames in chunks that reached the file: a failed write loses the
+    /// ones in the chunk being built.
+    pub durable_frames: u64,
     /// Message bytes handed to the writer (before compression).
     pub message_bytes: u64,
     /// Bytes on disk, all files.
@@ -356,6 +359,7 @@ impl RecordingWriter {
             .part
             .as_mut()
             .expect("a writer always has an open part");
+        let before = part.written.load(Ordering::Relaxed);
         part.mcap
             .write_to_known_channel(&header, &self.scratch)
             .map_err(|source| WriteError::Write {
@@ -363,6 +367,11 @@ impl RecordingWriter {
                 bytes: part.written.load(Ordering::Relaxed),
                 source,
             })?;
+        // A full chunk is written out before the message that overflows it
+        // goes into the next one: everything before this frame is on disk.
+        if part.written.load(Ordering::Relaxed) != before {
+            self.written.durable_frames = self.written.frames;
+        }
         self.written.frames += 1;
         self.written.message_bytes += self.scratch.len() as u64;
         Ok(())
@@ -395,7 +404,19 @@ impl RecordingWriter {
             path: part.path.clone(),
             bytes: part.written.load(Ordering::Relaxed),
             source,
-        })
+        })?;
+        self.written.durable_frames = self.written.frames;
+        Ok(())
+    }
+
+    /// The files written so far, the current one last.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.written.files
+    }
+
+    /// Frames in chunks already written to the file.
+    pub fn durable_frames(&self) -> u64 {
+        self.written.durable_frames
     }
 
     /// Bytes on disk so far, all files.
@@ -446,11 +467,13 @@ impl RecordingWriter {
         let result = part.mcap.finish();
         let bytes = part.written.load(Ordering::Relaxed);
         self.closed_bytes += bytes;
-        result.map(|_| ()).map_err(|source| WriteError::Write {
+        result.map_err(|source| WriteError::Write {
             path: part.path.clone(),
             bytes,
             source,
-        })
+        })?;
+        self.written.durable_frames = self.written.frames;
+        Ok(())
     }
 
     /// Finishes the last file and says what was written.
@@ -471,5 +494,34 @@ mod tests {
         assert_eq!(part_path(base, 0), base);
         assert_eq!(part_path(base, 1), Path::new("/tmp/x/run.1.mcap"));
         assert_eq!(part_path(Path::new("run"), 12), Path::new("run.12"));
+    }
+}
+
+#[cfg(test)]
+mod durable_tests {
+    use super::*;
+    use crate::identity::SessionIdentity;
+
+    #[test]
+    fn durable_frames_are_the_frames_a_reader_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.mcap");
+        let opts = WriterOptions {
+            chunk_size: 4096,
+            ..Default::default()
+        };
+        let mut w = RecordingWriter::create(&path, opts).unwrap();
+        w.add_session(SessionIdentity {
+            session_id: 5,
+            ..Default::default()
+        });
+        for i in 0..300u64 {
+            w.write_frame(5, i, 0, &[7u8; 100], i).unwrap();
+            if i % 50 == 0 {
+                w.flush().unwrap();
+            }
+            let rec = crate::read::Recording::open_recovering(&path).unwrap();
+            assert_eq!(rec.len(), w.durable_frames(), "after frame {i}");
+        }
     }
 }

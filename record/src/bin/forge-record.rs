@@ -18,7 +18,7 @@ use forge_fabric::{Claim, Observer, SegmentError, Side, WaitStrategy};
 use forge_record::args::{parse_duration, parse_size};
 use forge_record::identity::{ClockPair, Mode, SessionIdentity};
 use forge_record::record::{self, RecordConfig, RecordEnd, RecordReport};
-use forge_record::{Compression, RecordingWriter, WriterOptions};
+use forge_record::{Compression, RecordingWriter, RingImage, SlotVerdict, WriterOptions};
 
 const PROGRAM: &str = "forge-record";
 
@@ -56,8 +56,12 @@ struct Cli {
     segment: SegmentArg,
     /// The recording to write (replaced if it exists). Rolled files go
     /// beside it: NAME.1.mcap, NAME.2.mcap, …
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "image")]
+    out: Option<PathBuf>,
+    /// Instead of recording, write a .forge image of the ring as it is now
+    /// (header and every slot, copied and validated) and exit.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "consume", "tap", "count"])]
+    image: Option<PathBuf>,
     /// Read-only, through the observer (the default).
     #[arg(long, conflicts_with = "consume")]
     tap: bool,
@@ -130,11 +134,59 @@ fn writer_options(cli: &Cli) -> WriterOptions {
     }
 }
 
+fn out(cli: &Cli) -> &std::path::Path {
+    cli.out
+        .as_deref()
+        .expect("clap requires --out without --image")
+}
+
 fn create_writer(cli: &Cli) -> Result<RecordingWriter> {
-    RecordingWriter::create(&cli.out, writer_options(cli)).wrap_err("cannot start the recording")
+    RecordingWriter::create(out(cli), writer_options(cli)).wrap_err("cannot start the recording")
+}
+
+fn open_observer(name: &str) -> Result<Observer> {
+    Observer::open(name, INIT_WAIT).map_err(|e| {
+        let hint = matches!(e, SegmentError::Missing { .. })
+            .then(|| format!("create it with: forge-init --segment {name}"));
+        let mut report = color_eyre::Report::new(e).wrap_err(format!("cannot open segment {name}"));
+        if let Some(h) = hint {
+            report = report.suggestion(h);
+        }
+        report
+    })
+}
+
+/// `--image`: the ring as it is now, into a .forge file.
+fn write_image(cli: &Cli, path: &std::path::Path) -> Result<Exit> {
+    let name = &cli.segment.segment;
+    let observer = open_observer(name)?;
+    let writer = format!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"));
+    let img = RingImage::capture(&observer, &writer)
+        .wrap_err_with(|| format!("cannot copy segment {name}"))?;
+    img.save(path).wrap_err("cannot write the image")?;
+    let verdicts = img.slots.iter().fold([0u64; 4], |mut n, s| {
+        n[SlotVerdict::of(s) as usize] += 1;
+        n
+    });
+    print_report(&format!(
+        "{PROGRAM}: image of {name} (session {}) at head {}, tail {} written to {}: {} slots, {} valid, {} torn, {} overwritten, {} free\n",
+        human::session(img.snapshot.session_id),
+        human::count(img.snapshot.head),
+        human::count(img.snapshot.tail),
+        path.display(),
+        img.slots.len(),
+        verdicts[SlotVerdict::Valid as usize],
+        verdicts[SlotVerdict::Torn as usize],
+        verdicts[SlotVerdict::Overwritten as usize],
+        verdicts[SlotVerdict::Free as usize],
+    ))?;
+    Ok(Exit::Ok)
 }
 
 fn run(cli: &Cli, control: Control) -> Result<Exit> {
+    if let Some(path) = &cli.image {
+        return write_image(cli, path);
+    }
     if cli.batch == 0 {
         return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
     }
@@ -158,19 +210,7 @@ fn run_tap(
     config: RecordConfig,
 ) -> Result<(RecordReport, RecordEnd, RecordingWriter)> {
     let name = &cli.segment.segment;
-    let observer = match Observer::open(name, INIT_WAIT) {
-        Ok(o) => o,
-        Err(e) => {
-            let hint = matches!(e, SegmentError::Missing { .. })
-                .then(|| format!("create it with: forge-init --segment {name}"));
-            let mut report =
-                color_eyre::Report::new(e).wrap_err(format!("cannot open segment {name}"));
-            if let Some(h) = hint {
-                report = report.suggestion(h);
-            }
-            return Err(report);
-        }
-    };
+    let observer = open_observer(name)?;
     let snap = observer
         .snapshot()
         .wrap_err_with(|| format!("cannot read segment {name}"))?;
@@ -182,7 +222,7 @@ fn run_tap(
         std::process::id(),
         human::session(snap.session_id),
         human::count(snap.head),
-        cli.out.display(),
+        out(cli).display(),
         cli.compression.name(),
         config.wait.name(),
     );
@@ -232,7 +272,7 @@ fn run_consume(
         std::process::id(),
         human::session(segment.session_id()),
         human::count(consumer.position()),
-        cli.out.display(),
+        out(cli).display(),
         cli.compression.name(),
         config.wait.name(),
     );
@@ -250,10 +290,13 @@ fn finish(
 ) -> Result<Exit> {
     let name = &cli.segment.segment;
     let current = writer.current_path().to_owned();
-    let (files, file_bytes, finished) = match writer.finish() {
-        Ok(w) => (w.files, w.file_bytes, None),
-        Err(e) => (vec![current.clone()], 0, Some(e)),
+    let files_so_far = writer.files().to_vec();
+    let (bytes_so_far, durable_so_far) = (writer.file_bytes(), writer.durable_frames());
+    let (files, file_bytes, durable, finished) = match writer.finish() {
+        Ok(w) => (w.files, w.file_bytes, w.durable_frames, None),
+        Err(e) => (files_so_far, bytes_so_far, durable_so_far, Some(e)),
     };
+    report.durable_frames = durable;
     report.files = files.iter().map(|f| f.display().to_string()).collect();
     report.file_bytes = file_bytes;
     let text = match cli.report {
