@@ -233,6 +233,7 @@ pub struct Recording {
     damage: Vec<Damage>,
     complete: bool,
     chunks: u64,
+    file_len: u64,
     cache: Mutex<Option<(usize, Arc<[RecordedFrame]>)>>,
 }
 
@@ -258,6 +259,45 @@ struct Catalog {
     channels: HashMap<u16, mcap::records::Channel>,
     sessions: Vec<Session>,
     session_of: HashMap<u16, usize>,
+}
+
+/// Decompresses and checks one chunk against a copy of the catalog;
+/// nothing is kept unless all of it reads.
+fn read_chunk(
+    header: &ChunkHeader,
+    records: &[u8],
+    catalog: &Catalog,
+) -> Result<(Found, Catalog), String> {
+    if header.uncompressed_size > MAX_CHUNK_BYTES {
+        return Err(format!(
+            "it claims {} uncompressed bytes, more than the {MAX_CHUNK_BYTES} this reader accepts",
+            header.uncompressed_size
+        ));
+    }
+    let mut catalog = catalog.clone();
+    let mut found = Found::default();
+    let reader =
+        mcap::read::ChunkReader::new(header.clone(), records).map_err(|e| mcap_message(&e))?;
+    for record in reader {
+        match record.map_err(|e| mcap_message(&e))? {
+            Record::Schema { header, .. } => {
+                catalog
+                    .schemas
+                    .insert(header.id, (header.name, header.encoding));
+            }
+            Record::Channel(c) => catalog.add_channel(c)?,
+            Record::Message { header, data } => {
+                found.message(&catalog, header.channel_id, header.log_time, &data)?;
+            }
+            other => {
+                return Err(format!(
+                    "a record with opcode {:#04x} inside a chunk",
+                    other.opcode()
+                ))
+            }
+        }
+    }
+    Ok((found, catalog))
 }
 
 /// A message sorted by what it is.
@@ -420,14 +460,25 @@ impl Recording {
             damage: Vec::new(),
             complete: false,
             chunks: 0,
+            file_len: 0,
             cache: Mutex::new(None),
         };
         rec.scan()?;
         Ok(rec)
     }
 
+    /// Scans the file, borrowing its bytes apart from `self` so records
+    /// are read in place, never copied.
     fn scan(&mut self) -> Result<(), ReadError> {
-        let len = self.bytes.len() as u64;
+        let bytes = std::mem::take(&mut self.bytes);
+        let result = self.scan_bytes(&bytes);
+        self.bytes = bytes;
+        result
+    }
+
+    fn scan_bytes(&mut self, file: &[u8]) -> Result<(), ReadError> {
+        let len = file.len() as u64;
+        self.file_len = len;
         let mut at = MAGIC.len() as u64;
         let mut catalog = Catalog::default();
         let mut counts: BTreeMap<u16, u64> = BTreeMap::new();
@@ -454,9 +505,9 @@ impl Recording {
                 break;
             }
             let start = at as usize;
-            let opcode = self.bytes[start];
+            let opcode = file[start];
             let mut l = [0u8; 8];
-            l.copy_from_slice(&self.bytes[start + 1..start + 9]);
+            l.copy_from_slice(&file[start + 1..start + 9]);
             let body_len = u64::from_le_bytes(l);
             if body_len > left - RECORD_PREFIX {
                 self.stop(
@@ -470,8 +521,8 @@ impl Recording {
             }
             let body = start + 9..start + 9 + body_len as usize;
             let next = at + RECORD_PREFIX + body_len;
-            let record = match mcap::parse_record(opcode, &self.bytes[body.clone()]) {
-                Ok(r) => r.into_owned(),
+            let record = match mcap::parse_record(opcode, &file[body.clone()]) {
+                Ok(r) => r,
                 Err(e) => {
                     self.stop(
                         at,
@@ -505,7 +556,7 @@ impl Recording {
                     }
                 }
                 Record::Footer(_) => {
-                    let tail = &self.bytes[next as usize..];
+                    let tail = &file[next as usize..];
                     if tail != MAGIC {
                         self.stop(
                             next,
@@ -527,7 +578,7 @@ impl Recording {
                 _ if in_summary => {}
                 Record::Chunk { header, data } => {
                     let records = body.end - data.len()..body.end;
-                    match self.read_chunk(&header, records.clone(), &catalog) {
+                    match read_chunk(&header, &file[records.clone()], &catalog) {
                         Ok((found, chunk_catalog)) => {
                             self.flush_loose(&mut loose, &mut catalog);
                             self.chunks += 1;
@@ -651,7 +702,7 @@ impl Recording {
     fn stop(&mut self, offset: u64, reason: String) {
         self.damage.push(Damage {
             offset,
-            skipped: self.bytes.len() as u64 - offset,
+            skipped: self.file_len - offset,
             fatal: true,
             reason,
         });
@@ -673,46 +724,6 @@ impl Recording {
             })
             .map(|b| b.count)
             .sum()
-    }
-
-    /// Decompresses and checks one chunk against a copy of the catalog;
-    /// nothing is kept unless all of it reads.
-    fn read_chunk(
-        &self,
-        header: &ChunkHeader,
-        records: Range<usize>,
-        catalog: &Catalog,
-    ) -> Result<(Found, Catalog), String> {
-        if header.uncompressed_size > MAX_CHUNK_BYTES {
-            return Err(format!(
-                "it claims {} uncompressed bytes, more than the {MAX_CHUNK_BYTES} this reader accepts",
-                header.uncompressed_size
-            ));
-        }
-        let mut catalog = catalog.clone();
-        let mut found = Found::default();
-        let reader = mcap::read::ChunkReader::new(header.clone(), &self.bytes[records])
-            .map_err(|e| mcap_message(&e))?;
-        for record in reader {
-            match record.map_err(|e| mcap_message(&e))? {
-                Record::Schema { header, .. } => {
-                    catalog
-                        .schemas
-                        .insert(header.id, (header.name, header.encoding));
-                }
-                Record::Channel(c) => catalog.add_channel(c)?,
-                Record::Message { header, data } => {
-                    found.message(&catalog, header.channel_id, header.log_time, &data)?;
-                }
-                other => {
-                    return Err(format!(
-                        "a record with opcode {:#04x} inside a chunk",
-                        other.opcode()
-                    ))
-                }
-            }
-        }
-        Ok((found, catalog))
     }
 
     /// Applies what a whole chunk (or a loose message) held; returns a

@@ -111,10 +111,14 @@ pub struct RecordReport {
     /// The position that would have been read next: `first_position +
     /// frames + missed_frames`.
     pub next_position: u64,
-    /// Seconds from start to end.
+    /// Seconds from the first frame recorded to the last.
     pub duration_s: f64,
-    /// `frames / duration_s`.
+    /// Seconds from start to end, waiting included.
+    pub wall_s: f64,
+    /// Frames per second between the first frame and the last.
     pub frames_per_s: f64,
+    /// Payload bytes per second between the first frame and the last.
+    pub payload_bytes_per_s: f64,
     /// Files written, in order.
     pub files: Vec<String>,
     /// Bytes on disk, all files.
@@ -128,13 +132,14 @@ impl RecordReport {
     pub fn text(&self) -> String {
         use forge_demo::human;
         let mut out = format!(
-            "forge-record: recorded {} frames ({}) in {:.3} s: {}frames/s, {} on disk in {} file{}\n  \
+            "forge-record: recorded {} frames ({}) in {:.3} s: {}frames/s, {}, {} on disk in {} file{}\n  \
              mode       {}\n  \
              positions  {} .. {} (next {})\n",
             human::count(self.frames),
             human::bytes(self.payload_bytes),
             self.duration_s,
             human::si(self.frames_per_s),
+            human::bytes_rate(self.payload_bytes_per_s),
             human::bytes(self.file_bytes),
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" },
@@ -214,6 +219,8 @@ struct Sink<'a> {
     /// The last frame recorded: position, sequence, relayed.
     last: Option<(u64, u64, bool)>,
     start_ns: u64,
+    first_frame_ns: u64,
+    last_frame_ns: u64,
     last_flush_ns: u64,
     next_housekeeping_ns: u64,
 }
@@ -243,6 +250,8 @@ impl<'a> Sink<'a> {
             open_miss: None,
             last: None,
             start_ns: now,
+            first_frame_ns: 0,
+            last_frame_ns: 0,
             last_flush_ns: now,
             next_housekeeping_ns: now + HOUSEKEEPING_NS,
         }
@@ -274,6 +283,11 @@ impl<'a> Sink<'a> {
                 self.clock.to_unix(mono),
             )
             .map_err(RecordEnd::Write)?;
+        let now = monotonic_ns();
+        if self.frames == 0 {
+            self.first_frame_ns = now;
+        }
+        self.last_frame_ns = now;
         self.frames += 1;
         self.payload_bytes += payload.len() as u64;
         if let Some(h) = header {
@@ -359,7 +373,15 @@ impl<'a> Sink<'a> {
             }),
             self.clock.to_unix(monotonic_ns()),
         );
-        let duration_s = monotonic_ns().saturating_sub(self.start_ns) as f64 / 1e9;
+        let wall_s = monotonic_ns().saturating_sub(self.start_ns) as f64 / 1e9;
+        let duration_s = self.last_frame_ns.saturating_sub(self.first_frame_ns) as f64 / 1e9;
+        let per_s = |x: u64| {
+            if duration_s > 0.0 {
+                x as f64 / duration_s
+            } else {
+                0.0
+            }
+        };
         RecordReport {
             mode: mode.name(),
             session: forge_demo::human::session(self.session),
@@ -371,11 +393,10 @@ impl<'a> Sink<'a> {
             first_position: self.first_position,
             next_position,
             duration_s,
-            frames_per_s: if duration_s > 0.0 {
-                self.frames as f64 / duration_s
-            } else {
-                0.0
-            },
+            wall_s,
+            // The first frame opens the interval; the rest arrive in it.
+            frames_per_s: per_s(self.frames.saturating_sub(1)),
+            payload_bytes_per_s: per_s(self.payload_bytes),
             files: Vec::new(),
             file_bytes: 0,
             end: end.name(),

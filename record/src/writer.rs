@@ -487,6 +487,7 @@ impl RecordingWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::SessionIdentity;
 
     #[test]
     fn rolled_files_are_numbered_beside_the_first() {
@@ -495,12 +496,6 @@ mod tests {
         assert_eq!(part_path(base, 1), Path::new("/tmp/x/run.1.mcap"));
         assert_eq!(part_path(Path::new("run"), 12), Path::new("run.12"));
     }
-}
-
-#[cfg(test)]
-mod durable_tests {
-    use super::*;
-    use crate::identity::SessionIdentity;
 
     #[test]
     fn durable_frames_are_the_frames_a_reader_finds() {
