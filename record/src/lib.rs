@@ -19,6 +19,7 @@ pub mod codec;
 pub mod events;
 pub mod identity;
 pub mod image;
+mod mcap_io;
 pub mod read;
 pub mod record;
 pub mod replay;

@@ -23,6 +23,7 @@ use mcap::records::{ChunkHeader, Record};
 use crate::codec::{self, CodecError};
 use crate::events::{self, Event, MissedRange, SessionEnd};
 use crate::identity::SessionIdentity;
+use crate::mcap_io;
 use crate::writer::{METADATA_NAME, PROFILE};
 
 /// The MCAP magic, at both ends of a file.
@@ -30,7 +31,7 @@ const MAGIC: &[u8] = mcap::MAGIC;
 /// Opcode plus length before every record body.
 const RECORD_PREFIX: u64 = 9;
 /// The largest chunk this reader decompresses.
-pub const MAX_CHUNK_BYTES: u64 = 1 << 30;
+pub const MAX_CHUNK_BYTES: u64 = 256 << 20;
 
 /// Why a recording cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -195,12 +196,8 @@ impl RecordedFrame {
 /// Where a block's frames come from.
 #[derive(Debug)]
 enum Source {
-    /// A chunk: its header and the byte range of its compressed records.
-    Chunk {
-        header: ChunkHeader,
-        records: Range<usize>,
-        offset: u64,
-    },
+    /// A chunk: the byte range of its whole record in the file.
+    Chunk { record: Range<usize>, offset: u64 },
     /// Messages outside any chunk, decoded at scan time.
     Loose(Arc<[RecordedFrame]>),
 }
@@ -265,21 +262,13 @@ struct Catalog {
 /// nothing is kept unless all of it reads.
 fn read_chunk(
     header: &ChunkHeader,
-    records: &[u8],
+    compressed: &[u8],
     catalog: &Catalog,
 ) -> Result<(Found, Catalog), String> {
-    if header.uncompressed_size > MAX_CHUNK_BYTES {
-        return Err(format!(
-            "it claims {} uncompressed bytes, more than the {MAX_CHUNK_BYTES} this reader accepts",
-            header.uncompressed_size
-        ));
-    }
     let mut catalog = catalog.clone();
     let mut found = Found::default();
-    let reader =
-        mcap::read::ChunkReader::new(header.clone(), records).map_err(|e| mcap_message(&e))?;
-    for record in reader {
-        match record.map_err(|e| mcap_message(&e))? {
+    mcap_io::for_each_in_chunk(header, compressed, MAX_CHUNK_BYTES, |r| {
+        match r {
             Record::Schema { header, .. } => {
                 catalog
                     .schemas
@@ -289,14 +278,10 @@ fn read_chunk(
             Record::Message { header, data } => {
                 found.message(&catalog, header.channel_id, header.log_time, &data)?;
             }
-            other => {
-                return Err(format!(
-                    "a record with opcode {:#04x} inside a chunk",
-                    other.opcode()
-                ))
-            }
+            _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok((found, catalog))
 }
 
@@ -521,15 +506,21 @@ impl Recording {
             }
             let body = start + 9..start + 9 + body_len as usize;
             let next = at + RECORD_PREFIX + body_len;
-            let record = match mcap::parse_record(opcode, &file[body.clone()]) {
-                Ok(r) => r,
+            let record = match mcap_io::parse(opcode, &file[body.clone()]) {
+                Ok(Some(r)) => r,
+                Ok(None) if seen_header => {
+                    at = next;
+                    continue;
+                }
+                Ok(None) => {
+                    return Err(self.foreign(format!(
+                        "expected a Header record first, found opcode {opcode:#04x}"
+                    )))
+                }
                 Err(e) => {
                     self.stop(
                         at,
-                        format!(
-                            "record with opcode {opcode:#04x} does not parse: {}",
-                            mcap_message(&e)
-                        ),
+                        format!("record with opcode {opcode:#04x} does not parse: {e}"),
                     );
                     break;
                 }
@@ -577,19 +568,15 @@ impl Recording {
                 Record::Statistics(s) if in_summary => statistics = Some((at, s)),
                 _ if in_summary => {}
                 Record::Chunk { header, data } => {
-                    let records = body.end - data.len()..body.end;
-                    match read_chunk(&header, &file[records.clone()], &catalog) {
+                    let record = start..next as usize;
+                    match read_chunk(&header, &data, &catalog) {
                         Ok((found, chunk_catalog)) => {
                             self.flush_loose(&mut loose, &mut catalog);
                             self.chunks += 1;
                             catalog = chunk_catalog;
                             if let Some(block) = self.absorb(found, &mut catalog, &mut counts) {
                                 self.blocks.push(Block {
-                                    source: Source::Chunk {
-                                        header,
-                                        records,
-                                        offset: at,
-                                    },
+                                    source: Source::Chunk { record, offset: at },
                                     ..block
                                 });
                             }
@@ -830,27 +817,22 @@ impl Recording {
         let block = &self.blocks[b];
         let frames: Arc<[RecordedFrame]> = match &block.source {
             Source::Loose(frames) => frames.clone(),
-            Source::Chunk {
-                header,
-                records,
-                offset,
-            } => {
-                let corrupt = |what: String| self.corrupt(*offset, what);
-                let reader =
-                    mcap::read::ChunkReader::new(header.clone(), &self.bytes[records.clone()])
-                        .map_err(|e| corrupt(mcap_message(&e)))?;
+            Source::Chunk { record, offset } => {
                 let mut out = Vec::with_capacity(block.count as usize);
-                for record in reader {
-                    let Record::Message { header, data } =
-                        record.map_err(|e| corrupt(mcap_message(&e)))?
-                    else {
-                        continue;
+                let body = &self.bytes[record.start + 9..record.end];
+                let Ok(Some(Record::Chunk { header, data })) =
+                    mcap_io::parse(mcap::records::op::CHUNK, body)
+                else {
+                    return Err(self.corrupt(*offset, "the chunk no longer parses".into()));
+                };
+                mcap_io::for_each_in_chunk(&header, &data, MAX_CHUNK_BYTES, |r| {
+                    let Record::Message { header, data } = r else {
+                        return Ok(());
                     };
                     let Some(&session) = self.catalog.session_of.get(&header.channel_id) else {
-                        continue;
+                        return Ok(());
                     };
-                    let rec =
-                        codec::decode(&data).map_err(|e: CodecError| corrupt(e.to_string()))?;
+                    let rec = codec::decode(&data).map_err(|e: CodecError| e.to_string())?;
                     out.push(RecordedFrame {
                         index: block.first + out.len() as u64,
                         session,
@@ -860,7 +842,9 @@ impl Recording {
                         log_time_ns: header.log_time,
                         payload: rec.payload,
                     });
-                }
+                    Ok(())
+                })
+                .map_err(|what| self.corrupt(*offset, what))?;
                 out.into()
             }
         };
