@@ -62,13 +62,16 @@ record() { # compression dir
     echo "$fps $bps $(python3 -c "print($file/$dur)") $(python3 -c "print($(field "$LOG/rec.json" payload_bytes)/$file)")"
 }
 
-# The producer's rate with forge-core consuming, with or without a tap.
-producer() { # with_tap
+# The producer's rate with forge-core consuming (both spinning), without a
+# tap, with one at normal priority, or with one at SCHED_IDLE (--idle).
+producer() { # none|normal|idle
     fresh
     "$B/forge-core" --segment "$SEG" --count "$N" --core 0 >/dev/null 2>&1 &
     local c=$! t=""
-    if [ "$1" = yes ]; then
-        "$B/forge-record" --segment "$SEG" --tap --wait park --out "$TMPFS/tap.mcap" \
+    if [ "$1" != none ]; then
+        local idle=""
+        [ "$1" = idle ] && idle=--idle
+        "$B/forge-record" --segment "$SEG" --tap $idle --wait park --out "$TMPFS/tap.mcap" \
             --report json >"$LOG/tap.json" 2>/dev/null &
         t=$!
     fi
@@ -83,8 +86,25 @@ producer() { # with_tap
         wait $t || true
         echo "$rate $(field "$LOG/tap.json" frames) $(field "$LOG/tap.json" missed_frames)"
     else
-        echo "$rate"
+        echo "$rate 0 0"
     fi
+}
+
+# A tap on a paced stream (everything parked): what share it records.
+paced() { # rate
+    fresh
+    "$B/forge-core" --segment "$SEG" --wait park --core 0 >/dev/null 2>&1 &
+    local c=$!
+    "$B/forge-record" --segment "$SEG" --tap --wait park --out "$TMPFS/tap.mcap" \
+        --report json >"$LOG/tap.json" 2>/dev/null &
+    local t=$!
+    sleep 0.3
+    "$B/forge-stream" --segment "$SEG" --rate "$1" --count "$((2 * $1))" --size "$SIZE" \
+        --wait park --core 1 >/dev/null 2>&1
+    sleep 0.2
+    kill -INT $t $c
+    wait $t $c || true
+    echo "$(field "$LOG/tap.json" frames) $(field "$LOG/tap.json" missed_frames)"
 }
 
 echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); N=$N frames of $SIZE B, $RUNS runs"
@@ -106,14 +126,23 @@ for where in tmpfs disk; do
     done
 done
 
-WITHOUT=() WITH=()
+for variant in none normal idle; do declare -a "P_$variant=()"; done
 for i in $(seq "$RUNS"); do
-    WITHOUT+=("$(producer no)")
-    echo "producer without tap run $i: ${WITHOUT[-1]} frames/s"
-    read -r rate frames missed < <(producer yes)
-    WITH+=("$rate")
-    echo "producer with tap run $i: $rate frames/s; tap recorded $frames, missed $missed"
+    for variant in none normal idle; do
+        read -r rate frames missed < <(producer $variant)
+        eval "P_$variant+=(\"\$rate\")"
+        echo "producer with tap=$variant run $i: $rate frames/s; tap recorded $frames, missed $missed"
+    done
 done
-a=$(median "${WITHOUT[@]}")
-b=$(median "${WITH[@]}")
-echo "tap cost: producer median $a frames/s without, $b with: ratio $(python3 -c "print(f'{$b/$a:.3f}')")"
+a=$(median "${P_none[@]}")
+for variant in normal idle; do
+    eval "b=\$(median \"\${P_$variant[@]}\")"
+    echo "tap cost ($variant priority): producer median $a frames/s without a tap, $b with: ratio $(python3 -c "print(f'{$b/$a:.3f}')")"
+done
+
+for rate in 10000 100000 1000000; do
+    for i in $(seq "$RUNS"); do
+        read -r frames missed < <(paced "$rate")
+        echo "tap on a stream paced at $rate frames/s, run $i: recorded $frames, missed $missed"
+    done
+done

@@ -551,6 +551,8 @@ mod json {
         },
     }
 
+    // Named as fabric's HolderCheck variants, which are the file's words.
+    #[allow(clippy::enum_variant_names)]
     #[derive(serde::Serialize, serde::Deserialize)]
     #[serde(tag = "check", rename_all = "snake_case")]
     enum Holder {

@@ -20,6 +20,7 @@ pub mod events;
 pub mod identity;
 pub mod image;
 mod mcap_io;
+pub mod priority;
 pub mod read;
 pub mod record;
 pub mod replay;

@@ -92,6 +92,11 @@ struct Cli {
     /// How to wait for frames.
     #[arg(long, value_enum, default_value_t = WaitArg::Park)]
     wait: WaitArg,
+    /// --tap: run at SCHED_IDLE, on CPU time no other process wants, so
+    /// that on a machine whose cores the daemons keep busy the tap misses
+    /// frames instead of slowing them.
+    #[arg(long, conflicts_with = "consume")]
+    idle: bool,
     /// --consume: CPU core to pin to [default: forge-core's].
     #[arg(long, value_name = "N", requires = "consume")]
     core: Option<u32>,
@@ -211,6 +216,9 @@ fn run_tap(
 ) -> Result<(RecordReport, RecordEnd, RecordingWriter)> {
     let name = &cli.segment.segment;
     let observer = open_observer(name)?;
+    if cli.idle {
+        forge_record::priority::become_idle().wrap_err("cannot switch to SCHED_IDLE")?;
+    }
     let snap = observer
         .snapshot()
         .wrap_err_with(|| format!("cannot read segment {name}"))?;
@@ -218,13 +226,14 @@ fn run_tap(
     let identity = SessionIdentity::from_snapshot(&snap, Mode::Tap, clock, snap.head);
     let mut writer = create_writer(cli)?;
     eprintln!(
-        "{PROGRAM}: pid {}, tapping {name} (session {}) read-only from position {} into {} ({}, wait {})",
+        "{PROGRAM}: pid {}, tapping {name} (session {}) read-only from position {} into {} ({}, wait {}{})",
         std::process::id(),
         human::session(snap.session_id),
         human::count(snap.head),
         out(cli).display(),
         cli.compression.name(),
         config.wait.name(),
+        if cli.idle { ", SCHED_IDLE" } else { "" },
     );
     let (report, end) = record::tap(&observer, &control, &mut writer, identity, config);
     Ok((report, end, writer))
