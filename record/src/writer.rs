@@ -71,6 +71,9 @@ pub struct WriterOptions {
     pub max_duration: Option<Duration>,
     /// zstd worker threads; 0 compresses on the recording thread.
     pub compression_threads: u32,
+    /// Compression level (zstd 1–19, lz4 0–16); 0 is the library's default
+    /// (zstd 3).
+    pub compression_level: u32,
     /// What wrote the file, for the metadata (`forge-record 0.1.0`).
     pub writer: String,
 }
@@ -83,6 +86,7 @@ impl Default for WriterOptions {
             max_size: None,
             max_duration: None,
             compression_threads: 0,
+            compression_level: 0,
             writer: format!("forge-record {}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -242,7 +246,8 @@ impl RecordingWriter {
             // Chunks are built in memory and written whole: an interrupted
             // file never ends inside a chunk whose length was not filled in.
             .disable_seeking(true)
-            .compression_threads(o.compression_threads);
+            .compression_threads(o.compression_threads)
+            .compression_level(o.compression_level);
         let fail = |source, bytes| WriteError::Write {
             path: path.clone(),
             bytes,

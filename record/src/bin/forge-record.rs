@@ -89,6 +89,10 @@ struct Cli {
     /// zstd worker threads; 0 compresses on the recording thread.
     #[arg(long, value_name = "N", default_value_t = 0)]
     compression_threads: u32,
+    /// Compression level: zstd 1 (fastest) to 19, lz4 0 to 16; 0 takes the
+    /// library's default (zstd 3).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    compression_level: u32,
     /// How to wait for frames.
     #[arg(long, value_enum, default_value_t = WaitArg::Park)]
     wait: WaitArg,
@@ -135,6 +139,7 @@ fn writer_options(cli: &Cli) -> WriterOptions {
         max_size: cli.max_size,
         max_duration: cli.max_duration,
         compression_threads: cli.compression_threads,
+        compression_level: cli.compression_level,
         ..WriterOptions::default()
     }
 }
