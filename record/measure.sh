@@ -6,10 +6,13 @@
 #
 #   record/measure.sh                 # N=5000000 frames, RUNS=3
 #   N=2000000 RUNS=5 SIZE=64 record/measure.sh
+#   ONLY=tap RUNS=7 record/measure.sh   # one part: ring, record, tap or paced
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-5000000}
+ONLY=${ONLY:-all}
+want() { [ "$ONLY" = all ] || [ "$ONLY" = "$1" ]; }
 RUNS=${RUNS:-3}
 SIZE=${SIZE:-128}
 B=target/release
@@ -108,11 +111,13 @@ paced() { # rate
 }
 
 echo "machine: $(nproc) cores, $(uname -r); load: $(cut -d' ' -f1-3 /proc/loadavg); N=$N frames of $SIZE B, $RUNS runs"
+if want ring; then
 declare -a R
 for i in $(seq "$RUNS"); do R+=("$(ring)"); echo "ring alone run $i: ${R[-1]} frames/s"; done
 echo "ring alone: median $(median "${R[@]}") frames/s"
+fi
 
-for where in tmpfs disk; do
+want record && for where in tmpfs disk; do
     dir=$TMPFS
     [ $where = disk ] && dir=$DISK
     for comp in zstd lz4 none; do
@@ -126,6 +131,7 @@ for where in tmpfs disk; do
     done
 done
 
+if want tap; then
 for variant in none normal idle; do declare -a "P_$variant=()"; done
 for i in $(seq "$RUNS"); do
     for variant in none normal idle; do
@@ -139,8 +145,9 @@ for variant in normal idle; do
     eval "b=\$(median \"\${P_$variant[@]}\")"
     echo "tap cost ($variant priority): producer median $a frames/s without a tap, $b with: ratio $(python3 -c "print(f'{$b/$a:.3f}')")"
 done
+fi
 
-for rate in 10000 100000 1000000; do
+want paced && for rate in 10000 100000 1000000; do
     for i in $(seq "$RUNS"); do
         read -r frames missed < <(paced "$rate")
         echo "tap on a stream paced at $rate frames/s, run $i: recorded $frames, missed $missed"
