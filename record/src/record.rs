@@ -34,6 +34,8 @@ use crate::writer::{RecordingWriter, WriteError};
 pub const CHECK_EVERY: u32 = 4096;
 /// Longest time between housekeeping passes.
 pub const HOUSEKEEPING_NS: u64 = 10_000_000;
+/// Missed ranges kept for the report; the file has every one of them.
+pub const MAX_REPORTED_RANGES: usize = 100_000;
 /// Longest single wait for a frame (consume) before looking around.
 const WAIT_SLICE: Duration = Duration::from_millis(5);
 
@@ -97,14 +99,18 @@ pub struct RecordReport {
     pub session: String,
     /// Frames written to the file.
     pub frames: u64,
-    /// Of those, frames that reached the file: fewer only when writing
-    /// failed, losing the chunk being built.
+    /// Of those, frames known to have reached the file: fewer only when
+    /// writing failed, losing the chunk being built (a reader may find one
+    /// more chunk, when the failure came in the index records after it).
     pub durable_frames: u64,
     /// Payload bytes of those frames.
     pub payload_bytes: u64,
     /// Positions missed (tap only).
     pub missed_frames: u64,
-    /// Every missed range, in order.
+    /// Missed ranges, all of them.
+    pub missed_ranges: u64,
+    /// The missed ranges in order: every one up to
+    /// [`MAX_REPORTED_RANGES`], the first ones beyond (the file lists all).
     pub missed: Vec<MissedRange>,
     /// The first position recorded or missed.
     pub first_position: u64,
@@ -164,7 +170,7 @@ impl RecordReport {
             out += &format!(
                 "  missed     {} frames in {} ranges\n",
                 human::count(self.missed_frames),
-                self.missed.len()
+                human::count(self.missed_ranges)
             );
             const SHOWN: usize = 10;
             for m in self.missed.iter().take(SHOWN) {
@@ -183,10 +189,10 @@ impl RecordReport {
                     m.reason
                 );
             }
-            if self.missed.len() > SHOWN {
+            if self.missed_ranges > SHOWN as u64 {
                 out += &format!(
-                    "    … {} more ranges (all of them are in the file and in --report json)\n",
-                    self.missed.len() - SHOWN
+                    "    … {} more ranges: all are in the file's /forge/events channel (forge-replay --info --report json lists them)\n",
+                    human::count(self.missed_ranges - SHOWN as u64)
                 );
             }
         }
@@ -213,6 +219,7 @@ struct Sink<'a> {
     frames: u64,
     payload_bytes: u64,
     missed: Vec<MissedRange>,
+    missed_ranges: u64,
     missed_frames: u64,
     /// The missed range being extended, not yet written.
     open_miss: Option<MissedRange>,
@@ -246,6 +253,7 @@ impl<'a> Sink<'a> {
             frames: 0,
             payload_bytes: 0,
             missed: Vec::new(),
+            missed_ranges: 0,
             missed_frames: 0,
             open_miss: None,
             last: None,
@@ -338,7 +346,10 @@ impl<'a> Sink<'a> {
         self.writer
             .write_event(&Event::Missed(m.clone()), now)
             .map_err(RecordEnd::Write)?;
-        self.missed.push(m);
+        self.missed_ranges += 1;
+        if self.missed.len() < MAX_REPORTED_RANGES {
+            self.missed.push(m);
+        }
         Ok(())
     }
 
@@ -389,6 +400,7 @@ impl<'a> Sink<'a> {
             durable_frames: self.frames,
             payload_bytes: self.payload_bytes,
             missed_frames: self.missed_frames,
+            missed_ranges: self.missed_ranges,
             missed: self.missed,
             first_position: self.first_position,
             next_position,

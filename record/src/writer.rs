@@ -163,8 +163,9 @@ pub struct Written {
     pub files: Vec<PathBuf>,
     /// Frames handed to the writer, all files.
     pub frames: u64,
-    /// Frames in chunks that reached the file: a failed write loses the
-    /// ones in the chunk being built.
+    /// Frames in chunks known to have reached the file: a failed write
+    /// loses the ones in the chunk being built (a reader may still find
+    /// that chunk whole when the write failed just after it, in its index).
     pub durable_frames: u64,
     /// Message bytes handed to the writer (before compression).
     pub message_bytes: u64,

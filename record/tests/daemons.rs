@@ -213,6 +213,7 @@ fn a_tap_on_a_full_speed_stream_accounts_for_every_position_it_missed() {
     }
     assert_eq!(covered, produced - first);
     assert_eq!(rec.missed().len(), r["missed"].as_array().unwrap().len());
+    assert_eq!(Some(rec.missed().len() as u64), r["missed_ranges"].as_u64());
     let ranges_total: u64 = rec.missed().iter().map(|m| m.len()).sum();
     assert_eq!(ranges_total, missed);
     // Ranges are disjoint and in order.
@@ -459,8 +460,17 @@ fn bad_files_and_a_full_disk_get_clear_errors() {
     rig.kill9(stream);
     let rec = Recording::open_recovering(&limited).unwrap();
     assert!(rec.len() > 100 && !rec.is_complete(), "{rec:?}");
-    // The report says exactly how many frames reached the file.
-    assert_eq!(cut.json()["durable_frames"].as_u64(), Some(rec.len()));
+    // The report's durable_frames reached the file for sure (one more chunk
+    // may have, when the write failed in the index records after it), and
+    // nothing the recorder did not take is in the file.
+    let report = cut.json();
+    let durable = report["durable_frames"].as_u64().unwrap();
+    let taken = report["frames"].as_u64().unwrap();
+    assert!(
+        durable <= rec.len() && rec.len() <= taken,
+        "durable {durable}, recovered {}, taken {taken}",
+        rec.len()
+    );
     for f in rec.frames_from(0) {
         f.unwrap().frame().expect("every recovered frame verifies");
     }

@@ -118,10 +118,27 @@ impl Output {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Proc(usize);
 
+/// A child and the threads draining its output (a report larger than a
+/// pipe's buffer must not block the child until it is waited for).
+struct Running {
+    child: Child,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+fn drain(r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut r = r;
+        let mut out = Vec::new();
+        let _ = r.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
 pub struct Rig {
     what: String,
     segments: Vec<String>,
-    children: Vec<Option<Child>>,
+    children: Vec<Option<Running>>,
     pub dir: tempfile::TempDir,
     _serial: MutexGuard<'static, ()>,
 }
@@ -159,7 +176,7 @@ impl Rig {
 
     /// Starts `program` with `args`, as [`spawn`](Self::spawn).
     pub fn spawn_cmd(&mut self, program: &Path, args: &[&str]) -> Proc {
-        let child = Command::new(program)
+        let mut child = Command::new(program)
             .args(args)
             .env_remove("FORGE_SEGMENT")
             .env_remove("RUST_BACKTRACE")
@@ -168,7 +185,13 @@ impl Rig {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        self.children.push(Some(child));
+        let stdout = drain(child.stdout.take().expect("piped"));
+        let stderr = drain(child.stderr.take().expect("piped"));
+        self.children.push(Some(Running {
+            child,
+            stdout,
+            stderr,
+        }));
         Proc(self.children.len() - 1)
     }
 
@@ -190,33 +213,27 @@ impl Rig {
     }
 
     pub fn pid(&self, p: Proc) -> u32 {
-        self.children[p.0].as_ref().expect("reaped").id()
+        self.children[p.0].as_ref().expect("reaped").child.id()
     }
 
     /// Waits for the process to exit; fails the test after `timeout`.
     pub fn wait(&mut self, p: Proc, timeout: Duration) -> Output {
         let deadline = Instant::now() + timeout;
-        let child = self.children[p.0].as_mut().expect("process already reaped");
+        let running = self.children[p.0].as_mut().expect("process already reaped");
         loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                let mut child = self.children[p.0].take().unwrap();
-                let mut stdout = String::new();
-                let mut stderr = String::new();
-                if let Some(mut s) = child.stdout.take() {
-                    let _ = s.read_to_string(&mut stdout);
-                }
-                if let Some(mut s) = child.stderr.take() {
-                    let _ = s.read_to_string(&mut stderr);
-                }
-                let _ = child.wait();
+            if let Some(status) = running.child.try_wait().expect("try_wait") {
+                let running = self.children[p.0].take().unwrap();
                 return Output {
                     code: status.code(),
-                    stdout,
-                    stderr,
+                    stdout: running.stdout.join().unwrap_or_default(),
+                    stderr: running.stderr.join().unwrap_or_default(),
                 };
             }
             if Instant::now() >= deadline {
-                panic!("process {} did not exit within {timeout:?}", child.id());
+                panic!(
+                    "process {} did not exit within {timeout:?}",
+                    running.child.id()
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -225,7 +242,7 @@ impl Rig {
     /// Is it still running?
     pub fn running(&mut self, p: Proc) -> bool {
         match self.children[p.0].as_mut() {
-            Some(c) => c.try_wait().expect("try_wait").is_none(),
+            Some(r) => r.child.try_wait().expect("try_wait").is_none(),
             None => false,
         }
     }
@@ -236,9 +253,9 @@ impl Rig {
 
     /// SIGKILL and reap.
     pub fn kill9(&mut self, p: Proc) {
-        if let Some(mut child) = self.children[p.0].take() {
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some(mut r) = self.children[p.0].take() {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
         }
     }
 
@@ -251,17 +268,15 @@ impl Rig {
                 Instant::now() < deadline,
                 "timed out after {timeout:?} waiting for {what}"
             );
-            for (i, child) in self.children.iter_mut().enumerate() {
-                let Some(child) = child else { continue };
-                if let Ok(Some(status)) = child.try_wait() {
-                    if !status.success() {
-                        let mut err = String::new();
-                        if let Some(mut s) = child.stderr.take() {
-                            let _ = s.read_to_string(&mut err);
-                        }
-                        panic!("child #{i} exited with {status} while waiting for {what}:\n{err}");
-                    }
-                }
+            let failed = self.children.iter_mut().position(|r| {
+                r.as_mut().is_some_and(
+                    |r| matches!(r.child.try_wait(), Ok(Some(status)) if !status.success()),
+                )
+            });
+            if let Some(i) = failed {
+                let r = self.children[i].take().unwrap();
+                let err = r.stderr.join().unwrap_or_default();
+                panic!("child #{i} failed while waiting for {what}:\n{err}");
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -290,10 +305,9 @@ impl Rig {
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        for child in self.children.iter_mut().filter_map(Option::take) {
-            let mut child = child;
-            let _ = child.kill();
-            let _ = child.wait();
+        for mut r in self.children.iter_mut().filter_map(Option::take) {
+            let _ = r.child.kill();
+            let _ = r.child.wait();
         }
         for s in &self.segments {
             let _ = forge_fabric::segment::unlink(s);
