@@ -26,7 +26,7 @@ use forge_fabric::frame::FRAME_HEADER_LEN;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
 
-use crate::args::Speed;
+use crate::args::{From, Speed};
 use crate::read::{ReadError, RecordedFrame, Recording};
 
 /// Frames between two housekeeping passes while frames keep going.
@@ -107,7 +107,7 @@ pub struct ReplayReport {
     pub first_sequence: Option<u64>,
     /// The last sequence written.
     pub last_sequence: Option<u64>,
-    /// Laps started (1 without `--loop`).
+    /// Laps that wrote at least one frame (1 without `--loop`).
     pub laps: u64,
     /// Sequences were shifted by a lap's span from the second lap on.
     pub renumbered: bool,
@@ -150,6 +150,51 @@ impl ReplayReport {
             human::count(self.ring_full_waits),
             self.end.replace('_', " "),
         )
+    }
+}
+
+/// The first frame of `session` at or after index `from`.
+pub fn next_of_session(
+    rec: &Recording,
+    session: usize,
+    from: u64,
+) -> Result<Option<u64>, ReadError> {
+    for f in rec.frames_from(from) {
+        let f = f?;
+        if f.session == session {
+            return Ok(Some(f.index));
+        }
+    }
+    Ok(None)
+}
+
+/// The index of the first frame of `session` that `from` names: the first
+/// carrying that telemetry sequence, or the first at or after that time
+/// (an offset counts from the session's first frame).
+pub fn start_index(rec: &Recording, session: usize, from: From) -> Result<Option<u64>, ReadError> {
+    let at_time = |t: u64| match rec.find_time(t)? {
+        Some(i) => next_of_session(rec, session, i),
+        None => Ok(None),
+    };
+    match from {
+        From::Sequence(seq) => {
+            for f in rec.frames_from(0) {
+                let f = f?;
+                if f.session == session && f.sequence() == Some(seq) {
+                    return Ok(Some(f.index));
+                }
+            }
+            Ok(None)
+        }
+        From::Time(t) => at_time(t),
+        From::Offset(d) => {
+            let first = match next_of_session(rec, session, 0)? {
+                Some(i) => rec.frame(i)?.log_time_ns,
+                None => return Ok(None),
+            };
+            let d = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+            at_time(first.saturating_add(d))
+        }
     }
 }
 
@@ -219,7 +264,10 @@ struct Replayer<'a> {
     span: Option<u64>,
     lap_first: Option<u64>,
     lap_last: Option<u64>,
-    laps: u64,
+    /// The lap being written, from 0.
+    lap: u64,
+    /// Frames written in this lap.
+    lap_frames: u64,
     ring_full_waits: u64,
     next_housekeeping_ns: u64,
 }
@@ -254,7 +302,8 @@ pub fn replay(
         span: None,
         lap_first: None,
         lap_last: None,
-        laps: 0,
+        lap: 0,
+        lap_frames: 0,
         ring_full_waits: 0,
         next_housekeeping_ns: start_ns + HOUSEKEEPING_NS,
     };
@@ -272,8 +321,8 @@ pub fn replay(
         },
         first_sequence: r.first_sequence,
         last_sequence: r.last_sequence,
-        laps: r.laps,
-        renumbered: r.laps > 1,
+        laps: r.lap + u64::from(r.lap_frames > 0),
+        renumbered: r.lap > 0 && r.lap_frames > 0 || r.lap > 1,
         first_position,
         ring_full_waits: r.ring_full_waits,
         end: end.name(),
@@ -288,7 +337,7 @@ impl Replayer<'_> {
         }
         let mut until_check = CHECK_EVERY;
         loop {
-            self.laps += 1;
+            self.lap_frames = 0;
             let mut any = false;
             for f in recording.frames_from(self.config.start) {
                 let f = match f {
@@ -327,6 +376,7 @@ impl Replayer<'_> {
                     _ => Some(0),
                 };
             }
+            self.lap += 1;
             pace.rebase(monotonic_ns());
         }
     }
@@ -363,7 +413,7 @@ impl Replayer<'_> {
                 let len = f.payload.len();
                 out[..len].copy_from_slice(&f.payload);
                 if let Some(seq) = f.sequence() {
-                    let lap = self.laps - 1;
+                    let lap = self.lap;
                     let seq = seq.wrapping_add(lap.wrapping_mul(self.span.unwrap_or(0)));
                     if lap == 0 {
                         self.lap_first.get_or_insert(seq);
@@ -389,6 +439,7 @@ impl Replayer<'_> {
                     }));
                 }
                 self.frames += 1;
+                self.lap_frames += 1;
                 self.bytes += len as u64;
                 return None;
             }
@@ -421,5 +472,133 @@ impl Replayer<'_> {
         }
         self.producer.heartbeat();
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::SessionIdentity;
+    use crate::writer::{RecordingWriter, WriterOptions};
+    use forge_fabric::frame::{decode, encode, FrameKind};
+    use forge_fabric::heap_ring;
+
+    /// 100 frames, sequences 1000.., 1 ms apart; frames 40..50 missing.
+    fn recording(dir: &std::path::Path) -> Recording {
+        let path = dir.join("r.mcap");
+        let mut w = RecordingWriter::create(&path, WriterOptions::default()).unwrap();
+        w.add_session(SessionIdentity {
+            session_id: 3,
+            ..Default::default()
+        });
+        let mut buf = [0u8; 128];
+        for i in (0..100u64).filter(|i| !(40..50).contains(i)) {
+            let n = encode(&mut buf, 1_000 + i, 7, 1, FrameKind::Log, b"body").unwrap();
+            w.write_frame(3, i, 0, &buf[..n], 5_000_000_000 + i * 1_000_000)
+                .unwrap();
+        }
+        w.finish().unwrap();
+        Recording::open(&path).unwrap()
+    }
+
+    fn config() -> ReplayConfig {
+        ReplayConfig {
+            speed: Speed::Max,
+            rate: None,
+            start: 0,
+            session: 0,
+            looped: false,
+            count: 0,
+            keep_timestamps: false,
+            wait: WaitStrategy::Yield,
+        }
+    }
+
+    /// Every frame in the ring: its sequence and slot flags.
+    fn drain(c: &mut forge_fabric::Consumer, out: &mut Vec<(u64, u16)>) {
+        while let Some(f) = c.read().unwrap() {
+            let item = (decode(&f).unwrap().header.sequence, f.flags());
+            f.release();
+            out.push(item);
+        }
+    }
+
+    #[test]
+    fn start_points_name_frames_by_sequence_time_and_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = recording(dir.path());
+        assert_eq!(
+            start_index(&rec, 0, From::Sequence(1_020)).unwrap(),
+            Some(20)
+        );
+        assert_eq!(start_index(&rec, 0, From::Sequence(1_045)).unwrap(), None);
+        // 45 ms in falls in the missing range: the next frame is sequence 1050.
+        let i = start_index(&rec, 0, From::Offset(Duration::from_millis(45)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(rec.frame(i).unwrap().sequence(), Some(1_050));
+        let t = start_index(&rec, 0, From::Time(5_000_000_000 + 60_000_000)).unwrap();
+        assert_eq!(
+            t.map(|i| rec.frame(i).unwrap().sequence()),
+            Some(Some(1_060))
+        );
+        assert_eq!(start_index(&rec, 0, From::Time(u64::MAX)).unwrap(), None);
+    }
+
+    #[test]
+    fn a_looped_replay_continues_each_lap_where_the_last_ended() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = recording(dir.path());
+        let (mut p, mut c) = heap_ring(512);
+        let control = Control::new();
+        // From frame 70 (sequence 1080): laps of 1080..=1099, 20 frames.
+        let cfg = ReplayConfig {
+            start: 70,
+            looped: true,
+            count: 50,
+            ..config()
+        };
+        let (report, end) = replay(&rec, &mut p, &control, cfg);
+        assert!(matches!(end, ReplayEnd::CountReached), "{end:?}");
+        assert_eq!(
+            (report.frames, report.laps, report.renumbered),
+            (50, 3, true)
+        );
+        let mut got = Vec::new();
+        drain(&mut c, &mut got);
+        // Each lap renumbered by the span of 20: one continuous stream.
+        let seqs: Vec<u64> = got.iter().map(|&(s, _)| s).collect();
+        assert_eq!(seqs, (1_080..1_130).collect::<Vec<_>>());
+        assert!(got.iter().all(|&(_, f)| f & FRAME_RELAYED != 0));
+    }
+
+    #[test]
+    fn a_paced_replay_takes_at_least_the_recorded_time_scaled() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = recording(dir.path());
+        let (mut p, mut c) = heap_ring(512);
+        let control = Control::new();
+        // 90 frames spanning 99 ms, at 10x: at least 9.9 ms.
+        let cfg = ReplayConfig {
+            speed: Speed::Factor(10.0),
+            ..config()
+        };
+        let started = std::time::Instant::now();
+        let (report, end) = replay(&rec, &mut p, &control, cfg);
+        assert!(matches!(end, ReplayEnd::Done), "{end:?}");
+        assert_eq!(report.frames, 90);
+        assert!(started.elapsed() >= Duration::from_micros(9_900));
+        // 30 frames at 1000 frames/s: at least 29 ms.
+        let cfg = ReplayConfig {
+            rate: Some(1_000),
+            count: 30,
+            ..config()
+        };
+        let started = std::time::Instant::now();
+        replay(&rec, &mut p, &control, cfg);
+        assert!(started.elapsed() >= Duration::from_millis(29));
+        let mut got = Vec::new();
+        drain(&mut c, &mut got);
+        assert_eq!(got.len(), 120);
     }
 }

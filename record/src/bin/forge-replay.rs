@@ -284,52 +284,13 @@ fn pick_session(rec: &Recording, wanted: Option<&str>) -> Result<usize> {
     }
 }
 
-/// The first frame of `session` at or after index `from`.
-fn next_of_session(rec: &Recording, session: usize, from: u64) -> Result<Option<u64>> {
-    for f in rec.frames_from(from) {
-        let f = f?;
-        if f.session == session {
-            return Ok(Some(f.index));
-        }
-    }
-    Ok(None)
-}
-
 fn first_of_session(rec: &Recording, session: usize) -> Result<u64> {
-    Ok(next_of_session(rec, session, 0)?.unwrap_or(rec.len()))
+    Ok(replay::next_of_session(rec, session, 0)?.unwrap_or(rec.len()))
 }
 
 /// The index of the frame `--from` names, within `session`.
 fn start_index(rec: &Recording, session: usize, from: From) -> Result<u64> {
-    let at_time = |t: u64| -> Result<Option<u64>> {
-        match rec.find_time(t)? {
-            Some(i) => next_of_session(rec, session, i),
-            None => Ok(None),
-        }
-    };
-    let found = match from {
-        From::Sequence(seq) => {
-            let mut hit = None;
-            for f in rec.frames_from(0) {
-                let f = f?;
-                if f.session == session && f.sequence() == Some(seq) {
-                    hit = Some(f.index);
-                    break;
-                }
-            }
-            hit
-        }
-        From::Time(t) => at_time(t)?,
-        From::Offset(d) => {
-            let first = match next_of_session(rec, session, 0)? {
-                Some(i) => rec.frame(i)?.log_time_ns,
-                None => 0,
-            };
-            let d = d.as_nanos().min(u128::from(u64::MAX)) as u64;
-            at_time(first.saturating_add(d))?
-        }
-    };
-    found.ok_or_else(|| {
+    replay::start_index(rec, session, from)?.ok_or_else(|| {
         let range = rec.time_range().map_or("no frames".to_owned(), |(a, b)| {
             format!("frames from {a} to {b} (Unix ns)")
         });
