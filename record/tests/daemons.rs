@@ -496,3 +496,116 @@ fn bad_files_and_a_full_disk_get_clear_errors() {
         "no file for a recording that never started"
     );
 }
+
+#[test]
+fn a_following_tap_records_each_session_as_its_own_channel() {
+    let mut rig = Rig::new("follow");
+    let seg = rig.segment("a");
+    rig.init(&seg, 64);
+    let out = rig.file("follow.mcap");
+    let out_s = out.to_str().unwrap().to_owned();
+    let tap = rig.spawn(
+        Bin::Record,
+        &[
+            "--segment",
+            &seg,
+            "--tap",
+            "--follow",
+            "--out",
+            &out_s,
+            "--wait",
+            "park",
+            "--report",
+            "json",
+        ],
+    );
+    rig.wait_for("the tap to start", Duration::from_secs(20), || out.exists());
+    let mut sessions = Vec::new();
+    for round in 0..2 {
+        if round > 0 {
+            // Replaces the segment under the tap, which follows.
+            let init = rig.run(
+                Bin::Init,
+                &["--segment", &seg, "--slots", "64", "--force"],
+                LONG,
+            );
+            init.expect_code(0);
+        }
+        sessions.push(
+            forge_fabric::Observer::open(&seg, Duration::from_secs(5))
+                .unwrap()
+                .session_id(),
+        );
+        // The tap attaches to the new session before frames flow (it starts
+        // at head): give it a moment, then stream slowly enough to keep all.
+        std::thread::sleep(Duration::from_millis(300));
+        let core = rig.spawn(
+            Bin::Core,
+            &[
+                "--segment",
+                &seg,
+                "--count",
+                "2000",
+                "--wait",
+                "park",
+                "--core",
+                "0",
+            ],
+        );
+        let stream = rig.spawn(
+            Bin::Stream,
+            &[
+                "--segment",
+                &seg,
+                "--count",
+                "2000",
+                "--rate",
+                "20000",
+                "--wait",
+                "park",
+                "--core",
+                "1",
+            ],
+        );
+        rig.wait(stream, LONG).expect_code(0);
+        rig.wait(core, LONG).expect_code(0);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    rig.signal(tap, Signal::SIGINT);
+    let done = rig.wait(tap, LONG);
+    done.expect_code(0);
+    // One JSON report per session.
+    let reports: Vec<serde_json::Value> = done
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reports.len(), 2, "{}", done.stdout);
+    assert_eq!(reports[0]["end"], "session_retired");
+    assert_eq!(reports[1]["end"], "stopped");
+
+    let rec = Recording::open(&out).unwrap();
+    let ids: Vec<u64> = rec
+        .sessions()
+        .iter()
+        .map(|s| s.identity.session_id)
+        .collect();
+    assert_eq!(ids, sessions);
+    for (s, r) in rec.sessions().iter().zip(&reports) {
+        let recorded = r["frames"].as_u64().unwrap();
+        let missed = r["missed_frames"].as_u64().unwrap();
+        assert_eq!(s.frames, recorded);
+        assert_eq!(recorded + missed, 2_000, "{r}");
+    }
+    assert_eq!(rec.ends().len(), 2);
+    // Replaying needs a choice of session, and names them.
+    let seg_b = rig.segment("b");
+    rig.init(&seg_b, 64);
+    let refused = rig.run(Bin::Replay, &["--in", &out_s, "--segment", &seg_b], LONG);
+    refused.expect_code(1);
+    assert!(
+        refused.stderr.contains("holds 2 sessions"),
+        "{}",
+        refused.stderr
+    );
+}

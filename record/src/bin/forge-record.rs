@@ -14,6 +14,7 @@ use forge_demo::cli::{
 use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
 use forge_demo::human;
 use forge_demo::signals::Control;
+use forge_demo::watch::Lost;
 use forge_fabric::{Claim, Observer, SegmentError, Side, WaitStrategy};
 use forge_record::args::{parse_duration, parse_size};
 use forge_record::identity::{ClockPair, Mode, SessionIdentity};
@@ -96,6 +97,11 @@ struct Cli {
     /// How to wait for frames.
     #[arg(long, value_enum, default_value_t = WaitArg::Park)]
     wait: WaitArg,
+    /// --tap: when the segment is replaced (forge-init --force) or removed,
+    /// wait for its next session and record on, as a new channel of the
+    /// same file, instead of exiting.
+    #[arg(long, conflicts_with = "consume")]
+    follow: bool,
     /// --tap: run at SCHED_IDLE, on CPU time no other process wants, so
     /// that on a machine whose cores the daemons keep busy the tap misses
     /// frames instead of slowing them.
@@ -206,42 +212,88 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         flush_every: cli.flush_every,
         release_batch: cli.batch,
     };
-    let (report, end, writer) = if cli.consume {
-        run_consume(cli, control, config)?
+    let (reports, end, writer) = if cli.consume {
+        let (report, end, writer) = run_consume(cli, control, config)?;
+        (vec![report], end, writer)
     } else {
         run_tap(cli, control, config)?
     };
-    finish(cli, report, end, writer)
+    finish(cli, reports, end, writer)
+}
+
+/// Does `end` leave a segment that a `--follow` tap should wait out?
+fn followable(end: &RecordEnd) -> bool {
+    matches!(
+        end,
+        RecordEnd::SessionLost(_) | RecordEnd::SegmentLost(Lost::Replaced | Lost::Unlinked)
+    )
+}
+
+/// Waits for `name` to hold a live session other than `old`; `None` when
+/// a stop came first.
+fn next_session(name: &str, old: u64, control: &Control) -> Option<Observer> {
+    loop {
+        if control.stop_requested() {
+            return None;
+        }
+        if let Ok(o) = Observer::open(name, INIT_WAIT) {
+            if o.session_id() != old {
+                return Some(o);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 fn run_tap(
     cli: &Cli,
     control: Control,
-    config: RecordConfig,
-) -> Result<(RecordReport, RecordEnd, RecordingWriter)> {
+    mut config: RecordConfig,
+) -> Result<(Vec<RecordReport>, RecordEnd, RecordingWriter)> {
     let name = &cli.segment.segment;
-    let observer = open_observer(name)?;
+    let mut observer = open_observer(name)?;
     if cli.idle {
         forge_record::priority::become_idle().wrap_err("cannot switch to SCHED_IDLE")?;
     }
-    let snap = observer
-        .snapshot()
-        .wrap_err_with(|| format!("cannot read segment {name}"))?;
-    let clock = ClockPair::now();
-    let identity = SessionIdentity::from_snapshot(&snap, Mode::Tap, clock, snap.head);
-    let mut writer = create_writer(cli)?;
-    eprintln!(
-        "{PROGRAM}: pid {}, tapping {name} (session {}) read-only from position {} into {} ({}, wait {}{})",
-        std::process::id(),
-        human::session(snap.session_id),
-        human::count(snap.head),
-        out(cli).display(),
-        cli.compression.name(),
-        config.wait.name(),
-        if cli.idle { ", SCHED_IDLE" } else { "" },
-    );
-    let (report, end) = record::tap(&observer, &control, &mut writer, identity, config);
-    Ok((report, end, writer))
+    let mut writer: Option<RecordingWriter> = None;
+    let mut reports = Vec::new();
+    loop {
+        let snap = observer
+            .snapshot()
+            .wrap_err_with(|| format!("cannot read segment {name}"))?;
+        let clock = ClockPair::now();
+        let identity = SessionIdentity::from_snapshot(&snap, Mode::Tap, clock, snap.head);
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(create_writer(cli)?),
+        };
+        eprintln!(
+            "{PROGRAM}: pid {}, tapping {name} (session {}) read-only from position {} into {} ({}, wait {}{})",
+            std::process::id(),
+            human::session(snap.session_id),
+            human::count(snap.head),
+            out(cli).display(),
+            cli.compression.name(),
+            config.wait.name(),
+            if cli.idle { ", SCHED_IDLE" } else { "" },
+        );
+        let (report, end) = record::tap(&observer, &control, w, identity, config.clone());
+        let left = config.count.saturating_sub(report.frames);
+        reports.push(report);
+        let count_done = config.count != 0 && left == 0;
+        if !cli.follow || !followable(&end) || count_done {
+            return Ok((reports, end, writer.expect("created above")));
+        }
+        config.count = left;
+        eprintln!(
+            "{PROGRAM}: {name}: {}; following to its next session",
+            end.name().replace('_', " ")
+        );
+        match next_session(name, snap.session_id, &control) {
+            Some(o) => observer = o,
+            None => return Ok((reports, RecordEnd::Stopped, writer.expect("created above"))),
+        }
+    }
 }
 
 fn run_consume(
@@ -298,7 +350,7 @@ fn run_consume(
 
 fn finish(
     cli: &Cli,
-    mut report: RecordReport,
+    mut reports: Vec<RecordReport>,
     end: RecordEnd,
     writer: RecordingWriter,
 ) -> Result<Exit> {
@@ -310,15 +362,24 @@ fn finish(
         Ok(w) => (w.files, w.file_bytes, w.durable_frames, None),
         Err(e) => (files_so_far, bytes_so_far, durable_so_far, Some(e)),
     };
-    report.durable_frames = durable;
-    report.files = files.iter().map(|f| f.display().to_string()).collect();
-    report.file_bytes = file_bytes;
-    let text = match cli.report {
-        ReportFormat::Text => report.text(),
-        ReportFormat::Json => {
-            serde_json::to_string(&report).wrap_err("encoding the JSON report")? + "\n"
-        }
-    };
+    // The files are the whole recording's; frames that reached them are
+    // counted in session order.
+    let mut durable_left = durable;
+    for report in &mut reports {
+        report.files = files.iter().map(|f| f.display().to_string()).collect();
+        report.file_bytes = file_bytes;
+        report.durable_frames = report.frames.min(durable_left);
+        durable_left -= report.durable_frames;
+    }
+    let mut text = String::new();
+    for report in &reports {
+        text += &match cli.report {
+            ReportFormat::Text => report.text(),
+            ReportFormat::Json => {
+                serde_json::to_string(report).wrap_err("encoding the JSON report")? + "\n"
+            }
+        };
+    }
     print_report(&text).wrap_err("writing the report")?;
     let readable = |path: &std::path::Path| {
         format!(
