@@ -253,6 +253,8 @@ impl Pace {
 }
 
 struct Replayer<'a> {
+    /// The recording's path, for messages.
+    path: std::path::PathBuf,
     producer: &'a mut Producer,
     control: &'a Control,
     config: ReplayConfig,
@@ -292,6 +294,7 @@ pub fn replay(
         },
     };
     let mut r = Replayer {
+        path: recording.path().to_owned(),
         producer,
         control,
         config,
@@ -411,7 +414,16 @@ impl Replayer<'_> {
             if let Some(mut slot) = self.producer.claim() {
                 let out = slot.payload_mut();
                 let len = f.payload.len();
-                out[..len].copy_from_slice(&f.payload);
+                // The codec refuses payloads longer than a slot; were one
+                // there, the recording, not the ring, would be at fault.
+                let Some(dest) = out.get_mut(..len) else {
+                    return Some(ReplayEnd::Read(ReadError::Corrupt {
+                        path: self.path.clone(),
+                        offset: 0,
+                        what: format!("frame {} holds {len} bytes, more than a slot", f.index),
+                    }));
+                };
+                dest.copy_from_slice(&f.payload);
                 if let Some(seq) = f.sequence() {
                     let lap = self.lap;
                     let seq = seq.wrapping_add(lap.wrapping_mul(self.span.unwrap_or(0)));
@@ -429,15 +441,8 @@ impl Replayer<'_> {
                     }
                     debug_assert!(len >= FRAME_HEADER_LEN);
                 }
-                // A payload no slot could hold never decodes; unreachable.
-                if slot
-                    .commit_with_flags(len, f.slot_flags | FRAME_RELAYED)
-                    .is_err()
-                {
-                    return Some(ReplayEnd::Corrupt(Corruption::Identity {
-                        what: format!("a recorded payload of {len} bytes does not fit a slot"),
-                    }));
-                }
+                // Cannot fail: `len` fit the payload above.
+                let _ = slot.commit_with_flags(len, f.slot_flags | FRAME_RELAYED);
                 self.frames += 1;
                 self.lap_frames += 1;
                 self.bytes += len as u64;
