@@ -8,8 +8,9 @@
 //!   sequence or time, the recorded identity and what was missed.
 //! - [`image`] writes and reads `.forge` ring images: a segment's header and
 //!   every slot, as copied and validated at one moment.
-//! - [`record`] and [`replay`] are the engines of the `forge-record` and
-//!   `forge-replay` binaries.
+//! - `record` and `replay` are the engines of the `forge-record` and
+//!   `forge-replay` binaries (feature `engines`, on by default; without it
+//!   the crate is the formats alone and does not depend on forge-demo).
 //!
 //! Both file formats are described in `FORMATS.md` beside this crate.
 #![deny(unsafe_code, missing_docs)]
@@ -22,7 +23,9 @@ pub mod image;
 mod mcap_io;
 pub mod priority;
 pub mod read;
+#[cfg(feature = "engines")]
 pub mod record;
+#[cfg(feature = "engines")]
 pub mod replay;
 pub mod writer;
 

@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use forge_fabric::frame::{self, Frame, FrameError, FrameHeader};
 use mcap::records::{ChunkHeader, Record};
 
+use crate::args::From;
 use crate::codec::{self, CodecError};
 use crate::events::{self, Event, MissedRange, SessionEnd};
 use crate::identity::SessionIdentity;
@@ -908,6 +909,47 @@ impl Recording {
             }
         }
         Ok(None)
+    }
+
+    /// The first frame of `session` at or after index `from`.
+    pub fn next_of_session(&self, session: usize, from: u64) -> Result<Option<u64>, ReadError> {
+        for f in self.frames_from(from) {
+            let f = f?;
+            if f.session == session {
+                return Ok(Some(f.index));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The index of the first frame of `session` that `from` names: the
+    /// first carrying that telemetry sequence, or the first at or after
+    /// that time (an offset counts from the session's first frame).
+    pub fn start_index(&self, session: usize, from: From) -> Result<Option<u64>, ReadError> {
+        let at_time = |t: u64| match self.find_time(t)? {
+            Some(i) => self.next_of_session(session, i),
+            None => Ok(None),
+        };
+        match from {
+            From::Sequence(seq) => {
+                for f in self.frames_from(0) {
+                    let f = f?;
+                    if f.session == session && f.sequence() == Some(seq) {
+                        return Ok(Some(f.index));
+                    }
+                }
+                Ok(None)
+            }
+            From::Time(t) => at_time(t),
+            From::Offset(d) => {
+                let first = match self.next_of_session(session, 0)? {
+                    Some(i) => self.frame(i)?.log_time_ns,
+                    None => return Ok(None),
+                };
+                let d = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+                at_time(first.saturating_add(d))
+            }
+        }
     }
 
     /// Frames recorded (in the readable part).

@@ -26,7 +26,7 @@ use forge_fabric::frame::FRAME_HEADER_LEN;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
 
-use crate::args::{From, Speed};
+use crate::args::Speed;
 use crate::read::{ReadError, RecordedFrame, Recording};
 
 /// Frames between two housekeeping passes while frames keep going.
@@ -150,51 +150,6 @@ impl ReplayReport {
             human::count(self.ring_full_waits),
             self.end.replace('_', " "),
         )
-    }
-}
-
-/// The first frame of `session` at or after index `from`.
-pub fn next_of_session(
-    rec: &Recording,
-    session: usize,
-    from: u64,
-) -> Result<Option<u64>, ReadError> {
-    for f in rec.frames_from(from) {
-        let f = f?;
-        if f.session == session {
-            return Ok(Some(f.index));
-        }
-    }
-    Ok(None)
-}
-
-/// The index of the first frame of `session` that `from` names: the first
-/// carrying that telemetry sequence, or the first at or after that time
-/// (an offset counts from the session's first frame).
-pub fn start_index(rec: &Recording, session: usize, from: From) -> Result<Option<u64>, ReadError> {
-    let at_time = |t: u64| match rec.find_time(t)? {
-        Some(i) => next_of_session(rec, session, i),
-        None => Ok(None),
-    };
-    match from {
-        From::Sequence(seq) => {
-            for f in rec.frames_from(0) {
-                let f = f?;
-                if f.session == session && f.sequence() == Some(seq) {
-                    return Ok(Some(f.index));
-                }
-            }
-            Ok(None)
-        }
-        From::Time(t) => at_time(t),
-        From::Offset(d) => {
-            let first = match next_of_session(rec, session, 0)? {
-                Some(i) => rec.frame(i)?.log_time_ns,
-                None => return Ok(None),
-            };
-            let d = d.as_nanos().min(u128::from(u64::MAX)) as u64;
-            at_time(first.saturating_add(d))
-        }
     }
 }
 
@@ -483,6 +438,7 @@ impl Replayer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::args::From;
     use crate::identity::SessionIdentity;
     use crate::writer::{RecordingWriter, WriterOptions};
     use forge_fabric::frame::{decode, encode, FrameKind};
@@ -532,22 +488,22 @@ mod tests {
     fn start_points_name_frames_by_sequence_time_and_offset() {
         let dir = tempfile::tempdir().unwrap();
         let rec = recording(dir.path());
-        assert_eq!(
-            start_index(&rec, 0, From::Sequence(1_020)).unwrap(),
-            Some(20)
-        );
-        assert_eq!(start_index(&rec, 0, From::Sequence(1_045)).unwrap(), None);
+        assert_eq!(rec.start_index(0, From::Sequence(1_020)).unwrap(), Some(20));
+        assert_eq!(rec.start_index(0, From::Sequence(1_045)).unwrap(), None);
         // 45 ms in falls in the missing range: the next frame is sequence 1050.
-        let i = start_index(&rec, 0, From::Offset(Duration::from_millis(45)))
+        let i = rec
+            .start_index(0, From::Offset(Duration::from_millis(45)))
             .unwrap()
             .unwrap();
         assert_eq!(rec.frame(i).unwrap().sequence(), Some(1_050));
-        let t = start_index(&rec, 0, From::Time(5_000_000_000 + 60_000_000)).unwrap();
+        let t = rec
+            .start_index(0, From::Time(5_000_000_000 + 60_000_000))
+            .unwrap();
         assert_eq!(
             t.map(|i| rec.frame(i).unwrap().sequence()),
             Some(Some(1_060))
         );
-        assert_eq!(start_index(&rec, 0, From::Time(u64::MAX)).unwrap(), None);
+        assert_eq!(rec.start_index(0, From::Time(u64::MAX)).unwrap(), None);
     }
 
     #[test]

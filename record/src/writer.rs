@@ -27,7 +27,8 @@ pub const PROFILE: &str = "forge";
 pub const METADATA_NAME: &str = "forge.recording";
 
 /// Chunk compression.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "engines", derive(clap::ValueEnum))]
 pub enum Compression {
     /// zstd: smaller files, more CPU.
     #[default]

@@ -285,12 +285,12 @@ fn pick_session(rec: &Recording, wanted: Option<&str>) -> Result<usize> {
 }
 
 fn first_of_session(rec: &Recording, session: usize) -> Result<u64> {
-    Ok(replay::next_of_session(rec, session, 0)?.unwrap_or(rec.len()))
+    Ok(rec.next_of_session(session, 0)?.unwrap_or(rec.len()))
 }
 
 /// The index of the frame `--from` names, within `session`.
 fn start_index(rec: &Recording, session: usize, from: From) -> Result<u64> {
-    replay::start_index(rec, session, from)?.ok_or_else(|| {
+    rec.start_index(session, from)?.ok_or_else(|| {
         let range = rec.time_range().map_or("no frames".to_owned(), |(a, b)| {
             format!("frames from {a} to {b} (Unix ns)")
         });
