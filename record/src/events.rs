@@ -1,5 +1,6 @@
 //! What happened while recording, beside the frames: sequence ranges the
-//! recorder missed and how each session's recording ended. Written as JSON
+//! recorder missed, the ring's counters and latency histogram sampled once
+//! a second, and how each session's recording ended. Written as JSON
 //! messages on the `/forge/events` channel as they happen, so a recording
 //! cut short still says what it missed up to its last complete chunk.
 
@@ -60,12 +61,80 @@ pub struct SessionEnd {
     pub next_position: u64,
 }
 
+/// The ring's header counters and the consumer's latency histogram at one
+/// moment, as an inspector would sample them live: the offline view computes
+/// throughput and latency over time from consecutive samples.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RingSample {
+    /// The session.
+    #[serde(with = "hex")]
+    pub session: u64,
+    /// When, wall clock ns (the message's `log_time` too).
+    pub at_unix_ns: u64,
+    /// `head`.
+    pub head: u64,
+    /// `tail`.
+    pub tail: u64,
+    /// Frames the producer committed.
+    pub producer_messages: u64,
+    /// Frames the consumer released.
+    pub consumer_messages: u64,
+    /// Times the producer found the ring full.
+    pub producer_backpressure: u64,
+    /// Times the consumer found it empty.
+    pub consumer_backpressure: u64,
+    /// Latency samples in the histogram.
+    pub latency_count: u64,
+    /// Their sum, ns.
+    pub latency_sum_ns: u64,
+    /// The largest, ns.
+    pub latency_max_ns: u64,
+    /// Samples beyond the histogram.
+    pub latency_overflow: u64,
+    /// Bucket counts (fabric's layout: `bucket_low`/`bucket_high`).
+    pub latency_buckets: Vec<u64>,
+}
+
+impl RingSample {
+    /// From an observer's snapshot taken at `at_unix_ns`.
+    pub fn of(s: &forge_fabric::Snapshot, at_unix_ns: u64) -> Self {
+        RingSample {
+            session: s.session_id,
+            at_unix_ns,
+            head: s.head,
+            tail: s.tail,
+            producer_messages: s.producer.messages,
+            consumer_messages: s.consumer.messages,
+            producer_backpressure: s.producer.backpressure,
+            consumer_backpressure: s.consumer.backpressure,
+            latency_count: s.latency.count,
+            latency_sum_ns: s.latency.sum_ns,
+            latency_max_ns: s.latency.max_ns,
+            latency_overflow: s.latency.overflow,
+            latency_buckets: s.latency.buckets.clone(),
+        }
+    }
+
+    /// The histogram as fabric's type, for its quantiles and deltas.
+    pub fn latency(&self) -> forge_fabric::observe::LatencySnapshot {
+        forge_fabric::observe::LatencySnapshot {
+            count: self.latency_count,
+            sum_ns: self.latency_sum_ns,
+            max_ns: self.latency_max_ns,
+            overflow: self.latency_overflow,
+            buckets: self.latency_buckets.clone(),
+        }
+    }
+}
+
 /// One message of the events channel.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     /// Positions the recorder missed.
     Missed(MissedRange),
+    /// The ring's counters and latency histogram.
+    Sample(RingSample),
     /// The end of a session's recording.
     End(SessionEnd),
 }

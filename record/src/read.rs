@@ -22,7 +22,7 @@ use mcap::records::{ChunkHeader, Record};
 
 use crate::args::From;
 use crate::codec::{self, CodecError};
-use crate::events::{self, Event, MissedRange, SessionEnd};
+use crate::events::{self, Event, MissedRange, RingSample, SessionEnd};
 use crate::identity::SessionIdentity;
 use crate::mcap_io;
 use crate::writer::{METADATA_NAME, PROFILE};
@@ -227,6 +227,7 @@ pub struct Recording {
     blocks: Vec<Block>,
     frames: u64,
     missed: Vec<MissedRange>,
+    samples: Vec<RingSample>,
     ends: Vec<SessionEnd>,
     damage: Vec<Damage>,
     complete: bool,
@@ -442,6 +443,7 @@ impl Recording {
             blocks: Vec::new(),
             frames: 0,
             missed: Vec::new(),
+            samples: Vec::new(),
             ends: Vec::new(),
             damage: Vec::new(),
             complete: false,
@@ -728,6 +730,7 @@ impl Recording {
         for e in found.events {
             match e {
                 Event::Missed(m) => self.missed.push(m),
+                Event::Sample(r) => self.samples.push(r),
                 Event::End(e) => self.ends.push(e),
             }
         }
@@ -975,6 +978,12 @@ impl Recording {
     /// Ring positions a `--tap` recorder missed, as it recorded them.
     pub fn missed(&self) -> &[MissedRange] {
         &self.missed
+    }
+
+    /// The ring's counters and latency histogram, sampled about once a
+    /// second while recording, in order.
+    pub fn samples(&self) -> &[RingSample] {
+        &self.samples
     }
 
     /// How each session's recording ended, when it ended cleanly.

@@ -26,7 +26,7 @@ use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::observe::{ObserveError, SegmentState};
 use forge_fabric::{Consumer, Corruption, NameStatus, Observer, SessionError, WaitStrategy};
 
-use crate::events::{Event, MissedRange, SessionEnd};
+use crate::events::{Event, MissedRange, RingSample, SessionEnd};
 use crate::identity::{ClockPair, Mode, SessionIdentity};
 use crate::writer::{RecordingWriter, WriteError};
 
@@ -34,6 +34,8 @@ use crate::writer::{RecordingWriter, WriteError};
 pub const CHECK_EVERY: u32 = 4096;
 /// Longest time between housekeeping passes.
 pub const HOUSEKEEPING_NS: u64 = 10_000_000;
+/// How often the ring's counters and latency histogram are written.
+pub const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
 /// Missed ranges kept for the report; the file has every one of them.
 pub const MAX_REPORTED_RANGES: usize = 100_000;
 /// Longest single wait for a frame (consume) before looking around.
@@ -229,6 +231,8 @@ struct Sink<'a> {
     first_frame_ns: u64,
     last_frame_ns: u64,
     last_flush_ns: u64,
+    /// When the ring was last sampled (0: never).
+    last_sample_ns: u64,
     next_housekeeping_ns: u64,
 }
 
@@ -261,6 +265,7 @@ impl<'a> Sink<'a> {
             first_frame_ns: 0,
             last_frame_ns: 0,
             last_flush_ns: now,
+            last_sample_ns: 0,
             next_housekeeping_ns: now + HOUSEKEEPING_NS,
         }
     }
@@ -353,6 +358,25 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
+    /// Has a second passed since the last sample?
+    fn sample_due(&self, now_ns: u64) -> bool {
+        self.last_sample_ns == 0 || now_ns.saturating_sub(self.last_sample_ns) >= SAMPLE_EVERY_NS
+    }
+
+    /// Writes the ring's counters and latency histogram when a second has
+    /// passed since the last sample (or always, with `force`).
+    fn sample(&mut self, snap: &forge_fabric::Snapshot, force: bool) -> Result<(), RecordEnd> {
+        let now = monotonic_ns();
+        if !force && !self.sample_due(now) {
+            return Ok(());
+        }
+        self.last_sample_ns = now;
+        let at = self.clock.to_unix(now);
+        self.writer
+            .write_event(&Event::Sample(RingSample::of(snap, at)), at)
+            .map_err(RecordEnd::Write)
+    }
+
     /// The file's share of housekeeping: close a chunk when it is due, roll
     /// when the file is big or old enough.
     fn file_housekeeping(&mut self, now_ns: u64) -> Result<(), RecordEnd> {
@@ -418,9 +442,12 @@ impl<'a> Sink<'a> {
 
 /// Records as the ring's consumer until the count, a stop, or the session
 /// or file fails. The first frame recorded is the one at the consumer's
-/// position (`identity.start_position`).
+/// position (`identity.start_position`). Like forge-core, it adds each
+/// frame's transit latency to the segment's histogram; with `observer`, it
+/// also samples the ring's counters and that histogram into the file.
 pub fn consume(
     consumer: &mut Consumer,
+    observer: Option<&Observer>,
     control: &Control,
     writer: &mut RecordingWriter,
     identity: SessionIdentity,
@@ -431,8 +458,11 @@ pub fn consume(
     let wait = config.wait;
     let mut sink = Sink::new(writer, control, config, identity);
     let mut lost_since: Option<u64> = None;
-    let end = consume_loop(consumer, &mut sink, wait, &mut lost_since);
+    let end = consume_loop(consumer, observer, &mut sink, wait, &mut lost_since);
     consumer.flush();
+    if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
+        let _ = sink.sample(&snap, true);
+    }
     let next = consumer.position();
     let report = sink.finish(&end, Mode::Consume, next);
     (report, end)
@@ -440,12 +470,13 @@ pub fn consume(
 
 fn consume_loop(
     consumer: &mut Consumer,
+    observer: Option<&Observer>,
     sink: &mut Sink<'_>,
     wait: WaitStrategy,
     lost_since: &mut Option<u64>,
 ) -> RecordEnd {
     let mut until_check = CHECK_EVERY;
-    if let Some(end) = consume_housekeeping(consumer, sink, monotonic_ns(), lost_since) {
+    if let Some(end) = consume_housekeeping(consumer, observer, sink, monotonic_ns(), lost_since) {
         return end;
     }
     loop {
@@ -459,12 +490,16 @@ fn consume_loop(
                 if let Err(end) = sink.frame(frame.position(), frame.flags(), &frame) {
                     return end;
                 }
+                let stamp = decode_header(&frame).ok().map(|h| h.timestamp_ns);
                 frame.release();
+                if let Some(stamp) = stamp {
+                    consumer.record_latency(sink.last_frame_ns.saturating_sub(stamp));
+                }
                 until_check -= 1;
                 if until_check == 0 {
                     until_check = CHECK_EVERY;
                     if let Some(end) =
-                        consume_housekeeping(consumer, sink, monotonic_ns(), lost_since)
+                        consume_housekeeping(consumer, observer, sink, monotonic_ns(), lost_since)
                     {
                         return end;
                     }
@@ -479,7 +514,9 @@ fn consume_loop(
                     }
                 }
                 if !got || now >= sink.next_housekeeping_ns {
-                    if let Some(end) = consume_housekeeping(consumer, sink, now, lost_since) {
+                    if let Some(end) =
+                        consume_housekeeping(consumer, observer, sink, now, lost_since)
+                    {
                         return end;
                     }
                 }
@@ -491,6 +528,7 @@ fn consume_loop(
 
 fn consume_housekeeping(
     consumer: &mut Consumer,
+    observer: Option<&Observer>,
     sink: &mut Sink<'_>,
     now_ns: u64,
     lost_since: &mut Option<u64>,
@@ -512,6 +550,13 @@ fn consume_housekeeping(
         }
     }
     consumer.heartbeat();
+    if sink.sample_due(now_ns) {
+        if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
+            if let Err(e) = sink.sample(&snap, true) {
+                return Some(e);
+            }
+        }
+    }
     sink.file_housekeeping(now_ns).err()
 }
 
@@ -615,6 +660,9 @@ pub fn tap(
                 NameStatus::Replaced => break RecordEnd::SegmentLost(Lost::Replaced),
                 NameStatus::Unlinked => break RecordEnd::SegmentLost(Lost::Unlinked),
             }
+            if let Err(e) = sink.sample(&snap, false) {
+                break e;
+            }
             if let Err(e) = sink.file_housekeeping(now) {
                 break e;
             }
@@ -623,6 +671,10 @@ pub fn tap(
             idle(wait);
         }
     };
+    // The ring as the recording ends, when it can still be read.
+    if let Ok(snap) = observer.snapshot() {
+        let _ = sink.sample(&snap, true);
+    }
     let report = sink.finish(&end, Mode::Tap, cursor);
     (report, end)
 }
@@ -684,7 +736,7 @@ mod tests {
         let path = dir.path().join("c.mcap");
         let mut w = RecordingWriter::create(&path, WriterOptions::default()).unwrap();
         let control = Control::new();
-        let (report, end) = consume(&mut c, &control, &mut w, identity(), config(n));
+        let (report, end) = consume(&mut c, None, &control, &mut w, identity(), config(n));
         producer.join().unwrap();
         assert!(matches!(end, RecordEnd::CountReached), "{end:?}");
         assert_eq!((report.frames, report.next_position), (n, n));

@@ -63,6 +63,18 @@ fn a_million_consumed_frames_replay_into_a_second_ring_that_forge_core_verifies(
     assert_eq!(json["frames"], 1_000_000);
     assert_eq!(json["end"], "count_reached");
 
+    // The recorder, as consumer, kept the segment's latency histogram, and
+    // sampled it into the file.
+    let rec = Recording::open(&out).unwrap();
+    let last = rec.samples().last().expect("a sample at the end");
+    assert_eq!(last.consumer_messages, 1_000_000);
+    assert!(
+        last.latency().count >= 1_000_000,
+        "{}",
+        last.latency().count
+    );
+    drop(rec);
+
     // The crate's reader lists the channels and their message counts.
     let info = rig.run(
         Bin::Replay,
@@ -84,7 +96,9 @@ fn a_million_consumed_frames_replay_into_a_second_ring_that_forge_core_verifies(
         })
         .collect();
     assert_eq!(counts.len(), 2, "{counts:?}");
-    assert_eq!(counts[0], ("/forge/events".to_owned(), 1));
+    // The events: samples (at least the one at the end) and the session's end.
+    assert_eq!(counts[0].0, "/forge/events");
+    assert!(counts[0].1 >= 2, "{counts:?}");
     assert!(counts[1].0.starts_with(&format!("{a}/session/")));
     assert_eq!(counts[1].1, 1_000_000);
 
@@ -220,6 +234,10 @@ fn a_tap_on_a_full_speed_stream_accounts_for_every_position_it_missed() {
     for w in rec.missed().windows(2) {
         assert!(w[0].end_position <= w[1].first_position);
     }
+    // The ring was sampled as the recording ended: the producer's count.
+    let last = rec.samples().last().expect("a sample at the end");
+    assert_eq!(last.head, produced);
+    assert_eq!(last.producer_messages, produced);
     eprintln!(
         "tap recorded {frames} of {} frames, missed {missed} in {} ranges",
         produced - first,

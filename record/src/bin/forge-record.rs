@@ -342,7 +342,14 @@ fn run_consume(
         cli.compression.name(),
         config.wait.name(),
     );
-    let (report, end) = record::consume(&mut consumer, &control, &mut writer, identity, config);
+    let (report, end) = record::consume(
+        &mut consumer,
+        Some(&observer),
+        &control,
+        &mut writer,
+        identity,
+        config,
+    );
     // Release the role before the summary is written.
     drop(consumer);
     Ok((report, end, writer))

@@ -374,6 +374,10 @@ fn info_text(rec: &Recording) -> String {
         human::count(missed),
         rec.missed().len()
     );
+    out += &format!(
+        "  samples     {} (the ring's counters and latency histogram, about once a second)\n",
+        rec.samples().len()
+    );
     for e in rec.ends() {
         out += &format!(
             "  ended       session {}: {}, {} frames, {} missed, next position {}\n",
@@ -408,6 +412,7 @@ fn info_json(rec: &Recording) -> serde_json::Value {
             "identity": s.identity.to_metadata(),
         })).collect::<Vec<_>>(),
         "missed": rec.missed(),
+        "samples": rec.samples().len(),
         "ends": rec.ends(),
     })
 }
