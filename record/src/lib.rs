@@ -8,6 +8,8 @@
 //!   sequence or time, the recorded identity and what was missed.
 //! - [`image`] writes and reads `.forge` ring images: a segment's header and
 //!   every slot, as copied and validated at one moment.
+//! - [`offline::open`] opens either, told apart by their first bytes: an
+//!   inspector's `--file`.
 //! - `record` and `replay` are the engines of the `forge-record` and
 //!   `forge-replay` binaries (feature `engines`, on by default; without it
 //!   the crate is the formats alone and does not depend on forge-demo).
@@ -21,6 +23,7 @@ pub mod events;
 pub mod identity;
 pub mod image;
 mod mcap_io;
+pub mod offline;
 pub mod priority;
 pub mod read;
 #[cfg(feature = "engines")]

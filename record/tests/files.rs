@@ -315,3 +315,41 @@ fn rolling_starts_a_new_self_contained_file() {
     }
     assert_eq!(next, 5_000);
 }
+
+#[test]
+fn an_inspector_opens_either_kind_of_file_by_its_first_bytes() {
+    use forge_record::offline::{open, Offline, OfflineError};
+    let dir = temp();
+    let path = dir.path().join("r.mcap");
+    write(&path, 10, Compression::Zstd);
+    assert!(matches!(open(&path, false), Ok(Offline::Recording(r)) if r.len() == 10));
+    let image = forge_record::RingImage {
+        meta: Default::default(),
+        snapshot: forge_fabric::Snapshot {
+            slot_count: 0,
+            latency: Default::default(),
+            ..Default::default()
+        },
+        holders: [
+            forge_fabric::observe::HolderCheck::Unknown,
+            forge_fabric::observe::HolderCheck::Unknown,
+        ],
+        slots: vec![],
+    };
+    let img = dir.path().join("ring.forge");
+    image.save(&img).unwrap();
+    assert!(matches!(open(&img, false), Ok(Offline::Image(i)) if i == image));
+    let other = dir.path().join("x.txt");
+    std::fs::write(&other, b"hello").unwrap();
+    let e = open(&other, false).unwrap_err();
+    assert!(matches!(e, OfflineError::Unknown { .. }), "{e}");
+    assert!(e.to_string().contains("neither a Forge recording"), "{e}");
+    // A cut recording: refused, or read up to its last chunk.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    assert!(matches!(
+        open(&path, false),
+        Err(OfflineError::Recording(ReadError::Incomplete { .. }))
+    ));
+    assert!(matches!(open(&path, true), Ok(Offline::Recording(r)) if r.len() == 10));
+}
