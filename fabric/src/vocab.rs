@@ -55,6 +55,12 @@ macro_rules! header_enum {
             }
         }
 
+        impl From<$name> for u32 {
+            fn from(v: $name) -> u32 {
+                v.code()
+            }
+        }
+
         impl TryFrom<u32> for $name {
             type Error = $crate::vocab::UnknownCode;
             fn try_from(code: u32) -> Result<Self, $crate::vocab::UnknownCode> {
@@ -171,6 +177,16 @@ impl<T: TryFrom<u32>> Coded<T> {
     /// Decodes `code`.
     pub fn from_code(code: u32) -> Self {
         T::try_from(code).map_or(Coded::Unknown(code), Coded::Known)
+    }
+}
+
+impl<T: Copy + Into<u32>> Coded<T> {
+    /// The number as stored, known or not.
+    pub fn code(&self) -> u32 {
+        match self {
+            Coded::Known(t) => (*t).into(),
+            Coded::Unknown(code) => *code,
+        }
     }
 }
 

@@ -1,0 +1,75 @@
+//! The recording reader on arbitrary bytes, and on bytes laid over a valid
+//! recording: a typed error, or a recording whose every frame reads back.
+//! Never a panic, never an allocation the file's own size does not bound.
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use forge_record::identity::SessionIdentity;
+use forge_record::{Compression, Recording, RecordingWriter, WriterOptions};
+use libfuzzer_sys::fuzz_target;
+
+fn valid() -> &'static [u8] {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("forge_fuzz_recording_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("seed.mcap");
+        let opts = WriterOptions {
+            compression: Compression::None,
+            chunk_size: 512,
+            ..Default::default()
+        };
+        let mut w = RecordingWriter::create(&path, opts).unwrap();
+        w.add_session(SessionIdentity {
+            session_id: 9,
+            ..Default::default()
+        });
+        let mut buf = [0u8; 96];
+        for i in 0..20u64 {
+            let n = forge_fabric::frame::encode(
+                &mut buf,
+                i,
+                i,
+                1,
+                forge_fabric::frame::FrameKind::Metric,
+                &[i as u8; 40],
+            )
+            .unwrap();
+            w.write_frame(9, i, 0, &buf[..n], i).unwrap();
+        }
+        w.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        bytes
+    })
+}
+
+fn check(bytes: &[u8]) {
+    if let Ok(rec) = Recording::from_bytes(PathBuf::from("fuzz.mcap"), bytes.to_vec()) {
+        let mut n = 0;
+        for f in rec.frames_from(0) {
+            if f.is_err() {
+                break;
+            }
+            n += 1;
+        }
+        assert!(n <= rec.len());
+        let _ = rec.find_sequence(5);
+        let _ = rec.find_time(5);
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    check(data);
+    let mut file = valid().to_vec();
+    if let [a, b, rest @ ..] = data {
+        let at = usize::from(u16::from_le_bytes([*a, *b])) % file.len();
+        let n = rest.len().min(file.len() - at);
+        file[at..at + n].copy_from_slice(&rest[..n]);
+        check(&file);
+        file.truncate(at + n);
+        check(&file);
+    }
+});

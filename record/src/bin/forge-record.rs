@@ -1,0 +1,441 @@
+//! forge-record: every frame of a live ring into an MCAP file.
+#![deny(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use color_eyre::Section;
+use forge_demo::cli::{
+    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg, INIT_WAIT,
+};
+use forge_demo::end::Lost;
+use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::signals::Control;
+use forge_fabric::human;
+use forge_fabric::{Claim, Observer, Role, SegmentError, WaitStrategy};
+use forge_record::args::{parse_duration, parse_size};
+use forge_record::identity::{ClockPair, Mode, SessionIdentity};
+use forge_record::record::{self, RecordConfig, RecordEnd, RecordReport};
+use forge_record::{Compression, RecordingWriter, RingImage, SlotVerdict, WriterOptions};
+
+const PROGRAM: &str = "forge-record";
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
+/// Record every frame of a Forge ring into an MCAP file.
+///
+/// --tap (the default) reads through the read-only observer, like forge-top:
+/// it never slows the producer, and when it falls behind, the file and the
+/// report say exactly which positions and sequences it missed. --consume
+/// takes the consumer role instead, like forge-core: it loses nothing, and a
+/// slow disk back-pressures the producer.
+///
+/// The file is MCAP (open it with forge-replay --info, Foxglove or the mcap
+/// CLI): one channel per recorded session carrying the segment's identity,
+/// one message per frame. Chunks are closed at least every --flush-every, so
+/// a recording killed mid-file stays readable up to its last chunk.
+/// SIGINT/SIGTERM/SIGHUP stop cleanly (a tap first records up to the head of
+/// that moment) and print the report.
+#[derive(Debug, Parser)]
+#[command(
+    name = PROGRAM,
+    version,
+    after_help = format!("Examples:\n  forge-record --out ring.mcap                       # tap until stopped\n  forge-record --consume --count 1000000 --out run.mcap\n  forge-record --out ring.mcap --max-size 512M --max-duration 10m   # ring.mcap, ring.1.mcap, …\n  forge-replay --in ring.mcap --info                 # what was recorded\n\n{EXIT_CODES_HELP}")
+)]
+struct Cli {
+    #[command(flatten)]
+    segment: SegmentArg,
+    /// The recording to write (replaced if it exists). Rolled files go
+    /// beside it: NAME.1.mcap, NAME.2.mcap, …
+    #[arg(long, value_name = "FILE", required_unless_present = "image")]
+    out: Option<PathBuf>,
+    /// Instead of recording, write a .forge image of the ring as it is now
+    /// (header and every slot, copied and validated) and exit.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "consume", "tap", "count"])]
+    image: Option<PathBuf>,
+    /// Read-only, through the observer (the default).
+    #[arg(long, conflicts_with = "consume")]
+    tap: bool,
+    /// Take the consumer role: lossless, back-pressures the producer.
+    #[arg(long)]
+    consume: bool,
+    /// Frames to record, then exit; 0 records until stopped.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    count: u64,
+    /// Chunk compression.
+    #[arg(long, value_enum, default_value_t = Compression::Zstd)]
+    compression: Compression,
+    /// Uncompressed bytes per chunk (64K, 1M, …).
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    chunk_size: u64,
+    /// Start a new file once this one reaches SIZE (512M, 2G, …).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_size: Option<u64>,
+    /// Start a new file once this one is this old (10m, 1h, …).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    max_duration: Option<Duration>,
+    /// Close a chunk at least this often: the most a kill loses.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    flush_every: Duration,
+    /// zstd worker threads; 0 compresses on the recording thread.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    compression_threads: u32,
+    /// Compression level: zstd 1 (fastest) to 19, lz4 0 to 16; 0 takes the
+    /// library's default (zstd 3).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    compression_level: u32,
+    /// How to wait for frames.
+    #[arg(long, value_enum, default_value_t = WaitArg::Park)]
+    wait: WaitArg,
+    /// --tap: when the segment is replaced (forge-init --force) or removed,
+    /// wait for its next session and record on, as a new channel of the
+    /// same file, instead of exiting.
+    #[arg(long, conflicts_with = "consume")]
+    follow: bool,
+    /// --tap: run at SCHED_IDLE, on CPU time no other process wants, so
+    /// that on a machine whose cores the daemons keep busy the tap misses
+    /// frames instead of slowing them.
+    #[arg(long, conflicts_with = "consume")]
+    idle: bool,
+    /// --consume: CPU core to pin to [default: forge-core's].
+    #[arg(long, value_name = "N", requires = "consume")]
+    core: Option<u32>,
+    /// --consume: free slots for the producer every K frames.
+    #[arg(long, value_name = "K", default_value_t = 32)]
+    batch: u64,
+    /// Final report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    report: ReportFormat,
+    #[command(flatten)]
+    parent: ParentArg,
+}
+
+fn main() -> ExitCode {
+    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
+    // us with no report and a file without its summary.
+    let control = match Control::from_signals() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{PROGRAM}: error: {e:#}");
+            return Exit::Error.into();
+        }
+    };
+    exit::install_reports();
+    let cli = Cli::parse();
+    match run(&cli, control) {
+        Ok(code) => code.into(),
+        Err(report) => exit::fail(PROGRAM, &report).into(),
+    }
+}
+
+fn writer_options(cli: &Cli) -> WriterOptions {
+    WriterOptions {
+        compression: cli.compression,
+        chunk_size: cli.chunk_size,
+        max_size: cli.max_size,
+        max_duration: cli.max_duration,
+        compression_threads: cli.compression_threads,
+        compression_level: cli.compression_level,
+        ..WriterOptions::default()
+    }
+}
+
+fn out(cli: &Cli) -> &std::path::Path {
+    cli.out
+        .as_deref()
+        .expect("clap requires --out without --image")
+}
+
+fn create_writer(cli: &Cli) -> Result<RecordingWriter> {
+    RecordingWriter::create(out(cli), writer_options(cli)).wrap_err("cannot start the recording")
+}
+
+fn open_observer(name: &str) -> Result<Observer> {
+    Observer::open(name, INIT_WAIT).map_err(|e| {
+        let hint = matches!(e, SegmentError::Missing { .. })
+            .then(|| format!("create it with: forge-init --segment {name}"));
+        let mut report = color_eyre::Report::new(e).wrap_err(format!("cannot open segment {name}"));
+        if let Some(h) = hint {
+            report = report.suggestion(h);
+        }
+        report
+    })
+}
+
+/// `--image`: the ring as it is now, into a .forge file.
+fn write_image(cli: &Cli, path: &std::path::Path) -> Result<Exit> {
+    let name = &cli.segment.segment;
+    let observer = open_observer(name)?;
+    let writer = format!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"));
+    let img = RingImage::capture(&observer, &writer)
+        .wrap_err_with(|| format!("cannot copy segment {name}"))?;
+    img.save(path).wrap_err("cannot write the image")?;
+    let verdicts = img.slots.iter().fold([0u64; 4], |mut n, s| {
+        n[SlotVerdict::of(s) as usize] += 1;
+        n
+    });
+    print_report(&format!(
+        "{PROGRAM}: image of {name} (session {}) at head {}, tail {} written to {}: {} slots, {} valid, {} torn, {} overwritten, {} free\n",
+        human::session(img.snapshot.identity.session_id),
+        human::count(img.snapshot.head),
+        human::count(img.snapshot.tail),
+        path.display(),
+        img.slots.len(),
+        verdicts[SlotVerdict::Valid as usize],
+        verdicts[SlotVerdict::Torn as usize],
+        verdicts[SlotVerdict::Overwritten as usize],
+        verdicts[SlotVerdict::Free as usize],
+    ))?;
+    Ok(Exit::Ok)
+}
+
+fn run(cli: &Cli, control: Control) -> Result<Exit> {
+    if let Some(path) = &cli.image {
+        return write_image(cli, path);
+    }
+    if cli.batch == 0 {
+        return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
+    }
+    let config = RecordConfig {
+        count: cli.count,
+        wait: WaitStrategy::from(cli.wait),
+        flush_every: cli.flush_every,
+        release_batch: cli.batch,
+    };
+    let (reports, end, writer) = if cli.consume {
+        let (report, end, writer) = run_consume(cli, control, config)?;
+        (vec![report], end, writer)
+    } else {
+        run_tap(cli, control, config)?
+    };
+    finish(cli, reports, end, writer)
+}
+
+/// Does `end` leave a segment that a `--follow` tap should wait out?
+fn followable(end: &RecordEnd) -> bool {
+    matches!(
+        end,
+        RecordEnd::SessionLost(_) | RecordEnd::SegmentLost(Lost::Replaced | Lost::Unlinked)
+    )
+}
+
+/// Waits for `name` to hold a live session other than `old`; `None` when
+/// a stop came first.
+fn next_session(name: &str, old: u64, control: &Control) -> Option<Observer> {
+    loop {
+        if control.stop_requested() {
+            return None;
+        }
+        if let Ok(o) = Observer::open(name, INIT_WAIT) {
+            if o.session_id() != old {
+                return Some(o);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn run_tap(
+    cli: &Cli,
+    control: Control,
+    mut config: RecordConfig,
+) -> Result<(Vec<RecordReport>, RecordEnd, RecordingWriter)> {
+    let name = &cli.segment.segment;
+    let mut observer = open_observer(name)?;
+    if cli.idle {
+        forge_record::priority::become_idle().wrap_err("cannot switch to SCHED_IDLE")?;
+    }
+    let mut writer: Option<RecordingWriter> = None;
+    let mut reports = Vec::new();
+    loop {
+        let snap = observer
+            .snapshot()
+            .wrap_err_with(|| format!("cannot read segment {name}"))?;
+        let clock = ClockPair::now();
+        let identity = SessionIdentity::from_snapshot(&snap, Mode::Tap, clock, snap.head);
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(create_writer(cli)?),
+        };
+        eprintln!(
+            "{PROGRAM}: pid {}, tapping {name} (session {}) read-only from position {} into {} ({}, wait {}{})",
+            std::process::id(),
+            human::session(snap.identity.session_id),
+            human::count(snap.head),
+            out(cli).display(),
+            cli.compression.name(),
+            config.wait.name(),
+            if cli.idle { ", SCHED_IDLE" } else { "" },
+        );
+        let (report, end) = record::tap(&observer, &control, w, identity, config.clone());
+        let left = config.count.saturating_sub(report.frames);
+        reports.push(report);
+        let count_done = config.count != 0 && left == 0;
+        if !cli.follow || !followable(&end) || count_done {
+            return Ok((reports, end, writer.expect("created above")));
+        }
+        config.count = left;
+        eprintln!(
+            "{PROGRAM}: {name}: {}; following to its next session",
+            end.name().replace('_', " ")
+        );
+        match next_session(name, snap.identity.session_id, &control) {
+            Some(o) => observer = o,
+            None => return Ok((reports, RecordEnd::Stopped, writer.expect("created above"))),
+        }
+    }
+}
+
+fn run_consume(
+    cli: &Cli,
+    control: Control,
+    config: RecordConfig,
+) -> Result<(RecordReport, RecordEnd, RecordingWriter)> {
+    let name = &cli.segment.segment;
+    // The role is claimed below, with a hint that mentions --tap.
+    let Daemon {
+        control,
+        core,
+        segment,
+        side: (),
+    } = start_daemon(
+        PROGRAM,
+        control,
+        Role::Consumer,
+        name,
+        cli.core,
+        cli.parent,
+        |_, _| Ok(()),
+    )?;
+    let claim = Claim {
+        core: Some(core),
+        program: PROGRAM.into(),
+        flags: 0,
+    };
+    let mut consumer = match segment.consumer_with(&claim) {
+        Ok(c) => c,
+        Err(e) => {
+            let hint = role_hint(PROGRAM, Role::Consumer, name, &e)
+                .map(|h| format!("{h}; or record read-only with --tap"));
+            let mut report =
+                color_eyre::Report::new(e).wrap_err(format!("cannot consume from {name}"));
+            if let Some(h) = hint {
+                report = report.suggestion(h);
+            }
+            return Err(report);
+        }
+    };
+    let observer =
+        Observer::open(name, INIT_WAIT).wrap_err_with(|| format!("cannot read segment {name}"))?;
+    let snap = observer
+        .snapshot()
+        .wrap_err_with(|| format!("cannot read segment {name}"))?;
+    let clock = ClockPair::now();
+    let identity = SessionIdentity::from_snapshot(&snap, Mode::Consume, clock, consumer.position());
+    let mut writer = create_writer(cli)?;
+    eprintln!(
+        "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at position {} into {} ({}, wait {})",
+        std::process::id(),
+        human::session(segment.session_id()),
+        human::count(consumer.position()),
+        out(cli).display(),
+        cli.compression.name(),
+        config.wait.name(),
+    );
+    let (report, end) = record::consume(
+        &mut consumer,
+        Some(&observer),
+        &control,
+        &mut writer,
+        identity,
+        config,
+    );
+    // Release the role before the summary is written.
+    drop(consumer);
+    Ok((report, end, writer))
+}
+
+fn finish(
+    cli: &Cli,
+    mut reports: Vec<RecordReport>,
+    end: RecordEnd,
+    writer: RecordingWriter,
+) -> Result<Exit> {
+    let name = &cli.segment.segment;
+    let current = writer.current_path().to_owned();
+    let files_so_far = writer.files().to_vec();
+    let (bytes_so_far, durable_so_far) = (writer.file_bytes(), writer.durable_frames());
+    let (files, file_bytes, durable, finished) = match writer.finish() {
+        Ok(w) => (w.files, w.file_bytes, w.durable_frames, None),
+        Err(e) => (files_so_far, bytes_so_far, durable_so_far, Some(e)),
+    };
+    // The files are the whole recording's; frames that reached them are
+    // counted in session order.
+    let mut durable_left = durable;
+    for report in &mut reports {
+        report.files = files.iter().map(|f| f.display().to_string()).collect();
+        report.file_bytes = file_bytes;
+        report.durable_frames = report.frames.min(durable_left);
+        durable_left -= report.durable_frames;
+    }
+    let mut text = String::new();
+    for report in &reports {
+        text += &match cli.report {
+            ReportFormat::Text => report.text(),
+            ReportFormat::Json => {
+                serde_json::to_string(report).wrap_err("encoding the JSON report")? + "\n"
+            }
+        };
+    }
+    print_report(&text).wrap_err("writing the report")?;
+    let readable = |path: &std::path::Path| {
+        format!(
+            "the recording is readable up to its last complete chunk: forge-replay --in {} --info --recover",
+            path.display()
+        )
+    };
+    Ok(match end {
+        RecordEnd::Write(e) => {
+            return Err(e)
+                .wrap_err("recording stopped")
+                .suggestion(readable(&current))
+        }
+        _ if finished.is_some() => {
+            let e = finished.expect("checked");
+            return Err(e)
+                .wrap_err("finishing the recording failed")
+                .suggestion(readable(&current));
+        }
+        RecordEnd::CountReached | RecordEnd::Stopped => Exit::Ok,
+        RecordEnd::SessionLost(e) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {e}");
+            Exit::SessionRetired
+        }
+        RecordEnd::Corrupt(c) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {c}");
+            Exit::Integrity
+        }
+        RecordEnd::CorruptSlot(what) => {
+            eprintln!("{PROGRAM}: integrity failure: {name}: {what}");
+            Exit::Integrity
+        }
+        RecordEnd::SegmentLost(lost) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {lost}");
+            Exit::Error
+        }
+        RecordEnd::Observe(e) => {
+            eprintln!("{PROGRAM}: stopping: {name}: {e}");
+            Exit::Error
+        }
+    })
+}
