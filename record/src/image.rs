@@ -171,9 +171,7 @@ impl RingImage {
             observer.verify_holder(Role::Producer),
             observer.verify_holder(Role::Consumer),
         ];
-        let slots = (0..snapshot.slot_count)
-            .map(|i| observer.read_slot(i))
-            .collect::<Result<Vec<_>, _>>()?;
+        let slots = observer.read_slots(0..snapshot.slot_count, PAYLOAD_CAPACITY)?;
         Ok(RingImage {
             meta: ImageMeta {
                 taken_unix_ns,

@@ -25,8 +25,8 @@ use forge_fabric::clock::monotonic_ns;
 use forge_fabric::frame::decode_header;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::observe::ObserveError;
-use forge_fabric::SegmentState;
 use forge_fabric::{Consumer, Corruption, NameStatus, Observer, SessionError, WaitStrategy};
+use forge_fabric::{SegmentState, PAYLOAD_CAPACITY};
 
 use crate::events::{Event, MissedRange, RingSample, SessionEnd};
 use crate::identity::{ClockPair, Mode, SessionIdentity};
@@ -605,25 +605,30 @@ pub fn tap(
             }
             cursor = resume;
         }
-        // Copy up to half a ring, then look at head again.
+        // Copy up to half a ring in one go (one size check around the lot,
+        // not two per slot), then look at head again.
         let until = head.min(cursor + slots / 2);
         let mut failed = None;
-        while cursor < until {
+        let start = (cursor % slots) as u32;
+        let count = (until - cursor) as u32;
+        let first_part = count.min(slots as u32 - start);
+        let copies = observer
+            .read_slots(start..start + first_part, PAYLOAD_CAPACITY)
+            .and_then(|mut a| {
+                a.extend(observer.read_slots(0..count - first_part, PAYLOAD_CAPACITY)?);
+                Ok(a)
+            });
+        let copies = match copies {
+            Ok(c) => c,
+            Err(ObserveError::Truncated { now, mapped }) => {
+                break RecordEnd::SegmentLost(Lost::Truncated { now, mapped });
+            }
+            Err(e) => break RecordEnd::Observe(e),
+        };
+        for copy in copies {
             if sink.count_reached() {
                 break;
             }
-            let index = (cursor % slots) as u32;
-            let copy = match observer.read_slot(index) {
-                Ok(c) => c,
-                Err(ObserveError::Truncated { now, mapped }) => {
-                    failed = Some(RecordEnd::SegmentLost(Lost::Truncated { now, mapped }));
-                    break;
-                }
-                Err(e) => {
-                    failed = Some(RecordEnd::Observe(e));
-                    break;
-                }
-            };
             let result = match copy.position {
                 Some(p) if p == cursor && !copy.torn => sink.frame(cursor, copy.flags, &copy.bytes),
                 Some(p) if p == cursor => sink.miss(cursor, 1, "torn"),
