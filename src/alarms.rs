@@ -460,7 +460,11 @@ impl Alarms {
     }
 
     fn levels(&mut self, obs: &Observation, th: Thresholds, out: &mut Vec<Cond>) {
-        if !free_core(obs) && !self.noted_no_free_core && obs.sample.is_some() {
+        if obs.offline.is_none()
+            && !free_core(obs)
+            && !self.noted_no_free_core
+            && obs.sample.is_some()
+        {
             // On a machine where both daemons hold every core forge-top may
             // use, sharing is unavoidable: say it once instead of alarming.
             self.noted_no_free_core = true;
@@ -554,7 +558,10 @@ impl Alarms {
                     ));
                 }
                 Liveness::Running
-                    if line.core.is_some() && line.core == obs.me.cpu && free_core(obs) =>
+                    if obs.offline.is_none()
+                        && line.core.is_some()
+                        && line.core == obs.me.cpu
+                        && free_core(obs) =>
                 {
                     out.push(level(
                         AlarmKey::CoreShared(role),
@@ -568,7 +575,8 @@ impl Alarms {
                 _ => {}
             }
         }
-        if s.slot_count() > 0 && s.header.in_flight() >= u64::from(s.slot_count()) {
+        // A recording's tail is a lower bound: a full ring there is no fact.
+        if !s.recorded && s.slot_count() > 0 && s.header.in_flight() >= u64::from(s.slot_count()) {
             let since = *self.full_since.get_or_insert(obs.mono_ns);
             let full_for = obs.mono_ns.saturating_sub(since);
             if full_for > th.full_ns {

@@ -119,6 +119,8 @@ pub struct View {
     pub me: SelfInfo,
     /// forge-top's CPU use, percent of one core.
     pub me_cpu_pct: f64,
+    /// Set when the data comes from a file.
+    pub offline: Option<OfflineView>,
 }
 
 /// How the selected slot is shown.
@@ -273,6 +275,8 @@ pub enum Effect {
     Screenshot,
     /// List the segments for the picker.
     ListSegments,
+    /// Save the frozen copy as a `.forge` image.
+    SaveImage,
 }
 
 /// What handling an event did to the screen.
@@ -294,6 +298,9 @@ pub trait Effects {
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String>;
     /// The app now watches `segment` (signals go to its producer).
     fn switched(&mut self, _segment: &str) {}
+    /// Saves the frozen copy of the ring as a `.forge` image; returns a
+    /// status line.
+    fn save_image(&mut self, app: &App) -> Result<String, String>;
 }
 
 /// Effects that do nothing but remember what was asked, for tests.
@@ -322,6 +329,14 @@ impl Effects for RecordedEffects {
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
         self.asked.push(Effect::ListSegments);
         Ok(self.segments.clone())
+    }
+
+    fn save_image(&mut self, app: &App) -> Result<String, String> {
+        self.asked.push(Effect::SaveImage);
+        match app.frozen_raw() {
+            Some(img) => Ok(format!("saved image of {} slots", img.slots.len())),
+            None => Err("no copy to save".into()),
+        }
     }
 }
 
@@ -369,6 +384,8 @@ pub struct App {
     pub picker: Option<Picker>,
     /// A segment picked to switch to, for the event source.
     pub switch_to: Option<String>,
+    /// A move of an offline recording's cursor, for the event source.
+    pub seek: Option<Seek>,
     /// Status line message.
     pub status: Option<Status>,
     /// Terminal size.
@@ -421,6 +438,7 @@ impl App {
             search: None,
             picker: None,
             switch_to: None,
+            seek: None,
             status: None,
             size,
             quit: false,
@@ -442,6 +460,27 @@ impl App {
     /// Does a search filter the slot list (it found something)?
     pub fn filtering(&self) -> bool {
         self.search.as_ref().is_some_and(|s| s.hits().is_some())
+    }
+
+    /// What keys apply to: a live segment, or a recording read offline.
+    pub fn mode(&self) -> keys::When {
+        match self.live.offline.as_ref().map(|o| o.kind) {
+            Some(OfflineKind::Recording) => keys::When::Recording,
+            Some(OfflineKind::Image) => keys::When::Always,
+            None => keys::When::Live,
+        }
+    }
+
+    fn seek(&mut self, to: Seek) {
+        if self.mode() == keys::When::Recording {
+            self.seek = Some(to);
+            self.slots_dirty = true;
+        } else {
+            self.note(
+                Severity::Info,
+                "only a recording has a cursor: forge-top --file FILE.mcap".into(),
+            );
+        }
     }
 
     /// Is the view frozen?
@@ -478,6 +517,14 @@ impl App {
             follow: self.follow && !self.paused(),
             whole_ring: self.want_ring,
         }
+    }
+
+    /// The frozen copy as fabric made it, for a `.forge` image.
+    pub fn frozen_raw(&self) -> Option<&forge_record::image::RingImage> {
+        self.frozen
+            .as_ref()
+            .and_then(|f| f.image.as_ref())
+            .and_then(|img| img.raw.as_deref())
     }
 
     /// The frozen image's copy of slot `i`, when frozen with one.
@@ -622,6 +669,10 @@ impl App {
                 self.detail_scroll = 0;
             }
             Action::Freeze => self.toggle_freeze(),
+            Action::Burst if self.live.offline.is_some() => self.note(
+                Severity::Info,
+                "offline: there is no process to signal".into(),
+            ),
             Action::Burst => self.burst(),
             Action::Save => self.effects.push(Effect::Screenshot),
             Action::ClearLog => {
@@ -666,10 +717,21 @@ impl App {
                     format!("event log shows: {}", self.log_filter.name()),
                 );
             }
+            Action::Open if self.live.offline.is_some() => self.note(
+                Severity::Info,
+                "a file is open: quit and start forge-top without --file to pick a segment".into(),
+            ),
             Action::Open => {
                 self.picker = Some(Picker::default());
                 self.effects.push(Effect::ListSegments);
             }
+            Action::FrameBack => self.seek(Seek::Frames(-1)),
+            Action::FrameOn => self.seek(Seek::Frames(1)),
+            Action::SecondBack => self.seek(Seek::Seconds(-1.0)),
+            Action::SecondOn => self.seek(Seek::Seconds(1.0)),
+            Action::Play => self.seek(Seek::TogglePlay),
+            Action::PlaySlower => self.seek(Seek::Speed(0.5)),
+            Action::PlayFaster => self.seek(Seek::Speed(2.0)),
         }
     }
 
@@ -742,6 +804,20 @@ impl App {
     }
 
     fn jump(&mut self, text: &str) {
+        if self.mode() == keys::When::Recording {
+            // A recording jumps its cursor: to a sequence, or a time of day.
+            if let Ok(seq) = text.replace([',', '_'], "").parse::<u64>() {
+                self.seek(Seek::Sequence(seq));
+            } else if let Some(t) = self.time_of_day(text) {
+                self.seek(Seek::Time(t));
+            } else {
+                self.note(
+                    Severity::Warning,
+                    format!("{text:?} is neither a sequence number nor a time like 12:00:03.5"),
+                );
+            }
+            return;
+        }
         let Some(s) = self.view().sample.as_ref() else {
             return;
         };
@@ -769,6 +845,20 @@ impl App {
         let slot = slot_of(seq, s.slot_count());
         self.select(slot);
         self.note(Severity::Info, format!("position {seq}: slot {slot}"));
+    }
+
+    /// `HH:MM[:SS[.fff]]` on the day of the recording's cursor, UTC.
+    fn time_of_day(&self, text: &str) -> Option<u64> {
+        let mut parts = text.split(':');
+        let h: u64 = parts.next()?.parse().ok()?;
+        let m: u64 = parts.next()?.parse().ok()?;
+        let secs: f64 = parts.next().map_or(Some(0.0), |s| s.parse().ok())?;
+        if parts.next().is_some() || h > 23 || m > 59 || !(0.0..60.0).contains(&secs) {
+            return None;
+        }
+        const DAY: u64 = 86_400_000_000_000;
+        let day = self.live.unix_ns / DAY * DAY;
+        Some(day + (h * 3600 + m * 60) * 1_000_000_000 + (secs * 1e9) as u64)
     }
 
     fn start_search(&mut self, query: &str) {
@@ -1034,9 +1124,30 @@ impl App {
                 );
                 self.note(Severity::Info, m);
             }
+            (Effect::SaveImage, Ok(m)) => {
+                // Said after what the freeze said, not instead of it.
+                let before = self
+                    .status
+                    .take()
+                    .filter(|s| s.text.starts_with("frozen:"))
+                    .map(|s| s.text.trim_end_matches("; space thaws").to_owned());
+                let text = match before {
+                    Some(b) => format!("{b}; {m}; space thaws"),
+                    None => m,
+                };
+                self.note(Severity::Info, text);
+            }
             (_, Ok(m)) => self.note(Severity::Info, m),
-            (Effect::Screenshot, Err(m)) => self.note(Severity::Critical, m),
+            (Effect::Screenshot | Effect::SaveImage, Err(m)) => self.note(Severity::Critical, m),
             (_, Err(m)) => self.note(Severity::Warning, m),
+        }
+    }
+
+    /// Where a seek took the cursor, or why it did not move.
+    pub fn sought(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(m) => self.note(Severity::Info, m),
+            Err(m) => self.note(Severity::Warning, m),
         }
     }
 
@@ -1097,6 +1208,10 @@ impl App {
                     let took = img.took_ns;
                     let skipped = img.skipped;
                     f.image = Some(img.clone());
+                    // The post-mortem: the copy goes to disk as it is.
+                    if img.raw.is_some() {
+                        self.effects.push(Effect::SaveImage);
+                    }
                     self.note(
                         Severity::Info,
                         format!(
@@ -1126,6 +1241,7 @@ impl App {
 
     fn take_into_live(&mut self, obs: &Observation) {
         let v = &mut self.live;
+        v.offline = obs.offline.clone();
         v.link = obs.link.clone();
         v.reason = obs.reason.clone();
         v.unix_ns = obs.unix_ns;
@@ -1278,6 +1394,10 @@ pub fn run<B: Backend>(
             events.switch(&name);
             effects.switched(&name);
         }
+        if let Some(to) = app.seek.take() {
+            let result = events.seek(to);
+            app.sought(result);
+        }
         for effect in std::mem::take(&mut app.effects) {
             match effect {
                 Effect::Burst(pid) => {
@@ -1289,6 +1409,10 @@ pub fn run<B: Backend>(
                     app.listed(result);
                 }
                 Effect::Screenshot => app.effects.push(Effect::Screenshot),
+                Effect::SaveImage => {
+                    let result = effects.save_image(app);
+                    app.effect_done(&Effect::SaveImage, result);
+                }
             }
             dirty = true;
         }

@@ -24,6 +24,18 @@ pub struct Cli {
           value_parser = |s: &str| duration_in(s, MIN_REFRESH, MAX_REFRESH))]
     pub refresh: Duration,
 
+    /// Open a recording (.mcap, from forge-record) or a ring image (.forge,
+    /// from forge-top's freeze and save, or forge-record --image) instead of
+    /// a live segment: the same panels, offline, with a time cursor for a
+    /// recording.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["demo", "list"])]
+    pub file: Option<PathBuf>,
+
+    /// With --file: read a recording cut short (a killed recorder) up to its
+    /// last complete chunk.
+    #[arg(long, requires = "file")]
+    pub recover: bool,
+
     /// Exit with an error if the segment does not exist, instead of waiting.
     #[arg(long)]
     pub no_wait: bool,

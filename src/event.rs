@@ -9,6 +9,8 @@ use crossterm::event::{self as ct, KeyEvent, KeyEventKind, MouseEvent, MouseEven
 
 use crate::app::App;
 use crate::model::Observation;
+use crate::model::Seek;
+use crate::offline::FileSource;
 use crate::source::LiveSource;
 
 /// One thing for the app to handle.
@@ -33,6 +35,28 @@ pub trait EventSource {
     fn next(&mut self, app: &App) -> std::io::Result<Option<Event>>;
     /// Watch `segment` from now on.
     fn switch(&mut self, _segment: &str) {}
+    /// Moves an offline recording's cursor; says where it went, or why not.
+    fn seek(&mut self, _to: Seek) -> Result<String, String> {
+        Err("nothing to move: no recording is open".into())
+    }
+}
+
+/// Where observations come from: a live segment, or a file.
+pub enum Feed {
+    /// A segment in /dev/shm.
+    Live(Box<LiveSource>),
+    /// A recording or an image (`--file`).
+    File(Box<FileSource>),
+}
+
+impl Feed {
+    /// One observation for the slots `req` asks for.
+    pub fn sample(&mut self, req: &crate::model::SlotRequest) -> Observation {
+        match self {
+            Feed::Live(s) => s.sample(req),
+            Feed::File(f) => f.sample(req),
+        }
+    }
 }
 
 /// Scripted events, for tests.
@@ -42,13 +66,13 @@ impl EventSource for std::collections::VecDeque<Event> {
     }
 }
 
-/// The terminal plus the live segment, sampled every refresh.
+/// The terminal plus the feed (live segment or file), sampled every refresh.
 ///
 /// Terminal input is read on its own thread: crossterm's `read` can spin
 /// forever on a hung-up terminal, and the main loop must still notice the
 /// hang-up (or a stop signal) and exit cleanly.
 pub struct LiveEvents {
-    source: LiveSource,
+    source: Feed,
     next_sample: Instant,
     /// Set by signal handlers, a hang-up, or us. A lone flag that publishes
     /// no other data, so every load and store of it is `Relaxed`: it pairs
@@ -59,7 +83,7 @@ pub struct LiveEvents {
 
 impl LiveEvents {
     /// Samples `source`; `stop` is set by signal handlers.
-    pub fn new(source: LiveSource, stop: Arc<AtomicBool>) -> Self {
+    pub fn new(source: Feed, stop: Arc<AtomicBool>) -> Self {
         let (tx, input) = mpsc::channel();
         let quit = stop.clone();
         std::thread::spawn(move || {
@@ -88,8 +112,16 @@ impl LiveEvents {
 }
 
 impl EventSource for LiveEvents {
+    fn seek(&mut self, to: Seek) -> Result<String, String> {
+        self.next_sample = Instant::now();
+        match &mut self.source {
+            Feed::File(f) => f.seek(to),
+            Feed::Live(_) => Err("only a recording has a cursor".into()),
+        }
+    }
+
     fn switch(&mut self, segment: &str) {
-        self.source = LiveSource::new(segment);
+        self.source = Feed::Live(Box::new(LiveSource::new(segment)));
         self.next_sample = Instant::now();
     }
 

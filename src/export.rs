@@ -421,18 +421,37 @@ pub fn text_report(app: &App) -> String {
 /// the common path stem.
 pub fn save_bundle(dir: &Path, app: &App, buf: &Buffer) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let view = app.view();
-    let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
-        format!("{:016x}", s.session_id())
-    });
-    let stem = dir.join(format!(
-        "forge-top-{session}-{}",
-        human::file_stamp(view.unix_ns.max(1))
-    ));
+    let stem = stem(dir, app);
     std::fs::write(stem.with_extension("svg"), buffer_svg(buf))?;
     std::fs::write(stem.with_extension("txt"), buffer_text(buf))?;
     std::fs::write(stem.with_extension("json"), json(app))?;
     Ok(stem)
+}
+
+/// The file stem of everything saved of the app's current view:
+/// `DIR/forge-top-<session>-<time>`.
+fn stem(dir: &Path, app: &App) -> PathBuf {
+    let view = app.view();
+    let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
+        format!("{:016x}", s.session_id())
+    });
+    dir.join(format!(
+        "forge-top-{session}-{}",
+        human::file_stamp(view.unix_ns.max(1))
+    ))
+}
+
+/// Writes `image` (the raw ring: header, holders, every slot as copied) as
+/// `<stem>.forge` into `dir`; returns its path.
+pub fn save_image(
+    dir: &Path,
+    app: &App,
+    image: &forge_record::image::RingImage,
+) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = stem(dir, app).with_extension("forge");
+    image.save(&path).map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 /// Writes one frame by the path's extension: `.svg`, `.json`, else text.

@@ -93,6 +93,27 @@ fn upper_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
+impl From<forge_record::offline::OfflineError> for Failure {
+    fn from(e: forge_record::offline::OfflineError) -> Self {
+        use forge_record::offline::OfflineError as E;
+        let (kind, hint) = match &e {
+            E::Io { .. } => ("io", None),
+            E::Unknown { .. } => ("not_a_forge_file", None),
+            E::Recording(forge_record::read::ReadError::Incomplete { .. }) => (
+                "incomplete_recording",
+                Some("--recover reads it up to its last complete chunk"),
+            ),
+            E::Recording(_) => ("bad_recording", None),
+            E::Image { .. } => ("bad_image", None),
+        };
+        let f = Failure::new(kind, e.to_string());
+        match hint {
+            Some(h) => f.hint(h),
+            None => f,
+        }
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Self {
         Failure::new("io", e.to_string())

@@ -58,6 +58,31 @@ pub enum Action {
     LogLevel,
     /// Pick another segment.
     Open,
+    /// Recording: one frame back.
+    FrameBack,
+    /// Recording: one frame on.
+    FrameOn,
+    /// Recording: a second back.
+    SecondBack,
+    /// Recording: a second on.
+    SecondOn,
+    /// Recording: play or pause.
+    Play,
+    /// Recording: play slower.
+    PlaySlower,
+    /// Recording: play faster.
+    PlayFaster,
+}
+
+/// When a binding does anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum When {
+    /// Always.
+    Always,
+    /// Watching a live segment.
+    Live,
+    /// Reading a recording (`--file x.mcap`).
+    Recording,
 }
 
 /// One binding: the keys, how the status bar names it (if it does), and
@@ -72,6 +97,8 @@ pub struct Binding {
     pub short: Option<&'static str>,
     /// The help's sentence.
     pub help: &'static str,
+    /// When it applies.
+    pub when: When,
 }
 
 /// Every binding, in the order the help lists them (and the status bar,
@@ -82,150 +109,224 @@ pub const BINDINGS: &[Binding] = &[
         keys: "q, Ctrl-C",
         short: Some("quit"),
         help: "quit (Esc closes this help, a prompt or the picker first)",
+        when: When::Always,
     },
     Binding {
         action: Action::Help,
         keys: "?",
         short: Some("help"),
         help: "this help: every key, state, marker, column and alarm",
+        when: When::Always,
     },
     Binding {
         action: Action::Up,
         keys: "↑ k",
         short: None,
         help: "previous slot (or line of the focused panel)",
+        when: When::Always,
     },
     Binding {
         action: Action::Down,
         keys: "↓ j",
         short: Some("step"),
         help: "next slot (or line of the focused panel)",
+        when: When::Always,
     },
     Binding {
         action: Action::PageUp,
         keys: "PgUp",
         short: None,
         help: "a page up",
+        when: When::Always,
     },
     Binding {
         action: Action::PageDown,
         keys: "PgDn",
         short: None,
         help: "a page down",
+        when: When::Always,
     },
     Binding {
         action: Action::First,
         keys: "g Home",
         short: None,
         help: "first slot",
+        when: When::Always,
     },
     Binding {
         action: Action::Last,
         keys: "G End",
         short: None,
         help: "last slot",
+        when: When::Always,
     },
     Binding {
         action: Action::Tail,
         keys: "t",
         short: Some("tail"),
         help: "select the slot the consumer reads next (T)",
+        when: When::Always,
     },
     Binding {
         action: Action::Head,
         keys: "h",
         short: Some("newest"),
         help: "select the newest frame (H marks where head points; it may lag by the publish batch)",
+        when: When::Always,
     },
     Binding {
         action: Action::Follow,
         keys: "f",
         short: Some("follow"),
         help: "keep the newest frame selected (on at start; any move turns it off)",
+        when: When::Always,
     },
     Binding {
         action: Action::Jump,
         keys: ":",
         short: Some("jump"),
         help: "jump to a sequence number, or be told which ones the ring still holds",
+        when: When::Always,
     },
     Binding {
         action: Action::Search,
         keys: "/",
         short: Some("find"),
         help: "find slots by state (pend, done, free, torn), kind (metric, log, …) or body text",
+        when: When::Always,
     },
     Binding {
         action: Action::NextMatch,
         keys: "n",
         short: None,
         help: "next match",
+        when: When::Always,
     },
     Binding {
         action: Action::PrevMatch,
         keys: "N",
         short: None,
         help: "previous match",
+        when: When::Always,
     },
     Binding {
         action: Action::Freeze,
         keys: "space",
         short: Some("freeze"),
         help: "freeze: copy the whole ring once and browse that still image; sampling and alarms go on",
+        when: When::Always,
     },
     Binding {
         action: Action::Hex,
         keys: "x",
         short: Some("hex"),
         help: "show the selected slot decoded, or as hex and ASCII",
+        when: When::Always,
     },
     Binding {
         action: Action::Focus,
         keys: "Tab",
         short: Some("focus"),
         help: "move the focus: slot list, slot detail, event log (↑↓ then scroll it)",
+        when: When::Always,
     },
     Binding {
         action: Action::LogLevel,
         keys: "l",
         short: None,
         help: "event log: all, warnings and alarms, alarms only",
+        when: When::Always,
     },
     Binding {
         action: Action::Burst,
         keys: "b",
         short: Some("burst"),
         help: "load burst: SIGUSR1 to the producer, once it is proven to hold the role (never a write)",
+        when: When::Live,
     },
     Binding {
         action: Action::Save,
         keys: "s",
         short: Some("save"),
         help: "save this screen as SVG, text and JSON (the path is printed)",
+        when: When::Always,
     },
     Binding {
         action: Action::Open,
         keys: "o",
         short: Some("open"),
         help: "pick another segment from /dev/shm",
+        when: When::Live,
     },
     Binding {
         action: Action::Faster,
         keys: "+",
         short: None,
         help: "sample more often (5000, 2000, 1000, 500, 250, 100, 50 ms)",
+        when: When::Always,
     },
     Binding {
         action: Action::Slower,
         keys: "-",
         short: None,
         help: "sample less often",
+        when: When::Always,
     },
     Binding {
         action: Action::ClearLog,
         keys: "c",
         short: None,
         help: "clear the event log",
+        when: When::Always,
+    },
+    Binding {
+        action: Action::Play,
+        keys: "p",
+        short: Some("play"),
+        help: "play the recording from the cursor at the play speed, or pause it",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::FrameBack,
+        keys: "[",
+        short: None,
+        help: "the cursor one recorded frame back",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::FrameOn,
+        keys: "]",
+        short: Some("frame"),
+        help: "the cursor one recorded frame on",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::SecondBack,
+        keys: "{",
+        short: None,
+        help: "the cursor a second of recorded time back",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::SecondOn,
+        keys: "}",
+        short: Some("second"),
+        help: "the cursor a second of recorded time on",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::PlaySlower,
+        keys: "<",
+        short: None,
+        help: "play slower (0.01x to 100x the recorded pace)",
+        when: When::Recording,
+    },
+    Binding {
+        action: Action::PlayFaster,
+        keys: ">",
+        short: Some("speed"),
+        help: "play faster",
+        when: When::Recording,
     },
 ];
 
@@ -260,6 +361,13 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('+') | KeyCode::Char('=') => Faster,
         KeyCode::Char('-') => Slower,
         KeyCode::Char('c') => ClearLog,
+        KeyCode::Char('p') => Play,
+        KeyCode::Char('[') => FrameBack,
+        KeyCode::Char(']') => FrameOn,
+        KeyCode::Char('{') => SecondBack,
+        KeyCode::Char('}') => SecondOn,
+        KeyCode::Char('<') => PlaySlower,
+        KeyCode::Char('>') => PlayFaster,
         _ => return None,
     })
 }

@@ -16,6 +16,7 @@ pub mod export;
 pub mod failure;
 pub mod keys;
 pub mod model;
+pub mod offline;
 pub mod procfs;
 pub mod run;
 pub mod source;

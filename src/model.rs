@@ -214,6 +214,11 @@ pub struct Sample {
     /// The newest frame's position: `head` may lag the published frames
     /// by the producer's publish batch, so this is found from the stamps.
     pub newest: Option<u64>,
+    /// Rebuilt from a recording at its cursor: `head`, `newest` and the
+    /// slots are facts; `tail` is a lower bound (the last sample's, or a lap
+    /// behind head), and byte counters and heartbeats were not recorded.
+    #[serde(default)]
+    pub recorded: bool,
 }
 
 impl Sample {
@@ -328,6 +333,11 @@ pub struct SlotView {
     pub frame: Option<FrameInfo>,
     /// Why the header does not decode, if it does not.
     pub frame_error: Option<String>,
+    /// Offline, from a recording: `Some(true)` a recorded frame,
+    /// `Some(false)` no frame the recording can vouch for (missed by a tap,
+    /// or before the recording began); `None` live or from an image.
+    #[serde(default)]
+    pub recording: Option<bool>,
 }
 
 /// forge-top itself, from `/proc/self`.
@@ -444,6 +454,63 @@ pub struct Observation {
     pub ring: Option<RingImage>,
     /// forge-top itself.
     pub me: SelfInfo,
+    /// Set when the data comes from a file, not a live segment.
+    pub offline: Option<OfflineView>,
+}
+
+/// What a file opened with `--file` is, and where its cursor stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OfflineView {
+    /// The file.
+    pub path: String,
+    /// A recording (frames over time) or an image (one moment).
+    pub kind: OfflineKind,
+    /// Recording: the frame the cursor is on (0-based), and how many.
+    pub frame: u64,
+    /// Frames in the recording (slots in an image).
+    pub frames: u64,
+    /// Recording: playing forward at `speed`.
+    pub playing: bool,
+    /// Play speed, times the recorded pace.
+    pub speed: f64,
+    /// Recording: the time range of its frames, ns since the Unix epoch.
+    pub range_unix_ns: (u64, u64),
+    /// Recording: the cursor frame's session (index into the file's) and
+    /// how many sessions the file holds.
+    pub session: (usize, usize),
+    /// Recording: frames the recorder missed, in all.
+    pub missed: u64,
+}
+
+/// The kind of file opened offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OfflineKind {
+    /// A `.mcap` recording.
+    Recording,
+    /// A `.forge` ring image.
+    Image,
+}
+
+/// A move of an offline recording's cursor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seek {
+    /// By this many frames.
+    Frames(i64),
+    /// By this many seconds of recorded time.
+    Seconds(f64),
+    /// To the first frame carrying this sequence number.
+    Sequence(u64),
+    /// To the first frame at or after this time, ns since the Unix epoch.
+    Time(u64),
+    /// To the first or the last frame.
+    Start,
+    /// To the last frame.
+    End,
+    /// Play or pause.
+    TogglePlay,
+    /// Play speed times this.
+    Speed(f64),
 }
 
 /// The whole ring copied at one moment: every slot validated, whole.
@@ -459,6 +526,9 @@ pub struct RingImage {
     pub took_ns: u64,
     /// Slots not copied because the ring is larger than a copy may be.
     pub skipped: u32,
+    /// The same copy as fabric made it, for saving as a `.forge` image
+    /// (live rings copied whole only).
+    pub raw: Option<std::sync::Arc<forge_record::image::RingImage>>,
 }
 
 /// Which slots the next observation should copy: only those on screen.

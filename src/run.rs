@@ -15,10 +15,11 @@ use crate::alarms::Thresholds;
 use crate::app::{self, App, Config, Effects};
 use crate::cli::{Cli, Format, Mode};
 use crate::demo::Demo;
-use crate::event::LiveEvents;
+use crate::event::{Feed, LiveEvents};
 use crate::export;
 use crate::failure::Failure;
 use crate::model::{human, SegmentSummary};
+use crate::offline::FileSource;
 use crate::source::{self, LiveSource, DEFAULT_SEGMENT};
 
 /// How long headless modes wait for a missing segment.
@@ -46,10 +47,11 @@ pub fn main(cli: &Cli) -> Result<(), Failure> {
         None
     };
     // Without a name: the default segment, or (live) a choice of those there are.
-    let (segment, pick) = match (&demo, &cli.segment) {
-        (Some(d), _) => (d.segment.clone(), false),
-        (None, Some(name)) => (name.clone(), false),
-        (None, None) => (DEFAULT_SEGMENT.to_owned(), !source::exists(DEFAULT_SEGMENT)),
+    let (segment, pick) = match (&demo, &cli.segment, &cli.file) {
+        (_, _, Some(file)) => (file.display().to_string(), false),
+        (Some(d), _, _) => (d.segment.clone(), false),
+        (None, Some(name), _) => (name.clone(), false),
+        (None, None, _) => (DEFAULT_SEGMENT.to_owned(), !source::exists(DEFAULT_SEGMENT)),
     };
     let config = Config {
         segment,
@@ -131,14 +133,46 @@ impl Effects for SystemEffects {
     }
 
     fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
-        export::save_bundle(&self.dir, app, buffer)
-            .map(|stem| format!("saved {}.{{svg,txt,json}}", stem.display()))
-            .map_err(|e| {
-                format!(
-                    "could not save a screenshot into {}: {e}",
-                    self.dir.display()
-                )
-            })
+        let stem = export::save_bundle(&self.dir, app, buffer).map_err(|e| {
+            format!(
+                "could not save a screenshot into {}: {e}",
+                self.dir.display()
+            )
+        })?;
+        // The raw ring beside it: the frozen copy, or one taken now.
+        let image = match app.frozen_raw() {
+            Some(img) => Ok(Some(img.clone())),
+            None if app.live.offline.is_some() => Ok(None),
+            None => forge_fabric::Observer::open(&self.segment, Duration::ZERO)
+                .map_err(|e| e.to_string())
+                .and_then(|o| {
+                    let writer = format!("forge-top {}", env!("CARGO_PKG_VERSION"));
+                    forge_record::image::RingImage::capture(&o, &writer).map_err(|e| e.to_string())
+                })
+                .map(Some),
+        };
+        let not_image = |e: String| {
+            format!(
+                "saved {}.{{svg,txt,json}}, but not the image: {e}",
+                stem.display()
+            )
+        };
+        let forge = match image {
+            Ok(Some(img)) => {
+                export::save_image(&self.dir, app, &img).map_err(not_image)?;
+                ",forge"
+            }
+            Ok(None) => "",
+            Err(e) => return Err(not_image(e)),
+        };
+        Ok(format!("saved {}.{{svg,txt,json{forge}}}", stem.display()))
+    }
+
+    fn save_image(&mut self, app: &App) -> Result<String, String> {
+        let img = app
+            .frozen_raw()
+            .ok_or("no whole copy of the ring to save")?;
+        export::save_image(&self.dir, app, img).map(|p| format!("saved {}", p.display()))
     }
 
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
@@ -150,7 +184,12 @@ impl Effects for SystemEffects {
     }
 }
 
-fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(), Failure> {
+/// The file `--file` names, opened; or the live segment, attached at once
+/// under `--no-wait`.
+fn feed(cli: &Cli, config: &Config) -> Result<Feed, Failure> {
+    if let Some(path) = &cli.file {
+        return Ok(Feed::File(Box::new(FileSource::open(path, cli.recover)?)));
+    }
     let mut source = LiveSource::new(&config.segment);
     if cli.no_wait {
         if let Err(e) = source.try_attach() {
@@ -160,6 +199,11 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(
             ));
         }
     }
+    Ok(Feed::Live(Box::new(source)))
+}
+
+fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(), Failure> {
+    let source = feed(cli, &config)?;
     let mut effects = SystemEffects {
         dir: config.screenshot_dir.clone(),
         segment: config.segment.clone(),
@@ -202,6 +246,17 @@ fn sample_headless(
     after: Duration,
     stop: &AtomicBool,
 ) -> Result<App, Failure> {
+    if cli.file.is_some() {
+        // A file needs no waiting and no time: one observation says it all
+        // (a recording's at its first frame).
+        let mut source = feed(cli, &config)?;
+        let mut app = App::new(config, cli.size);
+        for _ in 0..2 {
+            let obs = source.sample(&app.slot_request());
+            app.observe(obs);
+        }
+        return Ok(app);
+    }
     let mut source = LiveSource::new(&config.segment);
     let start = Instant::now();
     loop {

@@ -258,20 +258,41 @@ impl LiveSource {
         let gone = producer_gone(sample);
         let started = monotonic_ns();
         let n = slot_count.min(WHOLE_RING_SLOTS);
-        let slots = att
-            .observer
-            .read_slots(0..n, PAYLOAD_CAPACITY)
-            .ok()?
-            .into_iter()
-            .map(|copy| slot_view(copy, true, gone))
-            .collect();
+        let copies = att.observer.read_slots(0..n, PAYLOAD_CAPACITY).ok()?;
         let mono_ns = monotonic_ns();
+        let took_ns = mono_ns.saturating_sub(started);
+        let slots = copies
+            .iter()
+            .map(|copy| slot_view(copy.clone(), true, gone))
+            .collect();
+        let unix = unix_ns();
+        // The same copy, raw, for a .forge image: the header of this
+        // sample, the holders as proven, every slot as copied.
+        let raw = (n == slot_count).then(|| {
+            let check = |role: Role| {
+                self.kernel.holders[role.index()]
+                    .as_ref()
+                    .map_or(HolderCheck::Unknown, |k| k.check.clone())
+            };
+            std::sync::Arc::new(forge_record::image::RingImage {
+                meta: forge_record::image::ImageMeta {
+                    taken_unix_ns: unix,
+                    taken_mono_ns: sample.header.taken_mono_ns,
+                    host: forge_record::identity::host_name(),
+                    writer: format!("forge-top {}", env!("CARGO_PKG_VERSION")),
+                },
+                snapshot: sample.header.clone(),
+                holders: [check(Role::Producer), check(Role::Consumer)],
+                slots: copies,
+            })
+        });
         Some(RingImage {
             slots,
-            unix_ns: unix_ns(),
+            unix_ns: unix,
             mono_ns,
-            took_ns: mono_ns.saturating_sub(started),
+            took_ns,
             skipped: slot_count - n,
+            raw,
         })
     }
 
@@ -460,12 +481,8 @@ impl LiveSource {
             Some((_, earlier)) => s.latency.since(earlier),
             None => Histogram::default(),
         };
-        let mut hold = |role: Role| match &self.state {
+        let mut hold = |role: Role, line: &SideSnapshot| match &self.state {
             State::Attached(att) => {
-                let line = match role {
-                    Role::Producer => &s.producer,
-                    Role::Consumer => &s.consumer,
-                };
                 let (check, proc) = self
                     .kernel
                     .holder(role, line, || att.observer.verify_holder(role));
@@ -473,22 +490,35 @@ impl LiveSource {
             }
             _ => Holder::unknown(role),
         };
-        Sample {
-            path: shm_path(&s.name),
-            age_ns: now.saturating_sub(s.identity.created_mono_ns),
-            producer: hold(Role::Producer),
-            consumer: hold(Role::Consumer),
-            latency: latency(&s.latency),
-            latency_recent: latency(&recent),
-            violations: s
-                .problems()
-                .iter()
-                .filter(|p| !p.breaks_identity())
-                .map(ToString::to_string)
-                .collect(),
-            newest: s.newest,
-            header: s,
-        }
+        let holders = [
+            hold(Role::Producer, &s.producer),
+            hold(Role::Consumer, &s.consumer),
+        ];
+        sample_of(s, holders, &recent)
+    }
+}
+
+/// What forge-top shows of a snapshot: the header as fabric copied it, the
+/// holders as found, latency since start and over the recent window.
+pub(crate) fn sample_of(s: Snapshot, holders: [Holder; 2], recent: &Histogram) -> Sample {
+    let now = s.taken_mono_ns;
+    let [producer, consumer] = holders;
+    Sample {
+        path: shm_path(&s.name),
+        age_ns: now.saturating_sub(s.identity.created_mono_ns),
+        producer,
+        consumer,
+        latency: latency(&s.latency),
+        latency_recent: latency(recent),
+        violations: s
+            .problems()
+            .iter()
+            .filter(|p| !p.breaks_identity())
+            .map(ToString::to_string)
+            .collect(),
+        newest: s.newest,
+        recorded: false,
+        header: s,
     }
 }
 
@@ -521,7 +551,7 @@ fn waiting_reason(e: &SegmentError) -> String {
 
 /// What forge-top knows of `role`'s holder: the kernel's lock, whether the
 /// pid is proven to be it, and (only then) `/proc`.
-fn holder(
+pub(crate) fn holder(
     line: &SideSnapshot,
     role: Role,
     check: &HolderCheck,
@@ -688,7 +718,7 @@ fn producer_gone(sample: &Sample) -> bool {
 }
 
 /// A slot copy as forge-top shows it; `gone`: the producer is known dead.
-fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
+pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
     let overwritable = c.overwritable && !gone;
     let torn = c.changed || overwritable;
     let mut view = SlotView {
@@ -704,6 +734,7 @@ fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
         bytes: Vec::new(),
         frame: None,
         frame_error: None,
+        recording: None,
     };
     if torn || c.state == SlotState::Free {
         // A torn copy's bytes are not to be trusted; a free slot holds none.

@@ -138,7 +138,10 @@ fn session(side: Side<'_>, s: &Sample, t: &Theme) -> (Vec<String>, Style) {
     }
 }
 
-fn heartbeat(side: Side<'_>, t: &Theme) -> (Vec<String>, Style) {
+fn heartbeat(side: Side<'_>, recorded: bool, t: &Theme) -> (Vec<String>, Style) {
+    if recorded {
+        return (vec!["not recorded".into(), "n/r".into()], t.label);
+    }
     match side.holder.heartbeat_age_ns {
         None => (vec!["never".into()], t.label),
         Some(age) => {
@@ -181,7 +184,7 @@ fn columns(s: &Sample, app: &App, t: &Theme) -> Vec<Column> {
         pid_c.cell(pid(side), t.value);
         let (f, st) = status(side, app, t);
         status_c.cell(f, st);
-        let (f, st) = heartbeat(side, t);
+        let (f, st) = heartbeat(side, s.recorded, t);
         beat.cell(f, st);
         let (f, st) = session(side, s, t);
         session_c.cell(f, st);
@@ -245,10 +248,11 @@ fn columns(s: &Sample, app: &App, t: &Theme) -> Vec<Column> {
 fn me_line(s: &Sample, app: &App, t: &Theme, width: u16) -> ratatui::text::Line<'static> {
     let view = app.view();
     let me = &view.me;
-    let shared = Role::ALL
-        .into_iter()
-        .map(|r| s.side(r))
-        .any(|d| d.line.core.is_some() && d.line.core == me.cpu && d.holder.alive == Some(true));
+    // Offline, the daemons' cores are another moment's, maybe another host's.
+    let shared = view.offline.is_none()
+        && Role::ALL.into_iter().map(|r| s.side(r)).any(|d| {
+            d.line.core.is_some() && d.line.core == me.cpu && d.holder.alive == Some(true)
+        });
     let (l, v) = (t.label, t.value);
     let on = me.cpu.map_or("?".into(), |c| c.to_string());
     fit::line(

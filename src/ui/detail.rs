@@ -70,7 +70,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .as_ref()
         .and_then(|f| f.image.as_ref())
         .map_or(view.sample_mono_ns, |img| img.mono_ns);
-    lines.extend(if slot.torn {
+    lines.extend(if slot.recording == Some(false) {
+        para(
+            "Not recorded: the recording holds no frame for this slot at the cursor (the tap \
+             missed it, or the recording began after it was written).",
+            t.label,
+            w,
+        )
+    } else if slot.torn {
         torn(slot, w, t)
     } else {
         match app.detail_mode {
@@ -187,6 +194,7 @@ fn torn(slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
 fn decoded(slot: &SlotView, mono_ns: u64, width: u16, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![slot_word(slot, width, t)];
     let state = match slot.state {
+        _ if slot.recording == Some(true) => "recorded; whether it was read yet is not recorded",
         SlotState::Pending => "pending: published, not yet released",
         SlotState::Consumed => "consumed: released, may be overwritten",
         SlotState::Free => "free: never written in this session",

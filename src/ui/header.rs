@@ -7,7 +7,7 @@ use ratatui::Frame;
 use super::fit::{self, Piece, MUST};
 use super::Theme;
 use crate::app::App;
-use crate::model::{human, Coded, Link, SegmentState};
+use crate::model::{human, Coded, Link, OfflineKind, SegmentState};
 
 fn badge(text: &str, style: ratatui::style::Style, priority: u8) -> Piece {
     Piece::fixed(format!(" {text} "), style, priority).after(" ")
@@ -16,13 +16,81 @@ fn badge(text: &str, style: ratatui::style::Style, priority: u8) -> Piece {
 /// The title line.
 pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
-    let mut pieces = vec![
-        Piece::fixed(" forge-top ", t.badge_app, MUST),
-        Piece::fixed(app.config.segment.clone(), t.value, MUST).after(" "),
-    ];
+    let mut pieces = vec![Piece::fixed(" forge-top ", t.badge_app, MUST)];
+    if let Some(o) = &view.offline {
+        // Offline as plainly as live: the badge, the file, where the cursor is.
+        let name = std::path::Path::new(&o.path)
+            .file_name()
+            .map_or(o.path.clone(), |n| n.to_string_lossy().into_owned());
+        let kind = match o.kind {
+            OfflineKind::Recording => "RECORDING",
+            OfflineKind::Image => "IMAGE",
+        };
+        pieces.push(
+            Piece::text(
+                [format!(" OFFLINE {kind} "), " OFFLINE ".to_owned()],
+                t.badge_frozen,
+                MUST,
+            )
+            .after(" "),
+        );
+        pieces.push(Piece::text([name], t.value, 210).after(" "));
+        if o.kind == OfflineKind::Recording {
+            let state = if o.playing {
+                format!("▶ {}x", o.speed)
+            } else {
+                "❚❚".to_owned()
+            };
+            pieces.push(
+                Piece::text(
+                    [
+                        format!("frame {} of {}", o.frame + 1, o.frames),
+                        format!(
+                            "{} / {}",
+                            human::si((o.frame + 1) as f64),
+                            human::si(o.frames as f64)
+                        ),
+                    ],
+                    t.value,
+                    180,
+                )
+                .after("  "),
+            );
+            pieces.push(Piece::text([state], t.accent, 170).after("  "));
+            if o.session.1 > 1 {
+                pieces.push(
+                    Piece::text(
+                        [format!("session {} of {}", o.session.0 + 1, o.session.1)],
+                        t.label,
+                        60,
+                    )
+                    .after("  "),
+                );
+            }
+            if o.missed > 0 {
+                pieces.push(
+                    Piece::text(
+                        [
+                            format!("{} frames not recorded", human::count(o.missed)),
+                            format!("{} not recorded", human::si(o.missed as f64)),
+                        ],
+                        t.warn,
+                        150,
+                    )
+                    .after("  "),
+                );
+            }
+        }
+    } else {
+        pieces.push(Piece::fixed(app.config.segment.clone(), t.value, MUST).after(" "));
+    }
     // The segment's state only while attached: a lost view's last state
     // may no longer hold.
-    if let Some(s) = view.sample.as_ref().filter(|_| view.link == Link::Attached) {
+    if let Some(s) = view
+        .sample
+        .as_ref()
+        .filter(|_| view.link == Link::Attached && view.offline.is_none())
+    {
         let state = s.state();
         let style = match state {
             Coded::Known(SegmentState::Live) => t.badge_good,
@@ -67,7 +135,7 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else if app.follow {
         pieces.push(badge("FOLLOW", t.badge_quiet, 120));
     }
-    if app.config.demo {
+    if app.config.demo && view.offline.is_none() {
         pieces.push(badge("DEMO", t.badge_quiet, 110));
     }
     pieces.push(badge("READ-ONLY", t.badge_info, 100));

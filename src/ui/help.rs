@@ -11,7 +11,7 @@ use ratatui::Frame;
 use super::{words, Theme};
 use crate::alarms::KINDS;
 use crate::app::App;
-use crate::keys::BINDINGS;
+use crate::keys::{When, BINDINGS};
 
 /// Width of the term column.
 const TERM_W: usize = 18;
@@ -25,6 +25,8 @@ const STATES: &[(&str, &str)] = &[
     ("TORN", "the slot changed while it was being copied although the producer was not due to write it"),
     ("bad", "a whole copy whose frame fails its checksum or length check"),
     ("(lapped)", "the frame you selected was overwritten since: the detail says how many laps ago"),
+    ("rec", "offline: a recorded frame (whether it was read yet is not in a recording)"),
+    ("none", "offline: the recording holds no frame for this slot at the cursor (the tap missed it, or the recording began later)"),
 ];
 
 /// Markers in the slot list.
@@ -79,8 +81,13 @@ pub fn lines(width: u16, t: &Theme) -> Vec<Line<'static>> {
         }
     };
     section(&mut out, "Keys");
-    for b in BINDINGS {
-        item(&mut out, b.keys, b.help, t.warn);
+    for b in BINDINGS.iter().filter(|b| b.when != When::Recording) {
+        let help = if b.when == When::Live {
+            format!("{} (live only)", b.help)
+        } else {
+            b.help.to_owned()
+        };
+        item(&mut out, b.keys, &help, t.warn);
     }
     item(
         &mut out,
@@ -92,6 +99,16 @@ pub fn lines(width: u16, t: &Theme) -> Vec<Line<'static>> {
         &mut out,
         "mouse",
         "the wheel scrolls the focused panel; a click selects a slot",
+        t.warn,
+    );
+    section(&mut out, "Recordings (forge-top --file FILE.mcap)");
+    for b in BINDINGS.iter().filter(|b| b.when == When::Recording) {
+        item(&mut out, b.keys, b.help, t.warn);
+    }
+    item(
+        &mut out,
+        ":",
+        "moves the cursor to a sequence number, or a time of day like 12:00:03.5",
         t.warn,
     );
     section(&mut out, "Slot states");

@@ -49,11 +49,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             .after(" "),
         );
     }
+    // A recording knows tail only as a lower bound: say so.
+    let (tail_label, flight_label) = if s.recorded {
+        ("tail ≥ ", "in flight ≤ ")
+    } else {
+        ("tail ", "in flight ")
+    };
     let in_flight = vec![
-        Piece::kv("in flight ", l, &number(s.header.in_flight()), v, MUST),
+        Piece::kv(flight_label, l, &number(s.header.in_flight()), v, MUST),
         Piece::text([format!("/ {}", s.slot_count())], l, 30).after(" "),
     ];
-    let lines = [head, index("tail ", s.tail()), in_flight]
+    let lines = [head, index(tail_label, s.tail()), in_flight]
         .into_iter()
         .take(usize::from(text_h))
         .map(|pieces| fit::line(pieces, text.width))
@@ -68,9 +74,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         t.bar_low
     };
     if gauge.height > 0 {
+        let le = if s.recorded { "≤ " } else { "" };
         let label = [
-            format!("fill {:.1}%", ratio * 100.0),
-            format!("{:.0}%", ratio * 100.0),
+            format!("fill {le}{:.1}%", ratio * 100.0),
+            format!("{le}{:.0}%", ratio * 100.0),
         ]
         .into_iter()
         .find(|l| l.len() <= usize::from(gauge.width))

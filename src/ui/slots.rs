@@ -21,6 +21,11 @@ use crate::model::{human, Sample, SlotState, SlotView};
 /// a copy that changed under us elsewhere is `TORN`, a whole copy whose
 /// frame fails its checks is `bad`.
 pub(crate) fn state_word(s: &SlotView, t: &Theme) -> (&'static str, Style) {
+    match s.recording {
+        Some(false) => return ("none", t.label),
+        Some(true) if !s.torn => return ("rec", t.good),
+        _ => {}
+    }
     if s.torn && s.overwritable {
         return ("busy", t.accent2);
     }

@@ -7,7 +7,7 @@ use ratatui::Frame;
 use super::fit::{self, Piece, MUST};
 use super::{one_line, Theme};
 use crate::app::{App, PromptKind};
-use crate::keys::BINDINGS;
+use crate::keys::{When, BINDINGS};
 
 /// Draws the line.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
@@ -53,8 +53,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             ));
         }
         let n = BINDINGS.len();
+        let mode = app.mode();
         for (i, b) in BINDINGS.iter().enumerate() {
             let Some(short) = b.short else { continue };
+            if b.when != When::Always && b.when != mode {
+                continue;
+            }
+            // A recording's own keys come first: they are why it is open.
+            let i = if b.when == When::Recording { 0 } else { i };
             // Earlier bindings matter more; the help is always reachable.
             let priority = if short == "help" {
                 240

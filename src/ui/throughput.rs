@@ -8,7 +8,7 @@ use ratatui::Frame;
 use super::fit::{self, Piece, MUST};
 use super::{block, ring::tail, Theme};
 use crate::app::App;
-use crate::model::human;
+use crate::model::{human, OfflineKind};
 
 /// Draws the panel.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
@@ -23,6 +23,35 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let Some(s) = &view.sample else { return };
+    if view
+        .offline
+        .as_ref()
+        .is_some_and(|o| o.kind == OfflineKind::Image)
+    {
+        // One moment has no rates.
+        let lines = [Piece::text(
+            ["an image is one moment: no rates".into(), "no rates".into()],
+            t.label,
+            MUST,
+        )]
+        .into_iter()
+        .map(|p| fit::line(vec![p], inner.width))
+        .chain(std::iter::once(fit::line(
+            vec![Piece::kv(
+                "total ",
+                t.label,
+                &[format!(
+                    "{} fr",
+                    human::si(s.header.producer.messages as f64)
+                )],
+                t.value,
+                MUST,
+            )],
+            inner.width,
+        )));
+        super::put_lines(frame, inner, lines);
+        return;
+    }
     let r = &view.rates;
     let text_h = inner.height.min(4);
     let [text, spark] =
@@ -49,33 +78,46 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .filter(|(i, _)| *i != 1 || target > 0)
         .map(|(_, p)| p)
         .collect::<Vec<_>>(),
-        vec![Piece::kv(
-            "consumed ",
-            l,
-            &[
-                format!("{} fr/s", human::si(r.consumed_per_s)),
-                human::si(r.consumed_per_s),
-            ],
-            v,
-            MUST,
-        )],
-        vec![
-            Piece::kv("bytes ", l, &[human::bytes_rate(r.bytes_per_s)], v, MUST),
-            Piece::kv("peak ", l, &[human::bytes_rate(r.peak_bytes_per_s)], l, 30).after("  "),
-        ],
-        vec![
-            Piece::kv(
-                "total ",
+        // A recording samples tail once a second and no byte counters:
+        // those rates would be made up.
+        if s.recorded {
+            vec![Piece::text(["consumed: not recorded".into()], l, MUST)]
+        } else {
+            vec![Piece::kv(
+                "consumed ",
                 l,
-                &[format!(
-                    "{} fr",
-                    human::si(s.header.producer.messages as f64)
-                )],
+                &[
+                    format!("{} fr/s", human::si(r.consumed_per_s)),
+                    human::si(r.consumed_per_s),
+                ],
                 v,
                 MUST,
-            ),
-            Piece::text([human::bytes(s.header.producer.bytes)], l, 30).after("  "),
-        ],
+            )]
+        },
+        if s.recorded {
+            vec![Piece::text(["bytes: not recorded".into()], l, MUST)]
+        } else {
+            vec![
+                Piece::kv("bytes ", l, &[human::bytes_rate(r.bytes_per_s)], v, MUST),
+                Piece::kv("peak ", l, &[human::bytes_rate(r.peak_bytes_per_s)], l, 30).after("  "),
+            ]
+        },
+        vec![Piece::kv(
+            "total ",
+            l,
+            &[format!(
+                "{} fr",
+                human::si(s.header.producer.messages as f64)
+            )],
+            v,
+            MUST,
+        )]
+        .into_iter()
+        .chain(
+            (!s.recorded)
+                .then(|| Piece::text([human::bytes(s.header.producer.bytes)], l, 30).after("  ")),
+        )
+        .collect(),
     ]
     .into_iter()
     .take(usize::from(text_h))

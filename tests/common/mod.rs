@@ -158,6 +158,7 @@ pub fn sample(head: u64, tail: u64) -> Sample {
         latency_recent: latency(tail.min(100_000)),
         violations: Vec::new(),
         newest: head.checked_sub(1),
+        recorded: false,
     }
 }
 
@@ -184,6 +185,7 @@ pub fn slot(s: &Sample, index: u32, whole: bool) -> SlotView {
         bytes: Vec::new(),
         frame: None,
         frame_error: None,
+        recording: None,
     };
     if let Some(pos) = position {
         let body = format!("cpu.core1.util value={}", pos % 100);
@@ -357,6 +359,7 @@ impl EventSource for Script {
                     detail: None,
                     notes: t.notes.clone(),
                     ring: None,
+                    offline: None,
                     me: SelfInfo {
                         pid: 4242,
                         cpu: Some(self.me_cpu),
@@ -403,6 +406,7 @@ impl EventSource for Script {
                             mono_ns: self.mono,
                             took_ns: 1_200_000,
                             skipped: 0,
+                            raw: None,
                         });
                     }
                 }

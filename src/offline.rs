@@ -1,0 +1,520 @@
+//! `--file`: a recording (`.mcap`) or a ring image (`.forge`) seen through
+//! the same panels as a live ring.
+//!
+//! An image is one moment: its header, holders and every slot as copied.
+//! A recording is frames over time, read through a cursor: at the cursor,
+//! the ring is rebuilt from the recorded frames (each slot holds the last
+//! recorded frame of its lap, or nothing the recording can vouch for), the
+//! header from the recording's identity and its once-a-second samples, and
+//! time is the cursor's time. Nothing is ever invented: a slot the recorder
+//! missed is shown as not recorded, a holder as recorded and of unknown
+//! liveness.
+//!
+//! ```text
+//!  cursor (frame i, time t) ─▶ identity of i's session ─▶ header: head = i's position + 1,
+//!                          │                               tail, counters, latency from the
+//!                          │                               last sample at or before t
+//!                          └─▶ frames i, i-1, … back one lap ─▶ the ring's slots
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use forge_fabric::hist::Histogram;
+use forge_fabric::layout::{stamp_for, MAGIC};
+use forge_fabric::observe::{HolderCheck, SideSnapshot};
+use forge_fabric::segment::IdentitySnapshot;
+use forge_fabric::{Coded, Role, SegmentState, SlotCopy, SlotState, Snapshot};
+use forge_record::image::RingImage as Image;
+use forge_record::offline::{self as files, Offline};
+use forge_record::read::{RecordedFrame, Recording};
+
+use crate::model::*;
+use crate::procfs;
+use crate::source::{holder, sample_of, slot_view};
+
+/// Play speeds `<` and `>` step through.
+pub const SPEEDS: [f64; 9] = [0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0];
+
+/// A file opened offline, and its cursor.
+pub struct FileSource {
+    path: PathBuf,
+    file: File,
+}
+
+enum File {
+    Image(Box<Image>),
+    Recording(Box<Cursor>),
+}
+
+/// Where a recording is being read.
+struct Cursor {
+    rec: Recording,
+    /// The frame the cursor is on.
+    index: u64,
+    playing: bool,
+    speed: f64,
+    /// When the cursor last moved by playing.
+    played_at: Instant,
+    /// The ring rebuilt at `index` (slot i at index i), cached.
+    ring: Option<(u64, Vec<Option<RecordedFrame>>)>,
+    missed: u64,
+}
+
+impl std::fmt::Debug for FileSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSource")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileSource {
+    /// Opens `path`; a recording cut short only with `recover`.
+    pub fn open(path: &Path, recover: bool) -> Result<FileSource, files::OfflineError> {
+        let file = match files::open(path, recover)? {
+            Offline::Image(img) => File::Image(img),
+            Offline::Recording(rec) => {
+                let missed = rec.missed().iter().map(|m| m.len()).sum();
+                File::Recording(Box::new(Cursor {
+                    rec: *rec,
+                    index: 0,
+                    playing: false,
+                    speed: 1.0,
+                    played_at: Instant::now(),
+                    ring: None,
+                    missed,
+                }))
+            }
+        };
+        if let File::Recording(c) = &file {
+            if c.rec.is_empty() {
+                return Err(files::OfflineError::Recording(
+                    forge_record::read::ReadError::OutOfRange { index: 0, len: 0 },
+                ));
+            }
+        }
+        Ok(FileSource {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// What the file says at the cursor, for the slots `req` asks for.
+    pub fn sample(&mut self, req: &SlotRequest) -> Observation {
+        let path = self.path.display().to_string();
+        match &mut self.file {
+            File::Image(img) => image_observation(img, req, path),
+            File::Recording(c) => {
+                c.play();
+                c.observation(req, path)
+            }
+        }
+    }
+
+    /// Moves a recording's cursor (an image has none); says where it went,
+    /// or why it did not move.
+    pub fn seek(&mut self, to: Seek) -> Result<String, String> {
+        match &mut self.file {
+            File::Recording(c) => c.seek(to),
+            File::Image(_) => Err("an image is one moment: it has no cursor".into()),
+        }
+    }
+
+    /// How long until the next sample is worth taking: soon while playing.
+    pub fn playing(&self) -> bool {
+        matches!(&self.file, File::Recording(c) if c.playing)
+    }
+}
+
+/// An image: the moment it was taken, every slot whole.
+fn image_observation(img: &Image, req: &SlotRequest, path: String) -> Observation {
+    let s = img.snapshot.clone();
+    let now = img.meta.taken_mono_ns;
+    let holders = [Role::Producer, Role::Consumer].map(|role| {
+        let line = side(&s, role);
+        holder(line, role, &img.holders[role.index()], None, now)
+    });
+    let sample = sample_of(s, holders, &Histogram::default());
+    let gone = sample.header.producer.lock_held == Some(false);
+    let views: Vec<SlotView> = img
+        .slots
+        .iter()
+        .map(|c| slot_view(c.clone(), true, gone))
+        .collect();
+    let slots_of = |range: std::ops::Range<u32>| -> Vec<SlotView> {
+        range
+            .filter_map(|i| views.get(i as usize).cloned())
+            .collect()
+    };
+    let (selected, first) = selection(&sample, req);
+    let end = first.saturating_add(req.count).min(sample.slot_count());
+    Observation {
+        mono_ns: now,
+        unix_ns: img.meta.taken_unix_ns,
+        link: Link::Attached,
+        reason: None,
+        slots: slots_of(first..end),
+        detail: selected.and_then(|i| views.get(i as usize).cloned()),
+        notes: Vec::new(),
+        ring: req.whole_ring.then(|| RingImage {
+            slots: views.clone(),
+            unix_ns: img.meta.taken_unix_ns,
+            mono_ns: now,
+            took_ns: 0,
+            skipped: 0,
+            raw: None,
+        }),
+        me: procfs::self_info(),
+        offline: Some(OfflineView {
+            path,
+            kind: OfflineKind::Image,
+            frame: 0,
+            frames: u64::from(sample.slot_count()),
+            playing: false,
+            speed: 1.0,
+            range_unix_ns: (img.meta.taken_unix_ns, img.meta.taken_unix_ns),
+            session: (0, 1),
+            missed: 0,
+        }),
+        sample: Some(sample),
+    }
+}
+
+/// The selected slot and the first list row, following the newest frame
+/// when asked.
+fn selection(s: &Sample, req: &SlotRequest) -> (Option<u32>, u32) {
+    let n = s.slot_count();
+    if req.follow {
+        let newest = s.newest.map(|p| (p % u64::from(n.max(1))) as u32);
+        let sel = newest.or(req.selected);
+        let first = sel.map_or(req.first, |x| scroll_to(req.first, req.count, x, n));
+        (sel, first)
+    } else {
+        (req.selected, req.first)
+    }
+}
+
+fn side(s: &Snapshot, role: Role) -> &SideSnapshot {
+    match role {
+        Role::Producer => &s.producer,
+        Role::Consumer => &s.consumer,
+    }
+}
+
+impl Cursor {
+    fn frame(&self, index: u64) -> Option<RecordedFrame> {
+        self.rec.frame(index).ok()
+    }
+
+    fn last(&self) -> u64 {
+        self.rec.len().saturating_sub(1)
+    }
+
+    fn play(&mut self) {
+        let elapsed = self.played_at.elapsed();
+        self.played_at = Instant::now();
+        if !self.playing {
+            return;
+        }
+        let Some(now) = self.frame(self.index).map(|f| f.log_time_ns) else {
+            return;
+        };
+        let step = (elapsed.as_nanos() as f64 * self.speed) as u64;
+        match self.rec.find_time(now.saturating_add(step.max(1))) {
+            Ok(Some(i)) if i > self.index => self.index = i,
+            Ok(Some(_)) => {}
+            // Past the last frame: the end, and stop there.
+            _ => {
+                self.index = self.last();
+                self.playing = false;
+            }
+        }
+    }
+
+    fn seek(&mut self, to: Seek) -> Result<String, String> {
+        let last = self.last();
+        let at = |i: u64| i.min(last);
+        let read = |e: forge_record::read::ReadError| format!("cannot read the recording: {e}");
+        match to {
+            Seek::Frames(n) => self.index = at(self.index.saturating_add_signed(n)),
+            Seek::Seconds(s) => {
+                let now = self.frame(self.index).map(|f| f.log_time_ns).unwrap_or(0);
+                let delta = (s.abs() * 1e9) as u64;
+                let t = if s >= 0.0 {
+                    now.saturating_add(delta)
+                } else {
+                    now.saturating_sub(delta)
+                };
+                self.index = match self.rec.find_time(t).map_err(read)? {
+                    Some(i) => i,
+                    None => last,
+                };
+            }
+            Seek::Sequence(seq) => match self.rec.find_sequence(seq).map_err(read)? {
+                Some(i) => self.index = i,
+                None => {
+                    let first = self.frame(0).and_then(|f| f.sequence());
+                    let end = self.frame(last).and_then(|f| f.sequence());
+                    return Err(match (first, end) {
+                        (Some(a), Some(b)) => format!(
+                            "sequence {seq} is not in the recording: it holds {a}..{b} (less what was not recorded)"
+                        ),
+                        _ => format!("sequence {seq} is not in the recording"),
+                    });
+                }
+            },
+            Seek::Time(t) => match self.rec.find_time(t).map_err(read)? {
+                Some(i) => self.index = i,
+                None => {
+                    return Err(format!(
+                        "the recording ends before {} UTC",
+                        forge_fabric::human::time_of_day(t)
+                    ))
+                }
+            },
+            Seek::Start => self.index = 0,
+            Seek::End => self.index = last,
+            Seek::TogglePlay => {
+                self.playing = !self.playing && self.index < last;
+                self.played_at = Instant::now();
+                return Ok(if self.playing {
+                    format!("playing at {}x the recorded pace", self.speed)
+                } else {
+                    "paused".into()
+                });
+            }
+            Seek::Speed(factor) => {
+                self.speed = (self.speed * factor).clamp(SPEEDS[0], SPEEDS[SPEEDS.len() - 1]);
+                return Ok(format!("play speed {}x", self.speed));
+            }
+        }
+        let when = self
+            .frame(self.index)
+            .map(|f| forge_fabric::human::time_of_day(f.log_time_ns))
+            .unwrap_or_default();
+        Ok(format!(
+            "cursor at frame {} of {}, {when} UTC",
+            self.index + 1,
+            last + 1
+        ))
+    }
+
+    /// The ring as the recording has it at frame `index`: each slot's last
+    /// recorded frame of the session no more than a lap back.
+    fn ring(&mut self, index: u64, at: &RecordedFrame, slots: u32) -> &[Option<RecordedFrame>] {
+        if self.ring.as_ref().is_none_or(|(i, _)| *i != index) {
+            let n = u64::from(slots.max(1));
+            let mut ring: Vec<Option<RecordedFrame>> = vec![None; slots as usize];
+            let mut filled = 0;
+            let mut i = index;
+            while let Some(f) = self.frame(i) {
+                if f.session != at.session || f.position + n <= at.position {
+                    break;
+                }
+                let slot = &mut ring[(f.position % n) as usize];
+                if slot.is_none() {
+                    *slot = Some(f);
+                    filled += 1;
+                }
+                if filled == slots || i == 0 {
+                    break;
+                }
+                i -= 1;
+            }
+            self.ring = Some((index, ring));
+        }
+        &self.ring.as_ref().expect("just built").1
+    }
+
+    fn observation(&mut self, req: &SlotRequest, path: String) -> Observation {
+        let index = self.index;
+        let Some(at) = self.frame(index) else {
+            return Observation {
+                link: Link::Lost,
+                reason: Some(format!("frame {index} of {path} cannot be read")),
+                ..Observation::default()
+            };
+        };
+        let session = &self.rec.sessions()[at.session];
+        let id = session.identity.clone();
+        let sessions = self.rec.sessions().len();
+        let mono_ns = id.clock.to_mono(at.log_time_ns);
+        // The last once-a-second sample at or before the cursor, and the
+        // one about a second before it (for the recent latency).
+        let samples: Vec<_> = self
+            .rec
+            .samples()
+            .iter()
+            .filter(|s| s.session == id.session_id && s.at_unix_ns <= at.log_time_ns)
+            .collect();
+        let last = samples.last().copied();
+        let earlier = last.and_then(|l| {
+            samples
+                .iter()
+                .rev()
+                .find(|s| l.at_unix_ns.saturating_sub(s.at_unix_ns) >= 900_000_000)
+                .copied()
+        });
+        let head = at.position + 1;
+        // What is known of tail: it never falls back, and never more than a
+        // lap behind head. A lower bound, said as one.
+        let n64 = u64::from(id.slot_count.max(1));
+        let tail = last
+            .map_or(0, |l| l.tail)
+            .max(head.saturating_sub(n64))
+            .min(head);
+        let line =
+            |h: &forge_record::identity::Holder, index: u64, messages: u64, pressure: u64| {
+                SideSnapshot {
+                    index,
+                    wait_strategy: Coded::from_code(h.wait_strategy),
+                    pid: h.pid,
+                    core: h.core,
+                    session: id.session_id,
+                    messages,
+                    backpressure: pressure,
+                    role_state: Coded::from_code(h.role_state),
+                    batch: 1,
+                    flags: h.flags,
+                    program: h.program.clone(),
+                    // Whether it lived then is not in the file.
+                    lock_held: None,
+                    ..SideSnapshot::default()
+                }
+            };
+        let latency = last.map(|l| l.latency()).unwrap_or_default();
+        let recent = match (last, earlier) {
+            (Some(l), Some(e)) => l.latency().since(&e.latency()),
+            _ => Histogram::default(),
+        };
+        let snapshot = Snapshot {
+            name: id.segment.clone(),
+            file_size: id.segment_size,
+            identity: IdentitySnapshot {
+                magic: MAGIC,
+                layout_version: id.layout_version,
+                header_size: id.header_size,
+                slot_size: id.slot_size,
+                slot_count: id.slot_count,
+                segment_size: id.segment_size,
+                session_id: id.session_id,
+                state: SegmentState::Live.into(),
+                created_unix_ns: id.created_unix_ns,
+                created_mono_ns: id.created_mono_ns,
+                payload_capacity: id.payload_capacity,
+                ..IdentitySnapshot::default()
+            },
+            slot_count: id.slot_count,
+            // Counters as last sampled, but never below what the frames
+            // themselves show (head, tail at the cursor).
+            producer: line(
+                &id.producer,
+                head,
+                last.map_or(head, |l| l.producer_messages.max(head)),
+                last.map_or(0, |l| l.producer_backpressure),
+            ),
+            consumer: line(
+                &id.consumer,
+                tail,
+                last.map_or(tail, |l| l.consumer_messages.max(tail)),
+                last.map_or(0, |l| l.consumer_backpressure),
+            ),
+            latency,
+            head,
+            tail,
+            newest: Some(at.position),
+            taken_mono_ns: mono_ns,
+            ..Snapshot::default()
+        };
+        let holders = [Role::Producer, Role::Consumer].map(|role| {
+            let l = side(&snapshot, role);
+            holder(l, role, &HolderCheck::Unknown, None, mono_ns)
+        });
+        let mut sample = sample_of(snapshot, holders, &recent);
+        // Checks of the header's consistency are about a live header, not
+        // one rebuilt from samples a second apart.
+        sample.violations.clear();
+        sample.recorded = true;
+        let n = sample.slot_count();
+        let shift = n.max(1).trailing_zeros();
+        let view_of = |i: u32, f: &Option<RecordedFrame>| -> SlotView {
+            match f {
+                Some(f) => {
+                    let mut view = slot_view(
+                        SlotCopy {
+                            index: i,
+                            position: Some(f.position),
+                            state: if f.position >= tail {
+                                SlotState::Pending
+                            } else {
+                                SlotState::Consumed
+                            },
+                            len: f.payload.len() as u16,
+                            flags: f.slot_flags,
+                            stamp: stamp_for(f.position, shift),
+                            bytes: f.payload.clone(),
+                            changed: false,
+                            overwritable: false,
+                            torn: false,
+                        },
+                        true,
+                        false,
+                    );
+                    view.recording = Some(true);
+                    view
+                }
+                None => SlotView {
+                    index: i,
+                    state: SlotState::Free,
+                    recording: Some(false),
+                    ..SlotView::default()
+                },
+            }
+        };
+        let (selected, first) = selection(&sample, req);
+        let end = first.saturating_add(req.count).min(n);
+        let ring = self.ring(index, &at, n);
+        let slots = (first..end)
+            .map(|i| view_of(i, &ring[i as usize]))
+            .collect();
+        let detail = selected
+            .filter(|&i| i < n)
+            .map(|i| view_of(i, &ring[i as usize]));
+        let whole = req.whole_ring.then(|| RingImage {
+            slots: (0..n).map(|i| view_of(i, &ring[i as usize])).collect(),
+            unix_ns: at.log_time_ns,
+            mono_ns,
+            took_ns: 0,
+            skipped: 0,
+            raw: None,
+        });
+        let range = self
+            .rec
+            .time_range()
+            .unwrap_or((at.log_time_ns, at.log_time_ns));
+        Observation {
+            mono_ns,
+            unix_ns: at.log_time_ns,
+            link: Link::Attached,
+            reason: None,
+            slots,
+            detail,
+            notes: Vec::new(),
+            ring: whole,
+            me: procfs::self_info(),
+            offline: Some(OfflineView {
+                path,
+                kind: OfflineKind::Recording,
+                frame: index,
+                frames: self.rec.len(),
+                playing: self.playing,
+                speed: self.speed,
+                range_unix_ns: range,
+                session: (at.session, sessions),
+                missed: self.missed,
+            }),
+            sample: Some(sample),
+        }
+    }
+}
