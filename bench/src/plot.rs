@@ -23,6 +23,9 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// A horizontal reference line (label, value).
     pub reference: Option<(String, f64)>,
+    /// Vertical marks between x categories: (position in category units,
+    /// label, color).
+    pub marks: Vec<(f64, String, &'static str)>,
 }
 
 const PW: f64 = 440.0;
@@ -168,6 +171,20 @@ pub fn render(
                 esc(y_title)
             );
         }
+        for (j, (at, label, c)) in p.marks.iter().enumerate() {
+            let x = x0 + (at + 0.5) * (x1 - x0) / n as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}" stroke="{c}" stroke-width="1" stroke-dasharray="3 3"/>"#
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{c}">{}</text>"#,
+                x + 3.0,
+                y0 + 12.0 + 12.0 * j as f64,
+                esc(label)
+            );
+        }
         if let Some((label, v)) = &p.reference {
             let y = y_of(*v);
             let _ = writeln!(
@@ -308,6 +325,7 @@ pub fn latency(report: &Report, payloads: &[usize]) -> String {
                 x_labels: pct.iter().map(|s| s.to_string()).collect(),
                 series,
                 reference: None,
+                marks: Vec::new(),
             }
         })
         .collect::<Vec<_>>();
@@ -387,17 +405,97 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
             x_labels: x_labels.clone(),
             series: series_of(false),
             reference: None,
+            marks: Vec::new(),
         },
         Panel {
             title: "bytes per second".into(),
             x_labels,
             series: series_of(true),
             reference: memcpy,
+            marks: Vec::new(),
         },
     ];
     render(
         "Throughput by payload (median of repeats, whiskers min–max)",
         "per second",
+        human::si,
+        &panels,
+        2,
+    )
+}
+
+/// The ring-size sweep: Forge's throughput and round trip by slot count, a
+/// line per payload, with a mark where each payload's lap leaves a cache.
+pub fn slots(report: &Report) -> String {
+    let sweep = &report.results.sweep;
+    let mut counts: Vec<u32> = sweep.iter().map(|f| f.slots).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let mut payloads: Vec<usize> = sweep.iter().map(|f| f.payload).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    const COLORS: [&str; 3] = ["#d62728", "#1f77b4", "#2ca02c"];
+    let color_of = |i: usize| COLORS[i % COLORS.len()];
+    let series = |value: &dyn Fn(&crate::report::SweepFigure) -> Option<Spread>| {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Series {
+                label: format!("Forge shm, {}", human::bytes(p as u64)),
+                color: color_of(i),
+                dash: None,
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, &n)| {
+                        sweep
+                            .iter()
+                            .find(|f| f.slots == n && f.payload == p)
+                            .and_then(value)
+                            .map(|v| (k, v))
+                    })
+                    .collect(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut marks = Vec::new();
+    for (i, &p) in payloads.iter().enumerate() {
+        for cache in report.machine.caches.iter().filter(|c| c.level >= 2) {
+            // The first ring size whose lap no longer fits this cache.
+            let first_out = counts.iter().position(|&n| {
+                sweep
+                    .iter()
+                    .any(|f| f.slots == n && f.payload == p && f.lap_bytes > cache.bytes)
+            });
+            if let Some(k) = first_out.filter(|&k| k > 0) {
+                marks.push((
+                    k as f64 - 0.5,
+                    format!("{} B leaves {}", p, cache.name()),
+                    color_of(i),
+                ));
+            }
+        }
+    }
+    let x_labels: Vec<String> = counts.iter().map(u32::to_string).collect();
+    let panels = [
+        Panel {
+            title: "frames per second (while both ran)".into(),
+            x_labels: x_labels.clone(),
+            series: series(&|f| f.frames_per_s),
+            reference: None,
+            marks: marks.clone(),
+        },
+        Panel {
+            title: "round trip p50, ns".into(),
+            x_labels,
+            series: series(&|f| f.rtt.map(|r| r.p50)),
+            reference: None,
+            marks,
+        },
+    ];
+    render(
+        "Forge by ring size (slots), in place, per-frame publication",
+        "per second / ns",
         human::si,
         &panels,
         2,
