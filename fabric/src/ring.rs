@@ -329,7 +329,7 @@ impl Producer {
     /// reading is never pulled away from it.
     #[inline(always)]
     fn prefetch_ahead(&self, len: usize) {
-        let lines = ((len + 8 + 63) / 64).min(PREFETCH_LINES);
+        let lines = (len + 8).div_ceil(64).min(PREFETCH_LINES);
         let ahead = self.head.wrapping_add((PREFETCH_LINES / lines) as u64);
         if ahead.wrapping_sub(self.cached_tail) >= self.ring.capacity() {
             return;
