@@ -26,6 +26,9 @@ pub struct Panel {
     /// Vertical marks between x categories: (position in category units,
     /// label, color).
     pub marks: Vec<(f64, String, &'static str)>,
+    /// A y axis of its own (its title then names the unit) instead of the
+    /// one all panels share.
+    pub own_scale: bool,
 }
 
 const PW: f64 = 440.0;
@@ -55,14 +58,9 @@ fn color(system: System) -> &'static str {
     }
 }
 
-/// Renders panels in a grid with a shared log y axis and one legend.
-pub fn render(
-    title: &str,
-    y_title: &str,
-    fmt: fn(f64) -> String,
-    panels: &[Panel],
-    cols: usize,
-) -> String {
+/// The log10 decades that span every value of `panels` (and their
+/// reference lines).
+fn decades(panels: &[Panel]) -> (f64, f64) {
     let values = panels.iter().flat_map(|p| {
         p.series
             .iter()
@@ -78,10 +76,22 @@ pub fn render(
         lo = 1.0;
         hi = 10.0;
     }
-    let (dlo, dhi) = (
+    (
         lo.log10().floor(),
         hi.log10().ceil().max(lo.log10().floor() + 1.0),
-    );
+    )
+}
+
+/// Renders panels in a grid with a shared log y axis (unless a panel has
+/// its own) and one legend.
+pub fn render(
+    title: &str,
+    y_title: &str,
+    fmt: fn(f64) -> String,
+    panels: &[Panel],
+    cols: usize,
+) -> String {
+    let shared = decades(panels);
     let rows = panels.len().div_ceil(cols.max(1));
     let mut legend: BTreeMap<String, (&'static str, Option<&'static str>)> = BTreeMap::new();
     for p in panels {
@@ -109,6 +119,11 @@ pub fn render(
         let ox = PW * (i % cols) as f64;
         let oy = 40.0 + PH * (i / cols) as f64;
         let (x0, x1, y0, y1) = (ox + ML, ox + PW - MR, oy + MT, oy + PH - MB);
+        let (dlo, dhi) = if p.own_scale {
+            decades(std::slice::from_ref(p))
+        } else {
+            shared
+        };
         let y_of = |v: f64| y1 - (v.max(1e-9).log10() - dlo) / (dhi - dlo) * (y1 - y0);
         let n = p.x_labels.len().max(1);
         let x_of = |k: usize| x0 + (k as f64 + 0.5) * (x1 - x0) / n as f64;
@@ -162,7 +177,7 @@ pub fn render(
                 esc(l)
             );
         }
-        if i % cols == 0 {
+        if i % cols == 0 && !p.own_scale {
             let _ = writeln!(
                 s,
                 r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#,
@@ -326,6 +341,7 @@ pub fn latency(report: &Report, payloads: &[usize]) -> String {
                 series,
                 reference: None,
                 marks: Vec::new(),
+                own_scale: false,
             }
         })
         .collect::<Vec<_>>();
@@ -406,6 +422,7 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
             series: series_of(false),
             reference: None,
             marks: Vec::new(),
+            own_scale: false,
         },
         Panel {
             title: "bytes per second".into(),
@@ -413,6 +430,7 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
             series: series_of(true),
             reference: memcpy,
             marks: Vec::new(),
+            own_scale: false,
         },
     ];
     render(
@@ -484,6 +502,7 @@ pub fn slots(report: &Report) -> String {
             series: series(&|f| f.frames_per_s),
             reference: None,
             marks: marks.clone(),
+            own_scale: true,
         },
         Panel {
             title: "round trip p50, ns".into(),
@@ -491,11 +510,12 @@ pub fn slots(report: &Report) -> String {
             series: series(&|f| f.rtt.map(|r| r.p50)),
             reference: None,
             marks,
+            own_scale: true,
         },
     ];
     render(
         "Forge by ring size (slots), in place, per-frame publication",
-        "per second / ns",
+        "",
         human::si,
         &panels,
         2,
