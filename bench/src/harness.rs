@@ -336,7 +336,14 @@ pub struct Rate {
     pub seconds: f64,
     pub frames_per_s: f64,
     pub bytes_per_s: f64,
+    /// Median frames/s over the repeat's windows of [`WINDOWS`]ths, when it
+    /// was cut into windows: a window in which either side was descheduled
+    /// is slow, and the median leaves those out.
+    pub window_frames_per_s: Option<f64>,
 }
+
+/// Windows each throughput repeat is cut into.
+pub const WINDOWS: u64 = 64;
 
 impl Rate {
     pub fn new(frames: u64, payload: usize, ns: u64) -> Rate {
@@ -346,6 +353,7 @@ impl Rate {
             seconds,
             frames_per_s: frames as f64 / seconds,
             bytes_per_s: (frames * payload as u64) as f64 / seconds,
+            window_frames_per_s: None,
         }
     }
 }
@@ -363,14 +371,26 @@ pub fn rate_repeats(
         one()?;
     }
     let mut out = Vec::with_capacity(repeats);
+    let per_window = (frames / WINDOWS).max(1);
+    let mut windows = Vec::with_capacity(WINDOWS as usize + 1);
     let mut t0 = now_ns();
     for _ in 0..repeats {
-        for _ in 0..frames {
-            one()?;
+        windows.clear();
+        let (mut done, mut tw) = (0, t0);
+        while done < frames {
+            let n = per_window.min(frames - done);
+            for _ in 0..n {
+                one()?;
+            }
+            done += n;
+            let t = now_ns();
+            windows.push(n as f64 * 1e9 / (t - tw).max(1) as f64);
+            tw = t;
         }
-        let t1 = now_ns();
-        out.push(Rate::new(frames, payload, t1 - t0));
-        t0 = t1;
+        let mut rate = Rate::new(frames, payload, tw - t0);
+        rate.window_frames_per_s = Some(Spread::of(windows.iter().copied()).median);
+        out.push(rate);
+        t0 = tw;
     }
     Ok(out)
 }

@@ -5,6 +5,64 @@ use serde::Serialize;
 
 use crate::harness::{now_ns, SpinPolicy};
 
+/// One cache level as the kernel describes it in
+/// `/sys/devices/system/cpu/cpuN/cache/indexK`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cache {
+    pub level: u32,
+    /// "Data" or "Unified" (instruction caches are left out).
+    pub kind: String,
+    pub bytes: u64,
+    /// CPUs sharing it (`shared_cpu_list`).
+    pub shared_with: String,
+}
+
+impl Cache {
+    pub fn name(&self) -> String {
+        match self.level {
+            1 => "L1d".into(),
+            2 => "L2".into(),
+            n => format!("L{n} (LLC)"),
+        }
+    }
+}
+
+/// "48K", "2048K", "260M" as sysfs writes cache sizes.
+fn parse_cache_size(s: &str) -> Option<u64> {
+    let (num, mult) = match s.chars().last()? {
+        'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' => (&s[..s.len() - 1], 1 << 20),
+        'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    Some(num.parse::<u64>().ok()? * mult)
+}
+
+fn caches(core: u32) -> Vec<Cache> {
+    let mut out = Vec::new();
+    for k in 0..8 {
+        let dir = format!("/sys/devices/system/cpu/cpu{core}/cache/index{k}");
+        let (Some(level), Some(kind), Some(size)) = (
+            read(&format!("{dir}/level")).and_then(|l| l.parse().ok()),
+            read(&format!("{dir}/type")),
+            read(&format!("{dir}/size")).and_then(|s| parse_cache_size(&s)),
+        ) else {
+            continue;
+        };
+        if kind == "Instruction" {
+            continue;
+        }
+        out.push(Cache {
+            level,
+            kind,
+            bytes: size,
+            shared_with: read(&format!("{dir}/shared_cpu_list")).unwrap_or_default(),
+        });
+    }
+    out.sort_by_key(|c| c.level);
+    out
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
     pub cpu: String,
@@ -19,6 +77,8 @@ pub struct Machine {
     pub clock_read_ns: f64,
     pub build_profile: String,
     pub spin_policy: String,
+    /// The measuring core's data and unified caches, smallest first.
+    pub caches: Vec<Cache>,
     pub load_before: String,
     pub load_after: String,
 }
@@ -146,8 +206,53 @@ impl Machine {
                 "release (optimised, debug assertions off)".into()
             },
             spin_policy: policy.describe().into(),
+            caches: caches(cores[0]),
             load_before: load(),
             load_after: String::new(),
         }
+    }
+}
+
+impl Machine {
+    /// "L1d 48 KiB, L2 2 MiB, L3 (LLC) 260 MiB shared with CPUs 0-1".
+    pub fn caches_line(&self) -> String {
+        if self.caches.is_empty() {
+            return "unknown (no /sys/devices/system/cpu/cpuN/cache)".into();
+        }
+        self.caches
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} {}{}",
+                    c.name(),
+                    forge_fabric::human::bytes(c.bytes),
+                    if c.shared_with.contains(['-', ',']) {
+                        format!(" shared with CPUs {}", c.shared_with)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The smallest cache `bytes` fits in, or "beyond the LLC".
+    pub fn fits_in(&self, bytes: u64) -> String {
+        self.caches
+            .iter()
+            .find(|c| bytes <= c.bytes)
+            .map_or_else(|| "memory (beyond the LLC)".into(), Cache::name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cache_sizes_parse_as_sysfs_writes_them() {
+        assert_eq!(super::parse_cache_size("48K"), Some(48 << 10));
+        assert_eq!(super::parse_cache_size("266240K"), Some(260 << 20));
+        assert_eq!(super::parse_cache_size("2M"), Some(2 << 20));
+        assert_eq!(super::parse_cache_size("x"), None);
     }
 }

@@ -42,7 +42,7 @@ use harness::{
 use plan::{Budget, Ctx, Plan};
 use report::{
     LatencyFigure, LatencyKind, Preempted, ProbeFigure, RateFigure, ReadMode, Report, Results,
-    System,
+    SweepFigure, System,
 };
 
 /// Measures Forge against the hardware floor and its peers on two pinned
@@ -57,7 +57,8 @@ struct Args {
     /// Even smaller than --quick: only checks that every figure runs.
     #[arg(long)]
     smoke: bool,
-    /// Directory for results.md, results.json, latency.svg, throughput.svg.
+    /// Directory for results.md, results.json, latency.svg, throughput.svg
+    /// (and slots.svg with the ring-size sweep).
     #[arg(long, default_value = "forge-bench-out")]
     out: PathBuf,
     /// Print JSON on stdout instead of the Markdown table.
@@ -75,6 +76,14 @@ struct Args {
     /// Payload sizes in bytes, from 8, 64, 1024 and 4096.
     #[arg(long, value_delimiter = ',', default_values_t = [8usize, 64, 1024, 4096])]
     payloads: Vec<usize>,
+    /// Also run the ring-size sweep (group `slots`, which is not in the
+    /// default set: it adds a minute or more).
+    #[arg(long)]
+    sweep: bool,
+    /// Ring sizes (slots, powers of two) of the ring-size sweep: Forge's
+    /// throughput and round trip at 8 B, 64 B and 4 KiB for each.
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SWEEP)]
+    slots: Vec<u32>,
     /// Nanoseconds between two frames of the paced one-way run.
     #[arg(long, default_value_t = 2000)]
     pace_ns: u64,
@@ -105,7 +114,15 @@ enum Group {
     /// The slot-layout probe: Forge's slot protocol on plain atomics with
     /// the slot stride as the only variable.
     Probe,
+    /// Forge's throughput and round trip by ring size (`--slots`); only
+    /// when named here or with `--sweep`.
+    Slots,
 }
+
+/// Ring sizes of the sweep: 64 to 16384 slots.
+const DEFAULT_SWEEP: [u32; 9] = [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
+/// Payloads of the sweep: a word, a line, a page.
+const SWEEP_PAYLOADS: [usize; 3] = [8, 64, 4096];
 
 const ALLOWED_PAYLOADS: [usize; 4] = [8, 64, 1024, 4096];
 /// Forge's slot stride, the next multiple of 64 and of 128.
@@ -260,9 +277,11 @@ impl Runner<'_> {
                 let preempted = Self::preempted(before);
                 let frames_per_s = Spread::of(repeats.iter().map(|r| r.frames_per_s));
                 let bytes_per_s = Spread::of(repeats.iter().map(|r| r.bytes_per_s));
+                let busy_frames_per_s = busy_rate(&repeats);
                 eprintln!(
-                    "{:.2} M frames/s  {:.3} GB/s",
+                    "{:.2} M frames/s ({:.2} M while both ran)  {:.3} GB/s",
                     frames_per_s.median / 1e6,
+                    busy_frames_per_s.map_or(f64::NAN, |b| b.median / 1e6),
                     bytes_per_s.median / 1e9
                 );
                 self.results.throughput.push(RateFigure {
@@ -273,6 +292,7 @@ impl Runner<'_> {
                     repeats,
                     frames_per_s,
                     bytes_per_s,
+                    busy_frames_per_s,
                     preempted,
                 });
                 Ok(())
@@ -280,6 +300,96 @@ impl Runner<'_> {
             Err(e) => self.fail(what, e),
         }
     }
+}
+
+/// Median and spread over the repeats of their window medians, when every
+/// repeat was cut into windows.
+fn busy_rate(repeats: &[Rate]) -> Option<Spread> {
+    let w: Option<Vec<f64>> = repeats.iter().map(|r| r.window_frames_per_s).collect();
+    w.filter(|w| !w.is_empty()).map(Spread::of)
+}
+
+impl Runner<'_> {
+    /// One point of the ring-size sweep: throughput, then the round trip,
+    /// on rings of `slots` slots.
+    fn sweep(&mut self, slots: u32, payload: usize) -> Result<()> {
+        let mut ctx = self.ctx.clone();
+        ctx.plan.slots = slots;
+        let what = format!("ring size {slots} slots, {payload} B");
+        let before = self.start(&what);
+        let rate = forge::shm_rate(&ctx, payload, false, false);
+        let rtt = forge::shm_rtt(&ctx, payload, false);
+        let preempted = Self::preempted(before);
+        let frames_per_s = match &rate {
+            Ok(r) => busy_rate(r),
+            Err(_) => None,
+        };
+        let rtt = match rtt {
+            Ok(r) => Some(LatencySummary::of(&r)),
+            Err(e) => {
+                self.results
+                    .failures
+                    .push(format!("{what}, round trip: {e}"));
+                None
+            }
+        };
+        if let Err(e) = rate {
+            self.results
+                .failures
+                .push(format!("{what}, throughput: {e}"));
+        }
+        eprintln!(
+            "{:.2} M frames/s  RTT p50 {}",
+            frames_per_s.map_or(f64::NAN, |f| f.median / 1e6),
+            rtt.map_or("—".into(), |r| report::fmt_ns(r.p50.median))
+        );
+        self.results.sweep.push(SweepFigure {
+            slots,
+            payload,
+            segment_bytes: forge_fabric::layout::segment_size(slots) as u64,
+            lap_bytes: lap_bytes(slots, payload),
+            lap_pages: lap_pages(slots, payload),
+            frames_per_s,
+            rtt,
+            preempted,
+        });
+        // SYNC: pairs with the Relaxed store of STOP by the signal thread
+        // (proc.rs); a flag only.
+        if STOP.load(Ordering::Relaxed) {
+            return Err(err!("interrupted"));
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of the cache lines one lap of `payload`-byte frames touches: each
+/// slot's word and payload, which start 8 bytes further into a line with
+/// every slot.
+fn lap_bytes(slots: u32, payload: usize) -> u64 {
+    (0..slots)
+        .map(|i| {
+            let start = forge_fabric::layout::slot_offset(i) as u64;
+            let end = start + 8 + payload as u64;
+            (end.div_ceil(64) - start / 64) * 64
+        })
+        .sum()
+}
+
+/// 4 KiB pages one lap of `payload`-byte frames touches.
+fn lap_pages(slots: u32, payload: usize) -> u64 {
+    let mut pages = 0;
+    let mut last = u64::MAX;
+    for i in 0..slots {
+        let start = forge_fabric::layout::slot_offset(i) as u64;
+        let end = start + 8 + payload as u64;
+        for page in start / 4096..end.div_ceil(4096) {
+            if page != last {
+                pages += 1;
+                last = page;
+            }
+        }
+    }
+    pages
 }
 
 fn pick_cores(asked: Option<&[u32]>) -> Result<[u32; 2]> {
@@ -363,6 +473,29 @@ fn run(args: &Args) -> Result<()> {
             + usize::from(ice)
             + 2 * usize::from(want(Group::Kernel)));
 
+    for &n in &args.slots {
+        if !n.is_power_of_two()
+            || !(forge_fabric::layout::MIN_SLOT_COUNT..=forge_fabric::layout::MAX_SLOT_COUNT)
+                .contains(&n)
+        {
+            return Err(err!(
+                "--slots {n}: a ring size is a power of two from {} to {}",
+                forge_fabric::layout::MIN_SLOT_COUNT,
+                forge_fabric::layout::MAX_SLOT_COUNT
+            ));
+        }
+    }
+    let sweep_payloads: Vec<usize> = SWEEP_PAYLOADS
+        .into_iter()
+        .filter(|p| payloads.contains(p))
+        .collect();
+    // Not in the default set: only when asked for by name or with --sweep.
+    let sweep = args.sweep
+        || args
+            .only
+            .as_ref()
+            .is_some_and(|o| o.contains(&Group::Slots));
+    let total = total + args.slots.len() * sweep_payloads.len() * usize::from(sweep);
     let mut machine = machine::Machine::probe(cores, args.spin);
     eprintln!(
         "forge-bench: {:?} run, cores {} and {}, {}",
@@ -489,6 +622,13 @@ fn run(args: &Args) -> Result<()> {
             })?;
         }
     }
+    if sweep {
+        for &p in &sweep_payloads {
+            for &n in &args.slots {
+                r.sweep(n, p)?;
+            }
+        }
+    }
     machine.load_after = machine::load();
 
     let mut notes = Vec::new();
@@ -498,7 +638,7 @@ fn run(args: &Args) -> Result<()> {
         ));
     }
     notes.push(
-        "No figure here is asserted by any test; the verdicts compare medians with the targets of issue 5.".into(),
+        "No figure here is asserted by any test; the verdicts compare medians with the targets of issues 5 and 12.".into(),
     );
     let results = r.results;
     let report = Report {
@@ -531,9 +671,28 @@ fn write_outputs(args: &Args, report: &Report) -> Result<()> {
     write("results.json", &serde_json::to_string_pretty(report)?)?;
     write("latency.svg", &plot::latency(report, &args.payloads))?;
     write("throughput.svg", &plot::throughput(report, &args.payloads))?;
+    let slots = if report.results.sweep.is_empty() {
+        ""
+    } else {
+        write("slots.svg", &plot::slots(report))?;
+        " and slots.svg"
+    };
     eprintln!(
-        "forge-bench: wrote results.md, results.json, latency.svg and throughput.svg to {}",
+        "forge-bench: wrote results.md, results.json, latency.svg, throughput.svg{slots} to {}",
         dir.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_lap_counts_the_lines_and_pages_its_frames_touch() {
+        // Slot i's word is 8 * (i % 8) bytes into a line: the 8th slot's
+        // 16 bytes straddle two lines.
+        assert_eq!(super::lap_bytes(8, 8), 7 * 64 + 128);
+        // Slot 0 spans pages 1-2, slot 1 pages 2-3.
+        assert_eq!(super::lap_pages(2, 4096), 3);
+        assert_eq!(super::lap_pages(4, 8), 4);
+    }
 }

@@ -23,6 +23,12 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// A horizontal reference line (label, value).
     pub reference: Option<(String, f64)>,
+    /// Vertical marks between x categories: (position in category units,
+    /// label, color).
+    pub marks: Vec<(f64, String, &'static str)>,
+    /// A y axis of its own (its title then names the unit) instead of the
+    /// one all panels share.
+    pub own_scale: bool,
 }
 
 const PW: f64 = 440.0;
@@ -52,14 +58,9 @@ fn color(system: System) -> &'static str {
     }
 }
 
-/// Renders panels in a grid with a shared log y axis and one legend.
-pub fn render(
-    title: &str,
-    y_title: &str,
-    fmt: fn(f64) -> String,
-    panels: &[Panel],
-    cols: usize,
-) -> String {
+/// The log10 decades that span every value of `panels` (and their
+/// reference lines).
+fn decades(panels: &[Panel]) -> (f64, f64) {
     let values = panels.iter().flat_map(|p| {
         p.series
             .iter()
@@ -75,10 +76,22 @@ pub fn render(
         lo = 1.0;
         hi = 10.0;
     }
-    let (dlo, dhi) = (
+    (
         lo.log10().floor(),
         hi.log10().ceil().max(lo.log10().floor() + 1.0),
-    );
+    )
+}
+
+/// Renders panels in a grid with a shared log y axis (unless a panel has
+/// its own) and one legend.
+pub fn render(
+    title: &str,
+    y_title: &str,
+    fmt: fn(f64) -> String,
+    panels: &[Panel],
+    cols: usize,
+) -> String {
+    let shared = decades(panels);
     let rows = panels.len().div_ceil(cols.max(1));
     let mut legend: BTreeMap<String, (&'static str, Option<&'static str>)> = BTreeMap::new();
     for p in panels {
@@ -106,6 +119,11 @@ pub fn render(
         let ox = PW * (i % cols) as f64;
         let oy = 40.0 + PH * (i / cols) as f64;
         let (x0, x1, y0, y1) = (ox + ML, ox + PW - MR, oy + MT, oy + PH - MB);
+        let (dlo, dhi) = if p.own_scale {
+            decades(std::slice::from_ref(p))
+        } else {
+            shared
+        };
         let y_of = |v: f64| y1 - (v.max(1e-9).log10() - dlo) / (dhi - dlo) * (y1 - y0);
         let n = p.x_labels.len().max(1);
         let x_of = |k: usize| x0 + (k as f64 + 0.5) * (x1 - x0) / n as f64;
@@ -159,13 +177,27 @@ pub fn render(
                 esc(l)
             );
         }
-        if i % cols == 0 {
+        if i % cols == 0 && !p.own_scale {
             let _ = writeln!(
                 s,
                 r#"<text transform="translate({},{}) rotate(-90)" text-anchor="middle">{}</text>"#,
                 ox + 14.0,
                 (y0 + y1) / 2.0,
                 esc(y_title)
+            );
+        }
+        for (j, (at, label, c)) in p.marks.iter().enumerate() {
+            let x = x0 + (at + 0.5) * (x1 - x0) / n as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{x:.1}" y1="{y0}" x2="{x:.1}" y2="{y1}" stroke="{c}" stroke-width="1" stroke-dasharray="3 3"/>"#
+            );
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{c}">{}</text>"#,
+                x + 3.0,
+                y0 + 12.0 + 12.0 * j as f64,
+                esc(label)
             );
         }
         if let Some((label, v)) = &p.reference {
@@ -308,6 +340,8 @@ pub fn latency(report: &Report, payloads: &[usize]) -> String {
                 x_labels: pct.iter().map(|s| s.to_string()).collect(),
                 series,
                 reference: None,
+                marks: Vec::new(),
+                own_scale: false,
             }
         })
         .collect::<Vec<_>>();
@@ -387,17 +421,101 @@ pub fn throughput(report: &Report, payloads: &[usize]) -> String {
             x_labels: x_labels.clone(),
             series: series_of(false),
             reference: None,
+            marks: Vec::new(),
+            own_scale: false,
         },
         Panel {
             title: "bytes per second".into(),
             x_labels,
             series: series_of(true),
             reference: memcpy,
+            marks: Vec::new(),
+            own_scale: false,
         },
     ];
     render(
         "Throughput by payload (median of repeats, whiskers min–max)",
         "per second",
+        human::si,
+        &panels,
+        2,
+    )
+}
+
+/// The ring-size sweep: Forge's throughput and round trip by slot count, a
+/// line per payload, with a mark where each payload's lap leaves a cache.
+pub fn slots(report: &Report) -> String {
+    let sweep = &report.results.sweep;
+    let mut counts: Vec<u32> = sweep.iter().map(|f| f.slots).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let mut payloads: Vec<usize> = sweep.iter().map(|f| f.payload).collect();
+    payloads.sort_unstable();
+    payloads.dedup();
+    const COLORS: [&str; 3] = ["#d62728", "#1f77b4", "#2ca02c"];
+    let color_of = |i: usize| COLORS[i % COLORS.len()];
+    let series = |value: &dyn Fn(&crate::report::SweepFigure) -> Option<Spread>| {
+        payloads
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| Series {
+                label: format!("Forge shm, {}", human::bytes(p as u64)),
+                color: color_of(i),
+                dash: None,
+                points: counts
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(k, &n)| {
+                        sweep
+                            .iter()
+                            .find(|f| f.slots == n && f.payload == p)
+                            .and_then(value)
+                            .map(|v| (k, v))
+                    })
+                    .collect(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut marks = Vec::new();
+    for (i, &p) in payloads.iter().enumerate() {
+        for cache in report.machine.caches.iter().filter(|c| c.level >= 2) {
+            // The first ring size whose lap no longer fits this cache.
+            let first_out = counts.iter().position(|&n| {
+                sweep
+                    .iter()
+                    .any(|f| f.slots == n && f.payload == p && f.lap_bytes > cache.bytes)
+            });
+            if let Some(k) = first_out.filter(|&k| k > 0) {
+                marks.push((
+                    k as f64 - 0.5,
+                    format!("{} B leaves {}", p, cache.name()),
+                    color_of(i),
+                ));
+            }
+        }
+    }
+    let x_labels: Vec<String> = counts.iter().map(u32::to_string).collect();
+    let panels = [
+        Panel {
+            title: "frames per second (while both ran)".into(),
+            x_labels: x_labels.clone(),
+            series: series(&|f| f.frames_per_s),
+            reference: None,
+            marks: marks.clone(),
+            own_scale: true,
+        },
+        Panel {
+            title: "round trip p50, ns".into(),
+            x_labels,
+            series: series(&|f| f.rtt.map(|r| r.p50)),
+            reference: None,
+            marks,
+            own_scale: true,
+        },
+    ];
+    render(
+        "Forge by ring size (slots), in place, per-frame publication",
+        "",
         human::si,
         &panels,
         2,

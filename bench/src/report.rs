@@ -124,6 +124,39 @@ pub struct RateFigure {
     pub repeats: Vec<Rate>,
     pub frames_per_s: Spread,
     pub bytes_per_s: Spread,
+    /// Frames/s while both sides ran: per repeat, the median over its
+    /// windows (see [`crate::harness::WINDOWS`]); then median and min–max
+    /// over the repeats. What the ratios compare, since a window in which
+    /// either side was descheduled measures the scheduler, not the ring.
+    pub busy_frames_per_s: Option<Spread>,
+    pub preempted: Preempted,
+}
+
+impl RateFigure {
+    /// The frames/s the ratios use: while both sides ran, when known.
+    pub fn ratio_frames_per_s(&self) -> Spread {
+        self.busy_frames_per_s.unwrap_or(self.frames_per_s)
+    }
+}
+
+/// One point of the ring-size sweep: Forge shm (in place, per-frame
+/// publication) at one slot count and payload.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepFigure {
+    pub slots: u32,
+    pub payload: usize,
+    /// Bytes of the segment (header and every slot).
+    pub segment_bytes: u64,
+    /// Bytes of the cache lines a full lap touches (the slot words and
+    /// payloads), which is what has to stay cached.
+    pub lap_bytes: u64,
+    /// 4 KiB pages those lines lie on: one per slot or more, so every frame
+    /// needs its own TLB entry.
+    pub lap_pages: u64,
+    /// Frames/s while both sides ran (median of windows, as in
+    /// [`RateFigure::busy_frames_per_s`]).
+    pub frames_per_s: Option<Spread>,
+    pub rtt: Option<LatencySummary>,
     pub preempted: Preempted,
 }
 
@@ -144,6 +177,8 @@ pub struct Results {
     pub latency: Vec<LatencyFigure>,
     pub throughput: Vec<RateFigure>,
     pub probe: Vec<ProbeFigure>,
+    /// The ring-size sweep (`--only slots`).
+    pub sweep: Vec<SweepFigure>,
     /// Figures that could not be measured, and why.
     pub failures: Vec<String>,
 }
@@ -264,11 +299,20 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
         r.find_latency(ForgeShm, OneWay, p, Some(m))
             .map(|f| f.summary)
     };
-    let fps = |s, p, m, b| r.find_rate(s, p, m, b).map(|f| f.frames_per_s);
+    let fps = |s, p, m, b| r.find_rate(s, p, m, b).map(RateFigure::ratio_frames_per_s);
     let bps = |s, p, m, b| r.find_rate(s, p, m, b).map(|f| f.bytes_per_s);
     let ratio = |a: Option<Spread>, b: Option<Spread>| Some(Spread::ratio(a?, b?));
     let le = |x: f64| x <= 1.2;
     let mut out = vec![
+        target(
+            "Forge RTT / floor RTT, 8 B",
+            "p50 round trip of Forge shm (8 B, in place) ÷ p50 of the floor ping-pong (one 8-byte word) with the same spin policy (pause)".into(),
+            ratio(rtt(ForgeShm, 8, Some(InPlace)), rtt(FloorPause, 8, None)),
+            "×",
+            "≤ 1.2×",
+            Some(le),
+            "needs the floor and Forge shm round trips (groups floor, rtt)",
+        ),
         target(
             "Forge RTT / floor RTT, 64 B",
             "p50 round trip of Forge shm (in place) ÷ p50 of the floor ping-pong with the same spin policy (pause)".into(),
@@ -319,45 +363,6 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
             "< 1000 ns",
             Some(|x| x < 1000.0),
             "needs group oneway",
-        ),
-        target(
-            "Forge / rtrb throughput, 64 B, per-frame publication",
-            "frames/s of Forge shm (in place, batching off) ÷ rtrb (in place, read_chunk)".into(),
-            ratio(
-                fps(ForgeShm, 64, Some(InPlace), Some(false)),
-                fps(Rtrb, 64, Some(InPlace), None),
-            ),
-            "×",
-            "≥ 1×",
-            Some(|x| x >= 1.0),
-            "needs groups throughput and rtrb",
-        ),
-        target(
-            "Forge / rtrb throughput, 64 B, copy out",
-            "frames/s of Forge shm (copy out, batching off) ÷ rtrb (pop)".into(),
-            ratio(
-                fps(ForgeShm, 64, Some(Copy), Some(false)),
-                fps(Rtrb, 64, Some(Copy), None),
-            ),
-            "×",
-            "≥ 1×",
-            Some(|x| x >= 1.0),
-            "needs groups throughput and rtrb",
-        ),
-        target(
-            "Forge / rtrb throughput, 64 B, batched",
-            format!(
-                "frames/s of Forge shm (in place, head/tail stored every {} frames) ÷ rtrb (in place)",
-                plan.batch
-            ),
-            ratio(
-                fps(ForgeShm, 64, Some(InPlace), Some(true)),
-                fps(Rtrb, 64, Some(InPlace), None),
-            ),
-            "×",
-            "context",
-            None,
-            "needs groups throughput and rtrb",
         ),
         target(
             "Forge / rtrb RTT, 64 B",
@@ -426,6 +431,43 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
             "needs groups kernel and rtt",
         ),
     ];
+    for p in [8, 64, 1024, 4096] {
+        let rtrb = fps(Rtrb, p, Some(InPlace), None);
+        out.push(target(
+            &format!("Forge / rtrb throughput, {p} B, per-frame publication"),
+            "frames/s while both sides ran of Forge shm (in place, head and tail stored every frame) ÷ rtrb (in place, read_chunk)".into(),
+            ratio(fps(ForgeShm, p, Some(InPlace), Some(false)), rtrb),
+            "×",
+            "≥ 1×",
+            Some(|x| x >= 1.0),
+            "needs groups throughput and rtrb",
+        ));
+        out.push(target(
+            &format!("Forge / rtrb throughput, {p} B, batched"),
+            format!(
+                "the same with Forge's head/tail stored every {} frames",
+                plan.batch
+            ),
+            ratio(fps(ForgeShm, p, Some(InPlace), Some(true)), rtrb),
+            "×",
+            "context",
+            None,
+            "needs groups throughput and rtrb",
+        ));
+        out.push(target(
+            &format!("Forge / rtrb throughput, {p} B, copy out"),
+            "frames/s while both sides ran of Forge shm (copy out, batching off) ÷ rtrb (pop)"
+                .into(),
+            ratio(
+                fps(ForgeShm, p, Some(Copy), Some(false)),
+                fps(Rtrb, p, Some(Copy), None),
+            ),
+            "×",
+            "context",
+            None,
+            "needs groups throughput and rtrb",
+        ));
+    }
     for p in [8, 64, 1024, 4096] {
         let mut c = target(
             &format!("Forge / iceoryx2 RTT, {p} B"),
@@ -521,6 +563,7 @@ impl Report {
         );
         row(&mut s, "build", &m.build_profile);
         row(&mut s, "spin policy", &m.spin_policy);
+        row(&mut s, "caches (measuring core)", &m.caches_line());
         row(
             &mut s,
             "load average (1, 5, 15 min)",
@@ -656,17 +699,18 @@ impl Report {
             let _ = writeln!(s, "\n## Throughput\n");
             let _ = writeln!(
                 s,
-                "At full speed. In place, the consumer reads every byte where it lies (a sum of its 8-byte words); copy, it copies every frame out. Batching stores Forge's `head`/`tail` every {} frames instead of every frame.\n",
-                p.batch
+                "At full speed. In place, the consumer reads every byte where it lies (a sum of its 8-byte words); copy, it copies every frame out. Batching stores Forge's `head`/`tail` every {} frames instead of every frame. *While both ran*: each repeat is cut into {} windows and the median window's rate taken (a window in which either side was descheduled is slow, and the median leaves it out); the ratios use this. *Whole repeat*: frames over the repeat's wall time, preemptions included.\n",
+                p.batch,
+                crate::harness::WINDOWS
             );
             let _ = writeln!(
                 s,
-                "| system | payload | read | batching | frames/s | bytes/s | preempted |\n|---|---|---|---|---|---|---|"
+                "| system | payload | read | batching | frames/s while both ran | frames/s, whole repeat | bytes/s, whole repeat | preempted |\n|---|---|---|---|---|---|---|---|"
             );
             for f in &self.results.throughput {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     f.system.label(),
                     human::bytes(f.payload as u64),
                     f.read.map_or("—", ReadMode::label),
@@ -675,6 +719,10 @@ impl Report {
                         Some(false) => "off",
                         None => "—",
                     },
+                    f.busy_frames_per_s
+                        .map_or("—".into(), |b| spread_with(b, |v| human::si_unit(
+                            v, "/s"
+                        ))),
                     spread_with(f.frames_per_s, |v| human::si_unit(v, "/s")),
                     spread_with(f.bytes_per_s, |v| human::si_unit(v, "B/s")),
                     f.preempted.cell(),
@@ -711,12 +759,18 @@ impl Report {
                 );
             }
         }
+        if !self.results.sweep.is_empty() {
+            self.sweep_markdown(&mut s);
+        }
         let _ = writeln!(s, "\n## Plots\n");
         let _ = writeln!(
             s,
             "![Round-trip latency percentiles by payload](latency.svg)\n"
         );
         let _ = writeln!(s, "![Throughput by payload](throughput.svg)");
+        if !self.results.sweep.is_empty() {
+            let _ = writeln!(s, "\n![Throughput and round trip by ring size](slots.svg)");
+        }
         if !self.results.failures.is_empty() || !self.notes.is_empty() {
             let _ = writeln!(s, "\n## Notes\n");
             for n in &self.notes {
@@ -727,5 +781,38 @@ impl Report {
             }
         }
         s
+    }
+
+    fn sweep_markdown(&self, s: &mut String) {
+        let _ = writeln!(s, "\n## Ring size\n");
+        let _ = writeln!(
+            s,
+            "Forge shm, 2 processes, in place, head and tail stored every frame, at each ring size. *Per lap* is what one lap of frames of this size touches (slot words and payload lines): it has to stay in the caches for the ring to run from them. *Fits in* compares it with the measuring core's caches above. *Pages* is how many 4 KiB pages those lines lie on: every slot starts a page of its own, so each frame needs its own TLB entry. Throughput is frames/s while both sides ran; the round trip is p50 (p99).\n"
+        );
+        let _ = writeln!(
+            s,
+            "| payload | slots | segment | per lap | fits in | pages | frames/s | round trip p50 (p99) | preempted |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for f in &self.results.sweep {
+            let rtt = f.rtt.map_or("—".into(), |r| {
+                format!("{} ({})", fmt_ns(r.p50.median), fmt_ns(r.p99.median))
+            });
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                human::bytes(f.payload as u64),
+                f.slots,
+                human::bytes(f.segment_bytes),
+                human::bytes(f.lap_bytes),
+                self.machine.fits_in(f.lap_bytes),
+                f.lap_pages,
+                f.frames_per_s
+                    .map_or("—".into(), |v| spread_with(v, |x| human::si_unit(
+                        x, "/s"
+                    ))),
+                rtt,
+                f.preempted.cell(),
+            );
+        }
     }
 }

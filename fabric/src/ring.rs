@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::error::{Corruption, PopError, PushError};
 use crate::layout::{pack_word, stamp_for, unpack_word, SideLine, Slot, PAYLOAD_CAPACITY};
-use crate::sync::{fence, Ordering};
+use crate::sync::{fence, prefetch_write, Ordering};
 use crate::wait::{self, Deadline, WaitStrategy};
 
 /// Raw view of a ring's shared parts. Whoever builds it keeps the memory alive
@@ -131,6 +131,10 @@ macro_rules! role_methods {
         }
     };
 }
+
+/// Cache lines the producer asks for ahead of its writes: one slot 16
+/// frames ahead for small frames, fewer and nearer slots for larger ones.
+const PREFETCH_LINES: usize = 16;
 
 /// The writing end. Exactly one exists per ring.
 pub struct Producer {
@@ -325,6 +329,27 @@ impl Producer {
         }
         if self.head.wrapping_sub(self.published_head) >= self.publish_batch {
             self.publish();
+        }
+        self.prefetch_ahead(len);
+    }
+
+    /// Takes ownership early of the lines a frame like the one just
+    /// committed will need a few slots ahead. Each slot's lines were last
+    /// read by the consumer, so every first store to them waits for the
+    /// consumer's core to drop its copy; asking for them ahead overlaps those
+    /// waits (forge-bench: 64 B and 1 KiB throughput, see the README). Only
+    /// slots known to be free are touched, so a line the consumer is still
+    /// reading is never pulled away from it.
+    #[inline(always)]
+    fn prefetch_ahead(&self, len: usize) {
+        let lines = (len + 8).div_ceil(64).min(PREFETCH_LINES);
+        let ahead = self.head.wrapping_add((PREFETCH_LINES / lines) as u64);
+        if ahead.wrapping_sub(self.cached_tail) >= self.ring.capacity() {
+            return;
+        }
+        let start = std::ptr::from_ref(self.ring.slot(ahead)).cast::<u8>();
+        for line in 0..lines {
+            prefetch_write(start.wrapping_add(line * 64));
         }
     }
 

@@ -51,3 +51,20 @@ impl<T> UnsafeCell<T> {
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
+
+/// Asks the CPU to fetch the cache line holding `p` for writing
+/// (`prefetchw` on x86-64), so a later store finds the line already owned
+/// instead of waiting for the other core to give up its copy. Only a hint:
+/// it never faults, never changes memory, and is a no-op on other
+/// architectures, under Miri and under loom.
+#[inline(always)]
+pub(crate) fn prefetch_write(p: *const u8) {
+    #[cfg(all(target_arch = "x86_64", not(loom), not(miri)))]
+    // SAFETY: prefetchw reads no memory and cannot fault, whatever `p` is;
+    // it only moves a cache line (CPUs without it execute it as a NOP).
+    unsafe {
+        core::arch::asm!("prefetchw [{}]", in(reg) p, options(nostack, preserves_flags, readonly));
+    }
+    #[cfg(not(all(target_arch = "x86_64", not(loom), not(miri))))]
+    let _ = p;
+}
