@@ -103,9 +103,10 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
         new
     );
     assert!(
-        events
-            .iter()
-            .any(|e| e.contains("epoch changed") && e.contains(&format!("{old} -> {new}"))),
+        events.iter().any(|e| e.contains("re-initialized")
+            && e.contains(&format!(
+                "session {old} retired and replaced by session {new}"
+            ))),
         "{events:#?}"
     );
 }
@@ -194,7 +195,7 @@ fn a_segment_unlinked_under_the_daemons_is_drained_then_both_stop_and_forge_top_
     assert!(
         events
             .iter()
-            .any(|e| e.contains("segment name was unlinked")),
+            .any(|e| e.contains(&format!("the name {} was removed", rig.segment))),
         "{events:#?}"
     );
 }
