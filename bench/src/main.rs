@@ -117,6 +117,9 @@ enum Group {
     /// Forge's throughput and round trip by ring size (`--slots`); only
     /// when named here or with `--sweep`.
     Slots,
+    /// Forge → Zenoh → Forge against Zenoh's own pub/sub, run by
+    /// `forge-bridge bench` (built with `-p forge-bridge`); only when named.
+    Bridge,
 }
 
 /// Ring sizes of the sweep: 64 to 16384 slots.
@@ -424,6 +427,38 @@ const ICE_MISSING: &str = "the iceoryx2 figure failed; see Notes";
 const ICE_MISSING: &str =
     "this build has no iceoryx2 feature; rebuild with `--features iceoryx2` to measure it";
 
+/// The bridge's figures: `forge-bridge bench`, next to this executable, with
+/// the same budget, writing into `OUT/bridge`. Its table goes to stdout.
+fn bridge(args: &Args) -> Result<()> {
+    let exe = std::env::current_exe().map_err(|e| err!("cannot find forge-bench itself: {e}"))?;
+    let dir = exe
+        .parent()
+        .ok_or_else(|| err!("{} has no directory", exe.display()))?;
+    let bin = dir.join("forge-bridge");
+    if !bin.is_file() {
+        return Err(err!(
+            "--only bridge needs {} (and forge-stream, forge-core beside it): \
+             cargo build --release -p forge-bridge -p forge-demo --bins",
+            bin.display()
+        ));
+    }
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("bench").arg("--out").arg(args.out.join("bridge"));
+    if args.quick || args.smoke {
+        cmd.arg("--quick");
+    }
+    if args.json {
+        cmd.arg("--json");
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| err!("cannot run {}: {e}", bin.display()))?;
+    if !status.success() {
+        return Err(err!("forge-bridge bench failed ({status})"));
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<()> {
     for p in &args.payloads {
         if !ALLOWED_PAYLOADS.contains(p) {
@@ -437,6 +472,13 @@ fn run(args: &Args) -> Result<()> {
             "--pace-ns {} is too fast to pace anything; use at least 100",
             args.pace_ns
         ));
+    }
+    let only = args.only.as_deref().unwrap_or(&[]);
+    if only.contains(&Group::Bridge) {
+        bridge(args)?;
+        if only.iter().all(|g| *g == Group::Bridge) {
+            return Ok(());
+        }
     }
     proc::install_signal_thread()?;
     let cores = pick_cores(args.cores.as_deref())?;
