@@ -68,7 +68,8 @@ pub struct Cli {
     pub list: bool,
 
     /// With --snapshot, --once or --list: sample this long first, so rates
-    /// are real (default 1s for --snapshot, 250ms otherwise).
+    /// are real (default 1s for --snapshot, 250ms otherwise). SIGINT or
+    /// SIGTERM once attached ends the wait early: the output is taken then.
     #[arg(long, value_name = "DURATION",
           value_parser = |s: &str| duration_in(s, Duration::ZERO, MAX_AFTER))]
     pub after: Option<Duration>,

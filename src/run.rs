@@ -287,8 +287,10 @@ fn sample_headless(
         let nap = refresh
             .min(after.saturating_sub(start.elapsed()))
             .max(Duration::from_millis(1));
+        // Once attached, a signal means "now": `--after` is a longest wait,
+        // and what was sampled so far is a true picture to hand over.
         if sleep_unless_stopped(nap, stop) {
-            return Err(interrupted());
+            break;
         }
     }
     // One more so the slot list matches the final scroll position.

@@ -638,52 +638,98 @@ fn defect_8_errors_for_scripts_are_one_plain_paragraph_and_json_modes_say_them_o
     );
 }
 
+/// Runs forge-top with `args`, sends `signal` after `delay`, and returns how
+/// it ended (or panics if it ignored the signal for 3 s).
+fn stopped_by(rig: &Rig, args: &[&str], signal: &str, delay: Duration) -> Output {
+    let mut child = Command::new(top())
+        .args(["--segment", &rig.name])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let sent = Instant::now();
+    let _ = Command::new("kill")
+        .arg(signal)
+        .arg(child.id().to_string())
+        .status();
+    // Generous against a loaded machine; without the fix it takes 30 s.
+    let deadline = sent + Duration::from_secs(3);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} ignored {signal}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    eprintln!("{args:?} ended {:?} after {signal}", sent.elapsed());
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn stop_signals_end_every_headless_mode_at_once() {
     let _s = serial();
     let rig = Rig::new("stop_signals");
+    // Not attached yet (no segment, waiting for one): nothing true to
+    // show, so the signal is a failure to report.
+    for signal in ["-TERM", "-INT"] {
+        let out = stopped_by(
+            &rig,
+            &["--once", "--after", "30s"],
+            signal,
+            Duration::from_millis(300),
+        );
+        assert!(
+            !out.status.success(),
+            "waiting for a segment, then {signal}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("stopped by a signal"),
+            "{out:?}"
+        );
+    }
+    // Attached: `--after` is a longest wait; the signal says "now" and the
+    // output is what was sampled so far.
     rig.init(&["--slots", "64"]);
+    let svg = rig.tmp.path().join("now.svg");
     for (mode, signal) in [
-        (&["--once", "--after", "30s"][..], "-TERM"),
-        (&["--snapshot", "/dev/null", "--after", "30s"][..], "-INT"),
         (
-            &["--once", "--refresh", "60s", "--after", "50s"][..],
+            &["--once", "--format", "json", "--after", "30s"][..],
+            "-TERM",
+        ),
+        (
+            &["--snapshot", svg.to_str().unwrap(), "--after", "30s"][..],
+            "-INT",
+        ),
+        (
+            &[
+                "--once",
+                "--format",
+                "json",
+                "--refresh",
+                "60s",
+                "--after",
+                "50s",
+            ][..],
             "-HUP",
         ),
     ] {
-        let mut child = Command::new(top())
-            .args(["--segment", &rig.name])
-            .args(mode)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(400));
-        let sent = Instant::now();
-        let _ = Command::new("kill")
-            .arg(signal)
-            .arg(child.id().to_string())
-            .status();
-        // Generous against a loaded machine; without the fix it takes 30 s.
-        let deadline = sent + Duration::from_secs(3);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break Some(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
-        let status = status.unwrap_or_else(|| panic!("{mode:?} ignored {signal}"));
-        assert!(
-            !status.success(),
-            "{mode:?}: stopped early is a failure to report"
-        );
-        eprintln!("{mode:?} ended {:?} after {signal}", sent.elapsed());
+        let out = stopped_by(&rig, mode, signal, Duration::from_millis(600));
+        if mode[0] == "--once" {
+            let v = json(&out);
+            assert_eq!(v["link"]["state"], "attached", "{v}");
+            assert!(v["session_hex"].is_string(), "{v}");
+        } else {
+            assert!(out.status.success(), "{out:?}");
+            let text = std::fs::read_to_string(&svg).unwrap();
+            assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(80)]);
+        }
     }
 }
 
