@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use color_eyre::eyre::{eyre, Report, Result, WrapErr};
 use color_eyre::Section;
+use forge_demo::checks::Halt;
 use forge_demo::exit::Exit;
 use forge_fabric::{Corruption, Role, RoleError, SessionError};
 use zenoh::{Config, Session, Wait};
@@ -77,6 +78,17 @@ pub enum RingEnd {
     },
     /// Something else failed: Zenoh, or replacing the ring.
     Failed(String),
+}
+
+impl From<Halt> for RingEnd {
+    fn from(h: Halt) -> RingEnd {
+        match h {
+            Halt::Stopped => RingEnd::Stopped,
+            Halt::SessionLost(e) => RingEnd::SessionLost(e),
+            Halt::Corrupt(c) => RingEnd::Corrupt(c),
+            Halt::SegmentLost(l) => RingEnd::SegmentLost(l),
+        }
+    }
 }
 
 impl RingEnd {

@@ -17,34 +17,19 @@ mod wire;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use forge_demo::exit::{self, Exit};
-use forge_demo::signals::Control;
+use forge_demo::cli::daemon_main;
 
 use crate::args::{Cli, Command};
 use crate::daemon::PROGRAM;
 
 fn main() -> ExitCode {
-    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
-    // us with no report and no clean release of the role.
-    let control = match Control::from_signals() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e:#}");
-            return Exit::Error.into();
+    daemon_main(PROGRAM, |cli: Cli, control| {
+        zenoh::init_log_from_env_or("error");
+        match &cli.command {
+            Command::Out(a) => outbound::run(a, control),
+            Command::In(a) => inbound::run(a, control),
+            Command::Bench(a) => bench::run(a, control),
+            Command::BenchPeer(a) => bench::peer(a, control),
         }
-    };
-    exit::install_reports();
-    zenoh::init_log_from_env_or("error");
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Out(a) => outbound::run(a, control),
-        Command::In(a) => inbound::run(a, control),
-        Command::Bench(a) => bench::run(a, control),
-        Command::BenchPeer(a) => bench::peer(a, control),
-    };
-    match result {
-        Ok(code) => code.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    })
 }

@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
+use forge_demo::checks;
 use forge_demo::exit::Exit;
 use forge_demo::signals::Control;
-use forge_demo::watch::DRAIN_WAIT;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::frame::{decode_header, FRAME_HEADER_LEN};
-use forge_fabric::{Claim, Consumer, Role, SessionError, WaitStrategy};
+use forge_fabric::{Claim, Consumer, Role, WaitStrategy};
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
@@ -345,22 +345,11 @@ impl Outbound<'_> {
     /// verdict (after draining), heartbeat, backlog, SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RingEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        if self.control.stop_requested() {
-            return Some(RingEnd::Stopped);
+        let checked =
+            checks::consumer(self.control, self.consumer, now_ns, &mut self.lost_since_ns);
+        if let Err(halt) = checked {
+            return Some(halt.into());
         }
-        match self.consumer.check_session() {
-            Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(RingEnd::Corrupt(c)),
-            Err(e) => return Some(RingEnd::SessionLost(e)),
-        }
-        if let Some(lost) = self.control.segment_lost() {
-            let since = *self.lost_since_ns.get_or_insert(now_ns);
-            let draining = now_ns.saturating_sub(since) < DRAIN_WAIT.as_nanos() as u64;
-            if !(draining && self.consumer.is_ready()) {
-                return Some(RingEnd::SegmentLost(lost));
-            }
-        }
-        self.consumer.heartbeat();
         self.publish_counts();
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         Counters::set(&self.counters.history_frames, history.len() as u64);

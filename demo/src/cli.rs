@@ -69,6 +69,15 @@ impl From<WaitArg> for WaitStrategy {
     }
 }
 
+/// `--report`: how a tool prints its final report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object on stdout.
+    Json,
+}
+
 /// `--die-with-parent`: stop (SIGTERM) when the process that started us dies.
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct ParentArg {

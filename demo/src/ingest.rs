@@ -14,12 +14,12 @@
 
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::hist::Histogram;
-use forge_fabric::{human, Consumer, SessionError, WaitStrategy};
+use forge_fabric::{human, Consumer, WaitStrategy};
 
+use crate::checks;
 use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use crate::signals::Control;
 use crate::verify::{Issue, Quantiles, Verifier};
-use crate::watch::DRAIN_WAIT;
 
 /// Releases per `tail` store unless told otherwise; also the most frames a
 /// consumer restarted after SIGKILL reads again.
@@ -317,24 +317,13 @@ impl<'a> Ingester<'a> {
     /// the heartbeat, and an interim report on SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        if self.control.stop_requested() {
-            return Some(RunEnd::Stopped);
+        // Delivers what the producer committed before a loss, but never
+        // drains for more than DRAIN_WAIT.
+        let checked =
+            checks::consumer(self.control, self.consumer, now_ns, &mut self.lost_since_ns);
+        if let Err(halt) = checked {
+            return Some(halt.into());
         }
-        match self.consumer.check_session() {
-            Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(RunEnd::Corrupt(c)),
-            Err(e) => return Some(RunEnd::SessionLost(e)),
-        }
-        if let Some(lost) = self.control.segment_lost() {
-            // Deliver what the producer committed before it stopped, but
-            // never drain for more than DRAIN_WAIT.
-            let since = *self.lost_since_ns.get_or_insert(now_ns);
-            let draining = now_ns.saturating_sub(since) < DRAIN_WAIT.as_nanos() as u64;
-            if !(draining && self.consumer.is_ready()) {
-                return Some(RunEnd::SegmentLost(lost));
-            }
-        }
-        self.consumer.heartbeat();
         if self.control.take_usr1() {
             eprint!("{}", self.report_as(None).text());
         }

@@ -1,6 +1,7 @@
 //! Shared pieces of the Forge demo daemons.
 #![deny(unsafe_code)]
 
+pub mod checks;
 pub mod cli;
 pub mod end;
 pub mod exit;

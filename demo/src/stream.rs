@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use color_eyre::eyre::Result;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{human, Producer, SessionError, WaitStrategy};
+use forge_fabric::{human, Producer, WaitStrategy};
 
+use crate::checks;
 use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use crate::load::LoadGen;
 use crate::pace::Pacer;
@@ -265,21 +266,9 @@ impl<'a> Streamer<'a> {
     /// thread's verdict on the segment, the heartbeat and SIGUSR1 bursts.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        if self.control.stop_requested() {
-            return Some(RunEnd::Stopped);
+        if let Err(halt) = checks::producer(self.control, self.producer) {
+            return Some(halt.into());
         }
-        match self.producer.check_session() {
-            Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(RunEnd::Corrupt(c)),
-            Err(e) => return Some(RunEnd::SessionLost(e)),
-        }
-        if let Err(c) = self.producer.check_tail() {
-            return Some(RunEnd::Corrupt(c));
-        }
-        if let Some(lost) = self.control.segment_lost() {
-            return Some(RunEnd::SegmentLost(lost));
-        }
-        self.producer.heartbeat();
         if self.control.take_usr1() {
             self.bursts += 1;
             self.producer.count_burst();

@@ -18,9 +18,9 @@
 
 use std::time::Duration;
 
+use forge_demo::checks::{self, Halt};
 use forge_demo::end::Lost;
 use forge_demo::signals::Control;
-use forge_demo::watch::DRAIN_WAIT;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::frame::decode_header;
 use forge_fabric::layout::FRAME_RELAYED;
@@ -76,6 +76,17 @@ pub enum RecordEnd {
     Write(WriteError),
     /// Tap: the segment could not be looked at (fstat failed).
     Observe(ObserveError),
+}
+
+impl From<Halt> for RecordEnd {
+    fn from(h: Halt) -> RecordEnd {
+        match h {
+            Halt::Stopped => RecordEnd::Stopped,
+            Halt::SessionLost(e) => RecordEnd::SessionLost(e),
+            Halt::Corrupt(c) => RecordEnd::Corrupt(c),
+            Halt::SegmentLost(l) => RecordEnd::SegmentLost(l),
+        }
+    }
 }
 
 impl RecordEnd {
@@ -535,23 +546,11 @@ fn consume_housekeeping(
     now_ns: u64,
     lost_since: &mut Option<u64>,
 ) -> Option<RecordEnd> {
-    if sink.control.stop_requested() {
-        return Some(RecordEnd::Stopped);
+    // Records what the producer committed before a loss, for at most
+    // DRAIN_WAIT, as forge-core does.
+    if let Err(halt) = checks::consumer(sink.control, consumer, now_ns, lost_since) {
+        return Some(halt.into());
     }
-    match consumer.check_session() {
-        Ok(()) => {}
-        Err(SessionError::Corrupt(c)) => return Some(RecordEnd::Corrupt(c)),
-        Err(e) => return Some(RecordEnd::SessionLost(e)),
-    }
-    if let Some(lost) = sink.control.segment_lost() {
-        // Record what the producer committed before the loss, for at most
-        // DRAIN_WAIT, as forge-core does.
-        let since = *lost_since.get_or_insert(now_ns);
-        if now_ns.saturating_sub(since) >= DRAIN_WAIT.as_nanos() as u64 || !consumer.is_ready() {
-            return Some(RecordEnd::SegmentLost(lost));
-        }
-    }
-    consumer.heartbeat();
     if sink.sample_due(now_ns) {
         if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
             if let Err(e) = sink.sample(&snap, true) {

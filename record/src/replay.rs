@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use forge_demo::checks::{self, Halt};
 use forge_demo::end::Lost;
 use forge_demo::pace::Pacer;
 use forge_demo::signals::Control;
@@ -75,6 +76,17 @@ pub enum ReplayEnd {
     SegmentLost(Lost),
     /// The recording could not be read on.
     Read(ReadError),
+}
+
+impl From<Halt> for ReplayEnd {
+    fn from(h: Halt) -> ReplayEnd {
+        match h {
+            Halt::Stopped => ReplayEnd::Stopped,
+            Halt::SessionLost(e) => ReplayEnd::SessionLost(e),
+            Halt::Corrupt(c) => ReplayEnd::Corrupt(c),
+            Halt::SegmentLost(l) => ReplayEnd::SegmentLost(l),
+        }
+    }
 }
 
 impl ReplayEnd {
@@ -416,22 +428,9 @@ impl Replayer<'_> {
 
     fn housekeeping(&mut self, now_ns: u64) -> Option<ReplayEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        if self.control.stop_requested() {
-            return Some(ReplayEnd::Stopped);
-        }
-        match self.producer.check_session() {
-            Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Some(ReplayEnd::Corrupt(c)),
-            Err(e) => return Some(ReplayEnd::SessionLost(e)),
-        }
-        if let Err(c) = self.producer.check_tail() {
-            return Some(ReplayEnd::Corrupt(c));
-        }
-        if let Some(lost) = self.control.segment_lost() {
-            return Some(ReplayEnd::SegmentLost(lost));
-        }
-        self.producer.heartbeat();
-        None
+        checks::producer(self.control, self.producer)
+            .err()
+            .map(ReplayEnd::from)
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_demo::cli::{
-    daemon_main, print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, ParentArg, ReportFormat, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
@@ -16,15 +16,6 @@ use forge_demo::signals::Control;
 use forge_fabric::{human, Role, WaitStrategy};
 
 const PROGRAM: &str = "forge-core";
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ReportFormat {
-    /// Lines for people.
-    Text,
-    /// One JSON object on stdout.
-    Json,
-}
 
 /// Consume telemetry frames from a Forge ring (the consumer).
 ///

@@ -9,10 +9,11 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    print_report, role_hint, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg, INIT_WAIT,
+    daemon_main, print_report, role_hint, start_daemon, Daemon, ParentArg, ReportFormat,
+    SegmentArg, WaitArg, INIT_WAIT,
 };
 use forge_demo::end::Lost;
-use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::signals::Control;
 use forge_fabric::human;
 use forge_fabric::{Claim, Observer, Role, SegmentError, WaitStrategy};
@@ -22,15 +23,6 @@ use forge_record::record::{self, RecordConfig, RecordEnd, RecordReport};
 use forge_record::{Compression, RecordingWriter, RingImage, SlotVerdict, WriterOptions};
 
 const PROGRAM: &str = "forge-record";
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ReportFormat {
-    /// Lines for people.
-    Text,
-    /// One JSON object on stdout.
-    Json,
-}
 
 /// Record every frame of a Forge ring into an MCAP file.
 ///
@@ -121,21 +113,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
-    // us with no report and a file without its summary.
-    let control = match Control::from_signals() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e:#}");
-            return Exit::Error.into();
-        }
-    };
-    exit::install_reports();
-    let cli = Cli::parse();
-    match run(&cli, control) {
-        Ok(code) => code.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    daemon_main(PROGRAM, |cli: Cli, control| run(&cli, control))
 }
 
 fn writer_options(cli: &Cli) -> WriterOptions {

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg};
-use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_demo::cli::{
+    daemon_main, print_report, start_daemon, Daemon, ParentArg, ReportFormat, SegmentArg, WaitArg,
+};
+use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::signals::Control;
 use forge_fabric::human;
 use forge_fabric::layout::HOLDER_RELAYED;
@@ -19,15 +21,6 @@ use forge_record::read::Recording;
 use forge_record::replay::{self, ReplayConfig, ReplayEnd};
 
 const PROGRAM: &str = "forge-replay";
-
-/// Report formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum ReportFormat {
-    /// Lines for people.
-    Text,
-    /// One JSON object on stdout.
-    Json,
-}
 
 /// Replay a forge-record recording into a Forge ring (as its producer).
 ///
@@ -96,21 +89,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    // First of all: until the handlers are in, SIGTERM or SIGHUP would end
-    // us with no report and no clean release of the role.
-    let control = match Control::from_signals() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{PROGRAM}: error: {e:#}");
-            return Exit::Error.into();
-        }
-    };
-    exit::install_reports();
-    let cli = Cli::parse();
-    match run(&cli, control) {
-        Ok(code) => code.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    daemon_main(PROGRAM, |cli: Cli, control| run(&cli, control))
 }
 
 fn open(cli: &Cli) -> Result<Recording> {

@@ -1,0 +1,89 @@
+//! The checks every role holder runs off its per-frame path (forge-stream,
+//! forge-core, forge-record, forge-replay, forge-bridge), in one order, so a
+//! stop, a retired session, damage and a lost segment end each of them the
+//! same way.
+
+use forge_fabric::{Consumer, Corruption, Producer, SessionError};
+
+use crate::end::{Lost, RunEnd};
+use crate::signals::Control;
+use crate::watch::DRAIN_WAIT;
+
+/// What the checks found that ends a run. Each tool's own end type converts
+/// from it (`From`), so the reasons keep one name and one meaning.
+#[derive(Debug)]
+pub enum Halt {
+    /// SIGINT, SIGTERM or SIGHUP.
+    Stopped,
+    /// The segment was retired or replaced under us (`forge-init --force`).
+    SessionLost(SessionError),
+    /// The identity line, or `tail` as the producer sees it, was damaged.
+    Corrupt(Corruption),
+    /// The segment was unlinked, replaced without retirement, or truncated
+    /// (the watch thread's verdict).
+    SegmentLost(Lost),
+}
+
+impl From<SessionError> for Halt {
+    /// Damage of the identity line is corruption (exit 4); anything else
+    /// means the session we joined is gone (exit 3).
+    fn from(e: SessionError) -> Halt {
+        match e {
+            SessionError::Corrupt(c) => Halt::Corrupt(c),
+            e => Halt::SessionLost(e),
+        }
+    }
+}
+
+impl From<Halt> for RunEnd {
+    fn from(h: Halt) -> RunEnd {
+        match h {
+            Halt::Stopped => RunEnd::Stopped,
+            Halt::SessionLost(e) => RunEnd::SessionLost(e),
+            Halt::Corrupt(c) => RunEnd::Corrupt(c),
+            Halt::SegmentLost(l) => RunEnd::SegmentLost(l),
+        }
+    }
+}
+
+/// A producer's checks: a stop request, the session, `tail` (which must
+/// never pass `head` or go back), the watch thread's verdict; then the
+/// heartbeat, which says the producer is still looking around.
+pub fn producer(control: &Control, producer: &mut Producer) -> Result<(), Halt> {
+    if control.stop_requested() {
+        return Err(Halt::Stopped);
+    }
+    producer.check_session()?;
+    producer.check_tail().map_err(Halt::Corrupt)?;
+    if let Some(lost) = control.segment_lost() {
+        return Err(Halt::SegmentLost(lost));
+    }
+    producer.heartbeat();
+    Ok(())
+}
+
+/// A consumer's checks: a stop request, the session, then the watch
+/// thread's verdict, which does not end the run while frames the producer
+/// committed before the loss are still there to read, for at most
+/// [`DRAIN_WAIT`] from the first pass that saw it (`lost_since_ns`, kept by
+/// the caller); then the heartbeat.
+pub fn consumer(
+    control: &Control,
+    consumer: &mut Consumer,
+    now_ns: u64,
+    lost_since_ns: &mut Option<u64>,
+) -> Result<(), Halt> {
+    if control.stop_requested() {
+        return Err(Halt::Stopped);
+    }
+    consumer.check_session()?;
+    if let Some(lost) = control.segment_lost() {
+        let since = *lost_since_ns.get_or_insert(now_ns);
+        let draining = now_ns.saturating_sub(since) < DRAIN_WAIT.as_nanos() as u64;
+        if !(draining && consumer.is_ready()) {
+            return Err(Halt::SegmentLost(lost));
+        }
+    }
+    consumer.heartbeat();
+    Ok(())
+}
