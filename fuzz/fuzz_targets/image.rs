@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use forge_fabric::observe::{HolderCheck, LatencySnapshot};
+use forge_fabric::observe::HolderCheck;
 use forge_fabric::{SlotCopy, SlotState, Snapshot};
 use forge_record::image::{ImageMeta, RingImage, END_MAGIC};
 use libfuzzer_sys::fuzz_target;
@@ -33,7 +33,6 @@ fn valid() -> &'static [u8] {
             snapshot: Snapshot {
                 slot_count: 4,
                 head: 4,
-                latency: LatencySnapshot::default(),
                 ..Default::default()
             },
             holders: [HolderCheck::Unknown, HolderCheck::NotHeld],
