@@ -694,6 +694,8 @@ impl App {
                     text: String::new(),
                 })
             }
+            Action::NextMatch if self.finds_frames() => self.find_frame(true),
+            Action::PrevMatch if self.finds_frames() => self.find_frame(false),
             Action::NextMatch => self.next_match(1),
             Action::PrevMatch => self.next_match(-1),
             Action::Focus => {
@@ -875,6 +877,22 @@ impl App {
             at: 0,
             first: 0,
         });
+        if self.finds_frames() {
+            // A recording: the cursor goes to the first matching frame from
+            // here on, anywhere in the file; the ring rebuilt there then
+            // lists what matches around it.
+            self.note(
+                Severity::Info,
+                format!("searching the recording for {query:?}…"),
+            );
+            self.seek(Seek::Find {
+                query: query.to_owned(),
+                forward: true,
+                skip: false,
+            });
+            self.want_ring = true;
+            return;
+        }
         // Matches come from one copy of the whole ring.
         match self.frozen.as_ref().and_then(|f| f.image.as_ref()) {
             Some(img) => {
@@ -886,8 +904,36 @@ impl App {
         self.note(Severity::Info, format!("searching the ring for {query:?}…"));
     }
 
+    /// Does the current search look for frames through a recording (a text
+    /// or a kind, not a slot state) rather than in one copy of the ring?
+    fn finds_frames(&self) -> bool {
+        self.mode() == keys::When::Recording
+            && self
+                .search
+                .as_ref()
+                .is_some_and(|s| !is_state_query(&s.query))
+    }
+
+    /// `n` / `N` in a recording: the cursor to the next / previous matching
+    /// frame of the file, and the ring's matches found again there.
+    fn find_frame(&mut self, forward: bool) {
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        search.matches = None;
+        search.rows.clear();
+        let query = search.query.clone();
+        self.seek(Seek::Find {
+            query,
+            forward,
+            skip: true,
+        });
+        self.want_ring = true;
+    }
+
     /// The matches of the current search in `img`; selects the first.
     fn found(&mut self, img: &RingImage) {
+        let recording = self.mode() == keys::When::Recording;
         let Some(search) = &mut self.search else {
             return;
         };
@@ -906,9 +952,26 @@ impl App {
         search.rows = rows;
         search.copied_unix_ns = img.unix_ns;
         search.copied_mono_ns = img.mono_ns;
-        search.at = 0;
+        // In a recording the cursor's frame is the newest of the rebuilt
+        // ring, and the one a search moved the cursor to: start there.
+        search.at = if recording {
+            search
+                .rows
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, r)| r.position)
+                .map_or(0, |(i, _)| i)
+        } else {
+            0
+        };
         search.first = 0;
-        if count == 0 {
+        if recording {
+            // The cursor's move said what was found; the list now shows
+            // the matches around it.
+            if count > 0 {
+                self.next_match(0);
+            }
+        } else if count == 0 {
             self.note(
                 Severity::Warning,
                 format!("no slot matches {query:?} (searched one copy of the whole ring)"),
@@ -1351,9 +1414,7 @@ pub fn slot_matches(s: &SlotView, query: &str) -> bool {
     if q == state || q == s.state.name() || (q == "torn" && s.torn) {
         return true;
     }
-    s.frame
-        .as_ref()
-        .is_some_and(|f| f.kind.to_lowercase() == q || f.body_preview.to_lowercase().contains(&q))
+    s.frame.as_ref().is_some_and(|f| f.matches(&q))
 }
 
 fn slot_of(pos: u64, slot_count: u32) -> u32 {

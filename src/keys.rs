@@ -192,21 +192,22 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::Search,
         keys: "/",
         short: Some("find"),
-        help: "find slots by state (pend, done, free, torn), kind (metric, log, …) or body text",
+        help: "find slots by state (pend, done, free, torn), kind (metric, log, …) or body text; \
+               in a recording, a kind or text moves the cursor to the next frame that has it",
         when: When::Always,
     },
     Binding {
         action: Action::NextMatch,
         keys: "n",
         short: None,
-        help: "next match",
+        help: "next match (in a recording: the next matching frame of the file)",
         when: When::Always,
     },
     Binding {
         action: Action::PrevMatch,
         keys: "N",
         short: None,
-        help: "previous match",
+        help: "previous match (in a recording: the previous matching frame)",
         when: When::Always,
     },
     Binding {

@@ -301,6 +301,23 @@ pub struct FrameInfo {
     pub body_preview: String,
 }
 
+impl FrameInfo {
+    /// Does `query` (lower case) name this frame's kind, or stand in its
+    /// body's preview (case-insensitive)?
+    pub fn matches(&self, query: &str) -> bool {
+        self.kind.to_lowercase() == query || self.body_preview.to_lowercase().contains(query)
+    }
+}
+
+/// Words that `/` takes as a slot state rather than a text to find.
+const STATE_QUERIES: [&str; 6] = ["pend", "pending", "done", "consumed", "free", "torn"];
+
+/// Is `query` a slot state (`pend`, `done`, `free`, `torn`, …) rather than
+/// a text? A state belongs to a slot at one moment, not to a frame.
+pub fn is_state_query(query: &str) -> bool {
+    STATE_QUERIES.contains(&query.to_lowercase().as_str())
+}
+
 /// A slot copied out of the ring.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct SlotView {
@@ -493,8 +510,18 @@ pub enum OfflineKind {
 }
 
 /// A move of an offline recording's cursor.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Seek {
+    /// To the next (`forward`) or previous frame whose kind or body matches
+    /// `query`, the cursor's own frame included unless `skip`.
+    Find {
+        /// What `/` was given.
+        query: String,
+        /// Later frames, or earlier ones.
+        forward: bool,
+        /// Start from the frame next to the cursor (`n`, `N`).
+        skip: bool,
+    },
     /// By this many frames.
     Frames(i64),
     /// By this many seconds of recorded time.

@@ -31,7 +31,10 @@ use forge_record::read::{RecordedFrame, Recording};
 
 use crate::model::*;
 use crate::procfs;
-use crate::source::{holder, sample_of, slot_view};
+use crate::source::{frame_info, holder, sample_of, slot_view};
+
+/// How long one search of a recording reads before it hands back.
+pub const FIND_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Play speeds `<` and `>` step through.
 pub const SPEEDS: [f64; 9] = [0.01, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0];
@@ -237,6 +240,11 @@ impl Cursor {
         let at = |i: u64| i.min(last);
         let read = |e: forge_record::read::ReadError| format!("cannot read the recording: {e}");
         match to {
+            Seek::Find {
+                query,
+                forward,
+                skip,
+            } => return self.find(&query, forward, skip),
             Seek::Frames(n) => self.index = at(self.index.saturating_add_signed(n)),
             Seek::Seconds(s) => {
                 let now = self.frame(self.index).map(|f| f.log_time_ns).unwrap_or(0);
@@ -296,6 +304,72 @@ impl Cursor {
         Ok(format!(
             "cursor at frame {} of {}, {when} UTC",
             self.index + 1,
+            last + 1
+        ))
+    }
+
+    /// Moves the cursor to the nearest frame, later or earlier, whose kind
+    /// or body matches `query`: the whole recording, not just the ring
+    /// rebuilt at the cursor. A search that reads for [`FIND_BUDGET`]
+    /// without a match leaves the cursor on the last frame it read and says
+    /// so, so that `n` / `N` go on from there.
+    fn find(&mut self, query: &str, forward: bool, skip: bool) -> Result<String, String> {
+        let q = query.to_lowercase();
+        let last = self.last();
+        let from = self.index;
+        let step = |i: u64| {
+            if forward {
+                (i < last).then(|| i + 1)
+            } else {
+                i.checked_sub(1)
+            }
+        };
+        let mut next = if skip { step(from) } else { Some(from) };
+        let started = Instant::now();
+        let mut read = 0u64;
+        let mut searched = from;
+        while let Some(i) = next {
+            let f = self
+                .rec
+                .frame(i)
+                .map_err(|e| format!("cannot read the recording at frame {}: {e}", i + 1))?;
+            searched = i;
+            read += 1;
+            if !f.raw && frame_info(&f.payload, true).is_ok_and(|info| info.matches(&q)) {
+                self.index = i;
+                self.playing = false;
+                let seq = f
+                    .sequence()
+                    .map_or(String::new(), |s| format!(", sequence {s}"));
+                return Ok(format!(
+                    "frame {} of {} matches {query:?}{seq}, {} UTC",
+                    i + 1,
+                    last + 1,
+                    forge_fabric::human::time_of_day(f.log_time_ns)
+                ));
+            }
+            if read % 1024 == 0 && started.elapsed() >= FIND_BUDGET {
+                self.index = i;
+                self.playing = false;
+                let (a, b) = (from.min(i) + 1, from.max(i) + 1);
+                return Ok(format!(
+                    "no frame matches {query:?} in frames {a}..{b} yet (searched for {}); \
+                     the cursor is on frame {}: {} searches on",
+                    forge_fabric::human::duration_ns(FIND_BUDGET.as_nanos() as u64),
+                    i + 1,
+                    if forward { "n" } else { "N" }
+                ));
+            }
+            next = step(i);
+        }
+        let (a, b) = (from.min(searched) + 1, from.max(searched) + 1);
+        Err(format!(
+            "no frame {} matches {query:?} (searched frames {a}..{b} of {})",
+            if forward {
+                "from here on"
+            } else {
+                "before here"
+            },
             last + 1
         ))
     }

@@ -717,6 +717,43 @@ fn producer_gone(sample: &Sample) -> bool {
     sample.header.producer.lock_held == Some(false)
 }
 
+/// A payload decoded as a telemetry frame: its header, and with `whole`
+/// (the payload is all there) whether the body checks out; why not, if the
+/// header does not decode.
+pub(crate) fn frame_info(bytes: &[u8], whole: bool) -> Result<FrameInfo, String> {
+    let h = decode_header(bytes).map_err(|e| e.to_string())?;
+    let (valid, error) = if whole {
+        match decode(bytes) {
+            Ok(_) => (true, None),
+            Err(e) => (false, Some(e.to_string())),
+        }
+    } else {
+        (false, None)
+    };
+    let body = bytes.get(FRAME_HEADER_LEN..).unwrap_or(&[]);
+    Ok(FrameInfo {
+        sequence: h.sequence,
+        timestamp_ns: h.timestamp_ns,
+        source_id: h.source_id,
+        kind: h.kind.to_string(),
+        body_len: h.body_len,
+        checksum: h.checksum,
+        valid,
+        error,
+        body_preview: body
+            .iter()
+            .take(64)
+            .map(|&b| {
+                if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect(),
+    })
+}
+
 /// A slot copy as forge-top shows it; `gone`: the producer is known dead.
 pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
     let overwritable = c.overwritable && !gone;
@@ -741,40 +778,9 @@ pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
         return view;
     }
     let bytes = c.bytes;
-    match decode_header(&bytes) {
-        Ok(h) => {
-            let (valid, error) = if whole {
-                match decode(&bytes) {
-                    Ok(_) => (true, None),
-                    Err(e) => (false, Some(e.to_string())),
-                }
-            } else {
-                (false, None)
-            };
-            let body = bytes.get(FRAME_HEADER_LEN..).unwrap_or(&[]);
-            view.frame = Some(FrameInfo {
-                sequence: h.sequence,
-                timestamp_ns: h.timestamp_ns,
-                source_id: h.source_id,
-                kind: h.kind.to_string(),
-                body_len: h.body_len,
-                checksum: h.checksum,
-                valid,
-                error,
-                body_preview: body
-                    .iter()
-                    .take(64)
-                    .map(|&b| {
-                        if b.is_ascii_graphic() || b == b' ' {
-                            b as char
-                        } else {
-                            '.'
-                        }
-                    })
-                    .collect(),
-            });
-        }
-        Err(e) => view.frame_error = Some(e.to_string()),
+    match frame_info(&bytes, whole) {
+        Ok(info) => view.frame = Some(info),
+        Err(e) => view.frame_error = Some(e),
     }
     if whole {
         view.bytes = bytes;

@@ -187,6 +187,67 @@ fn a_recording_is_read_through_its_cursor_and_shows_what_it_holds() {
     assert!(source.seek(Seek::TogglePlay).unwrap().contains("paused"));
 }
 
+/// Types `text` and Enter after `key`, then carries out the seek it asks
+/// for and takes the next observations, as the event loop does.
+fn press(app: &mut App, source: &mut FileSource, key: char, text: &str) {
+    let code = |c| Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    app.handle(code(key));
+    if !text.is_empty() {
+        for c in text.chars() {
+            app.handle(code(c));
+        }
+        app.handle(Event::Key(KeyEvent::new(
+            KeyCode::Enter,
+            KeyModifiers::NONE,
+        )));
+    }
+    if let Some(to) = app.seek.take() {
+        let result = source.seek(to);
+        app.sought(result);
+    }
+    observe(app, source);
+}
+
+#[test]
+fn a_search_in_a_recording_moves_the_cursor_through_the_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.mcap");
+    write_recording(&path);
+    let mut source = FileSource::open(&path, false).unwrap();
+    let mut app = App::new(Config::default(), (120, 40));
+    observe(&mut app, &mut source);
+    let selected = |app: &App| app.live.detail.as_ref().and_then(|d| d.position);
+
+    // Sequence 42 is far past the 16-slot ring rebuilt at frame 1.
+    press(&mut app, &mut source, '/', "VALUE=42");
+    let text = render(&app);
+    assert!(text.contains("frame 43 of 190"), "{text}");
+    assert_eq!(selected(&app), Some(42), "{text}");
+    // n: the next one in the file, a lap of the ring and more away.
+    press(&mut app, &mut source, 'n', "");
+    assert!(render(&app).contains("frame 133 of 190"));
+    assert_eq!(selected(&app), Some(142));
+    // N: back again.
+    press(&mut app, &mut source, 'N', "");
+    assert!(render(&app).contains("frame 43 of 190"));
+    assert_eq!(selected(&app), Some(42));
+    // Sequence 55 was never recorded, 155 was.
+    press(&mut app, &mut source, '/', "value=55");
+    assert_eq!(selected(&app), Some(155));
+    // Nothing later: said so, and the cursor stays.
+    press(&mut app, &mut source, 'n', "");
+    let text = render(&app);
+    assert!(
+        text.contains("no frame from here on matches \"value=55\""),
+        "{text}"
+    );
+    assert!(text.contains("frame 146 of 190"), "{text}");
+    // A slot state is a moment of the ring, not a frame: it filters the
+    // ring at the cursor and leaves the cursor where it is.
+    press(&mut app, &mut source, '/', "free");
+    assert!(render(&app).contains("frame 146 of 190"));
+}
+
 #[test]
 fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
     // A live ring with known frames, no daemons.
