@@ -297,6 +297,10 @@ impl Alarms {
                 ),
             );
         }
+        let retired_shown = obs
+            .sample
+            .as_ref()
+            .is_some_and(|s| s.state() == SegmentState::Retired);
         for note in &obs.notes {
             match note {
                 SourceNote::Attached { session } => self.log(
@@ -304,22 +308,26 @@ impl Alarms {
                     Severity::Info,
                     format!("attached to session {}", human::session(*session)),
                 ),
-                SourceNote::Retired { old, new } if reattached.is_none() => self.log(
-                    obs.unix_ns,
-                    Severity::Warning,
-                    format!(
-                        "session {} was retired (successor {}); waiting for the new segment",
-                        human::session(*old),
-                        if *new == 0 {
-                            "unknown".into()
-                        } else {
-                            human::session(*new)
-                        }
+                // With a sample of the retired header, the Retired alarm
+                // says this once; a note would say it a second time.
+                SourceNote::Retired { old, new } if reattached.is_none() && !retired_shown => self
+                    .log(
+                        obs.unix_ns,
+                        Severity::Warning,
+                        format!(
+                            "session {} was retired (successor {}); waiting for the new segment",
+                            human::session(*old),
+                            if *new == 0 {
+                                "unknown".into()
+                            } else {
+                                human::session(*new)
+                            }
+                        ),
                     ),
-                ),
+                // A step of every re-initialization, not a fault.
                 SourceNote::Replaced { .. } if reattached.is_none() => self.log(
                     obs.unix_ns,
-                    Severity::Warning,
+                    Severity::Info,
                     "the name now leads to another object, not yet readable",
                 ),
                 SourceNote::Unlinked { .. } => self.unlinked = true,
