@@ -362,14 +362,20 @@ impl Cursor {
             }
             next = step(i);
         }
+        let whither = if forward {
+            "from here on"
+        } else {
+            "before here"
+        };
+        if read == 0 {
+            return Err(format!(
+                "no frame {whither} matches {query:?}: the cursor is on the {} frame",
+                if forward { "last" } else { "first" }
+            ));
+        }
         let (a, b) = (from.min(searched) + 1, from.max(searched) + 1);
         Err(format!(
-            "no frame {} matches {query:?} (searched frames {a}..{b} of {})",
-            if forward {
-                "from here on"
-            } else {
-                "before here"
-            },
+            "no frame {whither} matches {query:?} (searched frames {a}..{b} of {})",
             last + 1
         ))
     }

@@ -246,6 +246,15 @@ fn a_search_in_a_recording_moves_the_cursor_through_the_whole_file() {
     // ring at the cursor and leaves the cursor where it is.
     press(&mut app, &mut source, '/', "free");
     assert!(render(&app).contains("frame 146 of 190"));
+    // Nothing past the last frame to search.
+    source.seek(Seek::End).unwrap();
+    let find = Seek::Find {
+        query: "value".into(),
+        forward: true,
+        skip: true,
+    };
+    let err = source.seek(find).unwrap_err();
+    assert!(err.contains("the cursor is on the last frame"), "{err}");
 }
 
 #[test]
