@@ -44,7 +44,7 @@ pub fn pin_ring_thread(core: Option<u32>) -> Result<()> {
 
 /// A role that could not be taken, as a report with the usual hint.
 pub fn role_error(side: Role, name: &str, e: RoleError) -> Report {
-    let hint = forge_demo::cli::role_hint(PROGRAM, side, name, &e);
+    let hint = forge_demo::cli::role_hint(side, name, &e);
     let what = match side {
         Role::Producer => format!("cannot write into {name}"),
         Role::Consumer => format!("cannot consume from {name}"),

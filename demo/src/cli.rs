@@ -234,7 +234,7 @@ pub fn start_daemon<T>(
         Role::Producer => "stream into",
         Role::Consumer => "consume from",
     };
-    let side = role_or_hint(program, role, name, verb, take(&segment, core))?;
+    let side = role_or_hint(role, name, verb, take(&segment, core))?;
     Ok(Daemon {
         control,
         core,
@@ -258,11 +258,15 @@ pub fn die_with_parent() -> Result<()> {
 }
 
 /// The hint for a role that could not be taken, by error kind.
-pub fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option<String> {
+pub fn role_hint(role: Role, name: &str, e: &RoleError) -> Option<String> {
     match e {
-        RoleError::Held { .. } => Some(format!(
-            "stop the other {} first; a segment has exactly one {}",
-            program,
+        // Name the holder the header names, which need not be another
+        // `program` (forge-record finds forge-core there, say).
+        RoleError::Held {
+            program: holder, ..
+        } => Some(format!(
+            "stop the {} that holds it first; a segment has exactly one {}",
+            if holder.is_empty() { "process" } else { holder },
             role.name()
         )),
         RoleError::Corrupt(_) => Some(format!(
@@ -276,14 +280,13 @@ pub fn role_hint(program: &str, role: Role, name: &str, e: &RoleError) -> Option
 /// The role a daemon asked for, or why not with the hint that fits (by
 /// error kind): `verb` says what it wanted to do with `name`.
 fn role_or_hint<T>(
-    program: &str,
     role: Role,
     name: &str,
     verb: &str,
     taken: std::result::Result<T, RoleError>,
 ) -> Result<T> {
     taken.map_err(|e| {
-        let hint = role_hint(program, role, name, &e);
+        let hint = role_hint(role, name, &e);
         let report = color_eyre::Report::new(e).wrap_err(format!("cannot {verb} {name}"));
         match hint {
             Some(h) => report.suggestion(h),
@@ -332,6 +335,32 @@ mod tests {
         assert!(parse_mode("800").is_err());
         assert!(parse_mode("7777").is_err());
         assert!(parse_mode("rw").is_err());
+    }
+
+    #[test]
+    fn a_held_role_hint_names_the_holder_the_header_names() {
+        // forge-record or forge-bridge asking for a role forge-core holds
+        // must not be told to stop "the other forge-record".
+        let held = |program: &str| RoleError::Held {
+            role: Role::Consumer,
+            pid: 7,
+            program: program.into(),
+        };
+        let hint = role_hint(Role::Consumer, "/s", &held("forge-core")).unwrap();
+        assert_eq!(
+            hint,
+            "stop the forge-core that holds it first; a segment has exactly one consumer"
+        );
+        let hint = role_hint(Role::Consumer, "/s", &held("")).unwrap();
+        assert!(
+            hint.starts_with("stop the process that holds it first"),
+            "{hint}"
+        );
+        let message = held("forge-core").to_string();
+        assert!(
+            message.contains("(forge-core, pid 7 as its header says)"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -156,6 +156,7 @@ mod tests {
         let held = RoleError::Held {
             role: forge_fabric::Role::Producer,
             pid: 7,
+            program: "forge-stream".into(),
         };
         assert_eq!(classify(&color_eyre::Report::new(held)), Exit::Error);
     }

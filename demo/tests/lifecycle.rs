@@ -117,18 +117,20 @@ fn a_second_producer_or_consumer_is_refused_with_a_clear_message() {
     second.expect_code(1);
     assert!(
         second.stderr.contains(&format!(
-            "producer role of this segment is held by a live process (pid {sp} as its header says)"
+            "producer role of this segment is held by a live process (forge-stream, pid {sp} as its header says)"
         )),
         "{}",
         second.stderr
     );
-    assert!(second.stderr.contains("exactly one producer"));
+    assert!(second
+        .stderr
+        .contains("stop the forge-stream that holds it first; a segment has exactly one producer"));
     assert!(t.elapsed() < Duration::from_secs(10));
     let second = rig.run(Bin::Core, &["--wait", "park"], Duration::from_secs(20));
     second.expect_code(1);
     assert!(
         second.stderr.contains(&format!(
-            "consumer role of this segment is held by a live process (pid {cp} as its header says)"
+            "consumer role of this segment is held by a live process (forge-core, pid {cp} as its header says)"
         )),
         "{}",
         second.stderr

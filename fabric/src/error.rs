@@ -195,13 +195,16 @@ pub enum SegmentError {
 pub enum RoleError {
     /// Another live process holds the role: the kernel says its role lock
     /// is taken.
-    #[error("the {role} role of this segment is held by a live process (pid {pid} as its header says); only one {role} may attach")]
+    #[error("the {role} role of this segment is held by a live process ({} as its header says); only one {role} may attach", holder_text(.program, *.pid))]
     Held {
         /// The role asked for.
         role: Role,
         /// The holder's pid, as written in the header (in its own pid
         /// namespace, which may not be ours).
         pid: u32,
+        /// The holder's program, as written in the header (`forge-core`);
+        /// empty if it wrote none.
+        program: String,
     },
     /// The segment's session changed while we attached.
     #[error(transparent)]
@@ -362,5 +365,15 @@ pub enum HeaderProblem {
 impl serde::Serialize for Corruption {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// A role holder as a header names it: `forge-core, pid 4102`, or just the
+/// pid when it wrote no program name.
+fn holder_text(program: &str, pid: u32) -> String {
+    if program.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("{program}, pid {pid}")
     }
 }

@@ -154,6 +154,23 @@ pub struct SideLine {
     pub relay_session: AtomicU64,
 }
 
+impl SideLine {
+    /// The 16 program bytes as text: up to the first NUL, anything but
+    /// printable ASCII shown as `?` (the bytes come from another process and
+    /// may be hostile; they reach terminals).
+    pub fn program_name(&self) -> String {
+        let mut bytes = [0u8; 16];
+        let [lo, hi] = &self.program;
+        bytes[..8].copy_from_slice(&lo.load(crate::sync::Ordering::Relaxed).to_le_bytes());
+        bytes[8..].copy_from_slice(&hi.load(crate::sync::Ordering::Relaxed).to_le_bytes());
+        bytes
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
+            .collect()
+    }
+}
+
 /// The consumer's transit-latency histogram, log-linear in nanoseconds.
 #[repr(C, align(128))]
 #[derive(Debug)]

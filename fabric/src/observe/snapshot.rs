@@ -8,7 +8,7 @@ use crate::hist::Histogram;
 use crate::layout::*;
 use crate::process::Identity;
 use crate::segment::{HeaderProblem, IdentitySnapshot};
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::Ordering;
 use crate::vocab::{Coded, RoleState, SegmentState, SlotState};
 use crate::wait::WaitStrategy;
 
@@ -87,7 +87,7 @@ impl SideSnapshot {
             start_ticks: line.start_ticks.load(Ordering::Relaxed),
             uid: line.uid.load(Ordering::Relaxed),
             flags: line.flags.load(Ordering::Relaxed),
-            program: program_name(&line.program),
+            program: line.program_name(),
             lock_held: None,
             relay_session: line.relay_session.load(Ordering::Relaxed),
         }
@@ -107,20 +107,6 @@ impl SideSnapshot {
         (self.heartbeat_ns != 0)
             .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
     }
-}
-
-/// The 16 program bytes of a line as text: up to the first NUL, anything but
-/// printable ASCII shown as `?` (the bytes come from another process and may
-/// be hostile; they reach terminals).
-fn program_name(words: &[AtomicU64; 2]) -> String {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&words[0].load(Ordering::Relaxed).to_le_bytes());
-    bytes[8..].copy_from_slice(&words[1].load(Ordering::Relaxed).to_le_bytes());
-    bytes
-        .iter()
-        .take_while(|&&b| b != 0)
-        .map(|&b| if b.is_ascii_graphic() { b as char } else { '?' })
-        .collect()
 }
 
 /// What the producer says it aims for (its pace line).

@@ -58,6 +58,7 @@ impl HeldRole {
         let held = || RoleError::Held {
             role,
             pid: line.pid.load(Ordering::Relaxed),
+            program: line.program_name(),
         };
         // One claim per role through one segment handle: the kernel would
         // not stop a second one (the lock is the same open file's).

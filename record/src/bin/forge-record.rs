@@ -303,7 +303,7 @@ fn run_consume(
     let mut consumer = match segment.consumer_with(&claim) {
         Ok(c) => c,
         Err(e) => {
-            let hint = role_hint(PROGRAM, Role::Consumer, name, &e)
+            let hint = role_hint(Role::Consumer, name, &e)
                 .map(|h| format!("{h}; or record read-only with --tap"));
             let mut report =
                 color_eyre::Report::new(e).wrap_err(format!("cannot consume from {name}"));
