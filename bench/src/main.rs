@@ -349,7 +349,8 @@ impl Runner<'_> {
         self.results.sweep.push(SweepFigure {
             slots,
             payload,
-            segment_bytes: forge_fabric::layout::segment_size(slots) as u64,
+            segment_bytes: forge_fabric::layout::segment_size(slots, forge_fabric::PAYLOAD_CAPACITY)
+                as u64,
             lap_bytes: lap_bytes(slots, payload),
             lap_pages: lap_pages(slots, payload),
             frames_per_s,
@@ -371,7 +372,7 @@ impl Runner<'_> {
 fn lap_bytes(slots: u32, payload: usize) -> u64 {
     (0..slots)
         .map(|i| {
-            let start = forge_fabric::layout::slot_offset(i) as u64;
+            let start = forge_fabric::layout::slot_offset(i, forge_fabric::PAYLOAD_CAPACITY) as u64;
             let end = start + 8 + payload as u64;
             (end.div_ceil(64) - start / 64) * 64
         })
@@ -383,7 +384,7 @@ fn lap_pages(slots: u32, payload: usize) -> u64 {
     let mut pages = 0;
     let mut last = u64::MAX;
     for i in 0..slots {
-        let start = forge_fabric::layout::slot_offset(i) as u64;
+        let start = forge_fabric::layout::slot_offset(i, forge_fabric::PAYLOAD_CAPACITY) as u64;
         let end = start + 8 + payload as u64;
         for page in start / 4096..end.div_ceil(4096) {
             if page != last {
@@ -497,6 +498,7 @@ fn run(args: &Args) -> Result<()> {
         core_a: cores[0],
         core_b: cores[1],
         policy: args.spin,
+        slot_payload: None,
     };
     let want = |g: Group| args.only.as_ref().is_none_or(|o| o.contains(&g));
     let ice = cfg!(feature = "iceoryx2") && want(Group::Iceoryx2);
@@ -504,13 +506,13 @@ fn run(args: &Args) -> Result<()> {
     let np = payloads.len();
     let total = 2 * usize::from(want(Group::Memcpy))
         + 2 * usize::from(want(Group::Floor))
-        + np * (3 * usize::from(want(Group::Rtt))
+        + np * (4 * usize::from(want(Group::Rtt))
             + 2 * usize::from(want(Group::Rtrb))
             + usize::from(ice)
             + 2 * usize::from(want(Group::Kernel)))
         + (np * 2 + 1) * usize::from(want(Group::Oneway))
         + PROBE_STRIDES.len() * PROBE_PAYLOADS.len() * usize::from(want(Group::Probe))
-        + np * (5 * usize::from(want(Group::Throughput))
+        + np * (7 * usize::from(want(Group::Throughput))
             + 2 * usize::from(want(Group::Rtrb))
             + usize::from(ice)
             + 2 * usize::from(want(Group::Kernel)));
@@ -572,6 +574,9 @@ fn run(args: &Args) -> Result<()> {
             r.latency(System::ForgeShm, RoundTrip, p, Some(Copy), |c| {
                 forge::shm_rtt(c, p, true)
             })?;
+            r.latency(System::ForgeShmSized, RoundTrip, p, Some(InPlace), |c| {
+                forge::shm_rtt(&c.sized_for(p), p, false)
+            })?;
             r.latency(System::ForgeHeap, RoundTrip, p, Some(InPlace), |c| {
                 forge::heap_rtt(c, p, false)
             })?;
@@ -628,6 +633,15 @@ fn run(args: &Args) -> Result<()> {
                 r.rate(System::ForgeShm, p, Some(read), Some(batched), |c| {
                     forge::shm_rate(c, p, copy, batched)
                 })?;
+            }
+            for batched in [false, true] {
+                r.rate(
+                    System::ForgeShmSized,
+                    p,
+                    Some(InPlace),
+                    Some(batched),
+                    |c| forge::shm_rate(&c.sized_for(p), p, false, batched),
+                )?;
             }
             r.rate(System::ForgeHeap, p, Some(InPlace), Some(false), |c| {
                 forge::heap_rate(c, p, false, false)

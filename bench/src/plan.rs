@@ -115,6 +115,9 @@ pub struct Ctx {
     /// The peer: a child process or a second thread.
     pub core_b: u32,
     pub policy: SpinPolicy,
+    /// Payload capacity of the rings Forge figures create: `None` for the
+    /// default (4096 bytes), `Some(n)` for a ring made for n-byte frames.
+    pub slot_payload: Option<usize>,
 }
 
 impl Ctx {
@@ -133,9 +136,18 @@ impl Ctx {
         }
     }
 
+    /// This context for rings made for `payload`-byte frames.
+    pub fn sized_for(&self, payload: usize) -> Ctx {
+        Ctx {
+            slot_payload: Some(payload.next_multiple_of(8)),
+            ..self.clone()
+        }
+    }
+
     pub fn create_options(&self) -> forge_fabric::CreateOptions {
         forge_fabric::CreateOptions {
             slot_count: self.plan.slots,
+            payload_capacity: self.slot_payload.unwrap_or(forge_fabric::PAYLOAD_CAPACITY),
             mode: 0o600,
             force: false,
         }

@@ -47,6 +47,7 @@ fn esc(s: &str) -> String {
 fn color(system: System) -> &'static str {
     match system {
         System::ForgeShm => "#d62728",
+        System::ForgeShmSized => "#e377c2",
         System::ForgeHeap => "#ff7f0e",
         System::Rtrb => "#1f77b4",
         System::Iceoryx2 => "#2ca02c",

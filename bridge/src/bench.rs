@@ -648,7 +648,7 @@ pub fn peer(args: &PeerArgs, control: Control) -> Result<Exit> {
                     std::hint::spin_loop();
                 }
             }
-            let len = gen.write_frame(&mut buf, seq, monotonic_ns);
+            let len = gen.write_frame(&mut buf[..], seq, monotonic_ns);
             publisher
                 .put(buf[..len].to_vec())
                 .wait()

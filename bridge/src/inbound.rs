@@ -98,6 +98,8 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         core: args.ring.core,
         replace: args.init.then_some(CreateOptions {
             slot_count: 0,
+            // Frames from afar may have any size a ring carries.
+            payload_capacity: forge_fabric::PAYLOAD_CAPACITY,
             mode: args.segment_mode,
             force: true,
         }),
@@ -202,6 +204,8 @@ fn open_or_create(args: &InArgs) -> Result<Segment> {
             Err(SegmentError::Missing { .. }) => {
                 let opts = CreateOptions {
                     slot_count: args.slots,
+                    // Frames from afar may have any size a ring carries.
+                    payload_capacity: forge_fabric::PAYLOAD_CAPACITY,
                     mode: args.segment_mode,
                     force: false,
                 };
@@ -600,8 +604,18 @@ impl Writer {
         loop {
             let producer = self.producer.as_mut().ok_or(RingEnd::Stopped)?;
             if let Some(mut slot) = producer.claim() {
-                // `wire::check` bounded the length by a slot's payload.
-                slot.payload_mut()[..bytes.len()].copy_from_slice(&bytes);
+                // `wire::check` bounded the length by the largest payload,
+                // but this ring's slots may have been made smaller.
+                let Some(dest) = slot.payload_mut().get_mut(..bytes.len()) else {
+                    return Err(RingEnd::Failed(format!(
+                        "a frame of {} bytes came, and this ring's slots hold {}: \
+                         re-create it with forge-init --payload-capacity {}",
+                        bytes.len(),
+                        producer.payload_capacity(),
+                        bytes.len().next_multiple_of(8)
+                    )));
+                };
+                dest.copy_from_slice(&bytes);
                 slot.commit_with_flags(bytes.len(), FRAME_RELAYED)
                     .map_err(|e| RingEnd::Failed(e.to_string()))?;
                 return Ok(());

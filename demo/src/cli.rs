@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use color_eyre::eyre::{Result, WrapErr};
+use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_fabric::{Role, RoleError, Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
 
@@ -199,21 +199,44 @@ pub struct Daemon<T> {
     pub side: T,
 }
 
+/// Who is starting, for [`start_daemon`].
+#[derive(Debug, Clone, Copy)]
+pub struct DaemonStart<'a> {
+    /// The program's name, for messages and the role line.
+    pub program: &'static str,
+    /// The role it takes.
+    pub role: Role,
+    /// The segment's name.
+    pub name: &'a str,
+    /// The largest frame it will write (0 for a consumer): a ring whose
+    /// slots hold less is refused before the role is taken.
+    pub largest_frame: usize,
+    /// `--core`.
+    pub core: Option<u32>,
+    /// `--die-with-parent`.
+    pub parent: ParentArg,
+}
+
 /// The start-up steps forge-stream and forge-core share, in this order:
 /// `--die-with-parent`, pinning (to `core` or `role`'s default), opening
-/// `name` (warning about a foreign owner), the SIGBUS reporter and the watch
+/// `name` (warning about a foreign owner, refusing a ring whose slots hold
+/// less than `largest_frame` bytes), the SIGBUS reporter and the watch
 /// thread, then `take`, which claims the role on the pinned core (its error
 /// gets the hint that fits). `control` comes from [`Control::from_signals`],
 /// called first thing in `main`.
 pub fn start_daemon<T>(
-    program: &'static str,
+    start: DaemonStart<'_>,
     control: Control,
-    role: Role,
-    name: &str,
-    core: Option<u32>,
-    parent: ParentArg,
     take: impl FnOnce(&Segment, u32) -> std::result::Result<T, RoleError>,
 ) -> Result<Daemon<T>> {
+    let DaemonStart {
+        program,
+        role,
+        name,
+        largest_frame,
+        core,
+        parent,
+    } = start;
     if parent.die_with_parent {
         die_with_parent()?;
     }
@@ -225,6 +248,18 @@ pub fn start_daemon<T>(
     let segment = Arc::new(open_segment(name)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{program}: warning: {warning}");
+    }
+    let capacity = segment.payload_capacity();
+    if largest_frame > capacity {
+        return Err(eyre!(
+            "{name} holds frames of up to {capacity} bytes, and this run writes frames of up to \
+             {largest_frame}"
+        ))
+        .suggestion(format!(
+            "re-create the ring with room for them (forge-init --segment {name} \
+             --payload-capacity {} --force), or write smaller frames",
+            largest_frame.next_multiple_of(8)
+        ));
     }
     // A truncation under us ends the run with a message, not a bare SIGBUS;
     // an unlink is noticed by the watch thread.

@@ -182,7 +182,7 @@ impl LoadGen {
     #[inline]
     pub fn write_frame(
         &mut self,
-        payload: &mut [u8; PAYLOAD_CAPACITY],
+        payload: &mut [u8],
         sequence: u64,
         clock: impl FnOnce() -> u64,
     ) -> usize {

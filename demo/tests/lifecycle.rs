@@ -258,3 +258,65 @@ fn die_with_parent_stops_the_daemon_cleanly_when_its_parent_dies() {
     assert_eq!(snap.producer.pid, 0);
     assert_eq!(snap.producer.role_state, forge_fabric::RoleState::Stopped);
 }
+
+#[test]
+fn a_ring_of_small_slots_carries_frames_that_fit_and_refuses_larger_ones_before_taking_the_role() {
+    let mut rig = Rig::new("small_slots");
+    let init = rig.init(&["--slots", "64", "--payload-capacity", "56"]);
+    assert!(
+        init.stdout.contains("64 slots x 64 B (payload 56 B)"),
+        "{}",
+        init.stdout
+    );
+    assert_eq!(
+        std::fs::metadata(rig.shm_path()).unwrap().len(),
+        4096 + 64 * 64
+    );
+    let snap = rig.snapshot();
+    assert_eq!(
+        (snap.identity.layout_version, snap.identity.slot_size),
+        (3, 64)
+    );
+
+    let refused = rig.run(
+        Bin::Stream,
+        &["--size", "32-64", "--count", "10", "--wait", "park"],
+        Duration::from_secs(20),
+    );
+    refused.expect_code(1);
+    assert!(
+        refused
+            .stderr
+            .contains("holds frames of up to 56 bytes, and this run writes frames of up to 64"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--payload-capacity 64 --force"),
+        "{}",
+        refused.stderr
+    );
+    // Refused before the claim: the role line was never written.
+    let snap = rig.snapshot();
+    assert_eq!((snap.producer.pid, snap.producer.program.as_str()), (0, ""));
+
+    let n = "50000";
+    let core = rig.spawn(
+        Bin::Core,
+        &["--count", n, "--verify", "--wait", "park", "--report", "json"],
+    );
+    let stream = rig.spawn(
+        Bin::Stream,
+        &["--size", "32-56", "--count", n, "--wait", "park"],
+    );
+    rig.wait(stream, Duration::from_secs(60)).expect_code(0);
+    let report = rig.wait(core, Duration::from_secs(60));
+    report.expect_code(0);
+    let json = report.json();
+    assert_eq!(json["frames"], 50_000, "{json}");
+    assert_eq!(
+        (&json["gaps"], &json["duplicates"], &json["corrupt"]),
+        (&0.into(), &0.into(), &0.into()),
+        "{json}"
+    );
+}

@@ -34,7 +34,8 @@ fn a_segment_file_grown_to_2_pow_47_bytes_is_named_and_replaced_with_force() {
         .unwrap()
         .set_len(1 << 47)
         .unwrap();
-    let declared = forge_fabric::layout::segment_size(64).to_string();
+    let declared =
+        forge_fabric::layout::segment_size(64, forge_fabric::PAYLOAD_CAPACITY).to_string();
     for bin in [Bin::Stream, Bin::Core] {
         let out = rig.run(bin, &["--wait", "park"], T);
         out.expect_code(1);
@@ -58,7 +59,7 @@ fn a_segment_file_grown_to_2_pow_47_bytes_is_named_and_replaced_with_force() {
     );
     assert_eq!(
         std::fs::metadata(rig.shm_path()).unwrap().len(),
-        forge_fabric::layout::segment_size(512) as u64
+        forge_fabric::layout::segment_size(512, forge_fabric::PAYLOAD_CAPACITY) as u64
     );
 }
 

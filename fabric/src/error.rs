@@ -4,7 +4,9 @@
 
 use std::io;
 
-use crate::layout::{HEADER_SIZE, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
+use crate::layout::{
+    HEADER_SIZE, MAX_SLOT_COUNT, MIN_PAYLOAD_CAPACITY, MIN_SLOT_COUNT, PAYLOAD_CAPACITY,
+};
 use crate::vocab::Role;
 
 /// Why a segment could not be created, opened or used.
@@ -51,13 +53,14 @@ pub enum SegmentError {
         expected: u64,
     },
     /// A segment of another layout version.
-    #[error("{name} has layout version {found}, this build reads version {expected}; rebuild the tools from one tree or re-create the segment")]
+    #[error("{name} has layout version {found}, this build reads layout version 2 and version {expected}; rebuild the tools from one tree or re-create the segment")]
     Version {
         /// The segment name.
         name: String,
         /// The version in the header.
         found: u32,
-        /// The version this build speaks.
+        /// The version this build writes (it also reads the ones in
+        /// [`crate::layout::READABLE_LAYOUT_VERSIONS`]).
         expected: u32,
     },
     /// The file is shorter than its header, or than its header declares.
@@ -177,6 +180,16 @@ pub enum SegmentError {
         min: u32,
         /// Largest allowed.
         max: u32,
+    },
+    /// The requested payload capacity is not allowed.
+    #[error("payload capacity {found} is not allowed: expected a multiple of 8 from {min} to {max} bytes")]
+    BadPayloadCapacity {
+        /// The requested capacity.
+        found: u64,
+        /// Smallest allowed.
+        min: usize,
+        /// Largest allowed.
+        max: usize,
     },
     /// Any other I/O failure, with what we were doing.
     #[error("{name}: {action} failed: {source}")]
@@ -327,9 +340,14 @@ pub enum HeaderProblem {
     /// `header_size` is not [`HEADER_SIZE`].
     #[error("header_size is {0}, expected {HEADER_SIZE}")]
     HeaderSize(u32),
-    /// `slot_size` is not [`SLOT_SIZE`].
-    #[error("slot_size is {0}, expected {SLOT_SIZE}")]
-    SlotSize(u32),
+    /// `slot_size` is not 8 + `payload_capacity`.
+    #[error("slot_size is {found}, expected {expected} (8 + payload_capacity)")]
+    SlotSize {
+        /// The declared slot size.
+        found: u32,
+        /// The size that `payload_capacity` gives.
+        expected: u32,
+    },
     /// `slot_count` is not a power of two in range.
     #[error(
         "slot_count is {0}, expected a power of two from {MIN_SLOT_COUNT} to {MAX_SLOT_COUNT}"
@@ -345,9 +363,15 @@ pub enum HeaderProblem {
         /// `slot_count`.
         slots: u32,
     },
-    /// `payload_capacity` is not [`PAYLOAD_CAPACITY`].
-    #[error("payload_capacity is {0}, expected {PAYLOAD_CAPACITY}")]
-    PayloadCapacity(u32),
+    /// `payload_capacity` is not one a segment of its layout version may
+    /// have.
+    #[error("payload_capacity is {found}, expected {}", capacity_rule(*.layout_version))]
+    PayloadCapacity {
+        /// The declared capacity.
+        found: u32,
+        /// The header's layout version.
+        layout_version: u32,
+    },
     /// Live without a session.
     #[error("state is live but session_id is 0")]
     NoSession,
@@ -358,6 +382,15 @@ pub enum HeaderProblem {
     /// being opened.
     #[error("the header changed while it was being opened")]
     Changed,
+}
+
+/// The payload capacities a segment of `layout_version` may declare.
+fn capacity_rule(layout_version: u32) -> String {
+    if layout_version == 2 {
+        format!("{PAYLOAD_CAPACITY} (layout 2)")
+    } else {
+        format!("a multiple of 8 from {MIN_PAYLOAD_CAPACITY} to {PAYLOAD_CAPACITY}")
+    }
 }
 
 /// Damage reads, in JSON, as its sentence.

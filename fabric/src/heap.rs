@@ -5,14 +5,84 @@
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-use crate::layout::{SideLine, Slot, MAX_SLOT_COUNT, MIN_SLOT_COUNT};
+use crate::layout::{
+    is_payload_capacity, slot_size, SideLine, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY,
+};
 use crate::ring::{Consumer, Producer, RingRef};
-use crate::sync::{AtomicU32, AtomicU64, UnsafeCell};
+use crate::sync::{AtomicU32, AtomicU64};
 
 struct HeapRing {
     producer: Box<SideLine>,
     consumer: Box<SideLine>,
-    slots: Box<[Slot]>,
+    slots: HeapSlots,
+}
+
+/// Zeroed slots as a segment lays them out: a word, the payload, the next
+/// word, every `slot_size` bytes.
+#[cfg(not(loom))]
+struct HeapSlots {
+    base: NonNull<u8>,
+    layout: std::alloc::Layout,
+}
+
+#[cfg(not(loom))]
+impl HeapSlots {
+    fn new(count: u32, payload_capacity: usize) -> (Self, usize) {
+        let stride = slot_size(payload_capacity);
+        // Line-aligned, as a segment's slots are (after a one-page header).
+        let layout = std::alloc::Layout::from_size_align(count as usize * stride, 128)
+            .expect("at most 2^20 slots of 4104 bytes fit a Layout");
+        // SAFETY: the size is non-zero (at least 2 slots of 16 bytes).
+        let base = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        (HeapSlots { base, layout }, stride)
+    }
+
+    fn base(&self) -> NonNull<u8> {
+        self.base
+    }
+}
+
+#[cfg(not(loom))]
+impl Drop for HeapSlots {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
+    }
+}
+
+/// Under loom the payload must be loom's tracked cell, so a slot is this
+/// struct (its word first, as in a segment) and the stride is its size.
+#[cfg(loom)]
+#[repr(C)]
+pub(crate) struct LoomSlot {
+    word: AtomicU64,
+    pub(crate) payload: crate::sync::UnsafeCell<[u8; LOOM_PAYLOAD]>,
+}
+
+/// Payload bytes of a loom slot: the models move `u64`s.
+#[cfg(loom)]
+const LOOM_PAYLOAD: usize = 8;
+
+#[cfg(loom)]
+struct HeapSlots(Box<[LoomSlot]>);
+
+#[cfg(loom)]
+impl HeapSlots {
+    fn new(count: u32, _payload_capacity: usize) -> (Self, usize) {
+        let slots = (0..count)
+            .map(|_| LoomSlot {
+                word: AtomicU64::new(0),
+                payload: crate::sync::UnsafeCell::new([0; LOOM_PAYLOAD]),
+            })
+            .collect();
+        (HeapSlots(slots), std::mem::size_of::<LoomSlot>())
+    }
+
+    fn base(&self) -> NonNull<u8> {
+        // From the whole slice, so the pointer may reach every slot.
+        NonNull::new(self.0.as_ptr().cast_mut().cast::<u8>()).expect("boxed slice is non-null")
+    }
 }
 
 impl SideLine {
@@ -41,7 +111,8 @@ impl SideLine {
     }
 }
 
-/// Builds a heap-backed ring of `capacity` slots (a power of two from 2).
+/// Builds a heap-backed ring of `capacity` slots (a power of two from 2)
+/// holding frames of up to [`PAYLOAD_CAPACITY`] bytes.
 ///
 /// # Panics
 /// If `capacity` is not a power of two in range; this is a programming
@@ -50,19 +121,33 @@ pub fn heap_ring(capacity: u32) -> (Producer, Consumer) {
     heap_ring_starting_at(capacity, 0)
 }
 
+/// Like [`heap_ring`], with slots of `payload_capacity` bytes (see
+/// [`crate::layout::is_payload_capacity`]), laid out as a segment's are.
+///
+/// # Panics
+/// If either size is out of range.
+pub fn heap_ring_sized(capacity: u32, payload_capacity: usize) -> (Producer, Consumer) {
+    build(capacity, payload_capacity, 0)
+}
+
 /// Like [`heap_ring`], with both indices starting at `start`, to exercise
 /// positions near the `u64` wrap.
 pub fn heap_ring_starting_at(capacity: u32, start: u64) -> (Producer, Consumer) {
+    build(capacity, PAYLOAD_CAPACITY, start)
+}
+
+fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consumer) {
     assert!(
         capacity.is_power_of_two() && (MIN_SLOT_COUNT..=MAX_SLOT_COUNT).contains(&capacity),
         "capacity must be a power of two from {MIN_SLOT_COUNT} to {MAX_SLOT_COUNT}"
     );
-    let slots: Box<[Slot]> = (0..capacity)
-        .map(|_| Slot {
-            word: AtomicU64::new(0),
-            payload: UnsafeCell::new([0; crate::PAYLOAD_CAPACITY]),
-        })
-        .collect();
+    assert!(
+        is_payload_capacity(payload_capacity),
+        "payload capacity must be a multiple of 8 from 8 to {PAYLOAD_CAPACITY}"
+    );
+    let (slots, stride) = HeapSlots::new(capacity, payload_capacity);
+    #[cfg(loom)]
+    let payload_capacity = LOOM_PAYLOAD;
     let heap = Arc::new(HeapRing {
         producer: Box::new(SideLine::new(start)),
         consumer: Box::new(SideLine::new(start)),
@@ -71,8 +156,9 @@ pub fn heap_ring_starting_at(capacity: u32, start: u64) -> (Producer, Consumer) 
     let ring = RingRef {
         producer: NonNull::from(&*heap.producer),
         consumer: NonNull::from(&*heap.consumer),
-        // From the whole slice, so the pointer may reach every slot.
-        slots: NonNull::new(heap.slots.as_ptr().cast_mut()).expect("boxed slice is non-null"),
+        slots: heap.slots.base(),
+        slot_size: stride,
+        payload_capacity,
         mask: u64::from(capacity) - 1,
         lap_shift: capacity.trailing_zeros(),
         _keep: heap.clone(),

@@ -9,27 +9,40 @@
 //!        3200   │ PaceLine (128 B): producer's target rate       │ producer only
 //!        3328   │ reserved, zero                                 │
 //! HEADER_SIZE   ├──────────────────────────────────────────────┤
-//! = 4096        │ slot 0: word (len | flags | stamp) + 4096 B   │ 4104 B
+//! = 4096        │ slot 0: word (len | flags | stamp) + capacity │ 8 + capacity B
 //!               │ slot 1 …                                       │
 //!               │ slot N-1                                       │
 //!               └──────────────────────────────────────────────┘
 //! ```
 //!
+//! The payload capacity is chosen when the segment is made (layout 3): 4096
+//! bytes by default, as small as 8 for rings of small frames, so that
+//! consecutive frames share cache lines and pages instead of each starting
+//! a 4 KiB stride of its own. Layout 2 is the same with every capacity 4096;
+//! this build still reads it.
+//!
 //! Every field another process may touch is an atomic. `fabric/LAYOUT.md`
 //! documents each one; a test checks that page against the offsets here.
 
-use crate::sync::{AtomicU32, AtomicU64, UnsafeCell};
+use crate::sync::{AtomicU32, AtomicU64};
 
 /// `b"FORGERNG"` read as a little-endian `u64`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"FORGERNG");
 /// Bumped whenever any offset, size or meaning below changes.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
+/// The layout versions this build opens: 2 (every payload capacity is
+/// [`PAYLOAD_CAPACITY`]) and 3 (the capacity is the segment's own).
+pub const READABLE_LAYOUT_VERSIONS: [u32; 2] = [2, LAYOUT_VERSION];
 /// Bytes before slot 0: one page.
 pub const HEADER_SIZE: usize = 4096;
-/// Largest payload a frame may carry.
+/// Largest payload a frame may carry, and a segment's payload capacity
+/// unless it is made with a smaller one.
 pub const PAYLOAD_CAPACITY: usize = 4096;
-/// Bytes of one slot: the 8-byte frame word plus the payload.
-pub const SLOT_SIZE: usize = 8 + PAYLOAD_CAPACITY;
+/// Smallest payload capacity a segment may have.
+pub const MIN_PAYLOAD_CAPACITY: usize = 8;
+/// Bytes of one slot of the default capacity: the 8-byte frame word plus
+/// [`PAYLOAD_CAPACITY`]. See [`slot_size`] for the others.
+pub const SLOT_SIZE: usize = slot_size(PAYLOAD_CAPACITY);
 /// Slots in a segment made with default settings.
 pub const DEFAULT_SLOT_COUNT: u32 = 512;
 /// Fewest slots a ring may have.
@@ -77,7 +90,7 @@ pub struct IdentityLine {
     pub layout_version: AtomicU32,
     /// [`HEADER_SIZE`].
     pub header_size: AtomicU32,
-    /// [`SLOT_SIZE`].
+    /// [`slot_size`] of `payload_capacity`.
     pub slot_size: AtomicU32,
     /// Number of slots, a power of two.
     pub slot_count: AtomicU32,
@@ -95,7 +108,8 @@ pub struct IdentityLine {
     pub created_unix_ns: AtomicU64,
     /// Creation time, CLOCK_MONOTONIC ns (for the session's age).
     pub created_mono_ns: AtomicU64,
-    /// [`PAYLOAD_CAPACITY`].
+    /// Bytes of payload each slot holds (see [`is_payload_capacity`]);
+    /// always [`PAYLOAD_CAPACITY`] in layout 2.
     pub payload_capacity: AtomicU32,
     /// Segment flags set by forge-init; none are defined yet, and readers
     /// ignore bits they do not know.
@@ -221,25 +235,38 @@ pub struct PaceLine {
 /// Bytes of the latency block, padded to whole lines.
 pub const LATENCY_BLOCK_SIZE: usize = 2816;
 
-/// The slot word: payload length (bits 0..16), flags (16..32) and the
-/// publication stamp of the lap it was written in (32..64).
+/// The start of every slot: the slot word, holding the payload length (bits
+/// 0..16), flags (16..32) and the publication stamp of the lap it was
+/// written in (32..64). The slot's `payload_capacity` bytes follow it, and
+/// the next slot follows them ([`slot_size`] bytes per slot).
 #[repr(C)]
 #[derive(Debug)]
 pub struct Slot {
     /// Published with Release by the producer's commit.
     pub word: AtomicU64,
-    /// The frame's bytes; only the first `len` are meaningful.
-    pub(crate) payload: UnsafeCell<[u8; PAYLOAD_CAPACITY]>,
 }
 
-/// Total segment size for `slot_count` slots.
-pub const fn segment_size(slot_count: u32) -> usize {
-    HEADER_SIZE + slot_count as usize * SLOT_SIZE
+/// Is `bytes` a payload capacity a segment may have: a multiple of 8 (so
+/// every slot word stays 8-byte aligned) from [`MIN_PAYLOAD_CAPACITY`] to
+/// [`PAYLOAD_CAPACITY`]?
+pub const fn is_payload_capacity(bytes: usize) -> bool {
+    bytes % 8 == 0 && bytes >= MIN_PAYLOAD_CAPACITY && bytes <= PAYLOAD_CAPACITY
 }
 
-/// Byte offset of slot `i` in the segment.
-pub const fn slot_offset(i: u32) -> usize {
-    HEADER_SIZE + i as usize * SLOT_SIZE
+/// Bytes of one slot holding up to `payload_capacity` bytes.
+pub const fn slot_size(payload_capacity: usize) -> usize {
+    8 + payload_capacity
+}
+
+/// Total segment size for `slot_count` slots of `payload_capacity` bytes.
+pub const fn segment_size(slot_count: u32, payload_capacity: usize) -> usize {
+    HEADER_SIZE + slot_count as usize * slot_size(payload_capacity)
+}
+
+/// Byte offset of slot `i` in a segment whose slots hold `payload_capacity`
+/// bytes.
+pub const fn slot_offset(i: u32, payload_capacity: usize) -> usize {
+    HEADER_SIZE + i as usize * slot_size(payload_capacity)
 }
 
 /// The publication stamp for ring position `pos`. Never 0 (zeroed memory is
@@ -303,11 +330,14 @@ mod asserts {
 
     // A changed layout must fail here until LAYOUT_VERSION is bumped and
     // these numbers, and LAYOUT.md, are updated with it.
-    const _: () = assert!(LAYOUT_VERSION == 2);
-    const _: () = assert!(size_of::<Slot>() == 4104);
+    const _: () = assert!(LAYOUT_VERSION == 3);
+    const _: () = assert!(size_of::<Slot>() == 8);
     const _: () = assert!(align_of::<Slot>() == 8);
     const _: () = assert!(offset_of!(Slot, word) == 0);
-    const _: () = assert!(offset_of!(Slot, payload) == 8);
+    const _: () = assert!(SLOT_SIZE == 4104);
+    const _: () = assert!(slot_size(MIN_PAYLOAD_CAPACITY) == 16);
+    const _: () = assert!(is_payload_capacity(PAYLOAD_CAPACITY));
+    const _: () = assert!(!is_payload_capacity(PAYLOAD_CAPACITY + 8));
     const _: () = assert!(size_of::<Header>() == HEADER_SIZE);
     const _: () = assert!(align_of::<Header>() == LINE);
     const _: () = assert!(size_of::<IdentityLine>() == LINE);
@@ -367,7 +397,8 @@ mod asserts {
     const _: () = assert!(offset_of!(LatencyBlock, buckets) == 32);
 
     // The original design's 512-slot ring, with Forge's one-page header.
-    const _: () = assert!(segment_size(DEFAULT_SLOT_COUNT) == 2_105_344);
+    const _: () = assert!(segment_size(DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY) == 2_105_344);
+    const _: () = assert!(segment_size(DEFAULT_SLOT_COUNT, 56) == 4096 + 512 * 64);
     const _: () = assert!(HEADER_SIZE % 4096 == 0);
     const _: () = assert!(bucket_low(HIST_BUCKETS - 1) < HIST_OVERFLOW_NS);
 }

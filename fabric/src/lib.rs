@@ -73,7 +73,7 @@ pub mod segment;
 pub use error::{
     Corruption, HeaderProblem, PopError, PushError, RoleError, SegmentError, SessionError,
 };
-pub use heap::{heap_ring, heap_ring_starting_at};
+pub use heap::{heap_ring, heap_ring_sized, heap_ring_starting_at};
 pub use layout::{DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
 #[cfg(not(loom))]
 pub use observe::{HolderCheck, ObserveError, Observer, SlotCopy, Snapshot};

@@ -17,8 +17,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::error::{Corruption, PopError, PushError};
-use crate::layout::{pack_word, stamp_for, unpack_word, SideLine, Slot, PAYLOAD_CAPACITY};
-use crate::sync::{fence, prefetch_write, Ordering};
+use crate::layout::{pack_word, stamp_for, unpack_word, SideLine};
+use crate::sync::{fence, prefetch_write, AtomicU64, Ordering};
 use crate::wait::{self, Deadline, WaitStrategy};
 
 /// Raw view of a ring's shared parts. Whoever builds it keeps the memory alive
@@ -27,7 +27,14 @@ use crate::wait::{self, Deadline, WaitStrategy};
 pub(crate) struct RingRef {
     pub(crate) producer: NonNull<SideLine>,
     pub(crate) consumer: NonNull<SideLine>,
-    pub(crate) slots: NonNull<Slot>,
+    /// Slot 0's word; slot `i` starts `i * slot_size` bytes later, its
+    /// payload 8 bytes after that.
+    pub(crate) slots: NonNull<u8>,
+    /// Bytes from one slot to the next: a multiple of 8, so every slot word
+    /// is aligned.
+    pub(crate) slot_size: usize,
+    /// Payload bytes each slot holds.
+    pub(crate) payload_capacity: usize,
     pub(crate) mask: u64,
     pub(crate) lap_shift: u32,
     pub(crate) _keep: Arc<dyn Send + Sync>,
@@ -64,12 +71,62 @@ impl RingRef {
         unsafe { self.consumer.as_ref() }
     }
 
+    /// The first byte of position `pos`'s slot.
     #[inline(always)]
-    fn slot(&self, pos: u64) -> &Slot {
-        let i = pos & self.mask;
-        debug_assert!(i <= self.mask);
-        // SAFETY: i < capacity and `_keep` owns `capacity` slots from `slots`.
-        unsafe { &*self.slots.as_ptr().add(i as usize) }
+    fn slot_start(&self, pos: u64) -> *mut u8 {
+        let i = (pos & self.mask) as usize;
+        // SAFETY: i < capacity, and `_keep` owns `capacity` slots of
+        // `slot_size` bytes from `slots`, so the offset stays inside them.
+        unsafe { self.slots.as_ptr().add(i * self.slot_size) }
+    }
+
+    /// Position `pos`'s slot word.
+    #[inline(always)]
+    fn word(&self, pos: u64) -> &AtomicU64 {
+        // SAFETY: every slot starts with its word, 8-byte aligned (the base
+        // is, and `slot_size` is a multiple of 8), and `_keep` keeps it alive.
+        unsafe { &*self.slot_start(pos).cast::<AtomicU64>() }
+    }
+
+    /// Runs `f` on a pointer to the payload of `pos`'s slot, to read it.
+    ///
+    /// # Safety
+    /// The caller may read through the pointer only the bytes of a frame
+    /// published to it (an Acquire load of the slot word saw its stamp), and
+    /// only before it releases the slot.
+    #[inline(always)]
+    unsafe fn with_payload<R>(&self, pos: u64, f: impl FnOnce(*const u8) -> R) -> R {
+        #[cfg(not(loom))]
+        {
+            // SAFETY: the payload follows the word inside the slot.
+            f(unsafe { self.slot_start(pos).add(8) })
+        }
+        #[cfg(loom)]
+        {
+            // SAFETY: a loom heap ring's slots are `LoomSlot`s.
+            let slot = unsafe { &*self.slot_start(pos).cast::<crate::heap::LoomSlot>() };
+            slot.payload.with(|p| f(p.cast::<u8>()))
+        }
+    }
+
+    /// Runs `f` on a pointer to the payload of `pos`'s slot, to write it.
+    ///
+    /// # Safety
+    /// Only the producer may call it, for a slot it has claimed and not yet
+    /// committed, writing at most `payload_capacity` bytes.
+    #[inline(always)]
+    unsafe fn with_payload_mut<R>(&self, pos: u64, f: impl FnOnce(*mut u8) -> R) -> R {
+        #[cfg(not(loom))]
+        {
+            // SAFETY: the payload follows the word inside the slot.
+            f(unsafe { self.slot_start(pos).add(8) })
+        }
+        #[cfg(loom)]
+        {
+            // SAFETY: a loom heap ring's slots are `LoomSlot`s.
+            let slot = unsafe { &*self.slot_start(pos).cast::<crate::heap::LoomSlot>() };
+            slot.payload.with_mut(|p| f(p.cast::<u8>()))
+        }
     }
 
     #[inline(always)]
@@ -84,7 +141,7 @@ impl RingRef {
         debug_assert_eq!(stamp, self.stamp(pos));
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`; the payload written before it is visible.
-        let word = self.slot(pos).word.load(Ordering::Acquire);
+        let word = self.word(pos).load(Ordering::Acquire);
         (unpack_word(word).2 == stamp).then_some(word)
     }
 }
@@ -209,6 +266,11 @@ impl Producer {
         self.ring.capacity()
     }
 
+    /// Largest frame, in bytes, this ring's slots hold.
+    pub fn payload_capacity(&self) -> usize {
+        self.ring.payload_capacity
+    }
+
     /// Position the next frame will be written at (also its sequence number).
     pub fn position(&self) -> u64 {
         self.head
@@ -271,10 +333,10 @@ impl Producer {
     /// Copies `data` into the next slot and commits it.
     #[inline]
     pub fn try_push(&mut self, data: &[u8]) -> Result<(), PushError> {
-        if data.len() > PAYLOAD_CAPACITY {
+        if data.len() > self.ring.payload_capacity {
             return Err(PushError::TooLarge {
                 len: data.len(),
-                max: PAYLOAD_CAPACITY,
+                max: self.ring.payload_capacity,
             });
         }
         let mut slot = self.claim().ok_or(PushError::Full)?;
@@ -347,7 +409,7 @@ impl Producer {
         if ahead.wrapping_sub(self.cached_tail) >= self.ring.capacity() {
             return;
         }
-        let start = std::ptr::from_ref(self.ring.slot(ahead)).cast::<u8>();
+        let start = self.ring.slot_start(ahead).cast_const();
         for line in 0..lines {
             prefetch_write(start.wrapping_add(line * 64));
         }
@@ -483,28 +545,40 @@ impl SlotWriter<'_> {
         self.producer.head
     }
 
-    /// Copies `data` to the start of the payload. Panics if longer than a slot;
-    /// check with [`PAYLOAD_CAPACITY`] first.
+    /// Copies `data` to the start of the payload. Panics if longer than the
+    /// ring's slots; check with [`Producer::payload_capacity`] first.
     #[inline]
     pub fn write(&mut self, data: &[u8]) {
-        assert!(data.len() <= PAYLOAD_CAPACITY, "frame longer than a slot");
-        let slot = self.producer.ring.slot(self.producer.head);
-        slot.payload.with_mut(|p| {
-            // SAFETY: the producer owns this slot until it commits: the
-            // consumer's tail is past its previous frame (checked in claim)
-            // and the stamp is not yet published.
-            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p.cast::<u8>(), data.len()) }
-        });
+        let ring = &self.producer.ring;
+        assert!(
+            data.len() <= ring.payload_capacity,
+            "frame longer than a slot"
+        );
+        // SAFETY: the producer owns this slot until it commits: the
+        // consumer's tail is past its previous frame (checked in claim) and
+        // the stamp is not yet published; `data` fits (asserted above).
+        unsafe {
+            ring.with_payload_mut(self.producer.head, |p| {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
+            })
+        }
     }
 
-    /// The whole payload, to write in place.
+    /// The whole payload ([`Producer::payload_capacity`] bytes), to write in
+    /// place.
     #[cfg(not(loom))]
     #[inline]
-    pub fn payload_mut(&mut self) -> &mut [u8; PAYLOAD_CAPACITY] {
-        let slot = self.producer.ring.slot(self.producer.head);
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        let ring = &self.producer.ring;
+        let len = ring.payload_capacity;
         // SAFETY: as in `write`, the slot is ours until commit, and the
-        // borrow of `self` ends before commit can run.
-        slot.payload.with_mut(|p| unsafe { &mut *p })
+        // borrow of `self` ends before commit can run; the slot holds `len`
+        // payload bytes.
+        unsafe {
+            ring.with_payload_mut(self.producer.head, |p| {
+                std::slice::from_raw_parts_mut(p, len)
+            })
+        }
     }
 
     /// Publishes the first `len` payload bytes as a frame.
@@ -516,10 +590,10 @@ impl SlotWriter<'_> {
     /// Publishes with application flags in the slot word.
     #[inline]
     pub fn commit_with_flags(self, len: usize, flags: u16) -> Result<u64, PushError> {
-        if len > PAYLOAD_CAPACITY {
+        if len > self.producer.ring.payload_capacity {
             return Err(PushError::TooLarge {
                 len,
-                max: PAYLOAD_CAPACITY,
+                max: self.producer.ring.payload_capacity,
             });
         }
         let pos = self.producer.head;
@@ -527,7 +601,7 @@ impl SlotWriter<'_> {
         let word = pack_word(len as u16, flags, self.producer.stamp);
         // SYNC: pairs with the Acquire load of the slot word in
         // `RingRef::published` (consumer and producer resume scan).
-        ring.slot(pos).word.store(word, Ordering::Release);
+        ring.word(pos).store(word, Ordering::Release);
         self.producer.committed(len);
         Ok(pos)
     }
@@ -568,6 +642,11 @@ impl Consumer {
         self.ring.capacity()
     }
 
+    /// Largest frame, in bytes, this ring's slots hold.
+    pub fn payload_capacity(&self) -> usize {
+        self.ring.payload_capacity
+    }
+
     /// Position of the next frame to read.
     pub fn position(&self) -> u64 {
         self.tail
@@ -592,11 +671,11 @@ impl Consumer {
         };
         let (len, flags, _) = unpack_word(word);
         let len = len as usize;
-        if len > PAYLOAD_CAPACITY {
+        if len > self.ring.payload_capacity {
             return Err(PopError::Corrupt {
                 pos: self.tail,
                 len,
-                max: PAYLOAD_CAPACITY,
+                max: self.ring.payload_capacity,
             });
         }
         Ok(Some((len, flags)))
@@ -634,7 +713,7 @@ impl Consumer {
         }
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit` (ordered before head's store above).
-        let word = self.ring.slot(self.tail).word.load(Ordering::Acquire);
+        let word = self.ring.word(self.tail).load(Ordering::Acquire);
         let found = unpack_word(word).2;
         if found == self.stamp {
             return Ok(());
@@ -660,13 +739,13 @@ impl Consumer {
         let Some(len) = self.next_len()? else {
             return Ok(None);
         };
-        let slot = self.ring.slot(self.tail);
-        let out = slot.payload.with(|p| {
-            // SAFETY: the frame is published (Acquire above) and the producer
-            // cannot reuse the slot before we store a tail past it.
-            let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), len) };
-            f(bytes)
-        });
+        // SAFETY: the frame is published (Acquire above), `len` is within
+        // the payload (checked in `next_frame`), and the producer cannot
+        // reuse the slot before we store a tail past it.
+        let out = unsafe {
+            self.ring
+                .with_payload(self.tail, |p| f(std::slice::from_raw_parts(p, len)))
+        };
         self.release_one(len);
         Ok(Some(out))
     }
@@ -845,12 +924,15 @@ impl std::ops::Deref for ReadFrame<'_> {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        let slot = self.consumer.ring.slot(self.position);
-        // SAFETY: the frame was published (Acquire in `read`) and the producer
-        // cannot reuse the slot before the consumer stores a tail past it,
-        // which needs `release`, which consumes this guard.
-        slot.payload
-            .with(|p| unsafe { std::slice::from_raw_parts(p.cast::<u8>(), self.len) })
+        // SAFETY: the frame was published (Acquire in `read`), its length
+        // is within the payload, and the producer cannot reuse the slot
+        // before the consumer stores a tail past it, which needs `release`,
+        // which consumes this guard.
+        unsafe {
+            self.consumer
+                .ring
+                .with_payload(self.position, |p| std::slice::from_raw_parts(p, self.len))
+        }
     }
 }
 
@@ -907,7 +989,7 @@ fn ahead(a: u64, b: u64) -> i64 {
 fn stamp_at(ring: &RingRef, pos: u64) -> u32 {
     // SYNC: pairs with the Release store of the slot word in
     // `SlotWriter::commit`.
-    unpack_word(ring.slot(pos).word.load(Ordering::Acquire)).2
+    unpack_word(ring.word(pos).load(Ordering::Acquire)).2
 }
 
 /// What a producer checks before it writes a frame, holding the producer
@@ -1074,7 +1156,8 @@ fn wake_if_sleeping(peer: &SideLine) {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use crate::{
-        heap_ring, heap_ring_starting_at, PopError, PushError, WaitStrategy, PAYLOAD_CAPACITY,
+        heap_ring, heap_ring_sized, heap_ring_starting_at, PopError, PushError, WaitStrategy,
+        PAYLOAD_CAPACITY,
     };
     use std::collections::VecDeque;
     use std::time::Duration;
@@ -1115,6 +1198,38 @@ mod tests {
         assert_eq!(pop(&mut c), None);
         p.try_push(&big[..PAYLOAD_CAPACITY]).unwrap();
         assert_eq!(pop(&mut c).unwrap().len(), PAYLOAD_CAPACITY);
+    }
+
+    #[test]
+    fn small_slots_carry_frames_up_to_their_capacity_and_no_further() {
+        for capacity in [8usize, 56, 1016] {
+            let (mut p, mut c) = heap_ring_sized(4, capacity);
+            assert_eq!(
+                (p.payload_capacity(), c.payload_capacity()),
+                (capacity, capacity)
+            );
+            let big = vec![7u8; capacity + 1];
+            assert_eq!(
+                p.try_push(&big),
+                Err(PushError::TooLarge {
+                    len: capacity + 1,
+                    max: capacity
+                })
+            );
+            assert_eq!(p.claim().unwrap().payload_mut().len(), capacity);
+            // Neighbouring slots share lines: every frame must come back
+            // whole, lap after lap, never mixed with its neighbours'.
+            for i in 0..40u8 {
+                let frame: Vec<u8> = (0..capacity).map(|k| i ^ k as u8).collect();
+                p.try_push(&frame).unwrap();
+                if i % 3 == 2 {
+                    while let Some(got) = pop(&mut c) {
+                        assert_eq!(got.len(), capacity);
+                        assert!(got.iter().enumerate().all(|(k, &b)| b ^ k as u8 == got[0]));
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -1329,7 +1444,7 @@ mod tests {
             p.try_push(&[i]).unwrap();
         }
         // Position 3's slot word cleared: head (5) says it was published.
-        ring.slot(3).word.store(0, super::Ordering::Relaxed);
+        ring.word(3).store(0, super::Ordering::Relaxed);
         for _ in 0..3 {
             pop(&mut c).unwrap();
         }
@@ -1367,7 +1482,7 @@ mod tests {
         }
         // head is still 0; position 2's word is damaged: 3 and 4 sit after
         // a hole and a restarted producer would write over them.
-        ring.slot(2).word.store(0, super::Ordering::Relaxed);
+        ring.word(2).store(0, super::Ordering::Relaxed);
         let e = p.crash_and_restart().expect_err("producer must refuse");
         assert!(e.to_string().contains("published after a hole"), "{e}");
         // The consumer reads up to the hole and then finds nothing: with

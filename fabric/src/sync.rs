@@ -25,30 +25,10 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
-/// Interior-mutable payload bytes. Under loom the cell tracks every access and
-/// reports a data race when a read is not ordered after the write it observes.
-#[cfg(not(loom))]
-#[derive(Debug)]
-#[repr(transparent)]
-pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
-
-#[cfg(not(loom))]
-impl<T> UnsafeCell<T> {
-    pub(crate) fn new(value: T) -> Self {
-        Self(core::cell::UnsafeCell::new(value))
-    }
-
-    #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
-        f(self.0.get())
-    }
-
-    #[inline(always)]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
-        f(self.0.get())
-    }
-}
-
+/// Interior-mutable payload bytes of a loom heap ring: the cell tracks
+/// every access and reports a data race when a read is not ordered after the
+/// write it observes. Outside loom the payload is plain memory behind the
+/// slot word (see `RingRef::with_payload`).
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 

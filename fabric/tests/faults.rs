@@ -270,9 +270,13 @@ fn valid_segment_bytes() -> Vec<u8> {
 #[test]
 fn header_bytes_validate_like_a_mapped_segment() {
     let good = valid_segment_bytes();
-    let (session, n) = validate_header_bytes(&good).unwrap();
+    let (session, n, capacity) = validate_header_bytes(&good).unwrap();
     assert_ne!(session, 0);
-    assert_eq!(n, 4);
+    assert_eq!((n, capacity), (4, forge_fabric::PAYLOAD_CAPACITY));
+    // Layout 2 is the same bytes with every capacity 4096: still read.
+    let mut v2 = good.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    assert_eq!(validate_header_bytes(&v2).unwrap(), (session, n, capacity));
     assert!(matches!(
         validate_header_bytes(&good[..100]),
         Err(SegmentError::TooShort { .. })
@@ -285,6 +289,52 @@ fn header_bytes_validate_like_a_mapped_segment() {
         validate_header_bytes(&[]),
         Err(SegmentError::Initializing { .. })
     ));
+}
+
+#[test]
+fn small_slots_validate_and_layout_2_cannot_declare_them() {
+    let name = seg_name("small");
+    let opts = CreateOptions {
+        slot_count: 8,
+        payload_capacity: 56,
+        ..CreateOptions::default()
+    };
+    let (seg, _) = Segment::create(&name.0, &opts).unwrap();
+    assert_eq!(seg.payload_capacity(), 56);
+    let bytes = std::fs::read(name.path()).unwrap();
+    assert_eq!(bytes.len(), segment_size(8, 56));
+    assert_eq!(bytes.len(), 4096 + 8 * 64);
+    let (_, n, capacity) = validate_header_bytes(&bytes).unwrap();
+    assert_eq!((n, capacity), (8, 56));
+    // A layout-2 header may only say 4096.
+    let mut v2 = bytes.clone();
+    v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let e = validate_header_bytes(&v2).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("payload_capacity is 56, expected 4096 (layout 2)"),
+        "{e}"
+    );
+    // Capacities that would misalign a slot word, or exceed a frame, are
+    // refused when asked for and when found.
+    for bad in [0usize, 4, 60, 4104] {
+        let e = Segment::create(
+            &name.0,
+            &CreateOptions {
+                payload_capacity: bad,
+                ..opts.clone()
+            },
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, SegmentError::BadPayloadCapacity { .. }),
+            "{bad}: {e}"
+        );
+    }
+    let mut odd = bytes;
+    odd[72..76].copy_from_slice(&60u32.to_le_bytes());
+    let e = validate_header_bytes(&odd).unwrap_err();
+    assert!(e.to_string().contains("payload_capacity is 60"), "{e}");
 }
 
 proptest! {
@@ -312,10 +362,10 @@ proptest! {
             bytes.truncate(cut);
         }
         match validate_header_bytes(&bytes) {
-            Ok((session, n)) => {
+            Ok((session, n, capacity)) => {
                 prop_assert_ne!(session, 0);
                 prop_assert!(n.is_power_of_two());
-                prop_assert!(segment_size(n) <= bytes.len());
+                prop_assert!(segment_size(n, capacity) <= bytes.len());
             }
             Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
@@ -324,8 +374,8 @@ proptest! {
     /// Arbitrary bytes of any length: a typed error or a fitting geometry.
     #[test]
     fn arbitrary_header_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
-        if let Ok((_, n)) = validate_header_bytes(&bytes) {
-            prop_assert!(segment_size(n) <= bytes.len());
+        if let Ok((_, n, capacity)) = validate_header_bytes(&bytes) {
+            prop_assert!(segment_size(n, capacity) <= bytes.len());
         }
     }
 }

@@ -124,7 +124,7 @@ fn from_code() -> BTreeMap<String, (usize, usize)> {
         out.insert(format!("pace.{name}"), (pace + off, 8));
     }
     out.insert("slot.word".into(), (offset_of!(Slot, word), 8));
-    out.insert("slot.payload".into(), (8, PAYLOAD_CAPACITY));
+    // The payload's size is the segment's capacity, `C` on the page.
     out
 }
 
@@ -145,10 +145,11 @@ fn layout_md_documents_every_field_at_its_real_offset_and_size() {
             "LAYOUT.md documents {field}, which the code lacks"
         );
     }
-    assert_eq!(size_of::<Slot>(), 4104);
-    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 2"));
+    assert_eq!(size_of::<Slot>(), 8);
+    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 3"));
+    assert_eq!(READABLE_LAYOUT_VERSIONS, [2, 3]);
     assert_eq!(
-        LAYOUT_VERSION, 2,
+        LAYOUT_VERSION, 3,
         "bump the version in LAYOUT.md's title too"
     );
 }
@@ -165,6 +166,11 @@ fn layout_md_states_the_constants_the_code_uses() {
     assert!(doc.contains("byte 128 for the producer, 256 for the\n   consumer"));
     assert_eq!(HIST_OVERFLOW_NS, 1 << 24);
     assert!(doc.contains("samples ≥ 2^24 ns"));
+    assert!(doc.contains("| 8 | C | bytes | slot.payload |"));
+    assert_eq!(segment_size(4, 56), 4096 + 4 * 64);
+    assert!(doc.contains("size = 4096 + N * (8 + C)"));
+    assert!(is_payload_capacity(8) && is_payload_capacity(4096) && !is_payload_capacity(12));
+    assert!(doc.contains("a multiple of 8 from 8 to 4096"));
     assert_eq!(FRAME_RELAYED, 1);
     assert!(doc.contains("Flag bit 0 (`RELAYED`)"));
 }

@@ -247,6 +247,38 @@ fn another_layout_version_names_both_versions() {
 }
 
 #[test]
+fn a_layout_2_segment_is_read_and_used_as_it_always_was() {
+    // What a build of layout 2 left in /dev/shm: the same bytes, version 2.
+    let mut b = valid_bytes();
+    write_at(&mut b, 8, &2u32.to_le_bytes());
+    let name = seg_name("v2");
+    std::fs::write(name.path(), &b).unwrap();
+    let seg = Segment::open(&name.0, Duration::ZERO).unwrap();
+    assert_eq!(
+        (seg.layout_version(), seg.payload_capacity()),
+        (2, PAYLOAD_CAPACITY)
+    );
+    let mut p = seg.producer(None).unwrap();
+    let mut c = seg.consumer(None).unwrap();
+    let frame = vec![0xA5u8; PAYLOAD_CAPACITY];
+    for _ in 0..10 {
+        p.try_push(&frame).unwrap();
+        let mut out = vec![0u8; PAYLOAD_CAPACITY];
+        assert_eq!(c.try_pop_into(&mut out).unwrap(), Some(PAYLOAD_CAPACITY));
+        assert_eq!(out, frame);
+    }
+    p.heartbeat();
+    c.heartbeat();
+    let observer = Observer::open(&name.0, Duration::ZERO).unwrap();
+    let snap = observer.snapshot().unwrap();
+    assert_eq!(snap.identity.layout_version, 2);
+    assert!(snap.problems().is_empty(), "{:?}", snap.problems());
+    assert_eq!(observer.read_slot(9).unwrap().bytes, frame);
+    // The session check accepts the version it attached to.
+    assert!(seg.check_session().is_ok());
+}
+
+#[test]
 fn a_file_shorter_than_a_header_is_too_short() {
     let b = valid_bytes();
     assert!(matches!(

@@ -14,9 +14,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(bytes: &[u8]) {
-    if let Ok((session, slots)) = validate_header_bytes(bytes) {
+    if let Ok((session, slots, capacity)) = validate_header_bytes(bytes) {
         assert_ne!(session, 0);
         assert!(slots.is_power_of_two());
-        assert!(segment_size(slots) <= bytes.len());
+        assert!(segment_size(slots, capacity) <= bytes.len());
     }
 }

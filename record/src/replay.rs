@@ -76,6 +76,16 @@ pub enum ReplayEnd {
     SegmentLost(Lost),
     /// The recording could not be read on.
     Read(ReadError),
+    /// A recorded frame is larger than the ring's slots (a ring made with a
+    /// smaller `--payload-capacity` than the recorded one).
+    TooLarge {
+        /// The frame's index in the recording.
+        index: u64,
+        /// Its length.
+        len: usize,
+        /// What the ring's slots hold.
+        capacity: usize,
+    },
 }
 
 impl From<Halt> for ReplayEnd {
@@ -100,6 +110,7 @@ impl ReplayEnd {
             ReplayEnd::Corrupt(_) => "segment_corrupt",
             ReplayEnd::SegmentLost(lost) => lost.name(),
             ReplayEnd::Read(_) => "read_failed",
+            ReplayEnd::TooLarge { .. } => "frame_too_large",
         }
     }
 }
@@ -220,8 +231,6 @@ impl Pace {
 }
 
 struct Replayer<'a> {
-    /// The recording's path, for messages.
-    path: std::path::PathBuf,
     producer: &'a mut Producer,
     control: &'a Control,
     config: ReplayConfig,
@@ -261,7 +270,6 @@ pub fn replay(
         },
     };
     let mut r = Replayer {
-        path: recording.path().to_owned(),
         producer,
         control,
         config,
@@ -380,15 +388,16 @@ impl Replayer<'_> {
         loop {
             if let Some(mut slot) = self.producer.claim() {
                 let out = slot.payload_mut();
+                let capacity = out.len();
                 let len = f.payload.len();
-                // The codec refuses payloads longer than a slot; were one
-                // there, the recording, not the ring, would be at fault.
+                // The codec refuses payloads longer than any slot; this
+                // ring's slots may have been made smaller.
                 let Some(dest) = out.get_mut(..len) else {
-                    return Some(ReplayEnd::Read(ReadError::Corrupt {
-                        path: self.path.clone(),
-                        offset: 0,
-                        what: format!("frame {} holds {len} bytes, more than a slot", f.index),
-                    }));
+                    return Some(ReplayEnd::TooLarge {
+                        index: f.index,
+                        len,
+                        capacity,
+                    });
                 };
                 dest.copy_from_slice(&f.payload);
                 if let Some(seq) = f.sequence() {

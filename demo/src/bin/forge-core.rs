@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_demo::cli::{
-    daemon_main, print_report, start_daemon, Daemon, ParentArg, ReportFormat, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, ReportFormat,
+    SegmentArg, WaitArg,
 };
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
@@ -74,12 +75,15 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         segment,
         side: mut consumer,
     } = start_daemon(
-        PROGRAM,
+        DaemonStart {
+            program: PROGRAM,
+            role: Role::Consumer,
+            name,
+            largest_frame: 0,
+            core: cli.core,
+            parent: cli.parent,
+        },
         control,
-        Role::Consumer,
-        name,
-        cli.core,
-        cli.parent,
         |segment, core| segment.consumer(Some(core)),
     )?;
     let wait = WaitStrategy::from(cli.wait);

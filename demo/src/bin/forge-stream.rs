@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_demo::cli::{
-    daemon_main, print_report, start_daemon, Daemon, ParentArg, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::load::{LoadGen, SizeSpec};
@@ -77,12 +77,15 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         segment,
         side: mut producer,
     } = start_daemon(
-        PROGRAM,
+        DaemonStart {
+            program: PROGRAM,
+            role: Role::Producer,
+            name,
+            largest_frame: cli.size.max,
+            core: cli.core,
+            parent: cli.parent,
+        },
         control,
-        Role::Producer,
-        name,
-        cli.core,
-        cli.parent,
         |segment, core| segment.producer(Some(core)),
     )?;
     producer.set_publish_batch(cli.batch);

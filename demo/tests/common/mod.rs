@@ -425,7 +425,7 @@ pub mod at {
 
     /// The slot word of slot `i`.
     pub fn slot_word(i: u32) -> u64 {
-        forge_fabric::layout::slot_offset(i) as u64
+        forge_fabric::layout::slot_offset(i, forge_fabric::PAYLOAD_CAPACITY) as u64
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Observer {
     map: memmap2::Mmap,
     len: usize,
     slot_count: u32,
+    /// Payload bytes per slot; slots are `slot_size` of it apart.
+    payload_capacity: usize,
     session: u64,
     file_id: (u64, u64),
     owner_warning: Option<String>,
@@ -146,6 +148,7 @@ impl Observer {
             len: map.len(),
             map,
             slot_count: 0,
+            payload_capacity: 0,
             session: 0,
             file_id: facts.file_id,
             owner_warning: facts.owner_warning(name),
@@ -162,6 +165,7 @@ impl Observer {
         let geometry = geometry?;
         Ok(Observer {
             slot_count: geometry.slot_count,
+            payload_capacity: geometry.payload_capacity,
             session: geometry.session,
             ..observer
         })
@@ -292,7 +296,11 @@ impl Observer {
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
             // `SlotWriter::commit`.
-            let found = unpack_word(self.word(slot_offset(index)).load(Ordering::Acquire)).2;
+            let found = unpack_word(
+                self.word(slot_offset(index, self.payload_capacity))
+                    .load(Ordering::Acquire),
+            )
+            .2;
             if found != stamp_for(pos, shift) {
                 break;
             }
@@ -319,7 +327,11 @@ impl Observer {
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
             // `SlotWriter::commit`, ordered before the head store we acquired.
-            let found = unpack_word(self.word(slot_offset(index)).load(Ordering::Acquire)).2;
+            let found = unpack_word(
+                self.word(slot_offset(index, self.payload_capacity))
+                    .load(Ordering::Acquire),
+            )
+            .2;
             let expected = stamp_for(pos, shift);
             (found != expected).then_some((pos, index, expected, found))
         })?;

@@ -64,7 +64,7 @@ impl Observer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn read_slot(&self, index: u32) -> Result<SlotCopy, ObserveError> {
-        self.read_slot_prefix(index, PAYLOAD_CAPACITY)
+        self.read_slot_prefix(index, self.payload_capacity)
     }
 
     /// Like [`read_slot`](Self::read_slot), copying at most `max_bytes` of
@@ -100,12 +100,12 @@ impl Observer {
     fn copy_slot(&self, index: u32, max_bytes: usize) -> SlotCopy {
         let index = index % self.slot_count.max(1);
         let h = self.header();
-        let base = slot_offset(index);
+        let base = slot_offset(index, self.payload_capacity);
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`: the payload written before it is visible.
         let w1 = self.word(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
-        let copy_len = usize::from(len).min(PAYLOAD_CAPACITY).min(max_bytes);
+        let copy_len = usize::from(len).min(self.payload_capacity).min(max_bytes);
         let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
         for k in 0..copy_len.div_ceil(8) {
             bytes.extend_from_slice(

@@ -183,7 +183,7 @@ pub enum Problem {
         found: u64,
     },
     /// Another layout version.
-    #[error("layout version is {found}, expected {LAYOUT_VERSION}")]
+    #[error("layout version is {found}, expected 2 or {LAYOUT_VERSION}")]
     Version {
         /// The version found.
         found: u32,
@@ -192,12 +192,16 @@ pub enum Problem {
     #[error("{0}")]
     Header(HeaderProblem),
     /// The identity now declares another geometry than the one mapped.
-    #[error("slot_count is {found}, but {mapped} slots were mapped")]
+    #[error("the header now declares {found} slots in {declared_bytes} bytes, but {mapped} slots in {mapped_bytes} bytes were mapped")]
     Remapped {
-        /// What the header says now.
+        /// Slots the header declares now.
         found: u32,
-        /// What was validated and mapped.
+        /// Slots validated and mapped.
         mapped: u32,
+        /// Bytes the header declares now.
+        declared_bytes: u64,
+        /// Bytes mapped.
+        mapped_bytes: u64,
     },
     /// `tail` is further ahead of `head` than the publish batch allows.
     #[error("tail {tail} is ahead of head {head} by more than the publish batch {batch}")]
@@ -263,16 +267,21 @@ impl Snapshot {
         if id.magic != MAGIC {
             return vec![Problem::NotForge { found: id.magic }];
         }
-        if id.layout_version != LAYOUT_VERSION {
+        if !READABLE_LAYOUT_VERSIONS.contains(&id.layout_version) {
             return vec![Problem::Version {
                 found: id.layout_version,
             }];
         }
         let mut out: Vec<Problem> = id.problem().map(Problem::Header).into_iter().collect();
-        if out.is_empty() && id.slot_count != self.slot_count {
+        // A sound identity's size follows from its slot count and payload
+        // capacity, so comparing sizes catches a change of either.
+        if out.is_empty() && (id.slot_count != self.slot_count || id.segment_size != self.file_size)
+        {
             out.push(Problem::Remapped {
                 found: id.slot_count,
                 mapped: self.slot_count,
+                declared_bytes: id.segment_size,
+                mapped_bytes: self.file_size,
             });
         }
         let batch = self.producer.batch;

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use super::sys::{self, FileFacts};
 use super::validate::{
-    check_header_fits, check_slot_count, retry_while_initializing, validate, validate_name,
+    check_header_fits, check_payload_capacity, check_slot_count, retry_while_initializing,
+    validate, validate_name, Geometry,
 };
 use super::{Mapping, Segment};
 use crate::clock::{monotonic_ns, new_session_id, unix_ns};
@@ -32,6 +33,10 @@ pub const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
 pub struct CreateOptions {
     /// Number of slots: a power of two from 2 to 2^20.
     pub slot_count: u32,
+    /// Payload bytes per slot, the largest frame the ring carries: a
+    /// multiple of 8 from 8 to 4096 ([`PAYLOAD_CAPACITY`], the default).
+    /// Rings of small frames move more of them per second in small slots.
+    pub payload_capacity: usize,
     /// Permission bits of the new object (0600 unless sharing with a group).
     pub mode: u32,
     /// Replace the segment even if a live daemon holds it.
@@ -42,6 +47,7 @@ impl Default for CreateOptions {
     fn default() -> Self {
         CreateOptions {
             slot_count: DEFAULT_SLOT_COUNT,
+            payload_capacity: PAYLOAD_CAPACITY,
             mode: 0o600,
             force: false,
         }
@@ -89,6 +95,7 @@ impl Segment {
     pub fn create(name: &str, opts: &CreateOptions) -> Result<(Segment, Replaced), SegmentError> {
         validate_name(name)?;
         check_slot_count(opts.slot_count)?;
+        check_payload_capacity(opts.payload_capacity)?;
         let started_ns = monotonic_ns();
         let (_init_lock, waited) = sys::lock_init(name, INIT_LOCK_WAIT)?;
         let locked_ns = monotonic_ns();
@@ -120,8 +127,8 @@ impl Segment {
                         });
                     }
                 }
-                old_session = old.session;
-                replaced = Replaced::Session(old.session);
+                old_session = old.geometry.session;
+                replaced = Replaced::Session(old.geometry.session);
             }
             Err(SegmentError::Missing { .. }) => {}
             Err(SegmentError::Retired { session, .. }) => {
@@ -175,7 +182,7 @@ impl Segment {
         opts: &CreateOptions,
         session: u64,
     ) -> Result<Segment, SegmentError> {
-        let size = segment_size(opts.slot_count);
+        let size = segment_size(opts.slot_count, opts.payload_capacity);
         let file = sys::create_exclusive(name, opts.mode)?;
         let cleanup = |e: SegmentError| {
             let _ = sys::unlink(name);
@@ -216,11 +223,12 @@ impl Segment {
         id.magic.store(MAGIC, Ordering::Relaxed);
         id.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
         id.header_size.store(HEADER_SIZE as u32, Ordering::Relaxed);
-        id.slot_size.store(SLOT_SIZE as u32, Ordering::Relaxed);
+        id.slot_size
+            .store(slot_size(opts.payload_capacity) as u32, Ordering::Relaxed);
         id.slot_count.store(opts.slot_count, Ordering::Relaxed);
         id.segment_size.store(size as u64, Ordering::Relaxed);
         id.payload_capacity
-            .store(PAYLOAD_CAPACITY as u32, Ordering::Relaxed);
+            .store(opts.payload_capacity as u32, Ordering::Relaxed);
         id.init_pid.store(std::process::id(), Ordering::Relaxed);
         id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
         id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
@@ -235,8 +243,12 @@ impl Segment {
         Ok(Segment {
             name: name.to_owned(),
             map,
-            session,
-            slot_count: opts.slot_count,
+            geometry: Geometry {
+                session,
+                slot_count: opts.slot_count,
+                payload_capacity: opts.payload_capacity,
+                layout_version: LAYOUT_VERSION,
+            },
             file_size: size as u64,
             file_id: facts.file_id,
             owner_warning: None,
@@ -292,7 +304,7 @@ impl Segment {
         let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
         let geometry = validate(name, header, file_size, any_state)?;
         drop(header_map);
-        let len = segment_size(geometry.slot_count);
+        let len = geometry.size();
         let map = memmap2::MmapOptions::new()
             .len(len)
             .map_raw(&file)
@@ -309,8 +321,7 @@ impl Segment {
         Ok(Segment {
             name: name.to_owned(),
             map,
-            session: geometry.session,
-            slot_count: geometry.slot_count,
+            geometry,
             file_size: len as u64,
             file_id: facts.file_id,
             owner_warning: facts.owner_warning(name),

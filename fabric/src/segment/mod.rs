@@ -31,6 +31,7 @@ pub(crate) mod validate;
 pub use crate::error::HeaderProblem;
 pub use lifecycle::{unlink, CreateOptions, Replaced, INIT_LOCK_WAIT};
 pub use sys::{shm_path, NameStatus};
+use validate::Geometry;
 pub use validate::{validate_header_bytes, validate_name, IdentitySnapshot};
 
 /// Does a process with this pid exist in our pid namespace? Pids that
@@ -86,8 +87,7 @@ pub struct Claim {
 pub struct Segment {
     name: String,
     map: Arc<Mapping>,
-    session: u64,
-    slot_count: u32,
+    geometry: Geometry,
     file_size: u64,
     file_id: (u64, u64),
     owner_warning: Option<String>,
@@ -105,8 +105,9 @@ impl std::fmt::Debug for Segment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Segment")
             .field("name", &self.name)
-            .field("session", &format_args!("{:#018x}", self.session))
-            .field("slot_count", &self.slot_count)
+            .field("session", &format_args!("{:#018x}", self.geometry.session))
+            .field("slot_count", &self.geometry.slot_count)
+            .field("payload_capacity", &self.geometry.payload_capacity)
             .finish()
     }
 }
@@ -129,12 +130,23 @@ impl Segment {
 
     /// The session this handle was opened in.
     pub fn session_id(&self) -> u64 {
-        self.session
+        self.geometry.session
     }
 
     /// Number of slots.
     pub fn slot_count(&self) -> u32 {
-        self.slot_count
+        self.geometry.slot_count
+    }
+
+    /// Largest frame, in bytes, the slots hold.
+    pub fn payload_capacity(&self) -> usize {
+        self.geometry.payload_capacity
+    }
+
+    /// The header's layout version (see
+    /// [`crate::layout::READABLE_LAYOUT_VERSIONS`]).
+    pub fn layout_version(&self) -> u32 {
+        self.geometry.layout_version
     }
 
     /// Bytes mapped: the segment's size.
@@ -219,7 +231,7 @@ impl Segment {
     /// `Ok` while the segment is live in the session we opened and its
     /// identity line is intact.
     pub fn check_session(&self) -> Result<(), SessionError> {
-        validate::check_session(self.map.header(), self.session, self.slot_count)
+        validate::check_session(self.map.header(), &self.geometry)
     }
 
     fn ring(&self) -> RingRef {
@@ -229,11 +241,12 @@ impl Segment {
             producer: NonNull::from(&header.producer),
             consumer: NonNull::from(&header.consumer),
             // SAFETY: validate() checked the file holds slot_count slots
-            // after the header, and that many are mapped.
-            slots: NonNull::new(unsafe { base.add(HEADER_SIZE) }.cast::<Slot>())
-                .expect("mapping is non-null"),
-            mask: u64::from(self.slot_count) - 1,
-            lap_shift: self.slot_count.trailing_zeros(),
+            // of slot_size bytes after the header, and that many are mapped.
+            slots: NonNull::new(unsafe { base.add(HEADER_SIZE) }).expect("mapping is non-null"),
+            slot_size: slot_size(self.geometry.payload_capacity),
+            payload_capacity: self.geometry.payload_capacity,
+            mask: u64::from(self.geometry.slot_count) - 1,
+            lap_shift: self.geometry.slot_count.trailing_zeros(),
             _keep: self.map.clone(),
         }
     }

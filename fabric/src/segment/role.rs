@@ -14,7 +14,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering as Std;
 use std::sync::Arc;
 
-use super::validate::check_session;
+use super::validate::{check_session, Geometry};
 use super::{sys, Claim, Mapping, Segment};
 use crate::clock::monotonic_ns;
 use crate::error::{RoleError, SessionError};
@@ -27,7 +27,7 @@ pub(crate) struct HeldRole {
     header: NonNull<Header>,
     role: Role,
     session: u64,
-    slot_count: u32,
+    geometry: Geometry,
     pid: u32,
     /// Activated: the line says we hold the role.
     active: bool,
@@ -78,8 +78,8 @@ impl HeldRole {
         Ok(HeldRole {
             header: NonNull::from(header),
             role,
-            session: segment.session,
-            slot_count: segment.slot_count,
+            session: segment.geometry.session,
+            geometry: segment.geometry,
             pid: std::process::id(),
             active: false,
             keep: segment.map.clone(),
@@ -141,7 +141,7 @@ impl HeldRole {
     }
 
     pub(crate) fn check_session(&self) -> Result<(), SessionError> {
-        check_session(self.header(), self.session, self.slot_count)
+        check_session(self.header(), &self.geometry)
     }
 
     pub(crate) fn heartbeat(&self) {

@@ -57,6 +57,18 @@ pub(crate) fn check_slot_count(n: u32) -> Result<(), SegmentError> {
     }
 }
 
+pub(crate) fn check_payload_capacity(bytes: usize) -> Result<(), SegmentError> {
+    if is_payload_capacity(bytes) {
+        Ok(())
+    } else {
+        Err(SegmentError::BadPayloadCapacity {
+            found: bytes as u64,
+            min: MIN_PAYLOAD_CAPACITY,
+            max: PAYLOAD_CAPACITY,
+        })
+    }
+}
+
 pub(crate) fn check_header_fits(name: &str, file_size: u64) -> Result<(), SegmentError> {
     if file_size == 0 {
         // forge-init has created the object but not yet sized it.
@@ -158,9 +170,9 @@ impl IdentitySnapshot {
         }
     }
 
-    /// Is the magic Forge's and the version this build's?
+    /// Is the magic Forge's and the version one this build reads?
     pub fn is_forge(&self) -> bool {
-        self.magic == MAGIC && self.layout_version == LAYOUT_VERSION
+        self.magic == MAGIC && READABLE_LAYOUT_VERSIONS.contains(&self.layout_version)
     }
 
     /// The first thing wrong with the geometry, the state or the session of
@@ -170,22 +182,34 @@ impl IdentitySnapshot {
         if self.header_size as usize != HEADER_SIZE {
             return Some(HeaderProblem::HeaderSize(self.header_size));
         }
-        if self.slot_size as usize != SLOT_SIZE {
-            return Some(HeaderProblem::SlotSize(self.slot_size));
+        let capacity = self.payload_capacity as usize;
+        let capacity_ok = if self.layout_version == 2 {
+            capacity == PAYLOAD_CAPACITY
+        } else {
+            is_payload_capacity(capacity)
+        };
+        if !capacity_ok {
+            return Some(HeaderProblem::PayloadCapacity {
+                found: self.payload_capacity,
+                layout_version: self.layout_version,
+            });
+        }
+        if self.slot_size as usize != slot_size(capacity) {
+            return Some(HeaderProblem::SlotSize {
+                found: self.slot_size,
+                expected: slot_size(capacity) as u32,
+            });
         }
         if check_slot_count(self.slot_count).is_err() {
             return Some(HeaderProblem::SlotCount(self.slot_count));
         }
-        let expected = segment_size(self.slot_count) as u64;
+        let expected = segment_size(self.slot_count, capacity) as u64;
         if self.segment_size != expected {
             return Some(HeaderProblem::SegmentSize {
                 found: self.segment_size,
                 expected,
                 slots: self.slot_count,
             });
-        }
-        if self.payload_capacity as usize != PAYLOAD_CAPACITY {
-            return Some(HeaderProblem::PayloadCapacity(self.payload_capacity));
         }
         match self.state {
             Coded::Unknown(code) => Some(HeaderProblem::UnknownState(code)),
@@ -202,6 +226,17 @@ impl IdentitySnapshot {
 pub(crate) struct Geometry {
     pub(crate) session: u64,
     pub(crate) slot_count: u32,
+    /// Payload bytes per slot: a valid capacity ([`is_payload_capacity`]).
+    pub(crate) payload_capacity: usize,
+    /// The header's layout version, one of [`READABLE_LAYOUT_VERSIONS`].
+    pub(crate) layout_version: u32,
+}
+
+impl Geometry {
+    /// Bytes the segment takes.
+    pub(crate) fn size(&self) -> usize {
+        segment_size(self.slot_count, self.payload_capacity)
+    }
 }
 
 /// Checks every identity field against the file's real size. `any_state`
@@ -229,7 +264,7 @@ pub(crate) fn validate(
             expected: MAGIC,
         });
     }
-    if id.layout_version != LAYOUT_VERSION {
+    if !READABLE_LAYOUT_VERSIONS.contains(&id.layout_version) {
         return Err(SegmentError::Version {
             name: name.to_owned(),
             found: id.layout_version,
@@ -278,17 +313,21 @@ pub(crate) fn validate(
     Ok(Geometry {
         session: id.session_id,
         slot_count: id.slot_count,
+        payload_capacity: id.payload_capacity as usize,
+        layout_version: id.layout_version,
     })
 }
 
 /// `Ok` while the header still reads as the live segment we attached to
-/// (session `ours`, `slot_count` slots). A retirement is the one legitimate
+/// (its session and geometry in `ours`). A retirement is the one legitimate
 /// change; any other change of the identity line is damage.
-pub(crate) fn check_session(
-    header: &Header,
-    ours: u64,
-    slot_count: u32,
-) -> Result<(), SessionError> {
+pub(crate) fn check_session(header: &Header, ours: &Geometry) -> Result<(), SessionError> {
+    let Geometry {
+        session: ours,
+        slot_count,
+        payload_capacity,
+        layout_version,
+    } = *ours;
     let id = &header.identity;
     // SYNC: pairs with the Release store of state in `Segment::create` when
     // it retires this segment: the successor written before it is visible.
@@ -299,7 +338,7 @@ pub(crate) fn check_session(
         (
             "layout_version",
             id.layout_version.load(Ordering::Relaxed).into(),
-            LAYOUT_VERSION.into(),
+            layout_version.into(),
         ),
         (
             "header_size",
@@ -309,7 +348,7 @@ pub(crate) fn check_session(
         (
             "slot_size",
             id.slot_size.load(Ordering::Relaxed).into(),
-            SLOT_SIZE as u64,
+            slot_size(payload_capacity) as u64,
         ),
         (
             "slot_count",
@@ -319,12 +358,12 @@ pub(crate) fn check_session(
         (
             "segment_size",
             id.segment_size.load(Ordering::Relaxed),
-            segment_size(slot_count) as u64,
+            segment_size(slot_count, payload_capacity) as u64,
         ),
         (
             "payload_capacity",
             id.payload_capacity.load(Ordering::Relaxed).into(),
-            PAYLOAD_CAPACITY as u64,
+            payload_capacity as u64,
         ),
         ("session_id", id.session_id.load(Ordering::Relaxed), ours),
     ];
@@ -348,9 +387,10 @@ pub(crate) fn check_session(
 /// Checks a header given as bytes, as [`crate::Segment::open`] checks a
 /// mapped one against a file of `bytes.len()` bytes, without creating
 /// anything: for fuzzers, property tests and readers in other languages to
-/// compare with. Returns the session and the slot count of a live segment.
+/// compare with. Returns the session, the slot count and the payload
+/// capacity of a live segment.
 #[doc(hidden)]
-pub fn validate_header_bytes(bytes: &[u8]) -> Result<(u64, u32), SegmentError> {
+pub fn validate_header_bytes(bytes: &[u8]) -> Result<(u64, u32, usize), SegmentError> {
     const NAME: &str = "/header_bytes";
     check_header_fits(NAME, bytes.len() as u64)?;
     // An aligned private copy: the header is read with atomic loads only.
@@ -367,5 +407,6 @@ pub fn validate_header_bytes(bytes: &[u8]) -> Result<(u64, u32), SegmentError> {
     // SAFETY: every field of Header is an atomic integer or padding, valid
     // for any bytes, and all of them were written above.
     let header = unsafe { copy.assume_init_ref() };
-    validate(NAME, header, bytes.len() as u64, false).map(|g| (g.session, g.slot_count))
+    validate(NAME, header, bytes.len() as u64, false)
+        .map(|g| (g.session, g.slot_count, g.payload_capacity))
 }

@@ -9,8 +9,8 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    daemon_main, print_report, role_hint, start_daemon, Daemon, ParentArg, ReportFormat,
-    SegmentArg, WaitArg, INIT_WAIT,
+    daemon_main, print_report, role_hint, start_daemon, Daemon, DaemonStart, ParentArg,
+    ReportFormat, SegmentArg, WaitArg, INIT_WAIT,
 };
 use forge_demo::end::Lost;
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
@@ -287,12 +287,15 @@ fn run_consume(
         segment,
         side: (),
     } = start_daemon(
-        PROGRAM,
+        DaemonStart {
+            program: PROGRAM,
+            role: Role::Consumer,
+            name,
+            largest_frame: 0,
+            core: cli.core,
+            parent: cli.parent,
+        },
         control,
-        Role::Consumer,
-        name,
-        cli.core,
-        cli.parent,
         |_, _| Ok(()),
     )?;
     let claim = Claim {

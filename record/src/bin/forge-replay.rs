@@ -9,7 +9,8 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    daemon_main, print_report, start_daemon, Daemon, ParentArg, ReportFormat, SegmentArg, WaitArg,
+    daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, ReportFormat,
+    SegmentArg, WaitArg,
 };
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::signals::Control;
@@ -140,12 +141,15 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         segment,
         side: mut producer,
     } = start_daemon(
-        PROGRAM,
+        DaemonStart {
+            program: PROGRAM,
+            role: Role::Producer,
+            name,
+            largest_frame: 0,
+            core: cli.core,
+            parent: cli.parent,
+        },
         control,
-        Role::Producer,
-        name,
-        cli.core,
-        cli.parent,
         |segment, core| {
             segment.producer_with(&Claim {
                 core: Some(core),
@@ -213,6 +217,21 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
             Exit::Error
         }
         ReplayEnd::Read(e) => return Err(e).wrap_err("reading the recording failed"),
+        ReplayEnd::TooLarge {
+            index,
+            len,
+            capacity,
+        } => {
+            return Err(eyre!(
+                "recorded frame {index} is {len} bytes, and {name}'s slots hold {capacity}: \
+                 the frames before it were replayed"
+            ))
+            .suggestion(format!(
+                "re-create the ring with room for it: forge-init --segment {name} \
+                 --payload-capacity {} --force",
+                len.next_multiple_of(8)
+            ))
+        }
     })
 }
 
