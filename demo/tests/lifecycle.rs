@@ -303,7 +303,9 @@ fn a_ring_of_small_slots_carries_frames_that_fit_and_refuses_larger_ones_before_
     let n = "50000";
     let core = rig.spawn(
         Bin::Core,
-        &["--count", n, "--verify", "--wait", "park", "--report", "json"],
+        &[
+            "--count", n, "--verify", "--wait", "park", "--report", "json",
+        ],
     );
     let stream = rig.spawn(
         Bin::Stream,
