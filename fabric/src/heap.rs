@@ -6,8 +6,10 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::layout::{
-    is_payload_capacity, slot_size, SideLine, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY,
+    is_payload_capacity, SideLine, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY,
 };
+#[cfg(loom)]
+use crate::layout::{LoomSlot, LOOM_PAYLOAD};
 use crate::ring::{Consumer, Producer, RingRef};
 use crate::sync::{AtomicU32, AtomicU64};
 
@@ -28,7 +30,7 @@ struct HeapSlots {
 #[cfg(not(loom))]
 impl HeapSlots {
     fn new(count: u32, payload_capacity: usize) -> (Self, usize) {
-        let stride = slot_size(payload_capacity);
+        let stride = crate::layout::slot_size(payload_capacity);
         // Line-aligned, as a segment's slots are (after a one-page header).
         let layout = std::alloc::Layout::from_size_align(count as usize * stride, 128)
             .expect("at most 2^20 slots of 4104 bytes fit a Layout");
@@ -50,19 +52,6 @@ impl Drop for HeapSlots {
         unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
     }
 }
-
-/// Under loom the payload must be loom's tracked cell, so a slot is this
-/// struct (its word first, as in a segment) and the stride is its size.
-#[cfg(loom)]
-#[repr(C)]
-pub(crate) struct LoomSlot {
-    word: AtomicU64,
-    pub(crate) payload: crate::sync::UnsafeCell<[u8; LOOM_PAYLOAD]>,
-}
-
-/// Payload bytes of a loom slot: the models move `u64`s.
-#[cfg(loom)]
-const LOOM_PAYLOAD: usize = 8;
 
 #[cfg(loom)]
 struct HeapSlots(Box<[LoomSlot]>);

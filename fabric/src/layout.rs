@@ -246,6 +246,21 @@ pub struct Slot {
     pub word: AtomicU64,
 }
 
+/// Under loom a slot's payload must be loom's tracked cell (so the models
+/// see payload races), which plain bytes after the word cannot be: a loom
+/// heap ring's slots are this struct, word first as in a segment, and its
+/// stride is this struct's size.
+#[cfg(loom)]
+#[repr(C)]
+pub(crate) struct LoomSlot {
+    pub(crate) word: AtomicU64,
+    pub(crate) payload: crate::sync::UnsafeCell<[u8; LOOM_PAYLOAD]>,
+}
+
+/// Payload bytes of a loom slot: the models move `u64`s.
+#[cfg(loom)]
+pub(crate) const LOOM_PAYLOAD: usize = 8;
+
 /// Is `bytes` a payload capacity a segment may have: a multiple of 8 (so
 /// every slot word stays 8-byte aligned) from [`MIN_PAYLOAD_CAPACITY`] to
 /// [`PAYLOAD_CAPACITY`]?

@@ -104,7 +104,7 @@ impl RingRef {
         #[cfg(loom)]
         {
             // SAFETY: a loom heap ring's slots are `LoomSlot`s.
-            let slot = unsafe { &*self.slot_start(pos).cast::<crate::heap::LoomSlot>() };
+            let slot = unsafe { &*self.slot_start(pos).cast::<crate::layout::LoomSlot>() };
             slot.payload.with(|p| f(p.cast::<u8>()))
         }
     }
@@ -124,7 +124,7 @@ impl RingRef {
         #[cfg(loom)]
         {
             // SAFETY: a loom heap ring's slots are `LoomSlot`s.
-            let slot = unsafe { &*self.slot_start(pos).cast::<crate::heap::LoomSlot>() };
+            let slot = unsafe { &*self.slot_start(pos).cast::<crate::layout::LoomSlot>() };
             slot.payload.with_mut(|p| f(p.cast::<u8>()))
         }
     }
