@@ -175,6 +175,8 @@ impl SideLine {
     pub fn program_name(&self) -> String {
         let mut bytes = [0u8; 16];
         let [lo, hi] = &self.program;
+        // Relaxed: display text the holder writes before it publishes its
+        // role_state; a torn name shows as such, nothing depends on it.
         bytes[..8].copy_from_slice(&lo.load(crate::sync::Ordering::Relaxed).to_le_bytes());
         bytes[8..].copy_from_slice(&hi.load(crate::sync::Ordering::Relaxed).to_le_bytes());
         bytes
@@ -266,6 +268,17 @@ pub(crate) const LOOM_PAYLOAD: usize = 8;
 /// [`PAYLOAD_CAPACITY`]?
 pub const fn is_payload_capacity(bytes: usize) -> bool {
     bytes % 8 == 0 && bytes >= MIN_PAYLOAD_CAPACITY && bytes <= PAYLOAD_CAPACITY
+}
+
+/// Is `bytes` a payload capacity a segment of `layout_version` may declare:
+/// exactly [`PAYLOAD_CAPACITY`] in layout 2, any [`is_payload_capacity`]
+/// from layout 3 on?
+pub const fn payload_capacity_allowed(layout_version: u32, bytes: usize) -> bool {
+    if layout_version == 2 {
+        bytes == PAYLOAD_CAPACITY
+    } else {
+        is_payload_capacity(bytes)
+    }
 }
 
 /// Bytes of one slot holding up to `payload_capacity` bytes.

@@ -31,7 +31,8 @@ pub(crate) struct RingRef {
     /// payload 8 bytes after that.
     pub(crate) slots: NonNull<u8>,
     /// Bytes from one slot to the next: a multiple of 8, so every slot word
-    /// is aligned.
+    /// is aligned. `8 + payload_capacity` in a segment; kept apart because a
+    /// loom heap ring's slots are `LoomSlot`s of another size.
     pub(crate) slot_size: usize,
     /// Payload bytes each slot holds.
     pub(crate) payload_capacity: usize,
@@ -88,6 +89,22 @@ impl RingRef {
         unsafe { &*self.slot_start(pos).cast::<AtomicU64>() }
     }
 
+    /// The first payload byte of `pos`'s slot: the payload follows the
+    /// 8-byte word.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn payload_start(&self, pos: u64) -> *mut u8 {
+        self.slot_start(pos).wrapping_add(8)
+    }
+
+    /// `pos`'s slot as the loom heap ring lays it out.
+    #[cfg(loom)]
+    fn loom_slot(&self, pos: u64) -> &crate::layout::LoomSlot {
+        // SAFETY: a loom heap ring's slots are `LoomSlot`s, `slot_size`
+        // apart, kept alive by `_keep`.
+        unsafe { &*self.slot_start(pos).cast::<crate::layout::LoomSlot>() }
+    }
+
     /// Runs `f` on a pointer to the payload of `pos`'s slot, to read it.
     ///
     /// # Safety
@@ -98,14 +115,11 @@ impl RingRef {
     unsafe fn with_payload<R>(&self, pos: u64, f: impl FnOnce(*const u8) -> R) -> R {
         #[cfg(not(loom))]
         {
-            // SAFETY: the payload follows the word inside the slot.
-            f(unsafe { self.slot_start(pos).add(8) })
+            f(self.payload_start(pos))
         }
         #[cfg(loom)]
         {
-            // SAFETY: a loom heap ring's slots are `LoomSlot`s.
-            let slot = unsafe { &*self.slot_start(pos).cast::<crate::layout::LoomSlot>() };
-            slot.payload.with(|p| f(p.cast::<u8>()))
+            self.loom_slot(pos).payload.with(|p| f(p.cast::<u8>()))
         }
     }
 
@@ -118,14 +132,11 @@ impl RingRef {
     unsafe fn with_payload_mut<R>(&self, pos: u64, f: impl FnOnce(*mut u8) -> R) -> R {
         #[cfg(not(loom))]
         {
-            // SAFETY: the payload follows the word inside the slot.
-            f(unsafe { self.slot_start(pos).add(8) })
+            f(self.payload_start(pos))
         }
         #[cfg(loom)]
         {
-            // SAFETY: a loom heap ring's slots are `LoomSlot`s.
-            let slot = unsafe { &*self.slot_start(pos).cast::<crate::layout::LoomSlot>() };
-            slot.payload.with_mut(|p| f(p.cast::<u8>()))
+            self.loom_slot(pos).payload.with_mut(|p| f(p.cast::<u8>()))
         }
     }
 

@@ -30,7 +30,8 @@ use crate::hist::Histogram;
 use crate::layout::*;
 use crate::segment::sys::{self, role_locked, FileFacts};
 use crate::segment::validate::{
-    check_header_fits, retry_while_initializing, validate, validate_name, IdentitySnapshot,
+    check_header_fits, retry_while_initializing, validate, validate_name, Geometry,
+    IdentitySnapshot,
 };
 use crate::segment::NameStatus;
 use crate::sync::{AtomicU64, Ordering};
@@ -74,10 +75,9 @@ pub struct Observer {
     guard: Option<fault_guard::Registration>,
     map: memmap2::Mmap,
     len: usize,
-    slot_count: u32,
-    /// Payload bytes per slot; slots are `slot_size` of it apart.
-    payload_capacity: usize,
-    session: u64,
+    /// What the validated header said when we attached; zeros only in
+    /// the moment between mapping and validating.
+    geometry: Geometry,
     file_id: (u64, u64),
     owner_warning: Option<String>,
 }
@@ -87,7 +87,7 @@ impl std::fmt::Debug for Observer {
         f.debug_struct("Observer")
             .field("name", &self.name)
             .field("len", &self.len)
-            .field("session", &format_args!("{:#018x}", self.session))
+            .field("session", &format_args!("{:#018x}", self.geometry.session))
             .finish()
     }
 }
@@ -147,9 +147,7 @@ impl Observer {
             guard: fault_guard::register(map.as_ptr(), map.len()),
             len: map.len(),
             map,
-            slot_count: 0,
-            payload_capacity: 0,
-            session: 0,
+            geometry: Geometry::default(),
             file_id: facts.file_id,
             owner_warning: facts.owner_warning(name),
         };
@@ -164,9 +162,7 @@ impl Observer {
         }
         let geometry = geometry?;
         Ok(Observer {
-            slot_count: geometry.slot_count,
-            payload_capacity: geometry.payload_capacity,
-            session: geometry.session,
+            geometry,
             ..observer
         })
     }
@@ -186,6 +182,11 @@ impl Observer {
         unsafe { &*self.map.as_ptr().add(off).cast::<AtomicU64>() }
     }
 
+    /// The word of slot `index` (< `slot_count`).
+    fn slot_word(&self, index: u32) -> &AtomicU64 {
+        self.word(slot_offset(index, self.geometry.payload_capacity))
+    }
+
     /// The segment name.
     pub fn name(&self) -> &str {
         &self.name
@@ -198,12 +199,12 @@ impl Observer {
 
     /// The session at attach time.
     pub fn session_id(&self) -> u64 {
-        self.session
+        self.geometry.session
     }
 
     /// Slots in the ring.
     pub fn slot_count(&self) -> u32 {
-        self.slot_count
+        self.geometry.slot_count
     }
 
     /// Bytes mapped.
@@ -268,7 +269,7 @@ impl Observer {
             name: self.name.clone(),
             file_size: self.len as u64,
             identity,
-            slot_count: self.slot_count,
+            slot_count: self.geometry.slot_count,
             producer,
             consumer,
             pace: snapshot::PaceSnapshot::read(&h.pace),
@@ -286,21 +287,17 @@ impl Observer {
     /// The last published position, stepping from `head` (at most `batch`
     /// steps, the most `head` can lag) while the slots carry their stamps.
     fn newest_from(&self, head: u64, batch: u32) -> Option<u64> {
-        let n = u64::from(self.slot_count);
+        let n = u64::from(self.geometry.slot_count);
         if n == 0 {
             return None;
         }
-        let shift = self.slot_count.trailing_zeros();
+        let shift = self.geometry.slot_count.trailing_zeros();
         let mut pos = head;
         for _ in 0..u64::from(batch.max(1)).min(n) {
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
             // `SlotWriter::commit`.
-            let found = unpack_word(
-                self.word(slot_offset(index, self.payload_capacity))
-                    .load(Ordering::Acquire),
-            )
-            .2;
+            let found = unpack_word(self.slot_word(index).load(Ordering::Acquire)).2;
             if found != stamp_for(pos, shift) {
                 break;
             }
@@ -316,22 +313,18 @@ impl Observer {
     /// for the next lap, which is why only positions at or past `tail` as
     /// re-read after the word loads are reported.
     fn damaged_between(&self, tail: u64, head: u64) -> Option<Corruption> {
-        let n = u64::from(self.slot_count);
+        let n = u64::from(self.geometry.slot_count);
         let past = head.wrapping_sub(tail) as i64;
         if n == 0 || past <= 0 || past as u64 > n {
             return None;
         }
-        let shift = self.slot_count.trailing_zeros();
+        let shift = self.geometry.slot_count.trailing_zeros();
         let (pos, index, expected, found) = (0..(past as u64).min(DAMAGE_SCAN)).find_map(|k| {
             let pos = tail.wrapping_add(k);
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
             // `SlotWriter::commit`, ordered before the head store we acquired.
-            let found = unpack_word(
-                self.word(slot_offset(index, self.payload_capacity))
-                    .load(Ordering::Acquire),
-            )
-            .2;
+            let found = unpack_word(self.slot_word(index).load(Ordering::Acquire)).2;
             let expected = stamp_for(pos, shift);
             (found != expected).then_some((pos, index, expected, found))
         })?;

@@ -64,7 +64,7 @@ impl Observer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn read_slot(&self, index: u32) -> Result<SlotCopy, ObserveError> {
-        self.read_slot_prefix(index, self.payload_capacity)
+        self.read_slot_prefix(index, self.geometry.payload_capacity)
     }
 
     /// Like [`read_slot`](Self::read_slot), copying at most `max_bytes` of
@@ -88,7 +88,7 @@ impl Observer {
         max_bytes: usize,
     ) -> Result<Vec<SlotCopy>, ObserveError> {
         self.check_size()?;
-        let end = range.end.min(self.slot_count);
+        let end = range.end.min(self.geometry.slot_count);
         let copies = (range.start.min(end)..end)
             .map(|i| self.copy_slot(i, max_bytes))
             .collect();
@@ -98,14 +98,16 @@ impl Observer {
 
     /// One slot, copied and judged; the caller checks the size around it.
     fn copy_slot(&self, index: u32, max_bytes: usize) -> SlotCopy {
-        let index = index % self.slot_count.max(1);
+        let index = index % self.geometry.slot_count.max(1);
         let h = self.header();
-        let base = slot_offset(index, self.payload_capacity);
+        let base = slot_offset(index, self.geometry.payload_capacity);
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`: the payload written before it is visible.
         let w1 = self.word(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
-        let copy_len = usize::from(len).min(self.payload_capacity).min(max_bytes);
+        let copy_len = usize::from(len)
+            .min(self.geometry.payload_capacity)
+            .min(max_bytes);
         let mut bytes = Vec::with_capacity(copy_len.next_multiple_of(8));
         for k in 0..copy_len.div_ceil(8) {
             bytes.extend_from_slice(
@@ -125,11 +127,11 @@ impl Observer {
         // A producer that stopped cleanly writes nothing more.
         let producing = h.producer.role_state.load(Ordering::Relaxed) == RoleState::Active.code();
 
-        let n = u64::from(self.slot_count);
-        let shift = self.slot_count.trailing_zeros();
+        let n = u64::from(self.geometry.slot_count);
+        let shift = self.geometry.slot_count.trailing_zeros();
         // Candidate positions for this slot: the last one below head, and the
         // one a lap later (published but not yet counted in a batched head).
-        let below = last_position(head, index, self.slot_count);
+        let below = last_position(head, index, self.geometry.slot_count);
         let candidates = [below, below.map(|p| p + n).or(Some(u64::from(index)))];
         let position = candidates
             .into_iter()

@@ -182,7 +182,13 @@ impl Segment {
         opts: &CreateOptions,
         session: u64,
     ) -> Result<Segment, SegmentError> {
-        let size = segment_size(opts.slot_count, opts.payload_capacity);
+        let geometry = Geometry {
+            session,
+            slot_count: opts.slot_count,
+            payload_capacity: opts.payload_capacity,
+            layout_version: LAYOUT_VERSION,
+        };
+        let size = geometry.size();
         let file = sys::create_exclusive(name, opts.mode)?;
         let cleanup = |e: SegmentError| {
             let _ = sys::unlink(name);
@@ -221,7 +227,8 @@ impl Segment {
         let header = map.header();
         let id = &header.identity;
         id.magic.store(MAGIC, Ordering::Relaxed);
-        id.layout_version.store(LAYOUT_VERSION, Ordering::Relaxed);
+        id.layout_version
+            .store(geometry.layout_version, Ordering::Relaxed);
         id.header_size.store(HEADER_SIZE as u32, Ordering::Relaxed);
         id.slot_size
             .store(slot_size(opts.payload_capacity) as u32, Ordering::Relaxed);
@@ -243,12 +250,7 @@ impl Segment {
         Ok(Segment {
             name: name.to_owned(),
             map,
-            geometry: Geometry {
-                session,
-                slot_count: opts.slot_count,
-                payload_capacity: opts.payload_capacity,
-                layout_version: LAYOUT_VERSION,
-            },
+            geometry,
             file_size: size as u64,
             file_id: facts.file_id,
             owner_warning: None,

@@ -26,7 +26,6 @@ use crate::vocab::{Role, RoleState};
 pub(crate) struct HeldRole {
     header: NonNull<Header>,
     role: Role,
-    session: u64,
     geometry: Geometry,
     pid: u32,
     /// Activated: the line says we hold the role.
@@ -41,7 +40,7 @@ impl std::fmt::Debug for HeldRole {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HeldRole")
             .field("role", &self.role)
-            .field("session", &format_args!("{:#018x}", self.session))
+            .field("session", &format_args!("{:#018x}", self.geometry.session))
             .field("active", &self.active)
             .finish()
     }
@@ -78,7 +77,6 @@ impl HeldRole {
         Ok(HeldRole {
             header: NonNull::from(header),
             role,
-            session: segment.geometry.session,
             geometry: segment.geometry,
             pid: std::process::id(),
             active: false,
@@ -112,7 +110,7 @@ impl HeldRole {
         let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
         line.program[0].store(word(lo), Ordering::Relaxed);
         line.program[1].store(word(hi), Ordering::Relaxed);
-        line.session.store(self.session, Ordering::Relaxed);
+        line.session.store(self.geometry.session, Ordering::Relaxed);
         line.core
             .store(claim.core.unwrap_or(CORE_NONE), Ordering::Relaxed);
         line.heartbeat_ns.store(now, Ordering::Relaxed);
@@ -157,7 +155,7 @@ impl HeldRole {
     }
 
     pub(crate) fn session(&self) -> u64 {
-        self.session
+        self.geometry.session
     }
 
     /// Says what a producer aims for (its pace line; producer only).

@@ -183,12 +183,7 @@ impl IdentitySnapshot {
             return Some(HeaderProblem::HeaderSize(self.header_size));
         }
         let capacity = self.payload_capacity as usize;
-        let capacity_ok = if self.layout_version == 2 {
-            capacity == PAYLOAD_CAPACITY
-        } else {
-            is_payload_capacity(capacity)
-        };
-        if !capacity_ok {
+        if !payload_capacity_allowed(self.layout_version, capacity) {
             return Some(HeaderProblem::PayloadCapacity {
                 found: self.payload_capacity,
                 layout_version: self.layout_version,
@@ -222,7 +217,7 @@ impl IdentitySnapshot {
 }
 
 /// What a valid header says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Geometry {
     pub(crate) session: u64,
     pub(crate) slot_count: u32,
