@@ -608,11 +608,10 @@ impl Writer {
                 // but this ring's slots may have been made smaller.
                 let Some(dest) = slot.payload_mut().get_mut(..bytes.len()) else {
                     return Err(RingEnd::Failed(format!(
-                        "a frame of {} bytes came, and this ring's slots hold {}: \
-                         re-create it with forge-init --payload-capacity {}",
+                        "a frame of {} bytes came, and this ring's slots hold {}; {}",
                         bytes.len(),
                         producer.payload_capacity(),
-                        bytes.len().next_multiple_of(8)
+                        forge_demo::cli::larger_slots_hint(self.segment.name(), bytes.len())
                     )));
                 };
                 dest.copy_from_slice(&bytes);

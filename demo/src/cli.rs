@@ -256,9 +256,8 @@ pub fn start_daemon<T>(
              {largest_frame}"
         ))
         .suggestion(format!(
-            "re-create the ring with room for them (forge-init --segment {name} \
-             --payload-capacity {} --force), or write smaller frames",
-            largest_frame.next_multiple_of(8)
+            "{}, or write smaller frames",
+            larger_slots_hint(name, largest_frame)
         ));
     }
     // A truncation under us ends the run with a message, not a bare SIGBUS;
@@ -276,6 +275,16 @@ pub fn start_daemon<T>(
         segment,
         side,
     })
+}
+
+/// How to make ring `name` hold frames of `bytes` bytes: the one wording
+/// for every program that finds its frames larger than a ring's slots.
+pub fn larger_slots_hint(name: &str, bytes: usize) -> String {
+    format!(
+        "re-create the ring with room for {bytes}-byte frames: forge-init --segment {name} \
+         --payload-capacity {} --force",
+        bytes.next_multiple_of(8)
+    )
 }
 
 /// Asks the kernel to send us SIGTERM when our parent dies, so daemons that

@@ -9,8 +9,8 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_demo::cli::{
-    daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, ReportFormat,
-    SegmentArg, WaitArg,
+    daemon_main, larger_slots_hint, print_report, start_daemon, Daemon, DaemonStart, ParentArg,
+    ReportFormat, SegmentArg, WaitArg,
 };
 use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::signals::Control;
@@ -226,11 +226,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
                 "recorded frame {index} is {len} bytes, and {name}'s slots hold {capacity}: \
                  the frames before it were replayed"
             ))
-            .suggestion(format!(
-                "re-create the ring with room for it: forge-init --segment {name} \
-                 --payload-capacity {} --force",
-                len.next_multiple_of(8)
-            ))
+            .suggestion(larger_slots_hint(name, len))
         }
     })
 }
