@@ -155,19 +155,26 @@ pub fn consume_rate(
     let mut spin = ctx.spinner("waiting for a Forge frame");
     let mut buf = touched_buffer(PAYLOAD_CAPACITY, 0);
     let mut sink = 0u64;
-    let out = rate_repeats(payload, warmup, frames, ctx.plan.repeats, || loop {
-        if copy {
-            if let Some(n) = rx.try_pop_into(&mut buf)? {
-                std::hint::black_box(&mut buf[..n]);
+    let out = rate_repeats(
+        payload,
+        warmup,
+        frames,
+        ctx.plan.repeats,
+        #[inline(always)]
+        || loop {
+            if copy {
+                if let Some(n) = rx.try_pop_into(&mut buf)? {
+                    std::hint::black_box(&mut buf[..n]);
+                    return Ok(());
+                }
+            } else if let Some(f) = rx.read()? {
+                sink = sink.wrapping_add(touch(&f));
+                f.release();
                 return Ok(());
             }
-        } else if let Some(f) = rx.read()? {
-            sink = sink.wrapping_add(touch(&f));
-            f.release();
-            return Ok(());
-        }
-        spin.spin()?;
-    });
+            spin.spin()?;
+        },
+    );
     std::hint::black_box(sink);
     rx.flush();
     out

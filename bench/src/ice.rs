@@ -273,13 +273,20 @@ fn rate_inner(ctx: &Ctx, payload: usize) -> Result<Vec<Rate>> {
     child.wait_ready()?;
     let mut spin = ctx.spinner("waiting for an iceoryx2 sample");
     let mut sink = 0u64;
-    let out = rate_repeats(payload, warmup, frames, plan.repeats, || loop {
-        if let Some(sum) = receive(&rx, touch)? {
-            sink = sink.wrapping_add(sum);
-            return Ok(());
-        }
-        spin.spin()?;
-    });
+    let out = rate_repeats(
+        payload,
+        warmup,
+        frames,
+        plan.repeats,
+        #[inline(always)]
+        || loop {
+            if let Some(sum) = receive(&rx, touch)? {
+                sink = sink.wrapping_add(sum);
+                return Ok(());
+            }
+            spin.spin()?;
+        },
+    );
     std::hint::black_box(sink);
     let out = out?;
     child.finish(EXIT_WAIT)?;

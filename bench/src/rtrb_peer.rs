@@ -146,19 +146,26 @@ fn rate_n<const S: usize>(ctx: &Ctx, copy: bool) -> Result<Vec<Rate>> {
     with_peer_thread(ctx, flood, || {
         let mut spin = ctx.spinner("waiting for an rtrb frame");
         let mut sink = 0u64;
-        let out = rate_repeats(S, warmup, frames, plan.repeats, || loop {
-            if copy {
-                if let Ok(mut frame) = rx.pop() {
-                    std::hint::black_box(&mut frame);
+        let out = rate_repeats(
+            S,
+            warmup,
+            frames,
+            plan.repeats,
+            #[inline(always)]
+            || loop {
+                if copy {
+                    if let Ok(mut frame) = rx.pop() {
+                        std::hint::black_box(&mut frame);
+                        return Ok(());
+                    }
+                } else if let Ok(chunk) = rx.read_chunk(1) {
+                    sink = sink.wrapping_add(touch(&chunk.as_slices().0[0]));
+                    chunk.commit_all();
                     return Ok(());
                 }
-            } else if let Ok(chunk) = rx.read_chunk(1) {
-                sink = sink.wrapping_add(touch(&chunk.as_slices().0[0]));
-                chunk.commit_all();
-                return Ok(());
-            }
-            spin.spin()?;
-        });
+                spin.spin()?;
+            },
+        );
         std::hint::black_box(sink);
         out
     })
