@@ -41,8 +41,8 @@ use harness::{
 };
 use plan::{Budget, Ctx, Plan};
 use report::{
-    LatencyFigure, LatencyKind, Preempted, ProbeFigure, RateFigure, ReadMode, Report, Results,
-    SweepFigure, System,
+    LatencyFigure, LatencyKind, PairedFigure, Preempted, ProbeFigure, RateFigure, ReadMode, Report,
+    Results, SweepFigure, System,
 };
 
 /// Measures Forge against the hardware floor and its peers on two pinned
@@ -313,6 +313,60 @@ fn busy_rate(repeats: &[Rate]) -> Option<Spread> {
 }
 
 impl Runner<'_> {
+    /// Forge in a ring sized for the frame and rtrb, one repeat each in
+    /// turn for twice the usual number of repeats; the side that goes first
+    /// alternates, so a machine that speeds up or slows down during the
+    /// figure favours neither.
+    fn paired(&mut self, payload: usize) -> Result<()> {
+        let what = format!("Forge sized / rtrb throughput {payload} B in turn");
+        let before = self.start(&what);
+        // Each round is one repeat as long as a whole figure's repeats
+        // together: short rounds would measure the machine's moods.
+        let mut one = self.ctx.sized_for(payload);
+        let n = self.ctx.plan.repeats as u64;
+        one.plan.repeats = 1;
+        one.plan.tput_frames_small *= n;
+        one.plan.tput_frames_large *= n;
+        // Each side's rate while both ran, and the peers' preemptions.
+        let mut peer = None::<u64>;
+        let mut measure = |forge_side: bool| -> Result<f64> {
+            let repeats = if forge_side {
+                forge::shm_rate(&one, payload, false, false)
+            } else {
+                rtrb_peer::rate(&one, payload, false)
+            };
+            if let Some(p) = take_peer_preempted() {
+                peer = Some(peer.unwrap_or(0) + p);
+            }
+            busy_rate(&repeats?)
+                .map(|s| s.median)
+                .ok_or_else(|| err!("a repeat too short to cut into windows"))
+        };
+        let mut rounds = Vec::new();
+        for i in 0..2 * self.ctx.plan.repeats {
+            let forge_first = i % 2 == 0;
+            let pair = measure(forge_first).and_then(|a| Ok((a, measure(!forge_first)?)));
+            match pair {
+                Ok((a, b)) if forge_first => rounds.push((a, b)),
+                Ok((a, b)) => rounds.push((b, a)),
+                Err(e) => return self.fail(what, e),
+            }
+        }
+        let mut preempted = Self::preempted(before);
+        preempted.peer = peer;
+        let fig = PairedFigure::of(payload, rounds, preempted);
+        eprintln!(
+            "{:.2}× ({:.2}–{:.2}): Forge {:.2} M, rtrb {:.2} M frames/s",
+            fig.ratio.median,
+            fig.ratio.min,
+            fig.ratio.max,
+            fig.forge.median / 1e6,
+            fig.rtrb.median / 1e6
+        );
+        self.results.paired.push(fig);
+        Ok(())
+    }
+
     /// One point of the ring-size sweep: throughput, then the round trip,
     /// on rings of `slots` slots.
     fn sweep(&mut self, slots: u32, payload: usize) -> Result<()> {
@@ -514,6 +568,7 @@ fn run(args: &Args) -> Result<()> {
         + PROBE_STRIDES.len() * PROBE_PAYLOADS.len() * usize::from(want(Group::Probe))
         + np * (7 * usize::from(want(Group::Throughput))
             + 2 * usize::from(want(Group::Rtrb))
+            + usize::from(want(Group::Throughput) && want(Group::Rtrb))
             + usize::from(ice)
             + 2 * usize::from(want(Group::Kernel)));
 
@@ -654,6 +709,9 @@ fn run(args: &Args) -> Result<()> {
             r.rate(System::Rtrb, p, Some(Copy), None, |c| {
                 rtrb_peer::rate(c, p, true)
             })?;
+        }
+        if want(Group::Throughput) && want(Group::Rtrb) {
+            r.paired(p)?;
         }
         #[cfg(feature = "iceoryx2")]
         if ice {

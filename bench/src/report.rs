@@ -175,11 +175,41 @@ pub struct ProbeFigure {
     pub preempted: Preempted,
 }
 
+/// Forge in a ring sized for the frame and rtrb, one repeat each in turn,
+/// so that the two sides of each ratio ran seconds apart at most.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairedFigure {
+    pub payload: usize,
+    /// Frames/s while both sides ran of each round's Forge repeat and rtrb
+    /// repeat, in the order the rounds ran.
+    pub rounds: Vec<(f64, f64)>,
+    /// Forge ÷ rtrb of each round: median and min–max over the rounds.
+    pub ratio: Spread,
+    pub forge: Spread,
+    pub rtrb: Spread,
+    pub preempted: Preempted,
+}
+
+impl PairedFigure {
+    pub fn of(payload: usize, rounds: Vec<(f64, f64)>, preempted: Preempted) -> PairedFigure {
+        PairedFigure {
+            payload,
+            ratio: Spread::of(rounds.iter().map(|(f, r)| f / r)),
+            forge: Spread::of(rounds.iter().map(|r| r.0)),
+            rtrb: Spread::of(rounds.iter().map(|r| r.1)),
+            rounds,
+            preempted,
+        }
+    }
+}
+
 /// All figures of a run, as they come in.
 #[derive(Debug, Default, Serialize)]
 pub struct Results {
     pub latency: Vec<LatencyFigure>,
     pub throughput: Vec<RateFigure>,
+    /// Forge (sized slots) and rtrb throughput, alternating.
+    pub paired: Vec<PairedFigure>,
     pub probe: Vec<ProbeFigure>,
     /// The ring-size sweep (`--only slots`).
     pub sweep: Vec<SweepFigure>,
@@ -459,6 +489,16 @@ pub fn checks(r: &Results, plan: &Plan, ice_missing: &str) -> Vec<Check> {
             &format!("Forge / rtrb throughput, {p} B, per-frame, sized slots"),
             format!("the same in a ring made for {p}-byte frames (`forge-init --payload-capacity {p}`: {}-byte slots, the way rtrb holds {p}-byte elements)", p + 8),
             ratio(fps(ForgeShmSized, p, Some(InPlace), Some(false)), rtrb),
+            "×",
+            "≥ 1×",
+            Some(|x| x >= 1.0),
+            "needs groups throughput and rtrb",
+        ));
+        let paired = r.paired.iter().find(|f| f.payload == p);
+        out.push(target(
+            &format!("Forge / rtrb throughput, {p} B, sized slots, alternating"),
+            format!("frames/s while both sides ran of Forge shm in a ring sized for the frame ÷ rtrb, one repeat of each in turn ({} rounds, the side going first alternating): the median of the rounds' ratios, so that the two sides of each ratio met the same machine", 2 * plan.repeats),
+            paired.map(|f| f.ratio),
             "×",
             "≥ 1×",
             Some(|x| x >= 1.0),
@@ -751,6 +791,9 @@ impl Report {
                 );
             }
         }
+        if !self.results.paired.is_empty() {
+            self.paired_markdown(&mut s);
+        }
         if !self.results.probe.is_empty() {
             let _ = writeln!(s, "\n## Slot-layout probe\n");
             let _ = writeln!(
@@ -803,6 +846,30 @@ impl Report {
             }
         }
         s
+    }
+
+    fn paired_markdown(&self, s: &mut String) {
+        let _ = writeln!(s, "\n## Forge beside rtrb, in turn\n");
+        let _ = writeln!(
+            s,
+            "On a shared machine the rate two cores reach moves by up to 2× from one minute to the next, so two figures measured a minute apart can disagree by more than the rings do. Here Forge (2 processes, in place, per-frame publication, a ring sized for the frame) and rtrb (2 threads, in place) run one repeat each in turn, the side going first alternating, and each round's ratio is taken before the median. Frames/s while both ran.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| payload | rounds | Forge, sized slots | rtrb | Forge / rtrb per round | preempted |\n|---|---|---|---|---|---|"
+        );
+        for f in &self.results.paired {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} |",
+                human::bytes(f.payload as u64),
+                f.rounds.len(),
+                spread_with(f.forge, |v| human::si_unit(v, "/s")),
+                spread_with(f.rtrb, |v| human::si_unit(v, "/s")),
+                ratio_cell(f.ratio, "×"),
+                f.preempted.cell(),
+            );
+        }
     }
 
     fn sweep_markdown(&self, s: &mut String) {
