@@ -75,18 +75,30 @@ impl RingRef {
     /// The first byte of position `pos`'s slot.
     #[inline(always)]
     fn slot_start(&self, pos: u64) -> *mut u8 {
-        let i = (pos & self.mask) as usize;
-        // SAFETY: i < capacity, and `_keep` owns `capacity` slots of
-        // `slot_size` bytes from `slots`, so the offset stays inside them.
-        unsafe { self.slots.as_ptr().add(i * self.slot_size) }
+        // SAFETY: `_keep` owns `capacity` slots of `slot_size` bytes from
+        // `slots`, and `slot_offset` is the start of one of them.
+        unsafe { self.slots.as_ptr().add(self.slot_offset(pos)) }
+    }
+
+    /// Bytes from slot 0 to position `pos`'s slot.
+    #[inline(always)]
+    fn slot_offset(&self, pos: u64) -> usize {
+        (pos & self.mask) as usize * self.slot_size
     }
 
     /// Position `pos`'s slot word.
     #[inline(always)]
     fn word(&self, pos: u64) -> &AtomicU64 {
-        // SAFETY: every slot starts with its word, 8-byte aligned (the base
-        // is, and `slot_size` is a multiple of 8), and `_keep` keeps it alive.
-        unsafe { &*self.slot_start(pos).cast::<AtomicU64>() }
+        self.word_at(self.slot_offset(pos))
+    }
+
+    /// The slot word `offset` bytes from slot 0 ([`Self::slot_offset`]).
+    #[inline(always)]
+    fn word_at(&self, offset: usize) -> &AtomicU64 {
+        // SAFETY: `offset` is a slot's start; every slot starts with its
+        // word, 8-byte aligned (the base is, and `slot_size` is a multiple
+        // of 8), and `_keep` keeps it alive.
+        unsafe { &*self.slots.as_ptr().add(offset).cast::<AtomicU64>() }
     }
 
     /// The first payload byte of `pos`'s slot: the payload follows the
@@ -150,9 +162,15 @@ impl RingRef {
     #[inline(always)]
     fn published_with(&self, pos: u64, stamp: u32) -> Option<u64> {
         debug_assert_eq!(stamp, self.stamp(pos));
+        self.published_at(self.slot_offset(pos), stamp)
+    }
+
+    /// [`Self::published_with`] for the slot `offset` bytes from slot 0.
+    #[inline(always)]
+    fn published_at(&self, offset: usize, stamp: u32) -> Option<u64> {
         // SYNC: pairs with the Release store of the slot word in
         // `SlotWriter::commit`; the payload written before it is visible.
-        let word = self.word(pos).load(Ordering::Acquire);
+        let word = self.word_at(offset).load(Ordering::Acquire);
         (unpack_word(word).2 == stamp).then_some(word)
     }
 }
@@ -213,9 +231,14 @@ pub struct Producer {
     published_head: u64,
     cached_tail: u64,
     publish_batch: u64,
-    messages: u64,
+    /// `head` minus the frames counted in `producer.messages`: the count
+    /// follows `head` instead of being kept beside it.
+    messages_base: u64,
     bytes: u64,
     full_count: u64,
+    /// Slots that share a cache line, less one (a power of two less one):
+    /// lines ahead are asked for once per line, not once per frame.
+    prefetch_mask: u64,
     wake_peer: bool,
     #[cfg(not(loom))]
     role: Option<crate::segment::role::HeldRole>,
@@ -229,7 +252,8 @@ pub struct Consumer {
     stamp: u32,
     released_tail: u64,
     release_batch: u64,
-    messages: u64,
+    /// `tail` minus the frames counted in `consumer.messages`.
+    messages_base: u64,
     bytes: u64,
     empty_count: u64,
     wake_peer: bool,
@@ -254,6 +278,7 @@ impl Producer {
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let full_count = line.backpressure.load(Ordering::Relaxed);
+        let prefetch_mask = prefetch_mask(ring.slot_size);
         let mut producer = Producer {
             stamp: ring.stamp(head),
             ring,
@@ -261,9 +286,10 @@ impl Producer {
             published_head: head,
             cached_tail: tail,
             publish_batch: 1,
-            messages,
+            messages_base: head.wrapping_sub(messages),
             bytes,
             full_count,
+            prefetch_mask,
             wake_peer: false,
             #[cfg(not(loom))]
             role: None,
@@ -312,7 +338,7 @@ impl Producer {
 
     /// Free slots as far as this side knows, reloading `tail` when the ring
     /// looks full.
-    #[inline]
+    #[inline(always)]
     fn has_space(&mut self) -> bool {
         if self.head.wrapping_sub(self.cached_tail) < self.ring.capacity() {
             return true;
@@ -325,7 +351,7 @@ impl Producer {
 
     /// Claims the next slot for writing in place, or `None` when the ring is
     /// full.
-    #[inline]
+    #[inline(always)]
     #[must_use = "a claimed slot publishes nothing until commit()"]
     pub fn claim(&mut self) -> Option<SlotWriter<'_>> {
         if !self.has_space() {
@@ -389,19 +415,19 @@ impl Producer {
 
     #[inline(always)]
     fn committed(&mut self, len: usize) {
-        self.head = self.head.wrapping_add(1);
-        if self.head & self.ring.mask == 0 {
-            self.stamp = self.ring.stamp(self.head);
+        let head = self.head.wrapping_add(1);
+        self.head = head;
+        if head & self.ring.mask == 0 {
+            self.stamp = self.ring.stamp(head);
         }
         // Counters resume from the header, which anyone with write access
         // can set: they wrap, they never panic.
-        self.messages = self.messages.wrapping_add(1);
         self.bytes = self.bytes.wrapping_add(len as u64);
         if self.wake_peer {
             wake_if_sleeping(self.ring.consumer_line());
         }
-        if self.head.wrapping_sub(self.published_head) >= self.publish_batch {
-            self.publish();
+        if head.wrapping_sub(self.published_head) >= self.publish_batch {
+            self.store_head(head);
         }
         self.prefetch_ahead(len);
     }
@@ -415,6 +441,9 @@ impl Producer {
     /// reading is never pulled away from it.
     #[inline(always)]
     fn prefetch_ahead(&self, len: usize) {
+        if self.head & self.prefetch_mask != 0 {
+            return;
+        }
         let lines = (len + 8).div_ceil(64).min(PREFETCH_LINES);
         let ahead = self.head.wrapping_add((PREFETCH_LINES / lines) as u64);
         if ahead.wrapping_sub(self.cached_tail) >= self.ring.capacity() {
@@ -427,18 +456,23 @@ impl Producer {
     }
 
     /// Stores `head` and the counters for inspectors.
-    #[inline]
+    #[inline(always)]
     pub fn publish(&mut self) {
-        if self.published_head == self.head {
-            return;
+        if self.published_head != self.head {
+            self.store_head(self.head);
         }
+    }
+
+    #[inline(always)]
+    fn store_head(&mut self, head: u64) {
         let line = self.ring.producer_line();
         // SYNC: pairs with the Acquire load of head in observers and in
         // `Producer::attach` of a successor producer.
-        line.index.store(self.head, Ordering::Release);
-        line.messages.store(self.messages, Ordering::Relaxed);
+        line.index.store(head, Ordering::Release);
+        line.messages
+            .store(head.wrapping_sub(self.messages_base), Ordering::Relaxed);
         line.bytes.store(self.bytes, Ordering::Relaxed);
-        self.published_head = self.head;
+        self.published_head = head;
     }
 
     /// Checks the consumer's `tail` against what this producer knows: it can
@@ -518,7 +552,7 @@ impl Producer {
 
     /// Frames committed so far (also `head`'s advance since the segment began).
     pub fn messages(&self) -> u64 {
-        self.messages
+        self.head.wrapping_sub(self.messages_base)
     }
 
     /// Times the producer found the ring full.
@@ -558,7 +592,7 @@ impl SlotWriter<'_> {
 
     /// Copies `data` to the start of the payload. Panics if longer than the
     /// ring's slots; check with [`Producer::payload_capacity`] first.
-    #[inline]
+    #[inline(always)]
     pub fn write(&mut self, data: &[u8]) {
         let ring = &self.producer.ring;
         assert!(
@@ -568,17 +602,13 @@ impl SlotWriter<'_> {
         // SAFETY: the producer owns this slot until it commits: the
         // consumer's tail is past its previous frame (checked in claim) and
         // the stamp is not yet published; `data` fits (asserted above).
-        unsafe {
-            ring.with_payload_mut(self.producer.head, |p| {
-                std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len())
-            })
-        }
+        unsafe { ring.with_payload_mut(self.producer.head, |p| copy_frame(data, p)) }
     }
 
     /// The whole payload ([`Producer::payload_capacity`] bytes), to write in
     /// place.
     #[cfg(not(loom))]
-    #[inline]
+    #[inline(always)]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let ring = &self.producer.ring;
         let len = ring.payload_capacity;
@@ -593,13 +623,13 @@ impl SlotWriter<'_> {
     }
 
     /// Publishes the first `len` payload bytes as a frame.
-    #[inline]
+    #[inline(always)]
     pub fn commit(self, len: usize) -> Result<u64, PushError> {
         self.commit_with_flags(len, 0)
     }
 
     /// Publishes with application flags in the slot word.
-    #[inline]
+    #[inline(always)]
     pub fn commit_with_flags(self, len: usize, flags: u16) -> Result<u64, PushError> {
         if len > self.producer.ring.payload_capacity {
             return Err(PushError::TooLarge {
@@ -637,7 +667,7 @@ impl Consumer {
             tail,
             released_tail: tail,
             release_batch: 1,
-            messages,
+            messages_base: tail.wrapping_sub(messages),
             bytes,
             empty_count,
             wake_peer: false,
@@ -674,9 +704,17 @@ impl Consumer {
     }
 
     /// Length and flags of the next frame if one is published.
-    #[inline]
+    #[inline(always)]
     fn next_frame(&mut self) -> Result<Option<(usize, u16)>, PopError> {
-        let Some(word) = self.ring.published_with(self.tail, self.stamp) else {
+        self.next_frame_at(self.ring.slot_offset(self.tail))
+    }
+
+    /// [`Self::next_frame`] for a slot offset the caller computed once.
+    #[inline(always)]
+    fn next_frame_at(&mut self, offset: usize) -> Result<Option<(usize, u16)>, PopError> {
+        debug_assert_eq!(offset, self.ring.slot_offset(self.tail));
+        debug_assert_eq!(self.stamp, self.ring.stamp(self.tail));
+        let Some(word) = self.ring.published_at(offset, self.stamp) else {
             self.empty_count = self.empty_count.wrapping_add(1);
             return Ok(None);
         };
@@ -693,7 +731,7 @@ impl Consumer {
     }
 
     /// Length of the next frame if one is published.
-    #[inline]
+    #[inline(always)]
     fn next_len(&mut self) -> Result<Option<usize>, PopError> {
         Ok(self.next_frame()?.map(|(len, _)| len))
     }
@@ -745,7 +783,7 @@ impl Consumer {
     }
 
     /// Calls `f` with the oldest frame's bytes in place, then releases it.
-    #[inline]
+    #[inline(always)]
     pub fn pop_with<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>, PopError> {
         let Some(len) = self.next_len()? else {
             return Ok(None);
@@ -762,7 +800,7 @@ impl Consumer {
     }
 
     /// Copies the oldest frame into `buf` and releases it; returns its length.
-    #[inline]
+    #[inline(always)]
     pub fn try_pop_into(&mut self, buf: &mut [u8]) -> Result<Option<usize>, PopError> {
         match self.next_len()? {
             Some(len) if len > buf.len() => Err(PopError::BufferTooSmall {
@@ -780,48 +818,56 @@ impl Consumer {
     /// The oldest frame, read in place. It borrows the consumer until it is
     /// released (or dropped, which leaves it to be read again).
     #[cfg(not(loom))]
-    #[inline]
+    #[inline(always)]
     #[must_use = "a frame read in place is freed only by release()"]
     pub fn read(&mut self) -> Result<Option<ReadFrame<'_>>, PopError> {
-        let Some((len, flags)) = self.next_frame()? else {
+        // Found once, for the slot word and the payload both.
+        let offset = self.ring.slot_offset(self.tail);
+        let Some((len, flags)) = self.next_frame_at(offset)? else {
             return Ok(None);
         };
         Ok(Some(ReadFrame {
             position: self.tail,
             flags,
             len,
+            payload_offset: offset + 8,
             consumer: self,
         }))
     }
 
     #[inline(always)]
     fn release_one(&mut self, len: usize) {
-        self.tail = self.tail.wrapping_add(1);
-        if self.tail & self.ring.mask == 0 {
-            self.stamp = self.ring.stamp(self.tail);
+        let tail = self.tail.wrapping_add(1);
+        self.tail = tail;
+        if tail & self.ring.mask == 0 {
+            self.stamp = self.ring.stamp(tail);
         }
         // Counters resume from the header, which anyone with write access
         // can set: they wrap, they never panic.
-        self.messages = self.messages.wrapping_add(1);
         self.bytes = self.bytes.wrapping_add(len as u64);
-        if self.tail.wrapping_sub(self.released_tail) >= self.release_batch {
-            self.flush();
+        if tail.wrapping_sub(self.released_tail) >= self.release_batch {
+            self.store_tail(tail);
         }
     }
 
     /// Stores `tail` (freeing slots for the producer) and the counters.
-    #[inline]
+    #[inline(always)]
     pub fn flush(&mut self) {
-        if self.released_tail == self.tail {
-            return;
+        if self.released_tail != self.tail {
+            self.store_tail(self.tail);
         }
+    }
+
+    #[inline(always)]
+    fn store_tail(&mut self, tail: u64) {
         let line = self.ring.consumer_line();
         // SYNC: pairs with the Acquire loads of tail in `Producer::has_space`
         // and `Producer::wait_for_space`: every read of the freed slots is done.
-        line.index.store(self.tail, Ordering::Release);
-        line.messages.store(self.messages, Ordering::Relaxed);
+        line.index.store(tail, Ordering::Release);
+        line.messages
+            .store(tail.wrapping_sub(self.messages_base), Ordering::Relaxed);
         line.bytes.store(self.bytes, Ordering::Relaxed);
-        self.released_tail = self.tail;
+        self.released_tail = tail;
         if self.wake_peer {
             wake_if_sleeping(self.ring.producer_line());
         }
@@ -874,7 +920,7 @@ impl Consumer {
 
     /// Frames released so far.
     pub fn messages(&self) -> u64 {
-        self.messages
+        self.tail.wrapping_sub(self.messages_base)
     }
 
     /// Times the consumer found the ring empty.
@@ -907,6 +953,8 @@ pub struct ReadFrame<'a> {
     position: u64,
     flags: u16,
     len: usize,
+    /// Bytes from slot 0 to the payload.
+    payload_offset: usize,
     consumer: &'a mut Consumer,
 }
 
@@ -924,7 +972,7 @@ impl ReadFrame<'_> {
 
     /// Frees the slot for the producer (possibly batched; see
     /// [`Consumer::set_release_batch`]).
-    #[inline]
+    #[inline(always)]
     pub fn release(self) {
         self.consumer.release_one(self.len);
     }
@@ -933,16 +981,17 @@ impl ReadFrame<'_> {
 #[cfg(not(loom))]
 impl std::ops::Deref for ReadFrame<'_> {
     type Target = [u8];
-    #[inline]
+    #[inline(always)]
     fn deref(&self) -> &[u8] {
         // SAFETY: the frame was published (Acquire in `read`), its length
         // is within the payload, and the producer cannot reuse the slot
         // before the consumer stores a tail past it, which needs `release`,
         // which consumes this guard.
         unsafe {
-            self.consumer
-                .ring
-                .with_payload(self.position, |p| std::slice::from_raw_parts(p, self.len))
+            std::slice::from_raw_parts(
+                self.consumer.ring.slots.as_ptr().add(self.payload_offset),
+                self.len,
+            )
         }
     }
 }
@@ -986,6 +1035,49 @@ impl std::fmt::Debug for SlotWriter<'_> {
             .field("position", &self.producer.head)
             .finish()
     }
+}
+
+/// Copies `src` to `dst`. Frames of up to 16 bytes are copied with two
+/// word-sized moves that may overlap, not through a call to `memcpy`: for
+/// the smallest frames that call was a large part of the producer's work
+/// per frame (forge-bench, 8-byte frames; see the README).
+///
+/// # Safety
+///
+/// `dst` must be valid for `src.len()` bytes of writes and must not
+/// overlap `src`.
+#[inline(always)]
+unsafe fn copy_frame(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    let s = src.as_ptr();
+    // SAFETY: in every arm each read lies within `src` and each write
+    // within `dst[..n]`, as the arm's bounds on `n` show (the caller
+    // promises `dst` holds `n` bytes); the accesses say they are unaligned.
+    unsafe {
+        match n {
+            8..=16 => {
+                let a = s.cast::<u64>().read_unaligned();
+                let b = s.add(n - 8).cast::<u64>().read_unaligned();
+                dst.cast::<u64>().write_unaligned(a);
+                dst.add(n - 8).cast::<u64>().write_unaligned(b);
+            }
+            4..=7 => {
+                let a = s.cast::<u32>().read_unaligned();
+                let b = s.add(n - 4).cast::<u32>().read_unaligned();
+                dst.cast::<u32>().write_unaligned(a);
+                dst.add(n - 4).cast::<u32>().write_unaligned(b);
+            }
+            _ => std::ptr::copy_nonoverlapping(s, dst, n),
+        }
+    }
+}
+
+/// How many consecutive slots of `slot_size` bytes share a 64-byte line,
+/// rounded down to a power of two, less one: the mask of the positions
+/// whose slot is not the first of its line.
+fn prefetch_mask(slot_size: usize) -> u64 {
+    let per_line = (64 / slot_size).max(1) as u64;
+    (1 << per_line.ilog2()) - 1
 }
 
 /// `a - b` as a signed distance, so that positions compare correctly across
@@ -1241,6 +1333,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn every_frame_length_is_copied_exactly_and_nothing_past_it() {
+        // `write` copies short frames with overlapping word moves: each
+        // length must land whole, and the bytes after it must keep what the
+        // slot held before.
+        let (mut p, mut c) = heap_ring_sized(2, 40);
+        for len in 0..=40usize {
+            let mut slot = p.claim().unwrap();
+            slot.payload_mut().fill(0xEE);
+            let frame: Vec<u8> = (0..len)
+                .map(|k| (k as u8).wrapping_mul(37) ^ 0x5A)
+                .collect();
+            slot.write(&frame);
+            let after = slot.payload_mut()[len..].to_vec();
+            assert!(after.iter().all(|&b| b == 0xEE), "len {len}: {after:?}");
+            slot.commit(len).unwrap();
+            assert_eq!(pop(&mut c).unwrap(), frame, "len {len}");
+        }
+    }
+
+    #[test]
+    fn message_counts_follow_the_indices_across_the_wrap() {
+        let (mut p, mut c) = heap_ring_starting_at(4, u64::MAX - 2);
+        for i in 0..7u8 {
+            p.try_push(&[i]).unwrap();
+            assert_eq!(pop(&mut c).unwrap(), [i]);
+        }
+        assert_eq!((p.messages(), c.messages()), (7, 7));
+        p.try_push(b"x").unwrap();
+        assert_eq!((p.messages(), c.messages()), (8, 7));
+    }
+
+    #[test]
+    fn lines_ahead_are_asked_for_once_per_line() {
+        use super::prefetch_mask;
+        // 16-byte slots: four to a line; 24 to 56: one or two; 64 and up: one.
+        let masks: Vec<u64> = [16, 24, 32, 40, 56, 64, 72, 4104]
+            .into_iter()
+            .map(prefetch_mask)
+            .collect();
+        assert_eq!(masks, [3, 1, 1, 0, 0, 0, 0, 0]);
     }
 
     #[test]
