@@ -342,26 +342,43 @@ impl Runner<'_> {
                 .map(|s| s.median)
                 .ok_or_else(|| err!("a repeat too short to cut into windows"))
         };
+        // Before each round, the floor's round trip (5,000 samples): it
+        // tells how the host had placed the two vCPUs during that round.
+        let mut probe = self.ctx.clone();
+        probe.plan.repeats = 1;
+        probe.plan.rtt_samples = 5_000;
+        let floor_p50 = |c: &Ctx| -> Result<f64> {
+            let p = floor::rtt(c, c.policy)?;
+            Ok(p.first().map_or(f64::NAN, |p| p.p50 as f64))
+        };
         let mut rounds = Vec::new();
+        let mut floors = Vec::new();
         for i in 0..2 * self.ctx.plan.repeats {
             let forge_first = i % 2 == 0;
-            let pair = measure(forge_first).and_then(|a| Ok((a, measure(!forge_first)?)));
+            let pair = floor_p50(&probe).and_then(|f| {
+                let a = measure(forge_first)?;
+                Ok((f, a, measure(!forge_first)?))
+            });
             match pair {
-                Ok((a, b)) if forge_first => rounds.push((a, b)),
-                Ok((a, b)) => rounds.push((b, a)),
+                Ok((f, a, b)) => {
+                    floors.push(f);
+                    rounds.push(if forge_first { (a, b) } else { (b, a) });
+                }
                 Err(e) => return self.fail(what, e),
             }
         }
         let mut preempted = Self::preempted(before);
         preempted.peer = peer;
-        let fig = PairedFigure::of(payload, rounds, preempted);
+        let fig = PairedFigure::of(payload, rounds, floors, preempted);
         eprintln!(
-            "{:.2}× ({:.2}–{:.2}): Forge {:.2} M, rtrb {:.2} M frames/s",
+            "{:.2}× ({:.2}–{:.2}): Forge {:.2} M, rtrb {:.2} M frames/s, floor {:.0}–{:.0} ns",
             fig.ratio.median,
             fig.ratio.min,
             fig.ratio.max,
             fig.forge.median / 1e6,
-            fig.rtrb.median / 1e6
+            fig.rtrb.median / 1e6,
+            fig.floor.min,
+            fig.floor.max
         );
         self.results.paired.push(fig);
         Ok(())

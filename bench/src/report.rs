@@ -183,21 +183,33 @@ pub struct PairedFigure {
     /// Frames/s while both sides ran of each round's Forge repeat and rtrb
     /// repeat, in the order the rounds ran.
     pub rounds: Vec<(f64, f64)>,
+    /// p50 round trip of the floor (one word each way) just before each
+    /// round, ns: near 300 ns the two vCPUs sat on separate cores, near
+    /// 100 ns on one core's two hardware threads.
+    pub floor_before: Vec<f64>,
     /// Forge ÷ rtrb of each round: median and min–max over the rounds.
     pub ratio: Spread,
     pub forge: Spread,
     pub rtrb: Spread,
+    pub floor: Spread,
     pub preempted: Preempted,
 }
 
 impl PairedFigure {
-    pub fn of(payload: usize, rounds: Vec<(f64, f64)>, preempted: Preempted) -> PairedFigure {
+    pub fn of(
+        payload: usize,
+        rounds: Vec<(f64, f64)>,
+        floor_before: Vec<f64>,
+        preempted: Preempted,
+    ) -> PairedFigure {
         PairedFigure {
             payload,
             ratio: Spread::of(rounds.iter().map(|(f, r)| f / r)),
             forge: Spread::of(rounds.iter().map(|r| r.0)),
             rtrb: Spread::of(rounds.iter().map(|r| r.1)),
+            floor: Spread::of(floor_before.iter().copied()),
             rounds,
+            floor_before,
             preempted,
         }
     }
@@ -852,21 +864,22 @@ impl Report {
         let _ = writeln!(s, "\n## Forge beside rtrb, in turn\n");
         let _ = writeln!(
             s,
-            "On a shared machine the rate two cores reach moves by up to 2× from one minute to the next, so two figures measured a minute apart can disagree by more than the rings do. Here Forge (2 processes, in place, per-frame publication, a ring sized for the frame) and rtrb (2 threads, in place) run one repeat each in turn, the side going first alternating, and each round's ratio is taken before the median. Frames/s while both ran.\n"
+            "On a shared machine the rate two cores reach moves by up to 2× from one minute to the next, so two figures measured a minute apart can disagree by more than the rings do. Here Forge (2 processes, in place, per-frame publication, a ring sized for the frame) and rtrb (2 threads, in place) run one repeat each in turn, the side going first alternating, and each round's ratio is taken before the median. Frames/s while both ran. *Floor*: the one-word round trip measured just before each round, which shows where the host had put the two vCPUs (about 300 ns on separate cores on this guest, about 100 ns on one core's two hardware threads); `results.json` has every round.\n"
         );
         let _ = writeln!(
             s,
-            "| payload | rounds | Forge, sized slots | rtrb | Forge / rtrb per round | preempted |\n|---|---|---|---|---|---|"
+            "| payload | rounds | Forge, sized slots | rtrb | Forge / rtrb per round | floor before each round | preempted |\n|---|---|---|---|---|---|---|"
         );
         for f in &self.results.paired {
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} |",
                 human::bytes(f.payload as u64),
                 f.rounds.len(),
                 spread_with(f.forge, |v| human::si_unit(v, "/s")),
                 spread_with(f.rtrb, |v| human::si_unit(v, "/s")),
                 ratio_cell(f.ratio, "×"),
+                ns_spread(f.floor),
                 f.preempted.cell(),
             );
         }
