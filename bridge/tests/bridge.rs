@@ -201,13 +201,17 @@ fn a_receiver_killed_mid_stream_resumes_and_recovers_what_it_missed() {
 #[test]
 fn a_gap_the_history_cannot_fill_is_reported_exactly_and_fails_verification() {
     let mut rig = Rig::new("gap");
-    // Publishing to nobody, with a short history: frames sent while the
-    // receiver is down are gone beyond the last 200.
+    // Publishing to nobody, with a short history: of the ~20,000 frames
+    // sent while the receiver is down, all but the last 2,000 are gone.
+    // 2,000 frames are 100 ms of stream: enough for a query to fill a hole
+    // before the kill on a loaded machine (with 200, 10 ms, one CI run saw
+    // a 43-frame hole in the first 130 frames become a loss, failing the
+    // test before its fault was injected).
     let pair = start_pair(
         &mut rig,
         "gap",
         23_000,
-        &["--no-wait-for-subscribers", "--history", "200"],
+        &["--no-wait-for-subscribers", "--history", "2000"],
     );
     let core = verify(&mut rig, &pair.far, 0);
     let sent = stream(&mut rig, &pair.origin, 0, &["--rate", "20000"]);
@@ -245,7 +249,7 @@ fn a_gap_the_history_cannot_fill_is_reported_exactly_and_fails_verification() {
     assert_eq!(status["lost"], b - a, "{status}");
     assert_eq!(status["gaps"], 1, "{status}");
     // How much of the range the history still had when the query reached
-    // it (its last 200 frames are 10 ms of stream) depends on timing: the
+    // it (its last 2,000 frames are 100 ms of stream) depends on timing: the
     // test only asks that the rest was reported, exactly.
     rig.stop(sent, Duration::from_secs(10)).expect_code(0);
 }
