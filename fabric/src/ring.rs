@@ -72,12 +72,20 @@ impl RingRef {
         unsafe { self.consumer.as_ref() }
     }
 
+    /// The byte `offset` bytes from slot 0; `offset` lies within the
+    /// slots (a [`Self::slot_offset`], or a payload byte after one).
+    #[inline(always)]
+    fn slot_byte(&self, offset: usize) -> *mut u8 {
+        debug_assert!(offset < self.capacity() as usize * self.slot_size);
+        // SAFETY: `_keep` owns `capacity` slots of `slot_size` bytes from
+        // `slots`, and every caller's `offset` lies within them.
+        unsafe { self.slots.as_ptr().add(offset) }
+    }
+
     /// The first byte of position `pos`'s slot.
     #[inline(always)]
     fn slot_start(&self, pos: u64) -> *mut u8 {
-        // SAFETY: `_keep` owns `capacity` slots of `slot_size` bytes from
-        // `slots`, and `slot_offset` is the start of one of them.
-        unsafe { self.slots.as_ptr().add(self.slot_offset(pos)) }
+        self.slot_byte(self.slot_offset(pos))
     }
 
     /// Bytes from slot 0 to position `pos`'s slot.
@@ -98,7 +106,7 @@ impl RingRef {
         // SAFETY: `offset` is a slot's start; every slot starts with its
         // word, 8-byte aligned (the base is, and `slot_size` is a multiple
         // of 8), and `_keep` keeps it alive.
-        unsafe { &*self.slots.as_ptr().add(offset).cast::<AtomicU64>() }
+        unsafe { &*self.slot_byte(offset).cast::<AtomicU64>() }
     }
 
     /// The first payload byte of `pos`'s slot: the payload follows the
@@ -106,7 +114,15 @@ impl RingRef {
     #[cfg(not(loom))]
     #[inline(always)]
     fn payload_start(&self, pos: u64) -> *mut u8 {
-        self.slot_start(pos).wrapping_add(8)
+        self.slot_byte(Self::payload_offset(self.slot_offset(pos)))
+    }
+
+    /// Bytes from slot 0 to the payload of the slot `offset` bytes from
+    /// slot 0: the payload follows the 8-byte word.
+    #[cfg(not(loom))]
+    #[inline(always)]
+    fn payload_offset(offset: usize) -> usize {
+        offset + 8
     }
 
     /// `pos`'s slot as the loom heap ring lays it out.
@@ -830,7 +846,7 @@ impl Consumer {
             position: self.tail,
             flags,
             len,
-            payload_offset: offset + 8,
+            payload_offset: RingRef::payload_offset(offset),
             consumer: self,
         }))
     }
@@ -953,7 +969,7 @@ pub struct ReadFrame<'a> {
     position: u64,
     flags: u16,
     len: usize,
-    /// Bytes from slot 0 to the payload.
+    /// Bytes from slot 0 to its payload, found once in `read`.
     payload_offset: usize,
     consumer: &'a mut Consumer,
 }
@@ -988,10 +1004,7 @@ impl std::ops::Deref for ReadFrame<'_> {
         // before the consumer stores a tail past it, which needs `release`,
         // which consumes this guard.
         unsafe {
-            std::slice::from_raw_parts(
-                self.consumer.ring.slots.as_ptr().add(self.payload_offset),
-                self.len,
-            )
+            std::slice::from_raw_parts(self.consumer.ring.slot_byte(self.payload_offset), self.len)
         }
     }
 }
