@@ -347,15 +347,15 @@ impl Runner<'_> {
         let mut probe = self.ctx.clone();
         probe.plan.repeats = 1;
         probe.plan.rtt_samples = 5_000;
-        let floor_p50 = |c: &Ctx| -> Result<f64> {
-            let p = floor::rtt(c, c.policy)?;
+        let floor_p50 = || -> Result<f64> {
+            let p = floor::rtt(&probe, probe.policy)?;
             Ok(p.first().map_or(f64::NAN, |p| p.p50 as f64))
         };
         let mut rounds = Vec::new();
         let mut floors = Vec::new();
         for i in 0..2 * self.ctx.plan.repeats {
             let forge_first = i % 2 == 0;
-            let pair = floor_p50(&probe).and_then(|f| {
+            let pair = floor_p50().and_then(|f| {
                 let a = measure(forge_first)?;
                 Ok((f, a, measure(!forge_first)?))
             });
