@@ -6,7 +6,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::layout::{
-    is_payload_capacity, SideLine, MAX_SLOT_COUNT, MIN_SLOT_COUNT, PAYLOAD_CAPACITY,
+    is_payload_capacity, SideLine, MAX_SLOT_COUNT, MIN_PAYLOAD_CAPACITY, MIN_SLOT_COUNT,
+    PAYLOAD_CAPACITY,
 };
 #[cfg(loom)]
 use crate::layout::{LoomSlot, LOOM_PAYLOAD};
@@ -29,15 +30,17 @@ struct HeapSlots {
 
 #[cfg(not(loom))]
 impl HeapSlots {
-    fn new(count: u32, payload_capacity: usize) -> (Self, usize) {
+    /// The slots, their stride and the payload bytes each holds.
+    fn new(count: u32, payload_capacity: usize) -> (Self, usize, usize) {
         let stride = crate::layout::slot_size(payload_capacity);
         // Line-aligned, as a segment's slots are (after a one-page header).
-        let layout = std::alloc::Layout::from_size_align(count as usize * stride, 128)
-            .expect("at most 2^20 slots of 4104 bytes fit a Layout");
+        let layout =
+            std::alloc::Layout::from_size_align(count as usize * stride, crate::layout::LINE)
+                .expect("at most MAX_SLOT_COUNT slots of SLOT_SIZE bytes fit a Layout");
         // SAFETY: the size is non-zero (at least 2 slots of 16 bytes).
         let base = NonNull::new(unsafe { std::alloc::alloc_zeroed(layout) })
             .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        (HeapSlots { base, layout }, stride)
+        (HeapSlots { base, layout }, stride, payload_capacity)
     }
 
     fn base(&self) -> NonNull<u8> {
@@ -58,14 +61,20 @@ struct HeapSlots(Box<[LoomSlot]>);
 
 #[cfg(loom)]
 impl HeapSlots {
-    fn new(count: u32, _payload_capacity: usize) -> (Self, usize) {
+    /// The slots, their stride and the payload bytes each holds: a loom
+    /// slot's, whatever was asked for.
+    fn new(count: u32, _payload_capacity: usize) -> (Self, usize, usize) {
         let slots = (0..count)
             .map(|_| LoomSlot {
                 word: AtomicU64::new(0),
                 payload: crate::sync::UnsafeCell::new([0; LOOM_PAYLOAD]),
             })
             .collect();
-        (HeapSlots(slots), std::mem::size_of::<LoomSlot>())
+        (
+            HeapSlots(slots),
+            std::mem::size_of::<LoomSlot>(),
+            LOOM_PAYLOAD,
+        )
     }
 
     fn base(&self) -> NonNull<u8> {
@@ -126,17 +135,17 @@ pub fn heap_ring_starting_at(capacity: u32, start: u64) -> (Producer, Consumer) 
 }
 
 fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consumer) {
+    // The segment's rules (its checks live in `segment`, which loom builds
+    // leave out).
     assert!(
         capacity.is_power_of_two() && (MIN_SLOT_COUNT..=MAX_SLOT_COUNT).contains(&capacity),
         "capacity must be a power of two from {MIN_SLOT_COUNT} to {MAX_SLOT_COUNT}"
     );
     assert!(
         is_payload_capacity(payload_capacity),
-        "payload capacity must be a multiple of 8 from 8 to {PAYLOAD_CAPACITY}"
+        "payload capacity must be a multiple of 8 from {MIN_PAYLOAD_CAPACITY} to {PAYLOAD_CAPACITY}"
     );
-    let (slots, stride) = HeapSlots::new(capacity, payload_capacity);
-    #[cfg(loom)]
-    let payload_capacity = LOOM_PAYLOAD;
+    let (slots, stride, payload_capacity) = HeapSlots::new(capacity, payload_capacity);
     let heap = Arc::new(HeapRing {
         producer: Box::new(SideLine::new(start)),
         consumer: Box::new(SideLine::new(start)),
@@ -181,8 +190,10 @@ impl Consumer {
     }
 }
 
-// SAFETY: every field shared between the threads is an atomic or an
-// UnsafeCell accessed under the SPSC protocol.
+// SAFETY: the side lines are atomics. The slots' allocation is owned by
+// `HeapSlots` alone until its `Drop`, and its bytes are reached only through
+// `RingRef`: the slot words as atomics, the payloads under the SPSC
+// hand-off those words publish (a loom ring's payloads are UnsafeCells).
 unsafe impl Sync for HeapRing {}
-// SAFETY: as above; the boxes own plain memory.
+// SAFETY: as above; nothing in it is tied to the thread that made it.
 unsafe impl Send for HeapRing {}
