@@ -230,12 +230,14 @@ impl Segment {
         id.layout_version
             .store(geometry.layout_version, Ordering::Relaxed);
         id.header_size.store(HEADER_SIZE as u32, Ordering::Relaxed);
-        id.slot_size
-            .store(slot_size(opts.payload_capacity) as u32, Ordering::Relaxed);
-        id.slot_count.store(opts.slot_count, Ordering::Relaxed);
+        id.slot_size.store(
+            slot_size(geometry.payload_capacity) as u32,
+            Ordering::Relaxed,
+        );
+        id.slot_count.store(geometry.slot_count, Ordering::Relaxed);
         id.segment_size.store(size as u64, Ordering::Relaxed);
         id.payload_capacity
-            .store(opts.payload_capacity as u32, Ordering::Relaxed);
+            .store(geometry.payload_capacity as u32, Ordering::Relaxed);
         id.init_pid.store(std::process::id(), Ordering::Relaxed);
         id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
         id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
