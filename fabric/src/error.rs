@@ -53,7 +53,7 @@ pub enum SegmentError {
         expected: u64,
     },
     /// A segment of another layout version.
-    #[error("{name} has layout version {found}, this build reads layout version 2 and version {expected}; rebuild the tools from one tree or re-create the segment")]
+    #[error("{name} has layout version {found}, this build reads layout version {} and version {expected}; rebuild the tools from one tree or re-create the segment", crate::layout::FIXED_CAPACITY_LAYOUT_VERSION)]
     Version {
         /// The segment name.
         name: String,
@@ -386,10 +386,9 @@ pub enum HeaderProblem {
 
 /// The payload capacities a segment of `layout_version` may declare.
 fn capacity_rule(layout_version: u32) -> String {
-    if layout_version == 2 {
-        format!("{PAYLOAD_CAPACITY} (layout 2)")
-    } else {
-        format!("a multiple of 8 from {MIN_PAYLOAD_CAPACITY} to {PAYLOAD_CAPACITY}")
+    match crate::layout::fixed_payload_capacity(layout_version) {
+        Some(fixed) => format!("{fixed} (layout {layout_version})"),
+        None => format!("a multiple of 8 from {MIN_PAYLOAD_CAPACITY} to {PAYLOAD_CAPACITY}"),
     }
 }
 

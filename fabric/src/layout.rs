@@ -30,9 +30,12 @@ use crate::sync::{AtomicU32, AtomicU64};
 pub const MAGIC: u64 = u64::from_le_bytes(*b"FORGERNG");
 /// Bumped whenever any offset, size or meaning below changes.
 pub const LAYOUT_VERSION: u32 = 3;
+/// The older layout this build still opens: every payload capacity is
+/// [`PAYLOAD_CAPACITY`].
+pub const FIXED_CAPACITY_LAYOUT_VERSION: u32 = 2;
 /// The layout versions this build opens: 2 (every payload capacity is
 /// [`PAYLOAD_CAPACITY`]) and 3 (the capacity is the segment's own).
-pub const READABLE_LAYOUT_VERSIONS: [u32; 2] = [2, LAYOUT_VERSION];
+pub const READABLE_LAYOUT_VERSIONS: [u32; 2] = [FIXED_CAPACITY_LAYOUT_VERSION, LAYOUT_VERSION];
 /// Bytes before slot 0: one page.
 pub const HEADER_SIZE: usize = 4096;
 /// Largest payload a frame may carry, and a segment's payload capacity
@@ -274,10 +277,19 @@ pub const fn is_payload_capacity(bytes: usize) -> bool {
 /// exactly [`PAYLOAD_CAPACITY`] in layout 2, any [`is_payload_capacity`]
 /// from layout 3 on?
 pub const fn payload_capacity_allowed(layout_version: u32, bytes: usize) -> bool {
-    if layout_version == 2 {
-        bytes == PAYLOAD_CAPACITY
+    match fixed_payload_capacity(layout_version) {
+        Some(fixed) => bytes == fixed,
+        None => is_payload_capacity(bytes),
+    }
+}
+
+/// The one payload capacity a segment of `layout_version` may declare, if
+/// its layout fixes it (layout 2); `None` where the segment chooses.
+pub const fn fixed_payload_capacity(layout_version: u32) -> Option<usize> {
+    if layout_version == FIXED_CAPACITY_LAYOUT_VERSION {
+        Some(PAYLOAD_CAPACITY)
     } else {
-        is_payload_capacity(bytes)
+        None
     }
 }
 

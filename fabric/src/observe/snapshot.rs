@@ -183,7 +183,10 @@ pub enum Problem {
         found: u64,
     },
     /// Another layout version.
-    #[error("layout version is {found}, expected 2 or {LAYOUT_VERSION}")]
+    #[error(
+        "layout version is {found}, expected {} or {LAYOUT_VERSION}",
+        crate::layout::FIXED_CAPACITY_LAYOUT_VERSION
+    )]
     Version {
         /// The version found.
         found: u32,
