@@ -5,8 +5,8 @@
 //! `cargo run --example feeder -- /forge_dev 20000 15000`
 use std::time::{Duration, Instant};
 
-use forge_fabric::frame::{encode, FrameKind};
 use forge_fabric::{CreateOptions, Segment};
+use forge_frame::{encode, FrameKind};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -59,7 +59,7 @@ fn main() {
         while (n as f64) < due {
             match c.try_pop_into(&mut buf) {
                 Ok(Some(len)) => {
-                    if let Ok(h) = forge_fabric::frame::decode_header(&buf[..len]) {
+                    if let Ok(h) = forge_frame::decode_header(&buf[..len]) {
                         c.record_latency(
                             forge_fabric::clock::monotonic_ns().saturating_sub(h.timestamp_ns),
                         );

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-pub use forge_fabric::human;
+pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};
 pub use forge_fabric::{shm_path, SegmentError};

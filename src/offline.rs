@@ -277,7 +277,7 @@ impl Cursor {
                 None => {
                     return Err(format!(
                         "the recording ends before {} UTC",
-                        forge_fabric::human::time_of_day(t)
+                        forge_cli::human::time_of_day(t)
                     ))
                 }
             },
@@ -299,7 +299,7 @@ impl Cursor {
         }
         let when = self
             .frame(self.index)
-            .map(|f| forge_fabric::human::time_of_day(f.log_time_ns))
+            .map(|f| forge_cli::human::time_of_day(f.log_time_ns))
             .unwrap_or_default();
         Ok(format!(
             "cursor at frame {} of {}, {when} UTC",
@@ -345,7 +345,7 @@ impl Cursor {
                     "frame {} of {} matches {query:?}{seq}, {} UTC",
                     i + 1,
                     last + 1,
-                    forge_fabric::human::time_of_day(f.log_time_ns)
+                    forge_cli::human::time_of_day(f.log_time_ns)
                 ));
             }
             if read % 1024 == 0 && started.elapsed() >= FIND_BUDGET {
@@ -355,7 +355,7 @@ impl Cursor {
                 return Ok(format!(
                     "no frame matches {query:?} in frames {a}..{b} yet (searched for {}); \
                      the cursor is on frame {}: {} searches on",
-                    forge_fabric::human::duration_ns(FIND_BUDGET.as_nanos() as u64),
+                    forge_cli::human::duration_ns(FIND_BUDGET.as_nanos() as u64),
                     i + 1,
                     if forward { "n" } else { "N" }
                 ));

@@ -19,7 +19,6 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use forge_fabric::clock::{monotonic_ns, unix_ns};
-use forge_fabric::frame::{decode, decode_header, FRAME_HEADER_LEN};
 use forge_fabric::hist::Histogram;
 use forge_fabric::layout::bucket_low;
 use forge_fabric::observe::{HolderCheck, Problem};
@@ -27,6 +26,7 @@ use forge_fabric::{
     shm_path, NameStatus, ObserveError, Observer, Role, SegmentError, SegmentState, SlotCopy,
     SlotState, Snapshot, PAYLOAD_CAPACITY,
 };
+use forge_frame::{decode, decode_header, FRAME_HEADER_LEN};
 
 use crate::model::*;
 use crate::procfs;

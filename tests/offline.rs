@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use forge_fabric::frame::{encode, FrameKind};
 use forge_fabric::{CreateOptions, Segment, PAYLOAD_CAPACITY};
+use forge_frame::{encode, FrameKind};
 use forge_record::events::{Event as RecEvent, MissedRange, RingSample};
 use forge_record::identity::{ClockPair, Holder as RecHolder, Mode, SessionIdentity};
 use forge_record::writer::{RecordingWriter, WriterOptions};

@@ -80,7 +80,7 @@ pub fn pin(core: u32, pair: [u32; 2]) -> Result<()> {
     }
     nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &both)
         .map_err(|e| err!("cannot set the affinity to cores {pair:?}: {e}"))?;
-    forge_demo::pin::pin_to(core)?;
+    forge_holder::pin::pin_to(core)?;
     Ok(())
 }
 

@@ -225,7 +225,7 @@ impl Machine {
                 format!(
                     "{} {}{}",
                     c.name(),
-                    forge_fabric::human::bytes(c.bytes),
+                    forge_cli::human::bytes(c.bytes),
                     if c.shared_with.contains(['-', ',']) {
                         format!(" shared with CPUs {}", c.shared_with)
                     } else {

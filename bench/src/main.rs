@@ -468,7 +468,7 @@ fn lap_pages(slots: u32, payload: usize) -> u64 {
 }
 
 fn pick_cores(asked: Option<&[u32]>) -> Result<[u32; 2]> {
-    let available = forge_demo::pin::available_cores();
+    let available = forge_holder::pin::available_cores();
     let cores = match asked {
         Some([a, b]) if a != b => [*a, *b],
         Some(other) => {
@@ -556,7 +556,7 @@ fn run(args: &Args) -> Result<()> {
     let cores = pick_cores(args.cores.as_deref())?;
     // The main thread measures on core A; children and peer threads re-pin
     // themselves to core B.
-    forge_demo::pin::pin_to(cores[0])?;
+    forge_holder::pin::pin_to(cores[0])?;
     let budget = if args.smoke {
         Budget::Smoke
     } else if args.quick {

@@ -2,7 +2,7 @@
 //! min–max whiskers. About 200 lines, no dependency, and the output is
 //! plain text that diffs well in the README.
 
-use forge_fabric::human;
+use forge_cli::human;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

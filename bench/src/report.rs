@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use forge_fabric::human;
+use forge_cli::human;
 use serde::Serialize;
 
 use crate::harness::{LatencySummary, Percentiles, Rate, Spread};

@@ -32,7 +32,7 @@ fn shm_left_by(pid: u32) -> Vec<String> {
 
 #[test]
 fn smoke_run_prints_the_tables_and_writes_every_output() {
-    if forge_demo::pin::available_cores().len() < 2 {
+    if forge_holder::pin::available_cores().len() < 2 {
         eprintln!("skipped: forge-bench needs two cores");
         return;
     }

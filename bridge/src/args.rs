@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{ParentArg, SegmentArg, WaitArg};
-use forge_demo::exit::EXIT_CODES_HELP;
+use forge_cli::{ParentArg, SegmentArg, WaitArg};
+use forge_holder::exit::EXIT_CODES_HELP;
 use zenoh::key_expr::KeyExpr;
 use zenoh::Config;
 
@@ -112,7 +112,7 @@ pub struct InArgs {
     pub slots: u32,
     /// Permission bits of a segment created by --init, octal (forge-init
     /// calls this --mode, which here is Zenoh's session mode).
-    #[arg(long, value_name = "MODE", default_value = "600", value_parser = forge_demo::cli::parse_mode)]
+    #[arg(long, value_name = "MODE", default_value = "600", value_parser = forge_cli::parse_mode)]
     pub segment_mode: u32,
     #[command(flatten)]
     pub zenoh: ZenohArgs,

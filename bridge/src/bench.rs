@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::exit::Exit;
-use forge_demo::load::{LoadGen, SizeSpec};
-use forge_demo::signals::Control;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::frame::decode_header;
 use forge_fabric::hist::Histogram;
 use forge_fabric::{CreateOptions, Segment, PAYLOAD_CAPACITY};
+use forge_frame::decode_header;
+use forge_frame::load::{LoadGen, SizeSpec};
+use forge_holder::exit::Exit;
+use forge_holder::signals::Control;
 use zenoh::qos::CongestionControl;
 use zenoh::{Config, Wait};
 
@@ -188,7 +188,7 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
         std::fs::write(dir.join("bridge.svg"), report.svg())?;
     }
     let text = if args.json { json + "\n" } else { md };
-    forge_demo::cli::print_report(&text)?;
+    forge_cli::print_report(&text)?;
     Ok(Exit::Ok)
 }
 
@@ -635,7 +635,7 @@ pub fn peer(args: &PeerArgs, control: Control) -> Result<Exit> {
         let mut gen = LoadGen::new(SizeSpec::fixed(args.size), std::process::id(), 1)?;
         let mut buf = Box::new([0u8; PAYLOAD_CAPACITY]);
         let mut pacer =
-            (args.rate > 0).then(|| forge_demo::pace::Pacer::new(args.rate, monotonic_ns()));
+            (args.rate > 0).then(|| forge_holder::pace::Pacer::new(args.rate, monotonic_ns()));
         for seq in 0..args.count {
             if let Some(p) = &pacer {
                 let due = p.due_ns();

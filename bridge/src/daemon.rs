@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use color_eyre::eyre::{eyre, Report, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::checks::Halt;
-use forge_demo::exit::Exit;
 use forge_fabric::{Corruption, Role, RoleError, SessionError};
+use forge_holder::checks::Halt;
+use forge_holder::exit::Exit;
 use zenoh::{Config, Session, Wait};
 
 use crate::status::{self, Counters, Identity};
@@ -32,19 +32,19 @@ pub fn open_zenoh(config: Config) -> Result<Session> {
 /// Zenoh session is open, so Zenoh's threads keep every core.
 pub fn pin_ring_thread(core: Option<u32>) -> Result<()> {
     let Some(core) = core else { return Ok(()) };
-    forge_demo::pin::pin_to(core)
+    forge_holder::pin::pin_to(core)
         .wrap_err("cannot pin the ring thread")
         .with_suggestion(|| {
             format!(
                 "pick one of this machine's cores with --core: {:?}",
-                forge_demo::pin::available_cores()
+                forge_holder::pin::available_cores()
             )
         })
 }
 
 /// A role that could not be taken, as a report with the usual hint.
 pub fn role_error(side: Role, name: &str, e: RoleError) -> Report {
-    let hint = forge_demo::cli::role_hint(side, name, &e);
+    let hint = forge_cli::role_hint(side, name, &e);
     let what = match side {
         Role::Producer => format!("cannot write into {name}"),
         Role::Consumer => format!("cannot consume from {name}"),
@@ -68,7 +68,7 @@ pub enum RingEnd {
     /// A slot word that the ring cannot step over (`out`).
     Slot(forge_fabric::PopError),
     /// The local segment was unlinked, replaced or truncated under us.
-    SegmentLost(forge_demo::end::Lost),
+    SegmentLost(forge_holder::end::Lost),
     /// `in` without --init: the origin ring was re-initialized.
     OriginChanged {
         /// Session relayed so far.
@@ -106,7 +106,7 @@ impl RingEnd {
 
     /// The exit code, and a line saying why when it is not a plain stop.
     pub fn exit(&self, segment: &str) -> (Exit, Option<String>) {
-        use forge_fabric::human::session;
+        use forge_cli::human::session;
         match self {
             RingEnd::Stopped => (Exit::Ok, None),
             RingEnd::SessionLost(e) => (Exit::SessionRetired, Some(format!("{segment}: {e}"))),
@@ -174,5 +174,5 @@ impl StatusThread {
 
 /// The final status: one JSON line on stdout, for scripts and tests.
 pub fn print_final(status: &status::Status) -> Result<()> {
-    forge_demo::cli::print_report(&(status.json() + "\n")).wrap_err("writing the report")
+    forge_cli::print_report(&(status.json() + "\n")).wrap_err("writing the report")
 }

@@ -25,15 +25,15 @@ use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::exit::Exit;
-use forge_demo::signals::Control;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::frame::decode_header;
 use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 use forge_fabric::{
     Claim, CreateOptions, Observer, Producer, Role, Segment, SegmentError, SessionError,
     WaitStrategy,
 };
+use forge_frame::decode_header;
+use forge_holder::exit::Exit;
+use forge_holder::signals::Control;
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
@@ -68,14 +68,14 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let key = args.key.key_expr()?;
     let config = args.zenoh.config(End::In)?;
     if args.ring.parent.die_with_parent {
-        forge_demo::cli::die_with_parent()?;
+        forge_cli::die_with_parent()?;
     }
     let segment = Arc::new(open_or_create(args)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");
     }
-    forge_demo::fault::report_sigbus(PROGRAM, &segment)?;
-    forge_demo::watch::spawn(PROGRAM, segment.clone(), Role::Producer, control.clone());
+    forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
+    forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Producer, control.clone());
     let mut producer = segment
         .producer_with(&claim(args.ring.core))
         .map_err(|e| daemon::role_error(Role::Producer, &name, e))?;
@@ -135,11 +135,11 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         "{PROGRAM} in: pid {}, subscribed to {key} (zid {}), writing into {name} (session {}) {}",
         std::process::id(),
         who.zid,
-        forge_fabric::human::session(counters.ring_session.load(Ordering::Relaxed)),
+        forge_cli::human::session(counters.ring_session.load(Ordering::Relaxed)),
         match resume {
             Some((s, next)) => format!(
                 "after its last relayed frame: origin session {}, sequence {next} next",
-                forge_fabric::human::session(s)
+                forge_cli::human::session(s)
             ),
             None => "from the first frame that comes".to_owned(),
         }
@@ -200,7 +200,7 @@ fn claim(core: Option<u32>) -> Claim {
 fn open_or_create(args: &InArgs) -> Result<Segment> {
     let name = &args.segment.segment;
     if args.init {
-        match Segment::open(name, forge_demo::cli::INIT_WAIT) {
+        match Segment::open(name, forge_cli::INIT_WAIT) {
             Err(SegmentError::Missing { .. }) => {
                 let opts = CreateOptions {
                     slot_count: args.slots,
@@ -214,7 +214,7 @@ fn open_or_create(args: &InArgs) -> Result<Segment> {
                 eprintln!(
                     "{PROGRAM} in: created {name} ({} slots, session {})",
                     segment.slot_count(),
-                    forge_fabric::human::session(segment.session_id())
+                    forge_cli::human::session(segment.session_id())
                 );
                 return Ok(segment);
             }
@@ -222,7 +222,7 @@ fn open_or_create(args: &InArgs) -> Result<Segment> {
             Err(_) => {}
         }
     }
-    forge_demo::cli::open_segment(name).map_err(|report| {
+    forge_cli::open_segment(name).map_err(|report| {
         let missing = report
             .chain()
             .any(|c| matches!(c.downcast_ref(), Some(SegmentError::Missing { .. })));
@@ -299,7 +299,7 @@ fn pin_this_thread_once(core: u32) {
     thread_local!(static PINNED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
     PINNED.with(|pinned| {
         if !pinned.replace(true) {
-            let _ = forge_demo::pin::pin_to(core);
+            let _ = forge_holder::pin::pin_to(core);
         }
     });
 }
@@ -542,7 +542,7 @@ impl Inbound {
     /// the origin's was; else end the run (exit 3).
     #[cold]
     fn new_origin(&mut self, old: u64, new: u64) -> Result<(), RingEnd> {
-        use forge_fabric::human::session;
+        use forge_cli::human::session;
         eprintln!(
             "{PROGRAM} in: the origin ring was re-initialized: session {} -> {}",
             session(old),
@@ -611,7 +611,7 @@ impl Writer {
                         "a frame of {} bytes came, and this ring's slots hold {}; {}",
                         bytes.len(),
                         producer.payload_capacity(),
-                        forge_demo::cli::larger_slots_hint(self.segment.name(), bytes.len())
+                        forge_cli::larger_slots_hint(self.segment.name(), bytes.len())
                     )));
                 };
                 dest.copy_from_slice(&bytes);
@@ -669,10 +669,10 @@ impl Writer {
         let (segment, _) = Segment::create(&name, &opts)
             .map_err(|e| RingEnd::Failed(format!("cannot replace {name}: {e}")))?;
         let segment = Arc::new(segment);
-        if let Err(e) = forge_demo::fault::report_sigbus(PROGRAM, &segment) {
+        if let Err(e) = forge_holder::fault::report_sigbus(PROGRAM, &segment) {
             eprintln!("{PROGRAM} in: warning: {e}");
         }
-        forge_demo::watch::spawn(
+        forge_holder::watch::spawn(
             PROGRAM,
             segment.clone(),
             Role::Producer,
@@ -684,7 +684,7 @@ impl Writer {
         producer.set_wait_strategy(self.wait);
         eprintln!(
             "{PROGRAM} in: replaced {name}: new session {}; its readers end with exit 3 and restart on the new one",
-            forge_fabric::human::session(segment.session_id())
+            forge_cli::human::session(segment.session_id())
         );
         self.segment = segment;
         self.producer = Some(producer);

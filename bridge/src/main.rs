@@ -17,7 +17,7 @@ mod wire;
 
 use std::process::ExitCode;
 
-use forge_demo::cli::daemon_main;
+use forge_cli::daemon_main;
 
 use crate::args::{Cli, Command};
 use crate::daemon::PROGRAM;

@@ -21,12 +21,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use forge_demo::checks;
-use forge_demo::exit::Exit;
-use forge_demo::signals::Control;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::frame::{decode_header, FRAME_HEADER_LEN};
 use forge_fabric::{Claim, Consumer, Role, WaitStrategy};
+use forge_frame::{decode_header, FRAME_HEADER_LEN};
+use forge_holder::checks;
+use forge_holder::exit::Exit;
+use forge_holder::signals::Control;
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
@@ -56,14 +56,14 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     let key = args.key.key_expr()?;
     let config = args.zenoh.config(End::Out)?;
     if args.ring.parent.die_with_parent {
-        forge_demo::cli::die_with_parent()?;
+        forge_cli::die_with_parent()?;
     }
-    let segment = Arc::new(forge_demo::cli::open_segment(&name)?);
+    let segment = Arc::new(forge_cli::open_segment(&name)?);
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");
     }
-    forge_demo::fault::report_sigbus(PROGRAM, &segment)?;
-    forge_demo::watch::spawn(PROGRAM, segment.clone(), Role::Consumer, control.clone());
+    forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
+    forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Consumer, control.clone());
     let claim = Claim {
         core: args.ring.core,
         program: PROGRAM.into(),
@@ -112,7 +112,7 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         "{PROGRAM} out: pid {}, consuming from {name} (session {}) at sequence {}, publishing on {key} \
          (zid {}); history {} frames / {} bytes; {}",
         std::process::id(),
-        forge_fabric::human::session(segment.session_id()),
+        forge_cli::human::session(segment.session_id()),
         consumer.position(),
         who.zid,
         args.history,
@@ -384,7 +384,7 @@ fn frame_sequence(bytes: &[u8]) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::frame::{encode, FrameKind};
+    use forge_frame::{encode, FrameKind};
 
     #[test]
     fn a_local_frame_gives_its_sequence_and_a_damaged_one_a_reason() {

@@ -2,7 +2,7 @@
 //!
 //! One Zenoh sample per frame, as iceoryx2's gateway relays one sample per
 //! IPC sample: the payload is the frame's bytes exactly as they sat in the
-//! origin slot (32-byte header and body, see `fabric/src/frame.rs`), and
+//! origin slot (32-byte header and body, see `frame/src/lib.rs`), and
 //! the attachment is the origin ring's session, 8 bytes little-endian, so a
 //! receiver can tell a re-initialized origin (sequences restart) from
 //! duplicates.
@@ -17,8 +17,8 @@
 //! numbers frames with their ring position, and a bridge keeps it, so the
 //! far ring's readers verify continuity end to end.
 
-use forge_fabric::frame::{decode, FrameError};
 use forge_fabric::PAYLOAD_CAPACITY;
+use forge_frame::{decode, FrameError};
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 
@@ -140,7 +140,7 @@ impl Range {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::frame::{encode, FrameKind};
+    use forge_frame::{encode, FrameKind};
 
     fn frame(seq: u64, body: &[u8]) -> Vec<u8> {
         let mut buf = vec![0u8; PAYLOAD_CAPACITY];

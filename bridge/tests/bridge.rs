@@ -419,15 +419,7 @@ fn samples_from_a_foreign_publisher_are_rejected_counted_and_never_written() {
     // Foreign bytes, a frame with a bad checksum, one larger than a slot,
     // and a valid frame with no origin attachment.
     let mut frame = vec![0u8; 200];
-    let n = forge_fabric::frame::encode(
-        &mut frame,
-        5,
-        1,
-        1,
-        forge_fabric::frame::FrameKind::Log,
-        b"x",
-    )
-    .unwrap();
+    let n = forge_frame::encode(&mut frame, 5, 1, 1, forge_frame::FrameKind::Log, b"x").unwrap();
     frame.truncate(n);
     let mut bad_crc = frame.clone();
     *bad_crc.last_mut().unwrap() ^= 1;

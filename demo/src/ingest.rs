@@ -12,14 +12,15 @@
 //! SIGKILL therefore resumes at most `release_batch` frames behind the last
 //! frame it read: that is the bound on frames seen twice across a restart.
 
+use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::hist::Histogram;
-use forge_fabric::{human, Consumer, WaitStrategy};
+use forge_fabric::{Consumer, WaitStrategy};
 
-use crate::checks;
-use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
-use crate::signals::Control;
-use crate::verify::{Issue, Quantiles, Verifier};
+use forge_frame::verify::{Issue, Quantiles, Verifier};
+use forge_holder::checks;
+use forge_holder::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
+use forge_holder::signals::Control;
 
 /// Releases per `tail` store unless told otherwise; also the most frames a
 /// consumer restarted after SIGKILL reads again.
@@ -77,7 +78,7 @@ pub struct IngestReport {
     pub wall_s: f64,
     /// `count_reached`, `stopped`, `session_retired`, `segment_corrupt`,
     /// `integrity_failure`, `segment_…` (`running` in an interim report).
-    #[serde(serialize_with = "crate::end::serialize_end")]
+    #[serde(serialize_with = "forge_holder::end::serialize_end")]
     pub end: Option<RunEnd>,
 }
 
@@ -334,10 +335,10 @@ impl<'a> Ingester<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::end::Lost;
-    use crate::load::{LoadGen, SizeSpec};
     use crate::stream::{StreamConfig, Streamer};
     use forge_fabric::heap_ring;
+    use forge_frame::load::{LoadGen, SizeSpec};
+    use forge_holder::end::Lost;
     use std::time::Duration;
 
     fn config(count: u64) -> IngestConfig {
@@ -427,7 +428,7 @@ mod tests {
         control.set_segment_lost(Lost::Unlinked);
         let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
         assert_eq!(end, RunEnd::SegmentLost(Lost::Unlinked));
-        assert_eq!(crate::end::end_name(&report.end), "segment_unlinked");
+        assert_eq!(forge_holder::end::end_name(&report.end), "segment_unlinked");
         assert_eq!(
             (report.frames, report.next_sequence, report.gaps),
             (5, 5, 0)

@@ -1,16 +1,8 @@
-//! Shared pieces of the Forge demo daemons.
+//! The demo daemons' own loops: forge-stream's streaming loop and
+//! forge-core's ingest loop. Everything a role holder owes the others comes
+//! from `forge-holder`, the frames from `forge-frame`, the command line from
+//! `forge-cli`; no other crate uses this one as a library.
 #![deny(unsafe_code)]
 
-pub mod checks;
-pub mod cli;
-pub mod end;
-pub mod exit;
-pub mod fault;
 pub mod ingest;
-pub mod load;
-pub mod pace;
-pub mod pin;
-pub mod signals;
 pub mod stream;
-pub mod verify;
-pub mod watch;

@@ -14,14 +14,15 @@
 use std::time::Duration;
 
 use color_eyre::eyre::Result;
+use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{human, Producer, WaitStrategy};
+use forge_fabric::{Producer, WaitStrategy};
 
-use crate::checks;
-use crate::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
-use crate::load::LoadGen;
-use crate::pace::Pacer;
-use crate::signals::Control;
+use forge_frame::load::LoadGen;
+use forge_holder::checks;
+use forge_holder::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
+use forge_holder::pace::Pacer;
+use forge_holder::signals::Control;
 
 /// What to stream.
 #[derive(Debug, Clone)]
@@ -60,7 +61,7 @@ pub struct StreamReport {
     /// The session streamed into, hex.
     pub session: String,
     /// Why the run ended.
-    #[serde(serialize_with = "crate::end::serialize_end")]
+    #[serde(serialize_with = "forge_holder::end::serialize_end")]
     pub end: Option<RunEnd>,
 }
 
@@ -281,10 +282,10 @@ impl<'a> Streamer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::end::Lost;
-    use crate::load::SizeSpec;
-    use forge_fabric::frame::decode;
     use forge_fabric::heap_ring;
+    use forge_frame::decode;
+    use forge_frame::load::SizeSpec;
+    use forge_holder::end::Lost;
 
     fn config(count: u64, rate: u64) -> StreamConfig {
         StreamConfig {
@@ -348,7 +349,10 @@ mod tests {
             .unwrap();
         assert!(matches!(end, RunEnd::SegmentLost(Lost::Truncated { .. })));
         assert_eq!(report.frames, 0);
-        assert_eq!(crate::end::end_name(&report.end), "segment_truncated");
+        assert_eq!(
+            forge_holder::end::end_name(&report.end),
+            "segment_truncated"
+        );
     }
 
     #[test]

@@ -34,8 +34,8 @@ fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
     });
     // Pinned where the defaults say, and recorded in the header.
     let snap = rig.snapshot();
-    let producer_core = forge_demo::pin::default_producer_core().core;
-    let consumer_core = forge_demo::pin::default_consumer_core().core;
+    let producer_core = forge_holder::pin::default_producer_core().core;
+    let consumer_core = forge_holder::pin::default_consumer_core().core;
     assert_eq!(snap.producer.core, Some(producer_core));
     assert_eq!(snap.consumer.core, Some(consumer_core));
     for (who, pid) in pids {

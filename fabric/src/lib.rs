@@ -8,9 +8,12 @@
 //! - The ring moves frames of up to [`PAYLOAD_CAPACITY`] bytes with
 //!   acquire/release atomics only: no syscall, allocation or lock per frame.
 //! - [`Observer`] maps a segment read-only for inspectors.
-//! - [`frame`] encodes and decodes the telemetry frame the demo sends;
-//!   [`hist`] is the latency histogram; [`human`] spells numbers for people;
-//!   [`process`] reads `/proc` and signals through pidfds.
+//! - [`hist`] is the consumer's latency histogram, kept in the header.
+//!
+//! What a program holding a role owes the others (a heartbeat, the session
+//! check, a clean stop on a signal, the exit-code contract) is the
+//! `forge-holder` crate's; the telemetry frame Forge's tools exchange is
+//! `forge-frame`'s.
 //!
 //! The byte layout is documented in `LAYOUT.md` and pinned in [`layout`].
 //!
@@ -51,7 +54,6 @@
 mod sync;
 
 pub mod error;
-pub mod frame;
 pub mod layout;
 mod ring;
 pub mod vocab;
@@ -61,8 +63,6 @@ pub mod wait;
 pub mod clock;
 mod heap;
 pub mod hist;
-#[cfg(not(loom))]
-pub mod human;
 #[cfg(not(loom))]
 pub mod observe;
 #[cfg(not(loom))]

@@ -426,8 +426,12 @@ fn the_observer_marks_a_slot_torn_when_the_producer_may_be_rewriting_it() {
 
 #[test]
 fn one_million_frames_cross_a_real_segment_between_two_threads() {
-    use forge_fabric::frame::{decode, encode, FrameKind};
     use forge_fabric::WaitStrategy;
+    // Each frame: its sequence, then a body whose length and bytes follow
+    // from it, so a gap, a duplicate or a torn copy shows.
+    fn body_len(seq: u64) -> usize {
+        (seq * 7919 % 600) as usize
+    }
     const FRAMES: u64 = 1_000_000;
     let name = seg_name("million");
     let (seg, _) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
@@ -436,11 +440,11 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
     let mut c = seg.consumer(None).unwrap();
     let wait = WaitStrategy::Yield;
     let producer = std::thread::spawn(move || {
-        let body = [0x5Au8; 600];
         let mut buf = [0u8; 700];
         for seq in 0..FRAMES {
-            let len = (seq * 7919 % 600) as usize;
-            let n = encode(&mut buf, seq, 0, 1, FrameKind::Metric, &body[..len]).unwrap();
+            let n = 8 + body_len(seq);
+            buf[..8].copy_from_slice(&seq.to_le_bytes());
+            buf[8..n].fill(seq as u8);
             while let Err(e) = p.try_push(&buf[..n]) {
                 assert_eq!(e, forge_fabric::PushError::Full);
                 assert!(
@@ -454,9 +458,10 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
         loop {
             let got = c
                 .pop_with(|bytes| {
-                    let f = decode(bytes).expect("corrupt frame");
-                    assert_eq!(f.header.sequence, seq, "gap or duplicate");
-                    assert_eq!(f.body.len(), (seq * 7919 % 600) as usize);
+                    let (head, body) = bytes.split_at(8);
+                    assert_eq!(head, seq.to_le_bytes(), "gap or duplicate");
+                    assert_eq!(body.len(), body_len(seq));
+                    assert!(body.iter().all(|&b| b == seq as u8), "torn frame");
                 })
                 .unwrap();
             if got.is_some() {

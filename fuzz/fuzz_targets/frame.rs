@@ -2,7 +2,7 @@
 //! whatever decodes re-encodes to the same bytes.
 #![no_main]
 
-use forge_fabric::frame::{decode, decode_header, encode, FRAME_HEADER_LEN};
+use forge_frame::{decode, decode_header, encode, FRAME_HEADER_LEN};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

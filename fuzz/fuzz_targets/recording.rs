@@ -28,12 +28,12 @@ fn valid() -> &'static [u8] {
         });
         let mut buf = [0u8; 96];
         for i in 0..20u64 {
-            let n = forge_fabric::frame::encode(
+            let n = forge_frame::encode(
                 &mut buf,
                 i,
                 i,
                 1,
-                forge_fabric::frame::FrameKind::Metric,
+                forge_frame::FrameKind::Metric,
                 &[i as u8; 40],
             )
             .unwrap();

@@ -3,7 +3,7 @@
 //!
 //! A message is CDR, little-endian (the encoding ROS 2 uses, so any MCAP tool
 //! with a `ros2msg` decoder reads it). The 32-byte telemetry header of
-//! `fabric/src/frame.rs` is split into its fields, then the body follows:
+//! `frame/src/lib.rs` is split into its fields, then the body follows:
 //!
 //! ```text
 //! 0     4           12          20            28        32     34        36        40        42   44        48
@@ -17,8 +17,8 @@
 //! as the body. Either way [`decode`] gives back exactly the payload the slot
 //! held, so a replay writes the very bytes that were recorded.
 
-use forge_fabric::frame::{decode_header, FRAME_HEADER_LEN, MAX_BODY_LEN};
 use forge_fabric::PAYLOAD_CAPACITY;
+use forge_frame::{decode_header, FRAME_HEADER_LEN, MAX_BODY_LEN};
 
 /// The schema's name in the MCAP file.
 pub const SCHEMA_NAME: &str = "forge/msg/Frame";
@@ -115,7 +115,7 @@ pub enum CodecError {
 
 /// Is `payload` a telemetry frame whose header we can split out and put
 /// back byte for byte?
-fn splittable(payload: &[u8]) -> Option<forge_fabric::frame::FrameHeader> {
+fn splittable(payload: &[u8]) -> Option<forge_frame::FrameHeader> {
     let h = decode_header(payload).ok()?;
     (h.body_len as usize == payload.len() - FRAME_HEADER_LEN).then_some(h)
 }
@@ -250,7 +250,7 @@ pub fn decode(bytes: &[u8]) -> Result<FrameRecord, CodecError> {
     } else {
         let b = &bytes[4..];
         let mut payload = Vec::with_capacity(FRAME_HEADER_LEN + body.len());
-        // The telemetry header exactly as fabric/src/frame.rs lays it out,
+        // The telemetry header exactly as frame/src/lib.rs lays it out,
         // with the checksum as recorded (a frame corrupt in the ring stays
         // corrupt in the replay). `a_recorded_frame_comes_back_byte_for_byte`
         // pins this against fabric's own decoder.
@@ -275,7 +275,7 @@ pub fn decode(bytes: &[u8]) -> Result<FrameRecord, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::frame::{self, encode, FrameKind};
+    use forge_frame::{self as frame, encode, FrameKind};
     use proptest::prelude::*;
 
     fn telemetry(seq: u64, body: &[u8]) -> Vec<u8> {

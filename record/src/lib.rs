@@ -12,7 +12,7 @@
 //!   inspector's `--file`.
 //! - `record` and `replay` are the engines of the `forge-record` and
 //!   `forge-replay` binaries (feature `engines`, on by default; without it
-//!   the crate is the formats alone and does not depend on forge-demo).
+//!   the crate is the formats alone and does not depend on the holder library).
 //!
 //! Both file formats are described in `FORMATS.md` beside this crate.
 #![deny(unsafe_code, missing_docs)]

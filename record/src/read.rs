@@ -17,7 +17,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use forge_fabric::frame::{self, Frame, FrameError, FrameHeader};
+use forge_frame::{self as frame, Frame, FrameError, FrameHeader};
 use mcap::records::{ChunkHeader, Record};
 
 use crate::args::From;

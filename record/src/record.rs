@@ -18,15 +18,15 @@
 
 use std::time::Duration;
 
-use forge_demo::checks::{self, Halt};
-use forge_demo::end::Lost;
-use forge_demo::signals::Control;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::frame::decode_header;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::observe::ObserveError;
 use forge_fabric::{Consumer, Corruption, NameStatus, Observer, SessionError, WaitStrategy};
 use forge_fabric::{SegmentState, PAYLOAD_CAPACITY};
+use forge_frame::decode_header;
+use forge_holder::checks::{self, Halt};
+use forge_holder::end::Lost;
+use forge_holder::signals::Control;
 
 use crate::events::{Event, MissedRange, RingSample, SessionEnd};
 use crate::identity::{ClockPair, Mode, SessionIdentity};
@@ -151,7 +151,7 @@ pub struct RecordReport {
 impl RecordReport {
     /// The human-readable report.
     pub fn text(&self) -> String {
-        use forge_fabric::human;
+        use forge_cli::human;
         let mut out = format!(
             "forge-record: recorded {} frames ({}) in {:.3} s: {}frames/s, {}, {} on disk in {} file{}\n  \
              mode       {}\n  \
@@ -432,7 +432,7 @@ impl<'a> Sink<'a> {
         };
         RecordReport {
             mode: mode.name(),
-            session: forge_fabric::human::session(self.session),
+            session: forge_cli::human::session(self.session),
             frames: self.frames,
             durable_frames: self.frames,
             payload_bytes: self.payload_bytes,
@@ -692,8 +692,8 @@ mod tests {
     use super::*;
     use crate::read::Recording;
     use crate::writer::WriterOptions;
-    use forge_fabric::frame::{encode, FrameKind};
     use forge_fabric::heap_ring;
+    use forge_frame::{encode, FrameKind};
 
     fn config(count: u64) -> RecordConfig {
         RecordConfig {

@@ -18,14 +18,14 @@
 
 use std::time::Duration;
 
-use forge_demo::checks::{self, Halt};
-use forge_demo::end::Lost;
-use forge_demo::pace::Pacer;
-use forge_demo::signals::Control;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::frame::FRAME_HEADER_LEN;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
+use forge_frame::FRAME_HEADER_LEN;
+use forge_holder::checks::{self, Halt};
+use forge_holder::end::Lost;
+use forge_holder::pace::Pacer;
+use forge_holder::signals::Control;
 
 use crate::args::Speed;
 use crate::read::{ReadError, RecordedFrame, Recording};
@@ -145,7 +145,7 @@ pub struct ReplayReport {
 impl ReplayReport {
     /// The human-readable report.
     pub fn text(&self) -> String {
-        use forge_fabric::human;
+        use forge_cli::human;
         let seq = |s: Option<u64>| s.map_or("none".to_owned(), human::count);
         format!(
             "forge-replay: wrote {} frames ({}) in {:.3} s: {}frames/s, {}\n  \
@@ -410,7 +410,7 @@ impl Replayer<'_> {
                     self.first_sequence.get_or_insert(seq);
                     self.last_sequence = Some(seq);
                     // The header's sequence and timestamp fields (see
-                    // fabric/src/frame.rs); the checksum covers the body only.
+                    // frame/src/lib.rs); the checksum covers the body only.
                     out[0..8].copy_from_slice(&seq.to_le_bytes());
                     if !self.config.keep_timestamps {
                         out[8..16].copy_from_slice(&monotonic_ns().to_le_bytes());
@@ -449,8 +449,8 @@ mod tests {
     use crate::args::From;
     use crate::identity::SessionIdentity;
     use crate::writer::{RecordingWriter, WriterOptions};
-    use forge_fabric::frame::{decode, encode, FrameKind};
     use forge_fabric::heap_ring;
+    use forge_frame::{decode, encode, FrameKind};
 
     /// 100 frames, sequences 1000.., 1 ms apart; frames 40..50 missing.
     fn recording(dir: &std::path::Path) -> Recording {

@@ -385,7 +385,7 @@ fn an_image_of_a_live_ring_reads_back_as_taken() {
         (50, 14)
     );
     for s in &back.slots[..50] {
-        let f = forge_fabric::frame::decode(&s.bytes).unwrap();
+        let f = forge_frame::decode(&s.bytes).unwrap();
         assert_eq!(Some(f.header.sequence), s.position);
     }
     // The command line's image holds the same slots (the ring is still).

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use forge_fabric::frame::{encode, FrameKind};
 use forge_fabric::PAYLOAD_CAPACITY;
+use forge_frame::{encode, FrameKind};
 use forge_record::events::{Event, MissedRange};
 use forge_record::identity::{ClockPair, Mode, SessionIdentity};
 use forge_record::read::ReadError;

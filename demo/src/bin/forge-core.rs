@@ -7,14 +7,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use forge_demo::cli::{
+use forge_cli::human;
+use forge_cli::{
     daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, ReportFormat,
     SegmentArg, WaitArg,
 };
-use forge_demo::exit::{Exit, EXIT_CODES_HELP};
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
-use forge_demo::signals::Control;
-use forge_fabric::{human, Role, WaitStrategy};
+use forge_fabric::{Role, WaitStrategy};
+use forge_holder::exit::{Exit, EXIT_CODES_HELP};
+use forge_holder::signals::Control;
 
 const PROGRAM: &str = "forge-core";
 

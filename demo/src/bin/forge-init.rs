@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{parse_mode, print_report, SegmentArg};
-use forge_demo::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_cli::human;
+use forge_cli::{parse_mode, print_report, SegmentArg};
 use forge_fabric::layout::{slot_size, HEADER_SIZE};
 use forge_fabric::{
-    human, CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY,
+    CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY,
 };
+use forge_holder::exit::{self, Exit, EXIT_CODES_HELP};
 
 const PROGRAM: &str = "forge-init";
 
@@ -62,7 +63,7 @@ fn run(cli: &Cli) -> Result<()> {
     let name = &cli.segment.segment;
     // Under a file-size limit, sizing the segment then fails with EFBIG and
     // the partial object is removed, instead of SIGXFSZ killing us first.
-    forge_demo::fault::ignore_sigxfsz()?;
+    forge_holder::fault::ignore_sigxfsz()?;
     let opts = CreateOptions {
         slot_count: cli.slots,
         payload_capacity: cli.payload_capacity,

@@ -6,14 +6,15 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
-use forge_demo::cli::{
+use forge_cli::human;
+use forge_cli::{
     daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, SegmentArg, WaitArg,
 };
-use forge_demo::exit::{Exit, EXIT_CODES_HELP};
-use forge_demo::load::{LoadGen, SizeSpec};
-use forge_demo::signals::Control;
 use forge_demo::stream::{StreamConfig, Streamer};
-use forge_fabric::{human, Role, WaitStrategy};
+use forge_fabric::{Role, WaitStrategy};
+use forge_frame::load::{LoadGen, SizeSpec};
+use forge_holder::exit::{Exit, EXIT_CODES_HELP};
+use forge_holder::signals::Control;
 
 const PROGRAM: &str = "forge-stream";
 

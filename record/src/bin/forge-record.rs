@@ -8,15 +8,15 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{
+use forge_cli::human;
+use forge_cli::{
     daemon_main, print_report, role_hint, start_daemon, Daemon, DaemonStart, ParentArg,
     ReportFormat, SegmentArg, WaitArg, INIT_WAIT,
 };
-use forge_demo::end::Lost;
-use forge_demo::exit::{Exit, EXIT_CODES_HELP};
-use forge_demo::signals::Control;
-use forge_fabric::human;
 use forge_fabric::{Claim, Observer, Role, SegmentError, WaitStrategy};
+use forge_holder::end::Lost;
+use forge_holder::exit::{Exit, EXIT_CODES_HELP};
+use forge_holder::signals::Control;
 use forge_record::args::{parse_duration, parse_size};
 use forge_record::identity::{ClockPair, Mode, SessionIdentity};
 use forge_record::record::{self, RecordConfig, RecordEnd, RecordReport};

@@ -8,15 +8,15 @@ use std::process::ExitCode;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_demo::cli::{
+use forge_cli::human;
+use forge_cli::{
     daemon_main, larger_slots_hint, print_report, start_daemon, Daemon, DaemonStart, ParentArg,
     ReportFormat, SegmentArg, WaitArg,
 };
-use forge_demo::exit::{Exit, EXIT_CODES_HELP};
-use forge_demo::signals::Control;
-use forge_fabric::human;
 use forge_fabric::layout::HOLDER_RELAYED;
 use forge_fabric::{Claim, Role, WaitStrategy};
+use forge_holder::exit::{Exit, EXIT_CODES_HELP};
+use forge_holder::signals::Control;
 use forge_record::args::{From, Speed};
 use forge_record::read::Recording;
 use forge_record::replay::{self, ReplayConfig, ReplayEnd};

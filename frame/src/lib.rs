@@ -1,4 +1,10 @@
-//! The telemetry frame the demo writes into a slot's payload.
+//! forge-frame: the telemetry frame Forge's tools write into a slot's
+//! payload, the checks that make a frame trustworthy, the sequence
+//! verifier of a consumer, and the load generator that makes such frames.
+//!
+//! A ring carries bytes; this frame is a convention on top of it that
+//! forge-stream writes and forge-core, forge-top, the recorder and the
+//! bridge understand. Programs of your own may use it or not.
 //!
 //! ```text
 //! 0        8          16         20     22      24         28         32
@@ -7,7 +13,12 @@
 //! All integers little-endian. `crc32` is CRC-32 (IEEE) of the body.
 //! Decoding checks every field against the bytes it has and never panics.
 
-use crate::layout::PAYLOAD_CAPACITY;
+#![deny(unsafe_code, missing_docs, missing_debug_implementations)]
+
+use forge_fabric::PAYLOAD_CAPACITY;
+
+pub mod load;
+pub mod verify;
 
 /// Bytes before the body.
 pub const FRAME_HEADER_LEN: usize = 32;

@@ -14,7 +14,7 @@
 //! previous relayed frame's sequence instead. The first relayed frame a run
 //! sees sets where that stream stands.
 
-use forge_fabric::frame::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
+use crate::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
 use forge_fabric::hist::Histogram;
 use forge_fabric::layout::FRAME_RELAYED;
 

@@ -5,7 +5,7 @@
 use forge_fabric::{Corruption, SessionError};
 
 use crate::exit::Exit;
-use crate::verify::Issue;
+use forge_frame::verify::Issue;
 
 /// Frames between two housekeeping passes while frames keep coming.
 pub const CHECK_EVERY: u32 = 4096;

@@ -3,7 +3,7 @@
 //! tables. Never used on the per-message path.
 //!
 //! ```
-//! use forge_fabric::human;
+//! use forge_cli::human;
 //!
 //! assert_eq!(human::count(1_234_567), "1,234,567");
 //! assert_eq!(human::si(4_560_000.0), "4.56M");

@@ -1,13 +1,13 @@
 //! The load generator: which frame to write at each sequence number.
 //!
-//! A frame is a [`forge_fabric::frame`] header and a body cut from a text
+//! A frame is a [`forge_frame`] header and a body cut from a text
 //! pattern built once at start-up, at an offset that moves with the
 //! sequence, so consecutive bodies (and checksums) differ while writing one
 //! costs a `memcpy`, a CRC and no allocation or formatting.
 
 use std::str::FromStr;
 
-use forge_fabric::frame::{write_header, FrameKind, FRAME_HEADER_LEN};
+use crate::{write_header, FrameKind, FRAME_HEADER_LEN};
 use forge_fabric::PAYLOAD_CAPACITY;
 
 /// Frame sizes in bytes, header included: one size, or a uniform range.
@@ -207,7 +207,7 @@ impl LoadGen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::frame::decode;
+    use crate::decode;
 
     #[test]
     fn sizes_parse_as_one_value_or_an_inclusive_range() {

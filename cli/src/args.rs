@@ -8,7 +8,7 @@ use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_fabric::{Role, RoleError, Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
 
-use crate::signals::Control;
+use forge_holder::signals::Control;
 
 /// `--segment NAME`, defaulting to `$FORGE_SEGMENT`, then `/forge_shm`.
 #[derive(Debug, Clone, clap::Args)]
@@ -141,7 +141,7 @@ pub fn pin_daemon(
     program: &str,
     role: &str,
     requested: Option<u32>,
-    default: fn() -> crate::pin::DefaultCore,
+    default: fn() -> forge_holder::pin::DefaultCore,
 ) -> Result<u32> {
     let core = match requested {
         Some(core) => core,
@@ -153,12 +153,12 @@ pub fn pin_daemon(
             default.core
         }
     };
-    crate::pin::pin_to(core)
+    forge_holder::pin::pin_to(core)
         .wrap_err_with(|| format!("cannot pin the {role}"))
         .with_suggestion(|| {
             format!(
                 "pick one of this machine's cores with --core: {:?}",
-                crate::pin::available_cores()
+                forge_holder::pin::available_cores()
             )
         })?;
     Ok(core)
@@ -170,19 +170,19 @@ pub fn pin_daemon(
 /// as `PROGRAM: error: …` with the exit code its kind calls for.
 pub fn daemon_main<C: clap::Parser>(
     program: &'static str,
-    run: impl FnOnce(C, Control) -> Result<crate::exit::Exit>,
+    run: impl FnOnce(C, Control) -> Result<forge_holder::exit::Exit>,
 ) -> std::process::ExitCode {
     let control = match Control::from_signals() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{program}: error: {e:#}");
-            return crate::exit::Exit::Error.into();
+            return forge_holder::exit::Exit::Error.into();
         }
     };
-    crate::exit::install_reports();
+    forge_holder::exit::install_reports();
     match run(C::parse(), control) {
         Ok(code) => code.into(),
-        Err(report) => crate::exit::fail(program, &report).into(),
+        Err(report) => forge_holder::exit::fail(program, &report).into(),
     }
 }
 
@@ -241,8 +241,8 @@ pub fn start_daemon<T>(
         die_with_parent()?;
     }
     let default_core = match role {
-        Role::Producer => crate::pin::default_producer_core,
-        Role::Consumer => crate::pin::default_consumer_core,
+        Role::Producer => forge_holder::pin::default_producer_core,
+        Role::Consumer => forge_holder::pin::default_consumer_core,
     };
     let core = pin_daemon(program, role.name(), core, default_core)?;
     let segment = Arc::new(open_segment(name)?);
@@ -262,8 +262,8 @@ pub fn start_daemon<T>(
     }
     // A truncation under us ends the run with a message, not a bare SIGBUS;
     // an unlink is noticed by the watch thread.
-    crate::fault::report_sigbus(program, &segment)?;
-    crate::watch::spawn(program, segment.clone(), role, control.clone());
+    forge_holder::fault::report_sigbus(program, &segment)?;
+    forge_holder::watch::spawn(program, segment.clone(), role, control.clone());
     let verb = match role {
         Role::Producer => "stream into",
         Role::Consumer => "consume from",
