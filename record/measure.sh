@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures forge-record against the ring's own rate (README, "Recording and
+# Measures forge-record against the ring's own rate (docs/recording.md, "Recording and
 # replay"): the ring alone, --consume recordings to tmpfs and to disk in
 # each compression, and what a --tap recorder costs the producer, in
 # alternating runs. Release build; prints one line per run and the medians.

@@ -34,7 +34,7 @@ connects to it; multicast scouting is off. To reach another host, say where:
   host B:  forge-bridge in  --key forge/a --segment /forge_b --init --connect tcp/10.0.0.1:7447
   host B:  forge-core --segment /forge_b --verify
 TLS, authentication and access control are Zenoh's: write them in a Zenoh
-config file (JSON5) and pass it with --config (see the README, \"Beyond one host\").
+config file (JSON5) and pass it with --config (see docs/beyond-one-host.md).
 
 {EXIT_CODES_HELP}
      (`in`: 4 also when frames were lost for good: a gap the history could not fill)"

@@ -567,7 +567,7 @@ fn bad_command_lines_and_segments_get_a_clear_error_and_exit_1() {
         .expect_code(2);
 }
 
-/// The README's two-host example, run exactly as written in two network
+/// The two-host example of docs/beyond-one-host.md, run exactly as written in two network
 /// namespaces joined by a veth pair (segment names made unique to the
 /// test, commands found on this build's path).
 #[test]
@@ -628,14 +628,17 @@ fn the_readme_two_host_example_runs_in_two_network_namespaces() {
     }
     let seg_a = rig.segment("host_a");
     let seg_b = rig.segment("host_b");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/beyond-one-host.md"
+    ))
+    .unwrap();
     let example = readme
         .split("<!-- two-host example -->")
         .nth(1)
         .and_then(|s| s.split("```sh").nth(1))
         .and_then(|s| s.split("```").next())
-        .expect("the README's two-host example");
+        .expect("the two-host example of docs/beyond-one-host.md");
     let mut host = "";
     let mut waited = Vec::new();
     let mut daemons = Vec::new();
