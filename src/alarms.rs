@@ -21,9 +21,8 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use crate::app::Rates;
 use crate::model::human::{self, duration_ns};
-use crate::model::{Link, Liveness, Observation, Role, Sample, SegmentState, SourceNote};
+use crate::model::{Link, Liveness, Observation, Rates, Role, Sample, SegmentState, SourceNote};
 
 /// How long an event-like alarm stays on screen after it happened.
 pub const LATCH_NS: u64 = 10_000_000_000;

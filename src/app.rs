@@ -57,21 +57,6 @@ impl Default for Config {
     }
 }
 
-/// Rates from index and counter deltas.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct Rates {
-    /// Frames published per second (head delta).
-    pub frames_per_s: f64,
-    /// Frames released per second (tail delta).
-    pub consumed_per_s: f64,
-    /// Payload bytes committed per second (producer counter delta).
-    pub bytes_per_s: f64,
-    /// Highest `frames_per_s` seen in this session.
-    pub peak_frames_per_s: f64,
-    /// Highest `bytes_per_s` seen in this session.
-    pub peak_bytes_per_s: f64,
-}
-
 /// Histories for the sparklines, oldest first.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct History {

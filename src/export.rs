@@ -9,9 +9,9 @@ use ratatui::style::{Color, Modifier};
 use serde::Serialize;
 
 use crate::alarms::{Alarm, LogEntry};
-use crate::app::{App, Rates};
+use crate::app::App;
 use crate::model::human;
-use crate::model::{Link, Role, Sample, SelfInfo, Side, SlotView};
+use crate::model::{Link, Rates, Role, Sample, SelfInfo, Side, SlotView};
 
 /// Cell width and height in SVG pixels, and the font size that fits them.
 const CELL_W: f64 = 9.0;

@@ -558,6 +558,21 @@ pub struct RingImage {
     pub raw: Option<std::sync::Arc<forge_record::image::RingImage>>,
 }
 
+/// Rates from index and counter deltas.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Rates {
+    /// Frames published per second (head delta).
+    pub frames_per_s: f64,
+    /// Frames released per second (tail delta).
+    pub consumed_per_s: f64,
+    /// Payload bytes committed per second (producer counter delta).
+    pub bytes_per_s: f64,
+    /// Highest `frames_per_s` seen in this session.
+    pub peak_frames_per_s: f64,
+    /// Highest `bytes_per_s` seen in this session.
+    pub peak_bytes_per_s: f64,
+}
+
 /// Which slots the next observation should copy: only those on screen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlotRequest {
