@@ -15,13 +15,10 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::backend::Backend;
-use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
-use ratatui::Terminal;
 
 use crate::alarms::{Alarms, Severity, Thresholds};
-use crate::event::{Event, EventSource};
+use crate::event::Event;
 use crate::keys::{self, Action, REFRESH_PRESETS_MS};
 use crate::model::*;
 
@@ -271,58 +268,6 @@ pub enum Outcome {
     Redraw,
     /// Nothing to draw.
     Unchanged,
-}
-
-/// Carries out effects.
-pub trait Effects {
-    /// Sends the burst signal; returns a status line.
-    fn burst(&mut self, pid: u32) -> Result<String, String>;
-    /// Saves a bundle of `buffer`; returns a status line.
-    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String>;
-    /// Lists the Forge segments there are.
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String>;
-    /// The app now watches `segment` (signals go to its producer).
-    fn switched(&mut self, _segment: &str) {}
-    /// Saves the frozen copy of the ring as a `.forge` image; returns a
-    /// status line.
-    fn save_image(&mut self, app: &App) -> Result<String, String>;
-}
-
-/// Effects that do nothing but remember what was asked, for tests.
-#[derive(Debug, Default)]
-pub struct RecordedEffects {
-    /// Every effect asked for, in order.
-    pub asked: Vec<Effect>,
-    /// Text of each screenshot taken.
-    pub screenshots: Vec<String>,
-    /// What `list` answers.
-    pub segments: Vec<SegmentSummary>,
-}
-
-impl Effects for RecordedEffects {
-    fn burst(&mut self, pid: u32) -> Result<String, String> {
-        self.asked.push(Effect::Burst(pid));
-        Ok(format!("sent SIGUSR1 to producer pid {pid}"))
-    }
-
-    fn screenshot(&mut self, _app: &App, buffer: &Buffer) -> Result<String, String> {
-        self.asked.push(Effect::Screenshot);
-        self.screenshots.push(crate::export::buffer_text(buffer));
-        Ok("saved screenshot".into())
-    }
-
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
-        self.asked.push(Effect::ListSegments);
-        Ok(self.segments.clone())
-    }
-
-    fn save_image(&mut self, app: &App) -> Result<String, String> {
-        self.asked.push(Effect::SaveImage);
-        match app.frozen_raw() {
-            Some(img) => Ok(format!("saved image of {} slots", img.slots.len())),
-            None => Err("no copy to save".into()),
-        }
-    }
 }
 
 /// The whole app state.
@@ -1407,60 +1352,5 @@ fn slot_of(pos: u64, slot_count: u32) -> u32 {
         0
     } else {
         (pos % u64::from(slot_count)) as u32
-    }
-}
-
-/// Runs the app until it quits or the events end.
-pub fn run<B: Backend>(
-    terminal: &mut Terminal<B>,
-    app: &mut App,
-    events: &mut impl EventSource,
-    effects: &mut impl Effects,
-) -> std::io::Result<()> {
-    let mut dirty = true;
-    loop {
-        if dirty {
-            let completed = terminal.draw(|f| crate::ui::render(f, app))?;
-            if app.effects.contains(&Effect::Screenshot) {
-                app.effects.retain(|e| *e != Effect::Screenshot);
-                let buffer = completed.buffer.clone();
-                let result = effects.screenshot(app, &buffer);
-                app.effect_done(&Effect::Screenshot, result);
-                continue;
-            }
-        }
-        if app.quit {
-            return Ok(());
-        }
-        let Some(event) = events.next(app)? else {
-            return Ok(());
-        };
-        dirty = app.handle(event) == Outcome::Redraw;
-        if let Some(name) = app.switch_to.take() {
-            events.switch(&name);
-            effects.switched(&name);
-        }
-        if let Some(to) = app.seek.take() {
-            let result = events.seek(to);
-            app.sought(result);
-        }
-        for effect in std::mem::take(&mut app.effects) {
-            match effect {
-                Effect::Burst(pid) => {
-                    let result = effects.burst(pid);
-                    app.effect_done(&Effect::Burst(pid), result);
-                }
-                Effect::ListSegments => {
-                    let result = effects.list();
-                    app.listed(result);
-                }
-                Effect::Screenshot => app.effects.push(Effect::Screenshot),
-                Effect::SaveImage => {
-                    let result = effects.save_image(app);
-                    app.effect_done(&Effect::SaveImage, result);
-                }
-            }
-            dirty = true;
-        }
     }
 }

@@ -16,7 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use crate::failure::Failure;
-use crate::run::sleep_unless_stopped;
+use crate::run::stop::sleep_unless_stopped;
 use crate::source;
 
 const DAEMONS: [&str; 3] = ["forge-init", "forge-stream", "forge-core"];

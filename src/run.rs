@@ -1,8 +1,23 @@
 //! The modes: the live TUI, `--snapshot`, `--once`, `--list`, and the demo
 //! guard. Every mode ends within 100 ms of SIGINT, SIGTERM or SIGHUP.
+//!
+//! ```text
+//!  main ─▶ mode ─┬─ tui: events (terminal + feed) ─▶ loop ─▶ app ─▶ ui ─▶ effects
+//!                ├─ --snapshot / --once: feed ─▶ app ─▶ ui / export ─▶ file / stdout
+//!                └─ --list: source ─▶ stdout
+//! ```
+
+pub mod effects;
+pub mod events;
+pub mod stop;
+pub mod tui;
+
+use events::Feed;
+use stop::sleep_unless_stopped;
+use stop::stop_on_signals;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,20 +27,19 @@ use ratatui::buffer::Buffer;
 use ratatui::Terminal;
 
 use crate::alarms::Thresholds;
-use crate::app::{self, App, Config, Effects};
+use crate::app::{App, Config};
 use crate::cli::{Cli, Format, Mode};
 use crate::demo::Demo;
-use crate::event::{Feed, LiveEvents};
 use crate::export;
 use crate::failure::Failure;
 use crate::model::{human, SegmentSummary};
 use crate::offline::FileSource;
 use crate::source::{self, LiveSource, DEFAULT_SEGMENT};
+use effects::{Effects, SystemEffects};
+use events::LiveEvents;
 
 /// How long headless modes wait for a missing segment.
 const HEADLESS_WAIT: Duration = Duration::from_secs(5);
-/// The longest forge-top sleeps without looking at the stop flag.
-pub const STOP_POLL: Duration = Duration::from_millis(20);
 
 /// Runs what the command line asks for.
 pub fn main(cli: &Cli) -> Result<(), Failure> {
@@ -75,36 +89,6 @@ pub fn main(cli: &Cli) -> Result<(), Failure> {
     result
 }
 
-/// A flag that SIGTERM, SIGINT and SIGHUP set. Readers load it `Relaxed`:
-/// it is a lone flag that publishes no other data, so it pairs with nothing.
-fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
-    let stop = Arc::new(AtomicBool::new(false));
-    for sig in [
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGHUP,
-    ] {
-        signal_hook::flag::register(sig, stop.clone())
-            .map_err(|e| Failure::new("signals", format!("cannot install signal handlers: {e}")))?;
-    }
-    Ok(stop)
-}
-
-/// Sleeps `d`, or less if `stop` is set meanwhile; true if it was.
-pub fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) -> bool {
-    let end = Instant::now() + d;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return true;
-        }
-        let now = Instant::now();
-        if now >= end {
-            return false;
-        }
-        std::thread::sleep((end - now).min(STOP_POLL));
-    }
-}
-
 fn interrupted() -> Failure {
     Failure::new("interrupted", "stopped by a signal before it was done")
 }
@@ -119,69 +103,6 @@ fn pin_self(core: usize) -> Result<(), Failure> {
         Failure::new("core", format!("cannot pin forge-top to core {core}: {e}"))
             .hint("pick a core this process may use, see `taskset -p $$`")
     })
-}
-
-/// Carries out effects for real.
-struct SystemEffects {
-    dir: PathBuf,
-    segment: String,
-}
-
-impl Effects for SystemEffects {
-    fn burst(&mut self, pid: u32) -> Result<String, String> {
-        source::burst_producer(&self.segment, pid)
-    }
-
-    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
-        let stem = export::save_bundle(&self.dir, app, buffer).map_err(|e| {
-            format!(
-                "could not save a screenshot into {}: {e}",
-                self.dir.display()
-            )
-        })?;
-        // The raw ring beside it: the frozen copy, or one taken now.
-        let image = match app.frozen_raw() {
-            Some(img) => Ok(Some(img.clone())),
-            None if app.live.offline.is_some() => Ok(None),
-            None => forge_fabric::Observer::open(&self.segment, Duration::ZERO)
-                .map_err(|e| e.to_string())
-                .and_then(|o| {
-                    let writer = format!("forge-top {}", env!("CARGO_PKG_VERSION"));
-                    forge_record::image::RingImage::capture(&o, &writer).map_err(|e| e.to_string())
-                })
-                .map(Some),
-        };
-        let not_image = |e: String| {
-            format!(
-                "saved {}.{{svg,txt,json}}, but not the image: {e}",
-                stem.display()
-            )
-        };
-        let forge = match image {
-            Ok(Some(img)) => {
-                export::save_image(&self.dir, app, &img).map_err(not_image)?;
-                ",forge"
-            }
-            Ok(None) => "",
-            Err(e) => return Err(not_image(e)),
-        };
-        Ok(format!("saved {}.{{svg,txt,json{forge}}}", stem.display()))
-    }
-
-    fn save_image(&mut self, app: &App) -> Result<String, String> {
-        let img = app
-            .frozen_raw()
-            .ok_or("no whole copy of the ring to save")?;
-        export::save_image(&self.dir, app, img).map(|p| format!("saved {}", p.display()))
-    }
-
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
-        source::list_segments(Duration::from_millis(100))
-    }
-
-    fn switched(&mut self, segment: &str) {
-        self.segment = segment.to_owned();
-    }
 }
 
 /// The file `--file` names, opened; or the live segment, attached at once
@@ -232,7 +153,7 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(
     if let Some(list) = offer {
         app.listed(Ok(list));
     }
-    let result = app::run(&mut terminal, &mut app, &mut events, &mut effects);
+    let result = tui::run(&mut terminal, &mut app, &mut events, &mut effects);
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     result.map_err(|e| Failure::new("terminal", format!("terminal error: {e}")))

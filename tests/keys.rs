@@ -251,11 +251,11 @@ fn o_opens_the_picker_and_enter_switches_segment() {
         roles: Vec::new(),
         frames_per_s: Some(0.0),
     };
-    let mut fx = forge_top::app::RecordedEffects {
+    let mut fx = forge_top::run::effects::RecordedEffects {
         segments: vec![summary("/forge_shm"), summary("/forge_demo_77")],
         ..Default::default()
     };
-    forge_top::app::run(&mut terminal, &mut app, &mut Script::new(steps), &mut fx).unwrap();
+    forge_top::run::tui::run(&mut terminal, &mut app, &mut Script::new(steps), &mut fx).unwrap();
     assert_eq!(fx.asked, vec![Effect::ListSegments]);
     assert_eq!(app.config.segment, "/forge_demo_77");
     assert!(

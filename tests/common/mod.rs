@@ -5,10 +5,12 @@ use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use forge_fabric::segment::IdentitySnapshot;
-use forge_top::app::{self, App, Config, RecordedEffects};
-use forge_top::event::{Event, EventSource};
+use forge_top::app::{App, Config};
+use forge_top::event::Event;
 use forge_top::export::buffer_text;
 use forge_top::model::*;
+use forge_top::run::effects::RecordedEffects;
+use forge_top::run::events::EventSource;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
@@ -434,7 +436,7 @@ fn drive_script(mut script: Script, w: u16, h: u16) -> (App, String, RecordedEff
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     let mut app = App::new(Config::default(), (w, h));
     let mut effects = RecordedEffects::default();
-    app::run(&mut terminal, &mut app, &mut script, &mut effects).unwrap();
+    forge_top::run::tui::run(&mut terminal, &mut app, &mut script, &mut effects).unwrap();
     // The loop draws before each event; draw the final state too.
     terminal.draw(|f| forge_top::ui::render(f, &app)).unwrap();
     let text = buffer_text(terminal.backend().buffer());
