@@ -279,7 +279,7 @@ fn the_mouse_wheel_scrolls_and_a_click_selects() {
     ));
     assert_eq!(app.selected, 3);
     let app = forge_top::app::App::new(forge_top::app::Config::default(), (120, 40));
-    let first_row = forge_top::ui::areas(ratatui::layout::Rect::new(0, 0, 120, 40), &app)
+    let first_row = forge_top::app::layout::screen((120, 40), app.focus)
         .slot_list_inner()
         .y;
     let (app, _, _) = drive(with(

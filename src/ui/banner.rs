@@ -6,7 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::{one_line, Theme};
+use super::theme::Theme;
+use crate::app::layout::one_line;
 use crate::app::App;
 use crate::model::{Link, Liveness, Role};
 
@@ -22,7 +23,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             };
             // Where the rest is: the log, which Tab brings up when the
             // screen has no room for it.
-            let log_shown = super::areas(frame.area(), app).events.height > 0;
+            let log_shown = crate::app::layout::areas(frame.area(), app.focus)
+                .events
+                .height
+                > 0;
             let more = match (active.len(), log_shown) {
                 (1, _) => String::new(),
                 (n, true) => format!("  (+{} more in the event log)", n - 1),
@@ -65,5 +69,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else {
         format!("{text}{}", " ".repeat(pad))
     };
-    super::put_lines(frame, area, [Line::from(Span::styled(text, style))]);
+    super::draw::put_lines(frame, area, [Line::from(Span::styled(text, style))]);
 }

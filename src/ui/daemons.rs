@@ -10,8 +10,9 @@ use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, number, Align, Column, Piece, MUST};
-use super::{block, Theme};
+use super::theme::Theme;
 use crate::app::App;
 use crate::model::{human, Coded, Liveness, Role, RoleState, Sample, Side, HOLDER_RELAYED};
 
@@ -306,5 +307,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         lines.push(me_line(s, app, t, inner.width));
     }
     lines.truncate(usize::from(inner.height));
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }

@@ -10,9 +10,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, number, Piece, MUST};
 use super::slots::state_word;
-use super::{block, words, Theme};
+use super::theme::Theme;
+use crate::app::layout::words;
 use crate::app::{App, DetailMode, Focus};
 use crate::model::{human, SlotState, SlotView, FRAME_RELAYED};
 
@@ -41,7 +43,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             vec![Piece::text(["reading…".into()], t.label, MUST)],
             inner.width,
         );
-        super::put_lines(frame, inner, [reading]);
+        super::draw::put_lines(frame, inner, [reading]);
         return;
     };
     let (state, _) = state_word(slot, t);
@@ -89,7 +91,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .into_iter()
         .skip(usize::from(app.detail_scroll))
         .collect();
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }
 
 /// A sentence in as many whole-word lines as it takes.

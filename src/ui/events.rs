@@ -7,8 +7,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::{block, words, Theme};
+use super::draw::block;
+use super::theme::Theme;
 use crate::alarms::Severity;
+use crate::app::layout::words;
 use crate::app::{App, Focus, LogFilter};
 use crate::model::human;
 
@@ -125,5 +127,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         );
     }
     lines.truncate(height);
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }

@@ -5,7 +5,7 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
-use super::Theme;
+use super::theme::Theme;
 use crate::app::App;
 use crate::model::{human, Coded, Link, OfflineKind, SegmentState};
 
@@ -153,7 +153,7 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else {
         line
     };
-    super::put_lines(frame, area, [line]);
+    super::draw::put_lines(frame, area, [line]);
 }
 
 /// The info line.
@@ -206,5 +206,5 @@ pub fn render_info(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             MUST,
         )],
     };
-    super::put_lines(frame, area, [fit::line(pieces, area.width)]);
+    super::draw::put_lines(frame, area, [fit::line(pieces, area.width)]);
 }

@@ -10,8 +10,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, Piece, MUST};
-use super::{block, Theme};
+use super::theme::Theme;
 use crate::app::App;
 use crate::model::{human, LatencyBin};
 
@@ -86,7 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     .take(usize::from(text_h))
     .map(|pieces| fit::line(pieces, text.width))
     .collect::<Vec<_>>();
-    super::put_lines(frame, text, lines);
+    super::draw::put_lines(frame, text, lines);
     if chart.height == 0 {
         return;
     }
@@ -96,12 +97,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             l,
             MUST,
         );
-        super::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
+        super::draw::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
         return;
     }
     let Some(layout) = chart_layout(&stats.bins, chart) else {
         let note = Piece::text(["(widen the terminal for the chart)".into()], l, MUST);
-        super::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
+        super::draw::put_lines(frame, chart, [fit::line(vec![note], chart.width)]);
         return;
     };
     let total: u64 = layout.bins.iter().map(|b| b.count).sum::<u64>().max(1);
@@ -129,7 +130,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         };
         line.push(Span::styled(format!("{pct:>SHARE_W$}"), v));
     }
-    super::put_lines(frame, chart, lines.into_iter().map(Line::from));
+    super::draw::put_lines(frame, chart, lines.into_iter().map(Line::from));
 }
 
 /// How the bars are laid out: which bins, in how many rows, how wide a bar.

@@ -1,13 +1,15 @@
 //! The segment picker (`o`, or no segment at start): every Forge segment in
 //! `/dev/shm` with its state, session, geometry, holders and rate.
 
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear};
 use ratatui::Frame;
 
 use super::fit::{self, number, Align, Column, MUST};
-use super::{words, Theme};
+use super::theme::Theme;
+use crate::app::layout::centred;
+use crate::app::layout::words;
 use crate::app::App;
 use crate::model::{human, RoleSummary};
 
@@ -30,10 +32,7 @@ fn holder(r: Option<&RoleSummary>) -> Vec<String> {
 /// Draws the picker in the body `area`.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let Some(picker) = &app.picker else { return };
-    let w = area.width.min(140);
-    let [popup] = Layout::horizontal([Constraint::Length(w)])
-        .flex(Flex::Center)
-        .areas(area);
+    let popup = centred(area, 140);
     frame.render_widget(Clear, area);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
@@ -120,5 +119,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             });
         }
     }
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }

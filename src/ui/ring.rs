@@ -4,8 +4,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{Gauge, Sparkline};
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, number, Piece, MUST};
-use super::{block, Theme};
+use super::theme::Theme;
 use crate::app::App;
 
 /// Draws the panel.
@@ -64,7 +65,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .take(usize::from(text_h))
         .map(|pieces| fit::line(pieces, text.width))
         .collect::<Vec<_>>();
-    super::put_lines(frame, text, lines);
+    super::draw::put_lines(frame, text, lines);
     let ratio = s.fill_ratio();
     let style = if ratio >= 1.0 {
         t.bar_high

@@ -11,8 +11,9 @@ use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, number, Align, Column, MUST};
-use super::{block, Theme};
+use super::theme::Theme;
 use crate::app::App;
 use crate::model::{human, Sample, SlotState, SlotView};
 
@@ -209,5 +210,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             inner.width,
         ));
     }
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }

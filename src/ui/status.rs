@@ -5,7 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
-use super::{one_line, Theme};
+use super::theme::Theme;
+use crate::app::layout::one_line;
 use crate::app::{App, PromptKind};
 use crate::keys::{When, BINDINGS};
 
@@ -78,5 +79,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
         fit::line(pieces, area.width)
     };
-    super::put_lines(frame, area, [line]);
+    super::draw::put_lines(frame, area, [line]);
 }

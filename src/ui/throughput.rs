@@ -5,8 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Sparkline;
 use ratatui::Frame;
 
+use super::draw::block;
 use super::fit::{self, Piece, MUST};
-use super::{block, ring::tail, Theme};
+use super::ring::tail;
+use super::theme::Theme;
 use crate::app::App;
 use crate::model::{human, OfflineKind};
 
@@ -49,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             )],
             inner.width,
         )));
-        super::put_lines(frame, inner, lines);
+        super::draw::put_lines(frame, inner, lines);
         return;
     }
     let r = &view.rates;
@@ -123,7 +125,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     .take(usize::from(text_h))
     .map(|pieces| fit::line(pieces, text.width))
     .collect::<Vec<_>>();
-    super::put_lines(frame, text, lines);
+    super::draw::put_lines(frame, text, lines);
     let history = tail(&view.history.frames, spark.width);
     // A quiet ring draws an empty line, not a wall of full bars.
     let max = history.iter().copied().max().unwrap_or(0).max(1);

@@ -5,7 +5,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::Frame;
 
-use super::{block, words, Theme};
+use super::draw::block;
+use super::theme::Theme;
+use crate::app::layout::words;
 use crate::app::App;
 
 const SPINNER: [&str; 4] = ["|", "/", "-", "\\"];
@@ -39,5 +41,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         "To bring one up: forge-init && (forge-stream & forge-core &), or everything at once: forge-top --demo. o picks another segment; forge-top --list lists them.",
         t.label,
     );
-    super::put_lines(frame, inner, lines);
+    super::draw::put_lines(frame, inner, lines);
 }

@@ -1,0 +1,219 @@
+//! Observations in: alarms first (always live), then the live view, its
+//! rates and histories; a whole-ring copy becomes the frozen image or a
+//! search's matches. Also what came back from the effects asked for.
+
+use super::state::*;
+use crate::alarms::Severity;
+use crate::model::*;
+
+impl App {
+    /// The answer to an effect, on the status line and in the log.
+    pub fn effect_done(&mut self, effect: &Effect, result: Result<String, String>) {
+        match (effect, result) {
+            (Effect::Burst(pid), Ok(m)) => {
+                self.alarms.burst_sent(
+                    *pid,
+                    self.live.sample.as_ref(),
+                    self.last_mono_ns,
+                    self.live.unix_ns,
+                );
+                self.note(Severity::Info, m);
+            }
+            (Effect::SaveImage, Ok(m)) => {
+                // Said after what the freeze said, not instead of it.
+                let before = self
+                    .status
+                    .take()
+                    .filter(|s| s.text.starts_with("frozen:"))
+                    .map(|s| s.text.trim_end_matches("; space thaws").to_owned());
+                let text = match before {
+                    Some(b) => format!("{b}; {m}; space thaws"),
+                    None => m,
+                };
+                self.note(Severity::Info, text);
+            }
+            (_, Ok(m)) => self.note(Severity::Info, m),
+            (Effect::Screenshot | Effect::SaveImage, Err(m)) => self.note(Severity::Critical, m),
+            (_, Err(m)) => self.note(Severity::Warning, m),
+        }
+    }
+
+    /// Where a seek took the cursor, or why it did not move.
+    pub fn sought(&mut self, result: Result<String, String>) {
+        match result {
+            Ok(m) => self.note(Severity::Info, m),
+            Err(m) => self.note(Severity::Warning, m),
+        }
+    }
+
+    /// Takes one observation into the live view (and the alarms).
+    pub fn observe(&mut self, mut obs: Observation) {
+        self.samples += 1;
+        self.last_mono_ns = obs.mono_ns;
+        if let Some(s) = &mut obs.sample {
+            for role in Role::ALL {
+                let line = match role {
+                    Role::Producer => &s.header.producer,
+                    Role::Consumer => &s.header.consumer,
+                };
+                let liveness = liveness(line, s.holder(role), self.config.thresholds.stale_ns);
+                s.holder_mut(role).liveness = liveness;
+            }
+        }
+        self.alarms.update(&obs, self.config.thresholds);
+        if self.status.as_ref().is_some_and(|st| {
+            st.at_mono_ns != 0 && obs.mono_ns.saturating_sub(st.at_mono_ns) > STATUS_NS
+        }) {
+            self.status = None;
+        }
+        let ring = obs.ring.take();
+        self.take_into_live(&obs);
+        if self.follow && !self.paused() {
+            if let Some(d) = &obs.detail {
+                self.selected = d.index;
+                self.selected_position = d.position;
+            }
+            if let Some(first) = obs.slots.first() {
+                self.list_first = first.index;
+            }
+        }
+        if let Some(img) = ring {
+            self.want_ring = false;
+            if let Some(f) = &mut self.frozen {
+                if f.image.is_none() {
+                    // The header, rates and rows of the moment the copy was
+                    // taken: all of the frozen screen is of one moment.
+                    f.view = self.live.clone();
+                    let took = img.took_ns;
+                    let skipped = img.skipped;
+                    f.image = Some(img.clone());
+                    // The post-mortem: the copy goes to disk as it is.
+                    if img.raw.is_some() {
+                        self.effects.push(Effect::SaveImage);
+                    }
+                    self.note(
+                        Severity::Info,
+                        format!(
+                            "frozen: the whole ring copied in {}{}; space thaws",
+                            human::duration_ns(took),
+                            if skipped > 0 {
+                                format!(" ({skipped} slots past the copy limit left out)")
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    );
+                }
+            }
+            self.found(&img);
+        }
+        if let Some(f) = &mut self.frozen {
+            f.samples += 1;
+        }
+        self.slots_dirty = false;
+        let n = self.slot_count();
+        if n > 0 && self.selected >= n {
+            self.selected = 0;
+        }
+        self.rescroll();
+    }
+
+    pub(super) fn take_into_live(&mut self, obs: &Observation) {
+        let v = &mut self.live;
+        v.offline = obs.offline.clone();
+        v.link = obs.link.clone();
+        v.reason = obs.reason.clone();
+        v.unix_ns = obs.unix_ns;
+        v.me = obs.me.clone();
+        // Our CPU time ticks at 10 ms: average it over a few seconds, each
+        // reading at the moment it was read.
+        let read_at = if obs.me.read_mono_ns != 0 {
+            obs.me.read_mono_ns
+        } else {
+            obs.mono_ns
+        };
+        if self.cpu_history.back().is_none_or(|(t, _)| *t != read_at) {
+            self.cpu_history.push_back((read_at, obs.me.cpu_time_ns));
+        }
+        while self
+            .cpu_history
+            .get(1)
+            .is_some_and(|(t, _)| obs.mono_ns.saturating_sub(*t) >= 5_000_000_000)
+        {
+            self.cpu_history.pop_front();
+        }
+        if let (Some(a), Some(b)) = (self.cpu_history.front(), self.cpu_history.back()) {
+            let dt = b.0.saturating_sub(a.0);
+            if dt > 0 {
+                v.me_cpu_pct = b.1.saturating_sub(a.1) as f64 * 100.0 / dt as f64;
+            }
+        }
+        if let Some(s) = &obs.sample {
+            let prev = self.prev.filter(|p| p.session == s.session_id());
+            if prev.is_none() {
+                // A new session: nothing of the old one's rates or history
+                // belongs on its screen.
+                v.rates = Rates::default();
+                v.history = History::default();
+            }
+            // Rates need a real interval: selection moves sample early.
+            let min_dt = (self.refresh.as_nanos() as u64 / 2).max(1);
+            // The previous sample moves only when a rate was computed (or
+            // there was none): a too-short interval leaves it in place.
+            let advance = match prev {
+                Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt => {
+                    let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
+                    let r = &mut v.rates;
+                    r.frames_per_s = s.head().saturating_sub(p.head) as f64 / dt;
+                    r.consumed_per_s = s.tail().saturating_sub(p.tail) as f64 / dt;
+                    r.bytes_per_s = s.header.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
+                    r.peak_frames_per_s = r.peak_frames_per_s.max(r.frames_per_s);
+                    r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);
+                    History::push(&mut v.history.frames, r.frames_per_s as u64);
+                    History::push(&mut v.history.bytes, r.bytes_per_s as u64);
+                    true
+                }
+                Some(_) => false,
+                None => true,
+            };
+            if advance {
+                History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
+                self.prev = Some(Prev {
+                    mono_ns: obs.mono_ns,
+                    session: s.session_id(),
+                    head: s.head(),
+                    tail: s.tail(),
+                    bytes: s.header.producer.bytes,
+                });
+                self.alarms.rates(obs, &v.rates);
+            }
+            v.sample = obs.sample.clone();
+            v.sample_unix_ns = obs.unix_ns;
+            v.sample_mono_ns = obs.mono_ns;
+            v.slots = obs.slots.clone();
+            v.detail = obs.detail.clone();
+        } else if obs.link == Link::Waiting && v.sample.is_none() {
+            v.slots.clear();
+            v.detail = None;
+        }
+        // A lost segment keeps its last good sample and slots on screen.
+    }
+}
+
+/// Is `line`'s holder running, stalled, stopped, dead…? From the kernel's
+/// role lock, the role state and the heartbeat's age against `stale_ns`.
+pub fn liveness(line: &SideSnapshot, holder: &Holder, stale_ns: u64) -> Liveness {
+    let state = line.role_state;
+    match holder.alive {
+        Some(true) => match holder.heartbeat_age_ns {
+            Some(age) if age > stale_ns => Liveness::Stalled,
+            _ => Liveness::Running,
+        },
+        Some(false) if state == RoleState::Active => Liveness::Dead,
+        Some(false) if state == RoleState::Stopped => Liveness::Stopped,
+        Some(false) if state == RoleState::Vacant => Liveness::Vacant,
+        Some(false) => Liveness::Unknown,
+        None if state == RoleState::Vacant => Liveness::Vacant,
+        None => Liveness::Unknown,
+    }
+}
