@@ -130,51 +130,28 @@ pub fn session(id: u64) -> String {
     format!("{id:#018x}")
 }
 
+/// `unix_ns` as RFC 3339 with nanoseconds, UTC: the one date formatter
+/// (humantime's) every spelling below is cut from.
+fn rfc3339(unix_ns: u64) -> String {
+    crate::units::rfc3339_ns(unix_ns)
+}
+
 /// Wall-clock time of day, UTC, with milliseconds: `12:34:56.789`.
 pub fn time_of_day(unix_ns: u64) -> String {
-    let ms = unix_ns / 1_000_000;
-    let s = ms / 1000;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        s / 3600 % 24,
-        s / 60 % 60,
-        s % 60,
-        ms % 1000
-    )
+    rfc3339(unix_ns)[11..23].to_owned()
 }
 
 /// Date and time, UTC: `2024-05-01 12:34:56`.
 pub fn date_time(unix_ns: u64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(unix_ns);
-    format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}")
+    let t = rfc3339(unix_ns);
+    format!("{} {}", &t[..10], &t[11..19])
 }
 
 /// `20240501-123456`, for file names.
 pub fn file_stamp(unix_ns: u64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(unix_ns);
-    format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
-}
-
-/// UTC year, month, day, hour, minute, second.
-fn civil(unix_ns: u64) -> (i64, u32, u32, u64, u64, u64) {
-    let s = unix_ns / 1_000_000_000;
-    let (y, m, d) = civil_from_days((s / 86_400) as i64);
-    (y, m, d, s / 3600 % 24, s / 60 % 60, s % 60)
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let t = rfc3339(unix_ns);
+    let digits = |r: std::ops::Range<usize>| t[r].replace(['-', ':'], "");
+    format!("{}-{}", digits(0..10), digits(11..19))
 }
 
 #[cfg(test)]
@@ -227,5 +204,7 @@ mod tests {
         assert_eq!(date_time(ns), "2024-02-29 12:00:00");
         assert_eq!(time_of_day(ns + 5_000_000), "12:00:00.005");
         assert_eq!(file_stamp(ns), "20240229-120000");
+        assert_eq!(date_time(u64::MAX), "2554-07-21 23:34:33");
+        assert_eq!(time_of_day(0), "00:00:00.000");
     }
 }
