@@ -7,7 +7,7 @@
 //! would expose a telemetry stream to the whole LAN by surprise. Without
 //! `--config` the bridge listens on loopback only and does not scout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use color_eyre::eyre::{eyre, Result, WrapErr};
@@ -17,6 +17,8 @@ use forge_holder::exit::EXIT_CODES_HELP;
 use zenoh::key_expr::KeyExpr;
 use zenoh::Config;
 
+use crate::auth::AuthKey;
+
 /// Where `out` listens, and `in` connects, when nothing else is said.
 pub const DEFAULT_ENDPOINT: &str = "tcp/127.0.0.1:7447";
 
@@ -24,17 +26,24 @@ pub const DEFAULT_ENDPOINT: &str = "tcp/127.0.0.1:7447";
 pub const DEFAULT_HISTORY_FRAMES: usize = 65_536;
 /// Bytes the sender keeps at most for that history.
 pub const DEFAULT_HISTORY_BYTES: usize = 64 << 20;
+/// Bytes of frames `in` keeps at most while they wait beyond a hole: as
+/// much as the sender's history holds, since a hole older than that is gone.
+pub const DEFAULT_MAX_PENDING: usize = 64 << 20;
 
 fn after_help() -> String {
     format!(
         "\
 Defaults (no --config): `out` listens on {DEFAULT_ENDPOINT} (loopback only) and `in`
-connects to it; multicast scouting is off. To reach another host, say where:
-  host A:  forge-bridge out --segment /forge_shm --key forge/a --listen tcp/10.0.0.1:7447
-  host B:  forge-bridge in  --key forge/a --segment /forge_b --init --connect tcp/10.0.0.1:7447
+connects to it; multicast scouting is off. To reach another host, give both ends
+the same key (every sample carries a MAC under it) and say where:
+  both:    forge-bridge keygen forge.key   (then copy it to host B, mode 0600)
+  host A:  forge-bridge out --segment /forge_shm --key forge/a --auth-key forge.key --listen tcp/10.0.0.1:7447
+  host B:  forge-bridge in  --key forge/a --auth-key forge.key --segment /forge_b --init --connect tcp/10.0.0.1:7447
   host B:  forge-core --segment /forge_b --verify
-TLS, authentication and access control are Zenoh's: write them in a Zenoh
-config file (JSON5) and pass it with --config (see docs/beyond-one-host.md).
+Without --auth-key, both ends refuse anything but loopback and Unix sockets
+(exit 2) unless told --insecure. TLS and access control are Zenoh's: write them
+in a Zenoh config file (JSON5) and pass it with --config (see
+docs/beyond-one-host.md).
 
 {EXIT_CODES_HELP}
      (`in`: 4 also when frames were lost for good: a gap the history could not fill)"
@@ -61,11 +70,21 @@ pub enum Command {
     Out(OutArgs),
     /// Subscribe to KEY and write every frame into a local ring.
     In(InArgs),
+    /// Write a new key file: 32 random bytes, mode 0600 (never overwrites).
+    Keygen(KeygenArgs),
     /// Measure Forge -> Zenoh -> Forge against Zenoh's own pub/sub.
     Bench(crate::bench::BenchArgs),
     /// One side of the benchmark's raw Zenoh baseline.
     #[command(hide = true)]
     BenchPeer(crate::bench::PeerArgs),
+}
+
+/// `forge-bridge keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the key (created with O_EXCL|O_NOFOLLOW, mode 0600).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
 }
 
 /// `forge-bridge out`.
@@ -77,7 +96,15 @@ pub struct OutArgs {
     #[command(flatten)]
     pub key: KeyArg,
     #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
     pub zenoh: ZenohArgs,
+    /// Largest sample, header and MAC included: every frame the ring holds
+    /// right now goes into one sample up to this bound (at least one frame
+    /// per sample, whatever its size).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::wire::DEFAULT_PACK_BYTES as u32,
+          value_parser = clap::value_parser!(u32).range(128..=(crate::wire::MAX_MESSAGE as i64)))]
+    pub pack_bytes: u32,
     /// Frames kept for receivers that missed some (a restarted `in`, a
     /// dropped link); a receiver further behind gets a reported gap.
     #[arg(long, value_name = "FRAMES", default_value_t = DEFAULT_HISTORY_FRAMES)]
@@ -114,6 +141,12 @@ pub struct InArgs {
     /// calls this --mode, which here is Zenoh's session mode).
     #[arg(long, value_name = "MODE", default_value = "600", value_parser = forge_cli::parse_mode)]
     pub segment_mode: u32,
+    /// Most bytes of frames kept in memory while they wait beyond a hole
+    /// for the history to fill it; later ones are asked for again.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PENDING)]
+    pub max_pending: usize,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     #[command(flatten)]
     pub zenoh: ZenohArgs,
     #[command(flatten)]
@@ -144,12 +177,117 @@ impl KeyArg {
         }
         if key.as_str().split('/').any(|chunk| chunk.starts_with('@')) {
             return Err(eyre!(
-                "--key {:?} has a chunk starting with '@': those are reserved (KEY/@status, KEY/@history)",
+                "--key {:?} has a chunk starting with '@': those are reserved (KEY/@status, KEY/@history, KEY/@session)",
                 self.key
             ));
         }
         Ok(key)
     }
+}
+
+/// The stream's secret.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AuthArgs {
+    /// The stream's key file (32 bytes, mode 0600; `forge-bridge keygen`
+    /// makes one). Every sample, status and history reply carries a MAC
+    /// under it, and `in` drops what fails. Give both ends the same file.
+    #[arg(long, value_name = "FILE")]
+    pub auth_key: Option<PathBuf>,
+    /// Without --auth-key, listen on and connect to other hosts anyway
+    /// (anyone who reaches the link can then inject frames).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl AuthArgs {
+    /// The key: the file's, or the public one.
+    pub fn key(&self) -> Result<AuthKey> {
+        match &self.auth_key {
+            Some(path) => AuthKey::load(path)
+                .map_err(|e| eyre!(e))
+                .with_suggestion(|| key_hint(path)),
+            None => Ok(AuthKey::public()),
+        }
+    }
+}
+
+fn key_hint(path: &Path) -> String {
+    format!(
+        "make one with: forge-bridge keygen {0} (and copy it to the other host with \
+         mode 0600); a key others can read is refused: chmod 600 {0}",
+        path.display()
+    )
+}
+
+/// Why a configuration is refused without a key: one line.
+pub fn check_exposure(config: &Config, auth: &AuthArgs, end: End) -> Result<(), String> {
+    if auth.auth_key.is_some() || auth.insecure {
+        return Ok(());
+    }
+    let why = "anyone who reaches it could inject frames into the far ring; give both ends \
+               --auth-key FILE (forge-bridge keygen FILE), or say --insecure";
+    let verb = |what: &str| match what {
+        "listen" => "listen on",
+        _ => "connect to",
+    };
+    for what in ["listen", "connect"] {
+        let endpoints = config
+            .get_json(&format!("{what}/endpoints"))
+            .ok()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .unwrap_or(serde_json::Value::Null);
+        let mut all = Vec::new();
+        strings(&endpoints, &mut all);
+        if let Some(bad) = all.iter().find(|e| !is_local_endpoint(e)) {
+            return Err(format!(
+                "forge-bridge {}: refusing to {} {bad} without --auth-key: {why}",
+                end.name(),
+                verb(what)
+            ));
+        }
+    }
+    if config
+        .get_json("scouting/multicast/enabled")
+        .is_ok_and(|v| v == "true")
+    {
+        return Err(format!(
+            "forge-bridge {}: refusing multicast scouting without --auth-key: {why}",
+            end.name()
+        ));
+    }
+    Ok(())
+}
+
+fn strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Is a Zenoh endpoint (`proto/address[?…][#…]`) a Unix socket or a
+/// loopback address? Host names other than `localhost` are not taken on
+/// trust: they may resolve anywhere.
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    let Some((proto, rest)) = endpoint.split_once('/') else {
+        return false;
+    };
+    if proto == "unixsock-stream" {
+        return true;
+    }
+    let address = rest.split(['?', '#']).next().unwrap_or("");
+    let host = match address.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => return false,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host == "localhost" {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// How the bridge uses its ring.
@@ -211,6 +349,16 @@ pub enum End {
     Out,
     /// The subscriber: connects by default.
     In,
+}
+
+impl End {
+    /// "out" or "in".
+    pub fn name(self) -> &'static str {
+        match self {
+            End::Out => "out",
+            End::In => "in",
+        }
+    }
 }
 
 impl ZenohArgs {
@@ -335,6 +483,75 @@ mod tests {
         let c = args.config(End::Out).unwrap();
         assert_eq!(get(&c, "access_control/enabled"), "true");
         assert_eq!(get(&c, "listen/endpoints"), r#"["tcp/10.254.0.1:7447"]"#);
+    }
+
+    #[test]
+    fn only_loopback_and_unix_sockets_count_as_local() {
+        for ok in [
+            "tcp/127.0.0.1:7447",
+            "tcp/127.3.4.5:1",
+            "tcp/[::1]:7447",
+            "tcp/localhost:7447",
+            "unixsock-stream//tmp/forge.sock",
+            "tcp/127.0.0.1:7447#iface=lo",
+        ] {
+            assert!(is_local_endpoint(ok), "{ok}");
+        }
+        for bad in [
+            "tcp/10.254.0.1:7447",
+            "tcp/0.0.0.0:7447",
+            "tcp/[::]:0",
+            "tcp/example.org:7447",
+            "tcp/127.0.0.1",
+            "udp/192.168.1.1:7447",
+            "nonsense",
+        ] {
+            assert!(!is_local_endpoint(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn without_a_key_only_local_endpoints_pass_unless_insecure() {
+        let no_key = AuthArgs::default();
+        let c = ZenohArgs::default().config(End::Out).unwrap();
+        assert!(check_exposure(&c, &no_key, End::Out).is_ok());
+        let remote = ZenohArgs {
+            connect: vec!["tcp/10.254.0.1:7447".into()],
+            ..ZenohArgs::default()
+        };
+        let c = remote.config(End::In).unwrap();
+        let e = check_exposure(&c, &no_key, End::In).unwrap_err();
+        assert!(
+            e.contains("connect to tcp/10.254.0.1:7447") && e.contains("--auth-key"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'));
+        let insecure = AuthArgs {
+            insecure: true,
+            ..AuthArgs::default()
+        };
+        assert!(check_exposure(&c, &insecure, End::In).is_ok());
+        let keyed = AuthArgs {
+            auth_key: Some("k".into()),
+            ..AuthArgs::default()
+        };
+        assert!(check_exposure(&c, &keyed, End::In).is_ok());
+        let scouting = ZenohArgs {
+            multicast_scouting: true,
+            ..ZenohArgs::default()
+        };
+        let c = scouting.config(End::Out).unwrap();
+        assert!(check_exposure(&c, &no_key, End::Out)
+            .unwrap_err()
+            .contains("scouting"));
+        // A config file without endpoints gets Zenoh's defaults: every
+        // interface for a peer.
+        let acl = ZenohArgs {
+            config: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/zenoh-acl.example.json5").into()),
+            ..ZenohArgs::default()
+        };
+        let c = acl.config(End::Out).unwrap();
+        assert!(check_exposure(&c, &no_key, End::Out).is_err());
     }
 
     #[test]

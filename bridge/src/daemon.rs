@@ -153,6 +153,7 @@ impl StatusThread {
         let handle = status::spawn(
             session.clone(),
             crate::wire::status_key(key),
+            key.to_string(),
             who,
             counters,
             stop.clone(),

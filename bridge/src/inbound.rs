@@ -1,22 +1,32 @@
-//! `forge-bridge in`: subscribes to a key and writes every frame it
-//! receives into a local ring as its producer, committed with
+//! `forge-bridge in`: subscribes to a key and writes every authenticated
+//! frame it receives into a local ring as its producer, committed with
 //! `FRAME_RELAYED` so that readers check the origin's sequence.
 //!
 //! ```text
-//!  Zenoh receive task ──KEY sample──▶ check ──▶ sequencer ──▶ ring (waits while full:
-//!        │            ──KEY/@status──▶ sequencer (tail check)     the network backs up)
-//!        │            ──history reply─▶ check ──▶ sequencer ──▶ ring
-//!  main thread: every 10 ms — stop, segment checks, heartbeat, and the history
-//!               query the sequencer asks for (never sent from a Zenoh callback)
+//!  Zenoh receive task ──KEY pack───────▶ MAC ─▶ session? ─▶ sequencer ─▶ ring (waits while full:
+//!        │            ──KEY/@status────▶ MAC ─▶ sequencer (tail check)    the network backs up)
+//!        │            ──history reply──▶ MAC, our nonce ─▶ sequencer ─▶ ring
+//!        │            ──session reply──▶ MAC, our nonce ─▶ follow that session
+//!  main thread: every 10 ms — stop, segment checks, heartbeat, and the queries
+//!               the sequencer and the session tracker ask for (never sent from a callback)
 //! ```
+//!
+//! Nothing that fails its MAC changes anything: it is counted
+//! (`unauthenticated`) and dropped. Authenticated messages change state
+//! only within what the sender can vouch for: a frame is written at its
+//! place in the sequence or waits for the hole before it to be filled; a
+//! range is declared lost only when the sender's history says it is gone
+//! (in answer to our query, bound to its nonce); the session followed
+//! changes only when the sender, asked with a fresh nonce, names a new one
+//! (see `origin.rs`), so captured samples of an old session, replayed,
+//! are stale and never replace the ring.
 //!
 //! Frames are written from Zenoh's callbacks, under one mutex, without a
 //! thread hop: while the ring is full the callback waits, Zenoh stops
-//! reading the link, and the sender's `put` blocks in turn. Nothing is
-//! dropped on the way; frames missed across a restart or a dropped link
-//! are asked from the sender's history, and what it no longer has is
-//! reported as lost (a log line, the `lost` counter, exit code 4), and the
-//! far ring's `forge-core --verify` sees the same gap.
+//! reading the link, and the sender's `put` blocks in turn. A pack that
+//! continues the stream is written straight from the received bytes (no
+//! copy besides the one into the slots); only frames that must wait are
+//! copied.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -31,21 +41,21 @@ use forge_fabric::{
     Claim, CreateOptions, Observer, Producer, Role, Segment, SegmentError, SessionError,
     WaitStrategy,
 };
-use forge_frame::decode_header;
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
-use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
-use zenoh::query::ConsolidationMode;
+use zenoh::query::{ConsolidationMode, QueryTarget};
 use zenoh::sample::Sample;
 use zenoh::{Session, Wait};
 
-use crate::args::{End, InArgs};
+use crate::args::{self, End, InArgs};
+use crate::auth::AuthKey;
 use crate::daemon::{self, RingEnd, StatusThread, PROGRAM};
-use crate::sequencer::{Effects, Origin, Sequencer};
+use crate::origin::{Decision, Origins, Verdict};
+use crate::sequencer::{Effects, Range, Sequencer};
 use crate::status::{Counters, Identity, Status};
-use crate::wire::{self, Range, Rejected};
+use crate::wire::{self, Kind, Message, Query, Rejected, NONCE_LEN};
 
 /// How often the main thread looks around.
 const TICK: Duration = Duration::from_millis(10);
@@ -53,10 +63,13 @@ const TICK: Duration = Duration::from_millis(10);
 const WAIT_SLICE: Duration = Duration::from_millis(5);
 /// Longest time between housekeeping passes while waiting for space.
 const HOUSEKEEPING_NS: u64 = 10_000_000;
-/// How long a history query may take.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Most bytes of live frames buffered while a recovery is under way.
-const PENDING_LIMIT: usize = 256 << 20;
+/// How long a history query may take before it is asked again.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a session query may take.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(2);
+/// Least time between two session queries, and after a history query that
+/// left a hole before the next.
+const ASK_AGAIN_NS: u64 = 200_000_000;
 /// Rejected samples reported one by one.
 const REJECTS_PRINTED: u64 = 10;
 /// How long a ring being replaced is left to its reader to drain.
@@ -67,6 +80,11 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let name = args.segment.segment.clone();
     let key = args.key.key_expr()?;
     let config = args.zenoh.config(End::In)?;
+    if let Err(line) = args::check_exposure(&config, &args.auth, End::In) {
+        eprintln!("{line}");
+        return Ok(Exit::Usage);
+    }
+    let auth = args.auth.key()?;
     if args.ring.parent.die_with_parent {
         forge_cli::die_with_parent()?;
     }
@@ -89,6 +107,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
     Counters::set(&counters.ring_session, segment.session_id());
+    Counters::set(&counters.pending_limit, args.max_pending as u64);
     let writer = Writer {
         segment,
         producer: Some(producer),
@@ -107,11 +126,18 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     };
     let shared = Arc::new(Shared {
         inbound: Mutex::new(Inbound {
-            seq: Sequencer::new(resume, PENDING_LIMIT),
+            auth: auth.clone(),
+            stream: key.to_string(),
+            origins: Origins::new(resume),
+            seq: Sequencer::new(None, args.max_pending),
+            pending_limit: args.max_pending,
+            query: None,
+            hello: None,
             writer,
             counters: counters.clone(),
             end: None,
             rejects_printed: 0,
+            overflow_reported: false,
             fx: Effects::default(),
             frames: 0,
             bytes: 0,
@@ -119,6 +145,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         }),
         ended: AtomicBool::new(false),
         query_done: AtomicBool::new(false),
+        hello_done: AtomicBool::new(false),
         main: std::thread::current(),
         core: args.ring.core,
         counters: counters.clone(),
@@ -129,10 +156,12 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         key: key.to_string(),
         segment: name.clone(),
         zid: session.zid().to_string(),
+        auth: auth.clone(),
     };
     let status = StatusThread::start(&session, &key, who.clone(), counters.clone());
     eprintln!(
-        "{PROGRAM} in: pid {}, subscribed to {key} (zid {}), writing into {name} (session {}) {}",
+        "{PROGRAM} in: pid {}, subscribed to {key} (zid {}), writing into {name} (session {}) {}; {}; \
+         frames beyond a hole wait in memory up to {} bytes (--max-pending)",
         std::process::id(),
         who.zid,
         forge_cli::human::session(counters.ring_session.load(Ordering::Relaxed)),
@@ -142,7 +171,13 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
                 forge_cli::human::session(s)
             ),
             None => "from the first frame that comes".to_owned(),
-        }
+        },
+        if auth.is_secret() {
+            "samples authenticated with the --auth-key"
+        } else {
+            "samples NOT authenticated (no --auth-key: a MAC under a public key, integrity only)"
+        },
+        args.max_pending,
     );
 
     let end = main_loop(&shared, &session, &key, &control);
@@ -166,15 +201,20 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
         eprintln!("{PROGRAM} in: stopping: {why}");
     }
     eprintln!(
-        "{PROGRAM} in: wrote {} frames ({} bytes), next sequence {}; recovered {}, lost {} in {} gaps, \
-         rejected {}, duplicates dropped {}",
+        "{PROGRAM} in: wrote {} frames ({} bytes) from {} samples, next sequence {}; recovered {}, \
+         lost {} in {} gaps; dropped: {} unauthenticated, {} replayed, {} stale, {} unconfirmed, \
+         {} duplicates",
         final_status.frames,
         final_status.bytes,
+        final_status.packs,
         final_status.next_sequence,
         final_status.recovered,
         final_status.lost,
         final_status.gaps,
-        final_status.rejected,
+        final_status.unauthenticated,
+        final_status.replayed,
+        final_status.stale,
+        final_status.unconfirmed,
         final_status.duplicates,
     );
     if exit == Exit::Ok && final_status.lost > 0 {
@@ -241,7 +281,7 @@ fn resume_point(segment: &Segment, head: u64) -> Option<(u64, u64)> {
     if relay == 0 || head == 0 {
         return None;
     }
-    let last = head - 1;
+    let last = head.wrapping_sub(1);
     let observer = Observer::open(segment.name(), Duration::from_secs(1)).ok()?;
     let slot = observer
         .read_slot((last % u64::from(segment.slot_count())) as u32)
@@ -249,8 +289,8 @@ fn resume_point(segment: &Segment, head: u64) -> Option<(u64, u64)> {
     if slot.position != Some(last) || slot.flags & FRAME_RELAYED == 0 || slot.torn {
         return None;
     }
-    let header = decode_header(&slot.bytes).ok()?;
-    Some((relay, header.sequence.wrapping_add(1)))
+    let sequence = wire::frame_sequence(&slot.bytes)?;
+    Some((relay, sequence.wrapping_add(1)))
 }
 
 /// What the callbacks and the main thread share.
@@ -260,6 +300,8 @@ struct Shared {
     ended: AtomicBool,
     /// The history query under way ended (its callback was dropped).
     query_done: AtomicBool,
+    /// The session query under way ended.
+    hello_done: AtomicBool,
     main: Thread,
     /// `--core`: where the threads that write the ring run.
     core: Option<u32>,
@@ -287,7 +329,7 @@ impl Shared {
             // SYNC: a flag for the main thread; the end itself is read under the lock.
             self.ended.store(true, Ordering::Relaxed);
             self.main.unpark();
-        } else if inbound.seq.recovering() {
+        } else if inbound.wants_a_query() {
             self.main.unpark();
         }
     }
@@ -318,7 +360,7 @@ fn subscribe(
     let s = shared.clone();
     let data = session
         .declare_subscriber(key.clone())
-        .callback(move |sample: Sample| s.with(|i| i.on_frame(&sample, false)))
+        .callback(move |sample: Sample| s.with(|i| i.on_pack(&sample)))
         .wait()
         .map_err(|e| eyre!("cannot subscribe to {key}: {e}"))?;
     let s = shared.clone();
@@ -335,13 +377,15 @@ fn subscribe(
 }
 
 /// Every [`TICK`]: stop, the end of a callback's run, the segment, idle
-/// housekeeping, and the history query the sequencer wants.
+/// housekeeping, and the queries wanted.
 fn main_loop(
     shared: &Arc<Shared>,
     session: &Session,
     key: &KeyExpr<'static>,
     control: &Control,
 ) -> RingEnd {
+    let mut next_hello_ns = 0u64;
+    let mut next_query_ns = 0u64;
     loop {
         std::thread::park_timeout(TICK);
         if control.stop_requested() {
@@ -362,10 +406,18 @@ fn main_loop(
         if inbound.end.is_some() {
             return RingEnd::Stopped;
         }
-        // SYNC: set by the query's drop guard; the replies it followed were
-        // handled under the lock we hold.
+        let now = monotonic_ns();
+        // SYNC: set by the queries' drop guards; the replies they followed
+        // were handled under the lock we hold.
+        if shared.hello_done.swap(false, Ordering::Relaxed) {
+            inbound.hello = None;
+            inbound.origins.unanswered();
+            next_hello_ns = now + ASK_AGAIN_NS;
+        }
+        // SYNC: as above.
         if shared.query_done.swap(false, Ordering::Relaxed) {
             inbound.query_finished();
+            next_query_ns = now + ASK_AGAIN_NS / 10;
         }
         if let Err(end) = inbound.writer.housekeeping() {
             inbound.end = Some(end);
@@ -373,60 +425,99 @@ fn main_loop(
         }
         inbound.update_gauges();
         inbound.publish_counts();
-        let query = inbound.seq.take_query();
+        let hello = (inbound.hello.is_none() && now >= next_hello_ns && inbound.origins.take_ask())
+            .then(Query::session);
+        if let Some(q) = &hello {
+            inbound.hello = Some(q.nonce);
+        }
+        let query = if inbound.query.is_none() && now >= next_query_ns {
+            inbound
+                .seq
+                .take_query()
+                .map(|Range { from, to }| Query::history(from, to))
+        } else {
+            None
+        };
+        if let Some(q) = &query {
+            inbound.query = Some(q.nonce);
+        }
+        let auth = inbound.auth.clone();
         drop(inbound);
-        if let Some(range) = query {
-            ask_history(shared, session, key, range);
+        if let Some(q) = hello {
+            ask(shared, session, &auth, key, q);
+        }
+        if let Some(q) = query {
+            ask(shared, session, &auth, key, q);
         }
     }
 }
 
-/// Sends one history query; replies go through the same path as live
-/// frames, and the end of the query (its callback dropped) sets
-/// `query_done`.
-fn ask_history(shared: &Arc<Shared>, session: &Session, key: &KeyExpr<'static>, range: Range) {
-    struct Done(Arc<Shared>);
+/// Sends one query; its replies go to the state with the query's nonce,
+/// and its end (the callback dropped) sets `query_done` or `hello_done`.
+fn ask(shared: &Arc<Shared>, session: &Session, auth: &AuthKey, key: &KeyExpr<'static>, q: Query) {
+    struct Done(Arc<Shared>, Kind);
     impl Drop for Done {
         fn drop(&mut self) {
+            let flag = match self.1 {
+                Kind::SessionQuery => &self.0.hello_done,
+                _ => &self.0.query_done,
+            };
             // SYNC: read by the main thread's swap; see `main_loop`.
-            self.0.query_done.store(true, Ordering::Relaxed);
+            flag.store(true, Ordering::Relaxed);
             self.0.main.unpark();
         }
     }
-    Counters::add(&shared.counters.queries, 1);
-    let done = Done(shared.clone());
-    let selector = format!("{}?{}", wire::history_key(key), range.parameters());
+    let (qkey, timeout) = match q.kind {
+        Kind::SessionQuery => (wire::session_key(key), SESSION_TIMEOUT),
+        _ => {
+            Counters::add(&shared.counters.queries, 1);
+            (wire::history_key(key), QUERY_TIMEOUT)
+        }
+    };
+    let done = Done(shared.clone(), q.kind);
+    let selector = format!("{qkey}?{}", q.parameters(auth, key.as_str()));
+    let nonce = q.nonce;
     let sent = session
         .get(&selector)
         .consolidation(ConsolidationMode::None)
+        .target(QueryTarget::All)
         .congestion_control(CongestionControl::Block)
-        .timeout(QUERY_TIMEOUT)
+        .timeout(timeout)
         .callback(move |reply| {
             let shared = &done.0;
             match reply.result() {
-                Ok(sample) => shared.with(|i| i.on_frame(sample, true)),
-                Err(e) => eprintln!(
-                    "{PROGRAM} in: the history refused a query: {}",
-                    e.payload().try_to_string().unwrap_or_default()
-                ),
+                Ok(sample) => shared.with(|i| i.on_reply(sample, nonce)),
+                Err(e) => {
+                    shared.with(|i| i.refused(&e.payload().try_to_string().unwrap_or_default()))
+                }
             }
         })
         .wait();
     if let Err(e) = sent {
         // The callback (and its guard) is gone: the query counts as done.
-        eprintln!("{PROGRAM} in: cannot query the history at {selector}: {e}");
+        eprintln!("{PROGRAM} in: cannot query {qkey}: {e}");
     }
 }
 
-/// The receiving state: the sequencer and the ring it writes into.
+/// The receiving state: who is followed, the sequencer, and the ring.
 struct Inbound {
-    seq: Sequencer<ZBytes>,
+    auth: AuthKey,
+    /// The stream key, as every MAC binds it.
+    stream: String,
+    origins: Origins,
+    seq: Sequencer<Vec<u8>>,
+    pending_limit: usize,
+    /// Nonce of the history query under way.
+    query: Option<[u8; NONCE_LEN]>,
+    /// Nonce of the session query under way.
+    hello: Option<[u8; NONCE_LEN]>,
     writer: Writer,
     counters: Arc<Counters>,
     end: Option<RingEnd>,
     rejects_printed: u64,
-    /// Reused from frame to frame.
-    fx: Effects<ZBytes>,
+    overflow_reported: bool,
+    /// Reused from step to step.
+    fx: Effects<Vec<u8>>,
     /// Frames, bytes and next sequence written; published each tick.
     frames: u64,
     bytes: u64,
@@ -434,65 +525,168 @@ struct Inbound {
 }
 
 impl Inbound {
-    /// A frame from the live stream or (`from_history`) a history reply.
-    fn on_frame(&mut self, sample: &Sample, from_history: bool) {
-        let payload = sample.payload();
-        let attachment = sample.attachment().map(ZBytes::to_bytes);
-        let checked = match wire::check(&payload.to_bytes(), attachment.as_deref()) {
-            Ok(c) => c,
-            Err(why) => return self.reject(sample, &why),
+    fn wants_a_query(&self) -> bool {
+        self.seq.recovering() && self.query.is_none()
+    }
+
+    /// A sample on KEY: a pack of live frames.
+    fn on_pack(&mut self, sample: &Sample) {
+        let payload = sample.payload().to_bytes();
+        let m = match wire::open(&self.auth, &self.stream, &payload) {
+            Ok(m) if m.header.kind == Kind::Frames => m,
+            Ok(m) => return self.replayed(Rejected::Misplaced(m.header.kind)),
+            Err(why) => return self.unauthenticated(sample, &why),
         };
-        match self.seq.origin(checked.session) {
-            Origin::Same => {}
-            Origin::Stale => return Counters::add(&self.counters.stale, 1),
-            Origin::New { old, new } => {
-                if let Err(end) = self.new_origin(old, new) {
+        let h = m.header;
+        Counters::add(&self.counters.packs, 1);
+        match self.origins.sample(h.session, h.first) {
+            Verdict::Follow => {}
+            Verdict::Stale => return Counters::add(&self.counters.stale, h.count()),
+            Verdict::Unconfirmed => return Counters::add(&self.counters.unconfirmed, h.count()),
+        }
+        if self.seq.in_order(h.first) {
+            // The stream continues: straight from the received bytes.
+            for (seq, frame) in wire::frames(&m) {
+                if let Err(end) = self.writer.write(frame, h.session) {
                     self.end = Some(end);
                     return;
                 }
+                self.frames += 1;
+                self.bytes += frame.len() as u64;
+                self.next = seq.wrapping_add(1);
             }
+            self.seq.wrote(h.end);
+            return;
         }
-        Counters::set(&self.counters.origin_session, checked.session);
         let mut fx = std::mem::take(&mut self.fx);
-        if from_history {
-            self.seq.reply(checked.sequence, payload.clone(), &mut fx);
-        } else {
-            self.seq.live(checked.sequence, payload.clone(), &mut fx);
+        for (seq, frame) in wire::frames(&m) {
+            self.seq.live(seq, frame.to_vec(), &mut fx);
         }
         self.apply(&mut fx);
-        // Kept for the next frame: its vectors keep their capacity.
         self.fx = fx;
     }
 
-    /// A status on KEY/@status: the sender's, for the tail check.
+    /// A reply to one of our queries (`nonce`).
+    fn on_reply(&mut self, sample: &Sample, nonce: [u8; NONCE_LEN]) {
+        let payload = sample.payload().to_bytes();
+        let m = match wire::open(&self.auth, &self.stream, &payload) {
+            Ok(m) => m,
+            Err(why) => return self.unauthenticated(sample, &why),
+        };
+        // Bound to the query it answers, and that query must be ours and
+        // under way: a captured reply, replayed, is neither.
+        let h = m.header;
+        let current = match h.kind {
+            Kind::Session => self.hello,
+            Kind::HistoryFrames | Kind::Gone => self.query,
+            other => return self.replayed(Rejected::Misplaced(other)),
+        };
+        if h.nonce != nonce || current != Some(nonce) {
+            return self.replayed(Rejected::Misplaced(h.kind));
+        }
+        if h.kind == Kind::Session {
+            return self.on_session(&m);
+        }
+        if self.origins.followed() != Some(h.session) {
+            return Counters::add(&self.counters.stale, h.count());
+        }
+        let mut fx = std::mem::take(&mut self.fx);
+        if h.kind == Kind::Gone {
+            self.seq.gone(h.first, h.end, &mut fx);
+        } else {
+            for (seq, frame) in wire::frames(&m) {
+                self.seq.reply(seq, frame.to_vec(), &mut fx);
+            }
+        }
+        self.apply(&mut fx);
+        self.fx = fx;
+    }
+
+    /// The sender's answer to our session query.
+    fn on_session(&mut self, m: &Message<'_>) {
+        use forge_cli::human::session;
+        let h = m.header;
+        let (old, start, resume) = match self.origins.answer(h.session, h.first) {
+            Decision::Same => return,
+            Decision::Adopt {
+                session: s,
+                resume,
+                start,
+            } => {
+                eprintln!(
+                    "{PROGRAM} in: the sender publishes origin session {} (sequences {}..{} kept); \
+                     following it",
+                    session(s),
+                    h.first,
+                    h.end
+                );
+                (None, start, resume)
+            }
+            Decision::Replace { old, new, start } => {
+                eprintln!(
+                    "{PROGRAM} in: the origin ring was re-initialized: the sender now publishes \
+                     session {} (the far ring holds session {})",
+                    session(new),
+                    session(old)
+                );
+                (Some(old), start, None)
+            }
+        };
+        // The far ring holds frames of another session only if one was
+        // written: then it must be replaced (or the run ends, exit 3).
+        if let Some(old) = old.filter(|_| self.writer.relay_session != 0) {
+            if let Err(end) = self.new_origin(old, h.session) {
+                self.end = Some(end);
+                return;
+            }
+        }
+        Counters::set(&self.counters.origin_session, h.session);
+        self.seq = Sequencer::new(resume.or(start), self.pending_limit);
+        // A query under way was for the old session's sequence.
+        self.query = None;
+    }
+
+    /// A status on KEY/@status: the sender's, for the tail check. It can
+    /// ask for a query, never move `next`.
     fn on_status(&mut self, sample: &Sample) {
-        let Ok(text) = sample.payload().try_to_string() else {
-            return;
+        let Some(attachment) = sample.attachment().map(|a| a.to_bytes()) else {
+            return self.unauthenticated(sample, &Rejected::Short { len: 0 });
         };
-        let Ok(status) = serde_json::from_str::<Status>(&text) else {
-            return;
+        let payload = sample.payload().to_bytes();
+        let header = match wire::open_status(&self.auth, &self.stream, &payload, &attachment) {
+            Ok(h) => h,
+            Err(why) => return self.unauthenticated(sample, &why),
         };
-        if status.mode == "out" && Some(status.origin_session_id) == self.seq.session() {
-            self.seq.status(status.next_sequence);
+        if header.kind == Kind::OutStatus && self.origins.followed() == Some(header.session) {
+            self.seq.status(header.end);
         }
     }
 
     /// The history query under way ended.
     fn query_finished(&mut self) {
-        let mut fx = Effects::default();
-        self.seq.query_done(&mut fx);
-        self.apply(&mut fx);
+        self.query = None;
+        self.seq.query_done();
     }
 
-    fn apply(&mut self, fx: &mut Effects<ZBytes>) {
+    /// The sender (or a stranger) refused a query.
+    fn refused(&mut self, why: &str) {
+        self.rejects_printed += 1;
+        if self.rejects_printed <= REJECTS_PRINTED {
+            eprintln!(
+                "{PROGRAM} in: a query was refused: {why} (do both ends use the same --auth-key?)"
+            );
+        }
+    }
+
+    fn apply(&mut self, fx: &mut Effects<Vec<u8>>) {
         let c = &self.counters;
         for &(from, to) in &fx.lost {
             let n = to.wrapping_sub(from);
             Counters::add(&c.lost, n);
             Counters::add(&c.gaps, 1);
             eprintln!(
-                "{PROGRAM} in: gap: frames {from}..{to} lost for good ({n} frames): not in the \
-                 sender's history; readers of the ring will see the same gap"
+                "{PROGRAM} in: gap: frames {from}..{to} lost for good ({n} frames): the sender's \
+                 history says they are gone; readers of the ring will see the same gap"
             );
         }
         if fx.duplicates != 0 {
@@ -501,7 +695,7 @@ impl Inbound {
         if fx.recovered != 0 {
             Counters::add(&c.recovered, fx.recovered);
         }
-        let origin = self.seq.session().unwrap_or(0);
+        let origin = self.origins.followed().unwrap_or(0);
         for (seq, frame) in fx.write.drain(..) {
             if let Err(end) = self.writer.write(&frame, origin) {
                 self.end = Some(end);
@@ -512,6 +706,15 @@ impl Inbound {
             self.next = seq.wrapping_add(1);
         }
         fx.clear();
+        let overflowed = self.seq.take_overflowed();
+        if overflowed > 0 && !self.overflow_reported {
+            self.overflow_reported = true;
+            eprintln!(
+                "{PROGRAM} in: frames waiting beyond a hole reached the bound of {} bytes \
+                 (--max-pending): later ones are left to the sender's history",
+                self.pending_limit
+            );
+        }
     }
 
     /// The counters kept under the lock, for the status (every tick).
@@ -522,18 +725,35 @@ impl Inbound {
     }
 
     #[cold]
-    fn reject(&mut self, sample: &Sample, why: &Rejected) {
-        Counters::add(&self.counters.rejected, 1);
+    fn unauthenticated(&mut self, sample: &Sample, why: &Rejected) {
+        Counters::add(&self.counters.unauthenticated, 1);
         self.rejects_printed += 1;
         if self.rejects_printed <= REJECTS_PRINTED {
             eprintln!(
-                "{PROGRAM} in: rejected a sample on {} ({} bytes, {}): {why}",
+                "{PROGRAM} in: dropped a sample on {} ({} bytes, {}): {why}{}",
                 sample.key_expr(),
                 sample.payload().len(),
-                why.name()
+                why.name(),
+                if *why == Rejected::Tag {
+                    " (do both ends use the same --auth-key?)"
+                } else {
+                    ""
+                }
             );
         } else if self.rejects_printed == REJECTS_PRINTED + 1 {
-            eprintln!("{PROGRAM} in: more samples rejected; counting them in the status");
+            eprintln!("{PROGRAM} in: more samples dropped; counting them in the status");
+        }
+    }
+
+    #[cold]
+    fn replayed(&mut self, why: Rejected) {
+        Counters::add(&self.counters.replayed, 1);
+        self.rejects_printed += 1;
+        if self.rejects_printed <= REJECTS_PRINTED {
+            eprintln!(
+                "{PROGRAM} in: dropped an authenticated message ({why}): a reply to no query \
+                 under way, or a replay"
+            );
         }
     }
 
@@ -542,27 +762,15 @@ impl Inbound {
     /// the origin's was; else end the run (exit 3).
     #[cold]
     fn new_origin(&mut self, old: u64, new: u64) -> Result<(), RingEnd> {
-        use forge_cli::human::session;
-        eprintln!(
-            "{PROGRAM} in: the origin ring was re-initialized: session {} -> {}",
-            session(old),
-            session(new)
-        );
-        if self.seq.recovering() {
-            eprintln!(
-                "{PROGRAM} in: the recovery under way for session {} is abandoned",
-                session(old)
-            );
-        }
         if self.writer.replace.is_none() {
             return Err(RingEnd::OriginChanged { old, new });
         }
         self.writer.replace_segment()?;
+        Counters::add(&self.counters.replaced, 1);
         Counters::set(
             &self.counters.ring_session,
             self.writer.segment.session_id(),
         );
-        self.seq.restart(new);
         Ok(())
     }
 
@@ -570,6 +778,10 @@ impl Inbound {
         let (head, tail) = self.writer.segment.indices();
         Counters::set(&self.counters.backlog, head.saturating_sub(tail));
         Counters::set(&self.counters.pending, self.seq.pending() as u64);
+        Counters::set(
+            &self.counters.pending_bytes,
+            self.seq.pending_bytes() as u64,
+        );
     }
 }
 
@@ -589,9 +801,9 @@ struct Writer {
 }
 
 impl Writer {
-    /// Writes one frame, waiting while the ring is full.
-    fn write(&mut self, frame: &ZBytes, origin: u64) -> Result<(), RingEnd> {
-        let bytes = frame.to_bytes();
+    /// Writes one frame, bytes unchanged, waiting while the ring is full.
+    #[inline]
+    fn write(&mut self, frame: &[u8], origin: u64) -> Result<(), RingEnd> {
         if self.relay_session != origin {
             // Before the frame: a bridge restarted after this commit must
             // find whose sequence it carries. Only ever set on a ring that
@@ -604,18 +816,18 @@ impl Writer {
         loop {
             let producer = self.producer.as_mut().ok_or(RingEnd::Stopped)?;
             if let Some(mut slot) = producer.claim() {
-                // `wire::check` bounded the length by the largest payload,
-                // but this ring's slots may have been made smaller.
-                let Some(dest) = slot.payload_mut().get_mut(..bytes.len()) else {
+                // The pack bounded the length by the largest payload, but
+                // this ring's slots may have been made smaller.
+                let Some(dest) = slot.payload_mut().get_mut(..frame.len()) else {
                     return Err(RingEnd::Failed(format!(
                         "a frame of {} bytes came, and this ring's slots hold {}; {}",
-                        bytes.len(),
+                        frame.len(),
                         producer.payload_capacity(),
-                        forge_cli::larger_slots_hint(self.segment.name(), bytes.len())
+                        forge_cli::larger_slots_hint(self.segment.name(), frame.len())
                     )));
                 };
-                dest.copy_from_slice(&bytes);
-                slot.commit_with_flags(bytes.len(), FRAME_RELAYED)
+                dest.copy_from_slice(frame);
+                slot.commit_with_flags(frame.len(), FRAME_RELAYED)
                     .map_err(|e| RingEnd::Failed(e.to_string()))?;
                 return Ok(());
             }

@@ -1,19 +1,19 @@
 //! forge-bridge: the Forge ring beyond one host, over Zenoh.
 //!
-//! `out` consumes a local ring and publishes every frame on a Zenoh key;
-//! `in` subscribes to the key and writes the frames into a ring on another
-//! host; `bench` measures what the trip costs against Zenoh's own pub/sub.
+//! `out` consumes a local ring and publishes its frames, packed and
+//! authenticated, on a Zenoh key; `in` subscribes to the key and writes the
+//! frames into a ring on another host; `keygen` makes the key both share;
+//! `bench` measures what the trip costs against Zenoh's own pub/sub.
 #![deny(unsafe_code)]
 
 mod args;
 mod bench;
 mod daemon;
-mod history;
 mod inbound;
 mod outbound;
-mod sequencer;
 mod status;
-mod wire;
+
+use forge_bridge::{auth, history, origin, sequencer, wire};
 
 use std::process::ExitCode;
 
@@ -28,8 +28,25 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Out(a) => outbound::run(a, control),
             Command::In(a) => inbound::run(a, control),
+            Command::Keygen(a) => keygen(a),
             Command::Bench(a) => bench::run(a, control),
             Command::BenchPeer(a) => bench::peer(a, control),
         }
     })
+}
+
+/// `forge-bridge keygen FILE`.
+fn keygen(args: &args::KeygenArgs) -> color_eyre::Result<forge_holder::exit::Exit> {
+    use color_eyre::Section;
+    auth::keygen(&args.file)
+        .map_err(|e| color_eyre::eyre::eyre!(e))
+        .suggestion(
+            "keygen writes a new file only: pick another path, or remove the old key first",
+        )?;
+    eprintln!(
+        "{PROGRAM} keygen: wrote {} ({} random bytes, mode 0600); give both ends --auth-key with a copy of it",
+        args.file.display(),
+        auth::KEY_LEN
+    );
+    Ok(forge_holder::exit::Exit::Ok)
 }

@@ -1,21 +1,32 @@
-//! `forge-bridge out`: the consumer of a local ring that publishes every
-//! frame on a Zenoh key.
+//! `forge-bridge out`: the consumer of a local ring that publishes its
+//! frames, packed and authenticated, on a Zenoh key.
 //!
 //! ```text
-//!  ring ──read──▶ copy ──▶ history ──▶ put (reliable, congestion control Block) ──▶ release
-//!                                          │ blocks while the network is slower than
-//!                                          ▼ the producer: the ring fills, the producer waits
-//!  KEY/@history queryable (own thread): replies from the history
-//!  KEY/@status (own thread): JSON once a second
+//!  ring ──read every frame there is now (≤ --pack-bytes, ≤ half the ring)──▶ pack ──▶ MAC
+//!       ──▶ history ──▶ put (reliable, congestion control Block) ──▶ release the slots
+//!                          │ blocks while the network is slower than
+//!                          ▼ the producer: the ring fills, the producer waits
+//!  KEY/@history queryable (own thread): packed replies from the history, and "gone"
+//!  KEY/@session queryable (own thread): which session is published now
+//!  KEY/@status (own thread): JSON once a second, tagged
 //! ```
 //!
-//! A slot is released only after `put` returned, that is once Zenoh holds
-//! the frame in its transmission queue. While no subscriber matches the key
-//! the loop reads nothing, so the ring fills and the producer waits instead
-//! of frames being published to nobody. A frame goes into the history
-//! before it is put: a receiver whose subscription reached us after the
-//! put finds it there.
+//! Smart batching, as the Disruptor's batch consumer does it: no timer.
+//! The loop takes whatever the ring holds when it looks, so at a low rate
+//! a sample holds one frame and leaves at once, and under load it holds
+//! many and the per-sample costs (Zenoh's, the MAC's set-up) are shared.
+//! A pack is at most half the ring, so the producer fills the other half
+//! while a pack is sealed and put.
+//!
+//! Slots are released only after `put` returned (once Zenoh holds the
+//! pack): a killed `out` republishes at most one pack when restarted,
+//! never loses one. While no subscriber matches the key the loop reads
+//! nothing, so the ring fills and the producer waits instead of frames
+//! being published to nobody. A pack goes into the history before it is
+//! put: a receiver whose subscription reached us after the put finds it
+//! there.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -23,38 +34,45 @@ use std::time::Duration;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::{Claim, Consumer, Role, WaitStrategy};
-use forge_frame::{decode_header, FRAME_HEADER_LEN};
 use forge_holder::checks;
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
+use zenoh::query::Query as ZQuery;
 use zenoh::{Session, Wait};
 
-use crate::args::{End, OutArgs};
+use crate::args::{self, End, OutArgs};
+use crate::auth::{AuthKey, MAC_LEN};
 use crate::daemon::{self, RingEnd, StatusThread, PROGRAM};
-use crate::history::History;
+use crate::history::{History, Piece};
 use crate::status::{Counters, Identity, Status};
-use crate::wire::{self, Range};
+use crate::wire::{self, Header, Kind, Packer, Query, QueryRefused, HEADER_LEN, NONCE_LEN};
 
-/// Frames between two housekeeping passes while frames keep coming.
-const CHECK_EVERY: u32 = 4096;
+/// Packs between two housekeeping passes while frames keep coming.
+const CHECK_EVERY: u32 = 256;
 /// Longest time between housekeeping passes while waiting.
 const HOUSEKEEPING_NS: u64 = 10_000_000;
 /// Longest single wait for a frame before the loop looks around.
 const WAIT_SLICE: Duration = Duration::from_millis(5);
-/// Releases per `tail` store: also the most frames a restarted `out`
-/// publishes twice (the receivers drop them as duplicates).
-const RELEASE_BATCH: u64 = 32;
-/// Corrupt local frames reported one by one.
+/// Damaged local frames reported one by one.
 const CORRUPT_PRINTED: u64 = 10;
+/// Query nonces remembered, to refuse a replayed query.
+const NONCES_KEPT: usize = 4096;
+/// Refused queries reported one by one.
+const REFUSALS_PRINTED: u64 = 10;
 
 /// Runs `forge-bridge out` until stopped.
 pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     let name = args.segment.segment.clone();
     let key = args.key.key_expr()?;
     let config = args.zenoh.config(End::Out)?;
+    if let Err(line) = args::check_exposure(&config, &args.auth, End::Out) {
+        eprintln!("{line}");
+        return Ok(Exit::Usage);
+    }
+    let auth = args.auth.key()?;
     if args.ring.parent.die_with_parent {
         forge_cli::die_with_parent()?;
     }
@@ -77,8 +95,9 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
 
     let started = std::time::Instant::now();
     let counters = Arc::new(Counters::default());
-    Counters::set(&counters.ring_session, segment.session_id());
-    Counters::set(&counters.origin_session, segment.session_id());
+    let origin = segment.session_id();
+    Counters::set(&counters.ring_session, origin);
+    Counters::set(&counters.origin_session, origin);
     let publisher = session
         .declare_publisher(key.clone())
         .congestion_control(CongestionControl::Block)
@@ -93,28 +112,42 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         .wait()
         .map_err(|e| eyre!("cannot watch {key} for subscribers: {e}"))?;
     let history = Arc::new(Mutex::new(History::new(args.history, args.history_bytes)));
-    let attachment = wire::origin_attachment(segment.session_id());
-    let replier = serve_history(
-        &session,
-        &key,
-        history.clone(),
-        attachment.clone(),
-        counters.clone(),
-    )?;
+    let pack_bytes = args.pack_bytes as usize;
+    let server = Server {
+        auth: auth.clone(),
+        stream: key.to_string(),
+        origin,
+        history: history.clone(),
+        counters: counters.clone(),
+        pack_bytes,
+        seen: Arc::new(Mutex::new(Nonces::default())),
+    };
+    let repliers = [
+        server
+            .clone()
+            .spawn(&session, wire::history_key(&key), Kind::HistoryQuery)?,
+        server.spawn(&session, wire::session_key(&key), Kind::SessionQuery)?,
+    ];
     let who = Identity {
         mode: "out",
         key: key.to_string(),
         segment: name.clone(),
         zid: session.zid().to_string(),
+        auth: auth.clone(),
     };
     let status = StatusThread::start(&session, &key, who.clone(), counters.clone());
     eprintln!(
         "{PROGRAM} out: pid {}, consuming from {name} (session {}) at sequence {}, publishing on {key} \
-         (zid {}); history {} frames / {} bytes; {}",
+         (zid {}); samples of up to {pack_bytes} bytes, {}; history {} frames / {} bytes; {}",
         std::process::id(),
-        forge_cli::human::session(segment.session_id()),
+        forge_cli::human::session(origin),
         consumer.position(),
         who.zid,
+        if auth.is_secret() {
+            "authenticated with the --auth-key"
+        } else {
+            "NOT authenticated (no --auth-key: a MAC under a public key, integrity only)"
+        },
         args.history,
         args.history_bytes,
         if args.no_wait_for_subscribers {
@@ -126,14 +159,23 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
 
     let wait = WaitStrategy::from(args.ring.wait);
     consumer.set_wait_strategy(wait);
-    consumer.set_release_batch(RELEASE_BATCH);
+    // Half the ring at most per pack: the producer fills the other half
+    // while this one is sealed and put.
+    let max_frames = (consumer.capacity() / 2).max(1);
+    // Slots are released by `flush` after each put, never before: a pack
+    // reads at most `max_frames` slots, so the batch is never reached.
+    consumer.set_release_batch(max_frames + 1);
     let mut out = Outbound {
         consumer: &mut consumer,
         control: &control,
         counters: &counters,
         history: &history,
         publisher: &publisher,
-        attachment,
+        auth: &auth,
+        stream: key.as_str(),
+        origin,
+        packer: Packer::new(pack_bytes),
+        max_frames,
         wait,
         gate: !args.no_wait_for_subscribers,
         next_housekeeping_ns: 0,
@@ -141,6 +183,7 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         corrupt_printed: 0,
         frames: 0,
         bytes: 0,
+        packs: 0,
         next: 0,
     };
     let end = out.run();
@@ -153,15 +196,23 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     let mut final_status = Status::now(&who, &counters, 0, started);
     final_status.end = end.name().into();
     let _ = session.close().wait();
-    let _ = replier.join();
+    for r in repliers {
+        let _ = r.join();
+    }
     daemon::print_final(&final_status)?;
     let (exit, why) = end.exit(&name);
     if let Some(why) = why {
         eprintln!("{PROGRAM} out: stopping: {why}");
     }
     eprintln!(
-        "{PROGRAM} out: published {} frames ({} bytes), next sequence {}; {} history queries answered",
-        final_status.frames, final_status.bytes, final_status.next_sequence, final_status.queries
+        "{PROGRAM} out: published {} frames ({} bytes) in {} samples, next sequence {}; {} queries \
+         answered, {} refused as unauthenticated",
+        final_status.frames,
+        final_status.bytes,
+        final_status.packs,
+        final_status.next_sequence,
+        final_status.queries,
+        final_status.unauthenticated,
     );
     Ok(exit)
 }
@@ -172,49 +223,167 @@ fn backlog(segment: &forge_fabric::Segment) -> u64 {
     head.saturating_sub(tail)
 }
 
-/// Answers KEY/@history queries from a thread of its own, so a slow reader
-/// of the replies never holds up Zenoh's receive path.
-fn serve_history(
-    session: &Session,
-    key: &KeyExpr<'static>,
+/// Recent query nonces: a captured query, replayed, is refused.
+#[derive(Debug, Default)]
+struct Nonces {
+    set: HashSet<[u8; NONCE_LEN]>,
+    order: VecDeque<[u8; NONCE_LEN]>,
+}
+
+impl Nonces {
+    /// Remembers `n`; false if it was seen already.
+    fn first_time(&mut self, n: [u8; NONCE_LEN]) -> bool {
+        if !self.set.insert(n) {
+            return false;
+        }
+        self.order.push_back(n);
+        if self.order.len() > NONCES_KEPT {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Answers KEY/@history and KEY/@session queries.
+#[derive(Clone)]
+struct Server {
+    auth: AuthKey,
+    stream: String,
+    origin: u64,
     history: Arc<Mutex<History>>,
-    attachment: ZBytes,
     counters: Arc<Counters>,
-) -> Result<std::thread::JoinHandle<()>> {
-    let hkey = wire::history_key(key);
-    let queryable = session
-        .declare_queryable(hkey.clone())
-        .wait()
-        .map_err(|e| eyre!("cannot declare the history queryable on {hkey}: {e}"))?;
-    std::thread::Builder::new()
-        .name("history".into())
-        .spawn(move || {
-            while let Ok(query) = queryable.recv() {
-                Counters::add(&counters.queries, 1);
-                let range = match Range::parse(query.parameters()) {
-                    Ok(r) => r,
-                    Err(why) => {
-                        let _ = query.reply_err(why).wait();
-                        continue;
+    pack_bytes: usize,
+    seen: Arc<Mutex<Nonces>>,
+}
+
+impl Server {
+    /// A queryable on `key` for queries of `kind`, served from a thread of
+    /// its own, so a slow reader of the replies never holds up Zenoh's
+    /// receive path.
+    fn spawn(
+        self,
+        session: &Session,
+        key: KeyExpr<'static>,
+        kind: Kind,
+    ) -> Result<std::thread::JoinHandle<()>> {
+        let queryable = session
+            .declare_queryable(key.clone())
+            .wait()
+            .map_err(|e| eyre!("cannot declare the queryable on {key}: {e}"))?;
+        std::thread::Builder::new()
+            .name(format!("{kind:?}"))
+            .spawn(move || {
+                let mut refused = 0u64;
+                while let Ok(query) = queryable.recv() {
+                    if let Err(why) = self.answer(&query, &key, kind) {
+                        let _ = query.reply_err(why.clone()).wait();
+                        refused += 1;
+                        if refused <= REFUSALS_PRINTED {
+                            eprintln!("{PROGRAM} out: refused a query on {key}: {why}");
+                        }
                     }
-                };
-                let frames = history
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .range(range);
-                for (_, frame) in frames {
-                    if query
-                        .reply(hkey.clone(), frame)
-                        .attachment(attachment.clone())
-                        .wait()
-                        .is_err()
-                    {
-                        break;
+                }
+            })
+            .wrap_err("cannot start a query thread")
+    }
+
+    fn answer(&self, query: &ZQuery, key: &KeyExpr<'static>, kind: Kind) -> Result<(), String> {
+        let q = match Query::parse(&self.auth, &self.stream, kind, query.parameters()) {
+            Ok(q) => q,
+            Err(why) => {
+                if !matches!(why, QueryRefused::Endless { .. }) {
+                    Counters::add(&self.counters.unauthenticated, 1);
+                }
+                return Err(why.to_string());
+            }
+        };
+        if !self
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first_time(q.nonce)
+        {
+            Counters::add(&self.counters.replayed, 1);
+            return Err("a query seen before (replayed): not answered again".into());
+        }
+        Counters::add(&self.counters.queries, 1);
+        let reply = |bytes: Vec<u8>| {
+            query
+                .reply(key.clone(), bytes)
+                .wait()
+                .map_err(|e| format!("cannot reply: {e}"))
+        };
+        let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
+        if kind == Kind::SessionQuery {
+            let header = Header {
+                kind: Kind::Session,
+                session: self.origin,
+                first: history.front().unwrap_or(0),
+                end: history.next().unwrap_or(0),
+                nonce: q.nonce,
+            };
+            drop(history);
+            return reply(wire::seal_empty(&self.auth, &self.stream, &header));
+        }
+        // Handles on the kept packs, taken under the lock; the replies are
+        // built and sent without it.
+        let pieces = history.answer(q.from, q.to);
+        drop(history);
+        let mut packer = Packer::new(self.pack_bytes);
+        let seal = |packer: &mut Packer| {
+            packer.seal(
+                &self.auth,
+                &self.stream,
+                Kind::HistoryFrames,
+                self.origin,
+                q.nonce,
+            )
+        };
+        for piece in pieces {
+            match piece {
+                Piece::Gone { from, to } => {
+                    if let Some(p) = seal(&mut packer) {
+                        reply(p)?;
+                    }
+                    let header = Header {
+                        kind: Kind::Gone,
+                        session: self.origin,
+                        first: from,
+                        end: to,
+                        nonce: q.nonce,
+                    };
+                    reply(wire::seal_empty(&self.auth, &self.stream, &header))?;
+                }
+                Piece::Frames { from, to, pack } => {
+                    let bytes = pack.to_bytes();
+                    // Our own pack, sealed by us: its layout is known.
+                    let body = &bytes[HEADER_LEN..bytes.len() - MAC_LEN];
+                    let first = Header::decode(&bytes).map_err(|e| e.to_string())?.first;
+                    for (i, frame) in wire::records(body).map_while(Result::ok).enumerate() {
+                        let seq = first.wrapping_add(i as u64);
+                        if wire::before(seq, from) {
+                            continue;
+                        }
+                        if !wire::before(seq, to) {
+                            break;
+                        }
+                        if !packer.fits(seq, frame.len()) {
+                            if let Some(p) = seal(&mut packer) {
+                                reply(p)?;
+                            }
+                        }
+                        packer.push(seq, frame);
                     }
                 }
             }
-        })
-        .wrap_err("cannot start the history thread")
+        }
+        if let Some(p) = seal(&mut packer) {
+            reply(p)?;
+        }
+        Ok(())
+    }
 }
 
 /// The consumer loop and its state.
@@ -224,7 +393,11 @@ struct Outbound<'a> {
     counters: &'a Counters,
     history: &'a Mutex<History>,
     publisher: &'a zenoh::pubsub::Publisher<'static>,
-    attachment: ZBytes,
+    auth: &'a AuthKey,
+    stream: &'a str,
+    origin: u64,
+    packer: Packer,
+    max_frames: u64,
     wait: WaitStrategy,
     /// Read only while some subscriber matches.
     gate: bool,
@@ -235,6 +408,7 @@ struct Outbound<'a> {
     /// read-modify-write per frame.
     frames: u64,
     bytes: u64,
+    packs: u64,
     next: u64,
 }
 
@@ -252,6 +426,7 @@ impl Outbound<'_> {
     fn publish_counts(&self) {
         Counters::set(&self.counters.frames, self.frames);
         Counters::set(&self.counters.bytes, self.bytes);
+        Counters::set(&self.counters.packs, self.packs);
         Counters::set(&self.counters.next_sequence, self.next);
     }
 
@@ -270,45 +445,8 @@ impl Outbound<'_> {
                 }
                 continue;
             }
-            match self.consumer.read() {
-                Ok(Some(frame)) => {
-                    let len = frame.len();
-                    match frame_sequence(&frame) {
-                        Ok(seq) => {
-                            let bytes = ZBytes::from(frame.to_vec());
-                            self.history
-                                .lock()
-                                .unwrap_or_else(PoisonError::into_inner)
-                                .push(seq, bytes.clone());
-                            // Blocks while Zenoh's queue is full: the slot stays ours.
-                            let sent = self
-                                .publisher
-                                .put(bytes)
-                                .attachment(self.attachment.clone())
-                                .wait();
-                            if let Err(e) = sent {
-                                return RingEnd::Failed(format!("Zenoh refused a frame: {e}"));
-                            }
-                            frame.release();
-                            self.frames += 1;
-                            self.bytes += len as u64;
-                            self.next = seq.wrapping_add(1);
-                        }
-                        Err(why) => {
-                            let pos = frame.position();
-                            frame.release();
-                            self.corrupt(pos, &why);
-                        }
-                    }
-                    until_check -= 1;
-                    if until_check == 0 {
-                        until_check = CHECK_EVERY;
-                        if let Some(end) = self.housekeeping(monotonic_ns()) {
-                            return end;
-                        }
-                    }
-                }
-                Ok(None) => {
+            match self.fill() {
+                Ok(0) => {
                     let got = self.consumer.wait_for_frame(self.wait, WAIT_SLICE);
                     let now = monotonic_ns();
                     if !got {
@@ -321,27 +459,102 @@ impl Outbound<'_> {
                             return end;
                         }
                     }
+                    continue;
                 }
+                Ok(_) => {}
                 // A slot word claiming more than a slot: the ring cannot
                 // step over it.
                 Err(e) => return RingEnd::Slot(e),
             }
+            if let Err(end) = self.send() {
+                return end;
+            }
+            until_check -= 1;
+            if until_check == 0 {
+                until_check = CHECK_EVERY;
+                if let Some(end) = self.housekeeping(monotonic_ns()) {
+                    return end;
+                }
+            }
         }
     }
 
+    /// Moves every frame the ring holds now into the pack, up to its bound,
+    /// half the ring, or a break in the sequence. Slots are read and
+    /// released locally; the producer sees them free at `flush`, after the
+    /// put. Returns the frames taken.
+    #[inline]
+    fn fill(&mut self) -> Result<u64, forge_fabric::PopError> {
+        let mut taken = 0;
+        // Slots read, damaged ones included: at most `max_frames`, so that
+        // no `tail` store happens before the put (see the release batch).
+        let mut read = 0;
+        while read < self.max_frames {
+            let Some(frame) = self.consumer.read()? else {
+                break;
+            };
+            read += 1;
+            let Some(seq) = wire::frame_sequence(&frame) else {
+                let pos = frame.position();
+                let len = frame.len();
+                frame.release();
+                self.corrupt(pos, len);
+                continue;
+            };
+            if !self.packer.fits(seq, frame.len()) {
+                // Left in the ring for the next pack.
+                break;
+            }
+            self.packer.push(seq, &frame);
+            self.bytes += frame.len() as u64;
+            frame.release();
+            taken += 1;
+        }
+        Ok(taken)
+    }
+
+    /// Seals the pack, keeps it, puts it, then frees its slots.
+    fn send(&mut self) -> Result<(), RingEnd> {
+        let first = self.packer.end().wrapping_sub(self.packer.count());
+        let end = self.packer.end();
+        let Some(pack) = self.packer.seal(
+            self.auth,
+            self.stream,
+            Kind::Frames,
+            self.origin,
+            [0; NONCE_LEN],
+        ) else {
+            return Ok(());
+        };
+        let pack = ZBytes::from(pack);
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(first, end, pack.clone());
+        // Blocks while Zenoh's queue is full: the slots stay ours.
+        if let Err(e) = self.publisher.put(pack).wait() {
+            return Err(RingEnd::Failed(format!("Zenoh refused a sample: {e}")));
+        }
+        self.consumer.flush();
+        self.frames += end.wrapping_sub(first);
+        self.packs += 1;
+        self.next = end;
+        Ok(())
+    }
+
     #[cold]
-    fn corrupt(&mut self, position: u64, why: &str) {
+    fn corrupt(&mut self, position: u64, len: usize) {
         Counters::add(&self.counters.corrupt, 1);
         self.corrupt_printed += 1;
         if self.corrupt_printed <= CORRUPT_PRINTED {
             eprintln!(
-                "{PROGRAM} out: frame at ring position {position} is not a Forge frame ({why}): \
-                 not published; receivers will report the gap"
+                "{PROGRAM} out: the frame at ring position {position} has {len} bytes, too few for \
+                 a sequence number: not published; receivers will report the gap"
             );
         }
     }
 
-    /// Off the per-frame path: stop, the session, the watch thread's
+    /// Off the per-pack path: stop, the session, the watch thread's
     /// verdict (after draining), heartbeat, backlog, SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RingEnd> {
         self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
@@ -352,46 +565,35 @@ impl Outbound<'_> {
         }
         self.publish_counts();
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
-        Counters::set(&self.counters.history_frames, history.len() as u64);
+        Counters::set(&self.counters.history_frames, history.len());
         Counters::set(&self.counters.history_bytes, history.bytes() as u64);
         drop(history);
         if self.control.take_usr1() {
             eprintln!(
-                "{PROGRAM} out: {} frames published, next sequence {}",
-                self.counters.frames.load(Ordering::Relaxed),
-                self.counters.next_sequence.load(Ordering::Relaxed)
+                "{PROGRAM} out: {} frames published in {} samples, next sequence {}",
+                self.frames, self.packs, self.next
             );
         }
         None
     }
 }
 
-/// The sequence of a frame read from the local ring, after the checks that
-/// need no checksum (the receiver verifies that): a header, and a body
-/// length that matches the slot.
-fn frame_sequence(bytes: &[u8]) -> Result<u64, String> {
-    let h = decode_header(bytes).map_err(|e| e.to_string())?;
-    let available = bytes.len() - FRAME_HEADER_LEN;
-    if h.body_len as usize != available {
-        return Err(format!(
-            "body length {} does not match the {available} bytes after the header",
-            h.body_len
-        ));
-    }
-    Ok(h.sequence)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_frame::{encode, FrameKind};
 
     #[test]
-    fn a_local_frame_gives_its_sequence_and_a_damaged_one_a_reason() {
-        let mut buf = vec![0u8; 128];
-        let n = encode(&mut buf, 77, 1, 2, FrameKind::Log, b"hello").unwrap();
-        assert_eq!(frame_sequence(&buf[..n]), Ok(77));
-        assert!(frame_sequence(&buf[..n - 1]).is_err());
-        assert!(frame_sequence(&buf[..10]).is_err());
+    fn a_replayed_query_nonce_is_refused_and_old_ones_are_forgotten() {
+        let mut n = Nonces::default();
+        assert!(n.first_time([1; NONCE_LEN]));
+        assert!(!n.first_time([1; NONCE_LEN]));
+        for i in 0..NONCES_KEPT as u32 {
+            let mut x = [0u8; NONCE_LEN];
+            x[..4].copy_from_slice(&i.to_le_bytes());
+            x[15] = 9;
+            n.first_time(x);
+        }
+        assert!(n.set.len() <= NONCES_KEPT);
+        assert!(n.first_time([1; NONCE_LEN]));
     }
 }

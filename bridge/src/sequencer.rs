@@ -1,43 +1,37 @@
-//! The receiving side's bookkeeping: which frames to write into the ring,
-//! in which order, which to drop as duplicates, which to ask the sender's
-//! history for, and which are lost for good. Pure logic, no I/O: the `in`
-//! bridge feeds it samples, replies and statuses and carries out what it
-//! decides.
+//! The receiving side's bookkeeping for one origin session: which frames
+//! to write into the ring, in which order, which to drop as duplicates,
+//! which to ask the sender's history for, and which are lost for good.
+//! Pure logic, no I/O: the `in` bridge feeds it authenticated frames,
+//! replies and statuses and carries out what it decides.
 //!
 //! ```text
-//!  live frame s:   s < next         -> duplicate, dropped
-//!                  s == next        -> written (unless recovering: buffered)
-//!                  s > next         -> buffered; ask history for next..s
-//!  history reply:  s == next        -> written (recovered), buffered ones follow
-//!                  s > next         -> next..s not in history: lost, reported
-//!  query done:     next..to missing -> lost, reported; buffered ones follow
-//!  status N:       idle, next < N   -> the tail went missing: ask history for next..N
+//!  live frame s:   s < next          -> duplicate, dropped
+//!                  s == next         -> written (unless frames wait: then it waits too)
+//!                  s > next          -> waits (bounded); ask the history for next..s
+//!  history frame:  s == next         -> written (recovered); waiting ones follow
+//!                  s > next          -> waits
+//!  gone a..b:      next in a..b      -> next..b lost, reported; waiting ones follow
+//!  query done:     still a hole      -> ask again (nothing is declared lost)
+//!  status N:       idle, next < N    -> the tail went missing: ask the history for next..N
 //! ```
 //!
-//! Every frame written continues the one before it, or follows a range
-//! reported lost: nothing is hidden, and the far ring's verifier sees the
-//! same gap.
+//! Only the sender says what is lost (a "gone" reply, authenticated and
+//! bound to our query): a timeout, a silent history, a status or a frame
+//! far ahead never makes the receiver skip a sequence. Frames beyond a hole
+//! wait in memory up to a byte bound; past it they are left to the next
+//! query (the sender's history has them, or will say they are gone).
 
 use std::collections::BTreeMap;
 
-use crate::wire::Range;
+use crate::wire::before;
 
-/// What a frame's origin session means for the stream being relayed.
+/// A range of sequences, `from..to`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The stream being relayed.
-    Same,
-    /// Another origin session: the origin ring was re-initialized (its
-    /// sequence restarted), or the ring already holds another origin's
-    /// frames.
-    New {
-        /// The session relayed so far.
-        old: u64,
-        /// The session now arriving.
-        new: u64,
-    },
-    /// A session this bridge already moved on from: a late frame.
-    Stale,
+pub struct Range {
+    /// First.
+    pub from: u64,
+    /// One past the last.
+    pub to: u64,
 }
 
 /// What to do after a step. Frames come with their sequence.
@@ -45,7 +39,7 @@ pub enum Origin {
 pub struct Effects<F> {
     /// Frames to write into the ring, in this order.
     pub write: Vec<(u64, F)>,
-    /// Ranges `[from, to)` lost for good.
+    /// Ranges `[from, to)` lost for good (the sender said so).
     pub lost: Vec<(u64, u64)>,
     /// Of `write`, how many came from the history.
     pub recovered: u64,
@@ -74,48 +68,63 @@ impl<F> Effects<F> {
     }
 }
 
-/// The receiving side's state.
+/// Most "gone" ranges remembered during one query.
+const MAX_GONE: usize = 4096;
+
+/// The receiving side's state for one origin session.
 #[derive(Debug)]
 pub struct Sequencer<F> {
-    session: Option<u64>,
-    /// Where the ring stands at start: the origin session and next sequence
-    /// of the relayed frames it already holds.
-    resume: Option<(u64, u64)>,
     next: Option<u64>,
-    wanted: Option<Range>,
-    in_flight: Option<Range>,
-    pending: BTreeMap<u64, F>,
+    /// Waiting frames are keyed by their distance from `anchor`, so their
+    /// order holds across the wrap of sequences.
+    anchor: u64,
+    /// Waiting frames: (from the history?, frame).
+    pending: BTreeMap<u64, (bool, F)>,
     pending_bytes: usize,
     pending_limit: usize,
-    old_sessions: Vec<u64>,
+    /// Frames not kept because the bound was reached, since last asked.
+    overflowed: u64,
+    /// Ranges the sender said are gone, during the query under way.
+    gone: Vec<Range>,
+    wanted: Option<Range>,
+    in_flight: Option<Range>,
 }
 
-impl<F: AsLen> Sequencer<F> {
-    /// A sequencer for a ring that holds relayed frames of `resume` (origin
-    /// session, next sequence) or none, buffering at most `pending_limit`
-    /// bytes while a recovery is under way.
-    pub fn new(resume: Option<(u64, u64)>, pending_limit: usize) -> Self {
+impl<F: ByteLen> Sequencer<F> {
+    /// A sequencer whose next frame is `next` (`None`: whatever comes
+    /// first), keeping at most `pending_limit` bytes of frames beyond a hole.
+    pub fn new(next: Option<u64>, pending_limit: usize) -> Self {
         Sequencer {
-            session: None,
-            resume,
-            next: None,
-            wanted: None,
-            in_flight: None,
+            next,
+            anchor: next.unwrap_or(0),
             pending: BTreeMap::new(),
             pending_bytes: 0,
             pending_limit,
-            old_sessions: Vec::new(),
+            overflowed: 0,
+            gone: Vec::new(),
+            wanted: None,
+            in_flight: None,
         }
     }
 
-    /// The origin session relayed, once known.
-    pub fn session(&self) -> Option<u64> {
-        self.session
+    /// The next sequence to write, once known.
+    pub fn next(&self) -> Option<u64> {
+        self.next
     }
 
-    /// Frames buffered while recovering.
+    /// Frames waiting beyond a hole.
     pub fn pending(&self) -> usize {
         self.pending.len()
+    }
+
+    /// Their bytes.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    /// Frames not kept since the last call, because the bound was reached.
+    pub fn take_overflowed(&mut self) -> u64 {
+        std::mem::take(&mut self.overflowed)
     }
 
     /// Is a history query wanted or under way?
@@ -123,109 +132,88 @@ impl<F: AsLen> Sequencer<F> {
         self.wanted.is_some() || self.in_flight.is_some()
     }
 
-    /// Classifies a frame's origin session; adopts the first one seen.
-    pub fn origin(&mut self, session: u64) -> Origin {
-        match self.session {
-            Some(s) if s == session => Origin::Same,
-            _ if self.old_sessions.contains(&session) => Origin::Stale,
-            Some(old) => Origin::New { old, new: session },
-            None => match self.resume {
-                Some((s, next)) if s == session => {
-                    self.session = Some(s);
-                    self.next = Some(next);
-                    Origin::Same
-                }
-                Some((old, _)) => Origin::New { old, new: session },
-                None => {
-                    self.session = Some(session);
-                    Origin::Same
-                }
-            },
+    /// Can the frames `first..` be written straight away, in order? The
+    /// fast path of a live pack: then call [`wrote`](Self::wrote).
+    #[inline]
+    pub fn in_order(&self, first: u64) -> bool {
+        self.next.is_none_or(|n| n == first) && self.pending.is_empty()
+    }
+
+    /// The frames up to `end` were written by the fast path.
+    #[inline]
+    pub fn wrote(&mut self, end: u64) {
+        self.next = Some(end);
+        if self.wanted.is_some_and(|w| !before(end, w.to)) {
+            self.wanted = None;
         }
     }
 
-    /// Starts over with `session` after the ring was replaced by a fresh
-    /// one: the old session's frames are stale from now on.
-    pub fn restart(&mut self, session: u64) {
-        if let Some(old) = self.session.or(self.resume.map(|(s, _)| s)) {
-            self.old_sessions.push(old);
-        }
-        *self = Sequencer {
-            session: Some(session),
-            old_sessions: std::mem::take(&mut self.old_sessions),
-            ..Sequencer::new(None, self.pending_limit)
-        };
-    }
-
-    /// A frame of the current session from the live stream.
+    /// A frame of the live stream.
     pub fn live(&mut self, seq: u64, frame: F, fx: &mut Effects<F>) {
         let Some(next) = self.next else {
             // A fresh ring starts with whatever comes first.
             self.next = Some(seq.wrapping_add(1));
+            self.anchor = seq;
             fx.write.push((seq, frame));
             return;
         };
         if before(seq, next) {
             fx.duplicates += 1;
-        } else if self.recovering() {
-            self.buffer(seq, frame);
         } else if seq == next {
+            // Continues the stream: written, whatever else is under way.
             self.next = Some(next.wrapping_add(1));
             fx.write.push((seq, frame));
+            self.advance(fx);
         } else {
-            self.wanted = Some(Range {
-                from: next,
-                to: Some(seq),
-            });
-            self.buffer(seq, frame);
+            self.buffer(seq, false, frame);
+            self.ask_for_hole();
+            self.advance(fx);
         }
     }
 
-    /// A frame of the current session from the history.
+    /// A frame from the history, in answer to the query under way.
     pub fn reply(&mut self, seq: u64, frame: F, fx: &mut Effects<F>) {
         let Some(next) = self.next else { return };
         if before(seq, next) {
             fx.duplicates += 1;
-            return;
+        } else if seq == next {
+            self.next = Some(next.wrapping_add(1));
+            fx.write.push((seq, frame));
+            fx.recovered += 1;
+            self.advance(fx);
+        } else {
+            self.buffer(seq, true, frame);
+            self.advance(fx);
         }
-        // What the history does not have below `seq` is gone.
-        self.fill_until(seq, fx);
-        self.next = Some(seq.wrapping_add(1));
-        fx.write.push((seq, frame));
-        fx.recovered += 1;
-        self.flush(fx);
     }
 
-    /// The history query ended: what it did not bring up to its end is
-    /// lost; then the buffered frames follow, and a further hole among them
-    /// asks for another query.
-    pub fn query_done(&mut self, fx: &mut Effects<F>) {
-        let Some(range) = self.in_flight.take() else {
-            return;
-        };
-        if let Some(to) = range.to {
-            self.fill_until(to, fx);
+    /// The sender says frames `from..to` are gone for good (in answer to
+    /// the query under way).
+    pub fn gone(&mut self, from: u64, to: u64, fx: &mut Effects<F>) {
+        if self.gone.len() < MAX_GONE && before(from, to) {
+            self.gone.push(Range { from, to });
         }
-        self.flush(fx);
-        if let (Some(next), Some((&first, _))) = (self.next, self.pending.first_key_value()) {
-            if self.wanted.is_none() && before(next, first) {
-                self.wanted = Some(Range {
-                    from: next,
-                    to: Some(first),
-                });
-            }
-        }
+        self.advance(fx);
+    }
+
+    /// The history query under way ended. What it did not bring stays
+    /// missing, not lost: the next query asks again.
+    pub fn query_done(&mut self) {
+        self.in_flight = None;
+        self.gone.clear();
+        self.ask_for_hole();
     }
 
     /// The sender says it has published everything before `published`:
     /// when idle and behind, the tail went missing (a dropped link while
-    /// the stream paused), so ask the history for it.
+    /// the stream paused), so ask the history for it. It never moves
+    /// `next`.
     pub fn status(&mut self, published: u64) {
         let Some(next) = self.next else { return };
         if !self.recovering() && self.pending.is_empty() && before(next, published) {
             self.wanted = Some(Range {
                 from: next,
-                to: Some(published),
+                to: published,
             });
         }
     }
@@ -239,83 +227,107 @@ impl<F: AsLen> Sequencer<F> {
         self.in_flight
     }
 
-    fn buffer(&mut self, seq: u64, frame: F) {
-        // Past the limit the frame is left to the next query: it is in the
-        // sender's history, as far as that reaches.
-        if self.pending_bytes + frame.len() > self.pending_limit && !self.pending.is_empty() {
+    /// Wants `next..first waiting` if frames wait and nothing is asked.
+    fn ask_for_hole(&mut self) {
+        if self.recovering() {
             return;
         }
-        if !self.pending.contains_key(&seq) {
-            self.pending_bytes += frame.len();
-            self.pending.insert(seq, frame);
-        }
-    }
-
-    /// Writes the buffered frames below `target` and reports the holes
-    /// between them lost, so that `next` reaches `target`.
-    fn fill_until(&mut self, target: u64, fx: &mut Effects<F>) {
-        while let Some(next) = self.next.filter(|&n| before(n, target)) {
-            match self.pending.first_key_value().map(|(&s, _)| s) {
-                Some(s) if s == next => {
-                    self.pop_pending(fx);
-                }
-                Some(s) if before(s, target) => {
-                    fx.lost.push((next, s));
-                    self.next = Some(s);
-                }
-                _ => {
-                    fx.lost.push((next, target));
-                    self.next = Some(target);
-                }
+        if let (Some(next), Some(first)) = (self.next, self.first_pending()) {
+            if before(next, first) {
+                self.wanted = Some(Range {
+                    from: next,
+                    to: first,
+                });
             }
         }
     }
 
-    /// Writes the buffered frames that continue the stream.
-    fn flush(&mut self, fx: &mut Effects<F>) {
-        while self.next.is_some() && self.pending.first_key_value().map(|(&s, _)| s) == self.next {
-            self.pop_pending(fx);
+    fn key(&self, seq: u64) -> u64 {
+        seq.wrapping_sub(self.anchor)
+    }
+
+    fn first_pending(&self) -> Option<u64> {
+        self.pending
+            .first_key_value()
+            .map(|(&k, _)| self.anchor.wrapping_add(k))
+    }
+
+    fn buffer(&mut self, seq: u64, from_history: bool, frame: F) {
+        if self.pending.is_empty() {
+            // Re-anchor while nothing depends on the old anchor.
+            self.anchor = self.next.unwrap_or(seq);
         }
-        // Buffered frames already passed (a reply wrote them) are duplicates.
-        while let (Some(next), Some((&s, _))) = (self.next, self.pending.first_key_value()) {
-            if !before(s, next) {
+        let key = self.key(seq);
+        if key > crate::wire::MAX_RANGE || self.pending.contains_key(&key) {
+            return;
+        }
+        // Past the bound the frame is left to the next query: it is in
+        // the sender's history, or the sender will say it is gone.
+        if self.pending_bytes + frame.byte_len() > self.pending_limit && !self.pending.is_empty() {
+            self.overflowed += 1;
+            return;
+        }
+        self.pending_bytes += frame.byte_len();
+        self.pending.insert(key, (from_history, frame));
+    }
+
+    /// Writes the waiting frames that continue the stream, and reports as
+    /// lost the gone ranges that `next` reaches.
+    fn advance(&mut self, fx: &mut Effects<F>) {
+        while let Some(next) = self.next {
+            if self.first_pending() == Some(next) {
+                let (_, (from_history, f)) = self.pending.pop_first().expect("a first");
+                self.pending_bytes -= f.byte_len();
+                fx.recovered += u64::from(from_history);
+                fx.write.push((next, f));
+                self.next = Some(next.wrapping_add(1));
+                continue;
+            }
+            let Some(g) = self
+                .gone
+                .iter()
+                .find(|g| !before(next, g.from) && before(next, g.to))
+                .copied()
+            else {
+                break;
+            };
+            // Frames we hold inside the range are still written.
+            let to = match self.first_pending() {
+                Some(p) if before(p, g.to) => p,
+                _ => g.to,
+            };
+            match fx.lost.last_mut() {
+                Some(last) if last.1 == next => last.1 = to,
+                _ => fx.lost.push((next, to)),
+            }
+            self.next = Some(to);
+        }
+        // Waiting frames already passed are duplicates.
+        while let (Some(next), Some(first)) = (self.next, self.first_pending()) {
+            if !before(first, next) {
                 break;
             }
-            self.pending.pop_first();
+            let (_, (_, f)) = self.pending.pop_first().expect("a first");
+            self.pending_bytes -= f.byte_len();
             fx.duplicates += 1;
         }
-    }
-
-    fn pop_pending(&mut self, fx: &mut Effects<F>) {
-        if let Some((s, f)) = self.pending.pop_first() {
-            self.pending_bytes -= f.len();
-            self.next = Some(s.wrapping_add(1));
-            fx.write.push((s, f));
+        if let (Some(next), Some(w)) = (self.next, self.wanted) {
+            if !before(next, w.to) {
+                self.wanted = None;
+            }
         }
     }
-}
-
-/// `a` comes before `b`, by signed distance (sequences never wrap in
-/// practice, but a wrap must not look like a huge gap).
-fn before(a: u64, b: u64) -> bool {
-    (b.wrapping_sub(a) as i64) > 0
 }
 
 /// A frame's size, for the buffer's bound.
-pub trait AsLen {
+pub trait ByteLen {
     /// Bytes.
-    fn len(&self) -> usize;
+    fn byte_len(&self) -> usize;
 }
 
-impl AsLen for zenoh::bytes::ZBytes {
-    fn len(&self) -> usize {
-        zenoh::bytes::ZBytes::len(self)
-    }
-}
-
-impl AsLen for Vec<u8> {
-    fn len(&self) -> usize {
-        Vec::len(self)
+impl ByteLen for Vec<u8> {
+    fn byte_len(&self) -> usize {
+        self.len()
     }
 }
 
@@ -346,14 +358,16 @@ mod tests {
         for q in seqs {
             s.reply(q, f(), &mut fx);
         }
-        s.query_done(&mut fx);
         fx
+    }
+
+    fn range(from: u64, to: u64) -> Option<Range> {
+        Some(Range { from, to })
     }
 
     #[test]
     fn a_fresh_ring_starts_at_the_first_frame_and_drops_duplicates() {
         let mut s = Seq::new(None, 1 << 20);
-        assert_eq!(s.origin(7), Origin::Same);
         let fx = live(&mut s, [100, 101, 101, 102, 50]);
         assert_eq!(written(&fx), [100, 101, 102]);
         assert_eq!(fx.duplicates, 2);
@@ -361,138 +375,133 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_is_filled_from_history_and_buffered_frames_follow_in_order() {
+    fn a_gap_is_filled_from_history_and_waiting_frames_follow_in_order() {
         let mut s = Seq::new(None, 1 << 20);
-        s.origin(7);
         let fx = live(&mut s, [0, 1, 5, 6, 7]);
         assert_eq!(written(&fx), [0, 1]);
-        let q = s.take_query().unwrap();
-        assert_eq!(
-            q,
-            Range {
-                from: 2,
-                to: Some(5)
-            }
-        );
+        assert_eq!(s.take_query(), range(2, 5));
         assert_eq!(s.take_query(), None, "one query at a time");
         let fx = replies(&mut s, [2, 3, 4]);
+        s.query_done();
         assert_eq!(written(&fx), [2, 3, 4, 5, 6, 7]);
         assert_eq!(fx.recovered, 3);
         assert!(fx.lost.is_empty());
         assert!(!s.recovering());
+        assert!(s.in_order(8) && !s.in_order(9));
         assert_eq!(written(&live(&mut s, [8])), [8]);
     }
 
     #[test]
-    fn what_the_history_no_longer_has_is_reported_lost_exactly() {
+    fn only_the_senders_gone_reply_declares_a_loss() {
         let mut s = Seq::new(None, 1 << 20);
-        s.origin(7);
         live(&mut s, [0, 10, 11]);
-        s.take_query().unwrap();
-        // The history kept 6.. only.
-        let fx = replies(&mut s, [6, 7, 8, 9]);
+        assert_eq!(s.take_query(), range(1, 10));
+        // The history kept 6.. only, and says so.
+        let mut fx = Effects::default();
+        s.gone(1, 6, &mut fx);
+        for q in 6..10 {
+            s.reply(q, f(), &mut fx);
+        }
+        s.query_done();
         assert_eq!(fx.lost, [(1, 6)]);
         assert_eq!(written(&fx), [6, 7, 8, 9, 10, 11]);
-        // Nothing at all: the whole range is lost.
-        live(&mut s, [20]);
-        s.take_query().unwrap();
-        let fx = replies(&mut s, []);
-        assert_eq!(fx.lost, [(12, 20)]);
-        assert_eq!(written(&fx), [20]);
+    }
+
+    #[test]
+    fn a_query_that_ends_without_an_answer_loses_nothing_and_asks_again() {
+        let mut s = Seq::new(None, 1 << 20);
+        live(&mut s, [0, 20, 21]);
+        assert_eq!(s.take_query(), range(1, 20));
+        // Timed out, link dropped, or a stranger's replies that failed.
+        s.query_done();
+        assert_eq!(s.take_query(), range(1, 20));
+        let fx = live(&mut s, [22]);
+        assert!(fx.write.is_empty() && fx.lost.is_empty());
+        assert_eq!(s.pending(), 3);
+    }
+
+    #[test]
+    fn a_status_far_ahead_asks_but_never_skips() {
+        let mut s = Seq::new(None, 1 << 20);
+        s.status(10);
+        assert_eq!(s.take_query(), None, "nothing to compare with yet");
+        live(&mut s, [0, 1, 2]);
+        s.status(3);
+        assert_eq!(s.take_query(), None);
+        s.status(1_000_003);
+        assert_eq!(s.take_query(), range(3, 1_000_003));
+        // The sender has published nothing past 5 in truth: its history
+        // answers what it has, the rest waits; the next frame is written.
+        let fx = replies(&mut s, [3, 4]);
+        s.query_done();
+        assert_eq!(written(&fx), [3, 4]);
+        assert!(fx.lost.is_empty());
+        assert!(s.in_order(5));
+        assert_eq!(written(&live(&mut s, [5])), [5]);
+    }
+
+    #[test]
+    fn gone_ranges_skip_only_what_is_not_held() {
+        let mut s = Seq::new(Some(0), 1 << 20);
+        live(&mut s, [3, 8]);
+        assert_eq!(s.take_query(), range(0, 3));
+        let mut fx = Effects::default();
+        // A gone range covering a frame we hold: that frame is written.
+        s.gone(0, 5, &mut fx);
+        assert_eq!(fx.lost, [(0, 3), (4, 5)]);
+        assert_eq!(written(&fx), [3]);
+        s.gone(4, 8, &mut fx);
+        assert_eq!(fx.lost, [(0, 3), (4, 8)]);
+        assert_eq!(written(&fx), [3, 8]);
     }
 
     #[test]
     fn a_restarted_bridge_resumes_after_the_last_frame_of_its_ring() {
-        let mut s = Seq::new(Some((7, 500)), 1 << 20);
-        assert_eq!(s.origin(7), Origin::Same);
-        // The history replays what the ring already has: duplicates.
+        let mut s = Seq::new(Some(500), 1 << 20);
         let fx = live(&mut s, [498, 499, 500]);
         assert_eq!(written(&fx), [500]);
         assert_eq!(fx.duplicates, 2);
-        // Frames missed while it was down come from the history.
-        let mut s = Seq::new(Some((7, 500)), 1 << 20);
-        s.origin(7);
+        let mut s = Seq::new(Some(500), 1 << 20);
         live(&mut s, [520]);
-        assert_eq!(
-            s.take_query(),
-            Some(Range {
-                from: 500,
-                to: Some(520)
-            })
-        );
+        assert_eq!(s.take_query(), range(500, 520));
     }
 
     #[test]
-    fn a_new_origin_session_is_told_apart_from_duplicates() {
-        let mut s = Seq::new(Some((7, 500)), 1 << 20);
-        assert_eq!(s.origin(8), Origin::New { old: 7, new: 8 });
-        s.restart(8);
-        assert_eq!(s.origin(8), Origin::Same);
-        assert_eq!(written(&live(&mut s, [0, 1])), [0, 1]);
-        assert_eq!(s.origin(7), Origin::Stale);
-        let mut s = Seq::new(None, 1 << 20);
-        s.origin(1);
-        assert_eq!(s.origin(2), Origin::New { old: 1, new: 2 });
-    }
-
-    #[test]
-    fn a_status_ahead_of_an_idle_receiver_asks_for_the_tail() {
-        let mut s = Seq::new(None, 1 << 20);
-        s.status(10);
-        assert_eq!(s.take_query(), None, "nothing to compare with yet");
-        s.origin(7);
-        live(&mut s, [0, 1, 2]);
-        s.status(3);
-        assert_eq!(s.take_query(), None);
-        s.status(6);
-        assert_eq!(
-            s.take_query(),
-            Some(Range {
-                from: 3,
-                to: Some(6)
-            })
-        );
-        let fx = replies(&mut s, [3, 4, 5]);
-        assert_eq!(written(&fx), [3, 4, 5]);
-    }
-
-    #[test]
-    fn frames_past_the_buffer_limit_are_left_to_the_next_query() {
+    fn frames_past_the_bound_are_left_to_the_next_query() {
         let mut s = Seq::new(None, 25);
-        s.origin(7);
         live(&mut s, [0, 5, 6, 7, 8]);
         assert_eq!(s.pending(), 2);
+        assert_eq!(s.take_overflowed(), 2);
         s.take_query().unwrap();
         let fx = replies(&mut s, [1, 2, 3, 4]);
+        s.query_done();
         assert_eq!(written(&fx), [1, 2, 3, 4, 5, 6]);
         assert!(fx.lost.is_empty());
-        // 7 and 8 were not kept: the next live frame asks for them.
         live(&mut s, [9]);
-        assert_eq!(
-            s.take_query(),
-            Some(Range {
-                from: 7,
-                to: Some(9)
-            })
-        );
+        assert_eq!(s.take_query(), range(7, 9));
     }
 
     #[test]
-    fn a_hole_among_buffered_frames_asks_for_another_query() {
+    fn a_hole_among_waiting_frames_asks_for_another_query() {
         let mut s = Seq::new(None, 1 << 20);
-        s.origin(7);
         live(&mut s, [0, 3]);
         s.take_query().unwrap();
-        // A second gap opens while the first is being recovered.
         live(&mut s, [4, 9]);
         let fx = replies(&mut s, [1, 2]);
+        s.query_done();
         assert_eq!(written(&fx), [1, 2, 3, 4]);
-        assert_eq!(
-            s.take_query(),
-            Some(Range {
-                from: 5,
-                to: Some(9)
-            })
-        );
+        assert_eq!(s.take_query(), range(5, 9));
+    }
+
+    #[test]
+    fn sequences_across_the_wrap_keep_their_order() {
+        let start = u64::MAX - 2;
+        let mut s = Seq::new(Some(start), 1 << 20);
+        live(&mut s, [1, 2]);
+        assert_eq!(s.take_query(), range(start, 1));
+        let fx = replies(&mut s, [start, u64::MAX - 1, u64::MAX, 0]);
+        s.query_done();
+        assert_eq!(written(&fx), [start, u64::MAX - 1, u64::MAX, 0, 1, 2]);
+        assert_eq!(s.next(), Some(3));
     }
 }

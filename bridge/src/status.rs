@@ -33,8 +33,23 @@ pub struct Counters {
     pub lost: AtomicU64,
     /// `in`: ranges lost for good.
     pub gaps: AtomicU64,
-    /// `in`: samples rejected (not a frame, bad checksum, too large, no origin).
-    pub rejected: AtomicU64,
+    /// Samples, replies and queries whose MAC failed or that are not
+    /// bridge messages at all: dropped, nothing else done.
+    pub unauthenticated: AtomicU64,
+    /// `in`: frames of an origin session not confirmed yet by the sender
+    /// (dropped, asked from the history once confirmed).
+    pub unconfirmed: AtomicU64,
+    /// `in`: authenticated replies to no query under way (replayed), or
+    /// messages where they do not belong. `out`: queries seen before.
+    pub replayed: AtomicU64,
+    /// `in`: times the far ring was replaced for a new origin session.
+    pub replaced: AtomicU64,
+    /// `in`: bytes of frames waiting beyond a hole.
+    pub pending_bytes: AtomicU64,
+    /// `in`: the bound on those bytes.
+    pub pending_limit: AtomicU64,
+    /// Samples published (`out`) or received (`in`) with frames.
+    pub packs: AtomicU64,
     /// `in`: frames dropped as already written.
     pub duplicates: AtomicU64,
     /// `in`: frames of an origin session it already moved on from.
@@ -117,8 +132,23 @@ pub struct Status {
     pub lost: u64,
     /// `in`: ranges lost for good.
     pub gaps: u64,
-    /// `in`: samples rejected.
-    pub rejected: u64,
+    /// Messages whose MAC failed, or not bridge messages: dropped.
+    pub unauthenticated: u64,
+    /// `in`: frames of a session the sender has not confirmed yet.
+    pub unconfirmed: u64,
+    /// Authenticated messages replayed or misplaced (`in`), queries seen
+    /// before (`out`): dropped.
+    pub replayed: u64,
+    /// `in`: times the far ring was replaced.
+    pub replaced: u64,
+    /// `in`: bytes of frames waiting beyond a hole.
+    pub pending_bytes: u64,
+    /// `in`: the bound on them (--max-pending).
+    pub pending_limit: u64,
+    /// Samples with frames, published or received.
+    pub packs: u64,
+    /// Samples carry a MAC under a secret key (`--auth-key`).
+    pub authenticated: bool,
     /// `in`: duplicates dropped.
     pub duplicates: u64,
     /// `in`: frames of an older origin session dropped.
@@ -152,6 +182,8 @@ pub struct Identity {
     pub segment: String,
     /// The Zenoh id.
     pub zid: String,
+    /// The key the status is tagged with.
+    pub auth: crate::auth::AuthKey,
 }
 
 impl Status {
@@ -177,7 +209,14 @@ impl Status {
             recovered: get(&c.recovered),
             lost: get(&c.lost),
             gaps: get(&c.gaps),
-            rejected: get(&c.rejected),
+            unauthenticated: get(&c.unauthenticated),
+            unconfirmed: get(&c.unconfirmed),
+            replayed: get(&c.replayed),
+            replaced: get(&c.replaced),
+            pending_bytes: get(&c.pending_bytes),
+            pending_limit: get(&c.pending_limit),
+            packs: get(&c.packs),
+            authenticated: who.auth.is_secret(),
             duplicates: get(&c.duplicates),
             stale: get(&c.stale),
             pending: get(&c.pending),
@@ -199,10 +238,14 @@ impl Status {
 }
 
 /// Publishes the status on `key` every [`STATUS_PERIOD`] until `stop` is
-/// set; a thread, so a bridge blocked on a full ring still reports.
+/// set; a thread, so a bridge blocked on a full ring still reports. Each
+/// status is tagged (see [`crate::wire::status_attachment`]) over the
+/// stream key `stream`: its origin session and next sequence are claims
+/// `in` acts on.
 pub fn spawn(
     session: Session,
     key: KeyExpr<'static>,
+    stream: String,
     who: Identity,
     counters: Arc<Counters>,
     stop: Arc<AtomicBool>,
@@ -230,7 +273,21 @@ pub fn spawn(
                     .chain(session.info().routers_zid().wait())
                     .count() as u64;
                 let status = Status::now(&who, &counters, peers, started);
-                if let Err(e) = publisher.put(status.json()).wait() {
+                let json = status.json();
+                let header = crate::wire::Header {
+                    kind: if who.mode == "out" {
+                        crate::wire::Kind::OutStatus
+                    } else {
+                        crate::wire::Kind::InStatus
+                    },
+                    session: status.origin_session_id,
+                    first: 0,
+                    end: status.next_sequence,
+                    nonce: [0; crate::wire::NONCE_LEN],
+                };
+                let tag =
+                    crate::wire::status_attachment(&who.auth, &stream, &header, json.as_bytes());
+                if let Err(e) = publisher.put(json).attachment(tag).wait() {
                     eprintln!("forge-bridge {}: warning: status not sent: {e}", who.mode);
                 }
                 let until = Instant::now() + STATUS_PERIOD;
@@ -256,6 +313,7 @@ mod tests {
             key: "forge/a".into(),
             segment: "/forge_b".into(),
             zid: "1234".into(),
+            auth: crate::auth::AuthKey::public(),
         };
         let s = Status::now(&who, &c, 2, Instant::now());
         let v: serde_json::Value = serde_json::from_str(&s.json()).unwrap();
@@ -266,7 +324,11 @@ mod tests {
             "peers",
             "recovered",
             "lost",
-            "rejected",
+            "unauthenticated",
+            "unconfirmed",
+            "replayed",
+            "replaced",
+            "pending_limit",
             "duplicates",
             "origin_session",
             "next_sequence",

@@ -128,6 +128,7 @@ struct Running {
 pub struct Rig {
     what: String,
     segments: Vec<String>,
+    files: Vec<PathBuf>,
     netns: Vec<String>,
     veths: Vec<String>,
     children: Vec<Running>,
@@ -143,6 +144,7 @@ impl Rig {
         Rig {
             what: what.to_owned(),
             segments: Vec::new(),
+            files: Vec::new(),
             netns: Vec::new(),
             veths: Vec::new(),
             children: Vec::new(),
@@ -156,6 +158,26 @@ impl Rig {
         let _ = forge_fabric::segment::unlink(&name);
         self.segments.push(name.clone());
         name
+    }
+
+    /// A path for a file of this test (`tag`), removed now and on drop.
+    pub fn file(&mut self, tag: &str) -> String {
+        let path = std::env::temp_dir().join(format!(
+            "forge_bridge_test_{}_{tag}_{}",
+            self.what,
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        self.files.push(path.clone());
+        path.to_string_lossy().into_owned()
+    }
+
+    /// A fresh key file made by `forge-bridge keygen`, removed on drop.
+    pub fn keyfile(&mut self, tag: &str) -> String {
+        let path = self.file(&format!("{tag}.key"));
+        let out = self.run(Bin::Bridge, &["keygen", &path], Duration::from_secs(20));
+        assert_eq!(out.code, Some(0), "keygen failed:\n{}", out.stderr);
+        path
     }
 
     /// A loopback endpoint of this test: `base` is the test's own port
@@ -355,6 +377,9 @@ impl Drop for Rig {
         }
         for name in &self.segments {
             let _ = forge_fabric::segment::unlink(name);
+        }
+        for file in &self.files {
+            let _ = std::fs::remove_file(file);
         }
         for veth in &self.veths {
             let _ = sh(&["ip", "link", "del", veth]);
