@@ -1,5 +1,5 @@
 //! The hidden `--child SPEC` mode: the peer side of a cross-process figure.
-//! The parent passes a JSON [`ChildSpec`]; the child pins itself, asks the
+//! The parent passes a JSON [`ChildSpec`] (see [`crate::spec`]); the child pins itself, asks the
 //! kernel to kill it if the parent dies, opens its transport, says "ready"
 //! on stdout where it has one, and does its part.
 
@@ -10,79 +10,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use forge_fabric::Segment;
-use serde::{Deserialize, Serialize};
 
-use crate::harness::{err, set_first_word, touched_buffer, Result, SpinPolicy, Spinner};
-
-/// Everything a child needs to know.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ChildSpec {
-    /// The parent's pid: the child exits if it was already orphaned.
-    pub parent: u32,
-    /// The core to pin to, and the pair both sides use.
-    pub core: u32,
-    pub pair: [u32; 2],
-    pub policy: SpinPolicy,
-    /// How long the child's spin loops may wait in all.
-    pub budget_ms: u64,
-    pub role: Role,
-}
-
-/// The child's part.
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Role {
-    /// Consumer of `ping`, producer of `pong`: echoes until a zero-length frame.
-    ForgeEcho {
-        ping: String,
-        pong: String,
-        copy: bool,
-    },
-    /// Producer of `ring`: `frames` frames at full speed.
-    ForgeFlood {
-        ring: String,
-        payload: usize,
-        frames: u64,
-        publish_batch: u64,
-    },
-    /// Producer of `ring`: `frames` timestamped frames, one per `pace_ns`.
-    ForgePaced {
-        ring: String,
-        payload: usize,
-        frames: u64,
-        pace_ns: u64,
-    },
-    /// Echoes `payload`-byte messages on the socket that is its stdin.
-    UdsEcho { payload: usize },
-    /// Writes `frames` messages to the socket that is its stdin.
-    UdsFlood { payload: usize, frames: u64 },
-    /// Echoes from stdin (a pipe) to stdout (another pipe).
-    PipeEcho { payload: usize },
-    /// Writes `frames` messages to stdout (a pipe).
-    PipeFlood { payload: usize, frames: u64 },
-    /// iceoryx2 subscriber of `ping`, publisher of `pong`.
-    #[cfg(feature = "iceoryx2")]
-    IceEcho {
-        prefix: String,
-        ping: String,
-        pong: String,
-        payload: usize,
-    },
-    /// iceoryx2 publisher of `ring`: `frames` messages at full speed.
-    #[cfg(feature = "iceoryx2")]
-    IceFlood {
-        prefix: String,
-        ring: String,
-        payload: usize,
-        frames: u64,
-    },
-}
-
-impl Role {
-    pub fn name(&self) -> String {
-        let s = format!("{self:?}");
-        s.split([' ', '{']).next().unwrap_or("child").to_owned()
-    }
-}
+use crate::harness::{err, set_first_word, touched_buffer, Result, Spinner};
+use crate::spec::{ready, ChildSpec, Role};
 
 /// Entry point of `forge-bench --child SPEC`.
 pub fn main(json: &str) -> ExitCode {
@@ -186,14 +116,6 @@ fn serve(spec: ChildSpec, spin: &mut Spinner) -> Result<()> {
             frames,
         } => crate::ice::child_flood(&prefix, &ring, payload, frames, spin),
     }
-}
-
-/// Tells the parent the transport is open and the child pinned.
-pub fn ready() -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(b"ready\n")?;
-    out.flush()?;
-    Ok(())
 }
 
 /// Echoes fixed-size messages until the parent closes its end.

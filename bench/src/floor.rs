@@ -6,8 +6,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::forge::with_peer_thread;
-use crate::harness::{now_ns, time_rtt, Hist, Percentiles, Result, SpinPolicy, Spinner};
-use crate::plan::Ctx;
+use crate::harness::{now_ns, Hist, Percentiles, Result, SpinPolicy, Spinner};
+use crate::plan::{time_rtt, Ctx};
 
 /// A line of its own; 128 bytes so the adjacent-line prefetcher does not
 /// pair the two.

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use forge_fabric::{heap_ring, Consumer, Producer, Segment, PAYLOAD_CAPACITY};
 
-use crate::child::Role;
 use crate::harness::{
     begin_figure, err, first_word, now_ns, peer_gone, pin, preemptions, rate_repeats,
-    set_first_word, set_peer_preempted, time_rtt, touch, touched_buffer, Hist, Percentiles, Rate,
-    Result, Spinner,
+    set_first_word, set_peer_preempted, touch, touched_buffer, Hist, Percentiles, Rate, Result,
+    Spinner,
 };
-use crate::plan::Ctx;
+use crate::plan::{time_rtt, Ctx};
 use crate::proc::{ChildProc, ShmName};
+use crate::spec::Role;
 
 /// Copies `data` into the next slot and commits it, spinning while full.
 #[inline(always)]

@@ -284,20 +284,6 @@ impl LatencySummary {
     }
 }
 
-/// [`time_repeats`] with the plan's round-trip warm-up and sample counts,
-/// as every shared-memory round trip uses them.
-pub fn time_rtt(
-    plan: &crate::plan::Plan,
-    one: impl FnMut(u64) -> Result<()>,
-) -> Result<Vec<Percentiles>> {
-    time_repeats(
-        plan.warmup(plan.rtt_samples),
-        plan.rtt_samples,
-        plan.repeats,
-        one,
-    )
-}
-
 /// Times `repeats` runs of `samples` calls of `one` (after `warmup` calls
 /// that are thrown away), one clock read per sample: each sample is the time
 /// from the end of the previous call to the end of this one.

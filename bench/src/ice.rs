@@ -16,11 +16,11 @@ use iceoryx2::port::subscriber::Subscriber;
 use iceoryx2::prelude::*;
 
 use crate::harness::{
-    err, first_word, now_ns, rate_repeats, set_first_word, time_rtt, touch, touched_buffer,
-    Percentiles, Rate, Result, Spinner,
+    err, first_word, now_ns, rate_repeats, set_first_word, touch, touched_buffer, Percentiles,
+    Rate, Result, Spinner,
 };
-use crate::plan::Ctx;
-use crate::proc::ChildProc;
+use crate::plan::{time_rtt, Ctx};
+use crate::proc::{cleanup_ice_files, ice_prefix, ice_root_dir, ChildProc};
 
 type Pub = Publisher<ipc::Service, [u8], ()>;
 type Sub = Subscriber<ipc::Service, [u8], ()>;
@@ -38,34 +38,12 @@ enum Qos {
 
 const EXIT_WAIT: Duration = Duration::from_secs(10);
 
-/// This run's file prefix (from the parent's pid).
-pub fn prefix() -> String {
-    format!("fbench{}_", std::process::id())
-}
-
-fn root_dir(prefix: &str) -> String {
-    format!("/tmp/forge_bench_iox2_{prefix}/")
-}
-
-/// Removes every file this run's iceoryx2 nodes and services created.
-pub fn cleanup_files() {
-    let prefix = prefix();
-    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
-        for entry in dir.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(root_dir(&prefix));
-}
-
 fn node(prefix: &str) -> Result<Node<ipc::Service>> {
     set_log_level(LogLevel::Error);
     let mut config = Config::default();
     config.global.prefix =
         FileName::new(prefix.as_bytes()).map_err(|e| err!("iceoryx2 prefix {prefix}: {e:?}"))?;
-    let root = root_dir(prefix);
+    let root = ice_root_dir(prefix);
     config.global.set_root_path(
         &Path::new(root.as_bytes()).map_err(|e| err!("iceoryx2 root {root}: {e:?}"))?,
     );
@@ -175,18 +153,18 @@ fn service_names() -> (String, String) {
 /// Round trip: publish on `ping`, the child republishes on `pong`.
 pub fn rtt(ctx: &Ctx, payload: usize) -> Result<Vec<Percentiles>> {
     let out = rtt_inner(ctx, payload);
-    cleanup_files();
+    cleanup_ice_files();
     out
 }
 
 fn rtt_inner(ctx: &Ctx, payload: usize) -> Result<Vec<Percentiles>> {
     let plan = &ctx.plan;
-    let prefix = prefix();
+    let prefix = ice_prefix();
     let (ping, pong) = service_names();
     let node = node(&prefix)?;
     let tx = publisher(&node, &ping, Qos::Latency, payload)?;
     let rx = subscriber(&node, &pong, Qos::Latency)?;
-    let role = crate::child::Role::IceEcho {
+    let role = crate::spec::Role::IceEcho {
         prefix,
         ping,
         pong,
@@ -249,19 +227,19 @@ fn handshake(tx: &Pub, rx: &Sub, src: &mut [u8], spin: &mut Spinner) -> Result<(
 /// this side reads every byte in place.
 pub fn rate(ctx: &Ctx, payload: usize) -> Result<Vec<Rate>> {
     let out = rate_inner(ctx, payload);
-    cleanup_files();
+    cleanup_ice_files();
     out
 }
 
 fn rate_inner(ctx: &Ctx, payload: usize) -> Result<Vec<Rate>> {
     let plan = &ctx.plan;
-    let prefix = prefix();
+    let prefix = ice_prefix();
     let (ring, _) = service_names();
     let node = node(&prefix)?;
     let rx = subscriber(&node, &ring, Qos::Throughput)?;
     let frames = plan.tput_frames(payload);
     let warmup = plan.warmup(frames);
-    let role = crate::child::Role::IceFlood {
+    let role = crate::spec::Role::IceFlood {
         prefix,
         ring,
         payload,
@@ -305,7 +283,7 @@ pub fn child_echo(
     let node = node(prefix)?;
     let rx = subscriber(&node, ping, Qos::Latency)?;
     let tx = publisher(&node, pong, Qos::Latency, payload)?;
-    crate::child::ready()?;
+    crate::spec::ready()?;
     let mut next = loan(&tx, payload, spin)?;
     loop {
         let Some(sample) = rx.receive().map_err(|e| err!("iceoryx2 receive: {e:?}"))? else {
@@ -339,7 +317,7 @@ pub fn child_flood(
 ) -> Result<()> {
     let node = node(prefix)?;
     let tx = publisher(&node, ring, Qos::Throughput, payload)?;
-    crate::child::ready()?;
+    crate::spec::ready()?;
     // The subscriber exists before we start, so the first send connects.
     let mut src = touched_buffer(payload, 0x5A);
     for i in 0..frames {

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use nix::fcntl::OFlag;
 
-use crate::child::Role;
 use crate::harness::{
     err, first_word, rate_repeats, set_first_word, time_repeats, touched_buffer, Percentiles, Rate,
     Result,
 };
 use crate::plan::Ctx;
 use crate::proc::ChildProc;
+use crate::spec::Role;
 
 const EXIT_WAIT: Duration = Duration::from_secs(10);
 

@@ -28,6 +28,7 @@ mod probe;
 mod proc;
 mod report;
 mod rtrb_peer;
+mod spec;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

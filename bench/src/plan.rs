@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::child::{ChildSpec, Role};
-use crate::harness::{SpinPolicy, Spinner};
+use crate::harness::{time_repeats, Percentiles, Result, SpinPolicy, Spinner};
+use crate::spec::{ChildSpec, Role};
 
 /// The three run lengths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +104,17 @@ impl Plan {
             Budget::Full => Duration::from_secs(300),
         }
     }
+}
+
+/// [`time_repeats`] with the plan's round-trip warm-up and sample counts,
+/// as every shared-memory round trip uses them.
+pub fn time_rtt(plan: &Plan, one: impl FnMut(u64) -> Result<()>) -> Result<Vec<Percentiles>> {
+    time_repeats(
+        plan.warmup(plan.rtt_samples),
+        plan.rtt_samples,
+        plan.repeats,
+        one,
+    )
 }
 
 /// Where and how the figures run.

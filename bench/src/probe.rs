@@ -13,8 +13,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::forge::with_peer_thread;
-use crate::harness::{time_rtt, Percentiles, Result, Spinner};
-use crate::plan::Ctx;
+use crate::harness::{Percentiles, Result, Spinner};
+use crate::plan::{time_rtt, Ctx};
 
 /// One ring of `slots` slots of `stride` bytes, the first slot 128-aligned.
 struct Ring {

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, SigSet, Signal};
 use nix::unistd::Pid;
 
-use crate::child::ChildSpec;
 use crate::harness::{begin_figure, err, peer_gone, set_peer_preempted, Result, STOP};
+use crate::spec::ChildSpec;
 
 /// Pids of live children and names of segments not yet unlinked, for the
 /// signal thread to clean up if the run is interrupted.
@@ -59,7 +59,7 @@ fn cleanup_all() {
         let _ = forge_fabric::segment::unlink(&name);
     }
     #[cfg(feature = "iceoryx2")]
-    crate::ice::cleanup_files();
+    cleanup_ice_files();
 }
 
 /// A unique segment name that is unlinked when dropped (or earlier, with
@@ -226,4 +226,30 @@ impl Drop for ChildProc {
         let _ = self.child.wait();
         forget(self.child.id());
     }
+}
+
+/// This run's iceoryx2 file prefix (from the parent's pid).
+#[cfg(feature = "iceoryx2")]
+pub fn ice_prefix() -> String {
+    format!("fbench{}_", std::process::id())
+}
+
+/// Where this run's iceoryx2 nodes keep their files.
+#[cfg(feature = "iceoryx2")]
+pub fn ice_root_dir(prefix: &str) -> String {
+    format!("/tmp/forge_bench_iox2_{prefix}/")
+}
+
+/// Removes every file this run's iceoryx2 nodes and services created.
+#[cfg(feature = "iceoryx2")]
+pub fn cleanup_ice_files() {
+    let prefix = ice_prefix();
+    if let Ok(dir) = std::fs::read_dir("/dev/shm") {
+        for entry in dir.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(ice_root_dir(&prefix));
 }

@@ -7,10 +7,9 @@ use rtrb::{Consumer, Producer, PushError, RingBuffer};
 
 use crate::forge::with_peer_thread;
 use crate::harness::{
-    err, first_word, rate_repeats, set_first_word, time_rtt, touch, Percentiles, Rate, Result,
-    Spinner,
+    err, first_word, rate_repeats, set_first_word, touch, Percentiles, Rate, Result, Spinner,
 };
-use crate::plan::Ctx;
+use crate::plan::{time_rtt, Ctx};
 
 /// Sequence number that tells the echo thread to stop.
 const STOP_SEQ: u64 = u64::MAX;
