@@ -6,8 +6,9 @@ use forge_cli::human;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::figures::{LatencyFigure, LatencyKind, ReadMode, SweepFigure, System};
 use crate::harness::Spread;
-use crate::report::{LatencyKind, ReadMode, Report, System};
+use crate::report::Report;
 
 /// One line: a point per x category it has a value for.
 pub struct Series {
@@ -286,7 +287,7 @@ pub fn render(
 /// floor (payload-independent) and Forge's one-way latency in every panel.
 pub fn latency(report: &Report, payloads: &[usize]) -> String {
     let pct = ["p50", "p90", "p99", "p99.9", "p99.99", "max"];
-    let points = |f: &crate::report::LatencyFigure| {
+    let points = |f: &LatencyFigure| {
         let s = &f.summary;
         [s.p50, s.p90, s.p99, s.p999, s.p9999, s.max]
             .into_iter()
@@ -455,7 +456,7 @@ pub fn slots(report: &Report) -> String {
     payloads.dedup();
     const COLORS: [&str; 3] = ["#d62728", "#1f77b4", "#2ca02c"];
     let color_of = |i: usize| COLORS[i % COLORS.len()];
-    let series = |value: &dyn Fn(&crate::report::SweepFigure) -> Option<Spread>| {
+    let series = |value: &dyn Fn(&SweepFigure) -> Option<Spread>| {
         payloads
             .iter()
             .enumerate()
