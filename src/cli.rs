@@ -74,6 +74,12 @@ pub struct Cli {
           value_parser = |s: &str| duration_in(s, Duration::ZERO, MAX_AFTER))]
     pub after: Option<Duration>,
 
+    /// With --snapshot: replace PATH if it exists (a symbolic link there is
+    /// itself replaced, never followed). Without it an existing PATH is
+    /// refused.
+    #[arg(long, requires = "snapshot")]
+    pub force: bool,
+
     /// With --snapshot: the terminal size to render at.
     #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = parse_size)]
     pub size: (u16, u16),
@@ -88,7 +94,8 @@ pub struct Cli {
     pub format: Format,
 
     /// Where the `s` key writes screenshot bundles (default: forge-top in
-    /// the temporary directory, never the current directory).
+    /// the temporary directory, never the current directory). It is created
+    /// 0700, and refused unless it is yours and writable by you alone.
     #[arg(long, value_name = "DIR")]
     pub screenshot_dir: Option<PathBuf>,
 

@@ -126,12 +126,17 @@ impl Demo {
         let dir = daemon_dir(stop)?;
         let segment = format!("/forge_demo_{}", std::process::id());
         let log = std::env::temp_dir().join(format!("forge-demo-{}.log", std::process::id()));
-        let out = std::fs::File::create(&log).map_err(|e| {
-            Failure::new(
-                "io",
-                format!("cannot create the daemons' log {}: {e}", log.display()),
-            )
-        })?;
+        // Created, never followed: a link planted under the predictable
+        // name in a shared temporary directory is refused.
+        let out = forge_cli::output::Output::new()
+            .mode(0o600)
+            .create(&log)
+            .map_err(|e| {
+                Failure::new(
+                    "io",
+                    format!("cannot create the daemons' log {}: {e}", log.display()),
+                )
+            })?;
         let io = |f: &std::fs::File| -> Result<Stdio, Failure> { Ok(Stdio::from(f.try_clone()?)) };
 
         let init = Command::new(dir.join("forge-init"))

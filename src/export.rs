@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use forge_cli::output::{Dir, Output, OutputError};
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use serde::Serialize;
@@ -417,54 +418,111 @@ pub fn text_report(app: &App) -> String {
     o
 }
 
-/// Writes `forge-top-<session>-<time>.{svg,txt,json}` into `dir`; returns
-/// the common path stem.
-pub fn save_bundle(dir: &Path, app: &App, buf: &Buffer) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let stem = stem(dir, app);
-    std::fs::write(stem.with_extension("svg"), buffer_svg(buf))?;
-    std::fs::write(stem.with_extension("txt"), buffer_text(buf))?;
-    std::fs::write(stem.with_extension("json"), json(app))?;
-    Ok(stem)
+/// The screenshot directory, opened: created 0700 if missing, and refused
+/// (the message names it and says why) unless it is a real directory of
+/// this user that nobody else may write. Checked again at every save, so
+/// a directory planted or opened up meanwhile is noticed.
+pub fn screenshot_dir(path: &Path) -> Result<Dir, String> {
+    Dir::private(path).map_err(|e| match e.hint("--force") {
+        Some(hint) if matches!(e, OutputError::UnsafeDir { .. }) => {
+            format!("{e}; {hint}, with --screenshot-dir")
+        }
+        _ => e.to_string(),
+    })
+}
+
+/// Writes `forge-top-<session>-<time>.{svg,txt,json}` into `dir`, and
+/// `.forge` with them when `image` is given; returns the common path stem.
+/// Nothing is replaced: a name already taken (two saves in one second)
+/// gets a `-2`, `-3`, … suffix, and every file is created exclusively, so
+/// a link planted under the next name is never written through.
+pub fn save_bundle(
+    dir: &Dir,
+    app: &App,
+    buf: &Buffer,
+    image: Option<&forge_record::image::RingImage>,
+) -> Result<PathBuf, String> {
+    let files: Vec<(&str, Vec<u8>)> = [
+        Some(("svg", buffer_svg(buf).into_bytes())),
+        Some(("txt", buffer_text(buf).into_bytes())),
+        Some(("json", json(app).into_bytes())),
+        image.map(|img| ("forge", img.to_bytes())),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let exts: Vec<&str> = files.iter().map(|(ext, _)| *ext).collect();
+    let stem = free_stem(dir, &stem(app), &exts)?;
+    for (ext, bytes) in &files {
+        dir.write(format!("{stem}.{ext}"), bytes, &Output::new())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(dir.path().join(stem))
+}
+
+/// The first of `base`, `base-2`, `base-3`, … under which no file with one
+/// of `exts` exists in `dir`.
+fn free_stem(dir: &Dir, base: &str, exts: &[&str]) -> Result<String, String> {
+    (1..=1000)
+        .map(|n| match n {
+            1 => base.to_owned(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|stem| {
+            exts.iter()
+                .all(|ext| dir.what_is(format!("{stem}.{ext}")).is_none())
+        })
+        .ok_or_else(|| {
+            format!(
+                "{} already holds {base}.* and 999 more like it",
+                dir.path().display()
+            )
+        })
 }
 
 /// The file stem of everything saved of the app's current view:
-/// `DIR/forge-top-<session>-<time>`.
-fn stem(dir: &Path, app: &App) -> PathBuf {
+/// `forge-top-<session>-<time>`.
+fn stem(app: &App) -> String {
     let view = app.view();
     let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
         format!("{:016x}", s.session_id())
     });
-    dir.join(format!(
+    format!(
         "forge-top-{session}-{}",
         human::file_stamp(view.unix_ns.max(1))
-    ))
+    )
 }
 
 /// Writes `image` (the raw ring: header, holders, every slot as copied) as
-/// `<stem>.forge` into `dir`; returns its path.
+/// `<stem>.forge` into `dir`, never replacing anything; returns its path.
 pub fn save_image(
-    dir: &Path,
+    dir: &Dir,
     app: &App,
     image: &forge_record::image::RingImage,
 ) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = stem(dir, app).with_extension("forge");
-    image.save(&path).map_err(|e| e.to_string())?;
-    Ok(path)
+    let stem = free_stem(dir, &stem(app), &["forge"])?;
+    let name = format!("{stem}.forge");
+    dir.write(&name, &image.to_bytes(), &Output::new())
+        .map_err(|e| e.to_string())?;
+    Ok(dir.path().join(name))
 }
 
 /// Writes one frame by the path's extension: `.svg`, `.json`, else text.
-pub fn write_frame(path: &Path, app: &App, buf: &Buffer) -> std::io::Result<()> {
+/// An existing file is refused unless `replace`; a link is never followed.
+pub fn write_frame(path: &Path, app: &App, buf: &Buffer, replace: bool) -> Result<(), OutputError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
+        std::fs::create_dir_all(parent).map_err(|source| OutputError::Io {
+            action: "create the directory",
+            path: parent.to_owned(),
+            source,
+        })?;
     }
     let body = match path.extension().and_then(|e| e.to_str()) {
         Some("svg") => buffer_svg(buf),
         Some("json") => json(app),
         _ => buffer_text(buf),
     };
-    std::fs::write(path, body)
+    Output::new().replace(replace).write(path, body.as_bytes())
 }
 
 #[cfg(test)]

@@ -221,11 +221,25 @@ fn sample_headless(
 }
 
 fn snapshot(cli: &Cli, config: Config, path: &Path, stop: &AtomicBool) -> Result<(), Failure> {
+    let cannot_write = |e: forge_cli::output::OutputError| {
+        let hint = e.hint("--force");
+        let failure = Failure::new("io", format!("cannot write the snapshot: {e}"));
+        match hint {
+            Some(h) => failure.hint(h),
+            None => failure,
+        }
+    };
+    // Refused before sampling, not after it; the write decides for real.
+    if let Some(what) = forge_cli::output::what_is(path).filter(|_| !cli.force) {
+        return Err(cannot_write(forge_cli::output::OutputError::Exists {
+            path: path.to_owned(),
+            what,
+        }));
+    }
     let after = cli.after.unwrap_or(Duration::from_secs(1));
     let app = sample_headless(cli, config, after, stop)?;
     let buffer = render_buffer(&app);
-    export::write_frame(path, &app, &buffer)
-        .map_err(|e| Failure::new("io", format!("cannot write {}: {e}", path.display())))?;
+    export::write_frame(path, &app, &buffer, cli.force).map_err(cannot_write)?;
     eprintln!("forge-top: wrote {}", path.display());
     Ok(())
 }

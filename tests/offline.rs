@@ -292,7 +292,8 @@ fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
         .clone();
     assert_eq!(raw.slots.len(), 16);
     let dir = tempfile::tempdir().unwrap();
-    let saved = forge_top::export::save_image(dir.path(), &app, &raw).unwrap();
+    let out = forge_cli::output::Dir::open(dir.path()).unwrap();
+    let saved = forge_top::export::save_image(&out, &app, &raw).unwrap();
     assert_eq!(saved.extension().unwrap(), "forge");
     let frozen_text = render(&app);
 

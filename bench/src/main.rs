@@ -37,6 +37,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use forge_cli::output::{Dir, Output};
 
 use figures::{LatencyKind, ReadMode, System};
 use harness::{err, Result, SpinPolicy};
@@ -57,9 +58,14 @@ struct Args {
     #[arg(long)]
     smoke: bool,
     /// Directory for results.md, results.json, latency.svg, throughput.svg
-    /// (and slots.svg with the ring-size sweep).
+    /// (and slots.svg with the ring-size sweep). Results already there are
+    /// refused before anything runs, unless --force.
     #[arg(long, default_value = "forge-bench-out")]
     out: PathBuf,
+    /// Replace the results already in --out (a symbolic link there is
+    /// itself replaced, never followed).
+    #[arg(long)]
+    force: bool,
     /// Print JSON on stdout instead of the Markdown table.
     #[arg(long)]
     json: bool,
@@ -209,7 +215,41 @@ fn bridge(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Every file forge-bench may write into `--out`.
+const OUTPUTS: [&str; 5] = [
+    "results.md",
+    "results.json",
+    "latency.svg",
+    "throughput.svg",
+    "slots.svg",
+];
+
+/// The `--out` directory, created if missing and opened once; results
+/// already in it are refused here, before minutes of measuring, unless
+/// `--force`.
+fn out_dir(args: &Args) -> Result<Dir> {
+    let dir = &args.out;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| err!("cannot create the output directory {}: {e}", dir.display()))?;
+    let dir = Dir::open(dir).map_err(|e| err!("{e}"))?;
+    if !args.force {
+        if let Some((name, what)) = OUTPUTS
+            .iter()
+            .find_map(|name| Some((name, dir.what_is(name)?)))
+        {
+            return Err(err!(
+                "{} already exists ({what}); pass --force to replace the results in {}, \
+                 or pick another --out",
+                dir.path().join(name).display(),
+                dir.path().display()
+            ));
+        }
+    }
+    Ok(dir)
+}
+
 fn run(args: &Args) -> Result<()> {
+    let out = out_dir(args)?;
     for p in &args.payloads {
         if !ALLOWED_PAYLOADS.contains(p) {
             return Err(err!(
@@ -452,7 +492,7 @@ fn run(args: &Args) -> Result<()> {
         results,
         notes,
     };
-    write_outputs(args, &report)?;
+    write_outputs(args, &out, &report)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -461,14 +501,10 @@ fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
-fn write_outputs(args: &Args, report: &Report) -> Result<()> {
-    let dir = &args.out;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| err!("cannot create the output directory {}: {e}", dir.display()))?;
+fn write_outputs(args: &Args, dir: &Dir, report: &Report) -> Result<()> {
     let write = |name: &str, text: &str| -> Result<()> {
-        let path = dir.join(name);
-        std::fs::write(&path, text).map_err(|e| err!("cannot write {}: {e}", path.display()))?;
-        Ok(())
+        dir.write(name, text.as_bytes(), &Output::new().replace(args.force))
+            .map_err(|e| err!("cannot write the results: {e}"))
     };
     write("results.md", &report.markdown())?;
     write("results.json", &serde_json::to_string_pretty(report)?)?;
@@ -482,7 +518,7 @@ fn write_outputs(args: &Args, report: &Report) -> Result<()> {
     };
     eprintln!(
         "forge-bench: wrote results.md, results.json, latency.svg, throughput.svg{slots} to {}",
-        dir.display()
+        dir.path().display()
     );
     Ok(())
 }

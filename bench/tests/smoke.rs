@@ -124,3 +124,32 @@ fn bad_payload_is_refused_with_the_sizes_it_takes() {
         "{stderr}"
     );
 }
+
+#[test]
+fn results_already_in_the_output_directory_are_refused_before_anything_runs() {
+    let scratch = tempfile::tempdir().expect("a temporary directory");
+    let precious = scratch.path().join("precious");
+    std::fs::write(&precious, b"keep me").unwrap();
+    // A link planted under the name of the next result.
+    std::os::unix::fs::symlink(&precious, scratch.path().join("results.md")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_forge-bench"))
+        .args(["--smoke", "--out"])
+        .arg(scratch.path())
+        .output()
+        .expect("forge-bench runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("results.md already exists (a symbolic link)")
+            && stderr.contains("--force"),
+        "{stderr}"
+    );
+    // Refused before measuring: no table, no other result.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!scratch.path().join("results.json").exists());
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+}

@@ -204,6 +204,14 @@ fn kind(t: FileType) -> &'static str {
     }
 }
 
+/// What is at `path`, without following a link: `a file`, `a symbolic
+/// link`, `a directory`, …; `None` when nothing is.
+pub fn what_is(path: &Path) -> Option<&'static str> {
+    rustix::fs::statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|st| kind(FileType::from_raw_mode(st.st_mode)))
+}
+
 /// A user id with its name when it has one: `1001 (mallory)`.
 fn user(uid: u32) -> String {
     match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {

@@ -18,8 +18,9 @@
 //!
 //! `FORMATS.md` beside this crate documents every field.
 
-use std::io::Write;
 use std::path::Path;
+
+use forge_cli::output::{Output, OutputError};
 
 use forge_fabric::hist::Histogram;
 use forge_fabric::observe::{HolderCheck, ObserveError, PaceSnapshot, SideSnapshot};
@@ -158,6 +159,9 @@ pub enum ImageError {
     /// A field that cannot be true.
     #[error("corrupt ring image: {0}")]
     Corrupt(String),
+    /// The image could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 impl RingImage {
@@ -220,18 +224,12 @@ impl RingImage {
         out
     }
 
-    /// Writes the image to `path` (through a temporary file beside it, so
-    /// a crash never leaves half an image under the name).
-    pub fn save(&self, path: &Path) -> Result<(), ImageError> {
-        let io = |source| ImageError::Io {
-            path: path.display().to_string(),
-            source,
-        };
-        let tmp = path.with_extension("forge.partial");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
-        f.write_all(&self.to_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
+    /// Writes the image to `path` as `out` says (an existing file is
+    /// refused unless it replaces; a link is never followed), through a
+    /// temporary file beside it, so a crash never leaves half an image
+    /// under the name.
+    pub fn save(&self, path: &Path, out: &Output) -> Result<(), ImageError> {
+        Ok(out.write(path, &self.to_bytes())?)
     }
 
     /// Reads an image file.

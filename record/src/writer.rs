@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use forge_cli::output::{Dir, Output, OutputError};
 use mcap::records::MessageHeader;
 
 use crate::codec;
@@ -77,6 +78,10 @@ pub struct WriterOptions {
     pub compression_level: u32,
     /// What wrote the file, for the metadata (`forge-record 0.1.0`).
     pub writer: String,
+    /// Replace the first file and rolled parts that exist (`--force`);
+    /// otherwise they are refused. A symbolic link is never followed
+    /// either way.
+    pub replace: bool,
 }
 
 impl Default for WriterOptions {
@@ -89,6 +94,7 @@ impl Default for WriterOptions {
             compression_threads: 0,
             compression_level: 0,
             writer: format!("forge-record {}", env!("CARGO_PKG_VERSION")),
+            replace: false,
         }
     }
 }
@@ -96,14 +102,10 @@ impl Default for WriterOptions {
 /// Why a recording could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    /// The file could not be created.
-    #[error("cannot create {path}: {source}")]
-    Create {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    /// The file could not be created (it exists, a link is in the way,
+    /// the directory cannot be written).
+    #[error(transparent)]
+    Create(#[from] OutputError),
     /// Writing failed (a full disk, an I/O error). What was written up to
     /// the last complete chunk stays readable.
     #[error("writing {path} failed after {bytes} bytes")]
@@ -177,6 +179,9 @@ pub struct Written {
 /// Writes a recording, rolling files as asked.
 pub struct RecordingWriter {
     base: PathBuf,
+    /// The directory of `base`, opened once: rolled parts go beside the
+    /// first whatever happens to the path meanwhile.
+    dir: Dir,
     options: WriterOptions,
     part: Option<Part>,
     sessions: HashMap<u64, SessionIdentity>,
@@ -211,11 +216,64 @@ pub fn part_path(base: &Path, part: u32) -> PathBuf {
     base.with_file_name(name)
 }
 
+/// The rolled parts of a recording at `base` already in `dir`
+/// (`stem.N.ext`), so a recording that would roll onto an earlier one's
+/// files is refused at the start, not hours later at its first roll.
+fn existing_parts(dir: &Path, base: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    }) else {
+        return Vec::new();
+    };
+    let mut parts: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let n = part_number(base, name)?;
+            Some((n, dir.join(name)))
+        })
+        .collect();
+    parts.sort();
+    parts.into_iter().map(|(_, p)| p).collect()
+}
+
+/// `N` if `name` is rolled part `N` (> 0) of a recording at `base`.
+fn part_number(base: &Path, name: &str) -> Option<u64> {
+    let rest = name
+        .strip_prefix(base.file_stem()?.to_str()?)?
+        .strip_prefix('.')?;
+    let digits = match base.extension() {
+        Some(ext) => rest.strip_suffix(ext.to_str()?)?.strip_suffix('.')?,
+        None => rest,
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok().filter(|&n| n > 0)
+}
+
 impl RecordingWriter {
-    /// Creates the first file at `path` (replacing any file there).
+    /// Creates the first file at `path`. Unless `options.replace`, a file
+    /// already there, or a rolled part of an earlier recording beside it
+    /// (`NAME.1.mcap`, …), is refused; a symbolic link is never followed.
     pub fn create(path: &Path, options: WriterOptions) -> Result<Self, WriteError> {
+        let parent = path.parent().unwrap_or(Path::new(""));
+        let dir = Dir::open(parent)?;
+        if !options.replace {
+            if let Some(first) = existing_parts(parent, path).into_iter().next() {
+                let what = dir.what_is(first.file_name().unwrap_or_default());
+                return Err(WriteError::Create(OutputError::Exists {
+                    path: first,
+                    what: what.unwrap_or("something"),
+                }));
+            }
+        }
         let mut w = RecordingWriter {
             base: path.to_owned(),
+            dir,
             options,
             part: None,
             sessions: HashMap::new(),
@@ -230,10 +288,12 @@ impl RecordingWriter {
     fn open_part(&mut self) -> Result<(), WriteError> {
         let number = self.written.files.len() as u32;
         let path = part_path(&self.base, number);
-        let file = File::create(&path).map_err(|source| WriteError::Create {
-            path: path.clone(),
-            source,
-        })?;
+        let name = path
+            .file_name()
+            .ok_or_else(|| OutputError::NoFileName { path: path.clone() })?;
+        let file = self
+            .dir
+            .create(name, &Output::new().replace(self.options.replace))?;
         let written = Arc::new(AtomicU64::new(0));
         let counted = Counted {
             file,
@@ -502,6 +562,39 @@ mod tests {
         assert_eq!(part_path(base, 0), base);
         assert_eq!(part_path(base, 1), Path::new("/tmp/x/run.1.mcap"));
         assert_eq!(part_path(Path::new("run"), 12), Path::new("run.12"));
+        let base = Path::new("d/run.mcap");
+        assert_eq!(part_number(base, "run.1.mcap"), Some(1));
+        assert_eq!(part_number(base, "run.12.mcap"), Some(12));
+        for other in [
+            "run.mcap",
+            "run.0.mcap",
+            "run.x.mcap",
+            "run..mcap",
+            "ran.1.mcap",
+        ] {
+            assert_eq!(part_number(base, other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn an_existing_recording_or_rolled_part_is_refused_unless_replacing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.mcap");
+        std::fs::write(dir.path().join("r.3.mcap"), b"earlier").unwrap();
+        let e = RecordingWriter::create(&path, WriterOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("r.3.mcap already exists"), "{e}");
+        assert!(!path.exists());
+        let opts = WriterOptions {
+            replace: true,
+            ..Default::default()
+        };
+        RecordingWriter::create(&path, opts)
+            .unwrap()
+            .finish()
+            .unwrap();
+        std::fs::remove_file(dir.path().join("r.3.mcap")).unwrap();
+        let e = RecordingWriter::create(&path, WriterOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("r.mcap already exists"), "{e}");
     }
 
     #[test]

@@ -369,7 +369,7 @@ fn an_image_of_a_live_ring_reads_back_as_taken() {
     let observer = forge_fabric::Observer::open(&seg, Duration::from_secs(5)).unwrap();
     let img = RingImage::capture(&observer, "test").unwrap();
     let path = rig.file("ring.forge");
-    img.save(&path).unwrap();
+    img.save(&path, &forge_cli::output::Output::new()).unwrap();
     let back = RingImage::load(&path).unwrap();
     assert_eq!(back, img);
     assert_eq!(back.slots.len(), 64);
@@ -431,18 +431,21 @@ fn bad_files_and_a_full_disk_get_clear_errors() {
         missing.stderr
     );
 
-    // Every write fails with ENOSPC on /dev/full: the recording never starts.
-    let full = rig.run(
-        Bin::Record,
-        &["--segment", &seg, "--out", "/dev/full"],
-        LONG,
-    );
-    full.expect_code(1);
-    assert!(
-        full.stderr.contains("No space left on device"),
-        "{}",
-        full.stderr
-    );
+    // A device is not an output: refused, and never replaced, even when
+    // asked to replace outputs.
+    for force in [&[][..], &["--force"][..]] {
+        let args = [&["--segment", &seg, "--out", "/dev/full"][..], force].concat();
+        let full = rig.run(Bin::Record, &args, LONG);
+        full.expect_code(1);
+        assert!(
+            full.stderr.contains("/dev/full") && full.stderr.contains("a character device"),
+            "{}",
+            full.stderr
+        );
+    }
+    assert!(std::fs::metadata("/dev/full")
+        .map(|m| std::os::unix::fs::FileTypeExt::is_char_device(&m.file_type()))
+        .unwrap_or(true));
 
     // A disk that fills mid-file: a file size limit (SIGXFSZ ignored, so
     // the write fails with EFBIG instead of killing the recorder).

@@ -337,7 +337,7 @@ fn an_inspector_opens_either_kind_of_file_by_its_first_bytes() {
         slots: vec![],
     };
     let img = dir.path().join("ring.forge");
-    image.save(&img).unwrap();
+    image.save(&img, &forge_cli::output::Output::new()).unwrap();
     assert!(matches!(open(&img, false), Ok(Offline::Image(i)) if *i == image));
     let other = dir.path().join("x.txt");
     std::fs::write(&other, b"hello").unwrap();

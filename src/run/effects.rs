@@ -78,12 +78,8 @@ impl Effects for SystemEffects {
     }
 
     fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
-        let stem = export::save_bundle(&self.dir, app, buffer).map_err(|e| {
-            format!(
-                "could not save a screenshot into {}: {e}",
-                self.dir.display()
-            )
-        })?;
+        let dir = export::screenshot_dir(&self.dir)
+            .map_err(|e| format!("could not save a screenshot: {e}"))?;
         // The raw ring beside it: the frozen copy, or one taken now.
         let image = match app.frozen_raw() {
             Some(img) => Ok(Some(img.clone())),
@@ -96,28 +92,33 @@ impl Effects for SystemEffects {
                 })
                 .map(Some),
         };
-        let not_image = |e: String| {
+        let (img, missing) = match image {
+            Ok(img) => (img, None),
+            Err(e) => (None, Some(e)),
+        };
+        let stem = export::save_bundle(&dir, app, buffer, img.as_ref()).map_err(|e| {
             format!(
+                "could not save a screenshot into {}: {e}",
+                self.dir.display()
+            )
+        })?;
+        match (missing, img.is_some()) {
+            (Some(e), _) => Err(format!(
                 "saved {}.{{svg,txt,json}}, but not the image: {e}",
                 stem.display()
-            )
-        };
-        let forge = match image {
-            Ok(Some(img)) => {
-                export::save_image(&self.dir, app, &img).map_err(not_image)?;
-                ",forge"
-            }
-            Ok(None) => "",
-            Err(e) => return Err(not_image(e)),
-        };
-        Ok(format!("saved {}.{{svg,txt,json{forge}}}", stem.display()))
+            )),
+            (None, true) => Ok(format!("saved {}.{{svg,txt,json,forge}}", stem.display())),
+            (None, false) => Ok(format!("saved {}.{{svg,txt,json}}", stem.display())),
+        }
     }
 
     fn save_image(&mut self, app: &App) -> Result<String, String> {
         let img = app
             .frozen_raw()
             .ok_or("no whole copy of the ring to save")?;
-        export::save_image(&self.dir, app, img).map(|p| format!("saved {}", p.display()))
+        let dir = export::screenshot_dir(&self.dir)
+            .map_err(|e| format!("could not save the image: {e}"))?;
+        export::save_image(&dir, app, img).map(|p| format!("saved {}", p.display()))
     }
 
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {

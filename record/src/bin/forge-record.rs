@@ -9,6 +9,8 @@ use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_cli::human;
+use forge_cli::output::{Output, OutputError};
+use forge_cli::units::{duration_in, size_in};
 use forge_cli::{
     daemon_main, print_report, role_hint, start_daemon, Daemon, DaemonStart, ParentArg,
     ReportFormat, SegmentArg, WaitArg, INIT_WAIT,
@@ -17,12 +19,25 @@ use forge_fabric::{Claim, Observer, Role, SegmentError, WaitStrategy};
 use forge_holder::end::Lost;
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
-use forge_record::args::{parse_duration, parse_size};
 use forge_record::identity::{ClockPair, Mode, SessionIdentity};
 use forge_record::record::{self, RecordConfig, RecordEnd, RecordReport};
+use forge_record::writer::WriteError;
 use forge_record::{Compression, RecordingWriter, RingImage, SlotVerdict, WriterOptions};
 
 const PROGRAM: &str = "forge-record";
+/// The smallest `--chunk-size`.
+const MIN_CHUNK: u64 = 1 << 10;
+/// The largest `--chunk-size`: well under the chunk a reader accepts
+/// (`forge_record::read::MAX_CHUNK_BYTES`), one frame past it included.
+const MAX_CHUNK: u64 = 64 << 20;
+/// The smallest `--max-size`: smaller would roll a file every chunk or so.
+const MIN_FILE: u64 = 1 << 20;
+/// The largest `--max-size`.
+const MAX_FILE: u64 = 16 << 40;
+/// The longest `--max-duration`.
+const MAX_FILE_AGE: Duration = Duration::from_secs(365 * 86_400);
+/// The longest `--flush-every`.
+const MAX_FLUSH: Duration = Duration::from_secs(3600);
 
 /// Record every frame of a Forge ring into an MCAP file.
 ///
@@ -47,14 +62,18 @@ const PROGRAM: &str = "forge-record";
 struct Cli {
     #[command(flatten)]
     segment: SegmentArg,
-    /// The recording to write (replaced if it exists). Rolled files go
-    /// beside it: NAME.1.mcap, NAME.2.mcap, …
+    /// The recording to write; refused if it exists (see --force). Rolled
+    /// files go beside it: NAME.1.mcap, NAME.2.mcap, …
     #[arg(long, value_name = "FILE", required_unless_present = "image")]
     out: Option<PathBuf>,
     /// Instead of recording, write a .forge image of the ring as it is now
     /// (header and every slot, copied and validated) and exit.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["out", "consume", "tap", "count"])]
     image: Option<PathBuf>,
+    /// Replace --out (and rolled NAME.N.mcap files) or --image if they
+    /// exist. A symbolic link there is itself replaced, never followed.
+    #[arg(long)]
+    force: bool,
     /// Read-only, through the observer (the default).
     #[arg(long, conflicts_with = "consume")]
     tap: bool,
@@ -67,17 +86,24 @@ struct Cli {
     /// Chunk compression.
     #[arg(long, value_enum, default_value_t = Compression::Zstd)]
     compression: Compression,
-    /// Uncompressed bytes per chunk (64K, 1M, …).
-    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = parse_size)]
+    /// Uncompressed bytes per chunk, 1K to 64M (bytes, or with K, M:
+    /// 64K, 1M).
+    #[arg(long, value_name = "SIZE", default_value = "1M",
+          value_parser = |s: &str| size_in(s, MIN_CHUNK, MAX_CHUNK))]
     chunk_size: u64,
-    /// Start a new file once this one reaches SIZE (512M, 2G, …).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    /// Start a new file once this one reaches SIZE, 1M to 16T (512M, 2G).
+    #[arg(long, value_name = "SIZE",
+          value_parser = |s: &str| size_in(s, MIN_FILE, MAX_FILE))]
     max_size: Option<u64>,
-    /// Start a new file once this one is this old (10m, 1h, …).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Start a new file once this one is this old, 1s to 365d (a unit is
+    /// needed: 10m, 1h).
+    #[arg(long, value_name = "DURATION",
+          value_parser = |s: &str| duration_in(s, Duration::from_secs(1), MAX_FILE_AGE))]
     max_duration: Option<Duration>,
-    /// Close a chunk at least this often: the most a kill loses.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    /// Close a chunk at least this often, the most a kill loses: 1ms to 1h
+    /// (a unit is needed: 500ms, 2s).
+    #[arg(long, value_name = "DURATION", default_value = "1s",
+          value_parser = |s: &str| duration_in(s, Duration::from_millis(1), MAX_FLUSH))]
     flush_every: Duration,
     /// zstd worker threads; 0 compresses on the recording thread.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -124,6 +150,7 @@ fn writer_options(cli: &Cli) -> WriterOptions {
         max_duration: cli.max_duration,
         compression_threads: cli.compression_threads,
         compression_level: cli.compression_level,
+        replace: cli.force,
         ..WriterOptions::default()
     }
 }
@@ -135,7 +162,27 @@ fn out(cli: &Cli) -> &std::path::Path {
 }
 
 fn create_writer(cli: &Cli) -> Result<RecordingWriter> {
-    RecordingWriter::create(out(cli), writer_options(cli)).wrap_err("cannot start the recording")
+    RecordingWriter::create(out(cli), writer_options(cli)).map_err(|e| {
+        let hint = match &e {
+            WriteError::Create(o) => o.hint("--force"),
+            _ => None,
+        };
+        let report = color_eyre::Report::new(e).wrap_err("cannot start the recording");
+        match hint {
+            Some(h) => report.suggestion(h),
+            None => report,
+        }
+    })
+}
+
+/// An output error with the hint that fits it.
+fn output_failed(e: OutputError, what: &str) -> color_eyre::Report {
+    let hint = e.hint("--force");
+    let report = color_eyre::Report::new(e).wrap_err(what.to_owned());
+    match hint {
+        Some(h) => report.suggestion(h),
+        None => report,
+    }
 }
 
 fn open_observer(name: &str) -> Result<Observer> {
@@ -157,7 +204,13 @@ fn write_image(cli: &Cli, path: &std::path::Path) -> Result<Exit> {
     let writer = format!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"));
     let img = RingImage::capture(&observer, &writer)
         .wrap_err_with(|| format!("cannot copy segment {name}"))?;
-    img.save(path).wrap_err("cannot write the image")?;
+    img.save(path, &Output::new().replace(cli.force))
+        .map_err(|e| match e {
+            forge_record::image::ImageError::Output(o) => {
+                output_failed(o, "cannot write the image")
+            }
+            e => color_eyre::Report::new(e).wrap_err("cannot write the image"),
+        })?;
     let verdicts = img.slots.iter().fold([0u64; 4], |mut n, s| {
         n[SlotVerdict::of(s) as usize] += 1;
         n

@@ -50,14 +50,17 @@ struct Cli {
     /// Read what is readable of a recording cut short or damaged.
     #[arg(long)]
     recover: bool,
-    /// Recorded pace times FACTOR (1, 0.5, 10), or max.
+    /// Recorded pace times FACTOR (0.001 to 1000000: 1, 0.5, 10), or max.
     #[arg(long, value_name = "FACTOR|max", default_value = "1")]
     speed: Speed,
-    /// A fixed rate in frames per second instead of the recorded pace.
-    #[arg(long, value_name = "FRAMES_PER_S", conflicts_with = "speed")]
+    /// A fixed rate in frames per second (at least 1) instead of the
+    /// recorded pace; --speed max for no pacing.
+    #[arg(long, value_name = "FRAMES_PER_S", conflicts_with = "speed",
+          value_parser = clap::value_parser!(u64).range(1..))]
     rate: Option<u64>,
-    /// Start at a sequence (1234), an offset from the first frame (+2.5s)
-    /// or a UTC time (2026-11-30T18:05:00Z).
+    /// Start at a sequence (1234), an offset from the first frame (+2.5s,
+    /// +1m30s: a unit is needed, up to 36500d) or a UTC time
+    /// (2026-11-30T18:05:00Z).
     #[arg(long, value_name = "WHERE")]
     from: Option<From>,
     /// Start over after the last frame, until stopped or --count.
