@@ -100,14 +100,8 @@ pub fn lines(width: u16) -> Vec<HelpLine> {
         } else {
             b.help.to_owned()
         };
-        item(&mut out, b.keys, &help, Tone::Key);
+        item(&mut out, &b.keys_text(), &help, Tone::Key);
     }
-    item(
-        &mut out,
-        "Esc",
-        "close this help, a prompt or the picker; clear a search",
-        Tone::Key,
-    );
     item(
         &mut out,
         "mouse",
@@ -116,7 +110,7 @@ pub fn lines(width: u16) -> Vec<HelpLine> {
     );
     section(&mut out, "Recordings (forge-top --file FILE.mcap)");
     for b in BINDINGS.iter().filter(|b| b.when == When::Recording) {
-        item(&mut out, b.keys, b.help, Tone::Key);
+        item(&mut out, &b.keys_text(), b.help, Tone::Key);
     }
     item(
         &mut out,

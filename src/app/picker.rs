@@ -1,10 +1,11 @@
 //! The segment picker: `o` lists what `/dev/shm` holds; Enter watches the
 //! chosen segment from then on.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use super::state::*;
 use crate::alarms::Severity;
+use crate::keys::{self, PickerAction};
 use crate::model::*;
 
 impl App {
@@ -13,16 +14,16 @@ impl App {
             return;
         };
         let n = picker.entries.len();
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => self.picker = None,
-            KeyCode::Up | KeyCode::Char('k') if n > 0 => {
-                picker.selected = (picker.selected + n - 1) % n
-            }
-            KeyCode::Down | KeyCode::Char('j') if n > 0 => {
-                picker.selected = (picker.selected + 1) % n
-            }
-            KeyCode::Char('r') => self.effects.push(Effect::ListSegments),
-            KeyCode::Enter => {
+        let Some(action) = keys::lookup(keys::PICKER, &key) else {
+            return;
+        };
+        match action {
+            PickerAction::Close => self.picker = None,
+            PickerAction::Up if n > 0 => picker.selected = (picker.selected + n - 1) % n,
+            PickerAction::Down if n > 0 => picker.selected = (picker.selected + 1) % n,
+            PickerAction::Up | PickerAction::Down => {}
+            PickerAction::Refresh => self.effects.push(Effect::ListSegments),
+            PickerAction::Open => {
                 if let Some(entry) = picker.entries.get(picker.selected) {
                     let name = entry.name.clone();
                     self.picker = None;
@@ -31,7 +32,6 @@ impl App {
                     }
                 }
             }
-            _ => {}
         }
     }
 

@@ -11,6 +11,7 @@ use super::theme::Theme;
 use crate::app::layout::centred;
 use crate::app::layout::words;
 use crate::app::App;
+use crate::keys::PICKER;
 use crate::model::{human, RoleSummary};
 
 fn holder(r: Option<&RoleSummary>) -> Vec<String> {
@@ -29,6 +30,15 @@ fn holder(r: Option<&RoleSummary>) -> Vec<String> {
     ]
 }
 
+/// The picker's keys, from its binding table: " ↑ choose · Enter open · … ".
+fn footer() -> String {
+    let keys: Vec<String> = PICKER
+        .iter()
+        .filter_map(|b| b.short.map(|s| format!("{} {s}", b.first_key())))
+        .collect();
+    format!(" {} ", keys.join(" · "))
+}
+
 /// Draws the picker in the body `area`.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let Some(picker) = &app.picker else { return };
@@ -38,10 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .border_type(BorderType::Rounded)
         .border_style(t.border_focus)
         .title(Span::styled(" Segments in /dev/shm ", t.title))
-        .title_bottom(Span::styled(
-            " ↑↓ choose · Enter open · r refresh · Esc close ",
-            t.label,
-        ));
+        .title_bottom(Span::styled(footer(), t.label));
     let inner = block.inner(popup);
     frame.render_widget(block, popup);
     let mut lines = Vec::new();

@@ -68,7 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             } else {
                 (200 - i * 200 / n) as u8
             };
-            let key = b.keys.split([',', ' ']).next().unwrap_or(b.keys);
+            let key = b.first_key();
             pieces.push(
                 Piece::spans(
                     vec![(format!(" {key} "), t.key), (format!(" {short}"), t.label)],
