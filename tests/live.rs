@@ -524,8 +524,11 @@ fn burst_signals_only_a_process_proven_to_hold_the_producer_role() {
     // Forged completely (its start time and pid namespace too): it belongs
     // to the segment's owner here (we are both), so prove the last guard
     // by handing the segment to another user.
-    let stat = forge_fabric::process::stat(vpid).unwrap();
-    poke(&rig, 128 + 88, &stat.start_ticks.to_le_bytes());
+    let stat = procfs::process::Process::new(vpid as i32)
+        .unwrap()
+        .stat()
+        .unwrap();
+    poke(&rig, 128 + 88, &stat.starttime.to_le_bytes());
     if nix::unistd::geteuid().is_root() {
         std::os::unix::fs::chown(rig.shm(), Some(65534), None).unwrap();
         let refused = burst_producer(&rig.name, vpid).unwrap_err();
