@@ -55,6 +55,7 @@ mod sync;
 
 pub mod error;
 pub mod layout;
+pub mod position;
 mod ring;
 pub mod vocab;
 pub mod wait;
@@ -77,6 +78,7 @@ pub use heap::{heap_ring, heap_ring_sized, heap_ring_starting_at};
 pub use layout::{DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
 #[cfg(not(loom))]
 pub use observe::{HolderCheck, ObserveError, Observer, SlotCopy, Snapshot};
+pub use position::Position;
 #[cfg(not(loom))]
 pub use ring::ReadFrame;
 pub use ring::{Consumer, Producer, SlotWriter};

@@ -1097,7 +1097,7 @@ fn prefetch_mask(slot_size: usize) -> u64 {
 /// the `u64` wrap.
 #[inline(always)]
 fn ahead(a: u64, b: u64) -> i64 {
-    a.wrapping_sub(b) as i64
+    crate::Position::new(a).ahead_of(crate::Position::new(b))
 }
 
 /// The stamp in position `pos`'s slot word (Acquire: a match makes the

@@ -28,6 +28,7 @@ use crate::clock::monotonic_ns;
 use crate::error::{Corruption, SegmentError};
 use crate::hist::Histogram;
 use crate::layout::*;
+use crate::position::Position;
 use crate::segment::sys::{self, role_locked, FileFacts};
 use crate::segment::validate::{
     check_header_fits, retry_while_initializing, validate, validate_name, Geometry,
@@ -286,24 +287,29 @@ impl Observer {
 
     /// The last published position, stepping from `head` (at most `batch`
     /// steps, the most `head` can lag) while the slots carry their stamps.
+    /// When `head` itself is not published yet, the frame before it is the
+    /// newest, unless its slot was never written (a ring with no frame yet,
+    /// wherever its positions start).
     fn newest_from(&self, head: u64, batch: u32) -> Option<u64> {
-        let n = u64::from(self.geometry.slot_count);
-        if n == 0 {
+        let n = self.geometry.slot_count;
+        if !n.is_power_of_two() {
             return None;
         }
-        let shift = self.geometry.slot_count.trailing_zeros();
+        let shift = n.trailing_zeros();
+        // SYNC: pairs with the Release store of the slot word in
+        // `SlotWriter::commit`.
+        let stamp_at =
+            |p: Position| unpack_word(self.slot_word(p.slot(n)).load(Ordering::Acquire)).2;
+        let head = Position::new(head);
         let mut pos = head;
-        for _ in 0..u64::from(batch.max(1)).min(n) {
-            let index = (pos & (n - 1)) as u32;
-            // SYNC: pairs with the Release store of the slot word in
-            // `SlotWriter::commit`.
-            let found = unpack_word(self.slot_word(index).load(Ordering::Acquire)).2;
-            if found != stamp_for(pos, shift) {
+        for _ in 0..u64::from(batch.max(1)).min(u64::from(n)) {
+            if stamp_at(pos) != stamp_for(pos.get(), shift) {
                 break;
             }
-            pos = pos.wrapping_add(1);
+            pos = pos.plus(1);
         }
-        (pos > 0).then(|| pos - 1)
+        let newest = pos.minus(1);
+        (pos != head || stamp_at(newest) != 0).then_some(newest.get())
     }
 
     /// The first position from `tail` on, below `head` (loaded after `tail`,

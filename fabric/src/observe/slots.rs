@@ -1,9 +1,9 @@
 //! Copying a slot out of a live ring without trusting it: atomic word loads,
 //! then a check of whether the producer may have rewritten it meanwhile.
 
-use super::snapshot::last_position;
 use super::{ObserveError, Observer};
 use crate::layout::*;
+use crate::position::Position;
 use crate::sync::{fence, Ordering};
 use crate::vocab::{RoleState, SlotState};
 
@@ -129,33 +129,34 @@ impl Observer {
 
         let n = u64::from(self.geometry.slot_count);
         let shift = self.geometry.slot_count.trailing_zeros();
+        let (head, tail) = (Position::new(head), Position::new(tail));
         // Candidate positions for this slot: the last one below head, and the
         // one a lap later (published but not yet counted in a batched head).
-        let below = last_position(head, index, self.geometry.slot_count);
-        let candidates = [below, below.map(|p| p + n).or(Some(u64::from(index)))];
-        let position = candidates
+        // The stamp decides, so a slot never written (stamp 0) is free
+        // wherever head stands, and positions before the wrap are found.
+        let below = head.last_in_slot_before(index, self.geometry.slot_count);
+        let position = [below, below.plus(n)]
             .into_iter()
-            .flatten()
-            .find(|&p| stamp != 0 && stamp_for(p, shift) == stamp);
+            .find(|&p| stamp != 0 && stamp_for(p.get(), shift) == stamp);
         let state = match position {
             None => SlotState::Free,
-            Some(p) if p < tail => SlotState::Consumed,
+            Some(p) if p.is_before(tail) => SlotState::Consumed,
             Some(_) => SlotState::Pending,
         };
         // The producer may be writing position p + n only while it holds
-        // the role, once the consumer released p (tail > p), and when its
+        // the role, once the consumer released p (tail past p), and when its
         // real head reached p + n, which is at most head + batch - 1. (A
         // producer that died holding the role is told by its lock, which the
         // caller has: see `Snapshot::producer.lock_held`.)
         let overwritable = producing
             && position.is_some_and(|p| {
-                let released = (tail.wrapping_sub(p) as i64) > 0;
-                let next_lap_ahead_of_head = p.wrapping_add(n).wrapping_sub(head) as i64;
+                let released = tail.is_after(p);
+                let next_lap_ahead_of_head = p.plus(n).ahead_of(head);
                 released && next_lap_ahead_of_head < batch as i64
             });
         SlotCopy {
             index,
-            position,
+            position: position.map(Position::get),
             state,
             len,
             flags,

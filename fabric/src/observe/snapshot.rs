@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::error::Corruption;
 use crate::hist::Histogram;
 use crate::layout::*;
+use crate::position::Position;
 use crate::process::Identity;
 use crate::segment::{HeaderProblem, IdentitySnapshot};
 use crate::sync::Ordering;
@@ -249,9 +250,10 @@ impl Problem {
 }
 
 impl Snapshot {
-    /// Frames published and not yet released, as far as the indices say.
+    /// Frames published and not yet released, as far as the indices say
+    /// (0 when `tail` is ahead of `head`, which a batched head allows).
     pub fn in_flight(&self) -> u64 {
-        self.head.saturating_sub(self.tail)
+        Position::new(self.head).since(Position::new(self.tail))
     }
 
     /// `in_flight / slot_count`, 0..=1 for a sound header.
@@ -288,7 +290,7 @@ impl Snapshot {
             });
         }
         let batch = self.producer.batch;
-        if self.tail > self.head.saturating_add(u64::from(batch)) {
+        if Position::new(self.tail).ahead_of(Position::new(self.head)) > i64::from(batch) {
             out.push(Problem::TailAhead {
                 head: self.head,
                 tail: self.tail,
@@ -318,26 +320,25 @@ impl Snapshot {
     }
 
     /// The ring position whose frame slot `index` holds or last held,
-    /// relative to this snapshot's `head`, and the slot's state.
+    /// relative to this snapshot's `head`, and the slot's state, from the
+    /// indices alone (a slot copy's stamp says it for sure: see
+    /// [`crate::Observer::read_slot`]). A position from `tail` up to `head`
+    /// is pending; one before `tail` was consumed, unless it lies before
+    /// the wrap from `head` (2^64 - 1 to 0) while `tail` does not: then the
+    /// indices cannot tell it from a slot of a ring made at position 0 that
+    /// never held a frame, and it is free.
     pub fn slot_state(&self, index: u32) -> (SlotState, Option<u64>) {
-        if self.slot_count == 0 || index >= self.slot_count {
+        if !self.slot_count.is_power_of_two() || index >= self.slot_count {
             return (SlotState::Free, None);
         }
-        let Some(pos) = last_position(self.head, index, self.slot_count) else {
+        let (head, tail) = (Position::new(self.head), Position::new(self.tail));
+        let pos = head.last_in_slot_before(index, self.slot_count);
+        if !pos.is_before(tail) {
+            return (SlotState::Pending, Some(pos.get()));
+        }
+        if pos.wraps_before(head) && !tail.wraps_before(head) {
             return (SlotState::Free, None);
-        };
-        let state = if pos < self.tail {
-            SlotState::Consumed
-        } else {
-            SlotState::Pending
-        };
-        (state, Some(pos))
+        }
+        (SlotState::Consumed, Some(pos.get()))
     }
-}
-
-/// The last ring position below `head` that lands in slot `index` of a ring
-/// of `slot_count` slots, or `None` if no position below `head` does.
-pub(super) fn last_position(head: u64, index: u32, slot_count: u32) -> Option<u64> {
-    let index = u64::from(index);
-    (head > index).then(|| head - 1 - (head - 1 - index) % u64::from(slot_count))
 }
