@@ -29,14 +29,20 @@ pub struct MissedRange {
     /// The sequences were inferred from a relayed frame's before the gap.
     pub sequences_inferred: bool,
     /// `lapped` (the producer rewrote the slots before the recorder got to
-    /// them) or `torn` (a slot changed while it was being copied).
+    /// them), `torn` (a slot changed while it was being copied) or
+    /// `impossible head` (the producer's index said something no ring can
+    /// be, and by the time it was sane again the slots were rewritten).
     pub reason: String,
 }
 
 impl MissedRange {
-    /// Frames missed.
+    /// Frames missed. Positions wrap at 2^64: `end_position` is never
+    /// before `first_position` in wrapping order, so a range that crosses
+    /// the wrap (`first_position` near 2^64, `end_position` near 0) is
+    /// counted as the few frames it is.
     pub fn len(&self) -> u64 {
-        self.end_position.saturating_sub(self.first_position)
+        forge_fabric::Position::new(self.end_position)
+            .since(forge_fabric::Position::new(self.first_position))
     }
 
     /// No frames missed.

@@ -19,10 +19,10 @@
 use std::time::Duration;
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::layout::FRAME_RELAYED;
+use forge_fabric::layout::{stamp_for, FRAME_RELAYED};
 use forge_fabric::observe::ObserveError;
 use forge_fabric::{Consumer, Corruption, NameStatus, Observer, SessionError, WaitStrategy};
-use forge_fabric::{SegmentState, PAYLOAD_CAPACITY};
+use forge_fabric::{Position, SegmentState, PAYLOAD_CAPACITY};
 use forge_frame::decode_header;
 use forge_holder::checks::{self, Halt};
 use forge_holder::end::Lost;
@@ -166,7 +166,7 @@ impl RecordReport {
             if self.files.len() == 1 { "" } else { "s" },
             self.mode,
             human::count(self.first_position),
-            human::count(self.next_position.saturating_sub(1)),
+            human::count(self.next_position.wrapping_sub(1)),
             human::count(self.next_position),
         );
         if self.durable_frames < self.frames {
@@ -331,8 +331,8 @@ impl<'a> Sink<'a> {
         self.missed_frames += n;
         if let Some(open) = &mut self.open_miss {
             if open.end_position == position && open.reason == reason {
-                open.end_position += n;
-                open.end_sequence += n;
+                open.end_position = position.wrapping_add(n);
+                open.end_sequence = open.end_sequence.wrapping_add(n);
                 return Ok(());
             }
             self.close_miss()?;
@@ -340,13 +340,13 @@ impl<'a> Sink<'a> {
         // A producer that numbers by position (forge-stream) gives sequence
         // = position; a relayed stream goes on from its last frame seen.
         let (first_sequence, inferred) = match self.last {
-            Some((pos, seq, true)) => (seq.wrapping_add(position - pos), true),
+            Some((pos, seq, true)) => (seq.wrapping_add(position.wrapping_sub(pos)), true),
             _ => (position, false),
         };
         self.open_miss = Some(MissedRange {
             session: self.session,
             first_position: position,
-            end_position: position + n,
+            end_position: position.wrapping_add(n),
             first_sequence,
             end_sequence: first_sequence.wrapping_add(n),
             sequences_inferred: inferred,
@@ -570,9 +570,24 @@ fn idle(wait: WaitStrategy) {
     }
 }
 
+/// Is a snapshot's `head` one a ring can have? It is never more than the
+/// ring's size past `tail`, nor further behind it than the producer's
+/// publish batch (read in that order, `tail` first). Anything else was
+/// written by something other than the producer: a tap that believed it
+/// would skip ahead or wait for good.
+fn head_is_possible(snap: &forge_fabric::Snapshot, slots: u64) -> bool {
+    let ahead = Position::new(snap.head).ahead_of(Position::new(snap.tail));
+    (-i64::from(snap.producer.batch)..=slots as i64).contains(&ahead)
+}
+
 /// Records through a read-only observer from `identity.start_position` on,
 /// until the count, a stop, or the segment or file fails. On a stop it
 /// first records up to the `head` of that moment.
+///
+/// Positions wrap at 2^64, so every comparison goes through
+/// [`Position`]. A `head` that no ring can have (see [`head_is_possible`])
+/// is never followed: the tap waits for the next sane one, says so once,
+/// and whatever the producer rewrote meanwhile becomes one missed range.
 pub fn tap(
     observer: &Observer,
     control: &Control,
@@ -581,10 +596,14 @@ pub fn tap(
     config: RecordConfig,
 ) -> (RecordReport, RecordEnd) {
     let wait = config.wait;
-    let slots = u64::from(identity.slot_count.max(1));
-    let mut cursor = identity.start_position;
+    let slot_count = identity.slot_count.max(1);
+    let slots = u64::from(slot_count);
+    let lap_shift = slot_count.trailing_zeros();
+    let mut cursor = Position::new(identity.start_position);
     let mut sink = Sink::new(writer, control, config, identity);
     let mut stopping = false;
+    // Since when (and at what head) the indices have been impossible.
+    let mut impossible: Option<u64> = None;
     let end = loop {
         let snap = match observer.snapshot() {
             Ok(s) => s,
@@ -593,60 +612,93 @@ pub fn tap(
             }
             Err(e) => break RecordEnd::Observe(e),
         };
-        let head = snap.head;
-        // Too far behind to catch up before the producer laps us: skip to
-        // half a ring behind head, and count what was skipped as missed.
-        let behind = head.saturating_sub(cursor);
-        if behind > slots * 3 / 4 {
-            let resume = head - slots / 2;
-            if let Err(e) = sink.miss(cursor, resume - cursor, "lapped") {
-                break e;
-            }
-            cursor = resume;
+        let head = Position::new(snap.head);
+        let sane = head_is_possible(&snap, slots);
+        if !sane && impossible.is_none() {
+            eprintln!(
+                "forge-record: head {} is impossible with tail {} on a ring of {slots} slots: \
+                 waiting for a sane one (recorded up to position {cursor})",
+                snap.head, snap.tail
+            );
+            impossible = Some(snap.head);
         }
-        // Copy up to half a ring in one go (one size check around the lot,
-        // not two per slot), then look at head again.
-        let until = head.min(cursor + slots / 2);
-        let mut failed = None;
-        let start = (cursor % slots) as u32;
-        let count = (until - cursor) as u32;
-        let first_part = count.min(slots as u32 - start);
-        let copies = observer
-            .read_slots(start..start + first_part, PAYLOAD_CAPACITY)
-            .and_then(|mut a| {
-                a.extend(observer.read_slots(0..count - first_part, PAYLOAD_CAPACITY)?);
-                Ok(a)
-            });
-        let copies = match copies {
-            Ok(c) => c,
-            Err(ObserveError::Truncated { now, mapped }) => {
-                break RecordEnd::SegmentLost(Lost::Truncated { now, mapped });
+        let mut waiting = !sane;
+        if sane {
+            // Too far behind to catch up before the producer laps us: skip
+            // to half a ring behind head, and count what was skipped as
+            // missed, with why.
+            let behind = head.since(cursor);
+            if behind > slots * 3 / 4 {
+                let resume = head.minus(slots / 2);
+                let why = if impossible.is_some() {
+                    "impossible head"
+                } else {
+                    "lapped"
+                };
+                if let Err(e) = sink.miss(cursor.get(), resume.since(cursor), why) {
+                    break e;
+                }
+                cursor = resume;
             }
-            Err(e) => break RecordEnd::Observe(e),
-        };
-        for copy in copies {
-            if sink.count_reached() {
-                break;
+            if impossible.take().is_some() {
+                eprintln!(
+                    "forge-record: head {} is sane again: recording from position {cursor}",
+                    snap.head
+                );
             }
-            let result = match copy.position {
-                Some(p) if p == cursor && !copy.torn => sink.frame(cursor, copy.flags, &copy.bytes),
-                Some(p) if p == cursor => sink.miss(cursor, 1, "torn"),
-                // Rewritten for a later lap, or a stamp of no nearby lap.
-                _ => sink.miss(cursor, 1, "lapped"),
+            // Copy up to half a ring in one go (one size check around the
+            // lot, not two per slot), then look at head again.
+            let count = head.min(cursor.plus(slots / 2)).since(cursor) as u32;
+            let start = cursor.slot(slot_count);
+            let first_part = count.min(slot_count - start);
+            let copies = observer
+                .read_slots(start..start + first_part, PAYLOAD_CAPACITY)
+                .and_then(|mut a| {
+                    a.extend(observer.read_slots(0..count - first_part, PAYLOAD_CAPACITY)?);
+                    Ok(a)
+                });
+            let copies = match copies {
+                Ok(c) => c,
+                Err(ObserveError::Truncated { now, mapped }) => {
+                    break RecordEnd::SegmentLost(Lost::Truncated { now, mapped });
+                }
+                Err(e) => break RecordEnd::Observe(e),
             };
-            if let Err(e) = result {
-                failed = Some(e);
-                break;
+            let mut failed = None;
+            for copy in copies {
+                if sink.count_reached() {
+                    break;
+                }
+                let p = cursor.get();
+                // A slot that still holds the lap before (or was never
+                // written) is not published yet, whatever head says: a head
+                // ahead of the frames was not the producer's. Wait for it
+                // rather than call it missed.
+                if copy.stamp == 0 || copy.stamp == stamp_for(p.wrapping_sub(slots), lap_shift) {
+                    waiting = true;
+                    break;
+                }
+                let result = match copy.position {
+                    Some(at) if at == p && !copy.torn => sink.frame(p, copy.flags, &copy.bytes),
+                    Some(at) if at == p => sink.miss(p, 1, "torn"),
+                    // Rewritten for a later lap, or a stamp of no nearby lap.
+                    _ => sink.miss(p, 1, "lapped"),
+                };
+                if let Err(e) = result {
+                    failed = Some(e);
+                    break;
+                }
+                cursor = cursor.plus(1);
             }
-            cursor += 1;
-        }
-        if let Some(end) = failed {
-            break end;
+            if let Some(end) = failed {
+                break end;
+            }
         }
         if sink.count_reached() {
             break RecordEnd::CountReached;
         }
-        if stopping && cursor >= head {
+        // Stopping records up to the head of that moment, if it is sane.
+        if stopping && (waiting || !cursor.is_before(head)) {
             break RecordEnd::Stopped;
         }
         let now = monotonic_ns();
@@ -675,7 +727,7 @@ pub fn tap(
                 break e;
             }
         }
-        if cursor >= head && !stopping {
+        if (waiting || !cursor.is_before(head)) && !stopping {
             idle(wait);
         }
     };
@@ -683,7 +735,7 @@ pub fn tap(
     if let Ok(snap) = observer.snapshot() {
         let _ = sink.sample(&snap, true);
     }
-    let report = sink.finish(&end, Mode::Tap, cursor);
+    let report = sink.finish(&end, Mode::Tap, cursor.get());
     (report, end)
 }
 
