@@ -22,7 +22,9 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::model::human::{self, duration_ns};
-use crate::model::{Link, Liveness, Observation, Rates, Role, Sample, SegmentState, SourceNote};
+use crate::model::{
+    Link, Liveness, Observation, Rates, RingPosition, Role, Sample, SegmentState, SourceNote,
+};
 
 /// How long an event-like alarm stays on screen after it happened.
 pub const LATCH_NS: u64 = 10_000_000_000;
@@ -655,7 +657,7 @@ impl Alarms {
                 b.full_ns += dt;
             }
             b.peak_fps = b.peak_fps.max(rates.frames_per_s);
-            let sent = s.head().saturating_sub(b.from_head);
+            let sent = RingPosition::new(s.head()).since(RingPosition::new(b.from_head));
             let took = obs.mono_ns.saturating_sub(b.from_mono_ns);
             let done = b.frames > 0 && sent >= b.frames;
             if done || took > BURST_NS {

@@ -10,6 +10,9 @@ use serde::Serialize;
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};
+/// Ring positions wrap at 2^64: every comparison and distance goes through
+/// this (ratatui has a `Position` of its own).
+pub use forge_fabric::Position as RingPosition;
 pub use forge_fabric::{shm_path, SegmentError};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
 

@@ -388,8 +388,10 @@ impl Cursor {
             let mut ring: Vec<Option<RecordedFrame>> = vec![None; slots as usize];
             let mut filled = 0;
             let mut i = index;
+            // Positions wrap: "no more than a lap back" is a distance.
+            let lap = RingPosition::new(at.position).plus(1).minus(n);
             while let Some(f) = self.frame(i) {
-                if f.session != at.session || f.position + n <= at.position {
+                if f.session != at.session || !RingPosition::new(f.position).within(lap, n) {
                     break;
                 }
                 let slot = &mut ring[(f.position % n) as usize];
@@ -436,14 +438,24 @@ impl Cursor {
                 .find(|s| l.at_unix_ns.saturating_sub(s.at_unix_ns) >= 900_000_000)
                 .copied()
         });
-        let head = at.position + 1;
+        let head = RingPosition::new(at.position).plus(1);
         // What is known of tail: it never falls back, and never more than a
         // lap behind head. A lower bound, said as one.
+        // A session whose ring began at 0 has no positions before the wrap.
         let n64 = u64::from(id.slot_count.max(1));
+        let lap_back = head.minus(n64);
+        let floor = if lap_back.wraps_before(head)
+            && !RingPosition::new(id.start_position).wraps_before(head)
+        {
+            RingPosition::new(0)
+        } else {
+            lap_back
+        };
         let tail = last
-            .map_or(0, |l| l.tail)
-            .max(head.saturating_sub(n64))
+            .map_or(floor, |l| RingPosition::new(l.tail))
+            .max(floor)
             .min(head);
+        let (head, tail) = (head.get(), tail.get());
         let line =
             |h: &forge_record::identity::Holder, index: u64, messages: u64, pressure: u64| {
                 SideSnapshot {
@@ -525,7 +537,9 @@ impl Cursor {
                         SlotCopy {
                             index: i,
                             position: Some(f.position),
-                            state: if f.position >= tail {
+                            state: if !RingPosition::new(f.position)
+                                .is_before(RingPosition::new(tail))
+                            {
                                 SlotState::Pending
                             } else {
                                 SlotState::Consumed

@@ -636,7 +636,8 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> 
                 let later = observer.snapshot().ok();
                 let frames_per_s = later.as_ref().and_then(|l| {
                     let dt = l.taken_mono_ns.saturating_sub(s.taken_mono_ns) as f64 / 1e9;
-                    (dt > 0.0).then(|| l.head.saturating_sub(s.head) as f64 / dt)
+                    let sent = RingPosition::new(l.head).since(RingPosition::new(s.head));
+                    (dt > 0.0).then(|| sent as f64 / dt)
                 });
                 let s = later.unwrap_or(s);
                 SegmentSummary {

@@ -129,7 +129,9 @@ impl App {
                     Some(pos) => {
                         let slot = slot_of(pos, n);
                         self.select(slot);
-                        let lag = pos.saturating_add(1).saturating_sub(head);
+                        let lag = RingPosition::new(pos)
+                            .plus(1)
+                            .since(RingPosition::new(head));
                         let note = if lag > 0 {
                             format!(
                                 "newest frame: position {pos}, slot {slot} ({lag} past head {head}: head is stored every {batch} frames)"
@@ -338,10 +340,10 @@ impl App {
             .map(|s| s.position)
             .unwrap_or_else(|| {
                 let s = view.sample.as_ref()?;
-                let n = u64::from(s.slot_count().max(1));
-                let newest = s.newest?;
-                let back = (newest % n + n - u64::from(i) % n) % n;
-                newest.checked_sub(back)
+                let n = s.slot_count();
+                let newest = RingPosition::new(s.newest?);
+                (n.is_power_of_two() && i < n)
+                    .then(|| newest.plus(1).last_in_slot_before(i, n).get())
             });
         self.slots_dirty = true;
         self.rescroll();

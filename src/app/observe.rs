@@ -164,8 +164,11 @@ impl App {
                 Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt => {
                     let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
                     let r = &mut v.rates;
-                    r.frames_per_s = s.head().saturating_sub(p.head) as f64 / dt;
-                    r.consumed_per_s = s.tail().saturating_sub(p.tail) as f64 / dt;
+                    let since = |now: u64, then: u64| {
+                        RingPosition::new(now).since(RingPosition::new(then)) as f64 / dt
+                    };
+                    r.frames_per_s = since(s.head(), p.head);
+                    r.consumed_per_s = since(s.tail(), p.tail);
                     r.bytes_per_s = s.header.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
                     r.peak_frames_per_s = r.peak_frames_per_s.max(r.frames_per_s);
                     r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);

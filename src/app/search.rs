@@ -32,10 +32,12 @@ impl App {
             );
             return;
         };
+        // The ring holds at most a lap of positions, up to the newest (fewer
+        // while it is young, which the slot's own copy then says).
         let n = u64::from(s.slot_count());
-        let newest = s.newest.unwrap_or(0);
-        let oldest = (newest + 1).saturating_sub(n);
-        if s.newest.is_none() || seq < oldest || seq > newest {
+        let newest = RingPosition::new(s.newest.unwrap_or(0));
+        let oldest = newest.plus(1).minus(n);
+        if s.newest.is_none() || !RingPosition::new(seq).within(oldest, n) {
             let held = match s.newest {
                 Some(_) => format!("the ring holds positions {oldest}..{newest}"),
                 None => "the ring holds no frame yet".into(),
