@@ -17,6 +17,7 @@
 use crate::{decode, decode_header, FrameError, FRAME_HEADER_LEN};
 use forge_fabric::hist::Histogram;
 use forge_fabric::layout::FRAME_RELAYED;
+use forge_fabric::Position;
 
 /// One integrity failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +51,7 @@ impl std::fmt::Display for Issue {
             Issue::Gap { expected, found } => write!(
                 f,
                 "gap: expected sequence {expected}, got {found} ({} frames missing)",
-                found - expected
+                Position::new(*found).since(Position::new(*expected))
             ),
             Issue::Duplicate { expected, found } => write!(
                 f,
@@ -175,9 +176,9 @@ impl Verifier {
             set(self, found.wrapping_add(1));
             return None;
         }
-        // Sequences are u64 positions that never wrap in practice; compare
-        // by signed distance anyway so a wrap is not a giant gap.
-        let issue = if (found.wrapping_sub(expected) as i64) > 0 {
+        // Sequences are ring positions: they wrap, and compare by signed
+        // distance so a wrap is not a giant gap.
+        let issue = if Position::new(found).is_after(Position::new(expected)) {
             self.gaps += 1;
             set(self, found.wrapping_add(1));
             Issue::Gap { expected, found }
