@@ -8,8 +8,8 @@ use clap::{ArgGroup, Parser, ValueEnum};
 /// forge-top: a read-only live inspector for Forge shared-memory rings.
 ///
 /// Maps the segment O_RDONLY / PROT_READ: it cannot write and never takes a
-/// role. Press ? inside for every key. Durations take units (250ms, 2.5s,
-/// 1m); a bare number is milliseconds.
+/// role. Press ? inside for every key. Durations need a unit (250ms, 2.5s,
+/// 1m30s), as in every Forge program.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
 #[command(group(ArgGroup::new("mode").args(["once", "snapshot", "list"])))]
@@ -81,7 +81,7 @@ pub struct Cli {
     pub force: bool,
 
     /// With --snapshot: the terminal size to render at.
-    #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = parse_size)]
+    #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = terminal_size)]
     pub size: (u16, u16),
 
     /// Print the decoded state once and exit.
@@ -104,12 +104,12 @@ pub struct Cli {
     pub core: Option<usize>,
 
     /// A heartbeat older than this marks a daemon stalled (up to one day).
-    #[arg(long, alias = "stale-ms", value_name = "DURATION", default_value = "2s",
+    #[arg(long, value_name = "DURATION", default_value = "2s",
           value_parser = threshold)]
     pub stale: Duration,
 
     /// The ring full for longer than this raises an alarm (up to one day).
-    #[arg(long, alias = "full-ms", value_name = "DURATION", default_value = "1s",
+    #[arg(long, value_name = "DURATION", default_value = "1s",
           value_parser = threshold)]
     pub full: Duration,
 
@@ -195,60 +195,16 @@ fn segment_name(value: &str) -> Result<String, clap::Error> {
     Ok(value.to_owned())
 }
 
-/// A duration with a unit (`250ms`, `2.5s`, `1m`, `100us`), or a bare
-/// number of milliseconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let not_duration =
-        || format!("{s:?} is not a duration: expected a number and a unit, like 250ms or 2.5s");
-    if number.is_empty() {
-        return Err(not_duration());
-    }
-    let ns_per: f64 = match unit.trim() {
-        "" | "ms" => 1e6,
-        "ns" => 1.0,
-        "us" | "µs" => 1e3,
-        "s" | "sec" => 1e9,
-        "m" | "min" => 60e9,
-        "h" => 3600e9,
-        other => {
-            return Err(format!(
-                "unknown unit {other:?} in {s:?}: use ns, us, ms, s, m or h (a bare number is ms)"
-            ))
-        }
-    };
-    let n: f64 = number.parse().map_err(|_| not_duration())?;
-    let ns = n * ns_per;
-    if !ns.is_finite() || ns >= u64::MAX as f64 {
-        // Longer than any range allows: the caller says which.
-        return Ok(Duration::MAX);
-    }
-    Ok(Duration::from_nanos(ns.round() as u64))
-}
-
 fn duration_in(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < min || d > max {
-        return Err(format!(
-            "{s} is out of range: {} to {} ({} to {} ms)",
-            humantime::format_duration(min),
-            humantime::format_duration(max),
-            min.as_millis(),
-            max.as_millis()
-        ));
-    }
-    Ok(d)
+    forge_cli::units::duration_in(s, min, max)
 }
 
 fn threshold(s: &str) -> Result<Duration, String> {
     duration_in(s, Duration::from_millis(1), MAX_THRESHOLD)
 }
 
-fn parse_size(s: &str) -> Result<(u16, u16), String> {
+/// `--size COLSxROWS`: a terminal size, not a byte count.
+fn terminal_size(s: &str) -> Result<(u16, u16), String> {
     let (c, r) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("expected COLSxROWS like 120x40, found {s:?}"))?;
@@ -274,36 +230,28 @@ mod tests {
 
     #[test]
     fn sizes_parse_and_bad_ones_say_why() {
-        assert_eq!(parse_size("120x40"), Ok((120, 40)));
-        assert!(parse_size("120").unwrap_err().contains("COLSxROWS"));
-        assert!(parse_size("5x5").unwrap_err().contains("out of range"));
+        assert_eq!(terminal_size("120x40"), Ok((120, 40)));
+        assert!(terminal_size("120").unwrap_err().contains("COLSxROWS"));
+        assert!(terminal_size("5x5").unwrap_err().contains("out of range"));
     }
 
     #[test]
-    fn durations_take_units_and_bare_numbers_are_milliseconds() {
+    fn durations_need_a_unit_and_stay_in_their_range() {
         let ms = Duration::from_millis;
-        assert_eq!(parse_duration("250ms"), Ok(ms(250)));
-        assert_eq!(parse_duration("2.5s"), Ok(ms(2500)));
-        assert_eq!(parse_duration("1m"), Ok(ms(60_000)));
-        assert_eq!(parse_duration("100"), Ok(ms(100)));
-        assert_eq!(parse_duration("50us"), Ok(Duration::from_micros(50)));
-        assert!(parse_duration("2 parsecs")
+        assert_eq!(duration_in("250ms", MIN_REFRESH, MAX_REFRESH), Ok(ms(250)));
+        assert_eq!(duration_in("2.5s", MIN_REFRESH, MAX_REFRESH), Ok(ms(2500)));
+        assert!(duration_in("100", MIN_REFRESH, MAX_REFRESH)
             .unwrap_err()
-            .contains("unknown unit"));
-        assert!(parse_duration("fast")
-            .unwrap_err()
-            .contains("not a duration"));
-        assert!(parse_duration("1e30h").is_err());
-        assert_eq!(
-            parse_duration("99999999999999999999999s"),
-            Ok(Duration::MAX)
-        );
+            .contains("needs a unit"));
         assert!(duration_in("5ms", MIN_REFRESH, MAX_REFRESH)
             .unwrap_err()
-            .contains("out of range"));
-        assert!(threshold("18446744073709551615")
+            .contains("out of range: at least 10ms"));
+        assert!(threshold("18446744073709551615ms")
             .unwrap_err()
-            .contains("86400000"));
+            .contains("at most 1d"));
+        assert!(threshold("99999999999999999999999s")
+            .unwrap_err()
+            .contains("at most 1d"));
     }
 
     #[test]

@@ -168,7 +168,14 @@ fn once_json_agrees_with_what_the_daemons_report() {
     std::thread::sleep(Duration::from_millis(600));
 
     // While they run: pids, liveness and sessions agree.
-    let live = json(&rig.top(&["--once", "--format", "json", "--no-wait", "--after", "300"]));
+    let live = json(&rig.top(&[
+        "--once",
+        "--format",
+        "json",
+        "--no-wait",
+        "--after",
+        "300ms",
+    ]));
     let s = &live["sample"];
     assert_eq!(s["header"]["producer"]["pid"], rig.pid(stream));
     assert_eq!(s["header"]["consumer"]["pid"], rig.pid(core));
@@ -247,7 +254,7 @@ fn snapshot_writes_a_valid_svg_and_the_mapping_is_read_only() {
     let mut top = Command::new(top())
         .args(["--segment", &rig.name, "--snapshot"])
         .arg(&svg)
-        .args(["--after", "1500", "--size", "120x40"])
+        .args(["--after", "1500ms", "--size", "120x40"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -317,7 +324,7 @@ fn forge_top_survives_a_forced_reinit_and_reports_the_new_session() {
     let top = Command::new(top())
         .args(["--segment", &rig.name, "--snapshot"])
         .arg(&out)
-        .args(["--after", "2500"])
+        .args(["--after", "2500ms"])
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -560,11 +567,11 @@ fn thresholds_too_large_for_nanoseconds_are_refused_not_wrapped_into_false_alarm
     let _s = serial();
     let mut rig = Rig::new("thresholds");
     rig.init(&["--slots", "64"]);
-    for flag in ["--stale-ms", "--full-ms"] {
-        let out = rig.top(&["--once", "--no-wait", flag, "18446744073709551615"]);
+    for flag in ["--stale", "--full"] {
+        let out = rig.top(&["--once", "--no-wait", flag, "18446744073709551615ms"]);
         assert_eq!(out.status.code(), Some(2), "{out:?}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("86400000"),
+            String::from_utf8_lossy(&out.stderr).contains("at most 1d"),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -577,11 +584,11 @@ fn thresholds_too_large_for_nanoseconds_are_refused_not_wrapped_into_false_alarm
         "json",
         "--no-wait",
         "--after",
-        "300",
-        "--stale-ms",
-        "86400000",
-        "--full-ms",
-        "86400000",
+        "300ms",
+        "--stale",
+        "1d",
+        "--full",
+        "1d",
     ]));
     let alarms = live["alarms"].as_array().unwrap();
     assert!(
@@ -798,4 +805,8 @@ fn durations_on_the_command_line_take_units() {
     let out = rig.top(&["--once", "--no-wait", "--refresh", "5ms"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("out of range"));
+    // A bare number is refused, as in every Forge program.
+    let out = rig.top(&["--once", "--no-wait", "--after", "300"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a unit"));
 }

@@ -186,6 +186,21 @@ pub fn daemon_main<C: clap::Parser>(
     }
 }
 
+/// The `main` of a tool that holds no role (forge-init): error reports,
+/// the command line, and `run`; an error ends it as `PROGRAM: error: …`
+/// with the exit code its kind calls for, as [`daemon_main`] does. A bad
+/// command line is clap's usage error, exit 2, in both.
+pub fn tool_main<C: clap::Parser>(
+    program: &'static str,
+    run: impl FnOnce(C) -> Result<forge_holder::exit::Exit>,
+) -> std::process::ExitCode {
+    forge_holder::exit::install_reports();
+    match run(C::parse()) {
+        Ok(code) => code.into(),
+        Err(report) => forge_holder::exit::fail(program, &report).into(),
+    }
+}
+
 /// A ring daemon's state after start-up, holding its role `T` (a
 /// `Producer` or a `Consumer`).
 pub struct Daemon<T> {

@@ -193,6 +193,34 @@ pub fn parse_utc(s: &str) -> Result<u64, String> {
     unix_ns(time).ok_or_else(|| format!("{s} is out of range: expected a time from 1970 to 2554"))
 }
 
+/// `HH:MM[:SS[.fraction]]`, UTC, on the day of `day_unix_ns`, as ns since
+/// the Unix epoch (forge-top's "go to time" on a recording's cursor day).
+pub fn parse_time_of_day(text: &str, day_unix_ns: u64) -> Option<u64> {
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if !(2..=3).contains(&parts.len()) {
+        return None;
+    }
+    let two = |p: &str| match p.len() {
+        1 => Some(format!("0{p}")),
+        2 => Some(p.to_owned()),
+        _ => None,
+    };
+    let seconds = match parts.get(2) {
+        None => "00".to_owned(),
+        Some(s) => match s.split_once('.') {
+            Some((whole, fraction)) => format!("{}.{fraction}", two(whole)?),
+            None => two(s)?,
+        },
+    };
+    let date = &rfc3339_ns(day_unix_ns)[..10];
+    parse_utc(&format!(
+        "{date}T{}:{}:{seconds}Z",
+        two(parts[0])?,
+        two(parts[1])?
+    ))
+    .ok()
+}
+
 /// ns since the Unix epoch, if it fits.
 fn unix_ns(t: SystemTime) -> Option<u64> {
     let d = t.duration_since(UNIX_EPOCH).ok()?;
@@ -307,5 +335,11 @@ mod tests {
             .unwrap_err()
             .contains("out of range"));
         assert_eq!(rfc3339_ns(5_000_000), "1970-01-01T00:00:00.005000000Z");
+        let day = 86_400_000_000_000 + 5;
+        assert_eq!(parse_time_of_day("00:01", day), Some(86_460_000_000_000));
+        assert_eq!(parse_time_of_day("0:0:1.5", day), Some(86_401_500_000_000));
+        for bad in ["12", "24:00", "12:60", "1:2:3:4", "ab:cd", "123:00"] {
+            assert_eq!(parse_time_of_day(bad, day), None, "{bad}");
+        }
     }
 }

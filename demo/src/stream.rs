@@ -11,8 +11,6 @@
 //! frames published but not yet counted), so sequence numbers continue
 //! without a gap and nothing the consumer has not released is overwritten.
 
-use std::time::Duration;
-
 use color_eyre::eyre::Result;
 use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
@@ -21,7 +19,7 @@ use forge_fabric::{Producer, WaitStrategy};
 use forge_frame::load::LoadGen;
 use forge_holder::checks;
 use forge_holder::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
-use forge_holder::pace::Pacer;
+use forge_holder::pace::{wait_until, Look, Pacer};
 use forge_holder::signals::Control;
 
 /// What to stream.
@@ -239,28 +237,14 @@ impl<'a> Streamer<'a> {
         // Housekeeping does not move the pacer, so the due time (a 128-bit
         // division) is computed once per frame, not once per spin.
         let due = self.pacer.as_ref().map(Pacer::due_ns)?;
-        loop {
-            let now = monotonic_ns();
-            if now >= due {
-                return None;
+        let wait = self.config.wait;
+        wait_until(due, wait, self.next_housekeeping_ns, |now| {
+            match self.housekeeping(now) {
+                Some(end) => Look::End(end),
+                None if self.burst_left > 0 => Look::Go,
+                None => Look::Wait(self.next_housekeeping_ns),
             }
-            if now >= self.next_housekeeping_ns {
-                if let Some(end) = self.housekeeping(now) {
-                    return Some(end);
-                }
-                if self.burst_left > 0 {
-                    return None;
-                }
-            }
-            let left = (due - now).min(self.next_housekeeping_ns.saturating_sub(now));
-            match self.config.wait {
-                WaitStrategy::Yield if left > 50_000 => std::thread::yield_now(),
-                WaitStrategy::Park if left > 200_000 => {
-                    std::thread::sleep(Duration::from_nanos(left - 100_000));
-                }
-                _ => std::hint::spin_loop(),
-            }
-        }
+        })
     }
 
     /// Off the per-message path: stop requests, the session, the watch
@@ -325,7 +309,7 @@ mod tests {
         let control = Control::new();
         let stopper = control.clone();
         let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(std::time::Duration::from_millis(50));
             stopper.request_stop();
         });
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();

@@ -86,7 +86,7 @@ fn wall_clock_jumps_in_any_process_raise_no_liveness_alarm() {
         &mut rig,
         &top_clock,
         Bin::Top,
-        &["--snapshot", &json, "--after", "3000"],
+        &["--snapshot", &json, "--after", "3000ms"],
     );
     // Mid-run, forge-top's wall clock steps back three days, then a year
     // ahead; the daemons' steps back 800 days.

@@ -55,7 +55,7 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
     let (_scratch, json) = snapshot_path("force");
     let top = rig.spawn(
         Bin::Top,
-        &["--snapshot", json.to_str().unwrap(), "--after", "2500"],
+        &["--snapshot", json.to_str().unwrap(), "--after", "2500ms"],
     );
     let (core, stream) = stream_pair(&mut rig);
 
@@ -125,7 +125,7 @@ fn a_segment_truncated_under_the_daemons_ends_them_with_a_message_and_forge_top_
     let (_scratch, json) = snapshot_path("truncate");
     let top = rig.spawn(
         Bin::Top,
-        &["--snapshot", json.to_str().unwrap(), "--after", "2000"],
+        &["--snapshot", json.to_str().unwrap(), "--after", "2000ms"],
     );
     let (core, stream) = stream_pair(&mut rig);
     let f = std::fs::OpenOptions::new()
@@ -164,7 +164,7 @@ fn a_segment_unlinked_under_the_daemons_is_drained_then_both_stop_and_forge_top_
     let (_scratch, json) = snapshot_path("unlink");
     let top = rig.spawn(
         Bin::Top,
-        &["--snapshot", json.to_str().unwrap(), "--after", "2000"],
+        &["--snapshot", json.to_str().unwrap(), "--after", "2000ms"],
     );
     let (core, stream) = stream_pair(&mut rig);
     std::fs::remove_file(rig.shm_path()).unwrap();

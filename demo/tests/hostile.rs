@@ -130,16 +130,16 @@ fn a_hostile_writer_never_makes_a_daemon_hang_panic_or_report_a_frame_never_sent
     let dir = tempfile::tempdir().unwrap();
     let frame = dir.path().join("forge-top.json");
     let frame_arg = frame.to_string_lossy().into_owned();
-    let after_ms = ((secs + 120) * 1000).to_string();
+    let after = format!("{}s", secs + 120);
     let top = rig.spawn(
         Bin::Top,
         &[
             "--snapshot",
             &frame_arg,
             "--after",
-            &after_ms,
+            &after,
             "--refresh",
-            "20",
+            "20ms",
         ],
     );
     let fields = targets();

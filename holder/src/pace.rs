@@ -7,6 +7,55 @@
 //! burst ran, the process was descheduled) the base moves up to now: the
 //! pacer does not try to catch up with a burst of its own.
 
+use forge_fabric::clock::monotonic_ns;
+use forge_fabric::WaitStrategy;
+
+/// What a look around during a paced wait decided.
+#[derive(Debug)]
+pub enum Look<E> {
+    /// Keep waiting; look again at this CLOCK_MONOTONIC instant.
+    Wait(u64),
+    /// Stop waiting and send now (a burst was asked for).
+    Go,
+    /// Stop the run.
+    End(E),
+}
+
+/// Waits until `due_ns` (CLOCK_MONOTONIC), calling `look` at `next_look_ns`
+/// and then whenever the instant it returns comes, so that a stop, a lost
+/// session or a burst is seen within a housekeeping period. Spinning reads
+/// only the vDSO clock; `yield` and `park` give the core back when the gap
+/// is long. `None` when the due time came (or `look` said go), `Some(end)`
+/// when `look` ended the run.
+pub fn wait_until<E>(
+    due_ns: u64,
+    wait: WaitStrategy,
+    mut next_look_ns: u64,
+    mut look: impl FnMut(u64) -> Look<E>,
+) -> Option<E> {
+    loop {
+        let now = monotonic_ns();
+        if now >= due_ns {
+            return None;
+        }
+        if now >= next_look_ns {
+            match look(now) {
+                Look::Wait(next) => next_look_ns = next,
+                Look::Go => return None,
+                Look::End(e) => return Some(e),
+            }
+        }
+        let left = (due_ns - now).min(next_look_ns.saturating_sub(now));
+        match wait {
+            WaitStrategy::Yield if left > 50_000 => std::thread::yield_now(),
+            WaitStrategy::Park if left > 200_000 => {
+                std::thread::sleep(std::time::Duration::from_nanos(left - 100_000));
+            }
+            _ => std::hint::spin_loop(),
+        }
+    }
+}
+
 /// Largest lag the pacer makes up by sending early frames back to back.
 pub const MAX_DEBT_NS: u64 = 2_000_000;
 
@@ -90,6 +139,27 @@ mod tests {
         assert_eq!(p.due_ns(), 12_000_000);
         p.sent(12_000_000);
         assert_eq!(p.due_ns(), 13_000_000);
+    }
+
+    #[test]
+    fn a_paced_wait_looks_around_and_can_be_ended_or_cut_short() {
+        let now = monotonic_ns();
+        // Due in the past: no wait, no look.
+        assert!(wait_until::<()>(now, WaitStrategy::Spin, 0, |_| unreachable!()).is_none());
+        // Due far ahead: the look ends it.
+        let mut looks = 0;
+        let end = wait_until(now + 60_000_000_000, WaitStrategy::Park, 0, |t| {
+            looks += 1;
+            if looks == 3 {
+                Look::End("stopped")
+            } else {
+                Look::Wait(t + 1_000_000)
+            }
+        });
+        assert_eq!((end, looks), (Some("stopped"), 3));
+        // Or lets it go at once.
+        let go = wait_until::<()>(now + 60_000_000_000, WaitStrategy::Yield, 0, |_| Look::Go);
+        assert!(go.is_none());
     }
 
     #[test]

@@ -16,26 +16,17 @@
 //! checksum, is untouched. The replayed frames are then no longer the
 //! recorded ones in their sequence field, and the report says so.
 
-use std::time::Duration;
-
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
 use forge_frame::FRAME_HEADER_LEN;
 use forge_holder::checks::{self, Halt};
-use forge_holder::end::Lost;
-use forge_holder::pace::Pacer;
+use forge_holder::end::{Lost, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
+use forge_holder::pace::{wait_until, Look, Pacer};
 use forge_holder::signals::Control;
 
 use crate::args::Speed;
 use crate::read::{ReadError, RecordedFrame, Recording};
-
-/// Frames between two housekeeping passes while frames keep going.
-const CHECK_EVERY: u32 = 4096;
-/// Longest time between housekeeping passes.
-const HOUSEKEEPING_NS: u64 = 10_000_000;
-/// Longest single wait for space before looking around.
-const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 /// How to replay.
 #[derive(Debug, Clone)]
@@ -362,25 +353,13 @@ impl Replayer<'_> {
     /// Waits for `f`'s due time, looking around every housekeeping period.
     fn wait_until_due(&mut self, pace: &mut Pace, f: &RecordedFrame) -> Option<ReplayEnd> {
         let due = pace.due(f, monotonic_ns());
-        loop {
-            let now = monotonic_ns();
-            if now >= due {
-                return None;
+        let wait = self.config.wait;
+        wait_until(due, wait, self.next_housekeeping_ns, |now| {
+            match self.housekeeping(now) {
+                Some(end) => Look::End(end),
+                None => Look::Wait(self.next_housekeeping_ns),
             }
-            if now >= self.next_housekeeping_ns {
-                if let Some(end) = self.housekeeping(now) {
-                    return Some(end);
-                }
-            }
-            let left = (due - now).min(self.next_housekeeping_ns.saturating_sub(now));
-            match self.config.wait {
-                WaitStrategy::Yield if left > 50_000 => std::thread::yield_now(),
-                WaitStrategy::Park if left > 200_000 => {
-                    std::thread::sleep(Duration::from_nanos(left - 100_000));
-                }
-                _ => std::hint::spin_loop(),
-            }
-        }
+        })
     }
 
     /// Writes one frame into the next slot, waiting for space.
@@ -451,6 +430,7 @@ mod tests {
     use crate::writer::{RecordingWriter, WriterOptions};
     use forge_fabric::heap_ring;
     use forge_frame::{decode, encode, FrameKind};
+    use std::time::Duration;
 
     /// 100 frames, sequences 1000.., 1 ms apart; frames 40..50 missing.
     fn recording(dir: &std::path::Path) -> Recording {

@@ -150,3 +150,108 @@ fn case_4_a_recording_or_image_never_writes_through_a_link_and_replaces_only_whe
 fn rig_path(base: &Path, name: &str) -> std::path::PathBuf {
     base.with_file_name(name)
 }
+
+#[test]
+fn case_8_durations_and_sizes_out_of_range_are_usage_errors_naming_the_limit() {
+    let mut rig = Rig::new("numbers");
+    let seg = rig.segment("a");
+    let out = rig.file("n.mcap");
+    let out = out.to_str().unwrap();
+    let record = |flag: &str, value: &str| {
+        ["--segment", &seg, "--out", out, "--count", "1", flag, value].map(str::to_owned)
+    };
+    let cases: Vec<(Bin, Vec<String>, &str)> = vec![
+        // Once a panic (exit 101): now not a duration at all.
+        (
+            Bin::Record,
+            record("--max-duration", "1e20s").into(),
+            "not a duration",
+        ),
+        (
+            Bin::Record,
+            record("--flush-every", "1e20s").into(),
+            "not a duration",
+        ),
+        // Too large for any duration, or for this one.
+        (
+            Bin::Record,
+            record("--max-duration", "100000000000000000000s").into(),
+            "at most 365d",
+        ),
+        (
+            Bin::Record,
+            record("--flush-every", "2h").into(),
+            "at most 1h",
+        ),
+        // Zero where zero makes no sense (it rolled 297 empty files).
+        (
+            Bin::Record,
+            record("--max-duration", "0s").into(),
+            "0s makes no sense",
+        ),
+        (
+            Bin::Record,
+            record("--flush-every", "0s").into(),
+            "0s makes no sense",
+        ),
+        // A bare number: seconds? milliseconds? Refused everywhere.
+        (
+            Bin::Record,
+            record("--max-duration", "10").into(),
+            "needs a unit",
+        ),
+        (
+            Bin::Record,
+            record("--chunk-size", "0").into(),
+            "0 makes no sense",
+        ),
+        (
+            Bin::Record,
+            record("--chunk-size", "1T").into(),
+            "at most 64M",
+        ),
+        (
+            Bin::Record,
+            record("--max-size", "99999999999999999999").into(),
+            "at most 16T",
+        ),
+        (
+            Bin::Replay,
+            ["--in", out, "--from", "+1e20s"].map(str::to_owned).into(),
+            "not a duration",
+        ),
+        (
+            Bin::Replay,
+            ["--in", out, "--from", "+100000000000000000000s"]
+                .map(str::to_owned)
+                .into(),
+            "at most 36500d",
+        ),
+        (
+            Bin::Replay,
+            ["--in", out, "--speed", "1e-300"].map(str::to_owned).into(),
+            "out of range",
+        ),
+        (
+            Bin::Replay,
+            ["--in", out, "--rate", "0"].map(str::to_owned).into(),
+            "--rate",
+        ),
+    ];
+    for (bin, args, says) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = rig.run(bin, &args, LONG);
+        assert_eq!(
+            run.code,
+            Some(2),
+            "{bin:?} {args:?}: expected a usage error\n{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(says) && !run.stderr.contains("panicked"),
+            "{bin:?} {args:?}: expected {says:?}\n{}",
+            run.stderr
+        );
+    }
+    assert!(!Path::new(out).exists());
+}

@@ -55,16 +55,7 @@ impl App {
 
     /// `HH:MM[:SS[.fff]]` on the day of the recording's cursor, UTC.
     pub(super) fn time_of_day(&self, text: &str) -> Option<u64> {
-        let mut parts = text.split(':');
-        let h: u64 = parts.next()?.parse().ok()?;
-        let m: u64 = parts.next()?.parse().ok()?;
-        let secs: f64 = parts.next().map_or(Some(0.0), |s| s.parse().ok())?;
-        if parts.next().is_some() || h > 23 || m > 59 || !(0.0..60.0).contains(&secs) {
-            return None;
-        }
-        const DAY: u64 = 86_400_000_000_000;
-        let day = self.live.unix_ns / DAY * DAY;
-        Some(day + (h * 3600 + m * 60) * 1_000_000_000 + (secs * 1e9) as u64)
+        forge_cli::units::parse_time_of_day(text, self.live.unix_ns)
     }
 
     pub(super) fn start_search(&mut self, query: &str) {

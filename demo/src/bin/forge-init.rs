@@ -8,12 +8,12 @@ use clap::Parser;
 use color_eyre::eyre::{Result, WrapErr};
 use color_eyre::Section;
 use forge_cli::human;
-use forge_cli::{parse_mode, print_report, SegmentArg};
-use forge_fabric::layout::{slot_size, HEADER_SIZE};
+use forge_cli::{parse_mode, print_report, tool_main, SegmentArg};
+use forge_fabric::layout::{slot_size, HEADER_SIZE, MIN_PAYLOAD_CAPACITY};
 use forge_fabric::{
     CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY,
 };
-use forge_holder::exit::{self, Exit, EXIT_CODES_HELP};
+use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 
 const PROGRAM: &str = "forge-init";
 
@@ -35,12 +35,13 @@ struct Cli {
     /// Number of slots: a power of two from 2 to 1048576.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SLOT_COUNT)]
     slots: u32,
-    /// Largest frame the ring carries, in bytes: a multiple of 8 from 8 to
-    /// 4096. Each slot is this plus an 8-byte word, so a ring of small
-    /// frames packs several to a cache line and moves more of them per
-    /// second (see forge-bench's "sized slots" figures). Producers refuse
-    /// larger frames.
-    #[arg(long, value_name = "BYTES", default_value_t = PAYLOAD_CAPACITY)]
+    /// Largest frame the ring carries, in bytes (or with K: 4K): a
+    /// multiple of 8 from 8 to 4096. Each slot is this plus an 8-byte word,
+    /// so a ring of small frames packs several to a cache line and moves
+    /// more of them per second (see forge-bench's "sized slots" figures).
+    /// Producers refuse larger frames.
+    #[arg(long, value_name = "SIZE", default_value_t = PAYLOAD_CAPACITY,
+          value_parser = payload_capacity)]
     payload_capacity: usize,
     /// Replace the segment even if a daemon is still attached to it.
     #[arg(long)]
@@ -50,13 +51,15 @@ struct Cli {
     mode: u32,
 }
 
+/// `--payload-capacity`: a size, by the rule every Forge size follows;
+/// fabric checks the multiple of 8.
+fn payload_capacity(s: &str) -> std::result::Result<usize, String> {
+    forge_cli::units::size_in(s, MIN_PAYLOAD_CAPACITY as u64, PAYLOAD_CAPACITY as u64)
+        .map(|n| n as usize)
+}
+
 fn main() -> ExitCode {
-    exit::install_reports();
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => Exit::Ok.into(),
-        Err(report) => exit::fail(PROGRAM, &report).into(),
-    }
+    tool_main(PROGRAM, |cli: Cli| run(&cli).map(|()| Exit::Ok))
 }
 
 fn run(cli: &Cli) -> Result<()> {
