@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::alarms::{Alarm, LogEntry};
 use crate::app::App;
 use crate::model::human;
-use crate::model::{Link, Rates, Role, Sample, SelfInfo, Side, SlotView};
+use crate::model::{Link, Liveness, Rates, Role, Sample, SelfInfo, Side, SlotView};
 
 /// Cell width and height in SVG pixels, and the font size that fits them.
 const CELL_W: f64 = 9.0;
@@ -375,10 +375,13 @@ pub fn text_report(app: &App) -> String {
     );
     for role in Role::ALL {
         let Side { line, holder, .. } = s.side(role);
-        let alive = match holder.alive {
-            Some(true) => "alive",
-            Some(false) => "DEAD",
-            None => "no pid",
+        // The same word as the TUI's daemon panel and the JSON's
+        // `liveness`: a clean stop is "stopped", only a holder that left
+        // the role active without one is DEAD.
+        let alive = match holder.liveness {
+            Liveness::Dead => "DEAD",
+            Liveness::Stalled => "STALLED",
+            other => other.name(),
         };
         let proc = holder.proc.as_ref().map_or(String::new(), |p| {
             format!(

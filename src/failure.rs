@@ -2,11 +2,12 @@
 //!
 //! A person at a terminal gets a coloured error and a hint; a script (stderr
 //! not a terminal, or `NO_COLOR`) gets one plain paragraph: what was
-//! expected, what was found, what to do. No source location, and a
-//! backtrace only when `RUST_BACKTRACE` asks for one. `--format json` modes
-//! also get `{"error", "kind", "hint"}` on stdout.
+//! expected, what was found, what to do. No source location and no
+//! backtrace, even under `RUST_BACKTRACE`: a failure is an answer to the
+//! input, not a bug (a bug panics, and the panic hook prints its backtrace
+//! when asked). `--format json` modes also get `{"error", "kind", "hint"}`
+//! on stdout.
 
-use std::backtrace::{Backtrace, BacktraceStatus};
 use std::fmt;
 
 use crate::model::SegmentError;
@@ -20,7 +21,6 @@ pub struct Failure {
     pub what: String,
     /// What to do about it.
     pub hint: Option<String>,
-    backtrace: Backtrace,
 }
 
 impl Failure {
@@ -30,8 +30,6 @@ impl Failure {
             kind,
             what: what.into(),
             hint: None,
-            // Captured only when RUST_BACKTRACE or RUST_LIB_BACKTRACE asks.
-            backtrace: Backtrace::capture(),
         }
     }
 
@@ -61,9 +59,6 @@ impl Failure {
             }
         } else {
             eprintln!("forge-top: {self}");
-        }
-        if self.backtrace.status() == BacktraceStatus::Captured {
-            eprintln!("{}", self.backtrace);
         }
     }
 }
