@@ -576,6 +576,31 @@ pub struct Rates {
     pub peak_bytes_per_s: f64,
 }
 
+impl RingImage {
+    /// Slot `i` of the copy, with its bytes: kept in the row, or taken from
+    /// the raw copy (a live copy keeps its bytes there only, once).
+    pub fn slot(&self, i: u32) -> Option<SlotView> {
+        let mut view = self.slots.get(i as usize)?.clone();
+        if view.bytes.is_empty() && !view.torn && view.state != SlotState::Free {
+            if let Some(copy) = self.raw.as_ref().and_then(|r| r.slots.get(i as usize)) {
+                view.bytes = copy.bytes.clone();
+            }
+        }
+        Some(view)
+    }
+
+    /// Bytes of frames this copy holds (rows and raw copy), for saying
+    /// what a freeze costs.
+    pub fn bytes_held(&self) -> u64 {
+        let rows: usize = self.slots.iter().map(|s| s.bytes.len()).sum();
+        let raw: usize = self
+            .raw
+            .as_ref()
+            .map_or(0, |r| r.slots.iter().map(|s| s.bytes.len()).sum());
+        (rows + raw + self.slots.len() * std::mem::size_of::<SlotView>()) as u64
+    }
+}
+
 /// Which slots the next observation should copy: only those on screen.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlotRequest {

@@ -261,14 +261,23 @@ impl LiveSource {
         let copies = att.observer.read_slots(0..n, PAYLOAD_CAPACITY).ok()?;
         let mono_ns = monotonic_ns();
         let took_ns = mono_ns.saturating_sub(started);
+        let whole = n == slot_count;
+        // One copy of the bytes: the raw one when the ring is whole (the
+        // rows decode from it and keep none), else the rows'.
         let slots = copies
             .iter()
-            .map(|copy| slot_view(copy.clone(), true, gone))
+            .map(|copy| {
+                if whole {
+                    slot_row(copy, true, gone)
+                } else {
+                    slot_view(copy.clone(), true, gone)
+                }
+            })
             .collect();
         let unix = unix_ns();
         // The same copy, raw, for a .forge image: the header of this
         // sample, the holders as proven, every slot as copied.
-        let raw = (n == slot_count).then(|| {
+        let raw = whole.then(|| {
             let check = |role: Role| {
                 self.kernel.holders[role.index()]
                     .as_ref()
@@ -757,6 +766,16 @@ pub(crate) fn frame_info(bytes: &[u8], whole: bool) -> Result<FrameInfo, String>
 
 /// A slot copy as forge-top shows it; `gone`: the producer is known dead.
 pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
+    let mut view = slot_row(&c, whole, gone);
+    if whole && !view.torn && c.state != SlotState::Free {
+        view.bytes = c.bytes;
+    }
+    view
+}
+
+/// The same as [`slot_view`], decoded from a borrowed copy and keeping no
+/// bytes: a row of a copy whose bytes are kept elsewhere.
+pub(crate) fn slot_row(c: &SlotCopy, whole: bool, gone: bool) -> SlotView {
     let overwritable = c.overwritable && !gone;
     let torn = c.changed || overwritable;
     let mut view = SlotView {
@@ -778,13 +797,9 @@ pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
         // A torn copy's bytes are not to be trusted; a free slot holds none.
         return view;
     }
-    let bytes = c.bytes;
-    match frame_info(&bytes, whole) {
+    match frame_info(&c.bytes, whole) {
         Ok(info) => view.frame = Some(info),
         Err(e) => view.frame_error = Some(e),
-    }
-    if whole {
-        view.bytes = bytes;
     }
     view
 }

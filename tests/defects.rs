@@ -64,3 +64,140 @@ fn issue22_12_an_ordinary_user_error_prints_no_backtrace_even_when_asked() {
         assert!(err.lines().count() <= 2, "one paragraph: {err}");
     }
 }
+
+fn tick(head: u64) -> Step {
+    Step::Tick(Tick::of(sample(head, head - 100)))
+}
+
+fn with(mut steps: Vec<Step>, more: Vec<Step>) -> Vec<Step> {
+    steps.extend(more);
+    steps
+}
+
+fn ring() -> Vec<Step> {
+    steady(10_000, 100, 1_000, 3)
+}
+
+#[test]
+fn issue22_2_a_freeze_holds_the_slot_image_only_and_the_panels_stay_live() {
+    let mut stalled_at = sample(60_000, 59_900);
+    stalled(&mut stalled_at, Role::Producer, 5_000_000_000);
+    let (app, text, _) = drive(with(
+        ring(),
+        vec![
+            key(' '),
+            tick(50_000),
+            Step::Tick(Tick::of(stalled_at.clone()).after(3_000)),
+            Step::Tick(Tick::of(stalled_at).after(100)),
+        ],
+    ));
+    assert!(app.paused());
+    // The header, rates and daemons are of now…
+    assert_eq!(app.view().sample.as_ref().unwrap().head(), 60_000);
+    assert!(text.contains("producer 4101 ◐ STALLED"), "{text}");
+    assert!(!text.contains("producer 4101 ● running"), "{text}");
+    // … and only the slots are of the copy.
+    let image = app.frozen.as_ref().unwrap().image.as_ref().unwrap();
+    assert_eq!(image.slots[1].position, Some(49_665));
+    assert!(text.contains("frozen copy"), "{text}");
+}
+
+#[test]
+fn issue22_6_the_frozen_detail_says_space_thaws_not_that_space_freezes() {
+    // Select slot 1 live, let the producer lap it, then freeze.
+    let (app, text, _) = drive_sized(
+        with(
+            ring(),
+            vec![key('g'), key('j'), tick(40_000), key(' '), tick(41_000)],
+        ),
+        160,
+        48,
+    );
+    assert!(app.paused());
+    assert!(text.contains("overwritten"), "{text}");
+    assert!(!text.to_lowercase().contains("space freezes"), "{text}");
+    assert!(text.contains("space thaws"), "{text}");
+}
+
+#[test]
+fn issue22_18_a_freeze_writes_no_file_reports_its_memory_and_gives_it_back_on_thaw() {
+    let (app, _, fx) = drive(with(ring(), vec![key(' '), tick(50_000)]));
+    assert!(app.paused());
+    assert!(
+        !fx.asked.iter().any(|e| format!("{e:?}").contains("Image")),
+        "a freeze asked for a file: {:?}",
+        fx.asked
+    );
+    let status = app
+        .status
+        .as_ref()
+        .map(|s| s.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("KiB") || status.contains("MiB"), "{status}");
+    let (app, _, _) = drive(with(
+        ring(),
+        vec![key(' '), tick(50_000), key(' '), tick(51_000)],
+    ));
+    assert!(app.frozen.is_none());
+}
+
+#[test]
+fn issue22_3_a_live_search_is_found_again_as_the_ring_moves_on() {
+    let mut steps = with(
+        ring(),
+        vec![key('/'), key('m'), key('e'), key('t'), key('r')],
+    );
+    steps.push(key('i'));
+    steps.push(key('c'));
+    steps.push(Step::Key(crossterm::event::KeyCode::Enter));
+    steps.extend((0..15).map(|i| tick(13_000 + i * 1_000)));
+    let (app, _, _) = drive(steps);
+    let search = app.search.as_ref().unwrap();
+    // The last tick's head is 27_000 and a tick is 100 ms: the matches come
+    // from a copy no older than about a second (ten ticks).
+    let newest = search.rows.iter().filter_map(|r| r.position).max().unwrap();
+    assert!(
+        newest >= 17_000,
+        "matches from a stale copy: newest {newest}"
+    );
+}
+
+#[test]
+fn issue22_3_a_search_made_while_frozen_is_not_kept_after_thawing() {
+    let mut steps = with(
+        ring(),
+        vec![key(' '), tick(50_000), key('/'), key('d'), key('o')],
+    );
+    steps.push(key('n'));
+    steps.push(key('e'));
+    steps.push(Step::Key(crossterm::event::KeyCode::Enter));
+    steps.push(key(' '));
+    steps.push(tick(90_000));
+    let (app, text, _) = drive(steps);
+    assert!(!app.paused());
+    let search = app.search.as_ref().unwrap();
+    let newest = search
+        .rows
+        .iter()
+        .filter_map(|r| r.position)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        newest > 50_000,
+        "frozen matches kept after thawing: newest {newest}\n{text}"
+    );
+}
+
+#[test]
+fn issue22_17_a_lapped_selection_says_how_fast_the_ring_laps() {
+    let (_, text, _) = drive_sized(
+        with(
+            steady(1_000_000, 100, 100_000, 3),
+            vec![key('g'), key('j'), tick(1_400_000), tick(1_500_000)],
+        ),
+        160,
+        48,
+    );
+    assert!(text.contains("overwritten"), "{text}");
+    assert!(text.contains("laps every"), "{text}");
+}

@@ -93,10 +93,10 @@ fn space_freezes_one_copy_of_the_whole_ring_while_sampling_and_alarms_go_on() {
         .as_ref()
         .expect("the copy came with the next sample");
     assert_eq!(image.slots.len(), 512);
-    // The whole frozen screen is of the moment of the copy.
-    assert_eq!(app.view().sample.as_ref().unwrap().head(), 50_000);
-    assert_eq!(app.live.sample.as_ref().unwrap().head(), 60_000);
-    assert!(text.contains("FROZEN 100.0ms ago"), "{text}");
+    // Only the slots are of the moment of the copy; the panels are live.
+    assert_eq!(app.frozen.as_ref().unwrap().head, 50_000);
+    assert_eq!(app.view().sample.as_ref().unwrap().head(), 60_000);
+    assert!(text.contains("SLOTS FROZEN 100.0ms ago"), "{text}");
     assert!(text.contains("frozen copy"), "{text}");
     // Stepping browses the copy: slot 1 as it was at position 49_665.
     assert_eq!(app.selected, 1);

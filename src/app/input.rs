@@ -333,8 +333,12 @@ impl App {
         // one, else from the newest frame (slot i last held the position
         // below it that is i modulo the slot count).
         let view = self.view();
-        self.selected_position = self
-            .frozen_slot(i)
+        let frozen = self
+            .frozen
+            .as_ref()
+            .and_then(|f| f.image.as_ref())
+            .and_then(|img| img.slots.get(i as usize));
+        self.selected_position = frozen
             .or_else(|| view.slots.iter().find(|s| s.index == i))
             .or_else(|| view.detail.as_ref().filter(|d| d.index == i))
             .map(|s| s.position)
@@ -360,15 +364,33 @@ impl App {
 
     pub(super) fn toggle_freeze(&mut self) {
         if let Some(f) = self.frozen.take() {
+            // The copy goes now: its memory is given back.
+            drop(f.image);
+            let in_ring = !self.finds_frames();
+            let again = match &mut self.search {
+                // Matches found in the copy are the copy's: find them
+                // again in the live ring.
+                Some(search) if in_ring => {
+                    search.matches = None;
+                    search.rows.clear();
+                    self.want_ring = true;
+                    format!("; finding {:?} again in the live ring", search.query)
+                }
+                _ => String::new(),
+            };
             self.note(
                 Severity::Info,
-                format!("live again ({} samples taken while frozen)", f.samples),
+                format!(
+                    "live again ({} samples taken while frozen){again}",
+                    f.samples
+                ),
             );
             self.slots_dirty = true;
         } else {
             self.frozen = Some(Frozen {
-                view: self.live.clone(),
                 image: None,
+                head: 0,
+                tail: 0,
                 samples: 0,
             });
             self.want_ring = true;

@@ -19,21 +19,8 @@ impl App {
                 );
                 self.note(Severity::Info, m);
             }
-            (Effect::SaveImage, Ok(m)) => {
-                // Said after what the freeze said, not instead of it.
-                let before = self
-                    .status
-                    .take()
-                    .filter(|s| s.text.starts_with("frozen:"))
-                    .map(|s| s.text.trim_end_matches("; space thaws").to_owned());
-                let text = match before {
-                    Some(b) => format!("{b}; {m}; space thaws"),
-                    None => m,
-                };
-                self.note(Severity::Info, text);
-            }
             (_, Ok(m)) => self.note(Severity::Info, m),
-            (Effect::Screenshot | Effect::SaveImage, Err(m)) => self.note(Severity::Critical, m),
+            (Effect::Screenshot, Err(m)) => self.note(Severity::Critical, m),
             (_, Err(m)) => self.note(Severity::Warning, m),
         }
     }
@@ -79,33 +66,19 @@ impl App {
         }
         if let Some(img) = ring {
             self.want_ring = false;
-            if let Some(f) = &mut self.frozen {
-                if f.image.is_none() {
-                    // The header, rates and rows of the moment the copy was
-                    // taken: all of the frozen screen is of one moment.
-                    f.view = self.live.clone();
-                    let took = img.took_ns;
-                    let skipped = img.skipped;
-                    f.image = Some(img.clone());
-                    // The post-mortem: the copy goes to disk as it is.
-                    if img.raw.is_some() {
-                        self.effects.push(Effect::SaveImage);
-                    }
-                    self.note(
-                        Severity::Info,
-                        format!(
-                            "frozen: the whole ring copied in {}{}; space thaws",
-                            human::duration_ns(took),
-                            if skipped > 0 {
-                                format!(" ({skipped} slots past the copy limit left out)")
-                            } else {
-                                String::new()
-                            }
-                        ),
-                    );
-                }
+            self.take_ring(img, &obs);
+        }
+        // A live search is found again in a fresh copy every second or so,
+        // so its list never shows what the ring held long ago.
+        if let Some(search) = &self.search {
+            if !self.paused()
+                && !self.finds_frames()
+                && search.matches.is_some()
+                && obs.sample.is_some()
+                && obs.mono_ns.saturating_sub(search.copied_mono_ns) >= SEARCH_REFRESH_NS
+            {
+                self.want_ring = true;
             }
-            self.found(&img);
         }
         if let Some(f) = &mut self.frozen {
             f.samples += 1;
@@ -116,6 +89,46 @@ impl App {
             self.selected = 0;
         }
         self.rescroll();
+    }
+
+    /// A whole-ring copy came: it becomes the frozen image (moved, never
+    /// copied again) when a freeze waits for one, and the current search's
+    /// matches are found in it.
+    fn take_ring(&mut self, img: RingImage, obs: &Observation) {
+        let (head, tail) = obs.sample.as_ref().map_or((0, 0), |s| (s.head(), s.tail()));
+        let freezing = self.frozen.as_ref().is_some_and(|f| f.image.is_none());
+        let refresh = self
+            .search
+            .as_ref()
+            .is_some_and(|s| s.matches.is_some() && !self.paused());
+        if refresh {
+            self.found_again(&img);
+        } else {
+            self.found(&img);
+        }
+        if !freezing {
+            return;
+        }
+        let (took, skipped, held) = (img.took_ns, img.skipped, img.bytes_held());
+        let slots = img.slots.len();
+        if let Some(f) = &mut self.frozen {
+            f.image = Some(img);
+            f.head = head;
+            f.tail = tail;
+        }
+        self.note(
+            Severity::Info,
+            format!(
+                "frozen: {slots} slots copied in {} ({} held until thawed){}; s saves it; space thaws",
+                human::duration_ns(took),
+                human::bytes(held),
+                if skipped > 0 {
+                    format!("; {skipped} slots past the copy limit left out")
+                } else {
+                    String::new()
+                }
+            ),
+        );
     }
 
     pub(super) fn take_into_live(&mut self, obs: &Observation) {

@@ -89,10 +89,12 @@ impl App {
             return;
         }
         // Matches come from one copy of the whole ring.
-        match self.frozen.as_ref().and_then(|f| f.image.as_ref()) {
+        match self.frozen.as_mut().and_then(|f| f.image.take()) {
             Some(img) => {
-                let img = img.clone();
                 self.found(&img);
+                if let Some(f) = &mut self.frozen {
+                    f.image = Some(img);
+                }
             }
             None => self.want_ring = true,
         }
@@ -178,6 +180,41 @@ impl App {
                 format!("{count} slots match {query:?}; n / N for the next / previous"),
             );
         }
+    }
+
+    /// The current search found again in a fresh copy: the matches and
+    /// their rows are replaced, the selection stays where it is (on the
+    /// same slot when it still matches), and nothing is said.
+    pub(super) fn found_again(&mut self, img: &RingImage) {
+        let rows_on_screen = self.list_rows();
+        let selected = self.selected;
+        let Some(search) = &mut self.search else {
+            return;
+        };
+        let rows: Vec<SlotView> = img
+            .slots
+            .iter()
+            .filter(|s| slot_matches(s, &search.query))
+            .map(|s| SlotView {
+                bytes: Vec::new(),
+                ..s.clone()
+            })
+            .collect();
+        let matches: Vec<u32> = rows.iter().map(|r| r.index).collect();
+        search.at = matches
+            .iter()
+            .position(|&i| i == selected)
+            .unwrap_or(search.at.min(matches.len().saturating_sub(1)));
+        search.first = scroll_to(
+            search.first as u32,
+            rows_on_screen,
+            search.at as u32,
+            matches.len() as u32,
+        ) as usize;
+        search.matches = Some(matches);
+        search.rows = rows;
+        search.copied_unix_ns = img.unix_ns;
+        search.copied_mono_ns = img.mono_ns;
     }
 
     pub(super) fn next_match(&mut self, by: i64) {

@@ -16,6 +16,9 @@ use crate::model::*;
 pub const HISTORY: usize = 300;
 /// How long a status message stays, ns.
 pub(super) const STATUS_NS: u64 = 5_000_000_000;
+/// How old a live search's copy of the ring may get before it is found
+/// again, ns.
+pub(super) const SEARCH_REFRESH_NS: u64 = 1_000_000_000;
 
 /// Settings fixed at start.
 #[derive(Debug, Clone)]
@@ -64,7 +67,7 @@ impl History {
     }
 }
 
-/// What is on screen: frozen on demand, live otherwise.
+/// What the panels show: the latest observation, frozen or not.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct View {
     /// How the source is attached.
@@ -182,14 +185,17 @@ impl Search {
     }
 }
 
-/// The frozen view: one copy of the whole ring, browsed while sampling and
-/// alarms go on.
+/// A freeze: one copy of the whole ring's slots, browsed while everything
+/// else on screen (header, rates, daemons, alarms) stays live.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frozen {
-    /// The screen as it was.
-    pub view: View,
-    /// Every slot, whole; `None` until the copy came.
+    /// Every slot, whole; `None` until the copy came. The only copy of
+    /// the ring forge-top holds: it goes when the freeze does.
     pub image: Option<RingImage>,
+    /// `head` and `tail` when the copy was taken (the list's T and H).
+    pub head: u64,
+    /// See `head`.
+    pub tail: u64,
     /// Observations since.
     pub samples: u64,
 }
@@ -225,8 +231,6 @@ pub enum Effect {
     Screenshot,
     /// List the segments for the picker.
     ListSegments,
-    /// Save the frozen copy as a `.forge` image.
-    SaveImage,
 }
 
 /// What handling an event did to the screen.
@@ -351,9 +355,10 @@ impl App {
         }
     }
 
-    /// What is on screen.
+    /// What the panels show: always the live view (a freeze holds only
+    /// the slots, see [`App::frozen_slot`]).
     pub fn view(&self) -> &View {
-        self.frozen.as_ref().map_or(&self.live, |f| &f.view)
+        &self.live
     }
 
     /// Does a search filter the slot list (it found something)?
@@ -414,11 +419,11 @@ impl App {
     }
 
     /// The frozen image's copy of slot `i`, when frozen with one.
-    pub fn frozen_slot(&self, i: u32) -> Option<&SlotView> {
+    pub fn frozen_slot(&self, i: u32) -> Option<SlotView> {
         self.frozen
             .as_ref()
             .and_then(|f| f.image.as_ref())
-            .and_then(|img| img.slots.get(i as usize))
+            .and_then(|img| img.slot(i))
     }
 
     pub(super) fn note(&mut self, severity: Severity, text: String) {

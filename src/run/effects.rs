@@ -22,9 +22,6 @@ pub trait Effects {
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String>;
     /// The app now watches `segment` (signals go to its producer).
     fn switched(&mut self, _segment: &str) {}
-    /// Saves the frozen copy of the ring as a `.forge` image; returns a
-    /// status line.
-    fn save_image(&mut self, app: &App) -> Result<String, String>;
 }
 
 /// Effects that do nothing but remember what was asked, for tests.
@@ -53,14 +50,6 @@ impl Effects for RecordedEffects {
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
         self.asked.push(Effect::ListSegments);
         Ok(self.segments.clone())
-    }
-
-    fn save_image(&mut self, app: &App) -> Result<String, String> {
-        self.asked.push(Effect::SaveImage);
-        match app.frozen_raw() {
-            Some(img) => Ok(format!("saved image of {} slots", img.slots.len())),
-            None => Err("no copy to save".into()),
-        }
     }
 }
 
@@ -110,15 +99,6 @@ impl Effects for SystemEffects {
             (None, true) => Ok(format!("saved {}.{{svg,txt,json,forge}}", stem.display())),
             (None, false) => Ok(format!("saved {}.{{svg,txt,json}}", stem.display())),
         }
-    }
-
-    fn save_image(&mut self, app: &App) -> Result<String, String> {
-        let img = app
-            .frozen_raw()
-            .ok_or("no whole copy of the ring to save")?;
-        let dir = export::screenshot_dir(&self.dir)
-            .map_err(|e| format!("could not save the image: {e}"))?;
-        export::save_image(&dir, app, img).map(|p| format!("saved {}", p.display()))
     }
 
     fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {

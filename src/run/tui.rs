@@ -55,10 +55,6 @@ pub fn run<B: Backend>(
                     app.listed(result);
                 }
                 Effect::Screenshot => app.effects.push(Effect::Screenshot),
-                Effect::SaveImage => {
-                    let result = effects.save_image(app);
-                    app.effect_done(&Effect::SaveImage, result);
-                }
             }
             dirty = true;
         }

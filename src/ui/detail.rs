@@ -25,8 +25,9 @@ const LABEL_W: usize = 11;
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let view = app.view();
     let focused = app.focus == Focus::Detail;
-    let slot = app
-        .frozen_slot(app.selected)
+    let frozen_copy = app.frozen_slot(app.selected);
+    let slot = frozen_copy
+        .as_ref()
         .or(view.detail.as_ref())
         .filter(|d| d.index == app.selected);
     let Some(slot) = slot else {
@@ -51,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         DetailMode::Decoded => "decoded · x: hex",
         DetailMode::Hex => "hex · x: decoded",
     };
-    let frozen = if app.frozen_slot(app.selected).is_some() {
+    let frozen = if frozen_copy.is_some() {
         " · frozen copy"
     } else {
         ""
@@ -80,7 +81,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             w,
         )
     } else if slot.torn {
-        torn(slot, w, t)
+        torn(slot, app.paused(), w, t)
     } else {
         match app.detail_mode {
             DetailMode::Decoded => decoded(slot, mono_ns, w, t),
@@ -133,11 +134,31 @@ fn lapped(app: &App, slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static
         return Vec::new();
     }
     let laps = (now - was) / n;
-    let text = format!(
-        "The frame selected (position {was}) was overwritten {laps} lap{} ago: this slot now holds position {now}. \
-         Space freezes a copy of the whole ring to browse at leisure.",
-        if laps == 1 { "" } else { "s" }
-    );
+    let plural = if laps == 1 { "" } else { "s" };
+    let text = if app.paused() {
+        format!(
+            "The frame selected (position {was}) had been overwritten {laps} lap{plural} before \
+             the copy was taken: this slot of the frozen copy holds position {now}. Space thaws."
+        )
+    } else {
+        // How long a frame stays in its slot at the producer's rate: at a
+        // million frames a second, less than a refresh.
+        let rate = app.view().rates.frames_per_s;
+        let lap = if rate >= 1.0 {
+            format!(
+                " At {} frames/s the ring laps every {}:",
+                human::si(rate),
+                human::duration_ns((n as f64 / rate * 1e9) as u64)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "The frame selected (position {was}) was overwritten {laps} lap{plural} ago: this slot \
+             now holds position {now}.{lap} space freezes a copy of the whole ring to browse at \
+             leisure, f follows the newest frame."
+        )
+    };
     let mut lines = para(&text, t.accent, width);
     lines.push(Line::raw(""));
     lines
@@ -165,13 +186,19 @@ fn slot_word(slot: &SlotView, width: u16, t: &Theme) -> Line<'static> {
     )
 }
 
-fn torn(slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
+fn torn(slot: &SlotView, frozen: bool, width: u16, t: &Theme) -> Vec<Line<'static>> {
     let (badge, why) = if slot.overwritable {
         (
             " BEING WRITTEN ",
-            "The consumer has released this slot and the producer, which holds its role, may be \
-             writing its next lap into it right now: a copy cannot be trusted, so its bytes are \
-             not shown. h selects the newest frame; space freezes a copy of the whole ring.",
+            if frozen {
+                "The consumer had released this slot and the producer, which held its role, may \
+                 have been writing its next lap into it while the copy was taken: its bytes are \
+                 not shown. Space thaws."
+            } else {
+                "The consumer has released this slot and the producer, which holds its role, may \
+                 be writing its next lap into it right now: a copy cannot be trusted, so its bytes \
+                 are not shown. h selects the newest frame; space freezes a copy of the whole ring."
+            },
         )
     } else {
         (

@@ -116,22 +116,18 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         ),
     }
     if let Some(f) = &app.frozen {
-        let age = app.live.unix_ns.saturating_sub(
-            f.image
-                .as_ref()
-                .map_or(f.view.sample_unix_ns, |img| img.unix_ns),
-        );
-        pieces.push(
-            Piece::text(
-                [
-                    format!(" FROZEN {} ago ", human::duration_ns(age)),
-                    " FROZEN ".to_owned(),
-                ],
-                t.badge_frozen,
-                190,
-            )
-            .after(" "),
-        );
+        // The panels are live; the badge says how old the slots' copy is.
+        let forms = match &f.image {
+            Some(img) => [
+                format!(
+                    " SLOTS FROZEN {} ago ",
+                    human::duration_ns(app.live.unix_ns.saturating_sub(img.unix_ns))
+                ),
+                " FROZEN ".to_owned(),
+            ],
+            None => [" FREEZING… ".to_owned(), " FROZEN ".to_owned()],
+        };
+        pieces.push(Piece::text(forms, t.badge_frozen, 190).after(" "));
     } else if app.follow {
         pieces.push(badge("FOLLOW", t.badge_quiet, 120));
     }

@@ -119,8 +119,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let inner = outer.inner(area);
     frame.render_widget(outer, area);
     let n = u64::from(s.slot_count().max(1));
-    let tail_slot = (s.tail() % n) as u32;
-    let head_slot = (s.head() % n) as u32;
+    // The T and H of the moment the slots shown were copied.
+    let (head, tail) = app
+        .frozen
+        .as_ref()
+        .filter(|f| f.image.is_some())
+        .map_or((s.head(), s.tail()), |f| (f.head, f.tail));
+    let tail_slot = (tail % n) as u32;
+    let head_slot = (head % n) as u32;
 
     let mut mark = Column::new(" ", MUST, Align::Left);
     let mut index = Column::new("slot", MUST, Align::Right);
