@@ -12,6 +12,7 @@
 //!    slots        validated slot copies
 //!    holder       which process holds a role, proven; signals through a pidfd
 //!    fault_guard  a SIGBUS in a mapping that shrank under us, absorbed
+//!    host         every ring of the host, sampled into owned data
 //! ```
 //!
 //! A truncation can still land between the size check and the loads. For that
@@ -40,6 +41,7 @@ use crate::vocab::Role;
 
 pub mod fault_guard;
 mod holder;
+pub mod host;
 mod slots;
 mod snapshot;
 
