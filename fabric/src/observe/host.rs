@@ -193,7 +193,7 @@ struct Tracked {
 ///
 /// let prefix = format!("/forge_doc_host_{}_", std::process::id());
 /// let opts = CreateOptions { slot_count: 8, payload_capacity: 64, ..CreateOptions::default() };
-/// let (a, _) = Segment::create(&format!("{prefix}a"), &opts)?;
+/// let (a, _) = Segment::create(&format!("{prefix}1"), &opts)?;
 /// let mut scanner = HostScanner::new().with_prefix(&prefix);
 /// let sample = scanner.sample();
 /// assert_eq!(sample.rings.len(), 1);
@@ -495,7 +495,7 @@ mod tests {
     #[test]
     fn rings_appear_change_session_and_disappear_as_events() {
         let p = prefix("events");
-        let names = Names(vec![format!("{p}a"), format!("{p}b")]);
+        let names = Names(vec![format!("{p}1"), format!("{p}2")]);
         let (a, _) = Segment::create(&names.0[0], &opts()).unwrap();
         let mut scanner = HostScanner::new().with_prefix(&p);
         let first = scanner.sample();
@@ -543,7 +543,7 @@ mod tests {
     #[test]
     fn objects_that_are_not_forge_segments_are_only_counted() {
         let p = prefix("foreign");
-        let name = format!("{p}x");
+        let name = format!("{p}1");
         let _names = Names(vec![name.clone()]);
         std::fs::write(crate::shm_path(&name), vec![7u8; 8192]).unwrap();
         let sample = HostScanner::new().with_prefix(&p).sample();
@@ -554,7 +554,7 @@ mod tests {
     #[test]
     fn an_empty_object_is_a_ring_being_initialized() {
         let p = prefix("empty");
-        let name = format!("{p}x");
+        let name = format!("{p}1");
         let _names = Names(vec![name.clone()]);
         std::fs::write(crate::shm_path(&name), b"").unwrap();
         let sample = HostScanner::new().with_prefix(&p).sample();
@@ -567,7 +567,7 @@ mod tests {
     #[test]
     fn a_full_ring_says_since_when() {
         let p = prefix("full");
-        let name = format!("{p}x");
+        let name = format!("{p}1");
         let _names = Names(vec![name.clone()]);
         let (seg, _) = Segment::create(&name, &opts()).unwrap();
         let mut producer = seg.producer(None).unwrap();
