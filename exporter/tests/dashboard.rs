@@ -57,7 +57,7 @@ fn metric_names(expr: &str) -> Vec<String> {
 /// test holds, and an unreadable ring.
 fn served() -> BTreeSet<String> {
     let prefix = format!("/forge_test_exporter_dash_{}_", std::process::id());
-    let name = format!("{prefix}a");
+    let name = format!("{prefix}1");
     let opts = CreateOptions {
         slot_count: 16,
         payload_capacity: 64,
@@ -77,7 +77,7 @@ fn served() -> BTreeSet<String> {
     producer.publish();
     let mut sample = HostScanner::new().with_prefix(&prefix).sample();
     sample.rings.push(RingEntry {
-        name: format!("{prefix}locked"),
+        name: format!("{prefix}2"),
         state: RingState::Unreadable {
             reason: Unreadable::Permission,
             detail: "permission denied".into(),

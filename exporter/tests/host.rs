@@ -44,10 +44,8 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
     let root = is_root();
     // Readable by the exporter: as root it runs as nobody, so others read.
     let mode = if root { 0o644 } else { 0o600 };
-    let mut idle: Vec<_> = (0..196)
-        .map(|i| rig.ring(&format!("idle{i:03}"), mode))
-        .collect();
-    let live: Vec<String> = (0..3).map(|i| rig.name(&format!("live{i}"))).collect();
+    let mut idle: Vec<_> = (0..196).map(|i| rig.ring(&format!("{i}"), mode)).collect();
+    let live: Vec<String> = (0..3).map(|i| rig.name(&format!("{}", 500 + i))).collect();
     let mut daemons = Vec::new();
     for name in &live {
         drop(rig.ring(&name[rig.prefix.len()..], mode));
@@ -55,8 +53,8 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
     }
     // Mode 0000: as root the exporter (nobody) may not open it; as another
     // user, neither may its owner.
-    let locked = rig.name("locked");
-    let _locked = rig.ring("locked", 0o000);
+    let locked = rig.name("900");
+    let _locked = rig.ring("900", 0o000);
     let (exporter, addr) = rig.exporter(&["--max-age", "0s"], root.then_some(NOBODY));
 
     // Daemons take a moment to attach and stream.
@@ -118,7 +116,7 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
             "{r}: count {count}, +Inf {inf}"
         );
     }
-    let quiet = rig.name("idle000");
+    let quiet = rig.name("0");
     assert_eq!(
         value(
             &first,
@@ -142,7 +140,7 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
         forge_fabric::segment::unlink(name).unwrap();
     }
     let _new: Vec<_> = (0..20)
-        .map(|i| rig.ring(&format!("new{i:02}"), mode))
+        .map(|i| rig.ring(&format!("{}", 600 + i), mode))
         .collect();
     let reinit = idle[0].name().to_owned();
     let _reinit = rig.ring(&reinit[rig.prefix.len()..], mode);
@@ -160,7 +158,7 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
             "{name} is gone but still has series"
         );
     }
-    assert!(text.contains(rig.name("new07").as_str()));
+    assert!(text.contains(rig.name("607").as_str()));
     assert_eq!(
         value(
             &second,
@@ -201,7 +199,7 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
             };
             let mut made = 0u32;
             while !stop.load(Ordering::Relaxed) && made < 2000 {
-                let name = format!("{prefix}churn{}", made % 8);
+                let name = format!("{prefix}{}", 700 + made % 8);
                 if let Ok((s, _)) = forge_fabric::Segment::create(&name, &opts) {
                     std::thread::sleep(Duration::from_millis(2));
                     let _ = s.unlink();

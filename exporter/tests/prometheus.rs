@@ -96,15 +96,15 @@ fn prometheus_scrapes_the_exporter_and_its_counters_match_each_rings_header() {
     // Before the rig: removed after the rig has killed Prometheus.
     let dir = tempfile::tempdir().unwrap();
     let mut rig = Rig::new("prom");
-    let live = [rig.name("a"), rig.name("b")];
+    let live = [rig.name("1"), rig.name("2")];
     for (name, rate) in live.iter().zip([1000, 300]) {
         drop(rig.ring(&name[rig.prefix.len()..], 0o600));
         rig.daemons(name, rate);
     }
     // A third ring whose daemons ran to a fixed count and stopped: its
     // counters stand still, so Prometheus must hold exactly the header's.
-    let done = rig.name("c");
-    drop(rig.ring("c", 0o600));
+    let done = rig.name("3");
+    drop(rig.ring("3", 0o600));
     let mut stream = Command::new(demo_bin("forge-stream"));
     stream.args([
         "--segment",

@@ -47,9 +47,12 @@ pub fn demo_bin(name: &str) -> PathBuf {
 /// Kills its children and unlinks every segment of its prefix when
 /// dropped, whether the test passed, failed or panicked.
 pub struct Rig {
-    /// `/forge_test_exporter_<what>_<pid>_`.
+    /// `/forge_test_exporter_<what>_<pid>_`; rings add a number.
     pub prefix: String,
     children: Vec<Child>,
+    /// Copies of the exporter another user may run; removed after the
+    /// children are killed.
+    copies: Vec<tempfile::TempDir>,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -59,14 +62,21 @@ impl Rig {
         let rig = Rig {
             prefix: format!("/forge_test_exporter_{what}_{}_", std::process::id()),
             children: Vec::new(),
+            copies: Vec::new(),
             _serial: serial,
         };
         rig.unlink_all();
         rig
     }
 
-    /// A segment named `{prefix}{suffix}`.
+    /// A segment named `{prefix}{suffix}`. Suffixes are numbers, so that
+    /// the name ends in `_<pid>_<n>` and `.ci/run` can tell whose a
+    /// leftover is.
     pub fn name(&self, suffix: &str) -> String {
+        assert!(
+            suffix.bytes().all(|b| b.is_ascii_digit()),
+            "suffix {suffix:?}"
+        );
         format!("{}{suffix}", self.prefix)
     }
 
@@ -127,11 +137,24 @@ impl Rig {
     pub fn exporter(&mut self, args: &[&str], uid: Option<u32>) -> (usize, SocketAddr) {
         use std::os::unix::process::CommandExt;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let mut cmd = Command::new(exporter_bin());
+        let mut bin = exporter_bin();
+        if uid.is_some() {
+            // The build directory may be closed to other users (a CI clone
+            // under /root): run a copy from a directory anyone may enter.
+            use std::os::unix::fs::PermissionsExt;
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let copy = dir.path().join("forge-exporter");
+            std::fs::copy(&bin, &copy).unwrap();
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+            bin = copy;
+            self.copies.push(dir);
+        }
+        let mut cmd = Command::new(bin);
         cmd.args(["--listen", &addr.to_string(), "--prefix", &self.prefix])
             .args(args);
         if let Some(uid) = uid {
-            cmd.uid(uid).gid(uid);
+            cmd.uid(uid).gid(uid).current_dir("/");
         }
         let i = self.spawn(cmd);
         let deadline = Instant::now() + Duration::from_secs(20);
