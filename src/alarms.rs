@@ -663,11 +663,33 @@ impl Alarms {
             if done || took > BURST_NS {
                 let b = *b;
                 self.burst = None;
+                // Head moves for every frame, the burst's and the paced
+                // stream's own, which goes on beside it: say both.
+                let asked = if b.frames == 0 {
+                    String::new()
+                } else if sent > b.frames {
+                    let target = s.header.pace.target_rate;
+                    format!(
+                        " ({} asked and {} more: {})",
+                        human::count(b.frames),
+                        human::count(sent - b.frames),
+                        if target > 0 {
+                            format!(
+                                "the stream's own frames at its {} frames/s go on during a burst",
+                                human::si(target as f64)
+                            )
+                        } else {
+                            "the producer kept sending after the burst".to_owned()
+                        }
+                    )
+                } else {
+                    format!(" ({} asked)", human::count(b.frames))
+                };
                 self.log(
                     obs.unix_ns,
                     Severity::Info,
                     format!(
-                        "burst of pid {} {}: {} frames in {}, peak {} frames/s, {}",
+                        "burst of pid {} {}: head moved {} frames{asked} in {}, peak {} frames/s, {}",
                         b.pid,
                         if done {
                             "done"

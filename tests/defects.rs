@@ -201,3 +201,29 @@ fn issue22_17_a_lapped_selection_says_how_fast_the_ring_laps() {
     assert!(text.contains("overwritten"), "{text}");
     assert!(text.contains("laps every"), "{text}");
 }
+
+fn log(app: &forge_top::app::App) -> Vec<String> {
+    app.alarms.log.iter().map(|e| e.text.clone()).collect()
+}
+
+#[test]
+fn issue22_14_a_burst_report_says_why_more_frames_went_out_than_were_asked() {
+    let mut s = sample(10_000, 9_990);
+    s.header.pace.burst = 3_000;
+    s.header.pace.target_rate = 10_000;
+    let mut steps = vec![Step::Tick(Tick::of(s.clone())), key('b')];
+    for head in [11_000u64, 12_000, 15_800] {
+        let mut t = s.clone();
+        t.header.head = head;
+        t.header.producer.index = head;
+        steps.push(Step::Tick(Tick::of(t)));
+    }
+    let (app, _, _) = drive(steps);
+    let done = log(&app)
+        .into_iter()
+        .find(|l| l.starts_with("burst of pid 4101 done"))
+        .expect("burst reported");
+    assert!(done.contains("5,800"), "{done}");
+    assert!(done.contains("3,000 asked"), "{done}");
+    assert!(done.contains("2,800 more"), "{done}");
+}
