@@ -154,7 +154,7 @@ struct BurstWatch {
 /// Active alarms and the log.
 #[derive(Debug, Clone, Default)]
 pub struct Alarms {
-    /// Active, most severe first, then oldest first.
+    /// Active, most severe first, then newest first.
     pub active: Vec<Alarm>,
     /// Oldest first.
     pub log: VecDeque<LogEntry>,
@@ -196,6 +196,11 @@ impl Alarms {
     /// The worst active severity.
     pub fn worst(&self) -> Option<Severity> {
         self.active.iter().map(|a| a.severity).max()
+    }
+
+    /// Was the watched segment's name removed (nothing can open it now)?
+    pub fn unlinked(&self) -> bool {
+        self.unlinked
     }
 
     /// Forgets what was seen of a segment (another one is watched now).
@@ -254,10 +259,12 @@ impl Alarms {
         for text in cleared {
             self.log(obs.unix_ns, Severity::Info, format!("cleared: {text}"));
         }
+        // The most severe first and, among equals, the newest: what just
+        // happened is what a person needs to read first.
         self.active.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
-                .then(a.since_unix_ns.cmp(&b.since_unix_ns))
+                .then(b.since_unix_ns.cmp(&a.since_unix_ns))
         });
     }
 
@@ -504,9 +511,11 @@ impl Alarms {
             return;
         };
         if self.unlinked {
+            // Nothing can open the ring any more: whatever else is wrong
+            // with it, this is the end of it.
             out.push(level(
                 AlarmKey::Unlinked,
-                Severity::Warning,
+                Severity::Critical,
                 format!(
                     "the name {} was removed; still watching session {} through our mapping",
                     s.header.name,

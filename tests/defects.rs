@@ -227,3 +227,27 @@ fn issue22_14_a_burst_report_says_why_more_frames_went_out_than_were_asked() {
     assert!(done.contains("3,000 asked"), "{done}");
     assert!(done.contains("2,800 more"), "{done}");
 }
+
+#[test]
+fn issue22_16_the_newest_most_severe_fact_leads_and_a_removed_segment_is_not_live() {
+    let mut s = sample(20_000, 19_900);
+    dead(&mut s, Role::Producer, 3_000_000_000);
+    let mut steps = then(s.clone());
+    steps.push(Step::Tick(Tick::of(s.clone()).after(500)));
+    steps.push(Step::Tick(
+        Tick::of(s.clone()).notes(vec![SourceNote::Unlinked { session: SESSION }]),
+    ));
+    steps.push(Step::Tick(Tick::of(s)));
+    let (app, text, _) = drive(steps);
+    let first = &app.alarms.active[0];
+    assert!(
+        first.text.contains("was removed"),
+        "{:?}",
+        app.alarms.active
+    );
+    let title = text.lines().next().unwrap();
+    assert!(!title.contains("LIVE"), "{title}");
+    assert!(title.contains("REMOVED"), "{title}");
+    let banner = text.lines().find(|l| l.contains("ALARM")).unwrap();
+    assert!(banner.contains("was removed"), "{banner}");
+}

@@ -92,6 +92,10 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         .filter(|_| view.link == Link::Attached && view.offline.is_none())
     {
         let state = s.state();
+        if app.alarms.unlinked() {
+            // The header may still say live: the name is gone all the same.
+            pieces.push(badge("REMOVED", t.badge_bad, 200));
+        }
         let style = match state {
             Coded::Known(SegmentState::Live) => t.badge_good,
             Coded::Known(SegmentState::Initializing) => t.badge_warn,
@@ -101,7 +105,9 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             Coded::Known(known) => known.name().to_uppercase(),
             Coded::Unknown(code) => format!("STATE {code}?"),
         };
-        pieces.push(badge(&text, style, 200));
+        if !app.alarms.unlinked() {
+            pieces.push(badge(&text, style, 200));
+        }
     }
     match view.link {
         Link::Attached => {}
@@ -128,7 +134,7 @@ pub fn render_title(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
             None => [" FREEZING… ".to_owned(), " FROZEN ".to_owned()],
         };
         pieces.push(Piece::text(forms, t.badge_frozen, 190).after(" "));
-    } else if app.follow {
+    } else if app.follow && !app.alarms.unlinked() {
         pieces.push(badge("FOLLOW", t.badge_quiet, 120));
     }
     if app.config.demo && view.offline.is_none() {
