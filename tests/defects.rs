@@ -251,3 +251,25 @@ fn issue22_16_the_newest_most_severe_fact_leads_and_a_removed_segment_is_not_liv
     let banner = text.lines().find(|l| l.contains("ALARM")).unwrap();
     assert!(banner.contains("was removed"), "{banner}");
 }
+
+#[test]
+fn issue22_7_a_long_message_keeps_its_useful_end_and_goes_to_the_log_whole() {
+    let mut steps = steady(620_000_000, 100, 1_000, 3);
+    steps.push(key(':'));
+    for c in "12345".chars() {
+        steps.push(key(c));
+    }
+    steps.push(Step::Key(crossterm::event::KeyCode::Enter));
+    let (app, text, _) = drive_sized(steps, 80, 24);
+    let status = text.lines().last().unwrap();
+    assert!(
+        status.contains("620001999"),
+        "the end that matters: {status:?}"
+    );
+    let full = "sequence 12345 is not in the ring: the ring holds positions 620001488..620001999";
+    assert!(
+        app.alarms.log.iter().any(|e| e.text == full),
+        "{:?}",
+        app.alarms.log
+    );
+}

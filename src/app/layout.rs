@@ -227,6 +227,37 @@ pub(crate) fn words(text: &str, width: u16) -> Vec<String> {
     out
 }
 
+/// `text` on one line of `width` columns: whole if it fits, else `…` and
+/// its last whole words (a message's end is its point: the path saved, the
+/// range the ring holds).
+pub(crate) fn one_line_end(text: &str, width: u16) -> String {
+    use unicode_width::UnicodeWidthStr;
+    if text.width() <= usize::from(width) {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for word in text.split(' ').rev() {
+        let next = if out.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{word} {out}")
+        };
+        if next.width() + 1 > usize::from(width) {
+            break;
+        }
+        out = next;
+    }
+    if width > 0 {
+        out.insert(0, '…');
+    }
+    out
+}
+
+/// Does `text` fit a line of `width` columns?
+pub fn fits(text: &str, width: u16) -> bool {
+    unicode_width::UnicodeWidthStr::width(text) <= usize::from(width)
+}
+
 /// `text` on one line of `width` columns: whole if it fits, else its first
 /// whole words and `…`.
 pub(crate) fn one_line(text: &str, width: u16) -> String {

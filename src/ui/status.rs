@@ -6,7 +6,7 @@ use ratatui::Frame;
 
 use super::fit::{self, Piece, MUST};
 use super::theme::Theme;
-use crate::app::layout::one_line;
+use crate::app::layout::one_line_end;
 use crate::app::{App, PromptKind};
 use crate::keys::{When, BINDINGS};
 
@@ -30,7 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     } else if let Some(st) = &app.status {
         fit::line(
             vec![Piece::fixed(
-                one_line(&format!(" {}", st.text), area.width),
+                format!(" {}", one_line_end(&st.text, area.width.saturating_sub(1))),
                 t.severity(st.severity),
                 MUST,
             )],
