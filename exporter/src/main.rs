@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_exporter::judge::Thresholds;
-use forge_exporter::metrics::Format;
+use forge_exporter::metrics::{Format, RESOLUTIONS};
 use forge_exporter::sampler::Sampler;
 use forge_exporter::serve::{self, ServeOptions};
 use forge_fabric::observe::host::HostScanner;
@@ -41,6 +41,11 @@ struct Cli {
     /// A client that does not take its response within this is dropped.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     write_timeout: Duration,
+    /// Latency buckets written per power of two: 16 is every bucket of the
+    /// ring (337 series a ring); 8, 4, 2 or 1 merge neighbours into fewer
+    /// series, each written bucket's count still exact.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = parse_resolution)]
+    latency_resolution: u32,
     /// Threads answering HTTP requests.
     #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     threads: u16,
@@ -63,6 +68,13 @@ enum FormatArg {
 fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("expected a duration such as 500ms or 2s, found {s:?} ({e})"))
+}
+
+fn parse_resolution(s: &str) -> std::result::Result<u32, String> {
+    s.parse::<u32>()
+        .ok()
+        .filter(|n| RESOLUTIONS.contains(n))
+        .ok_or_else(|| format!("expected 16, 8, 4, 2 or 1 buckets per power of two, found {s:?}"))
 }
 
 fn parse_prefix(s: &str) -> std::result::Result<String, String> {
@@ -95,7 +107,8 @@ fn run(cli: &Cli) -> Result<()> {
         full: cli.full,
     };
     let scanner = HostScanner::new().with_prefix(&cli.prefix);
-    let sampler = Sampler::start(scanner, thresholds).wrap_err("starting the sampler thread")?;
+    let sampler = Sampler::start(scanner, thresholds, cli.latency_resolution)
+        .wrap_err("starting the sampler thread")?;
     if cli.once {
         let exposition = sampler
             .get(Duration::ZERO, Duration::from_secs(60))

@@ -14,7 +14,7 @@
 //! A ring that goes away takes its series with it: every exposition is
 //! written from one sample of the host, with nothing kept from before.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use forge_fabric::layout::{bucket_high, HIST_BUCKETS};
 use forge_fabric::observe::host::{HostSample, RingEntry, RingState, Unreadable};
@@ -285,7 +285,14 @@ pub struct Pass {
     pub passes: u64,
     /// Alarm thresholds.
     pub thresholds: Thresholds,
+    /// Latency buckets written per power of two (see [`RESOLUTIONS`]).
+    pub per_octave: u32,
 }
+
+/// The latency resolutions the exporter writes: buckets per power of two.
+/// 16 is every bucket of the ring; fewer merge neighbours (every written
+/// `le` is still one of the ring's own bounds, so its count stays exact).
+pub const RESOLUTIONS: [u32; 5] = [16, 8, 4, 2, 1];
 
 /// The text formats the exporter speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,7 +484,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         }
         Id::Latency => {
             for (e, s) in sampled(pass) {
-                let (buckets, total) = latency_buckets(s);
+                let (buckets, total) = latency_buckets(s, pass.per_octave);
                 let l = ring(e);
                 m.encode_family(&l)?.encode_histogram::<NoLabelSet>(
                     ns_to_s(s.latency.sum_ns),
@@ -576,41 +583,47 @@ fn reason_name(r: Unreadable) -> &'static str {
     r.name()
 }
 
-/// The upper bounds of the ring's latency buckets in seconds: bucket `i`
-/// holds integer nanoseconds up to `bucket_high(i)` included, so that is
-/// its `le`; the overflow goes to `+Inf` alone.
-pub fn bucket_bounds() -> &'static [f64] {
-    static BOUNDS: OnceLock<Vec<f64>> = OnceLock::new();
-    BOUNDS.get_or_init(|| {
-        (0..HIST_BUCKETS)
-            .map(|i| ns_to_s(bucket_high(i)))
-            .chain(std::iter::once(f64::INFINITY))
-            .collect()
-    })
+/// Ring buckets merged into one written bucket at `per_octave` (one of
+/// [`RESOLUTIONS`]; anything else writes every bucket).
+fn merge(per_octave: u32) -> usize {
+    match per_octave {
+        1 | 2 | 4 | 8 => (16 / per_octave) as usize,
+        _ => 1,
+    }
+}
+
+/// The upper bounds of the written latency buckets in seconds. Bucket `i`
+/// of the ring holds integer nanoseconds up to `bucket_high(i)` included,
+/// so that is its `le`; merged buckets take the last one's. The overflow
+/// goes to `+Inf` alone.
+pub fn bucket_bounds(per_octave: u32) -> Vec<f64> {
+    let step = merge(per_octave);
+    (0..HIST_BUCKETS)
+        .filter(|i| (i + 1) % step == 0)
+        .map(|i| ns_to_s(bucket_high(i)))
+        .chain(std::iter::once(f64::INFINITY))
+        .collect()
 }
 
 /// The ring's histogram as (upper bound, samples in that bucket), and the
 /// total. Counts come from another process and may be anything: the
 /// running total saturates, and each bucket is given as the step of that
 /// total, so the encoder's own running sum never overflows.
-pub fn latency_buckets(s: &Snapshot) -> (Vec<(f64, u64)>, u64) {
-    let counts = s
-        .latency
-        .buckets
-        .iter()
-        .copied()
-        .chain(std::iter::once(s.latency.overflow));
-    let mut total = 0u64;
-    let buckets = bucket_bounds()
-        .iter()
-        .zip(counts)
-        .map(|(&le, n)| {
-            let before = total;
-            total = total.saturating_add(n);
-            (le, total - before)
-        })
-        .collect();
-    (buckets, total)
+pub fn latency_buckets(s: &Snapshot, per_octave: u32) -> (Vec<(f64, u64)>, u64) {
+    let step = merge(per_octave);
+    let bounds = bucket_bounds(per_octave);
+    let mut out = Vec::with_capacity(bounds.len());
+    let (mut total, mut written) = (0u64, 0u64);
+    for (i, &n) in s.latency.buckets.iter().enumerate() {
+        total = total.saturating_add(n);
+        if (i + 1) % step == 0 {
+            out.push((bounds[out.len()], total - written));
+            written = total;
+        }
+    }
+    total = total.saturating_add(s.latency.overflow);
+    out.push((f64::INFINITY, total - written));
+    (out, total)
 }
 
 /// Every series name the catalogue declares.
@@ -625,7 +638,7 @@ mod tests {
 
     #[test]
     fn every_latency_sample_falls_under_its_own_bucket_bound() {
-        let bounds = bucket_bounds();
+        let bounds = bucket_bounds(16);
         assert_eq!(bounds.len(), HIST_BUCKETS + 1);
         assert!(bounds.windows(2).all(|w| w[0] < w[1]), "bounds increase");
         for ns in [
@@ -657,13 +670,43 @@ mod tests {
         s.latency.buckets[3] = u64::MAX;
         s.latency.buckets[9] = 5;
         s.latency.overflow = u64::MAX;
-        let (buckets, total) = latency_buckets(&s);
+        let (buckets, total) = latency_buckets(&s, 16);
         assert_eq!(total, u64::MAX);
         let mut running = 0u64;
         for (_, n) in &buckets {
             running = running.checked_add(*n).expect("never overflows");
         }
         assert_eq!(running, u64::MAX);
+    }
+
+    fn cumulative(buckets: &[(f64, u64)]) -> Vec<(f64, u64)> {
+        let mut total = 0;
+        buckets
+            .iter()
+            .map(|&(le, n)| {
+                total += n;
+                (le, total)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fewer_buckets_per_octave_keep_exact_counts_at_the_ring_bounds_they_keep() {
+        let mut s = Snapshot::default();
+        for ns in [3u64, 15, 16, 200, 201, 220, 5_000, 70_000, (1 << 24) - 1] {
+            s.latency.buckets[bucket_of(ns).unwrap()] += 1;
+        }
+        s.latency.overflow = 2;
+        let full = cumulative(&latency_buckets(&s, 16).0);
+        for per_octave in RESOLUTIONS {
+            let (buckets, total) = latency_buckets(&s, per_octave);
+            assert_eq!(total, 11);
+            assert_eq!(buckets.len(), 21 * per_octave as usize + 1, "{per_octave}");
+            for (le, n) in cumulative(&buckets) {
+                let same = full.iter().find(|(l, _)| *l == le).expect("a ring bound");
+                assert_eq!(same.1, n, "le {le} at {per_octave} per octave");
+            }
+        }
     }
 
     #[test]

@@ -88,7 +88,11 @@ impl std::fmt::Debug for Sampler {
 
 impl Sampler {
     /// Starts the thread; it reads nothing until asked.
-    pub fn start(scanner: HostScanner, thresholds: Thresholds) -> std::io::Result<Sampler> {
+    pub fn start(
+        scanner: HostScanner,
+        thresholds: Thresholds,
+        per_octave: u32,
+    ) -> std::io::Result<Sampler> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
@@ -96,7 +100,7 @@ impl Sampler {
         let inner = shared.clone();
         let thread = std::thread::Builder::new()
             .name("forge-sampler".into())
-            .spawn(move || run(&inner, scanner, thresholds))?;
+            .spawn(move || run(&inner, scanner, thresholds, per_octave))?;
         Ok(Sampler {
             shared,
             thread: Some(thread),
@@ -148,7 +152,7 @@ impl Drop for Sampler {
     }
 }
 
-fn run(shared: &Shared, mut scanner: HostScanner, thresholds: Thresholds) {
+fn run(shared: &Shared, mut scanner: HostScanner, thresholds: Thresholds, per_octave: u32) {
     let mut passes = 0u64;
     loop {
         {
@@ -172,6 +176,7 @@ fn run(shared: &Shared, mut scanner: HostScanner, thresholds: Thresholds) {
                 sample,
                 passes,
                 thresholds,
+                per_octave,
             },
             taken,
         ));

@@ -91,6 +91,7 @@ fn served() -> BTreeSet<String> {
         sample,
         passes: 1,
         thresholds: Thresholds::default(),
+        per_octave: 16,
     });
     encode(pass, Format::Prometheus)
         .lines()
