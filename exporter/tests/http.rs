@@ -28,6 +28,14 @@ fn other_paths_get_404_other_methods_405_and_metrics_negotiates_its_format() {
         assert_eq!(r.header("Allow"), Some("GET, HEAD"));
     }
 
+    // Not HTTP at all: 400, and the server goes on.
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    raw.write_all(b"HELLO\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+
     let head = request(addr, "HEAD", "/metrics", None).unwrap();
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty(), "HEAD has no body");

@@ -135,6 +135,21 @@ impl Rig {
     /// Starts the exporter on a free loopback port with `args`, as `uid`
     /// if given, and waits (bounded) until it answers.
     pub fn exporter(&mut self, args: &[&str], uid: Option<u32>) -> (usize, SocketAddr) {
+        let prefix = self.prefix.clone();
+        self.exporter_with(&prefix, args, uid)
+    }
+
+    /// The exporter over rings starting with `prefix` alone.
+    pub fn exporter_for(&mut self, prefix: &str, args: &[&str]) -> (usize, SocketAddr) {
+        self.exporter_with(prefix, args, None)
+    }
+
+    fn exporter_with(
+        &mut self,
+        prefix: &str,
+        args: &[&str],
+        uid: Option<u32>,
+    ) -> (usize, SocketAddr) {
         use std::os::unix::process::CommandExt;
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut bin = exporter_bin();
@@ -151,7 +166,7 @@ impl Rig {
             self.copies.push(dir);
         }
         let mut cmd = Command::new(bin);
-        cmd.args(["--listen", &addr.to_string(), "--prefix", &self.prefix])
+        cmd.args(["--listen", &addr.to_string(), "--prefix", prefix])
             .args(args);
         if let Some(uid) = uid {
             cmd.uid(uid).gid(uid).current_dir("/");
