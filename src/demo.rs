@@ -12,7 +12,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::failure::Failure;
@@ -28,9 +30,56 @@ pub struct Demo {
     pub segment: String,
     /// Where the daemons' output goes.
     pub log: PathBuf,
-    children: Vec<(&'static str, Child)>,
+    children: Children,
+    reaper: Option<Reaper>,
     guard: Option<Child>,
     stopped: bool,
+}
+
+/// The daemons, shared with the reaper.
+type Children = Arc<Mutex<Vec<(&'static str, Child)>>>;
+
+fn lock(children: &Children) -> MutexGuard<'_, Vec<(&'static str, Child)>> {
+    children
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A thread that reaps the daemons that exit while forge-top runs (killed
+/// by a person, or crashed), so none stays `<defunct>` until forge-top
+/// quits. `try_wait` remembers the status, so a reaped daemon's pid, which
+/// the kernel may give to another process, is never signalled again.
+#[derive(Debug)]
+struct Reaper {
+    /// Set to end the thread. A lone flag: `Relaxed` on both sides.
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Reaper {
+    /// How often exited daemons are looked for.
+    const EVERY: Duration = Duration::from_millis(250);
+
+    fn spawn(children: Children) -> std::io::Result<Reaper> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("demo-reaper".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    for (_, child) in lock(&children).iter_mut() {
+                        let _ = child.try_wait();
+                    }
+                    std::thread::sleep(Self::EVERY);
+                }
+            })?;
+        Ok(Reaper { stop, thread })
+    }
+
+    fn end(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+    }
 }
 
 /// Where the daemons are: next to our own executable. When we were started
@@ -161,7 +210,8 @@ impl Demo {
         let mut demo = Demo {
             segment: segment.clone(),
             log,
-            children: Vec::new(),
+            children: Children::default(),
+            reaper: None,
             guard: None,
             stopped: false,
         };
@@ -179,7 +229,7 @@ impl Demo {
                 .stderr(io(&out)?)
                 .spawn()
                 .map_err(|e| Failure::new("io", format!("cannot start {name}: {e}")))?;
-            demo.children.push((name, child));
+            lock(&demo.children).push((name, child));
         }
         demo.guard = spawn_guard(&segment, &demo.pids()).ok();
         // Fail early, with their output, if a daemon refuses to start.
@@ -189,7 +239,7 @@ impl Demo {
                 "stopped by a signal while starting the demo",
             ));
         }
-        for (name, child) in &mut demo.children {
+        for (name, child) in lock(&demo.children).iter_mut() {
             if let Ok(Some(status)) = child.try_wait() {
                 let text = std::fs::read_to_string(&demo.log).unwrap_or_default();
                 return Err(Failure::new(
@@ -198,11 +248,16 @@ impl Demo {
                 ));
             }
         }
+        demo.reaper = Reaper::spawn(demo.children.clone()).ok();
         Ok(demo)
     }
 
+    /// The daemons not reaped yet: only those may still be signalled.
     fn pids(&self) -> Vec<u32> {
-        self.children.iter().map(|(_, c)| c.id()).collect()
+        lock(&self.children)
+            .iter_mut()
+            .filter_map(|(_, c)| matches!(c.try_wait(), Ok(None)).then(|| c.id()))
+            .collect()
     }
 
     /// Stops the daemons and removes the segment. Idempotent.
@@ -211,8 +266,11 @@ impl Demo {
             return;
         }
         self.stopped = true;
+        if let Some(reaper) = self.reaper.take() {
+            reaper.end();
+        }
         stop_pids(&self.pids());
-        for (_, child) in &mut self.children {
+        for (_, child) in lock(&self.children).iter_mut() {
             let _ = child.wait();
         }
         if source::exists(&self.segment) {
@@ -292,5 +350,33 @@ pub fn run_guard(segment: &str, pids: &[u32]) {
     stop_pids(pids);
     if source::validate_name(segment).is_ok() && source::exists(segment) {
         let _ = source::unlink(segment);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zombie_or_running(pid: u32) -> bool {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn issue22_8_a_daemon_that_exits_while_forge_top_runs_is_reaped_not_left_defunct() {
+        let children = Children::default();
+        for _ in 0..2 {
+            let child = Command::new("true").spawn().unwrap();
+            lock(&children).push(("true", child));
+        }
+        let pids: Vec<u32> = lock(&children).iter().map(|(_, c)| c.id()).collect();
+        let reaper = Reaper::spawn(children.clone()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pids.iter().any(|&p| zombie_or_running(p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reaper.end();
+        for p in pids {
+            assert!(!zombie_or_running(p), "pid {p} left <defunct>");
+        }
     }
 }
