@@ -776,7 +776,13 @@ pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
 /// The same as [`slot_view`], decoded from a borrowed copy and keeping no
 /// bytes: a row of a copy whose bytes are kept elsewhere.
 pub(crate) fn slot_row(c: &SlotCopy, whole: bool, gone: bool) -> SlotView {
-    let overwritable = c.overwritable && !gone;
+    // A copy that changed and whose first slot word names no position the
+    // slot can hold now: the producer rewrote it during the copy and then
+    // moved head past that lap too (a producer racing to refill a ring a
+    // restarted consumer emptied). It was due to write it: no tear to
+    // alarm about.
+    let lapped_during_copy = c.changed && c.position.is_none() && c.stamp != 0;
+    let overwritable = (c.overwritable || lapped_during_copy) && !gone;
     let torn = c.changed || overwritable;
     let mut view = SlotView {
         index: c.index,
@@ -802,4 +808,42 @@ pub(crate) fn slot_row(c: &SlotCopy, whole: bool, gone: bool) -> SlotView {
         Err(e) => view.frame_error = Some(e),
     }
     view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(position: Option<u64>, changed: bool, overwritable: bool) -> SlotCopy {
+        SlotCopy {
+            index: 171,
+            position,
+            state: if position.is_some() {
+                SlotState::Pending
+            } else {
+                SlotState::Free
+            },
+            len: 64,
+            flags: 0,
+            stamp: 7,
+            bytes: vec![0; 64],
+            changed,
+            overwritable,
+            torn: changed || overwritable,
+        }
+    }
+
+    #[test]
+    fn issue22_1_a_slot_rewritten_and_lapped_during_its_copy_is_no_torn_read() {
+        // The producer refilled the ring past this slot's lap while it was
+        // copied: head no longer leads to the stamp forge-top read first.
+        let v = slot_row(&copy(None, true, false), true, false);
+        assert!(v.torn && v.changed && v.overwritable, "{v:?}");
+        // A pending frame that changed under the copy is still news.
+        let v = slot_row(&copy(Some(3_000), true, false), true, false);
+        assert!(v.changed && !v.overwritable, "{v:?}");
+        // A producer known dead writes nothing: a change is news then too.
+        let v = slot_row(&copy(None, true, false), true, true);
+        assert!(v.changed && !v.overwritable, "{v:?}");
+    }
 }
