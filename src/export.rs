@@ -365,10 +365,10 @@ pub fn text_report(app: &App) -> String {
     let _ = writeln!(
         o,
         "latency   p50 {} p90 {} p99 {} p99.9 {} max {} mean {} ({} samples since start)",
-        human::maybe_duration_ns(l.p50_ns),
-        human::maybe_duration_ns(l.p90_ns),
-        human::maybe_duration_ns(l.p99_ns),
-        human::maybe_duration_ns(l.p999_ns),
+        l.show(l.p50_ns),
+        l.show(l.p90_ns),
+        l.show(l.p99_ns),
+        l.show(l.p999_ns),
         human::maybe_duration_ns(Some(l.max_ns).filter(|&m| m > 0)),
         human::maybe_duration_ns(l.mean_ns),
         l.count

@@ -190,8 +190,25 @@ pub struct LatencyStats {
     pub max_ns: u64,
     /// Samples above the histogram's range.
     pub overflow: u64,
+    /// Where the histogram's buckets end, ns: a quantile past it is not
+    /// known, only bounded, and is given as exactly this value.
+    #[serde(default)]
+    pub range_ns: u64,
     /// Bars for the chart.
     pub bins: Vec<LatencyBin>,
+}
+
+impl LatencyStats {
+    /// Quantile `ns` as a person reads it: `>16.8ms` when it falls past
+    /// the histogram's range, never the maximum in its place.
+    pub fn show(&self, ns: Option<u64>) -> String {
+        match ns {
+            Some(v) if self.overflow > 0 && self.range_ns > 0 && v == self.range_ns => {
+                format!(">{}", human::duration_ns(v))
+            }
+            other => human::maybe_duration_ns(other),
+        }
+    }
 }
 
 /// The header at one moment, as fabric copied it, plus what forge-top

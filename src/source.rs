@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use forge_fabric::clock::{monotonic_ns, unix_ns};
 use forge_fabric::hist::Histogram;
-use forge_fabric::layout::bucket_low;
+use forge_fabric::layout::{bucket_low, HIST_OVERFLOW_NS};
 use forge_fabric::observe::{HolderCheck, Problem};
 use forge_fabric::{
     shm_path, NameStatus, ObserveError, Observer, Role, SegmentError, SegmentState, SlotCopy,
@@ -708,15 +708,25 @@ fn latency(l: &Histogram) -> LatencyStats {
     if let Some(last) = bins.last_mut() {
         last.count = last.count.saturating_add(l.overflow);
     }
+    // A quantile past the last bucket is only bounded: given as the bound
+    // (never as the maximum, which may be far above the true value).
+    let q = |x| {
+        if l.past_range(x) {
+            Some(HIST_OVERFLOW_NS)
+        } else {
+            l.quantile(x)
+        }
+    };
     LatencyStats {
         count: l.count,
         mean_ns: l.mean(),
-        p50_ns: l.quantile(0.50),
-        p90_ns: l.quantile(0.90),
-        p99_ns: l.quantile(0.99),
-        p999_ns: l.quantile(0.999),
+        p50_ns: q(0.50),
+        p90_ns: q(0.90),
+        p99_ns: q(0.99),
+        p999_ns: q(0.999),
         max_ns: l.max_ns,
         overflow: l.overflow,
+        range_ns: HIST_OVERFLOW_NS,
         bins,
     }
 }
@@ -831,6 +841,25 @@ mod tests {
             overwritable,
             torn: changed || overwritable,
         }
+    }
+
+    #[test]
+    fn issue22_5_a_median_past_the_histogram_is_shown_as_a_bound_not_the_max() {
+        let mut h = Histogram::new();
+        for _ in 0..56_662 {
+            h.record(2_000_000);
+        }
+        for _ in 0..143_338 {
+            h.record(509_000_000);
+        }
+        let stats = latency(&h);
+        assert_eq!(stats.p50_ns, Some(HIST_OVERFLOW_NS));
+        assert_eq!(stats.show(stats.p50_ns), ">16.8ms");
+        assert_eq!(stats.max_ns, 509_000_000);
+        // Within the range nothing changes.
+        let mut h = Histogram::new();
+        h.record(2_000);
+        assert!(!latency(&h).show(latency(&h).p50_ns).starts_with('>'));
     }
 
     #[test]

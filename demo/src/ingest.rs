@@ -99,9 +99,9 @@ impl IngestReport {
             self.duration_s,
             human::si(self.frames_per_s),
             human::bytes_rate(self.bytes_per_s),
-            human::duration_ns(l.p50),
-            human::duration_ns(l.p99),
-            human::duration_ns(l.p999),
+            l.show("p50", l.p50, human::duration_ns),
+            l.show("p99", l.p99, human::duration_ns),
+            l.show("p999", l.p999, human::duration_ns),
             human::duration_ns(l.max),
             human::duration_ns(l.mean),
             human::count(l.samples),
@@ -110,6 +110,16 @@ impl IngestReport {
             self.corrupt,
             self.checked,
         );
+        if l.overflow > 0 {
+            out += &format!(
+                "             {} of {} samples past the histogram's {} range: only counted, so a \
+                 quantile among them is shown as >{}\n",
+                human::count(l.overflow),
+                human::count(l.samples),
+                human::duration_ns(l.range_ns),
+                human::duration_ns(l.range_ns),
+            );
+        }
         if let Some(issue) = &self.first_issue {
             out += &format!("  first      {issue}\n");
         }

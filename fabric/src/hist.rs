@@ -117,6 +117,31 @@ impl Histogram {
         Some(self.max_ns)
     }
 
+    /// Does quantile `q` fall past the last bucket, in the overflow? Then
+    /// no value is known for it, only that it is at least
+    /// [`crate::layout::HIST_OVERFLOW_NS`]: [`quantile`](Self::quantile)
+    /// answers the maximum there, which a report must not print as the
+    /// quantile itself.
+    ///
+    /// ```
+    /// use forge_fabric::hist::Histogram;
+    /// use forge_fabric::layout::HIST_OVERFLOW_NS;
+    ///
+    /// let mut h = Histogram::new();
+    /// h.record(1_000);
+    /// for _ in 0..3 {
+    ///     h.record(HIST_OVERFLOW_NS * 30);
+    /// }
+    /// assert!(!h.past_range(0.25));
+    /// assert!(h.past_range(0.5));
+    /// ```
+    pub fn past_range(&self, q: f64) -> bool {
+        let within: u128 = self.buckets.iter().map(|&n| u128::from(n)).sum();
+        let total = within + u128::from(self.overflow);
+        let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u128).max(1);
+        total > 0 && rank > within
+    }
+
     /// Mean latency in ns.
     pub fn mean(&self) -> Option<u64> {
         (self.count > 0).then(|| self.sum_ns / self.count)

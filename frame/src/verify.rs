@@ -209,7 +209,7 @@ impl Verifier {
 
 /// Latency quantiles for reports, ns. Each is the midpoint of its
 /// histogram bucket (buckets are at most 6.25 % wide).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Quantiles {
     /// Median.
     pub p50: u64,
@@ -223,12 +223,32 @@ pub struct Quantiles {
     pub mean: u64,
     /// Samples.
     pub samples: u64,
+    /// Samples past the histogram's range (at or above `range_ns`): only
+    /// counted. A quantile among them is reported as `range_ns`, a lower
+    /// bound, and named in `past_range`.
+    pub overflow: u64,
+    /// Where the histogram's buckets end, ns.
+    pub range_ns: u64,
+    /// The quantiles (`p50`, `p99`, `p999`) that fall past the range.
+    pub past_range: Vec<&'static str>,
 }
 
 impl Quantiles {
     /// The figures of `h`, all 0 without samples.
     pub fn of(h: &Histogram) -> Self {
-        let q = |x| h.quantile(x).unwrap_or(0);
+        let range_ns = forge_fabric::layout::HIST_OVERFLOW_NS;
+        let q = |x| {
+            if h.past_range(x) {
+                range_ns
+            } else {
+                h.quantile(x).unwrap_or(0)
+            }
+        };
+        let past_range = [("p50", 0.5), ("p99", 0.99), ("p999", 0.999)]
+            .into_iter()
+            .filter(|&(_, x)| h.past_range(x))
+            .map(|(name, _)| name)
+            .collect();
         Quantiles {
             p50: q(0.5),
             p99: q(0.99),
@@ -236,6 +256,19 @@ impl Quantiles {
             max: h.max_ns(),
             mean: h.mean().unwrap_or(0),
             samples: h.count(),
+            overflow: h.overflow,
+            range_ns,
+            past_range,
+        }
+    }
+
+    /// Quantile `name` as a person reads it: its value, or "> range" when
+    /// it falls past the histogram's last bucket.
+    pub fn show(&self, name: &str, value: u64, format: impl Fn(u64) -> String) -> String {
+        if self.past_range.contains(&name) {
+            format!(">{}", format(self.range_ns))
+        } else {
+            format(value)
         }
     }
 }
@@ -243,6 +276,24 @@ impl Quantiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue22_5_quantiles_past_the_histogram_are_bounds_not_the_maximum() {
+        let mut h = Histogram::new();
+        for _ in 0..56_662 {
+            h.record(2_000_000);
+        }
+        for _ in 0..143_338 {
+            h.record(509_000_000);
+        }
+        let q = Quantiles::of(&h);
+        assert_eq!(q.past_range, vec!["p50", "p99", "p999"]);
+        assert_eq!(q.p50, forge_fabric::layout::HIST_OVERFLOW_NS);
+        assert_eq!(q.overflow, 143_338);
+        let shown = q.show("p50", q.p50, |ns| format!("{ns}ns"));
+        assert_eq!(shown, format!(">{}ns", 1u64 << 24));
+        assert_eq!(q.max, 509_000_000);
+    }
     use crate::load::{LoadGen, SizeSpec};
     use forge_fabric::PAYLOAD_CAPACITY;
 

@@ -242,13 +242,14 @@ pub(crate) fn one_line_end(text: &str, width: u16) -> String {
         } else {
             format!("{word} {out}")
         };
-        if next.width() + 1 > usize::from(width) {
+        if next.width() + 2 > usize::from(width) {
             break;
         }
         out = next;
     }
-    if width > 0 {
-        out.insert(0, '…');
+    // A space after the ellipsis: "…512" would read as a number cut.
+    if width > 1 {
+        out.insert_str(0, "… ");
     }
     out
 }

@@ -59,7 +59,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         Layout::vertical([Constraint::Length(text_h), Constraint::Min(0)]).areas(inner);
     let (l, v) = (t.label, t.value);
     let q = |name: &str, ns: Option<u64>, priority: u8| {
-        Piece::kv(name, l, &[human::maybe_duration_ns(ns)], v, priority).after("  ")
+        Piece::kv(name, l, &[stats.show(ns)], v, priority).after("  ")
     };
     let max = Some(s.latency.max_ns).filter(|&m| m > 0);
     let lines = [

@@ -85,6 +85,7 @@ fn latency(count: u64) -> LatencyStats {
         p999_ns: Some(7_800),
         max_ns: 48_000,
         overflow: 0,
+        range_ns: 1 << 24,
         bins: bins(&[
             0,
             count / 10,
