@@ -70,6 +70,10 @@ pub struct IngestReport {
     pub first_sequence: u64,
     /// The sequence expected next.
     pub next_sequence: u64,
+    /// Relayed or replayed frames: the origin's sequence numbers they
+    /// carried, first and next expected (the ring positions above are
+    /// this ring's, not theirs).
+    pub frame_sequences: Option<(u64, u64)>,
     /// Times the ring was found empty.
     pub empty_polls: u64,
     /// The session read from, hex.
@@ -123,13 +127,22 @@ impl IngestReport {
         if let Some(issue) = &self.first_issue {
             out += &format!("  first      {issue}\n");
         }
+        // Ring positions: a frame's sequence only when the producer made
+        // it here (a relayed or replayed frame keeps its origin's).
         out += &format!(
-            "  sequences  {} .. {} (next {})\n  session    {}\n",
+            "  positions  {} .. {} (next {})\n",
             human::count(self.first_sequence),
             last,
             human::count(self.next_sequence),
-            self.session,
         );
+        if let Some((first, next)) = self.frame_sequences {
+            out += &format!(
+                "  sequences  {} .. {} carried by the frames (relayed: their origin's)\n",
+                human::count(first),
+                human::count(next.wrapping_sub(1)),
+            );
+        }
+        out += &format!("  session    {}\n", self.session);
         out += &end_line(&self.end);
         out
     }
@@ -225,6 +238,7 @@ impl<'a> Ingester<'a> {
             },
             first_sequence: self.first_sequence,
             next_sequence: self.consumer.position(),
+            frame_sequences: v.relayed_sequences(),
             empty_polls: self.consumer.empty_count(),
             session: human::session(self.consumer.session()),
             wall_s: monotonic_ns().saturating_sub(self.start_ns) as f64 / 1e9,
@@ -386,6 +400,27 @@ mod tests {
         assert_eq!(report.latency_ns.samples, n);
         assert_eq!(report.next_sequence, n);
         assert!(report.latency_ns.p50 > 0);
+    }
+
+    #[test]
+    fn issue22_10_a_replayed_ring_reports_positions_and_the_frames_own_sequences_apart() {
+        let (mut p, mut c) = heap_ring(64);
+        let mut gen = LoadGen::new(SizeSpec::fixed(48), 1, 1).unwrap();
+        for seq in 699_170..699_180u64 {
+            let mut slot = p.claim().unwrap();
+            let len = gen.write_frame(slot.payload_mut(), seq, monotonic_ns);
+            slot.commit_with_flags(len, forge_fabric::layout::FRAME_RELAYED)
+                .unwrap();
+        }
+        p.publish();
+        let control = Control::new();
+        let (report, end) = Ingester::new(&mut c, &control, config(10)).run();
+        assert_eq!(end, RunEnd::CountReached);
+        assert_eq!(report.gaps, 0);
+        let text = report.text();
+        assert!(text.contains("positions  0 .. 9 (next 10)"), "{text}");
+        assert!(text.contains("sequences  699,170 .. 699,179"), "{text}");
+        assert_eq!(report.frame_sequences, Some((699_170, 699_180)));
     }
 
     fn push_raw(p: &mut forge_fabric::Producer, seq: u64) {

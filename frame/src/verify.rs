@@ -70,6 +70,8 @@ pub struct Verifier {
     expected: u64,
     /// The origin sequence the next relayed frame must carry, once known.
     relayed_next: Option<u64>,
+    /// The origin sequence of the first relayed frame seen.
+    relayed_first: Option<u64>,
     full: bool,
     /// Discontinuities where frames went missing.
     pub gaps: u64,
@@ -88,6 +90,7 @@ impl Verifier {
         Verifier {
             expected: first,
             relayed_next: None,
+            relayed_first: None,
             full,
             gaps: 0,
             duplicates: 0,
@@ -99,6 +102,13 @@ impl Verifier {
     /// Issues seen so far.
     pub fn issues(&self) -> u64 {
         self.gaps + self.duplicates + self.corrupt
+    }
+
+    /// Relayed or replayed frames carry their origin's sequence, not
+    /// their ring position here: the first one seen and the one expected
+    /// next, once any came.
+    pub fn relayed_sequences(&self) -> Option<(u64, u64)> {
+        self.relayed_first.zip(self.relayed_next)
     }
 
     /// The sequence expected next.
@@ -150,6 +160,7 @@ impl Verifier {
         if flags & FRAME_RELAYED != 0 {
             // A local frame after this one is at the next ring position.
             self.expected = position.wrapping_add(1);
+            self.relayed_first.get_or_insert(found);
             let expected = *self.relayed_next.get_or_insert(found);
             return (
                 Some(header.timestamp_ns),
