@@ -152,23 +152,47 @@ impl RecordReport {
     /// The human-readable report.
     pub fn text(&self) -> String {
         use forge_cli::human;
-        let mut out = format!(
-            "forge-record: recorded {} frames ({}) in {:.3} s: {}frames/s, {}, {} on disk in {} file{}\n  \
-             mode       {}\n  \
-             positions  {} .. {} (next {})\n",
-            human::count(self.frames),
-            human::bytes(self.payload_bytes),
-            self.duration_s,
-            human::si(self.frames_per_s),
-            human::bytes_rate(self.payload_bytes_per_s),
+        let files = format!(
+            "{} on disk in {} file{}",
             human::bytes(self.file_bytes),
             self.files.len(),
             if self.files.len() == 1 { "" } else { "s" },
-            self.mode,
-            human::count(self.first_position),
-            human::count(self.next_position.wrapping_sub(1)),
-            human::count(self.next_position),
         );
+        // Rates need two frames; with fewer, say how long it watched.
+        let mut out = match self.frames {
+            0 => format!(
+                "forge-record: recorded no frame in {:.1} s of watching: none was committed \
+                 to the ring meanwhile; {files}\n",
+                self.wall_s,
+            ),
+            1 => format!(
+                "forge-record: recorded 1 frame ({}) in {:.1} s of watching; {files}\n",
+                human::bytes(self.payload_bytes),
+                self.wall_s,
+            ),
+            n => format!(
+                "forge-record: recorded {} frames ({}) in {:.3} s: {} frames/s, {}, {files}\n",
+                human::count(n),
+                human::bytes(self.payload_bytes),
+                self.duration_s,
+                human::si(self.frames_per_s),
+                human::bytes_rate(self.payload_bytes_per_s),
+            ),
+        };
+        out += &format!("  mode       {}\n", self.mode);
+        out += &if self.next_position == self.first_position {
+            format!(
+                "  positions  none (next {})\n",
+                human::count(self.next_position)
+            )
+        } else {
+            format!(
+                "  positions  {} .. {} (next {})\n",
+                human::count(self.first_position),
+                human::count(self.next_position.wrapping_sub(1)),
+                human::count(self.next_position),
+            )
+        };
         if self.durable_frames < self.frames {
             out += &format!(
                 "  LOST       only {} frames reached the file: writing failed with {} in the chunk being built{}\n",
@@ -746,6 +770,36 @@ mod tests {
     use crate::writer::WriterOptions;
     use forge_fabric::heap_ring;
     use forge_frame::{encode, FrameKind};
+
+    #[test]
+    fn issue22_15_a_recording_of_no_frame_says_how_long_it_watched_not_0_000_s() {
+        let report = RecordReport {
+            mode: Mode::Tap.name(),
+            session: "0x1".into(),
+            frames: 0,
+            durable_frames: 0,
+            payload_bytes: 0,
+            missed_frames: 0,
+            missed_ranges: 0,
+            missed: Vec::new(),
+            first_position: 7,
+            next_position: 7,
+            duration_s: 0.0,
+            wall_s: 6.02,
+            frames_per_s: 0.0,
+            payload_bytes_per_s: 0.0,
+            files: vec!["ring.mcap".into()],
+            file_bytes: 1_200,
+            end: "stopped",
+        };
+        let text = report.text();
+        assert!(!text.contains("0.000 s"), "{text}");
+        assert!(
+            text.contains("recorded no frame in 6.0 s of watching"),
+            "{text}"
+        );
+        assert!(text.contains("positions  none (next 7)"), "{text}");
+    }
 
     fn config(count: u64) -> RecordConfig {
         RecordConfig {

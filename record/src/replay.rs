@@ -139,7 +139,7 @@ impl ReplayReport {
         use forge_cli::human;
         let seq = |s: Option<u64>| s.map_or("none".to_owned(), human::count);
         format!(
-            "forge-replay: wrote {} frames ({}) in {:.3} s: {}frames/s, {}\n  \
+            "forge-replay: wrote {} frames ({}) in {:.3} s: {} frames/s, {}\n  \
              sequences  {} .. {}{}\n  \
              laps       {}\n  \
              ring full  {} waits for the consumer\n  \

@@ -93,7 +93,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let wait = WaitStrategy::from(cli.wait);
     let rate = match cli.rate {
         0 => "as fast as the ring allows".to_owned(),
-        r => format!("{}frames/s", human::si(r as f64)),
+        r => format!("{} frames/s", human::si(r as f64)),
     };
     eprintln!(
         "{PROGRAM}: pid {} on core {core}, streaming into {name} (session {}) from sequence {}: \

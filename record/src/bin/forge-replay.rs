@@ -164,7 +164,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     producer.set_publish_batch(cli.batch);
     let wait = WaitStrategy::from(cli.wait);
     let pace = match (cli.rate, cli.speed) {
-        (Some(r), _) => format!("{}frames/s", human::si(r as f64)),
+        (Some(r), _) => format!("{} frames/s", human::si(r as f64)),
         (None, Speed::Max) => "as fast as the ring takes them".into(),
         (None, Speed::Factor(f)) => format!("{f}x the recorded pace"),
     };
@@ -291,6 +291,17 @@ fn start_index(rec: &Recording, session: usize, from: From) -> Result<u64> {
     })
 }
 
+/// The recording's time range for a person: UTC dates (the JSON keeps the
+/// raw Unix nanoseconds).
+fn time_line(a: u64, b: u64) -> String {
+    format!(
+        "  time        {} .. {} UTC ({:.3} s)\n",
+        human::date_time(a),
+        human::date_time(b),
+        b.saturating_sub(a) as f64 / 1e9
+    )
+}
+
 fn info_text(rec: &Recording) -> String {
     let mut out = format!(
         "{}: {} frames, {} chunks, {} bytes, {}\n  written by  {}\n",
@@ -306,10 +317,7 @@ fn info_text(rec: &Recording) -> String {
         rec.library(),
     );
     if let Some((a, b)) = rec.time_range() {
-        out += &format!(
-            "  time        {a} .. {b} Unix ns ({:.3} s)\n",
-            (b - a) as f64 / 1e9
-        );
+        out += &time_line(a, b);
     }
     for d in rec.damage() {
         out += &format!(
@@ -393,6 +401,7 @@ fn info_json(rec: &Recording) -> serde_json::Value {
         "complete": rec.is_complete() && rec.damage().is_empty(),
         "library": rec.library(),
         "time_range_unix_ns": rec.time_range(),
+        "time_range_utc": rec.time_range().map(|(a, b)| [human::date_time(a), human::date_time(b)]),
         "damage": rec.damage().iter().map(|d| serde_json::json!({
             "offset": d.offset, "skipped": d.skipped, "fatal": d.fatal, "reason": d.reason,
         })).collect::<Vec<_>>(),
@@ -408,4 +417,15 @@ fn info_json(rec: &Recording) -> serde_json::Value {
         "samples": rec.samples().len(),
         "ends": rec.ends(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn issue22_13_info_gives_times_in_utc_not_raw_nanoseconds() {
+        let line = super::time_line(1_767_268_800_000_000_000, 1_767_268_810_500_000_000);
+        assert!(line.contains("2026-01-01"), "{line}");
+        assert!(line.contains("UTC (10.500 s)"), "{line}");
+        assert!(!line.contains("1767268800"), "{line}");
+    }
 }
