@@ -13,7 +13,7 @@ pub use forge_fabric::observe::{SideSnapshot, Snapshot};
 /// Ring positions wrap at 2^64: every comparison and distance goes through
 /// this (ratatui has a `Position` of its own).
 pub use forge_fabric::Position as RingPosition;
-pub use forge_fabric::{shm_path, SegmentError};
+pub use forge_fabric::{shm_path, SegmentError, DEFAULT_SEGMENT};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
 
 /// What `/proc/PID/status` says about a daemon.

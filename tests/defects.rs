@@ -273,3 +273,28 @@ fn issue22_7_a_long_message_keeps_its_useful_end_and_goes_to_the_log_whole() {
         app.alarms.log
     );
 }
+
+#[test]
+fn issue22_11_the_waiting_screen_names_the_segment_it_waits_for_in_its_commands() {
+    let mut script = Script::new(vec![Step::Tick(Tick::waiting("no such segment"))]);
+    let mut app = forge_top::app::App::new(
+        forge_top::app::Config {
+            segment: "/forge_elsewhere".into(),
+            ..forge_top::app::Config::default()
+        },
+        (160, 48),
+    );
+    use forge_top::run::events::EventSource;
+    while let Some(e) = script.next(&app).unwrap() {
+        app.handle(e);
+    }
+    let text = forge_top::export::buffer_text(&forge_top::run::render_buffer(&app));
+    assert!(
+        text.contains("forge-init --segment /forge_elsewhere"),
+        "{text}"
+    );
+    assert!(
+        text.contains("forge-core --segment /forge_elsewhere"),
+        "{text}"
+    );
+}

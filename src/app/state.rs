@@ -38,7 +38,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            segment: crate::source::DEFAULT_SEGMENT.into(),
+            segment: DEFAULT_SEGMENT.into(),
             refresh: Duration::from_millis(100),
             thresholds: Thresholds::default(),
             screenshot_dir: std::env::temp_dir().join("forge-top"),

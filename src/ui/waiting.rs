@@ -37,9 +37,19 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     para("", t.label);
     para(view.reason.as_deref().unwrap_or("not opened yet"), t.value);
     para("", t.label);
-    para(
-        "To bring one up: forge-init && (forge-stream & forge-core &), or everything at once: forge-top --demo. o picks another segment; forge-top --list lists them.",
-        t.label,
-    );
+    para(&bring_up(&app.config.segment), t.label);
     super::draw::put_lines(frame, inner, lines);
+}
+
+/// The commands that bring up a ring at `segment` (the default one needs
+/// no `--segment`).
+pub fn bring_up(segment: &str) -> String {
+    let s = if segment == crate::model::DEFAULT_SEGMENT {
+        String::new()
+    } else {
+        format!(" --segment {segment}")
+    };
+    format!(
+        "To bring one up: forge-init{s} && (forge-stream{s} & forge-core{s} &), or a private demo ring at once: forge-top --demo. o picks another segment; forge-top --list lists them."
+    )
 }
