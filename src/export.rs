@@ -255,6 +255,8 @@ pub struct Report<'a> {
     pub selected_slot: Option<&'a SlotView>,
     /// The selected slot's bytes as hex.
     pub selected_slot_hex: Option<String>,
+    /// The file `--file` opened, and where its cursor stands.
+    pub offline: Option<&'a crate::model::OfflineView>,
     /// forge-top itself.
     pub forge_top: ToolInfo<'a>,
 }
@@ -295,6 +297,7 @@ pub fn report(app: &App) -> Report<'_> {
                 .collect::<Vec<_>>()
                 .join("")
         }),
+        offline: view.offline.as_ref(),
         forge_top: ToolInfo {
             me: &view.me,
             cpu_percent: view.me_cpu_pct,
@@ -314,11 +317,31 @@ pub fn json(app: &App) -> String {
 pub fn text_report(app: &App) -> String {
     let view = app.view();
     let mut o = String::new();
+    if let Some(f) = &view.offline {
+        use crate::model::OfflineKind;
+        let what = match f.kind {
+            OfflineKind::Recording if f.frames == 0 => {
+                "a recording, empty: it holds no frame".to_owned()
+            }
+            OfflineKind::Recording => format!(
+                "a recording, at frame {} of {}",
+                human::count(f.frame + 1),
+                human::count(f.frames)
+            ),
+            OfflineKind::Image => format!("a ring image of {} slots", human::count(f.frames)),
+        };
+        let _ = writeln!(o, "file      {}: {what}", f.path);
+    }
     let Some(s) = &view.sample else {
         let _ = writeln!(
             o,
-            "segment   {}: not attached: {}",
+            "segment   {}: {}{}",
             app.config.segment,
+            if view.offline.is_some() {
+                ""
+            } else {
+                "not attached: "
+            },
             view.reason.as_deref().unwrap_or("unknown")
         );
         return o;

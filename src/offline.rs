@@ -17,6 +17,7 @@
 //!                          └─▶ frames i, i-1, … back one lap ─▶ the ring's slots
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,7 +26,9 @@ use forge_fabric::layout::{stamp_for, MAGIC};
 use forge_fabric::observe::{HolderCheck, SideSnapshot};
 use forge_fabric::segment::IdentitySnapshot;
 use forge_fabric::{Coded, Role, SegmentState, SlotCopy, SlotState, Snapshot};
-use forge_record::image::RingImage as Image;
+use forge_record::events::RingSample;
+use forge_record::identity::SessionIdentity;
+use forge_record::image::{RingImage as Image, SlotVerdict};
 use forge_record::offline::{self as files, Offline};
 use forge_record::read::{RecordedFrame, Recording};
 
@@ -59,8 +62,10 @@ struct Cursor {
     speed: f64,
     /// When the cursor last moved by playing.
     played_at: Instant,
-    /// The ring rebuilt at `index` (slot i at index i), cached.
-    ring: Option<(u64, Vec<Option<RecordedFrame>>)>,
+    /// The ring rebuilt at `index`: the slots the recording has a frame
+    /// for, by slot index (sparse, so a ring of 2^20 slots recorded for a
+    /// few frames costs a few frames), cached.
+    ring: Option<(u64, BTreeMap<u32, RecordedFrame>)>,
     missed: u64,
 }
 
@@ -90,13 +95,6 @@ impl FileSource {
                 }))
             }
         };
-        if let File::Recording(c) = &file {
-            if c.rec.is_empty() {
-                return Err(files::OfflineError::Recording(
-                    forge_record::read::ReadError::OutOfRange { index: 0, len: 0 },
-                ));
-            }
-        }
         Ok(FileSource {
             path: path.to_owned(),
             file,
@@ -140,10 +138,22 @@ fn image_observation(img: &Image, req: &SlotRequest, path: String) -> Observatio
     });
     let sample = sample_of(s, holders, &Histogram::default());
     let gone = sample.header.producer.lock_held == Some(false);
+    let capacity = img.payload_capacity();
     let views: Vec<SlotView> = img
         .slots
         .iter()
-        .map(|c| slot_view(c.clone(), true, gone))
+        .map(|c| {
+            let mut view = slot_view(c.clone(), true, gone);
+            if img.verdict(c) == SlotVerdict::Damaged {
+                // Whatever the bytes decode to, the slot word lies.
+                view.frame = None;
+                view.frame_error = Some(format!(
+                    "damaged: the slot word claims {} bytes, and a slot of this ring holds {capacity}",
+                    c.len
+                ));
+            }
+            view
+        })
         .collect();
     let slots_of = |range: std::ops::Range<u32>| -> Vec<SlotView> {
         range
@@ -236,6 +246,9 @@ impl Cursor {
     }
 
     fn seek(&mut self, to: Seek) -> Result<String, String> {
+        if self.rec.is_empty() {
+            return Err("the recording is empty: it holds no frame to move to".into());
+        }
         let last = self.last();
         let at = |i: u64| i.min(last);
         let read = |e: forge_record::read::ReadError| format!("cannot read the recording: {e}");
@@ -382,11 +395,15 @@ impl Cursor {
 
     /// The ring as the recording has it at frame `index`: each slot's last
     /// recorded frame of the session no more than a lap back.
-    fn ring(&mut self, index: u64, at: &RecordedFrame, slots: u32) -> &[Option<RecordedFrame>] {
+    fn ring(
+        &mut self,
+        index: u64,
+        at: &RecordedFrame,
+        slots: u32,
+    ) -> &BTreeMap<u32, RecordedFrame> {
         if self.ring.as_ref().is_none_or(|(i, _)| *i != index) {
             let n = u64::from(slots.max(1));
-            let mut ring: Vec<Option<RecordedFrame>> = vec![None; slots as usize];
-            let mut filled = 0;
+            let mut ring = BTreeMap::new();
             let mut i = index;
             // Positions wrap: "no more than a lap back" is a distance.
             let lap = RingPosition::new(at.position).plus(1).minus(n);
@@ -394,12 +411,8 @@ impl Cursor {
                 if f.session != at.session || !RingPosition::new(f.position).within(lap, n) {
                     break;
                 }
-                let slot = &mut ring[(f.position % n) as usize];
-                if slot.is_none() {
-                    *slot = Some(f);
-                    filled += 1;
-                }
-                if filled == slots || i == 0 {
+                ring.entry((f.position % n) as u32).or_insert(f);
+                if ring.len() as u64 == n || i == 0 {
                     break;
                 }
                 i -= 1;
@@ -409,27 +422,72 @@ impl Cursor {
         &self.ring.as_ref().expect("just built").1
     }
 
-    fn observation(&mut self, req: &SlotRequest, path: String) -> Observation {
-        let index = self.index;
-        let Some(at) = self.frame(index) else {
+    /// An empty recording: its session's ring as the recorder found it (no
+    /// frame recorded), or, with no session either, only that it is empty.
+    fn empty(&self, path: String) -> Observation {
+        let offline = OfflineView {
+            path: path.clone(),
+            kind: OfflineKind::Recording,
+            frame: 0,
+            frames: 0,
+            playing: false,
+            speed: self.speed,
+            range_unix_ns: (0, 0),
+            session: (0, self.rec.sessions().len()),
+            missed: self.missed,
+        };
+        let Some(session) = self.rec.sessions().first() else {
             return Observation {
-                link: Link::Lost,
-                reason: Some(format!("frame {index} of {path} cannot be read")),
+                link: Link::Attached,
+                reason: Some(format!(
+                    "{path} is an empty recording: no frame, and no session recorded"
+                )),
+                me: procfs::self_info(),
+                offline: Some(offline),
                 ..Observation::default()
             };
         };
-        let session = &self.rec.sessions()[at.session];
-        let id = session.identity.clone();
-        let sessions = self.rec.sessions().len();
-        let mono_ns = id.clock.to_mono(at.log_time_ns);
-        // The last once-a-second sample at or before the cursor, and the
-        // one about a second before it (for the recent latency).
+        let id = &session.identity;
         let samples: Vec<_> = self
             .rec
             .samples()
             .iter()
-            .filter(|s| s.session == id.session_id && s.at_unix_ns <= at.log_time_ns)
+            .filter(|s| s.session == id.session_id)
             .collect();
+        let unix_ns = samples.last().map_or(id.clock.unix_ns, |s| s.at_unix_ns);
+        let mut sample = self.rebuilt(id, &samples, None, unix_ns);
+        sample.header.newest = None;
+        Observation {
+            mono_ns: id.clock.to_mono(unix_ns),
+            unix_ns,
+            link: Link::Attached,
+            reason: None,
+            slots: Vec::new(),
+            detail: None,
+            notes: Vec::new(),
+            ring: None,
+            me: procfs::self_info(),
+            offline: Some(OfflineView {
+                range_unix_ns: (unix_ns, unix_ns),
+                ..offline
+            }),
+            sample: Some(sample),
+        }
+    }
+
+    /// The header at a moment of a recording, rebuilt from the session's
+    /// identity, its once-a-second `samples` up to then (in order), and the
+    /// frame at the cursor, if any.
+    fn rebuilt(
+        &self,
+        id: &SessionIdentity,
+        samples: &[&RingSample],
+        at: Option<&RecordedFrame>,
+        unix_ns: u64,
+    ) -> Sample {
+        let mono_ns = id.clock.to_mono(unix_ns);
+        // The last sample, and the one about a second before it (for the
+        // recent latency).
         let last = samples.last().copied();
         let earlier = last.and_then(|l| {
             samples
@@ -438,24 +496,31 @@ impl Cursor {
                 .find(|s| l.at_unix_ns.saturating_sub(s.at_unix_ns) >= 900_000_000)
                 .copied()
         });
-        let head = RingPosition::new(at.position).plus(1);
-        // What is known of tail: it never falls back, and never more than a
-        // lap behind head. A lower bound, said as one.
-        // A session whose ring began at 0 has no positions before the wrap.
         let n64 = u64::from(id.slot_count.max(1));
-        let lap_back = head.minus(n64);
-        let floor = if lap_back.wraps_before(head)
-            && !RingPosition::new(id.start_position).wraps_before(head)
-        {
-            RingPosition::new(0)
-        } else {
-            lap_back
+        let (head, tail) = match at {
+            Some(at) => {
+                let head = RingPosition::new(at.position).plus(1);
+                // What is known of tail: it never falls back, and never more
+                // than a lap behind head. A lower bound, said as one. A
+                // session whose ring began at 0 has no positions before the
+                // wrap.
+                let lap_back = head.minus(n64);
+                let floor = if lap_back.wraps_before(head)
+                    && !RingPosition::new(id.start_position).wraps_before(head)
+                {
+                    RingPosition::new(0)
+                } else {
+                    lap_back
+                };
+                let tail = last
+                    .map_or(floor, |l| RingPosition::new(l.tail))
+                    .max(floor)
+                    .min(head);
+                (head.get(), tail.get())
+            }
+            // Nothing recorded: the ring as last sampled, or as found.
+            None => last.map_or((id.start_position, id.start_position), |l| (l.head, l.tail)),
         };
-        let tail = last
-            .map_or(floor, |l| RingPosition::new(l.tail))
-            .max(floor)
-            .min(head);
-        let (head, tail) = (head.get(), tail.get());
         let line =
             |h: &forge_record::identity::Holder, index: u64, messages: u64, pressure: u64| {
                 SideSnapshot {
@@ -515,7 +580,7 @@ impl Cursor {
             latency,
             head,
             tail,
-            newest: Some(at.position),
+            newest: at.map(|f| f.position),
             taken_mono_ns: mono_ns,
             ..Snapshot::default()
         };
@@ -528,9 +593,42 @@ impl Cursor {
         // one rebuilt from samples a second apart.
         sample.violations.clear();
         sample.recorded = true;
+        sample
+    }
+
+    fn observation(&mut self, req: &SlotRequest, path: String) -> Observation {
+        if self.rec.is_empty() {
+            return self.empty(path);
+        }
+        let index = self.index;
+        let Some(at) = self.frame(index) else {
+            return Observation {
+                link: Link::Lost,
+                reason: Some(format!("frame {index} of {path} cannot be read")),
+                ..Observation::default()
+            };
+        };
+        let Some(session) = self.rec.sessions().get(at.session) else {
+            return Observation {
+                link: Link::Lost,
+                reason: Some(format!("frame {index} of {path} names no session")),
+                ..Observation::default()
+            };
+        };
+        let id = session.identity.clone();
+        let sessions = self.rec.sessions().len();
+        let mono_ns = id.clock.to_mono(at.log_time_ns);
+        let samples: Vec<&RingSample> = self
+            .rec
+            .samples()
+            .iter()
+            .filter(|s| s.session == id.session_id && s.at_unix_ns <= at.log_time_ns)
+            .collect();
+        let sample = self.rebuilt(&id, &samples, Some(&at), at.log_time_ns);
+        let tail = sample.header.tail;
         let n = sample.slot_count();
         let shift = n.max(1).trailing_zeros();
-        let view_of = |i: u32, f: &Option<RecordedFrame>| -> SlotView {
+        let view_of = |i: u32, f: Option<&RecordedFrame>| -> SlotView {
             match f {
                 Some(f) => {
                     let mut view = slot_view(
@@ -569,14 +667,12 @@ impl Cursor {
         let (selected, first) = selection(&sample, req);
         let end = first.saturating_add(req.count).min(n);
         let ring = self.ring(index, &at, n);
-        let slots = (first..end)
-            .map(|i| view_of(i, &ring[i as usize]))
-            .collect();
+        let slots = (first..end).map(|i| view_of(i, ring.get(&i))).collect();
         let detail = selected
             .filter(|&i| i < n)
-            .map(|i| view_of(i, &ring[i as usize]));
+            .map(|i| view_of(i, ring.get(&i)));
         let whole = req.whole_ring.then(|| RingImage {
-            slots: (0..n).map(|i| view_of(i, &ring[i as usize])).collect(),
+            slots: (0..n).map(|i| view_of(i, ring.get(&i))).collect(),
             unix_ns: at.log_time_ns,
             mono_ns,
             took_ns: 0,

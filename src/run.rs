@@ -257,7 +257,9 @@ pub fn render_buffer(app: &App) -> Buffer {
 fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
     let after = cli.after.unwrap_or(Duration::from_millis(250));
     let app = sample_headless(cli, config, after, stop)?;
-    if app.view().sample.is_none() {
+    // A file that opened but shows no ring (an empty recording that names
+    // no session) is reported, not an error.
+    if app.view().sample.is_none() && app.view().offline.is_none() {
         return Err(Failure::new(
             "unreadable",
             format!(

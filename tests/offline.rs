@@ -110,7 +110,7 @@ fn write_recording(path: &Path) {
                 latency_sum_ns: 0,
                 latency_max_ns: 0,
                 latency_overflow: 0,
-                latency_buckets: Vec::new(),
+                latency_buckets: Default::default(),
             };
             w.write_event(&RecEvent::Sample(sample), unix).unwrap();
         }

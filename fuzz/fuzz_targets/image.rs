@@ -4,6 +4,12 @@
 //! the fields behind the checksum.
 #![no_main]
 
+#[path = "count.rs"]
+mod count;
+
+#[global_allocator]
+static ALLOC: count::Counting = count::Counting::new();
+
 use std::sync::OnceLock;
 
 use forge_fabric::observe::HolderCheck;
@@ -42,7 +48,20 @@ fn valid() -> &'static [u8] {
     })
 }
 
+/// The most reading (and writing back) a `len`-byte image may hold: a few
+/// copies of its bytes (the metadata's JSON parsed, a `SlotCopy` per
+/// 24-byte record, the image written back and read again).
+fn bound(len: usize) -> usize {
+    16 * len + (64 << 10)
+}
+
 fn check(bytes: &[u8]) {
+    count::within(&ALLOC, bound(bytes.len()), "reading an image", || {
+        read(bytes)
+    });
+}
+
+fn read(bytes: &[u8]) {
     if let Ok(img) = RingImage::from_bytes(bytes) {
         assert_eq!(img.slots.len() as u64, u64::from(img.snapshot.slot_count));
         let again = RingImage::from_bytes(&img.to_bytes()).expect("a read image writes back");
@@ -51,9 +70,10 @@ fn check(bytes: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let valid = valid();
     check(data);
     // The first two bytes pick where the rest lands in a valid image.
-    let mut img = valid().to_vec();
+    let mut img = valid.to_vec();
     if let [a, b, rest @ ..] = data {
         let at = usize::from(u16::from_le_bytes([*a, *b])) % img.len();
         let n = rest.len().min(img.len() - at);

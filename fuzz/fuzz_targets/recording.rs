@@ -1,7 +1,23 @@
 //! The recording reader on arbitrary bytes, and on bytes laid over a valid
 //! recording: a typed error, or a recording whose every frame reads back.
-//! Never a panic, never an allocation the file's own size does not bound.
+//! Never a panic, and never more memory than the reader's documented bound
+//! for a file of that size (checked by a counting allocator).
 #![no_main]
+
+#[path = "count.rs"]
+mod count;
+
+#[global_allocator]
+static ALLOC: count::Counting = count::Counting::new();
+
+/// The most a read of a `len`-byte recording may hold at once: one chunk at
+/// the largest ratio a reader accepts and its frames decoded, the events
+/// budget, and a few copies of the file's own bytes (FORMATS.md).
+fn bound(len: usize) -> usize {
+    let len = len as u64;
+    let chunk = forge_record::read::chunk_limit(len);
+    (3 * chunk + forge_record::read::event_budget(len) + 16 * len + (1 << 20)) as usize
+}
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -47,6 +63,12 @@ fn valid() -> &'static [u8] {
 }
 
 fn check(bytes: &[u8]) {
+    count::within(&ALLOC, bound(bytes.len()), "reading a recording", || {
+        read(bytes)
+    });
+}
+
+fn read(bytes: &[u8]) {
     if let Ok(rec) = Recording::from_bytes(PathBuf::from("fuzz.mcap"), bytes.to_vec()) {
         let mut n = 0;
         for f in rec.frames_from(0) {
@@ -62,8 +84,9 @@ fn check(bytes: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let valid = valid();
     check(data);
-    let mut file = valid().to_vec();
+    let mut file = valid.to_vec();
     if let [a, b, rest @ ..] = data {
         let at = usize::from(u16::from_le_bytes([*a, *b])) % file.len();
         let n = rest.len().min(file.len() - at);

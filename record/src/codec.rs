@@ -196,6 +196,9 @@ pub struct RecordHead {
     pub slot_flags: u16,
     /// RAW record.
     pub raw: bool,
+    /// Bytes of the slot's payload it rebuilds: the body for RAW, the
+    /// telemetry header and the body otherwise.
+    pub payload_len: usize,
 }
 
 /// Reads and checks the fixed fields (and the body's length), without
@@ -233,6 +236,11 @@ pub fn decode_head(bytes: &[u8]) -> Result<RecordHead, CodecError> {
         timestamp_ns: u64_at(b, 16),
         slot_flags: u16_at(b, 30),
         raw,
+        payload_len: if raw {
+            available
+        } else {
+            FRAME_HEADER_LEN + available
+        },
     };
     let header_fields = head.sequence | head.timestamp_ns | u64::from(u32_at(b, 24));
     if raw && (header_fields != 0 || u16_at(b, 28) != 0 || u32_at(b, 32) != 0) {

@@ -98,7 +98,121 @@ pub struct RingSample {
     /// Samples beyond the histogram.
     pub latency_overflow: u64,
     /// Bucket counts (fabric's layout: `bucket_low`/`bucket_high`).
-    pub latency_buckets: Vec<u64>,
+    pub latency_buckets: Buckets,
+}
+
+/// The most latency buckets a sample may carry: a few times this build's,
+/// so that a later build's finer histogram still reads, and a crafted
+/// sample cannot hold millions.
+pub const MAX_BUCKETS: usize = 4 * forge_fabric::layout::HIST_BUCKETS;
+
+/// A sample's latency bucket counts, written as the plain JSON array of
+/// every count and kept in memory as its non-zero entries only: the
+/// histogram of an idle ring is all zeros, and a recording holds one such
+/// sample a second. Reading refuses more than [`MAX_BUCKETS`] counts as it
+/// goes, so a crafted array is never held whole.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Buckets {
+    len: u32,
+    /// Shared between samples whose histograms are equal (an idle ring's
+    /// stay as they were), so a long recording holds each once.
+    nonzero: std::sync::Arc<[(u32, u64)]>,
+}
+
+impl Buckets {
+    /// From every bucket's count.
+    pub fn from_counts(counts: &[u64]) -> Self {
+        Buckets {
+            len: counts.len() as u32,
+            nonzero: counts
+                .iter()
+                .enumerate()
+                .filter(|(_, &n)| n != 0)
+                .map(|(i, &n)| (i as u32, n))
+                .collect(),
+        }
+    }
+
+    /// Shares `other`'s counts when they are the same as these; true if so.
+    pub fn share(&mut self, other: &Buckets) -> bool {
+        if self == other {
+            self.nonzero = other.nonzero.clone();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// How many buckets.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// No bucket at all.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `(bucket, count)` of every non-zero bucket, in order.
+    pub fn nonzero(&self) -> &[(u32, u64)] {
+        &self.nonzero
+    }
+
+    /// Bytes held on the heap (shared or not).
+    pub fn heap_bytes(&self) -> usize {
+        self.nonzero.len() * std::mem::size_of::<(u32, u64)>()
+    }
+}
+
+impl serde::Serialize for Buckets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        let mut next = self.nonzero.iter().peekable();
+        for i in 0..self.len {
+            match next.next_if(|(at, _)| *at == i) {
+                Some((_, n)) => seq.serialize_element(n)?,
+                None => seq.serialize_element(&0u64)?,
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Buckets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Counts;
+        impl<'de> serde::de::Visitor<'de> for Counts {
+            type Value = Buckets;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "an array of at most {MAX_BUCKETS} bucket counts")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Buckets, A::Error> {
+                let (mut len, mut nonzero) = (0u32, Vec::new());
+                while let Some(n) = a.next_element::<u64>()? {
+                    if len as usize == MAX_BUCKETS {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {MAX_BUCKETS} latency_buckets"
+                        )));
+                    }
+                    if n != 0 {
+                        nonzero.push((len, n));
+                    }
+                    len += 1;
+                }
+                Ok(Buckets {
+                    len,
+                    nonzero: nonzero.into(),
+                })
+            }
+        }
+        d.deserialize_seq(Counts)
+    }
 }
 
 impl RingSample {
@@ -117,7 +231,7 @@ impl RingSample {
             latency_sum_ns: s.latency.sum_ns,
             latency_max_ns: s.latency.max_ns,
             latency_overflow: s.latency.overflow,
-            latency_buckets: s.latency.buckets.to_vec(),
+            latency_buckets: Buckets::from_counts(&s.latency.buckets[..]),
         }
     }
 
@@ -126,8 +240,10 @@ impl RingSample {
         let mut buckets = Box::new([0u64; forge_fabric::layout::HIST_BUCKETS]);
         // A file may hold fewer or more buckets than this build: extra ones
         // are dropped, missing ones read as empty.
-        for (dst, src) in buckets.iter_mut().zip(&self.latency_buckets) {
-            *dst = *src;
+        for &(i, n) in self.latency_buckets.nonzero() {
+            if let Some(dst) = buckets.get_mut(i as usize) {
+                *dst = n;
+            }
         }
         forge_fabric::hist::Histogram {
             count: self.latency_count,
@@ -163,6 +279,28 @@ mod hex {
         s.strip_prefix("0x")
             .and_then(|h| u64::from_str_radix(h, 16).ok())
             .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not 0x and hex digits")))
+    }
+}
+
+#[cfg(test)]
+mod bucket_tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_a_dense_array_on_disk_and_sparse_in_memory() {
+        let b = Buckets::from_counts(&[0, 5, 0, 0, 7, 0]);
+        assert_eq!(b.nonzero(), &[(1, 5), (4, 7)]);
+        let mut again = Buckets::from_counts(&[0, 5, 0, 0, 7, 0]);
+        assert!(again.share(&b) && std::sync::Arc::ptr_eq(&again.nonzero, &b.nonzero));
+        assert!(!again.share(&Buckets::from_counts(&[1])));
+        let json = serde_json::to_string(&b).unwrap();
+        assert_eq!(json, "[0,5,0,0,7,0]");
+        assert_eq!(serde_json::from_str::<Buckets>(&json).unwrap(), b);
+        let many = format!("[{}]", vec!["0"; MAX_BUCKETS + 1].join(","));
+        let e = serde_json::from_str::<Buckets>(&many)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("more than 1344 latency_buckets"), "{e}");
     }
 }
 

@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 
 use forge_fabric::clock::{monotonic_ns, unix_ns};
+use forge_fabric::layout::{MAGIC, READABLE_LAYOUT_VERSIONS};
 use forge_fabric::observe::SideSnapshot;
-use forge_fabric::Snapshot;
+use forge_fabric::segment::IdentitySnapshot;
+use forge_fabric::{SegmentState, Snapshot};
 
 /// How the recorder read the ring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -102,7 +104,7 @@ impl Holder {
 }
 
 /// Everything a recording keeps about one session of a segment.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionIdentity {
     /// Segment name, like `/forge_shm`.
     pub segment: String,
@@ -138,6 +140,36 @@ pub struct SessionIdentity {
     pub consumer: Holder,
 }
 
+impl Default for SessionIdentity {
+    /// A session of a ring as `forge-init` makes it by default (its
+    /// geometry sound, everything else empty).
+    fn default() -> Self {
+        use forge_fabric::layout::{segment_size, slot_size, HEADER_SIZE, LAYOUT_VERSION};
+        let (slots, capacity) = (
+            forge_fabric::DEFAULT_SLOT_COUNT,
+            forge_fabric::PAYLOAD_CAPACITY,
+        );
+        SessionIdentity {
+            segment: String::new(),
+            session_id: 0,
+            layout_version: LAYOUT_VERSION,
+            slot_count: slots,
+            slot_size: slot_size(capacity) as u32,
+            payload_capacity: capacity as u32,
+            header_size: HEADER_SIZE as u32,
+            segment_size: segment_size(slots, capacity) as u64,
+            created_unix_ns: 0,
+            created_mono_ns: 0,
+            host: String::new(),
+            mode: None,
+            clock: ClockPair::default(),
+            start_position: 0,
+            producer: Holder::default(),
+            consumer: Holder::default(),
+        }
+    }
+}
+
 impl SessionIdentity {
     /// From a snapshot of the segment.
     pub fn from_snapshot(s: &Snapshot, mode: Mode, clock: ClockPair, start_position: u64) -> Self {
@@ -159,6 +191,34 @@ impl SessionIdentity {
             producer: Holder::from_side(&s.producer),
             consumer: Holder::from_side(&s.consumer),
         }
+    }
+
+    /// What is wrong with the recorded geometry, by fabric's own rules for
+    /// a segment's header: the layout version, then `header_size`,
+    /// `payload_capacity`, `slot_size`, `slot_count` (a power of two from 2
+    /// to 2^20) and `segment_size`. A recording is a claim about a ring; a
+    /// ring no forge-init could make is not believed (a slot count of 0 or
+    /// 2^31 once crashed forge-top).
+    pub fn geometry_problem(&self) -> Option<String> {
+        if !READABLE_LAYOUT_VERSIONS.contains(&self.layout_version) {
+            return Some(format!(
+                "layout_version is {}, expected one of {READABLE_LAYOUT_VERSIONS:?}",
+                self.layout_version
+            ));
+        }
+        let header = IdentitySnapshot {
+            magic: MAGIC,
+            layout_version: self.layout_version,
+            header_size: self.header_size,
+            slot_size: self.slot_size,
+            slot_count: self.slot_count,
+            segment_size: self.segment_size,
+            session_id: self.session_id.max(1),
+            state: SegmentState::Live.into(),
+            payload_capacity: self.payload_capacity,
+            ..IdentitySnapshot::default()
+        };
+        header.problem().map(|p| p.to_string())
     }
 
     /// The MCAP topic of this session's frames.
@@ -249,7 +309,7 @@ impl SessionIdentity {
                 wait_strategy: n32(&key("wait_strategy"))?,
             })
         };
-        Ok(SessionIdentity {
+        let identity = SessionIdentity {
             segment: get("segment")?.clone(),
             session_id,
             layout_version: n32("layout_version")?,
@@ -269,7 +329,11 @@ impl SessionIdentity {
             start_position: n64("start_position")?,
             producer: holder("producer")?,
             consumer: holder("consumer")?,
-        })
+        };
+        match identity.geometry_problem() {
+            Some(problem) => Err(problem),
+            None => Ok(identity),
+        }
     }
 }
 
@@ -344,5 +408,37 @@ mod tests {
         assert!(SessionIdentity::from_metadata(&m)
             .unwrap_err()
             .contains("format 1"));
+        assert_eq!(
+            SessionIdentity::from_metadata(&SessionIdentity::default().to_metadata()),
+            Ok(SessionIdentity::default())
+        );
+    }
+
+    #[test]
+    fn a_geometry_no_ring_could_have_is_refused_naming_the_field() {
+        let with = |k: &str, v: &str| {
+            let mut m = SessionIdentity::default().to_metadata();
+            m.insert(k.into(), v.into());
+            SessionIdentity::from_metadata(&m).unwrap_err()
+        };
+        for (count, _) in [
+            ("0", 0),
+            ("3", 3),
+            ("2147483648", 1 << 31),
+            ("268435456", 1 << 28),
+        ] {
+            let e = with("slot_count", count);
+            assert!(
+                e.starts_with(&format!(
+                    "slot_count is {count}, expected a power of two from 2 to 1048576"
+                )),
+                "{e}"
+            );
+        }
+        assert!(with("payload_capacity", "12").contains("payload_capacity is 12"));
+        assert!(with("slot_size", "9").contains("slot_size is 9"));
+        assert!(with("segment_size", "1").contains("segment_size is 1"));
+        assert!(with("header_size", "0").contains("header_size is 0"));
+        assert!(with("layout_version", "9").contains("layout_version is 9"));
     }
 }

@@ -6,51 +6,148 @@
 //!   allocate 4 GiB);
 //! - chunks are decompressed and walked here, not by the mcap crate's
 //!   streaming reader, which overflows (a panic in debug builds) on an
-//!   uncompressed chunk whose inner record claims more than the chunk.
+//!   uncompressed chunk whose inner record claims more than the chunk;
+//! - a chunk may decompress to at most [`chunk_limit`] bytes: what Forge
+//!   writes always fits, and a crafted chunk cannot make a reader allocate
+//!   more than a small multiple of what it occupies in the file.
+//!
+//! Nothing here knows what a Forge recording is; `read` does.
 
 use std::borrow::Cow;
 use std::io::Read;
 
 use mcap::records::{op, ChunkHeader, Record};
 
-use crate::read::mcap_message;
+/// The largest uncompressed chunk read whatever its compressed size: more
+/// than any chunk forge-record writes (`--chunk-size` is at most 4 MiB,
+/// and a chunk closes one message past it).
+pub const CHUNK_FLOOR: u64 = 8 << 20;
+/// Beyond [`CHUNK_FLOOR`], a chunk may decompress to at most this many
+/// times its compressed size.
+pub const CHUNK_RATIO: u64 = 16;
+
+/// The largest uncompressed chunk read at all.
+pub const MAX_CHUNK_BYTES: u64 = 256 << 20;
+
+/// The most bytes a chunk of `compressed` bytes may decompress to.
+pub fn chunk_limit(compressed: u64) -> u64 {
+    CHUNK_FLOOR
+        .max(compressed.saturating_mul(CHUNK_RATIO))
+        .min(MAX_CHUNK_BYTES)
+}
+
+/// Why MCAP bytes cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum McapIoError {
+    /// A length reaches past the bytes it is inside of.
+    #[error("{what} claims {claims} bytes, only {left} remain in the {within}")]
+    Short {
+        /// The field (`the metadata name`, `a record`).
+        what: &'static str,
+        /// Bytes it claims.
+        claims: u64,
+        /// Bytes there are.
+        left: u64,
+        /// What it is inside of: `record` or `chunk`.
+        within: &'static str,
+    },
+    /// The mcap crate refused a record whose lengths were sound.
+    #[error("{0}")]
+    Parse(String),
+    /// A compression this reader does not know.
+    #[error("compression {0:?}: expected zstd, lz4 or none")]
+    Compression(String),
+    /// A chunk claims to decompress to more than it may.
+    #[error("it claims {size} uncompressed bytes from {compressed}, more than the {limit} this reader accepts")]
+    TooLarge {
+        /// The chunk header's uncompressed size.
+        size: u64,
+        /// Its compressed size.
+        compressed: u64,
+        /// [`chunk_limit`] of that.
+        limit: u64,
+    },
+    /// Decompression failed.
+    #[error("{codec}: {message}")]
+    Decompress {
+        /// `zstd` or `lz4`.
+        codec: &'static str,
+        /// The decoder's message.
+        message: String,
+    },
+    /// The decompressed records are not the size the chunk header says.
+    #[error("its records are {found} bytes, its header says {header}")]
+    SizeMismatch {
+        /// Bytes decompressed.
+        found: u64,
+        /// Bytes the header declares.
+        header: u64,
+    },
+    /// The chunk's CRC does not match its records.
+    #[error("CRC mismatch: the header says {header:#010x}, the records hash to {found:#010x}")]
+    Crc {
+        /// The header's CRC.
+        header: u32,
+        /// The records' CRC.
+        found: u32,
+    },
+    /// A kind of record that has no place inside a chunk.
+    #[error("a record with opcode {0:#04x} inside a chunk")]
+    NotInChunk(u8),
+}
+
+/// The message of an MCAP error with its causes (the mcap crate's I/O
+/// errors keep the reason in their source).
+pub fn mcap_message(e: &mcap::McapError) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text += &format!(": {c}");
+        cause = c.source();
+    }
+    text
+}
 
 /// Walks a record body, checking lengths without allocating.
 struct Walk<'a> {
     b: &'a [u8],
     at: usize,
+    within: &'static str,
 }
 
 impl Walk<'_> {
-    fn skip(&mut self, n: u64, what: &str) -> Result<(), String> {
+    fn skip(&mut self, n: u64, what: &'static str) -> Result<(), McapIoError> {
         let left = (self.b.len() - self.at) as u64;
         if n > left {
-            return Err(format!(
-                "{what} claims {n} bytes, only {left} remain in the record"
-            ));
+            return Err(McapIoError::Short {
+                what,
+                claims: n,
+                left,
+                within: self.within,
+            });
         }
         self.at += n as usize;
         Ok(())
     }
 
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    fn array<const N: usize>(&mut self, what: &'static str) -> Result<[u8; N], McapIoError> {
         let at = self.at;
-        self.skip(4, what)?;
-        let mut a = [0u8; 4];
-        a.copy_from_slice(&self.b[at..at + 4]);
-        Ok(u32::from_le_bytes(a))
+        self.skip(N as u64, what)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.b[at..at + N]);
+        Ok(a)
     }
 
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let at = self.at;
-        self.skip(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&self.b[at..at + 8]);
-        Ok(u64::from_le_bytes(a))
+    fn u32(&mut self, what: &'static str) -> Result<u32, McapIoError> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: &'static str) -> Result<u64, McapIoError> {
+        self.array(what).map(u64::from_le_bytes)
     }
 
     /// A u32 length and that many bytes (strings, schema data).
-    fn bytes32(&mut self, what: &str) -> Result<(), String> {
+    fn bytes32(&mut self, what: &'static str) -> Result<(), McapIoError> {
         let n = self.u32(what)?;
         self.skip(u64::from(n), what)
     }
@@ -58,15 +155,16 @@ impl Walk<'_> {
     /// A u32 byte length, then entries filling exactly that many bytes.
     fn map(
         &mut self,
-        what: &str,
-        mut entry: impl FnMut(&mut Walk<'_>) -> Result<(), String>,
-    ) -> Result<(), String> {
+        what: &'static str,
+        mut entry: impl FnMut(&mut Walk<'_>) -> Result<(), McapIoError>,
+    ) -> Result<(), McapIoError> {
         let n = self.u32(what)? as usize;
         let start = self.at;
         self.skip(n as u64, what)?;
         let mut inner = Walk {
             b: &self.b[start..start + n],
             at: 0,
+            within: self.within,
         };
         while inner.at < n {
             entry(&mut inner)?;
@@ -76,8 +174,12 @@ impl Walk<'_> {
 }
 
 /// Checks the variable-length fields of a record Forge reads.
-fn check(opcode: u8, body: &[u8]) -> Result<(), String> {
-    let w = &mut Walk { b: body, at: 0 };
+fn check(opcode: u8, body: &[u8]) -> Result<(), McapIoError> {
+    let w = &mut Walk {
+        b: body,
+        at: 0,
+        within: "record",
+    };
     match opcode {
         op::HEADER => {
             w.bytes32("the profile")?;
@@ -125,7 +227,7 @@ fn check(opcode: u8, body: &[u8]) -> Result<(), String> {
 /// Parses a record Forge reads, once its lengths are checked; `None` for
 /// the kinds it has no use for (indexes, attachments, summary offsets,
 /// unknown opcodes), which are skipped unparsed.
-pub(crate) fn parse(opcode: u8, body: &[u8]) -> Result<Option<Record<'_>>, String> {
+pub fn parse(opcode: u8, body: &[u8]) -> Result<Option<Record<'_>>, McapIoError> {
     match opcode {
         op::HEADER
         | op::FOOTER
@@ -139,56 +241,72 @@ pub(crate) fn parse(opcode: u8, body: &[u8]) -> Result<Option<Record<'_>>, Strin
             check(opcode, body)?;
             mcap::parse_record(opcode, body)
                 .map(Some)
-                .map_err(|e| mcap_message(&e))
+                .map_err(|e| McapIoError::Parse(mcap_message(&e)))
         }
         _ => Ok(None),
     }
 }
 
-/// Decompresses a chunk's records (at most `limit` bytes), checks them
-/// against the header's size and CRC, and hands each record inside to `f`.
-pub(crate) fn for_each_in_chunk(
+/// Decompresses a chunk's records (at most [`chunk_limit`] of its
+/// compressed size), checks them against the header's size and CRC, and
+/// hands each record inside to `f`, whose own errors end the walk too.
+pub fn for_each_in_chunk<E: From<McapIoError>>(
     header: &ChunkHeader,
     compressed: &[u8],
-    limit: u64,
-    mut f: impl FnMut(Record<'_>) -> Result<(), String>,
-) -> Result<(), String> {
+    mut f: impl FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     let size = header.uncompressed_size;
+    let limit = chunk_limit(compressed.len() as u64);
     if size > limit {
-        return Err(format!(
-            "it claims {size} uncompressed bytes, more than the {limit} this reader accepts"
-        ));
+        return Err(McapIoError::TooLarge {
+            size,
+            compressed: compressed.len() as u64,
+            limit,
+        }
+        .into());
     }
     let records: Cow<'_, [u8]> = match header.compression.as_str() {
         "" => Cow::Borrowed(compressed),
         "zstd" => zstd::bulk::decompress(compressed, size as usize)
             .map(Cow::Owned)
-            .map_err(|e| format!("zstd: {e}"))?,
+            .map_err(|e| McapIoError::Decompress {
+                codec: "zstd",
+                message: e.to_string(),
+            })?,
         "lz4" => {
             let mut out = Vec::with_capacity(size as usize);
             lz4::Decoder::new(compressed)
                 .and_then(|d| d.take(size + 1).read_to_end(&mut out))
-                .map_err(|e| format!("lz4: {e}"))?;
+                .map_err(|e| McapIoError::Decompress {
+                    codec: "lz4",
+                    message: e.to_string(),
+                })?;
             Cow::Owned(out)
         }
-        other => return Err(format!("compression {other:?}: expected zstd, lz4 or none")),
+        other => return Err(McapIoError::Compression(other.to_owned()).into()),
     };
     if records.len() as u64 != size {
-        return Err(format!(
-            "its records are {} bytes, its header says {size}",
-            records.len()
-        ));
+        return Err(McapIoError::SizeMismatch {
+            found: records.len() as u64,
+            header: size,
+        }
+        .into());
     }
     if header.uncompressed_crc != 0 {
         let found = crc32fast::hash(&records);
         if found != header.uncompressed_crc {
-            return Err(format!(
-                "CRC mismatch: the header says {:#010x}, the records hash to {found:#010x}",
-                header.uncompressed_crc
-            ));
+            return Err(McapIoError::Crc {
+                header: header.uncompressed_crc,
+                found,
+            }
+            .into());
         }
     }
-    let mut w = Walk { b: &records, at: 0 };
+    let mut w = Walk {
+        b: &records,
+        at: 0,
+        within: "chunk",
+    };
     while w.at < records.len() {
         let start = w.at;
         w.skip(1, "a record's opcode")?;
@@ -203,7 +321,7 @@ pub(crate) fn for_each_in_chunk(
                     f(record)?;
                 }
             }
-            other => return Err(format!("a record with opcode {other:#04x} inside a chunk")),
+            other => return Err(McapIoError::NotInChunk(other).into()),
         }
     }
     Ok(())
@@ -219,15 +337,40 @@ mod tests {
         let mut body = vec![0xff, 0xff, 0xff, 0xfe];
         body.extend_from_slice(b"name");
         let e = parse(op::METADATA, &body).unwrap_err();
-        assert!(
-            e.contains("the metadata name claims 4278190079 bytes, only 4 remain"),
-            "{e}"
+        assert_eq!(
+            e,
+            McapIoError::Short {
+                what: "the metadata name",
+                claims: 4_278_190_079,
+                left: 4,
+                within: "record"
+            }
         );
+        assert!(e
+            .to_string()
+            .contains("the metadata name claims 4278190079 bytes, only 4 remain"));
     }
 
     #[test]
     fn records_forge_does_not_read_are_skipped_unparsed() {
         assert!(parse(op::ATTACHMENT, &[0xff; 3]).unwrap().is_none());
         assert!(parse(0x80, &[]).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_chunk_may_not_claim_more_than_a_small_multiple_of_its_size() {
+        assert_eq!(chunk_limit(0), CHUNK_FLOOR);
+        assert_eq!(chunk_limit(1 << 20), CHUNK_FLOOR.max(16 << 20));
+        assert_eq!(chunk_limit(u64::MAX), MAX_CHUNK_BYTES);
+        let header = ChunkHeader {
+            message_start_time: 0,
+            message_end_time: 0,
+            uncompressed_size: 1 << 30,
+            uncompressed_crc: 0,
+            compression: "zstd".into(),
+            compressed_size: 100,
+        };
+        let e = for_each_in_chunk::<McapIoError>(&header, &[0; 100], |_| Ok(())).unwrap_err();
+        assert!(matches!(e, McapIoError::TooLarge { .. }), "{e}");
     }
 }

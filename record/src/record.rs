@@ -815,6 +815,8 @@ mod tests {
             segment: "/heap".into(),
             session_id: 1,
             slot_count: 8,
+            segment_size: forge_fabric::layout::segment_size(8, forge_fabric::PAYLOAD_CAPACITY)
+                as u64,
             mode: Some(Mode::Consume),
             clock: ClockPair::now(),
             ..Default::default()

@@ -185,6 +185,8 @@ pub struct RecordingWriter {
     options: WriterOptions,
     part: Option<Part>,
     sessions: HashMap<u64, SessionIdentity>,
+    /// The session declared last: a rolled file declares it too.
+    current: Option<u64>,
     scratch: Vec<u8>,
     written: Written,
     /// Bytes of files already closed.
@@ -277,6 +279,7 @@ impl RecordingWriter {
             options,
             part: None,
             sessions: HashMap::new(),
+            current: None,
             scratch: Vec::with_capacity(codec::MAX_MESSAGE_LEN),
             written: Written::default(),
             closed_bytes: 0,
@@ -360,8 +363,22 @@ impl RecordingWriter {
     }
 
     /// Declares a session whose frames follow. Call before its first frame.
+    /// Its channel (the session's identity) is written with the next thing
+    /// written, frame, event, flush or the file's end, so a recording of an
+    /// idle ring still says which ring it recorded.
     pub fn add_session(&mut self, identity: SessionIdentity) {
-        self.sessions.insert(identity.session_id, identity);
+        let session = identity.session_id;
+        self.sessions.insert(session, identity);
+        self.current = Some(session);
+    }
+
+    /// Writes the current session's channel into this file if it is not
+    /// there yet.
+    fn declare_current(&mut self) -> Result<(), WriteError> {
+        match self.current {
+            Some(session) if self.part.is_some() => self.channel(session).map(|_| ()),
+            _ => Ok(()),
+        }
     }
 
     fn part(&mut self) -> &mut Part {
@@ -446,6 +463,7 @@ impl RecordingWriter {
 
     /// Writes an event at wall-clock time `log_time_ns`.
     pub fn write_event(&mut self, event: &Event, log_time_ns: u64) -> Result<(), WriteError> {
+        self.declare_current()?;
         let json = serde_json::to_vec(event).expect("events serialize");
         let part = self.part();
         let header = MessageHeader {
@@ -466,6 +484,7 @@ impl RecordingWriter {
     /// Closes the current chunk and writes it out, so everything so far
     /// survives a kill.
     pub fn flush(&mut self) -> Result<(), WriteError> {
+        self.declare_current()?;
         let part = self.part();
         part.mcap.flush().map_err(|source| WriteError::Write {
             path: part.path.clone(),
@@ -528,6 +547,7 @@ impl RecordingWriter {
     }
 
     fn finish_part(&mut self) -> Result<(), WriteError> {
+        self.declare_current()?;
         let Some(mut part) = self.part.take() else {
             return Ok(());
         };

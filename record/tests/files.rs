@@ -326,7 +326,7 @@ fn an_inspector_opens_either_kind_of_file_by_its_first_bytes() {
     let image = forge_record::RingImage {
         meta: Default::default(),
         snapshot: forge_fabric::Snapshot {
-            slot_count: 0,
+            slot_count: 2,
             latency: Default::default(),
             ..Default::default()
         },
@@ -334,7 +334,20 @@ fn an_inspector_opens_either_kind_of_file_by_its_first_bytes() {
             forge_fabric::observe::HolderCheck::Unknown,
             forge_fabric::observe::HolderCheck::Unknown,
         ],
-        slots: vec![],
+        slots: (0..2)
+            .map(|index| forge_fabric::SlotCopy {
+                index,
+                position: None,
+                state: forge_fabric::SlotState::Free,
+                len: 0,
+                flags: 0,
+                stamp: 0,
+                bytes: vec![],
+                changed: false,
+                overwritable: false,
+                torn: false,
+            })
+            .collect(),
     };
     let img = dir.path().join("ring.forge");
     image.save(&img, &forge_cli::output::Output::new()).unwrap();
@@ -352,4 +365,78 @@ fn an_inspector_opens_either_kind_of_file_by_its_first_bytes() {
         Err(OfflineError::Recording(ReadError::Incomplete { .. }))
     ));
     assert!(matches!(open(&path, true), Ok(Offline::Recording(r)) if r.len() == 10));
+}
+
+#[test]
+fn a_chunk_that_decompresses_far_beyond_its_size_is_not_read() {
+    // 20 MiB of zero payloads compress to almost nothing: more than the
+    // 8 MiB any chunk may hold whatever it compresses to, and more than 16
+    // times its compressed size.
+    let dir = temp();
+    let path = dir.path().join("bomb.mcap");
+    let opts = WriterOptions {
+        chunk_size: 32 << 20,
+        ..Default::default()
+    };
+    let mut w = RecordingWriter::create(&path, opts).unwrap();
+    w.add_session(identity());
+    let zeros = vec![0u8; PAYLOAD_CAPACITY];
+    for i in 0..5_000 {
+        w.write_frame(SESSION, i, 0, &zeros, i).unwrap();
+    }
+    w.finish().unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert!(len < 1 << 20, "{len}");
+    let e = Recording::open(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("uncompressed bytes") && e.contains("more than the 8388608 this reader accepts"),
+        "{e}"
+    );
+    let rec = Recording::open_recovering(&path).unwrap();
+    assert_eq!(rec.len(), 0);
+    assert_eq!(rec.damage().len(), 1);
+}
+
+#[test]
+fn events_that_would_hold_far_more_memory_than_the_file_are_refused() {
+    use forge_record::events::{Buckets, RingSample};
+    let dir = temp();
+    let path = dir.path().join("events.mcap");
+    let opts = WriterOptions {
+        chunk_size: 4 << 20,
+        ..Default::default()
+    };
+    let mut w = RecordingWriter::create(&path, opts).unwrap();
+    w.add_session(identity());
+    // Two full histograms, alternating: nothing a ring's ever-growing
+    // histogram does, and nothing to share between neighbours.
+    let full = |k: u64| Buckets::from_counts(&[k; forge_fabric::layout::HIST_BUCKETS]);
+    for i in 0..4_000u64 {
+        let sample = RingSample {
+            session: SESSION,
+            at_unix_ns: i,
+            head: 0,
+            tail: 0,
+            producer_messages: 0,
+            consumer_messages: 0,
+            producer_backpressure: 0,
+            consumer_backpressure: 0,
+            latency_count: 0,
+            latency_sum_ns: 0,
+            latency_max_ns: 0,
+            latency_overflow: 0,
+            latency_buckets: full(1 + i % 2),
+        };
+        w.write_event(&Event::Sample(sample), i).unwrap();
+    }
+    w.finish().unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    let e = Recording::open_recovering(&path).unwrap_err();
+    assert!(
+        matches!(e, ReadError::Corrupt { .. })
+            && e.to_string().contains("its events take")
+            && e.to_string()
+                .contains(&format!("a file of {len} bytes may")),
+        "{e}"
+    );
 }

@@ -208,7 +208,7 @@ fn case_8_durations_and_sizes_out_of_range_are_usage_errors_naming_the_limit() {
         (
             Bin::Record,
             record("--chunk-size", "1T").into(),
-            "at most 64M",
+            "at most 4M",
         ),
         (
             Bin::Record,
@@ -254,4 +254,72 @@ fn case_8_durations_and_sizes_out_of_range_are_usage_errors_naming_the_limit() {
         );
     }
     assert!(!Path::new(out).exists());
+}
+
+/// A recording whose session claims `slot_count` slots.
+fn crafted_recording(path: &Path, slot_count: u32) {
+    use forge_record::identity::SessionIdentity;
+    use forge_record::{RecordingWriter, WriterOptions};
+    let mut w = RecordingWriter::create(path, WriterOptions::default()).unwrap();
+    w.add_session(SessionIdentity {
+        segment: "/crafted".into(),
+        session_id: 7,
+        slot_count,
+        ..Default::default()
+    });
+    let mut buf = [0u8; 96];
+    for i in 0..100u64 {
+        let n = forge_frame::encode(&mut buf, i, i, 1, forge_frame::FrameKind::Metric, &[2; 40])
+            .unwrap();
+        w.write_frame(7, i, 0, &buf[..n], 1_000 + i).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn case_7_replay_refuses_an_impossible_ring_and_opens_a_recording_of_an_idle_one() {
+    let mut rig = Rig::new("crafted");
+    // forge-replay --info accepted 2,147,483,648 slots, and 3.
+    for slots in [1u32 << 31, 3, 0] {
+        let path = rig.file(&format!("s{slots}.mcap"));
+        crafted_recording(&path, slots);
+        for extra in [&["--info"][..], &["--info", "--report", "json"][..]] {
+            let args = [&["--in", path.to_str().unwrap()][..], extra].concat();
+            let out = rig.run(Bin::Replay, &args, LONG);
+            out.expect_code(1);
+            assert!(
+                out.stderr.contains(&format!(
+                    "slot_count is {slots}, expected a power of two from 2 to 1048576"
+                )) && !out.stderr.contains("--recover"),
+                "{}",
+                out.stderr
+            );
+        }
+    }
+
+    // A real tap on an idle ring: no frame, and still a recording that
+    // opens, says it is empty, and names the ring it recorded.
+    let seg = rig.segment("idle");
+    rig.init(&seg, 64);
+    let idle = rig.file("idle.mcap");
+    let rec = rig.spawn(
+        Bin::Record,
+        &["--segment", &seg, "--out", idle.to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    rig.signal(rec, Signal::SIGINT);
+    rig.wait(rec, LONG).expect_code(0);
+    let info = rig.run(
+        Bin::Replay,
+        &["--in", idle.to_str().unwrap(), "--info", "--report", "json"],
+        LONG,
+    );
+    info.expect_code(0);
+    let v = info.json();
+    assert_eq!(v["frames"], 0, "{v}");
+    assert_eq!(v["complete"], true, "{v}");
+    let sessions = v["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{v}");
+    assert_eq!(sessions[0]["identity"]["segment"], seg.as_str(), "{v}");
+    assert_eq!(sessions[0]["identity"]["slot_count"], "64", "{v}");
 }

@@ -27,9 +27,10 @@ use forge_record::{Compression, RecordingWriter, RingImage, SlotVerdict, WriterO
 const PROGRAM: &str = "forge-record";
 /// The smallest `--chunk-size`.
 const MIN_CHUNK: u64 = 1 << 10;
-/// The largest `--chunk-size`: well under the chunk a reader accepts
-/// (`forge_record::read::MAX_CHUNK_BYTES`), one frame past it included.
-const MAX_CHUNK: u64 = 64 << 20;
+/// The largest `--chunk-size`: a chunk closes one frame past it, and every
+/// reader accepts a chunk of `forge_record::read::CHUNK_FLOOR` (8 MiB)
+/// whatever it compresses to.
+const MAX_CHUNK: u64 = 4 << 20;
 /// The smallest `--max-size`: smaller would roll a file every chunk or so.
 const MIN_FILE: u64 = 1 << 20;
 /// The largest `--max-size`.
@@ -86,7 +87,7 @@ struct Cli {
     /// Chunk compression.
     #[arg(long, value_enum, default_value_t = Compression::Zstd)]
     compression: Compression,
-    /// Uncompressed bytes per chunk, 1K to 64M (bytes, or with K, M:
+    /// Uncompressed bytes per chunk, 1K to 4M (bytes, or with K, M:
     /// 64K, 1M).
     #[arg(long, value_name = "SIZE", default_value = "1M",
           value_parser = |s: &str| size_in(s, MIN_CHUNK, MAX_CHUNK))]
@@ -211,12 +212,12 @@ fn write_image(cli: &Cli, path: &std::path::Path) -> Result<Exit> {
             }
             e => color_eyre::Report::new(e).wrap_err("cannot write the image"),
         })?;
-    let verdicts = img.slots.iter().fold([0u64; 4], |mut n, s| {
-        n[SlotVerdict::of(s) as usize] += 1;
+    let verdicts = img.slots.iter().fold([0u64; 5], |mut n, s| {
+        n[img.verdict(s) as usize] += 1;
         n
     });
     print_report(&format!(
-        "{PROGRAM}: image of {name} (session {}) at head {}, tail {} written to {}: {} slots, {} valid, {} torn, {} overwritten, {} free\n",
+        "{PROGRAM}: image of {name} (session {}) at head {}, tail {} written to {}: {} slots, {} valid, {} torn, {} overwritten, {} free{}\n",
         human::session(img.snapshot.identity.session_id),
         human::count(img.snapshot.head),
         human::count(img.snapshot.tail),
@@ -226,6 +227,10 @@ fn write_image(cli: &Cli, path: &std::path::Path) -> Result<Exit> {
         verdicts[SlotVerdict::Torn as usize],
         verdicts[SlotVerdict::Overwritten as usize],
         verdicts[SlotVerdict::Free as usize],
+        match verdicts[SlotVerdict::Damaged as usize] {
+            0 => String::new(),
+            n => format!(", {n} damaged (a slot word claims more than a slot holds)"),
+        },
     ))?;
     Ok(Exit::Ok)
 }

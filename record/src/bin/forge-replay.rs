@@ -18,7 +18,7 @@ use forge_fabric::{Claim, Role, WaitStrategy};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
 use forge_record::args::{From, Speed};
-use forge_record::read::Recording;
+use forge_record::read::{ReadError, Recording};
 use forge_record::replay::{self, ReplayConfig, ReplayEnd};
 
 const PROGRAM: &str = "forge-replay";
@@ -102,7 +102,19 @@ fn open(cli: &Cli) -> Result<Recording> {
     } else {
         Recording::open(&cli.input)
     };
-    let rec = opened.wrap_err("cannot read the recording")?;
+    let rec = opened.map_err(|e| {
+        // Recovery reads around a file cut short, never around one that lies.
+        let cut_short = matches!(e, ReadError::Incomplete { .. });
+        let report = color_eyre::Report::new(e).wrap_err("cannot read the recording");
+        if cut_short {
+            report.suggestion(format!(
+                "read what is readable with: {PROGRAM} --in {} --recover (or look with --info)",
+                cli.input.display()
+            ))
+        } else {
+            report
+        }
+    })?;
     if !cli.info {
         for d in rec.damage() {
             eprintln!(
@@ -115,12 +127,7 @@ fn open(cli: &Cli) -> Result<Recording> {
 }
 
 fn run(cli: &Cli, control: Control) -> Result<Exit> {
-    let rec = open(cli).with_suggestion(|| {
-        format!(
-            "read what is readable with: {PROGRAM} --in {} --recover (or look with --info)",
-            cli.input.display()
-        )
-    })?;
+    let rec = open(cli)?;
     if cli.info {
         let text = match cli.report {
             ReportFormat::Text => info_text(&rec),
