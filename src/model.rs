@@ -73,16 +73,28 @@ impl Holder {
 }
 
 /// One segment found in `/dev/shm`, for `--list` and the picker.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct SegmentSummary {
     /// Its name, `/forge_shm`.
     pub name: String,
     /// Why it could not be read, when it could not (then the rest is empty).
     pub error: Option<String>,
-    /// Lifecycle state.
+    /// Lifecycle state (`retired` for a segment a newer session replaced
+    /// and nobody removed).
     pub state: Option<Coded<SegmentState>>,
-    /// Session.
+    /// Session, as hex in JSON (a number would not survive `jq`).
+    #[serde(serialize_with = "hex_session")]
     pub session: u64,
+    /// A retired segment's successor session, hex in JSON.
+    #[serde(
+        serialize_with = "hex_successor",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub successor: Option<u64>,
+    /// Set when this user may not read it: who owns it and its mode (it
+    /// may be a Forge segment, its size fits one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<Unreadable>,
     /// Slots.
     pub slot_count: u32,
     /// Bytes.
@@ -95,6 +107,29 @@ pub struct SegmentSummary {
     pub roles: Vec<RoleSummary>,
     /// Frames per second over the listing's sampling interval.
     pub frames_per_s: Option<f64>,
+}
+
+/// An object in `/dev/shm` this user may not open: what can be said of it
+/// without reading it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unreadable {
+    /// Its owner's uid.
+    pub uid: u32,
+    /// Its owner's name, when the uid has one.
+    pub owner: Option<String>,
+    /// Its permission bits, octal (`"0600"`).
+    pub mode: String,
+}
+
+fn hex_session<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&human::session(*id))
+}
+
+fn hex_successor<S: serde::Serializer>(id: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => s.serialize_str(&human::session(*id)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Eq for SegmentSummary {}

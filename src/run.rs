@@ -316,8 +316,30 @@ pub fn list_text(segments: &[SegmentSummary]) -> String {
     .map(String::from)
     .to_vec()];
     for s in segments {
+        if let Some(u) = &s.unreadable {
+            rows.push(vec![
+                s.name.clone(),
+                format!(
+                    "not readable by you: owner {} (uid {}), mode {}, {}",
+                    u.owner.as_deref().unwrap_or("?"),
+                    u.uid,
+                    u.mode,
+                    human::bytes(s.size)
+                ),
+            ]);
+            continue;
+        }
         if let Some(e) = &s.error {
             rows.push(vec![s.name.clone(), format!("unusable: {e}")]);
+            continue;
+        }
+        if let Some(successor) = s.successor {
+            rows.push(vec![
+                s.name.clone(),
+                "retired".into(),
+                human::session(s.session),
+                format!("replaced by session {}", human::session(successor)),
+            ]);
             continue;
         }
         let role = |i: usize| {

@@ -611,16 +611,21 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> 
             });
             (name, first)
         })
-        // Only what carries the Forge magic: a file we cannot read may be
-        // anybody's, and is not listed as a segment.
-        .filter(|(_, r)| {
-            matches!(
-                r,
-                Ok(_)
-                    | Err(SegmentError::Version { .. }
-                        | SegmentError::Malformed { .. }
-                        | SegmentError::TooLong { .. })
-            )
+        .filter(|(name, r)| match r {
+            // Forge's: it carries the magic, or is being written by forge-init.
+            Ok(_)
+            | Err(
+                SegmentError::Retired { .. }
+                | SegmentError::Version { .. }
+                | SegmentError::Malformed { .. }
+                | SegmentError::TooLong { .. },
+            ) => true,
+            // Unknown to us: listed when its size is one a ring can have,
+            // so that a segment this user may not read is not "no segment".
+            Err(SegmentError::PermissionDenied { .. } | SegmentError::Initializing { .. }) => {
+                std::fs::metadata(shm_path(name)).is_ok_and(|m| ring_sized(m.len()))
+            }
+            Err(_) => false,
         })
         .collect();
     if open.iter().any(|(_, r)| r.is_ok()) {
@@ -629,17 +634,41 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> 
     Ok(open
         .drain(..)
         .map(|(name, first)| match first {
+            Err(SegmentError::Retired {
+                session, successor, ..
+            }) => SegmentSummary {
+                size: std::fs::metadata(shm_path(&name)).map_or(0, |m| m.len()),
+                name,
+                state: Some(SegmentState::Retired.into()),
+                session,
+                successor: Some(successor),
+                ..SegmentSummary::default()
+            },
+            Err(e @ SegmentError::PermissionDenied { .. }) => {
+                let meta = std::fs::metadata(shm_path(&name)).ok();
+                let unreadable = meta.as_ref().map(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    Unreadable {
+                        uid: m.uid(),
+                        owner: nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(m.uid()))
+                            .ok()
+                            .flatten()
+                            .map(|u| u.name),
+                        mode: format!("{:04o}", m.mode() & 0o7777),
+                    }
+                });
+                SegmentSummary {
+                    name,
+                    error: Some(e.to_string()),
+                    size: meta.map_or(0, |m| m.len()),
+                    unreadable,
+                    ..SegmentSummary::default()
+                }
+            }
             Err(e) => SegmentSummary {
                 name,
                 error: Some(e.to_string()),
-                state: None,
-                session: 0,
-                slot_count: 0,
-                size: 0,
-                head: 0,
-                tail: 0,
-                roles: Vec::new(),
-                frames_per_s: None,
+                ..SegmentSummary::default()
             },
             Ok((observer, s)) => {
                 let later = observer.snapshot().ok();
@@ -654,6 +683,8 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> 
                     error: None,
                     state: Some(s.identity.state),
                     session: s.identity.session_id,
+                    successor: None,
+                    unreadable: None,
                     slot_count: s.slot_count,
                     size: s.file_size,
                     head: s.head,
@@ -679,6 +710,22 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> 
             }
         })
         .collect())
+}
+
+/// Can a segment be `bytes` long: a header and a power of two of slots of
+/// a payload capacity some layout allows?
+fn ring_sized(bytes: u64) -> bool {
+    use forge_fabric::layout::{is_payload_capacity, HEADER_SIZE, MAX_SLOT_COUNT, MIN_SLOT_COUNT};
+    let Some(slots_bytes) = bytes.checked_sub(HEADER_SIZE as u64) else {
+        return false;
+    };
+    (MIN_SLOT_COUNT.trailing_zeros()..=MAX_SLOT_COUNT.trailing_zeros()).any(|shift| {
+        let n = 1u64 << shift;
+        slots_bytes % n == 0
+            && (slots_bytes / n)
+                .checked_sub(8)
+                .is_some_and(|c| is_payload_capacity(c as usize))
+    })
 }
 
 /// The chart's bin edges, ns.

@@ -250,6 +250,7 @@ fn o_opens_the_picker_and_enter_switches_segment() {
         tail: 0,
         roles: Vec::new(),
         frames_per_s: Some(0.0),
+        ..Default::default()
     };
     let mut fx = forge_top::run::effects::RecordedEffects {
         segments: vec![summary("/forge_shm"), summary("/forge_demo_77")],

@@ -237,7 +237,7 @@ fn once_json_agrees_with_what_the_daemons_report() {
     );
     assert_eq!(s["header"]["tail"], cr["next_sequence"]);
     assert_eq!(
-        s["header"]["identity"]["session_id"].as_u64().unwrap(),
+        session_of(&s["header"]["identity"]["session_id"]),
         session_of(&cr["session"])
     );
     assert_eq!(s["header"]["producer"]["role_state"], "stopped");
@@ -348,9 +348,7 @@ fn forge_top_survives_a_forced_reinit_and_reports_the_new_session() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(
-        v["sample"]["header"]["identity"]["session_id"]
-            .as_u64()
-            .unwrap(),
+        session_of(&v["sample"]["header"]["identity"]["session_id"]),
         after,
         "{v}"
     );

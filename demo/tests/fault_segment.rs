@@ -94,12 +94,9 @@ fn force_reinit_under_a_producer_a_consumer_and_forge_top_retires_them_within_10
     rig.wait(top, T).expect_code(0);
     let (v, events) = top_events(&json);
     assert_eq!(
-        format!(
-            "{:#018x}",
-            v["sample"]["header"]["identity"]["session_id"]
-                .as_u64()
-                .unwrap()
-        ),
+        v["sample"]["header"]["identity"]["session_id"]
+            .as_str()
+            .unwrap(),
         new
     );
     assert!(

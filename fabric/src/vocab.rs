@@ -234,6 +234,15 @@ impl<T: std::fmt::Display> serde::Serialize for Coded<T> {
     }
 }
 
+/// Sessions in JSON: `"0x0123456789abcdef"`, as every Forge tool prints
+/// them. A JSON number would be rounded to 53 bits by common tools (`jq`
+/// turns 0x158d019c4cd448f8 into …800), and a session that is not exact is
+/// another session.
+#[cfg(feature = "serde")]
+pub(crate) fn serialize_session<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{id:#018x}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

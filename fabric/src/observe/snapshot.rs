@@ -28,6 +28,10 @@ pub struct SideSnapshot {
     /// Core the holder pinned itself to.
     pub core: Option<u32>,
     /// Session the holder attached to.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::vocab::serialize_session")
+    )]
     pub session: u64,
     /// CLOCK_MONOTONIC ns of the last heartbeat.
     pub heartbeat_ns: u64,
@@ -59,6 +63,10 @@ pub struct SideSnapshot {
     pub lock_held: Option<bool>,
     /// Producer: the session relayed frames come from (a bridge's origin),
     /// 0 when not said.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::vocab::serialize_session")
+    )]
     pub relay_session: u64,
 }
 

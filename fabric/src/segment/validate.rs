@@ -129,12 +129,20 @@ pub struct IdentitySnapshot {
     /// `segment_size`.
     pub segment_size: u64,
     /// `session_id`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::vocab::serialize_session")
+    )]
     pub session_id: u64,
     /// `state`.
     pub state: Coded<SegmentState>,
     /// `init_pid`.
     pub init_pid: u32,
     /// `successor_session`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::vocab::serialize_session")
+    )]
     pub successor_session: u64,
     /// `created_unix_ns`.
     pub created_unix_ns: u64,
