@@ -5,7 +5,7 @@
 //! `cargo run --example feeder -- /forge_dev 20000 15000`
 use std::time::{Duration, Instant};
 
-use forge_fabric::{CreateOptions, Segment};
+use forge_fabric::{Claim, CreateOptions, LiveHolders, Segment};
 use forge_frame::{encode, FrameKind};
 
 fn main() {
@@ -14,16 +14,9 @@ fn main() {
     let rate: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let drain: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(rate);
     let secs: u64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(600);
-    let (seg, _) = Segment::create(
-        &name,
-        &CreateOptions {
-            force: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let mut p = seg.producer(Some(0)).unwrap();
-    let mut c = seg.consumer(Some(1)).unwrap();
+    let (seg, _) = Segment::replace(&name, &CreateOptions::default(), LiveHolders::Retire).unwrap();
+    let mut p = seg.producer_with(&Claim::new().pinned_core(0)).unwrap();
+    let mut c = seg.consumer_with(&Claim::new().pinned_core(1)).unwrap();
     let end = Instant::now() + Duration::from_secs(secs);
     let prod = std::thread::spawn(move || {
         let start = Instant::now();
@@ -42,7 +35,7 @@ fn main() {
                     body.as_bytes(),
                 )
                 .unwrap();
-                if p.try_push(&buf[..len]).is_err() {
+                if p.write_from(&buf[..len]).is_err() {
                     break;
                 }
                 n += 1;
@@ -57,7 +50,7 @@ fn main() {
     while Instant::now() < end {
         let due = start.elapsed().as_secs_f64() * drain as f64;
         while (n as f64) < due {
-            match c.try_pop_into(&mut buf) {
+            match c.read_into(&mut buf) {
                 Ok(Some(len)) => {
                     if let Ok(h) = forge_frame::decode_header(&buf[..len]) {
                         c.record_latency(
@@ -69,7 +62,7 @@ fn main() {
                 _ => break,
             }
         }
-        c.flush();
+        c.flush_index();
         c.heartbeat();
         std::thread::sleep(Duration::from_millis(1));
     }

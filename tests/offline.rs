@@ -261,7 +261,7 @@ fn a_search_in_a_recording_moves_the_cursor_through_the_whole_file() {
 fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
     // A live ring with known frames, no daemons.
     let name = format!("/forge_test_top_image_{}", std::process::id());
-    let (segment, _) = Segment::create(
+    let segment = Segment::create(
         &name,
         &CreateOptions {
             slot_count: 16,
@@ -271,11 +271,11 @@ fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
     .unwrap();
     let _unlink = Unlink(name.clone());
     {
-        let mut producer = segment.producer(None).unwrap();
+        let mut producer = segment.producer().unwrap();
         for seq in 0..12u64 {
-            producer.try_push(&payload(seq, 1_000 + seq)).unwrap();
+            producer.write_from(&payload(seq, 1_000 + seq)).unwrap();
         }
-        producer.publish();
+        producer.flush_index();
     }
     let mut live = LiveSource::new(&name);
     live.try_attach().unwrap();

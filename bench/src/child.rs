@@ -9,7 +9,7 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use forge_fabric::Segment;
+use forge_fabric::{Claim, Segment};
 
 use crate::harness::{err, set_first_word, touched_buffer, Result, Spinner};
 use crate::spec::{ready, ChildSpec, Role};
@@ -56,8 +56,8 @@ fn serve(spec: ChildSpec, spin: &mut Spinner) -> Result<()> {
         Role::ForgeEcho { ping, pong, copy } => {
             let ping = Segment::open(&ping, Duration::from_secs(5))?;
             let pong = Segment::open(&pong, Duration::from_secs(5))?;
-            let mut rx = ping.consumer(Some(spec.core))?;
-            let mut tx = pong.producer(Some(spec.core))?;
+            let mut rx = ping.consumer_with(&Claim::new().pinned_core(spec.core))?;
+            let mut tx = pong.producer_with(&Claim::new().pinned_core(spec.core))?;
             ready()?;
             crate::forge::echo(&mut rx, &mut tx, copy, spin)
         }
@@ -68,8 +68,8 @@ fn serve(spec: ChildSpec, spin: &mut Spinner) -> Result<()> {
             publish_batch,
         } => {
             let seg = Segment::open(&ring, Duration::from_secs(5))?;
-            let mut tx = seg.producer(Some(spec.core))?;
-            tx.set_publish_batch(publish_batch);
+            let mut tx = seg.producer_with(&Claim::new().pinned_core(spec.core))?;
+            tx.set_index_batch(publish_batch);
             ready()?;
             crate::forge::flood(&mut tx, payload, frames, spin)
         }
@@ -80,7 +80,7 @@ fn serve(spec: ChildSpec, spin: &mut Spinner) -> Result<()> {
             pace_ns,
         } => {
             let seg = Segment::open(&ring, Duration::from_secs(5))?;
-            let mut tx = seg.producer(Some(spec.core))?;
+            let mut tx = seg.producer_with(&Claim::new().pinned_core(spec.core))?;
             ready()?;
             crate::forge::paced(&mut tx, payload, frames, pace_ns, spin)
         }

@@ -8,7 +8,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use forge_fabric::{heap_ring, Consumer, Producer, Segment, PAYLOAD_CAPACITY};
+use forge_fabric::{heap_ring, Claim, Consumer, Producer, Segment, PAYLOAD_CAPACITY};
 
 use crate::harness::{
     begin_figure, err, first_word, now_ns, peer_gone, pin, preemptions, rate_repeats,
@@ -23,8 +23,8 @@ use crate::spec::Role;
 #[inline(always)]
 pub fn push(tx: &mut Producer, data: &[u8], spin: &mut Spinner) -> Result<()> {
     loop {
-        if let Some(mut w) = tx.claim() {
-            w.write(data);
+        if let Some(mut w) = tx.write_slot() {
+            w.copy_from(data);
             w.commit(data.len())?;
             return Ok(());
         }
@@ -39,14 +39,14 @@ pub fn echo(rx: &mut Consumer, tx: &mut Producer, copy: bool, spin: &mut Spinner
     let mut buf = touched_buffer(PAYLOAD_CAPACITY, 0);
     loop {
         if copy {
-            if let Some(n) = rx.try_pop_into(&mut buf)? {
+            if let Some(n) = rx.read_into(&mut buf)? {
                 if n == 0 {
                     return Ok(());
                 }
                 push(tx, &buf[..n], spin)?;
                 continue;
             }
-        } else if let Some(frame) = rx.read()? {
+        } else if let Some(frame) = rx.read_slot()? {
             if frame.is_empty() {
                 frame.release();
                 return Ok(());
@@ -77,9 +77,9 @@ pub fn drive_rtt(
         push(tx, &src, &mut spin)?;
         loop {
             let got = if copy {
-                rx.try_pop_into(&mut buf)?.map(|n| first_word(&buf[..n]))
+                rx.read_into(&mut buf)?.map(|n| first_word(&buf[..n]))
             } else {
-                rx.read()?.map(|f| {
+                rx.read_slot()?.map(|f| {
                     let w = first_word(&f);
                     f.release();
                     w
@@ -106,7 +106,7 @@ pub fn flood(tx: &mut Producer, payload: usize, frames: u64, spin: &mut Spinner)
         set_first_word(&mut src, i);
         push(tx, &src, spin)?;
     }
-    tx.publish();
+    tx.flush_index();
     Ok(())
 }
 
@@ -127,8 +127,8 @@ pub fn paced(
             spin.spin()?;
         }
         loop {
-            if let Some(mut w) = tx.claim() {
-                w.write(&src);
+            if let Some(mut w) = tx.write_slot() {
+                w.copy_from(&src);
                 set_first_word(&mut w.payload_mut()[..], now_ns());
                 w.commit(payload)?;
                 break;
@@ -138,7 +138,7 @@ pub fn paced(
         next += pace_ns;
         next = next.max(now_ns());
     }
-    tx.publish();
+    tx.flush_index();
     Ok(())
 }
 
@@ -163,11 +163,11 @@ pub fn consume_rate(
         #[inline(always)]
         || loop {
             if copy {
-                if let Some(n) = rx.try_pop_into(&mut buf)? {
+                if let Some(n) = rx.read_into(&mut buf)? {
                     std::hint::black_box(&mut buf[..n]);
                     return Ok(());
                 }
-            } else if let Some(f) = rx.read()? {
+            } else if let Some(f) = rx.read_slot()? {
                 sink = sink.wrapping_add(touch(&f));
                 f.release();
                 return Ok(());
@@ -176,7 +176,7 @@ pub fn consume_rate(
         },
     );
     std::hint::black_box(sink);
-    rx.flush();
+    rx.flush_index();
     out
 }
 
@@ -197,11 +197,11 @@ pub fn consume_oneway(
     for i in 0..total {
         let ns = loop {
             if copy {
-                if let Some(n) = rx.try_pop_into(&mut buf)? {
+                if let Some(n) = rx.read_into(&mut buf)? {
                     let t = now_ns();
                     break t.saturating_sub(first_word(&buf[..n]));
                 }
-            } else if let Some(f) = rx.read()? {
+            } else if let Some(f) = rx.read_slot()? {
                 let stamp = first_word(&f);
                 let t = now_ns();
                 f.release();
@@ -227,10 +227,10 @@ const EXIT_WAIT: Duration = Duration::from_secs(10);
 pub fn shm_rtt(ctx: &Ctx, payload: usize, copy: bool) -> Result<Vec<Percentiles>> {
     let (mut ping, mut pong) = (ShmName::new(), ShmName::new());
     let opts = ctx.create_options();
-    let (ping_seg, _) = Segment::create(ping.as_str(), &opts)?;
-    let (pong_seg, _) = Segment::create(pong.as_str(), &opts)?;
-    let mut tx = ping_seg.producer(Some(ctx.core_a))?;
-    let mut rx = pong_seg.consumer(Some(ctx.core_a))?;
+    let ping_seg = Segment::create(ping.as_str(), &opts)?;
+    let pong_seg = Segment::create(pong.as_str(), &opts)?;
+    let mut tx = ping_seg.producer_with(&Claim::new().pinned_core(ctx.core_a))?;
+    let mut rx = pong_seg.consumer_with(&Claim::new().pinned_core(ctx.core_a))?;
     let role = Role::ForgeEcho {
         ping: ping.as_str().to_owned(),
         pong: pong.as_str().to_owned(),
@@ -249,10 +249,10 @@ pub fn shm_rtt(ctx: &Ctx, payload: usize, copy: bool) -> Result<Vec<Percentiles>
 pub fn shm_rate(ctx: &Ctx, payload: usize, copy: bool, batched: bool) -> Result<Vec<Rate>> {
     let plan = &ctx.plan;
     let mut name = ShmName::new();
-    let (seg, _) = Segment::create(name.as_str(), &ctx.create_options())?;
-    let mut rx = seg.consumer(Some(ctx.core_a))?;
+    let seg = Segment::create(name.as_str(), &ctx.create_options())?;
+    let mut rx = seg.consumer_with(&Claim::new().pinned_core(ctx.core_a))?;
     let batch = if batched { plan.batch } else { 1 };
-    rx.set_release_batch(batch);
+    rx.set_index_batch(batch);
     let frames = plan.tput_frames(payload);
     let warmup = plan.warmup(frames);
     let role = Role::ForgeFlood {
@@ -273,8 +273,8 @@ pub fn shm_rate(ctx: &Ctx, payload: usize, copy: bool, batched: bool) -> Result<
 pub fn shm_oneway(ctx: &Ctx, payload: usize, copy: bool) -> Result<Vec<Percentiles>> {
     let plan = &ctx.plan;
     let mut name = ShmName::new();
-    let (seg, _) = Segment::create(name.as_str(), &ctx.create_options())?;
-    let mut rx = seg.consumer(Some(ctx.core_a))?;
+    let seg = Segment::create(name.as_str(), &ctx.create_options())?;
+    let mut rx = seg.consumer_with(&Claim::new().pinned_core(ctx.core_a))?;
     let warmup = plan.warmup(plan.oneway_samples);
     let role = Role::ForgePaced {
         ring: name.as_str().to_owned(),
@@ -336,8 +336,8 @@ pub fn heap_rate(ctx: &Ctx, payload: usize, copy: bool, batched: bool) -> Result
     let plan = &ctx.plan;
     let (mut tx, mut rx) = heap_ring(plan.slots);
     let batch = if batched { plan.batch } else { 1 };
-    tx.set_publish_batch(batch);
-    rx.set_release_batch(batch);
+    tx.set_index_batch(batch);
+    rx.set_index_batch(batch);
     let frames = plan.tput_frames(payload);
     let warmup = plan.warmup(frames);
     let total = warmup + frames * plan.repeats as u64;

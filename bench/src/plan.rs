@@ -160,7 +160,6 @@ impl Ctx {
             slot_count: self.plan.slots,
             payload_capacity: self.slot_payload.unwrap_or(forge_fabric::PAYLOAD_CAPACITY),
             mode: 0o600,
-            force: false,
         }
     }
 }

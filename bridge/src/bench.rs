@@ -30,7 +30,7 @@ use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::hist::Histogram;
-use forge_fabric::{CreateOptions, Segment, PAYLOAD_CAPACITY};
+use forge_fabric::{CreateOptions, LiveHolders, Segment, PAYLOAD_CAPACITY};
 use forge_frame::decode_header;
 use forge_frame::load::{LoadGen, SizeSpec};
 use forge_holder::exit::Exit;
@@ -534,11 +534,8 @@ fn bridge(bins: &Bins, port: u16, payload: usize, count: u64, rate: u64) -> Resu
     );
     let segs = Segments(vec![a.clone(), b.clone()]);
     for s in &segs.0 {
-        let opts = CreateOptions {
-            force: true,
-            ..CreateOptions::default()
-        };
-        Segment::create(s, &opts).wrap_err_with(|| format!("creating {s}"))?;
+        Segment::replace(s, &CreateOptions::default(), LiveHolders::Retire)
+            .wrap_err_with(|| format!("creating {s}"))?;
     }
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let key = format!("forge/bench/{pid}/{port}");

@@ -66,7 +66,7 @@ pub enum RingEnd {
     /// The local segment's identity, indices or a slot word are damaged.
     Corrupt(Corruption),
     /// A slot word that the ring cannot step over (`out`).
-    Slot(forge_fabric::PopError),
+    Slot(forge_fabric::ReadError),
     /// The local segment was unlinked, replaced or truncated under us.
     SegmentLost(forge_holder::end::Lost),
     /// `in` without --init: the origin ring was re-initialized.

@@ -1,6 +1,7 @@
 //! `forge-bridge in`: subscribes to a key and writes every authenticated
 //! frame it receives into a local ring as its producer, committed with
-//! `FRAME_RELAYED` so that readers check the origin's sequence.
+//! `FRAME_RELAYED` (it is a relayed producer) so that readers check the
+//! origin's sequence.
 //!
 //! ```text
 //!  Zenoh receive task ──KEY pack───────▶ MAC ─▶ session? ─▶ sequencer ─▶ ring (waits while full:
@@ -36,10 +37,10 @@ use std::time::Duration;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
+use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{
-    Claim, CreateOptions, Observer, Producer, Role, Segment, SegmentError, SessionError,
-    WaitStrategy,
+    Claim, CreateOptions, LiveHolders, Observer, RelayedProducer, Role, Segment, SegmentError,
+    SessionError, WaitStrategy,
 };
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
@@ -94,10 +95,11 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     }
     forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
     forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Producer, control.clone());
-    let mut producer = segment
-        .producer_with(&claim(args.ring.core))
+    let wait = WaitStrategy::from(args.ring.wait);
+    // The origin's session is set with its first frame (`Writer::write`).
+    let producer = segment
+        .relayed_producer(&claim(args.ring.core, wait), 0)
         .map_err(|e| daemon::role_error(Role::Producer, &name, e))?;
-    producer.set_wait_strategy(WaitStrategy::from(args.ring.wait));
     let resume = resume_point(&segment, producer.position());
     let session = daemon::open_zenoh(config)?;
     // Checks the core (and pins the housekeeping thread); the threads that
@@ -111,7 +113,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let writer = Writer {
         segment,
         producer: Some(producer),
-        wait: WaitStrategy::from(args.ring.wait),
+        wait,
         control: control.clone(),
         relay_session: resume.map_or(0, |(s, _)| s),
         core: args.ring.core,
@@ -120,7 +122,6 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
             // Frames from afar may have any size a ring carries.
             payload_capacity: forge_fabric::PAYLOAD_CAPACITY,
             mode: args.segment_mode,
-            force: true,
         }),
         next_housekeeping_ns: 0,
     };
@@ -188,7 +189,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let end = inbound.end.take().unwrap_or(end);
     inbound.publish_counts();
     if let Some(mut p) = inbound.writer.producer.take() {
-        p.publish();
+        p.flush_index();
     }
     status.stop();
     let mut final_status = Status::now(&who, &counters, 0, started);
@@ -227,11 +228,11 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     Ok(exit)
 }
 
-fn claim(core: Option<u32>) -> Claim {
-    Claim {
-        core,
-        program: PROGRAM.into(),
-        flags: HOLDER_RELAYED,
+fn claim(core: Option<u32>, wait: WaitStrategy) -> Claim {
+    let claim = Claim::new().wait(wait).program(PROGRAM);
+    match core {
+        Some(core) => claim.pinned_core(core),
+        None => claim,
     }
 }
 
@@ -247,9 +248,8 @@ fn open_or_create(args: &InArgs) -> Result<Segment> {
                     // Frames from afar may have any size a ring carries.
                     payload_capacity: forge_fabric::PAYLOAD_CAPACITY,
                     mode: args.segment_mode,
-                    force: false,
                 };
-                let (segment, _) = Segment::create(name, &opts)
+                let segment = Segment::create(name, &opts)
                     .wrap_err_with(|| format!("cannot create segment {name}"))?;
                 eprintln!(
                     "{PROGRAM} in: created {name} ({} slots, session {})",
@@ -789,7 +789,7 @@ impl Inbound {
 struct Writer {
     segment: Arc<Segment>,
     /// `None` once the run ended.
-    producer: Option<Producer>,
+    producer: Option<RelayedProducer>,
     wait: WaitStrategy,
     control: Control,
     /// What the producer line's `relay_session` holds.
@@ -809,13 +809,13 @@ impl Writer {
             // find whose sequence it carries. Only ever set on a ring that
             // holds no relayed frame of another origin (a fresh one).
             if let Some(producer) = self.producer.as_mut() {
-                producer.set_relay_session(origin);
+                producer.set_origin(origin);
             }
             self.relay_session = origin;
         }
         loop {
             let producer = self.producer.as_mut().ok_or(RingEnd::Stopped)?;
-            if let Some(mut slot) = producer.claim() {
+            if let Some(mut slot) = producer.write_slot() {
                 // The pack bounded the length by the largest payload, but
                 // this ring's slots may have been made smaller.
                 let Some(dest) = slot.payload_mut().get_mut(..frame.len()) else {
@@ -827,11 +827,12 @@ impl Writer {
                     )));
                 };
                 dest.copy_from_slice(frame);
-                slot.commit_with_flags(frame.len(), FRAME_RELAYED)
+                slot.commit(frame.len())
                     .map_err(|e| RingEnd::Failed(e.to_string()))?;
                 return Ok(());
             }
-            producer.wait_for_space(self.wait, WAIT_SLICE);
+            // Its verdict is not needed: the loop claims again either way.
+            let _ = producer.wait_for_space(WAIT_SLICE);
             if monotonic_ns() >= self.next_housekeeping_ns {
                 self.housekeeping()?;
             }
@@ -856,7 +857,7 @@ impl Writer {
         }
         producer.check_tail().map_err(RingEnd::Corrupt)?;
         producer.heartbeat();
-        producer.publish();
+        producer.flush_index();
         Ok(())
     }
 
@@ -878,7 +879,7 @@ impl Writer {
         let mut opts = self.replace.clone().expect("only called with --init");
         opts.slot_count = self.segment.slot_count();
         self.producer = None;
-        let (segment, _) = Segment::create(&name, &opts)
+        let (segment, _) = Segment::replace(&name, &opts, LiveHolders::Retire)
             .map_err(|e| RingEnd::Failed(format!("cannot replace {name}: {e}")))?;
         let segment = Arc::new(segment);
         if let Err(e) = forge_holder::fault::report_sigbus(PROGRAM, &segment) {
@@ -890,10 +891,9 @@ impl Writer {
             Role::Producer,
             self.control.clone(),
         );
-        let mut producer = segment
-            .producer_with(&claim(self.core))
+        let producer = segment
+            .relayed_producer(&claim(self.core, self.wait), 0)
             .map_err(|e| RingEnd::Failed(format!("cannot write into the new {name}: {e}")))?;
-        producer.set_wait_strategy(self.wait);
         eprintln!(
             "{PROGRAM} in: replaced {name}: new session {}; its readers end with exit 3 and restart on the new one",
             forge_cli::human::session(segment.session_id())

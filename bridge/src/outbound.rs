@@ -82,11 +82,11 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     }
     forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
     forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Consumer, control.clone());
-    let claim = Claim {
-        core: args.ring.core,
-        program: PROGRAM.into(),
-        flags: 0,
-    };
+    let wait = WaitStrategy::from(args.ring.wait);
+    let mut claim = Claim::new().wait(wait).program(PROGRAM);
+    if let Some(core) = args.ring.core {
+        claim = claim.pinned_core(core);
+    }
     let mut consumer = segment
         .consumer_with(&claim)
         .map_err(|e| daemon::role_error(Role::Consumer, &name, e))?;
@@ -157,14 +157,12 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         },
     );
 
-    let wait = WaitStrategy::from(args.ring.wait);
-    consumer.set_wait_strategy(wait);
     // Half the ring at most per pack: the producer fills the other half
     // while this one is sealed and put.
     let max_frames = (consumer.capacity() / 2).max(1);
-    // Slots are released by `flush` after each put, never before: a pack
+    // Slots are released by `flush_index` after each put, never before: a pack
     // reads at most `max_frames` slots, so the batch is never reached.
-    consumer.set_release_batch(max_frames + 1);
+    consumer.set_index_batch(max_frames + 1);
     let mut out = Outbound {
         consumer: &mut consumer,
         control: &control,
@@ -176,7 +174,6 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         origin,
         packer: Packer::new(pack_bytes),
         max_frames,
-        wait,
         gate: !args.no_wait_for_subscribers,
         next_housekeeping_ns: 0,
         lost_since_ns: None,
@@ -187,7 +184,7 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         next: 0,
     };
     let end = out.run();
-    consumer.flush();
+    consumer.flush_index();
     Counters::set(&counters.backlog, backlog(&segment));
     // Release the role before the network goes down.
     drop(consumer);
@@ -398,7 +395,6 @@ struct Outbound<'a> {
     origin: u64,
     packer: Packer,
     max_frames: u64,
-    wait: WaitStrategy,
     /// Read only while some subscriber matches.
     gate: bool,
     next_housekeeping_ns: u64,
@@ -438,7 +434,7 @@ impl Outbound<'_> {
         loop {
             // SYNC: a flag set by the matching listener; see `run`.
             if self.gate && !self.counters.matching.load(Ordering::Relaxed) {
-                self.consumer.flush();
+                self.consumer.flush_index();
                 std::thread::sleep(WAIT_SLICE);
                 if let Some(end) = self.housekeeping(monotonic_ns()) {
                     return end;
@@ -447,7 +443,7 @@ impl Outbound<'_> {
             }
             match self.fill() {
                 Ok(0) => {
-                    let got = self.consumer.wait_for_frame(self.wait, WAIT_SLICE);
+                    let got = self.consumer.wait_for_frame(WAIT_SLICE);
                     let now = monotonic_ns();
                     if !got {
                         if let Err(c) = self.consumer.check_stall() {
@@ -481,16 +477,16 @@ impl Outbound<'_> {
 
     /// Moves every frame the ring holds now into the pack, up to its bound,
     /// half the ring, or a break in the sequence. Slots are read and
-    /// released locally; the producer sees them free at `flush`, after the
+    /// released locally; the producer sees them free at `flush_index`, after the
     /// put. Returns the frames taken.
     #[inline]
-    fn fill(&mut self) -> Result<u64, forge_fabric::PopError> {
+    fn fill(&mut self) -> Result<u64, forge_fabric::ReadError> {
         let mut taken = 0;
         // Slots read, damaged ones included: at most `max_frames`, so that
         // no `tail` store happens before the put (see the release batch).
         let mut read = 0;
         while read < self.max_frames {
-            let Some(frame) = self.consumer.read()? else {
+            let Some(frame) = self.consumer.read_slot()? else {
                 break;
             };
             read += 1;
@@ -535,7 +531,7 @@ impl Outbound<'_> {
         if let Err(e) = self.publisher.put(pack).wait() {
             return Err(RingEnd::Failed(format!("Zenoh refused a sample: {e}")));
         }
-        self.consumer.flush();
+        self.consumer.flush_index();
         self.frames += end.wrapping_sub(first);
         self.packs += 1;
         self.next = end;

@@ -15,7 +15,7 @@
 use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::hist::Histogram;
-use forge_fabric::{Consumer, WaitStrategy};
+use forge_fabric::Consumer;
 
 use forge_frame::verify::{Issue, Quantiles, Verifier};
 use forge_holder::checks;
@@ -35,8 +35,6 @@ pub struct IngestConfig {
     pub count: u64,
     /// Verify checksums and stop at the first integrity failure.
     pub verify: bool,
-    /// How to wait when the ring is empty.
-    pub wait: WaitStrategy,
     /// Releases per `tail` store (at least 1).
     pub release_batch: u64,
 }
@@ -169,8 +167,7 @@ pub struct Ingester<'a> {
 impl<'a> Ingester<'a> {
     /// An ingester over `consumer`, starting at its position.
     pub fn new(consumer: &'a mut Consumer, control: &'a Control, config: IngestConfig) -> Self {
-        consumer.set_wait_strategy(config.wait);
-        consumer.set_release_batch(config.release_batch);
+        consumer.set_index_batch(config.release_batch);
         let first_sequence = consumer.position();
         Ingester {
             verifier: Verifier::new(first_sequence, config.verify),
@@ -198,7 +195,7 @@ impl<'a> Ingester<'a> {
             Some(end) => end,
             None => self.ingest(),
         };
-        self.consumer.flush();
+        self.consumer.flush_index();
         (self.report(&end), end)
     }
 
@@ -258,13 +255,15 @@ impl<'a> Ingester<'a> {
             if self.config.count != 0 && self.frames >= self.config.count {
                 return RunEnd::CountReached;
             }
-            match self.consumer.read() {
+            match self.consumer.read_slot() {
                 Ok(Some(frame)) => {
                     let now = monotonic_ns();
                     let len = frame.len() as u64;
-                    let (stamp, issue) =
-                        self.verifier
-                            .check_with_flags(frame.position(), frame.flags(), &frame);
+                    let (stamp, issue) = self.verifier.check_with_flags(
+                        frame.position(),
+                        frame.slot_flags(),
+                        &frame,
+                    );
                     frame.release();
                     if let Some(stamp) = stamp {
                         let latency = now.saturating_sub(stamp);
@@ -291,7 +290,7 @@ impl<'a> Ingester<'a> {
                     }
                 }
                 Ok(None) => {
-                    let got_frame = self.consumer.wait_for_frame(self.config.wait, WAIT_SLICE);
+                    let got_frame = self.consumer.wait_for_frame(WAIT_SLICE);
                     let now = monotonic_ns();
                     if !got_frame {
                         // Empty, or stuck behind a damaged slot word?
@@ -360,7 +359,6 @@ impl<'a> Ingester<'a> {
 mod tests {
     use super::*;
     use crate::stream::{StreamConfig, Streamer};
-    use forge_fabric::heap_ring;
     use forge_frame::load::{LoadGen, SizeSpec};
     use forge_holder::end::Lost;
     use std::time::Duration;
@@ -369,9 +367,15 @@ mod tests {
         IngestConfig {
             count,
             verify: true,
-            wait: WaitStrategy::Yield,
             release_batch: DEFAULT_RELEASE_BATCH,
         }
+    }
+
+    /// A heap ring whose sides yield when they wait.
+    fn heap_ring(capacity: u32) -> (forge_fabric::Producer, forge_fabric::Consumer) {
+        forge_fabric::HeapRing::new(capacity)
+            .wait(forge_fabric::WaitStrategy::Yield)
+            .build()
     }
 
     #[test]
@@ -384,7 +388,6 @@ mod tests {
             let cfg = StreamConfig {
                 rate: 0,
                 count: n,
-                wait: WaitStrategy::Yield,
                 burst: 0,
             };
             Streamer::new(&mut p, &control, cfg, gen).run().unwrap()
@@ -425,7 +428,7 @@ mod tests {
 
     fn push_raw(p: &mut forge_fabric::Producer, seq: u64) {
         let mut gen = LoadGen::new(SizeSpec::fixed(48), 1, 1).unwrap();
-        let mut slot = p.claim().unwrap();
+        let mut slot = p.write_slot().unwrap();
         let len = gen.write_frame(slot.payload_mut(), seq, monotonic_ns);
         slot.commit(len).unwrap();
     }

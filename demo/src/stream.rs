@@ -27,10 +27,10 @@ use forge_holder::signals::Control;
 pub struct StreamConfig {
     /// Frames per second; 0 streams as fast as the ring allows.
     pub rate: u64,
-    /// Frames to send; 0 streams until stopped.
+    /// Frames to send; 0 streams until stopped. (How to wait when the
+    /// ring is full and between paced frames is the producer's wait
+    /// strategy, chosen when it took the role.)
     pub count: u64,
-    /// How to wait when the ring is full and between paced frames.
-    pub wait: WaitStrategy,
     /// Frames a SIGUSR1 sends at full speed.
     pub burst: u64,
 }
@@ -115,8 +115,7 @@ impl<'a> Streamer<'a> {
         config: StreamConfig,
         gen: LoadGen,
     ) -> Self {
-        producer.set_wait_strategy(config.wait);
-        producer.set_pace(config.rate, config.burst);
+        producer.pace().announce(config.rate, config.burst);
         Streamer {
             producer,
             control,
@@ -147,7 +146,7 @@ impl<'a> Streamer<'a> {
             Some(end) => end,
             None => self.stream()?,
         };
-        self.producer.publish();
+        self.producer.flush_index();
         let duration_s = (monotonic_ns() - start_ns) as f64 / 1e9;
         let per_s = |x: u64| {
             if duration_s > 0.0 {
@@ -184,7 +183,7 @@ impl<'a> Streamer<'a> {
                     return Ok(end);
                 }
             }
-            if let Some(mut slot) = self.producer.claim() {
+            if let Some(mut slot) = self.producer.write_slot() {
                 let sequence = slot.position();
                 let mut stamped_ns = 0;
                 let len = self.gen.write_frame(slot.payload_mut(), sequence, || {
@@ -204,7 +203,7 @@ impl<'a> Streamer<'a> {
                 }
             } else {
                 self.ring_full_waits += 1;
-                let got_space = self.producer.wait_for_space(self.config.wait, WAIT_SLICE);
+                let got_space = self.producer.wait_for_space(WAIT_SLICE);
                 let now = monotonic_ns();
                 if !got_space || now >= self.next_housekeeping_ns {
                     if let Some(end) = self.housekeeping(now) {
@@ -237,7 +236,7 @@ impl<'a> Streamer<'a> {
         // Housekeeping does not move the pacer, so the due time (a 128-bit
         // division) is computed once per frame, not once per spin.
         let due = self.pacer.as_ref().map(Pacer::due_ns)?;
-        let wait = self.config.wait;
+        let wait = self.producer.wait_strategy();
         wait_until(due, wait, self.next_housekeeping_ns, |now| {
             match self.housekeeping(now) {
                 Some(end) => Look::End(end),
@@ -256,7 +255,7 @@ impl<'a> Streamer<'a> {
         }
         if self.control.take_usr1() {
             self.bursts += 1;
-            self.producer.count_burst();
+            self.producer.pace().count_burst();
             self.burst_left = self.burst_left.saturating_add(self.config.burst);
         }
         None
@@ -266,7 +265,6 @@ impl<'a> Streamer<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::heap_ring;
     use forge_frame::decode;
     use forge_frame::load::SizeSpec;
     use forge_holder::end::Lost;
@@ -275,14 +273,24 @@ mod tests {
         StreamConfig {
             rate,
             count,
-            wait: WaitStrategy::Yield,
             burst: 1_000,
         }
     }
 
+    /// A heap ring whose sides yield when they wait, as the daemons' tests
+    /// always did.
+    fn heap_ring(capacity: u32) -> (forge_fabric::Producer, forge_fabric::Consumer) {
+        forge_fabric::HeapRing::new(capacity)
+            .wait(WaitStrategy::Yield)
+            .build()
+    }
+
     #[test]
     fn frames_carry_their_ring_position_as_sequence() {
-        let (mut p, mut c) = forge_fabric::heap_ring_starting_at(8, 1_000);
+        let (mut p, mut c) = forge_fabric::HeapRing::new(8)
+            .starting_at(1_000)
+            .wait(WaitStrategy::Yield)
+            .build();
         let control = Control::new();
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
         let (report, end) = Streamer::new(&mut p, &control, config(5, 0), gen)
@@ -296,7 +304,7 @@ mod tests {
         );
         for want in 1_000..1_005 {
             let seq = c
-                .pop_with(|b| decode(b).unwrap().header.sequence)
+                .read_with(|b| decode(b).unwrap().header.sequence)
                 .unwrap()
                 .unwrap();
             assert_eq!(seq, want);
@@ -369,7 +377,7 @@ mod tests {
         assert_eq!(report.bursts, 1);
         assert!(report.duration_s < 5.0, "took {} s", report.duration_s);
         let mut n = 0;
-        while c.pop_with(|_| ()).unwrap().is_some() {
+        while c.read_with(|_| ()).unwrap().is_some() {
             n += 1;
         }
         assert_eq!(n, 1_001);

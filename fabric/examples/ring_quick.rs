@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use forge_fabric::{CreateOptions, Segment};
+use forge_fabric::{Claim, CreateOptions, LiveHolders, Segment};
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
@@ -21,24 +21,21 @@ fn pin(core: usize) {
 
 fn segment(tag: &str) -> Segment {
     let name = format!("/forge_quick_{tag}_{}", std::process::id());
-    let opts = CreateOptions {
-        force: true,
-        ..Default::default()
-    };
-    let (seg, _) = Segment::create(&name, &opts).expect("create segment");
+    let (seg, _) = Segment::replace(&name, &CreateOptions::default(), LiveHolders::Retire)
+        .expect("create segment");
     seg.unlink().expect("unlink");
     seg
 }
 
 fn throughput(frames: u64, len: usize) -> f64 {
     let seg = segment("tp");
-    let mut p = seg.producer(Some(0)).unwrap();
-    let mut c = seg.consumer(Some(1)).unwrap();
+    let mut p = seg.producer_with(&Claim::new().pinned_core(0)).unwrap();
+    let mut c = seg.consumer_with(&Claim::new().pinned_core(1)).unwrap();
     let consumer = std::thread::spawn(move || {
         pin(1);
         let mut n = 0;
         while n < frames {
-            if let Some(f) = c.read().unwrap() {
+            if let Some(f) = c.read_slot().unwrap() {
                 std::hint::black_box(f[0]);
                 f.release();
                 n += 1;
@@ -52,7 +49,7 @@ fn throughput(frames: u64, len: usize) -> f64 {
     let start = Instant::now();
     let mut sent = 0;
     while sent < frames {
-        if p.try_push(&payload).is_ok() {
+        if p.write_from(&payload).is_ok() {
             sent += 1;
         } else {
             std::hint::spin_loop();
@@ -64,18 +61,18 @@ fn throughput(frames: u64, len: usize) -> f64 {
 
 fn round_trip(iterations: u64) -> Duration {
     let (ping, pong) = (segment("ping"), segment("pong"));
-    let mut ping_tx = ping.producer(Some(0)).unwrap();
-    let mut pong_rx = pong.consumer(Some(0)).unwrap();
-    let mut ping_rx = ping.consumer(Some(1)).unwrap();
-    let mut pong_tx = pong.producer(Some(1)).unwrap();
+    let mut ping_tx = ping.producer_with(&Claim::new().pinned_core(0)).unwrap();
+    let mut pong_rx = pong.consumer_with(&Claim::new().pinned_core(0)).unwrap();
+    let mut ping_rx = ping.consumer_with(&Claim::new().pinned_core(1)).unwrap();
+    let mut pong_tx = pong.producer_with(&Claim::new().pinned_core(1)).unwrap();
     let echo = std::thread::spawn(move || {
         pin(1);
         let mut buf = [0u8; 64];
         for _ in 0..iterations {
-            while ping_rx.try_pop_into(&mut buf).unwrap().is_none() {
+            while ping_rx.read_into(&mut buf).unwrap().is_none() {
                 std::hint::spin_loop();
             }
-            while pong_tx.try_push(&buf).is_err() {
+            while pong_tx.write_from(&buf).is_err() {
                 std::hint::spin_loop();
             }
         }
@@ -85,8 +82,8 @@ fn round_trip(iterations: u64) -> Duration {
     let mut buf = [0u8; 64];
     for _ in 0..iterations {
         let t = Instant::now();
-        ping_tx.try_push(&buf).unwrap();
-        while pong_rx.try_pop_into(&mut buf).unwrap().is_none() {
+        ping_tx.write_from(&buf).unwrap();
+        while pong_rx.read_into(&mut buf).unwrap().is_none() {
             std::hint::spin_loop();
         }
         samples.push(t.elapsed());

@@ -92,8 +92,8 @@ pub enum SegmentError {
         /// Which field is wrong, with the values found and expected.
         problem: HeaderProblem,
     },
-    /// The object `create` had just made exclusively was not ours and empty
-    /// a moment later: another process swapped it.
+    /// The object just made exclusively was not ours and empty a moment
+    /// later: another process swapped it.
     #[error("the object just created at {name} is owned by uid {uid} with {size} bytes; expected ours and empty (another process swapped it)")]
     Swapped {
         /// The segment name.
@@ -103,8 +103,8 @@ pub enum SegmentError {
         /// Its size.
         size: u64,
     },
-    /// `create` found something at the name that it replaces only when
-    /// forced.
+    /// [`crate::Segment::replace`] found something at the name that it
+    /// replaces only with [`crate::LiveHolders::Retire`].
     #[error("{name} already holds something other than a usable segment")]
     Occupied {
         /// The segment name.
@@ -113,8 +113,9 @@ pub enum SegmentError {
         #[source]
         source: Box<SegmentError>,
     },
-    /// A segment still initializing while `create` holds the initializers'
-    /// lock: the forge-init that was writing it died.
+    /// A segment still initializing while [`crate::Segment::replace`]
+    /// holds the initializers' lock: the initializer that was writing it
+    /// died.
     #[error("{name} is a partial segment, left by a forge-init (pid {init_pid}) that died while creating it")]
     StaleInit {
         /// The segment name.
@@ -122,8 +123,9 @@ pub enum SegmentError {
         /// The pid that was initializing it, 0 if not yet written.
         init_pid: u32,
     },
-    /// Something that is not a segment is in the way and `create` will not
-    /// remove it (a directory that is not empty).
+    /// Something that is not a segment is in the way and
+    /// [`crate::Segment::replace`] will not remove it (a directory that is
+    /// not empty).
     #[error("/dev/shm{name} is {what}; Forge does not delete it")]
     InTheWay {
         /// The segment name.
@@ -164,6 +166,30 @@ pub enum SegmentError {
         role: Role,
         /// The live holder's pid.
         pid: u32,
+    },
+    /// [`crate::Segment::create`] found the name taken: it never replaces
+    /// what is there.
+    #[error(
+        "{name} already exists; creating a segment never replaces one (open it, or replace it)"
+    )]
+    Exists {
+        /// The segment name.
+        name: String,
+    },
+    /// An existing segment's slots are not the ones asked for
+    /// ([`crate::Segment::open_or_create`]).
+    #[error("{name} has {slot_count} slots of {payload_capacity} bytes, and {wanted_slot_count} slots of {wanted_payload_capacity} bytes were asked for")]
+    Mismatch {
+        /// The segment name.
+        name: String,
+        /// Its slot count.
+        slot_count: u32,
+        /// Its payload capacity.
+        payload_capacity: usize,
+        /// The slot count asked for.
+        wanted_slot_count: u32,
+        /// The payload capacity asked for.
+        wanted_payload_capacity: usize,
     },
     /// Another initializer created the object between our unlink and create.
     #[error("{name} was created by another forge-init at the same time; retry")]
@@ -294,9 +320,9 @@ pub enum Corruption {
     },
 }
 
-/// A frame could not be written.
+/// A frame could not be written ([`crate::Producer`]'s write family).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PushError {
+pub enum WriteError {
     /// The frame is larger than a slot's payload.
     #[error("frame of {len} bytes does not fit a slot: at most {max} bytes")]
     TooLarge {
@@ -310,9 +336,10 @@ pub enum PushError {
     Full,
 }
 
-/// A published frame could not be read.
+/// A published frame could not be read ([`crate::Consumer`]'s read
+/// family).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PopError {
+pub enum ReadError {
     /// The slot word claims a length larger than a slot: the segment is corrupt.
     #[error("slot at position {pos} claims {len} bytes, more than a slot holds ({max}); the segment is corrupt")]
     Corrupt {

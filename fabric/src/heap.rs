@@ -11,10 +11,11 @@ use crate::layout::{
 };
 #[cfg(loom)]
 use crate::layout::{LoomSlot, LOOM_PAYLOAD};
-use crate::ring::{Consumer, Producer, RingRef};
+use crate::ring::{Consumer, Producer, RelayedProducer, RingRef};
 use crate::sync::{AtomicU32, AtomicU64};
+use crate::wait::WaitStrategy;
 
-struct HeapRing {
+struct HeapMemory {
     producer: Box<SideLine>,
     consumer: Box<SideLine>,
     slots: HeapSlots,
@@ -110,13 +111,26 @@ impl SideLine {
 }
 
 /// Builds a heap-backed ring of `capacity` slots (a power of two from 2)
-/// holding frames of up to [`PAYLOAD_CAPACITY`] bytes.
+/// holding frames of up to [`PAYLOAD_CAPACITY`] bytes, both sides spinning
+/// when they wait. [`HeapRing`] chooses the rest.
 ///
 /// # Panics
 /// If `capacity` is not a power of two in range; this is a programming
 /// error, not input.
+///
+/// # Examples
+///
+/// ```
+/// let (mut producer, mut consumer) = forge_fabric::heap_ring(8);
+/// producer.write_from(b"between two threads")?;
+/// let got = std::thread::spawn(move || consumer.read_with(|f| f.to_vec()))
+///     .join()
+///     .unwrap()?;
+/// assert_eq!(got.as_deref(), Some(&b"between two threads"[..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn heap_ring(capacity: u32) -> (Producer, Consumer) {
-    heap_ring_starting_at(capacity, 0)
+    HeapRing::new(capacity).build()
 }
 
 /// Like [`heap_ring`], with slots of `payload_capacity` bytes (see
@@ -125,16 +139,100 @@ pub fn heap_ring(capacity: u32) -> (Producer, Consumer) {
 /// # Panics
 /// If either size is out of range.
 pub fn heap_ring_sized(capacity: u32, payload_capacity: usize) -> (Producer, Consumer) {
-    build(capacity, payload_capacity, 0)
+    HeapRing::new(capacity)
+        .payload_capacity(payload_capacity)
+        .build()
 }
 
 /// Like [`heap_ring`], with both indices starting at `start`, to exercise
 /// positions near the `u64` wrap.
 pub fn heap_ring_starting_at(capacity: u32, start: u64) -> (Producer, Consumer) {
-    build(capacity, PAYLOAD_CAPACITY, start)
+    HeapRing::new(capacity).starting_at(start).build()
 }
 
-fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consumer) {
+/// A ring over heap memory, for threads of one process: the same protocol
+/// as a segment's ring, with the options of a segment and of a claim.
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::{HeapRing, WaitStrategy};
+///
+/// let (producer, consumer) = HeapRing::new(64)
+///     .payload_capacity(56)
+///     .wait(WaitStrategy::Park)
+///     .build();
+/// assert_eq!(consumer.wait_strategy(), WaitStrategy::Park);
+/// assert_eq!(producer.payload_capacity(), 56);
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a HeapRing makes nothing until build()"]
+pub struct HeapRing {
+    capacity: u32,
+    payload_capacity: usize,
+    start: u64,
+    wait: WaitStrategy,
+}
+
+impl HeapRing {
+    /// `capacity` slots (a power of two from 2) of [`PAYLOAD_CAPACITY`]
+    /// bytes, positions from 0, both sides spinning.
+    pub fn new(capacity: u32) -> Self {
+        HeapRing {
+            capacity,
+            payload_capacity: PAYLOAD_CAPACITY,
+            start: 0,
+            wait: WaitStrategy::Spin,
+        }
+    }
+
+    /// Slots of `bytes` payload bytes (see
+    /// [`crate::layout::is_payload_capacity`]).
+    pub fn payload_capacity(mut self, bytes: usize) -> Self {
+        self.payload_capacity = bytes;
+        self
+    }
+
+    /// Both indices start at `position`.
+    pub fn starting_at(mut self, position: u64) -> Self {
+        self.start = position;
+        self
+    }
+
+    /// How both sides wait (each side wakes the other if it parks).
+    pub fn wait(mut self, strategy: WaitStrategy) -> Self {
+        self.wait = strategy;
+        self
+    }
+
+    /// The producer and the consumer.
+    ///
+    /// # Panics
+    /// If the capacity or the payload capacity is out of range: a
+    /// programming error, not input.
+    pub fn build(self) -> (Producer, Consumer) {
+        build(self)
+    }
+
+    /// A relayed producer (every frame it commits carries Forge's `RELAYED`
+    /// flag, as a segment's [`crate::Segment::relayed_producer`]'s do) and
+    /// the consumer: for testing bridges and replays without a segment.
+    ///
+    /// # Panics
+    /// As [`build`](Self::build).
+    pub fn build_relayed(self) -> (RelayedProducer, Consumer) {
+        let (producer, consumer) = build(self);
+        (RelayedProducer::new(producer), consumer)
+    }
+}
+
+fn build(opts: HeapRing) -> (Producer, Consumer) {
+    let HeapRing {
+        capacity,
+        payload_capacity,
+        start,
+        wait,
+    } = opts;
     // The segment's rules (its checks live in `segment`, which loom builds
     // leave out).
     assert!(
@@ -146,7 +244,7 @@ fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consu
         "payload capacity must be a multiple of 8 from {MIN_PAYLOAD_CAPACITY} to {PAYLOAD_CAPACITY}"
     );
     let (slots, stride, payload_capacity) = HeapSlots::new(capacity, payload_capacity);
-    let heap = Arc::new(HeapRing {
+    let heap = Arc::new(HeapMemory {
         producer: Box::new(SideLine::new(start)),
         consumer: Box::new(SideLine::new(start)),
         slots,
@@ -154,6 +252,8 @@ fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consu
     let ring = RingRef {
         producer: NonNull::from(&*heap.producer),
         consumer: NonNull::from(&*heap.consumer),
+        latency: None,
+        pace: None,
         slots: heap.slots.base(),
         slot_size: stride,
         payload_capacity,
@@ -162,8 +262,8 @@ fn build(capacity: u32, payload_capacity: usize, start: u64) -> (Producer, Consu
         _keep: heap.clone(),
     };
     // Fresh indices over zeroed slots: nothing to find corrupt.
-    let producer = Producer::attach(ring.clone()).expect("a fresh heap ring is sound");
-    let consumer = Consumer::attach(ring).expect("a fresh heap ring is sound");
+    let producer = Producer::attach(ring.clone(), wait).expect("a fresh heap ring is sound");
+    let consumer = Consumer::attach(ring, wait).expect("a fresh heap ring is sound");
     (producer, consumer)
 }
 
@@ -174,8 +274,9 @@ impl Producer {
     /// tests and models of the hand-over.
     #[doc(hidden)]
     pub fn crash_and_restart(self) -> Result<Producer, crate::Corruption> {
+        let wait = self.wait_strategy();
         let ring = self.abandon();
-        Producer::attach(ring)
+        Producer::attach(ring, wait)
     }
 }
 
@@ -185,8 +286,9 @@ impl Consumer {
     /// tests and models of the hand-over.
     #[doc(hidden)]
     pub fn crash_and_restart(self) -> Result<Consumer, crate::Corruption> {
+        let wait = self.wait_strategy();
         let ring = self.abandon();
-        Consumer::attach(ring)
+        Consumer::attach(ring, wait)
     }
 }
 
@@ -194,6 +296,6 @@ impl Consumer {
 // `HeapSlots` alone until its `Drop`, and its bytes are reached only through
 // `RingRef`: the slot words as atomics, the payloads under the SPSC
 // hand-off those words publish (a loom ring's payloads are UnsafeCells).
-unsafe impl Sync for HeapRing {}
+unsafe impl Sync for HeapMemory {}
 // SAFETY: as above; nothing in it is tied to the thread that made it.
-unsafe impl Send for HeapRing {}
+unsafe impl Send for HeapMemory {}

@@ -62,6 +62,14 @@ pub const LINE: usize = 128;
 /// the ring they came from (a bridge or a replay), not their ring position.
 pub const HOLDER_RELAYED: u32 = 1;
 
+/// Holder flag: this side sleeps on its `sleeping` futex word when it has
+/// nothing to do (the park wait strategy), so the other side must wake it
+/// (`FUTEX_WAKE`) after each publication that could end its wait. Set by
+/// the holder when it takes the role, from the wait strategy it claimed
+/// with; the peer reads it at every publication, so it needs no call to
+/// learn it.
+pub const HOLDER_PARKS: u32 = 2;
+
 /// Slot-word flag: this frame keeps the sequence number it had in the ring
 /// it came from (a bridge or a replay wrote it), so its sequence is checked
 /// for continuity with the previous such frame, not against its position.
@@ -117,7 +125,9 @@ pub struct IdentityLine {
     /// Segment flags set by forge-init; none are defined yet, and readers
     /// ignore bits they do not know.
     pub flags: AtomicU32,
-    _reserved: [u32; 12],
+    /// Zero. Atomics, like every byte another process may write: a
+    /// `&IdentityLine` claims no plain bytes.
+    _reserved: [AtomicU32; 12],
 }
 
 /// Everything one side writes. The producer's line holds `head` as its
@@ -204,7 +214,14 @@ pub struct LatencyBlock {
     pub overflow: AtomicU64,
     /// Bucket counts; see [`bucket_of`].
     pub buckets: [AtomicU64; HIST_BUCKETS],
+    /// Zero, up to the block's whole lines: spelled out as atomics rather
+    /// than left as padding, so a `&LatencyBlock` spans no plain bytes.
+    _reserved: [AtomicU64; LATENCY_RESERVED_WORDS],
 }
+
+/// 8-byte words after the buckets that round the latency block up to whole
+/// lines.
+const LATENCY_RESERVED_WORDS: usize = LATENCY_BLOCK_SIZE / 8 - 4 - HIST_BUCKETS;
 
 /// The segment header: one page at offset 0.
 #[repr(C, align(128))]
@@ -220,8 +237,13 @@ pub struct Header {
     pub latency: LatencyBlock,
     /// More of what the producer says about itself.
     pub pace: PaceLine,
-    _reserved: [u8; HEADER_SIZE - 4 * LINE - LATENCY_BLOCK_SIZE],
+    /// Zero. Atomics, so that a `&Header` claims no plain bytes that another
+    /// process with write access may change while the reference lives.
+    _reserved: [AtomicU64; HEADER_RESERVED_WORDS],
 }
+
+/// 8-byte words of the header after the pace line, reserved and zero.
+const HEADER_RESERVED_WORDS: usize = (HEADER_SIZE - 4 * LINE - LATENCY_BLOCK_SIZE) / 8;
 
 /// What the producer aims for, for inspectors: its own line is full.
 #[repr(C, align(128))]
@@ -234,7 +256,8 @@ pub struct PaceLine {
     pub burst: AtomicU64,
     /// Bursts taken since the holder took the role.
     pub bursts: AtomicU64,
-    _reserved: [u64; 13],
+    /// Zero; atomics like the reserved words of the header.
+    _reserved: [AtomicU64; 13],
 }
 
 /// Bytes of the latency block, padded to whole lines.
@@ -383,6 +406,16 @@ mod asserts {
     const _: () = assert!(size_of::<IdentityLine>() == LINE);
     const _: () = assert!(size_of::<SideLine>() == LINE);
     const _: () = assert!(size_of::<LatencyBlock>() == LATENCY_BLOCK_SIZE);
+    // No implicit padding anywhere: every byte of a shared struct is a named
+    // atomic, so a reference to one claims no plain bytes (the field sizes
+    // add up to the struct's size).
+    const _: () = assert!(6 * 8 + 8 * 4 + 12 * 4 == size_of::<IdentityLine>());
+    const _: () = assert!(12 * 8 + 8 * 4 == size_of::<SideLine>());
+    const _: () =
+        assert!((4 + HIST_BUCKETS + LATENCY_RESERVED_WORDS) * 8 == size_of::<LatencyBlock>());
+    const _: () = assert!((3 + 13) * 8 == size_of::<PaceLine>());
+    const _: () =
+        assert!(4 * LINE + LATENCY_BLOCK_SIZE + HEADER_RESERVED_WORDS * 8 == size_of::<Header>());
     const _: () = assert!(offset_of!(Header, identity) == 0);
     const _: () = assert!(offset_of!(Header, producer) == 128);
     const _: () = assert!(offset_of!(Header, consumer) == 256);

@@ -26,22 +26,22 @@
 //! use forge_fabric::{CreateOptions, Observer, Segment};
 //!
 //! let name = format!("/forge_doc_front_{}", std::process::id());
-//! let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
-//! let mut producer = segment.producer(None)?;
-//! let mut consumer = segment.consumer(None)?;
+//! let segment = Segment::create(&name, &CreateOptions::default())?;
+//! let mut producer = segment.producer()?;
+//! let mut consumer = segment.consumer()?;
 //!
 //! for i in 0..3u8 {
-//!     producer.try_push(&[i; 16])?;
+//!     producer.write_from(&[i; 16])?;
 //! }
 //! let mut seen = Vec::new();
-//! while let Some(frame) = consumer.read()? {
+//! while let Some(frame) = consumer.read_slot()? {
 //!     seen.push(frame[0]);
 //!     frame.release();
 //! }
 //! assert_eq!(seen, [0, 1, 2]);
 //!
-//! producer.publish();
-//! consumer.flush();
+//! producer.flush_index();
+//! consumer.flush_index();
 //! let snap = Observer::open(&name, Duration::ZERO)?.snapshot()?;
 //! assert_eq!((snap.head, snap.tail), (3, 3));
 //! # drop((producer, consumer));
@@ -72,19 +72,21 @@ pub mod process;
 pub mod segment;
 
 pub use error::{
-    Corruption, HeaderProblem, PopError, PushError, RoleError, SegmentError, SessionError,
+    Corruption, HeaderProblem, ReadError, RoleError, SegmentError, SessionError, WriteError,
 };
-pub use heap::{heap_ring, heap_ring_sized, heap_ring_starting_at};
+pub use heap::{heap_ring, heap_ring_sized, heap_ring_starting_at, HeapRing};
 pub use layout::{DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY, SLOT_SIZE};
 #[cfg(not(loom))]
 pub use observe::{HolderCheck, ObserveError, Observer, SlotCopy, Snapshot};
 pub use position::Position;
 #[cfg(not(loom))]
-pub use ring::ReadFrame;
-pub use ring::{Consumer, Producer, SlotWriter};
+pub use ring::ReadSlot;
+pub use ring::{Consumer, Pace, Producer, RelayedProducer, WriteSlot};
 #[cfg(not(loom))]
-pub use segment::{shm_path, Claim, CreateOptions, NameStatus, Replaced, Segment};
-pub use vocab::{Coded, Role, RoleState, SegmentState, SlotState};
+pub use segment::{
+    shm_path, Claim, CreateOptions, LiveHolders, NameStatus, Obtained, Replaced, Segment,
+};
+pub use vocab::{AppFlags, Coded, Role, RoleState, SegmentState, SlotState};
 pub use wait::WaitStrategy;
 
 /// The segment name used when none is given.

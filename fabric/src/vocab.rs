@@ -163,6 +163,97 @@ impl SlotState {
     }
 }
 
+/// The application's flag bits of a frame, carried in its slot word next
+/// to its length (LAYOUT.md, "Slots").
+///
+/// The slot word has 16 flag bits. Bit 0 is Forge's own `RELAYED` bit
+/// ([`crate::layout::FRAME_RELAYED`]): it says the frame keeps the sequence
+/// number of the ring it came from, and readers check continuity by it.
+/// Only a relayed producer ([`crate::Segment::relayed_producer`]) sets it,
+/// on every frame it commits. The other 15 bits are the application's, and
+/// this type holds only those: an `AppFlags` cannot carry `RELAYED`, so no
+/// commit sets it by accident.
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::AppFlags;
+///
+/// const KEYFRAME: AppFlags = AppFlags::bit(1);
+/// let flags = KEYFRAME | AppFlags::bit(7);
+/// assert!(flags.contains(KEYFRAME));
+/// assert_eq!(flags.bits(), 0b1000_0010);
+/// // Bit 0 is Forge's: refused, or dropped when asked to.
+/// assert_eq!(AppFlags::from_bits(0b11), None);
+/// assert_eq!(AppFlags::from_bits_truncate(0b11), KEYFRAME);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct AppFlags(u16);
+
+impl AppFlags {
+    /// No flag set.
+    pub const NONE: AppFlags = AppFlags(0);
+    /// The slot-word flag bits that are the application's: all but bit 0.
+    pub const MASK: u16 = !crate::layout::FRAME_RELAYED;
+
+    /// The flag with slot-word bit `n` (1 to 15) set.
+    ///
+    /// # Panics
+    ///
+    /// When `n` is 0 (Forge's `RELAYED` bit) or above 15; in a `const` the
+    /// build fails instead.
+    pub const fn bit(n: u32) -> AppFlags {
+        assert!(
+            n >= 1 && n <= 15,
+            "application flags are slot-word bits 1 to 15"
+        );
+        AppFlags(1 << n)
+    }
+
+    /// These slot-word flag bits, or `None` when one of them is Forge's.
+    pub const fn from_bits(bits: u16) -> Option<AppFlags> {
+        if bits & !Self::MASK != 0 {
+            None
+        } else {
+            Some(AppFlags(bits))
+        }
+    }
+
+    /// The application's bits of `bits`, leaving out Forge's (for example
+    /// the flags of a frame read from one ring, written into another).
+    pub const fn from_bits_truncate(bits: u16) -> AppFlags {
+        AppFlags(bits & Self::MASK)
+    }
+
+    /// The slot-word bits these flags set.
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// Are all of `other`'s flags set in `self`?
+    pub const fn contains(self, other: AppFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Is no flag set?
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl std::ops::BitOr for AppFlags {
+    type Output = AppFlags;
+    fn bitor(self, rhs: AppFlags) -> AppFlags {
+        AppFlags(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for AppFlags {
+    fn bitor_assign(&mut self, rhs: AppFlags) {
+        self.0 |= rhs.0;
+    }
+}
+
 /// A code read from shared memory: a value this build knows, or the number
 /// as it was found (another build, or damage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -269,5 +360,20 @@ mod tests {
         assert_eq!(odd, Coded::Unknown(9));
         assert_eq!(odd.to_string(), "unknown (9)");
         assert!(Coded::<RoleState>::from_code(1) == RoleState::Active);
+    }
+
+    #[test]
+    fn application_flags_can_never_carry_forge_s_relayed_bit() {
+        use crate::layout::FRAME_RELAYED;
+        for bits in 0..=u16::MAX {
+            assert_eq!(AppFlags::from_bits_truncate(bits).bits() & FRAME_RELAYED, 0);
+            match AppFlags::from_bits(bits) {
+                Some(f) => assert_eq!(f.bits(), bits),
+                None => assert_ne!(bits & FRAME_RELAYED, 0),
+            }
+        }
+        let all = (1..=15).fold(AppFlags::NONE, |acc, n| acc | AppFlags::bit(n));
+        assert_eq!(all.bits(), AppFlags::MASK);
+        assert!(std::panic::catch_unwind(|| AppFlags::bit(0)).is_err());
     }
 }

@@ -3,6 +3,11 @@
 //! All three keep the busy path free of syscalls: a side only waits after it
 //! found nothing to do. `Park` sleeps on a futex word in the side's own line;
 //! the peer calls `FUTEX_WAKE` only when it sees that word set.
+//!
+//! A side's strategy is chosen once, when it takes its role
+//! ([`crate::Claim::wait`]), and said in its line: `HOLDER_PARKS` in its
+//! `flags` tells the peer, which reads it at every publication, to check the
+//! futex word and wake it. No call on either side is needed for that.
 
 use std::time::{Duration, Instant};
 
@@ -26,9 +31,10 @@ crate::vocab::header_enum! {
 const SPINS_PER_CLOCK_READ: u32 = 256;
 /// Polls before Yield and Park stop spinning.
 const SPINS_BEFORE_BACKOFF: u32 = 2_000;
-/// Longest single futex sleep; bounds a wake lost to a peer that does not yet
-/// know we park.
-const PARK_SLICE: Duration = Duration::from_millis(2);
+/// Longest single futex sleep. It bounds only a wake lost to a peer that
+/// did not yet see our `HOLDER_PARKS` flag: one that published in the very
+/// moment we took the role.
+const PARK_SLICE: Duration = Duration::from_millis(10);
 
 pub(crate) struct Deadline(Instant);
 
@@ -76,6 +82,9 @@ pub(crate) fn wait_until(
                 sleeping.store(1, Ordering::Relaxed);
                 // Dekker handshake with `ring::wake_if_sleeping`: flag, fence,
                 // re-check; the peer publishes, fences, reads the flag.
+                // SYNC: the flag is a futex word; the fence orders it before
+                // the re-check's load, as the peer's fence orders its
+                // publication before its load of the flag.
                 fence(Ordering::SeqCst);
                 if ready() {
                     sleeping.store(0, Ordering::Relaxed);

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use forge_fabric::layout::*;
 use forge_fabric::observe::fault_guard;
 use forge_fabric::segment::validate_header_bytes;
-use forge_fabric::{CreateOptions, ObserveError, Observer, Replaced, Segment, SegmentError};
+use forge_fabric::{
+    CreateOptions, LiveHolders, ObserveError, Observer, Replaced, Segment, SegmentError,
+};
 use proptest::prelude::*;
 
 mod common;
@@ -63,7 +65,7 @@ fn a_fault_in_an_observer_mapping_poisons_the_observer_instead_of_killing_the_pr
     match std::env::var(CHILD).as_deref() {
         Ok("observer") => {
             let name = seg_name("guard");
-            let (seg, _) = Segment::create(&name.0, &slots(4)).unwrap();
+            let seg = Segment::create(&name.0, &slots(4)).unwrap();
             let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
             assert!(fault_guard::installed());
             truncate(&name.path(), HEADER_SIZE as u64);
@@ -131,7 +133,7 @@ fn an_observer_sampling_while_the_file_is_truncated_and_restored_never_faults() 
     const TEST: &str = "an_observer_sampling_while_the_file_is_truncated_and_restored_never_faults";
     if std::env::var(CHILD).is_ok() {
         let name = seg_name("flap");
-        let (seg, _) = Segment::create(&name.0, &slots(64)).unwrap();
+        let seg = Segment::create(&name.0, &slots(64)).unwrap();
         let size = seg.size();
         let path = name.path();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -186,7 +188,11 @@ fn a_partial_object_of_a_dead_forge_init_is_refused_by_name_and_replaced_with_fo
     let name = seg_name("partial");
     // Created, never sized: what a forge-init killed at that point leaves.
     std::fs::File::create(name.path()).unwrap();
-    let e = Segment::create(&name.0, &slots(4)).unwrap_err();
+    assert!(matches!(
+        Segment::create(&name.0, &slots(4)),
+        Err(SegmentError::Exists { .. })
+    ));
+    let e = Segment::replace(&name.0, &slots(4), LiveHolders::Refuse).unwrap_err();
     assert!(
         matches!(&e, SegmentError::Occupied { source, .. } if matches!(**source, SegmentError::StaleInit { .. })),
         "{e}"
@@ -197,12 +203,8 @@ fn a_partial_object_of_a_dead_forge_init_is_refused_by_name_and_replaced_with_fo
         .contains("partial segment"));
     // Sized, header still zero: the same.
     truncate(&name.path(), 4096 + 4 * 4104);
-    assert!(Segment::create(&name.0, &slots(4)).is_err());
-    let forced = CreateOptions {
-        force: true,
-        ..slots(4)
-    };
-    let (seg, replaced) = Segment::create(&name.0, &forced).unwrap();
+    assert!(Segment::replace(&name.0, &slots(4), LiveHolders::Refuse).is_err());
+    let (seg, replaced) = Segment::replace(&name.0, &slots(4), LiveHolders::Retire).unwrap();
     assert!(matches!(replaced, Replaced::Foreign(ref w) if w.contains("partial")));
     assert!(
         Observer::open(&name.0, Duration::ZERO)
@@ -222,7 +224,8 @@ fn inits_that_find_a_segment_created_after_they_started_lose_the_race() {
             let b = barrier.clone();
             std::thread::spawn(move || {
                 b.wait();
-                Segment::create(&n, &slots(4)).map(|(s, r)| (s.session_id(), r))
+                Segment::replace(&n, &slots(4), LiveHolders::Refuse)
+                    .map(|(s, r)| (s.session_id(), r))
             })
         })
         .collect::<Vec<_>>()
@@ -299,7 +302,7 @@ fn small_slots_validate_and_layout_2_cannot_declare_them() {
         payload_capacity: 56,
         ..CreateOptions::default()
     };
-    let (seg, _) = Segment::create(&name.0, &opts).unwrap();
+    let seg = Segment::create(&name.0, &opts).unwrap();
     assert_eq!(seg.payload_capacity(), 56);
     let bytes = std::fs::read(name.path()).unwrap();
     assert_eq!(bytes.len(), segment_size(8, 56));

@@ -6,14 +6,14 @@
 //! The models also cover role hand-overs (a side killed mid-stream and its
 //! successor attaching while the other side runs: the attach checks must
 //! never call a sound ring corrupt) and the consumer's stuck-ring check
-//! (weakening the Release store of head in `Producer::publish`, or the
+//! (weakening the Release store of head in `Producer::store_head`, or the
 //! Acquire load of head in `Consumer::check_stall`, makes
 //! `a_sound_ring_never_looks_stuck_to_a_waiting_consumer` fail).
 //!
 //! Run with: `RUSTFLAGS="--cfg loom" cargo test -p forge-fabric --release --test loom`
 #![cfg(loom)]
 
-use forge_fabric::{heap_ring, PushError};
+use forge_fabric::{heap_ring, WriteError};
 use loom::thread;
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
@@ -26,13 +26,13 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 /// loss, no duplicate, no reordering, no torn payload.
 fn transfer(capacity: u32, frames: u64, release_batch: u64) {
     let (mut p, mut c) = heap_ring(capacity);
-    c.set_release_batch(release_batch);
+    c.set_index_batch(release_batch);
     let producer = thread::spawn(move || {
         for i in 0..frames {
             loop {
-                match p.try_push(&(i * 0x0101_0101).to_le_bytes()) {
-                    Ok(()) => break,
-                    Err(PushError::Full) => thread::yield_now(),
+                match p.write_from(&(i * 0x0101_0101).to_le_bytes()) {
+                    Ok(_) => break,
+                    Err(WriteError::Full) => thread::yield_now(),
                     Err(e) => panic!("{e}"),
                 }
             }
@@ -41,7 +41,7 @@ fn transfer(capacity: u32, frames: u64, release_batch: u64) {
     let mut expect = 0;
     while expect < frames {
         match c
-            .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            .read_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
             .unwrap()
         {
             Some(v) => {
@@ -49,12 +49,12 @@ fn transfer(capacity: u32, frames: u64, release_batch: u64) {
                 expect += 1;
             }
             None => {
-                c.flush();
+                c.flush_index();
                 thread::yield_now();
             }
         }
     }
-    c.flush();
+    c.flush_index();
     producer.join().unwrap();
 }
 
@@ -75,19 +75,19 @@ fn capacity_four_moves_six_frames_with_batched_releases() {
 fn a_sound_ring_never_looks_stuck_to_a_waiting_consumer() {
     model(|| {
         let (mut p, mut c) = heap_ring(2);
-        p.set_publish_batch(2);
+        p.set_index_batch(2);
         let producer = thread::spawn(move || {
             for i in 0..3u64 {
-                while p.try_push(&i.to_le_bytes()).is_err() {
+                while p.write_from(&i.to_le_bytes()).is_err() {
                     thread::yield_now();
                 }
             }
-            p.publish();
+            p.flush_index();
         });
         let mut expect = 0;
         while expect < 3 {
             match c
-                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .read_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
                 .unwrap()
             {
                 Some(v) => {
@@ -96,7 +96,7 @@ fn a_sound_ring_never_looks_stuck_to_a_waiting_consumer() {
                 }
                 None => {
                     c.check_stall().expect("a sound ring looked stuck");
-                    c.flush();
+                    c.flush_index();
                     thread::yield_now();
                 }
             }
@@ -113,12 +113,12 @@ fn a_sound_ring_never_looks_stuck_to_a_waiting_consumer() {
 fn a_producer_restarted_mid_stream_resumes_exactly_while_the_consumer_reads() {
     model(|| {
         let (mut p, mut c) = heap_ring(2);
-        p.set_publish_batch(4);
+        p.set_index_batch(4);
         let producer = thread::spawn(move || {
-            p.try_push(&0u64.to_le_bytes()).unwrap();
+            p.write_from(&0u64.to_le_bytes()).unwrap();
             let mut p = p.crash_and_restart().expect("a sound ring looked corrupt");
             for i in 1..3u64 {
-                while p.try_push(&i.to_le_bytes()).is_err() {
+                while p.write_from(&i.to_le_bytes()).is_err() {
                     thread::yield_now();
                 }
             }
@@ -126,7 +126,7 @@ fn a_producer_restarted_mid_stream_resumes_exactly_while_the_consumer_reads() {
         let mut expect = 0;
         while expect < 3 {
             match c
-                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .read_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
                 .unwrap()
             {
                 Some(v) => {
@@ -148,10 +148,10 @@ fn a_producer_restarted_mid_stream_resumes_exactly_while_the_consumer_reads() {
 fn a_consumer_restarted_mid_stream_rereads_at_most_its_batch() {
     model(|| {
         let (mut p, mut c) = heap_ring(2);
-        c.set_release_batch(2);
+        c.set_index_batch(2);
         let producer = thread::spawn(move || {
             for i in 0..3u64 {
-                while p.try_push(&i.to_le_bytes()).is_err() {
+                while p.write_from(&i.to_le_bytes()).is_err() {
                     thread::yield_now();
                 }
             }
@@ -160,7 +160,7 @@ fn a_consumer_restarted_mid_stream_rereads_at_most_its_batch() {
         let mut restarted = false;
         while seen.last() != Some(&2) {
             match c
-                .pop_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                .read_with(|b| u64::from_le_bytes(b.try_into().unwrap()))
                 .unwrap()
             {
                 Some(v) => {
@@ -171,7 +171,7 @@ fn a_consumer_restarted_mid_stream_rereads_at_most_its_batch() {
                     }
                 }
                 None => {
-                    c.flush();
+                    c.flush_index();
                     thread::yield_now();
                 }
             }

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use forge_fabric::layout::*;
 use forge_fabric::{
-    CreateOptions, Observer, Replaced, RoleError, Segment, SegmentError, SessionError,
+    Claim, CreateOptions, LiveHolders, Observer, Replaced, RoleError, Segment, SegmentError,
+    SessionError,
 };
 
 mod common;
@@ -51,8 +52,7 @@ fn open_broken(bytes: &[u8]) -> SegmentError {
 fn create_makes_a_zeroed_live_segment_owned_by_us_with_mode_0600() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let name = seg_name("create");
-    let (seg, replaced) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
-    assert_eq!(replaced, Replaced::Nothing);
+    let seg = Segment::create(&name.0, &CreateOptions::default()).unwrap();
     let meta = std::fs::metadata(name.path()).unwrap();
     assert_eq!(meta.len(), 2_105_344);
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
@@ -108,20 +108,16 @@ fn bad_names_and_slot_counts_are_refused() {
 #[test]
 fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
     let name = seg_name("reinit");
-    let (old, _) = Segment::create(&name.0, &small()).unwrap();
-    let producer = old.producer(Some(0)).unwrap();
-    let err = Segment::create(&name.0, &small()).unwrap_err();
+    let old = Segment::create(&name.0, &small()).unwrap();
+    let producer = old.producer().unwrap();
+    let err = Segment::replace(&name.0, &small(), LiveHolders::Refuse).unwrap_err();
     assert!(
         matches!(err, SegmentError::Active { role: forge_fabric::Role::Producer, pid, .. } if pid == std::process::id()),
         "{err}"
     );
     // An observer of the old object keeps seeing it after the name moves.
     let watcher = Observer::open(&name.0, Duration::ZERO).unwrap();
-    let forced = CreateOptions {
-        force: true,
-        ..small()
-    };
-    let (new, replaced) = Segment::create(&name.0, &forced).unwrap();
+    let (new, replaced) = Segment::replace(&name.0, &small(), LiveHolders::Retire).unwrap();
     assert_eq!(replaced, Replaced::Session(old.session_id()));
     assert_ne!(new.session_id(), old.session_id());
     assert_eq!(
@@ -151,27 +147,27 @@ fn a_live_producer_blocks_re_init_unless_forced_and_then_sees_retired() {
 #[test]
 fn a_stopped_role_does_not_block_re_init() {
     let name = seg_name("stopped");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
-    drop(seg.consumer(None).unwrap());
-    let (_, replaced) = Segment::create(&name.0, &small()).unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
+    drop(seg.consumer().unwrap());
+    let (_, replaced) = Segment::replace(&name.0, &small(), LiveHolders::Refuse).unwrap();
     assert_eq!(replaced, Replaced::Session(seg.session_id()));
 }
 
 #[test]
 fn one_producer_and_one_consumer_at_a_time() {
     let name = seg_name("roles");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
-    let p = seg.producer(None).unwrap();
-    let c = seg.consumer(None).unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
+    let p = seg.producer().unwrap();
+    let c = seg.consumer().unwrap();
     assert!(matches!(
-        seg.producer(None),
+        seg.producer(),
         Err(RoleError::Held {
             role: forge_fabric::Role::Producer,
             ..
         })
     ));
     assert!(matches!(
-        seg.consumer(None),
+        seg.consumer(),
         Err(RoleError::Held {
             role: forge_fabric::Role::Consumer,
             ..
@@ -179,14 +175,14 @@ fn one_producer_and_one_consumer_at_a_time() {
     ));
     drop(p);
     drop(c);
-    let _p = seg.producer(None).unwrap();
-    let _c = seg.consumer(None).unwrap();
+    let _p = seg.producer().unwrap();
+    let _c = seg.consumer().unwrap();
 }
 
 #[test]
 fn a_dead_holder_s_role_can_be_taken_over() {
     let name = seg_name("dead");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
     // A pid that cannot exist stands for a holder that was SIGKILLed.
     seg.raw_header()
         .producer
@@ -196,7 +192,7 @@ fn a_dead_holder_s_role_can_be_taken_over() {
         forge_fabric::RoleState::Active.code(),
         std::sync::atomic::Ordering::Relaxed,
     );
-    let p = seg.producer(None).unwrap();
+    let p = seg.producer().unwrap();
     assert_eq!(
         seg.raw_header()
             .producer
@@ -258,13 +254,13 @@ fn a_layout_2_segment_is_read_and_used_as_it_always_was() {
         (seg.layout_version(), seg.payload_capacity()),
         (2, PAYLOAD_CAPACITY)
     );
-    let mut p = seg.producer(None).unwrap();
-    let mut c = seg.consumer(None).unwrap();
+    let mut p = seg.producer().unwrap();
+    let mut c = seg.consumer().unwrap();
     let frame = vec![0xA5u8; PAYLOAD_CAPACITY];
     for _ in 0..10 {
-        p.try_push(&frame).unwrap();
+        p.write_from(&frame).unwrap();
         let mut out = vec![0u8; PAYLOAD_CAPACITY];
-        assert_eq!(c.try_pop_into(&mut out).unwrap(), Some(PAYLOAD_CAPACITY));
+        assert_eq!(c.read_into(&mut out).unwrap(), Some(PAYLOAD_CAPACITY));
         assert_eq!(out, frame);
     }
     p.heartbeat();
@@ -372,12 +368,8 @@ fn random_bytes_are_refused_without_panicking() {
 fn a_foreign_object_is_replaced_only_with_force() {
     let name = seg_name("foreign");
     std::fs::write(name.path(), b"not a ring at all, but long enough? no").unwrap();
-    assert!(Segment::create(&name.0, &small()).is_err());
-    let forced = CreateOptions {
-        force: true,
-        ..small()
-    };
-    let (_, replaced) = Segment::create(&name.0, &forced).unwrap();
+    assert!(Segment::replace(&name.0, &small(), LiveHolders::Refuse).is_err());
+    let (_, replaced) = Segment::replace(&name.0, &small(), LiveHolders::Retire).unwrap();
     assert!(matches!(replaced, Replaced::Foreign(_)));
 }
 
@@ -385,12 +377,12 @@ fn a_foreign_object_is_replaced_only_with_force() {
 fn the_observer_marks_a_slot_torn_when_the_producer_may_be_rewriting_it() {
     use forge_fabric::SlotState;
     let name = seg_name("torn");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
-    let mut p = seg.producer(None).unwrap();
-    let mut c = seg.consumer(None).unwrap();
-    p.try_push(b"first").unwrap();
-    p.try_push(b"second").unwrap();
-    c.pop_with(|_| ()).unwrap().unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
+    let mut p = seg.producer().unwrap();
+    let mut c = seg.consumer().unwrap();
+    p.write_from(b"first").unwrap();
+    p.write_from(b"second").unwrap();
+    c.read_with(|_| ()).unwrap().unwrap();
     let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
     let pending = obs.read_slot(1).unwrap();
     assert_eq!(
@@ -407,10 +399,10 @@ fn the_observer_marks_a_slot_torn_when_the_producer_may_be_rewriting_it() {
     assert_eq!(obs.read_slot(3).unwrap().state, SlotState::Free);
     // Fill up to head = 4: the producer's next write goes to slot 0, which
     // the consumer has released, so a copy of slot 0 can no longer be trusted.
-    p.try_push(b"third").unwrap();
-    p.try_push(b"fourth").unwrap();
-    let mut slot = p.claim().unwrap();
-    slot.write(b"FIFTH");
+    p.write_from(b"third").unwrap();
+    p.write_from(b"fourth").unwrap();
+    let mut slot = p.write_slot().unwrap();
+    slot.copy_from(b"FIFTH");
     assert!(
         obs.read_slot(0).unwrap().torn,
         "the producer may be mid-write"
@@ -434,21 +426,21 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
     }
     const FRAMES: u64 = 1_000_000;
     let name = seg_name("million");
-    let (seg, _) = Segment::create(&name.0, &CreateOptions::default()).unwrap();
+    let seg = Segment::create(&name.0, &CreateOptions::default()).unwrap();
     let seg = std::sync::Arc::new(seg);
-    let mut p = seg.producer(None).unwrap();
-    let mut c = seg.consumer(None).unwrap();
-    let wait = WaitStrategy::Yield;
+    let claim = Claim::new().wait(WaitStrategy::Yield);
+    let mut p = seg.producer_with(&claim).unwrap();
+    let mut c = seg.consumer_with(&claim).unwrap();
     let producer = std::thread::spawn(move || {
         let mut buf = [0u8; 700];
         for seq in 0..FRAMES {
             let n = 8 + body_len(seq);
             buf[..8].copy_from_slice(&seq.to_le_bytes());
             buf[8..n].fill(seq as u8);
-            while let Err(e) = p.try_push(&buf[..n]) {
-                assert_eq!(e, forge_fabric::PushError::Full);
+            while let Err(e) = p.write_from(&buf[..n]) {
+                assert_eq!(e, forge_fabric::WriteError::Full);
                 assert!(
-                    p.wait_for_space(wait, Duration::from_secs(10)),
+                    p.wait_for_space(Duration::from_secs(10)),
                     "consumer stalled"
                 );
             }
@@ -457,7 +449,7 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
     for seq in 0..FRAMES {
         loop {
             let got = c
-                .pop_with(|bytes| {
+                .read_with(|bytes| {
                     let (head, body) = bytes.split_at(8);
                     assert_eq!(head, seq.to_le_bytes(), "gap or duplicate");
                     assert_eq!(body.len(), body_len(seq));
@@ -468,7 +460,7 @@ fn one_million_frames_cross_a_real_segment_between_two_threads() {
                 break;
             }
             assert!(
-                c.wait_for_frame(wait, Duration::from_secs(10)),
+                c.wait_for_frame(Duration::from_secs(10)),
                 "producer stalled at {seq}"
             );
         }
@@ -483,7 +475,9 @@ fn concurrent_inits_on_one_name_leave_one_valid_segment() {
     let results: Vec<_> = (0..4)
         .map(|_| {
             let n = name.0.clone();
-            std::thread::spawn(move || Segment::create(&n, &small()).map(|(s, _)| s.session_id()))
+            std::thread::spawn(move || {
+                Segment::replace(&n, &small(), LiveHolders::Refuse).map(|(s, _)| s.session_id())
+            })
         })
         .collect::<Vec<_>>()
         .into_iter()
@@ -632,16 +626,16 @@ fn a_killed_but_unreaped_holder_counts_as_dead() {
 #[test]
 fn a_slot_is_overwritable_only_while_a_producer_holds_the_role() {
     let name = seg_name("overwritable");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
-    let mut producer = seg.producer(None).unwrap();
-    let mut consumer = seg.consumer(None).unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
+    let mut producer = seg.producer().unwrap();
+    let mut consumer = seg.consumer().unwrap();
     let mut buf = [0u8; 64];
     for _ in 0..4 {
-        producer.try_push(b"frame").unwrap();
-        producer.publish();
-        consumer.try_pop_into(&mut buf).unwrap().unwrap();
+        producer.write_from(b"frame").unwrap();
+        producer.flush_index();
+        consumer.read_into(&mut buf).unwrap().unwrap();
     }
-    consumer.flush();
+    consumer.flush_index();
     let observer = Observer::open(&name.0, Duration::ZERO).unwrap();
     // Slot 0 holds position 0, released; head is 4 = 0 + a lap: the producer
     // may be writing position 4 into it right now.
@@ -658,12 +652,12 @@ fn a_slot_is_overwritable_only_while_a_producer_holds_the_role() {
 #[test]
 fn read_slots_copies_like_read_slot_with_one_size_check_around_the_lot() {
     let name = seg_name("read_slots");
-    let (seg, _) = Segment::create(&name.0, &small()).unwrap();
-    let mut producer = seg.producer(None).unwrap();
+    let seg = Segment::create(&name.0, &small()).unwrap();
+    let mut producer = seg.producer().unwrap();
     for i in 0..3u8 {
-        producer.try_push(&[i; 40]).unwrap();
+        producer.write_from(&[i; 40]).unwrap();
     }
-    producer.publish();
+    producer.flush_index();
     let observer = Observer::open(&name.0, Duration::ZERO).unwrap();
     let lot = observer.read_slots(0..99, 16).unwrap();
     assert_eq!(lot.len(), 4, "clamped to the ring");

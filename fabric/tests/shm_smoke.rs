@@ -4,7 +4,7 @@ use forge_fabric::{CreateOptions, Segment};
 #[test]
 fn a_frame_crosses_a_real_segment() {
     let name = format!("/forge_test_smoke_{}", std::process::id());
-    let (seg, _) = Segment::create(
+    let seg = Segment::create(
         &name,
         &CreateOptions {
             slot_count: 4,
@@ -12,11 +12,11 @@ fn a_frame_crosses_a_real_segment() {
         },
     )
     .unwrap();
-    let mut p = seg.producer(None).unwrap();
-    let mut c = seg.consumer(None).unwrap();
-    p.try_push(b"hello").unwrap();
+    let mut p = seg.producer().unwrap();
+    let mut c = seg.consumer().unwrap();
+    p.write_from(b"hello").unwrap();
     let mut buf = [0u8; 16];
-    assert_eq!(c.try_pop_into(&mut buf).unwrap(), Some(5));
+    assert_eq!(c.read_into(&mut buf).unwrap(), Some(5));
     assert_eq!(&buf[..5], b"hello");
     let obs = forge_fabric::Observer::open(&name, std::time::Duration::ZERO).unwrap();
     let snap = obs.snapshot().unwrap();

@@ -9,7 +9,7 @@ mod seed;
 use std::time::Duration;
 
 use forge_fabric::layout::{segment_size, slot_offset, slot_size, HEADER_SIZE, PAYLOAD_CAPACITY};
-use forge_fabric::{Segment, WaitStrategy};
+use forge_fabric::Segment;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -35,19 +35,19 @@ fuzz_target!(|data: &[u8]| {
     let path = format!("/dev/shm{name}");
     std::fs::write(&path, &file).expect("write /dev/shm");
     if let Ok(seg) = Segment::open(&name, Duration::ZERO) {
-        if let Ok(mut p) = seg.producer(None) {
+        if let Ok(mut p) = seg.producer() {
             for k in 0..3u8 {
-                let _ = p.try_push(&[k; 40][..8 << k]);
+                let _ = p.write_from(&[k; 40][..8 << k]);
             }
             let _ = p.check_tail();
-            let _ = p.wait_for_space(WaitStrategy::Spin, Duration::ZERO);
+            let _ = p.wait_for_space(Duration::ZERO);
         }
-        if let Ok(mut c) = seg.consumer(None) {
+        if let Ok(mut c) = seg.consumer() {
             for _ in 0..4 {
-                let _ = c.pop_with(|b| b.len());
+                let _ = c.read_with(|b| b.len());
             }
             let _ = c.check_stall();
-            let _ = c.wait_for_frame(WaitStrategy::Spin, Duration::ZERO);
+            let _ = c.wait_for_frame(Duration::ZERO);
         }
     }
     let _ = std::fs::remove_file(&path);

@@ -48,7 +48,8 @@ const WAIT_SLICE: Duration = Duration::from_millis(5);
 pub struct RecordConfig {
     /// Frames to record, then stop; 0 records until stopped.
     pub count: u64,
-    /// How to wait for frames.
+    /// How to wait for frames when tapping. A consumer waits as it was
+    /// claimed ([`forge_fabric::Claim::wait`]): claim it with this.
     pub wait: WaitStrategy,
     /// Close the current chunk at least this often.
     pub flush_every: Duration,
@@ -490,13 +491,11 @@ pub fn consume(
     identity: SessionIdentity,
     config: RecordConfig,
 ) -> (RecordReport, RecordEnd) {
-    consumer.set_wait_strategy(config.wait);
-    consumer.set_release_batch(config.release_batch);
-    let wait = config.wait;
+    consumer.set_index_batch(config.release_batch);
     let mut sink = Sink::new(writer, control, config, identity);
     let mut lost_since: Option<u64> = None;
-    let end = consume_loop(consumer, observer, &mut sink, wait, &mut lost_since);
-    consumer.flush();
+    let end = consume_loop(consumer, observer, &mut sink, &mut lost_since);
+    consumer.flush_index();
     if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
         let _ = sink.sample(&snap, true);
     }
@@ -509,7 +508,6 @@ fn consume_loop(
     consumer: &mut Consumer,
     observer: Option<&Observer>,
     sink: &mut Sink<'_>,
-    wait: WaitStrategy,
     lost_since: &mut Option<u64>,
 ) -> RecordEnd {
     let mut until_check = CHECK_EVERY;
@@ -520,11 +518,11 @@ fn consume_loop(
         if sink.count_reached() {
             return RecordEnd::CountReached;
         }
-        match consumer.read() {
+        match consumer.read_slot() {
             Ok(Some(frame)) => {
                 // Released only once written: a failed write leaves the
                 // frame in the ring for whoever consumes next.
-                if let Err(end) = sink.frame(frame.position(), frame.flags(), &frame) {
+                if let Err(end) = sink.frame(frame.position(), frame.slot_flags(), &frame) {
                     return end;
                 }
                 let stamp = decode_header(&frame).ok().map(|h| h.timestamp_ns);
@@ -543,7 +541,7 @@ fn consume_loop(
                 }
             }
             Ok(None) => {
-                let got = consumer.wait_for_frame(wait, WAIT_SLICE);
+                let got = consumer.wait_for_frame(WAIT_SLICE);
                 let now = monotonic_ns();
                 if !got {
                     if let Err(c) = consumer.check_stall() {
@@ -768,7 +766,12 @@ mod tests {
     use super::*;
     use crate::read::Recording;
     use crate::writer::WriterOptions;
-    use forge_fabric::heap_ring;
+    /// A heap ring whose sides yield when they wait.
+    fn heap_ring(capacity: u32) -> (forge_fabric::Producer, forge_fabric::Consumer) {
+        forge_fabric::HeapRing::new(capacity)
+            .wait(WaitStrategy::Yield)
+            .build()
+    }
     use forge_frame::{encode, FrameKind};
 
     #[test]
@@ -830,7 +833,7 @@ mod tests {
         let producer = std::thread::spawn(move || {
             for seq in 0..n {
                 loop {
-                    if let Some(mut slot) = p.claim() {
+                    if let Some(mut slot) = p.write_slot() {
                         let len = encode(
                             slot.payload_mut(),
                             seq,
@@ -846,7 +849,7 @@ mod tests {
                     std::thread::yield_now();
                 }
             }
-            p.publish();
+            p.flush_index();
         });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.mcap");

@@ -1,7 +1,8 @@
 //! forge-replay's engine: a recording back into a ring, as its producer.
 //!
-//! Every frame is committed with [`FRAME_RELAYED`] (and the holder flagged
-//! [`HOLDER_RELAYED`](forge_fabric::layout::HOLDER_RELAYED)), so a consumer
+//! The producer is a relayed one ([`RelayedProducer`]): every frame carries
+//! [`FRAME_RELAYED`](forge_fabric::layout::FRAME_RELAYED) (and the holder is
+//! flagged [`HOLDER_RELAYED`](forge_fabric::layout::HOLDER_RELAYED)), so a consumer
 //! checks the *recorded* sequence for continuity instead of the ring
 //! position: `forge-core --verify` on the replayed ring verifies the
 //! recording. The payload goes back byte for byte, except the telemetry
@@ -17,8 +18,7 @@
 //! recorded ones in their sequence field, and the report says so.
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::layout::FRAME_RELAYED;
-use forge_fabric::{Corruption, Producer, SessionError, WaitStrategy};
+use forge_fabric::{AppFlags, Corruption, Producer, RelayedProducer, SessionError, WaitStrategy};
 use forge_frame::FRAME_HEADER_LEN;
 use forge_holder::checks::{self, Halt};
 use forge_holder::end::{Lost, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
@@ -44,10 +44,10 @@ pub struct ReplayConfig {
     pub looped: bool,
     /// Frames to write, then stop; 0 for all (once, or until stopped).
     pub count: u64,
-    /// Keep the recorded timestamps instead of restamping.
+    /// Keep the recorded timestamps instead of restamping. (How to wait
+    /// for space and for a frame's due time is the producer's wait
+    /// strategy, chosen when it took the role.)
     pub keep_timestamps: bool,
-    /// How to wait for space and for a frame's due time.
-    pub wait: WaitStrategy,
 }
 
 /// Why a replay ended.
@@ -244,11 +244,10 @@ struct Replayer<'a> {
 /// Replays `recording` into `producer` as `config` says.
 pub fn replay(
     recording: &Recording,
-    producer: &mut Producer,
+    producer: &mut RelayedProducer,
     control: &Control,
     config: ReplayConfig,
 ) -> (ReplayReport, ReplayEnd) {
-    producer.set_wait_strategy(config.wait);
     let first_position = producer.position();
     let start_ns = monotonic_ns();
     let mut pace = match (config.rate, config.speed) {
@@ -277,7 +276,7 @@ pub fn replay(
         next_housekeeping_ns: start_ns + HOUSEKEEPING_NS,
     };
     let end = r.run(recording, &mut pace);
-    r.producer.publish();
+    r.producer.flush_index();
     let duration_s = monotonic_ns().saturating_sub(start_ns) as f64 / 1e9;
     let report = ReplayReport {
         frames: r.frames,
@@ -353,7 +352,7 @@ impl Replayer<'_> {
     /// Waits for `f`'s due time, looking around every housekeeping period.
     fn wait_until_due(&mut self, pace: &mut Pace, f: &RecordedFrame) -> Option<ReplayEnd> {
         let due = pace.due(f, monotonic_ns());
-        let wait = self.config.wait;
+        let wait = self.producer.wait_strategy();
         wait_until(due, wait, self.next_housekeeping_ns, |now| {
             match self.housekeeping(now) {
                 Some(end) => Look::End(end),
@@ -365,7 +364,7 @@ impl Replayer<'_> {
     /// Writes one frame into the next slot, waiting for space.
     fn write(&mut self, f: &RecordedFrame) -> Option<ReplayEnd> {
         loop {
-            if let Some(mut slot) = self.producer.claim() {
+            if let Some(mut slot) = self.producer.write_slot() {
                 let out = slot.payload_mut();
                 let capacity = out.len();
                 let len = f.payload.len();
@@ -397,14 +396,14 @@ impl Replayer<'_> {
                     debug_assert!(len >= FRAME_HEADER_LEN);
                 }
                 // Cannot fail: `len` fit the payload above.
-                let _ = slot.commit_with_flags(len, f.slot_flags | FRAME_RELAYED);
+                let _ = slot.commit_flagged(len, AppFlags::from_bits_truncate(f.slot_flags));
                 self.frames += 1;
                 self.lap_frames += 1;
                 self.bytes += len as u64;
                 return None;
             }
             self.ring_full_waits += 1;
-            let got = self.producer.wait_for_space(self.config.wait, WAIT_SLICE);
+            let got = self.producer.wait_for_space(WAIT_SLICE);
             let now = monotonic_ns();
             if !got || now >= self.next_housekeeping_ns {
                 if let Some(end) = self.housekeeping(now) {
@@ -428,7 +427,12 @@ mod tests {
     use crate::args::From;
     use crate::identity::SessionIdentity;
     use crate::writer::{RecordingWriter, WriterOptions};
-    use forge_fabric::heap_ring;
+    /// A relayed heap ring whose sides yield when they wait.
+    fn heap_ring(capacity: u32) -> (RelayedProducer, forge_fabric::Consumer) {
+        forge_fabric::HeapRing::new(capacity)
+            .wait(WaitStrategy::Yield)
+            .build_relayed()
+    }
     use forge_frame::{decode, encode, FrameKind};
     use std::time::Duration;
 
@@ -459,14 +463,13 @@ mod tests {
             looped: false,
             count: 0,
             keep_timestamps: false,
-            wait: WaitStrategy::Yield,
         }
     }
 
     /// Every frame in the ring: its sequence and slot flags.
     fn drain(c: &mut forge_fabric::Consumer, out: &mut Vec<(u64, u16)>) {
-        while let Some(f) = c.read().unwrap() {
-            let item = (decode(&f).unwrap().header.sequence, f.flags());
+        while let Some(f) = c.read_slot().unwrap() {
+            let item = (decode(&f).unwrap().header.sequence, f.slot_flags());
             f.release();
             out.push(item);
         }
@@ -518,7 +521,9 @@ mod tests {
         // Each lap renumbered by the span of 20: one continuous stream.
         let seqs: Vec<u64> = got.iter().map(|&(s, _)| s).collect();
         assert_eq!(seqs, (1_080..1_130).collect::<Vec<_>>());
-        assert!(got.iter().all(|&(_, f)| f & FRAME_RELAYED != 0));
+        assert!(got
+            .iter()
+            .all(|&(_, f)| f & forge_fabric::layout::FRAME_RELAYED != 0));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use forge_cli::{
     SegmentArg, WaitArg,
 };
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
-use forge_fabric::{Role, WaitStrategy};
+use forge_fabric::{Claim, Role, WaitStrategy};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
 
@@ -70,6 +70,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     if cli.batch == 0 {
         return Err(eyre!("--batch 0: expected at least 1 frame per tail store"));
     }
+    let wait = WaitStrategy::from(cli.wait);
     let Daemon {
         control,
         core,
@@ -85,9 +86,8 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
             parent: cli.parent,
         },
         control,
-        |segment, core| segment.consumer(Some(core)),
+        |segment, core| segment.consumer_with(&Claim::new().wait(wait).pinned_core(core)),
     )?;
-    let wait = WaitStrategy::from(cli.wait);
     eprintln!(
         "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at sequence {}: \
          {}, wait {}, count {}",
@@ -108,7 +108,6 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let config = IngestConfig {
         count: cli.count,
         verify: cli.verify,
-        wait,
         release_batch: cli.batch,
     };
     let (report, end) = Ingester::new(&mut consumer, &control, config).run();

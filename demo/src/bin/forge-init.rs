@@ -11,7 +11,8 @@ use forge_cli::human;
 use forge_cli::{parse_mode, print_report, tool_main, SegmentArg};
 use forge_fabric::layout::{slot_size, HEADER_SIZE, MIN_PAYLOAD_CAPACITY};
 use forge_fabric::{
-    CreateOptions, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT, PAYLOAD_CAPACITY,
+    CreateOptions, LiveHolders, Replaced, Segment, SegmentError, DEFAULT_SLOT_COUNT,
+    PAYLOAD_CAPACITY,
 };
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 
@@ -71,12 +72,18 @@ fn run(cli: &Cli) -> Result<()> {
         slot_count: cli.slots,
         payload_capacity: cli.payload_capacity,
         mode: cli.mode,
-        force: cli.force,
+    };
+    // forge-init replaces what is at the name; --force also when a live
+    // daemon holds it, or when it is not a usable segment.
+    let live = if cli.force {
+        LiveHolders::Retire
+    } else {
+        LiveHolders::Refuse
     };
     for warning in mode_warnings(cli.mode) {
         eprintln!("{PROGRAM}: warning: {warning}");
     }
-    let (segment, replaced) = match Segment::create(name, &opts) {
+    let (segment, replaced) = match Segment::replace(name, &opts, live) {
         Ok(created) => created,
         Err(e) => {
             let hint = match &e {

@@ -11,7 +11,7 @@ use forge_cli::{
     daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::stream::{StreamConfig, Streamer};
-use forge_fabric::{Role, WaitStrategy};
+use forge_fabric::{Claim, Role, WaitStrategy};
 use forge_frame::load::{LoadGen, SizeSpec};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
@@ -72,6 +72,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     if cli.batch == 0 {
         return Err(eyre!("--batch 0: expected at least 1 frame per head store"));
     }
+    let wait = WaitStrategy::from(cli.wait);
     let Daemon {
         control,
         core,
@@ -87,10 +88,9 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
             parent: cli.parent,
         },
         control,
-        |segment, core| segment.producer(Some(core)),
+        |segment, core| segment.producer_with(&Claim::new().wait(wait).pinned_core(core)),
     )?;
-    producer.set_publish_batch(cli.batch);
-    let wait = WaitStrategy::from(cli.wait);
+    producer.set_index_batch(cli.batch);
     let rate = match cli.rate {
         0 => "as fast as the ring allows".to_owned(),
         r => format!("{} frames/s", human::si(r as f64)),
@@ -111,7 +111,6 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let config = StreamConfig {
         rate: cli.rate,
         count: cli.count,
-        wait,
         burst: cli.burst,
     };
     let (report, end) = Streamer::new(&mut producer, &control, config, gen).run()?;

@@ -121,8 +121,9 @@ impl Observer {
             unsafe { memmap2::MmapOptions::new().len(HEADER_SIZE).map(&file) }.map_err(map_io)?;
         {
             let guard = fault_guard::register(header_map.as_ptr(), header_map.len());
-            // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics
-            // and padding; only loads are made through it.
+            // SAFETY: page-aligned, HEADER_SIZE long; every byte of Header
+            // is an atomic (no padding: layout's asserts), valid for any
+            // bytes and for other processes' stores; only loads are made.
             let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
             let geometry = validate(name, header, facts.size, false);
             if guard
@@ -173,7 +174,8 @@ impl Observer {
     fn header(&self) -> &Header {
         debug_assert!(self.len >= HEADER_SIZE);
         // SAFETY: page-aligned, at least HEADER_SIZE long (checked at open);
-        // Header is all atomics and padding. Only loads are made through it;
+        // every byte of Header is an atomic (no padding: layout's asserts),
+        // so other processes' stores are allowed. Only loads are made;
         // the mapping is PROT_READ, so a store would fault, not corrupt.
         unsafe { &*self.map.as_ptr().cast::<Header>() }
     }
@@ -257,12 +259,12 @@ impl Observer {
         self.check_size()?;
         let h = self.header();
         let identity = IdentitySnapshot::read(&h.identity);
-        // SYNC: pairs with the Release store of tail in `Consumer::flush`;
+        // SYNC: pairs with the Release store of tail in `Consumer::store_tail`;
         // read before head so that head >= tail up to the publish batch.
         let tail = h.consumer.index.load(Ordering::Acquire);
         let mut consumer = SideSnapshot::read(&h.consumer);
         let mut producer = SideSnapshot::read(&h.producer);
-        // SYNC: pairs with the Release store of head in `Producer::publish`.
+        // SYNC: pairs with the Release store of head in `Producer::store_head`.
         let head = h.producer.index.load(Ordering::Acquire);
         let damaged = self.damaged_between(tail, head);
         let newest = self.newest_from(head, producer.batch);
@@ -299,7 +301,7 @@ impl Observer {
         }
         let shift = n.trailing_zeros();
         // SYNC: pairs with the Release store of the slot word in
-        // `SlotWriter::commit`.
+        // `WriteSlot::commit`.
         let stamp_at =
             |p: Position| unpack_word(self.slot_word(p.slot(n)).load(Ordering::Acquire)).2;
         let head = Position::new(head);
@@ -331,12 +333,12 @@ impl Observer {
             let pos = tail.wrapping_add(k);
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
-            // `SlotWriter::commit`, ordered before the head store we acquired.
+            // `WriteSlot::commit`, ordered before the head store we acquired.
             let found = unpack_word(self.slot_word(index).load(Ordering::Acquire)).2;
             let expected = stamp_for(pos, shift);
             (found != expected).then_some((pos, index, expected, found))
         })?;
-        // SYNC: pairs with the Release store of tail in `Consumer::flush`.
+        // SYNC: pairs with the Release store of tail in `Consumer::store_tail`.
         let tail_now = self.header().consumer.index.load(Ordering::Acquire);
         (pos.wrapping_sub(tail_now) as i64 >= 0).then_some(Corruption::Stamp {
             position: pos,

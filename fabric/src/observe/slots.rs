@@ -46,10 +46,10 @@ impl Observer {
     /// use forge_fabric::{CreateOptions, Observer, Segment, SlotState};
     ///
     /// let name = format!("/forge_doc_observe_{}", std::process::id());
-    /// let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
-    /// let mut producer = segment.producer(None)?;
-    /// producer.try_push(b"seen, never touched")?;
-    /// producer.publish();
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let mut producer = segment.producer()?;
+    /// producer.write_from(b"seen, never touched")?;
+    /// producer.flush_index();
     ///
     /// // Read-only: O_RDONLY, PROT_READ. It cannot write, and takes no role.
     /// let observer = Observer::open(&name, Duration::ZERO)?;
@@ -102,7 +102,7 @@ impl Observer {
         let h = self.header();
         let base = slot_offset(index, self.geometry.payload_capacity);
         // SYNC: pairs with the Release store of the slot word in
-        // `SlotWriter::commit`: the payload written before it is visible.
+        // `WriteSlot::commit`: the payload written before it is visible.
         let w1 = self.word(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
         let copy_len = usize::from(len)

@@ -78,7 +78,7 @@ impl SideSnapshot {
         let core = line.core.load(Ordering::Relaxed);
         SideSnapshot {
             // SYNC: pairs with the Release stores of head in
-            // `Producer::publish` and of tail in `Consumer::flush`.
+            // `Producer::store_head` and of tail in `Consumer::store_tail`.
             index: line.index.load(Ordering::Acquire),
             sleeping: line.sleeping.load(Ordering::Relaxed) != 0,
             wait_strategy: Coded::from_code(line.wait_strategy.load(Ordering::Relaxed)),

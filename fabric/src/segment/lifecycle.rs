@@ -1,10 +1,12 @@
-//! A segment's life: created fresh (retiring and unlinking whatever was at
-//! the name), opened by daemons, removed.
+//! A segment's life: created fresh, or replacing what was at the name
+//! (retired and unlinked first), opened by daemons, removed.
 //!
 //! ```text
-//!  create:  lock /dev/shm ─▶ look at the name ─▶ live holder? refuse (unless forced)
-//!           ─▶ retire the old one in place ─▶ unlink ─▶ O_EXCL create ─▶ size,
+//!  create:  lock /dev/shm ─▶ O_EXCL create (refused if the name exists) ─▶ size,
 //!           reserve, zero ─▶ identity ─▶ session_id, state = live (Release)
+//!  replace: lock /dev/shm ─▶ look at the name ─▶ live holder? refuse (unless Retire)
+//!           ─▶ retire the old one in place ─▶ unlink ─▶ as create
+//!  open_or_create: open ─▶ missing? create ─▶ created meanwhile? open
 //!  open:    open O_RDWR|O_NONBLOCK|O_NOFOLLOW ─▶ regular file? ─▶ map the header
 //!           ─▶ validate ─▶ map the declared size ─▶ validate again
 //! ```
@@ -25,10 +27,12 @@ use crate::layout::*;
 use crate::sync::Ordering;
 use crate::vocab::SegmentState;
 
-/// How long [`Segment::create`] waits for another forge-init's init lock.
+/// How long [`Segment::create`] and [`Segment::replace`] wait for another
+/// initializer's lock.
 pub const INIT_LOCK_WAIT: Duration = Duration::from_secs(10);
 
-/// Options for [`Segment::create`].
+/// Options for [`Segment::create`], [`Segment::replace`] and
+/// [`Segment::open_or_create`].
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
     /// Number of slots: a power of two from 2 to 2^20.
@@ -39,8 +43,6 @@ pub struct CreateOptions {
     pub payload_capacity: usize,
     /// Permission bits of the new object (0600 unless sharing with a group).
     pub mode: u32,
-    /// Replace the segment even if a live daemon holds it.
-    pub force: bool,
 }
 
 impl Default for CreateOptions {
@@ -49,50 +51,176 @@ impl Default for CreateOptions {
             slot_count: DEFAULT_SLOT_COUNT,
             payload_capacity: PAYLOAD_CAPACITY,
             mode: 0o600,
-            force: false,
         }
     }
 }
 
-/// What [`Segment::create`] replaced, if anything.
+/// What [`Segment::replace`] does when a live process holds a role of the
+/// segment it would replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveHolders {
+    /// Refuse with [`SegmentError::Active`]: only a segment nobody holds is
+    /// replaced (forge-init without `--force`).
+    Refuse,
+    /// Retire the segment under them: they see it retired at their next
+    /// session check and stop (forge-init `--force`). Also replaces what is
+    /// not a usable segment: a foreign object, a partial segment left by an
+    /// initializer that died.
+    Retire,
+}
+
+/// Whether [`Segment::open_or_create`] found the segment or made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Obtained {
+    /// A live segment was at the name and was opened.
+    Opened,
+    /// Nothing was at the name; a fresh segment was created.
+    Created,
+}
+
+/// What [`Segment::replace`] replaced, if anything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Replaced {
     /// No object had the name.
     Nothing,
     /// A Forge segment, retired in place with this session.
     Session(u64),
-    /// An object that was not a usable Forge segment (only with `force`).
+    /// An object that was not a usable Forge segment (only with
+    /// [`LiveHolders::Retire`]).
     Foreign(String),
 }
 
 impl Segment {
-    /// Creates a fresh, zeroed segment with a new session, retiring and
-    /// unlinking any segment already at `name` (refused while a live process
-    /// holds one of its roles, unless `opts.force`).
+    /// Creates a fresh, zeroed segment with a new session at `name`, which
+    /// must be free: [`SegmentError::Exists`] if anything is there (a
+    /// segment, live or not, or anything else). It never replaces: see
+    /// [`replace`](Self::replace) and [`open_or_create`](Self::open_or_create).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::{CreateOptions, Segment, SegmentError};
+    ///
+    /// let name = format!("/forge_doc_create_{}", std::process::id());
+    /// let opts = CreateOptions { slot_count: 8, ..CreateOptions::default() };
+    /// let segment = Segment::create(&name, &opts)?;
+    /// assert_eq!(segment.slot_count(), 8);
+    /// assert_ne!(segment.session_id(), 0);
+    /// // The name is taken now: a second create is refused.
+    /// assert!(matches!(Segment::create(&name, &opts), Err(SegmentError::Exists { .. })));
+    /// segment.unlink()?;
+    /// # Ok::<(), SegmentError>(())
+    /// ```
+    pub fn create(name: &str, opts: &CreateOptions) -> Result<Segment, SegmentError> {
+        validate_name(name)?;
+        check_slot_count(opts.slot_count)?;
+        check_payload_capacity(opts.payload_capacity)?;
+        let (_init_lock, _) = sys::lock_init(name, INIT_LOCK_WAIT)?;
+        Self::create_exclusive(name, opts, new_session_id(0))
+    }
+
+    /// Opens the live segment at `name` (waiting up to `init_wait` while it
+    /// initializes), or creates it when nothing is there. A segment created
+    /// by another process between the two is opened. An existing segment
+    /// whose slots differ from `opts` is refused ([`SegmentError::Mismatch`]),
+    /// never replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Obtained, Segment};
+    ///
+    /// let name = format!("/forge_doc_open_or_create_{}", std::process::id());
+    /// let opts = CreateOptions::default();
+    /// let (first, how) = Segment::open_or_create(&name, &opts, Duration::from_secs(2))?;
+    /// assert_eq!(how, Obtained::Created);
+    /// let (second, how) = Segment::open_or_create(&name, &opts, Duration::from_secs(2))?;
+    /// assert_eq!(how, Obtained::Opened);
+    /// assert_eq!(first.session_id(), second.session_id());
+    /// first.unlink()?;
+    /// # Ok::<(), forge_fabric::SegmentError>(())
+    /// ```
+    pub fn open_or_create(
+        name: &str,
+        opts: &CreateOptions,
+        init_wait: Duration,
+    ) -> Result<(Segment, Obtained), SegmentError> {
+        validate_name(name)?;
+        check_slot_count(opts.slot_count)?;
+        check_payload_capacity(opts.payload_capacity)?;
+        // Twice at most: a create that finds the name taken means another
+        // process made it since our open looked, and the next open finds it.
+        let mut tries = 2;
+        loop {
+            tries -= 1;
+            match Segment::open(name, init_wait) {
+                Ok(segment) => {
+                    let (slots, capacity) = (segment.slot_count(), segment.payload_capacity());
+                    if (slots, capacity) != (opts.slot_count, opts.payload_capacity) {
+                        return Err(SegmentError::Mismatch {
+                            name: name.to_owned(),
+                            slot_count: slots,
+                            payload_capacity: capacity,
+                            wanted_slot_count: opts.slot_count,
+                            wanted_payload_capacity: opts.payload_capacity,
+                        });
+                    }
+                    return Ok((segment, Obtained::Opened));
+                }
+                Err(SegmentError::Missing { .. }) => match Segment::create(name, opts) {
+                    Ok(segment) => return Ok((segment, Obtained::Created)),
+                    Err(SegmentError::Exists { .. }) if tries > 0 => continue,
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Creates a fresh, zeroed segment with a new session at `name`,
+    /// replacing what is there: a segment is first retired in place (so
+    /// processes still mapping it see it retired, naming its successor) and
+    /// unlinked, never truncated. `live` says what to do when a live process
+    /// holds one of its roles, and whether anything that is not a usable
+    /// segment may be removed. This is what forge-init does.
     ///
     /// Initializers serialize on an advisory lock of `/dev/shm` itself (held
     /// from the first look at the name to the publication of the new
     /// session), so two at once cannot unlink each other's new segment: one
     /// that waited for that lock and then finds a segment created while it
     /// waited fails with [`SegmentError::Raced`]. Under that lock, a segment
-    /// still initializing was left by a forge-init that died: only `force`
-    /// replaces it.
+    /// still initializing was left by an initializer that died: only
+    /// [`LiveHolders::Retire`] replaces it.
     ///
     /// # Examples
     ///
     /// ```
-    /// use forge_fabric::{CreateOptions, Replaced, Segment};
+    /// use forge_fabric::{CreateOptions, LiveHolders, Replaced, Segment, SegmentError};
     ///
-    /// let name = format!("/forge_doc_create_{}", std::process::id());
-    /// let opts = CreateOptions { slot_count: 8, ..CreateOptions::default() };
-    /// let (segment, replaced) = Segment::create(&name, &opts)?;
+    /// let name = format!("/forge_doc_replace_{}", std::process::id());
+    /// let opts = CreateOptions::default();
+    /// let (old, replaced) = Segment::replace(&name, &opts, LiveHolders::Refuse)?;
     /// assert_eq!(replaced, Replaced::Nothing);
-    /// assert_eq!(segment.slot_count(), 8);
-    /// assert_ne!(segment.session_id(), 0);
-    /// segment.unlink()?;
-    /// # Ok::<(), forge_fabric::SegmentError>(())
+    /// let producer = old.producer()?;
+    /// // A live producer holds it: refused, unless told to retire it anyway.
+    /// assert!(matches!(
+    ///     Segment::replace(&name, &opts, LiveHolders::Refuse),
+    ///     Err(SegmentError::Active { .. })
+    /// ));
+    /// let (new, replaced) = Segment::replace(&name, &opts, LiveHolders::Retire)?;
+    /// assert_eq!(replaced, Replaced::Session(old.session_id()));
+    /// assert!(producer.check_session().is_err(), "the old session was retired");
+    /// # drop(producer);
+    /// new.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn create(name: &str, opts: &CreateOptions) -> Result<(Segment, Replaced), SegmentError> {
+    pub fn replace(
+        name: &str,
+        opts: &CreateOptions,
+        live: LiveHolders,
+    ) -> Result<(Segment, Replaced), SegmentError> {
+        let force = live == LiveHolders::Retire;
         validate_name(name)?;
         check_slot_count(opts.slot_count)?;
         check_payload_capacity(opts.payload_capacity)?;
@@ -119,7 +247,7 @@ impl Segment {
                     });
                 }
                 if let Some((role, pid)) = old.live_holder() {
-                    if !opts.force {
+                    if !force {
                         return Err(SegmentError::Active {
                             name: name.to_owned(),
                             role,
@@ -144,7 +272,7 @@ impl Segment {
                     name: name.to_owned(),
                     init_pid,
                 };
-                if !opts.force {
+                if !force {
                     return Err(SegmentError::Occupied {
                         name: name.to_owned(),
                         source: Box::new(stale),
@@ -152,7 +280,7 @@ impl Segment {
                 }
                 replaced = Replaced::Foreign(stale.to_string());
             }
-            Err(e) if opts.force => replaced = Replaced::Foreign(e.to_string()),
+            Err(e) if force => replaced = Replaced::Foreign(e.to_string()),
             Err(e) => {
                 return Err(SegmentError::Occupied {
                     name: name.to_owned(),
@@ -174,7 +302,13 @@ impl Segment {
             }
             sys::remove(name)?;
         }
-        Self::create_exclusive(name, opts, session).map(|s| (s, replaced))
+        // Under the init lock, only something other than an initializer can
+        // have taken the name since we looked.
+        match Self::create_exclusive(name, opts, session) {
+            Ok(segment) => Ok((segment, replaced)),
+            Err(SegmentError::Exists { name }) => Err(SegmentError::Raced { name }),
+            Err(e) => Err(e),
+        }
     }
 
     fn create_exclusive(
@@ -273,7 +407,7 @@ impl Segment {
     ///     Segment::open(&name, Duration::ZERO),
     ///     Err(SegmentError::Missing { .. })
     /// ));
-    /// let (created, _) = Segment::create(&name, &CreateOptions::default())?;
+    /// let created = Segment::create(&name, &CreateOptions::default())?;
     /// let opened = Segment::open(&name, Duration::from_secs(1))?;
     /// assert_eq!(opened.session_id(), created.session_id());
     /// created.unlink()?;
@@ -303,8 +437,9 @@ impl Segment {
             .len(HEADER_SIZE)
             .map_raw_read_only(&file)
             .map_err(map_io)?;
-        // SAFETY: page-aligned, HEADER_SIZE long; Header is all atomics and
-        // padding, valid for any bytes; only loads are made through it.
+        // SAFETY: page-aligned, HEADER_SIZE long; every byte of Header is an
+        // atomic (no padding: layout's asserts), valid for any bytes and for
+        // other processes' stores; only loads are made through it.
         let header = unsafe { &*header_map.as_ptr().cast::<Header>() };
         let geometry = validate(name, header, file_size, any_state)?;
         drop(header_map);

@@ -3,33 +3,37 @@
 //!
 //! ```text
 //!  segment/
-//!    lifecycle  create (retire, unlink, create exclusively), open, unlink
-//!    validate   names, sizes, the identity line, session checks
+//!    lifecycle  create, replace (retire, unlink, create), open, open_or_create
+//!    mapping    the mapping a handle owns, and its file
+//!    claim      Claim: how a role is taken (wait strategy, core, program)
 //!    role       holding a role: its kernel lock and its line
+//!    validate   names, sizes, the identity line, session checks
 //!    sys        the system calls
 //! ```
 //!
 //! No reference into a mapping is formed before the file is known to be at
 //! least a header long and its header has been validated.
 
-use std::fs::File;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::error::{RoleError, SessionError};
 use crate::layout::*;
-use crate::ring::{Consumer, Producer, RingRef};
+use crate::ring::{Consumer, Lease, Producer, RelayedProducer, RingRef};
 use crate::sync::Ordering;
 use crate::vocab::Role;
 
+mod claim;
 mod lifecycle;
+mod mapping;
 pub(crate) mod role;
 pub(crate) mod sys;
 pub(crate) mod validate;
 
 pub use crate::error::HeaderProblem;
-pub use lifecycle::{unlink, CreateOptions, Replaced, INIT_LOCK_WAIT};
+pub use claim::Claim;
+pub use lifecycle::{unlink, CreateOptions, LiveHolders, Obtained, Replaced, INIT_LOCK_WAIT};
+use mapping::Mapping;
 pub use sys::{shm_path, NameStatus};
 use validate::Geometry;
 pub use validate::{validate_header_bytes, validate_name, IdentitySnapshot};
@@ -39,48 +43,6 @@ pub use validate::{validate_header_bytes, validate_name, IdentitySnapshot};
 /// this: see [`Segment::live_holder`].
 pub fn pid_alive(pid: u32) -> bool {
     crate::process::pid_alive(pid)
-}
-
-/// A mapping of a whole segment file. Owns the memory the ring points into,
-/// and the open file the role locks are taken on.
-pub(crate) struct Mapping {
-    map: memmap2::MmapRaw,
-    len: usize,
-    file: File,
-    /// Roles held through this mapping by this process: OFD locks taken on
-    /// one open file do not conflict with each other, so a second claim
-    /// through the same segment handle is refused here.
-    claimed: [AtomicBool; 2],
-}
-
-impl Mapping {
-    fn new(map: memmap2::MmapRaw, len: usize, file: File) -> Self {
-        Mapping {
-            map,
-            len,
-            file,
-            claimed: Default::default(),
-        }
-    }
-
-    fn header(&self) -> &Header {
-        debug_assert!(self.len >= HEADER_SIZE);
-        // SAFETY: the mapping is page-aligned, at least HEADER_SIZE long, and
-        // every field of Header is an atomic or padding, valid for any bytes.
-        unsafe { &*self.map.as_ptr().cast::<Header>() }
-    }
-}
-
-/// What a role holder says about itself in its line, beyond its pid.
-#[derive(Debug, Clone, Default)]
-pub struct Claim {
-    /// CPU core it pinned itself to, recorded for inspectors.
-    pub core: Option<u32>,
-    /// Program name for inspectors (at most 16 bytes are kept); empty takes
-    /// the name this process was started as.
-    pub program: String,
-    /// `HOLDER_*` bits.
-    pub flags: u32,
 }
 
 /// A segment mapped read-write, for daemons and forge-init.
@@ -184,13 +146,13 @@ impl Segment {
     pub fn indices(&self) -> (u64, u64) {
         let h = self.map.header();
         let tail = h.consumer.index.load(Ordering::Acquire);
-        // SYNC: pairs with the Release store of head in `Producer::publish`.
+        // SYNC: pairs with the Release store of head in `Producer::store_head`.
         let head = h.producer.index.load(Ordering::Acquire);
         (head, tail)
     }
 
     /// The session the last relayed frames came from, as the producer's line
-    /// says (see [`crate::Producer::set_relay_session`]); 0 when not said.
+    /// says (see [`crate::RelayedProducer::set_origin`]); 0 when not said.
     pub fn relay_session(&self) -> u64 {
         // SYNC: a lone value, written before the writer dropped its role;
         // the kernel's lock hand-over orders it before our role claim.
@@ -240,6 +202,8 @@ impl Segment {
         RingRef {
             producer: NonNull::from(&header.producer),
             consumer: NonNull::from(&header.consumer),
+            latency: Some(NonNull::from(&header.latency)),
+            pace: Some(NonNull::from(&header.pace)),
             // SAFETY: validate() checked the file holds slot_count slots
             // of slot_size bytes after the header, and that many are mapped.
             slots: NonNull::new(unsafe { base.add(HEADER_SIZE) }).expect("mapping is non-null"),
@@ -251,17 +215,8 @@ impl Segment {
         }
     }
 
-    /// Takes the producer role. `core` is recorded for inspectors.
-    pub fn producer(&self, core: Option<u32>) -> Result<Producer, RoleError> {
-        self.producer_with(&Claim {
-            core,
-            ..Claim::default()
-        })
-    }
-
-    /// Takes the producer role, saying who we are in its line. Refused while
-    /// a live process holds it, and when the ring's indices or stamps are
-    /// impossible ([`RoleError::Corrupt`]).
+    /// Takes the producer role with a default [`Claim`]: spinning when it
+    /// waits, no core recorded. See [`producer_with`](Self::producer_with).
     ///
     /// # Examples
     ///
@@ -269,37 +224,83 @@ impl Segment {
     /// use forge_fabric::{CreateOptions, Segment};
     ///
     /// let name = format!("/forge_doc_produce_{}", std::process::id());
-    /// let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
-    /// let mut producer = segment.producer(None)?;
-    /// // Zero copy: claim a slot, write in place, commit.
-    /// let mut slot = producer.claim().expect("a fresh ring has room");
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let mut producer = segment.producer()?;
+    /// // Zero copy: lend the next slot, write in place, commit.
+    /// let mut slot = producer.write_slot().expect("a fresh ring has room");
     /// slot.payload_mut()[..5].copy_from_slice(b"hello");
     /// assert_eq!(slot.commit(5)?, 0); // its ring position
     /// // One producer per segment.
-    /// assert!(segment.producer(None).is_err());
+    /// assert!(segment.producer().is_err());
+    /// # drop(producer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn producer(&self) -> Result<Producer, RoleError> {
+        self.producer_with(&Claim::new())
+    }
+
+    /// Takes the producer role as `claim` says: how it waits, and what its
+    /// line tells inspectors. Refused while a live process holds the role
+    /// ([`RoleError::Held`]), when the segment is no longer live in the
+    /// session this handle opened ([`RoleError::Session`]), and when the
+    /// ring's indices or stamps are impossible ([`RoleError::Corrupt`]).
+    /// Dropping the producer releases the role.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::{Claim, CreateOptions, Segment, WaitStrategy};
+    ///
+    /// let name = format!("/forge_doc_produce_with_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let producer = segment.producer_with(&Claim::new().wait(WaitStrategy::Yield))?;
+    /// assert_eq!(producer.wait_strategy(), WaitStrategy::Yield);
     /// # drop(producer);
     /// segment.unlink()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn producer_with(&self, claim: &Claim) -> Result<Producer, RoleError> {
-        let mut role = role::HeldRole::claim(self, Role::Producer)?;
-        let mut producer = Producer::attach(self.ring())?;
+        let mut role = role::HeldRole::claim(&self.map, self.geometry, Role::Producer)?;
+        let producer = Producer::attach(self.ring(), claim.wait_strategy())?;
         role.activate(claim);
-        producer.set_role(role);
-        Ok(producer)
+        Ok(producer.with_lease(Box::new(role)))
     }
 
-    /// Takes the consumer role. `core` is recorded for inspectors.
-    pub fn consumer(&self, core: Option<u32>) -> Result<Consumer, RoleError> {
-        self.consumer_with(&Claim {
-            core,
-            ..Claim::default()
-        })
+    /// Takes the producer role for frames relayed from another ring (a
+    /// bridge, a replay): the holder's line says `RELAYED` and
+    /// `relay_session = origin` (0: not known yet; see
+    /// [`RelayedProducer::set_origin`]), and every frame it commits carries
+    /// Forge's `RELAYED` flag. This is the only way to set that flag.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::{Claim, CreateOptions, Observer, Segment};
+    /// use forge_fabric::layout::HOLDER_RELAYED;
+    ///
+    /// let name = format!("/forge_doc_relayed_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let relay = segment.relayed_producer(&Claim::new(), 0x0123_4567)?;
+    /// let snap = Observer::open(&name, std::time::Duration::ZERO)?.snapshot()?;
+    /// assert_ne!(snap.producer.flags & HOLDER_RELAYED, 0);
+    /// assert_eq!(snap.producer.relay_session, 0x0123_4567);
+    /// # drop(relay);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn relayed_producer(
+        &self,
+        claim: &Claim,
+        origin: u64,
+    ) -> Result<RelayedProducer, RoleError> {
+        let mut relay = RelayedProducer::new(self.producer_with(&claim.clone().relayed())?);
+        relay.set_origin(origin);
+        Ok(relay)
     }
 
-    /// Takes the consumer role, saying who we are in its line. Refused while
-    /// a live process holds it, and when the ring's indices or stamps are
-    /// impossible ([`RoleError::Corrupt`]).
+    /// Takes the consumer role with a default [`Claim`]: spinning when it
+    /// waits, no core recorded. See [`consumer_with`](Self::consumer_with).
     ///
     /// # Examples
     ///
@@ -307,24 +308,60 @@ impl Segment {
     /// use forge_fabric::{CreateOptions, Segment};
     ///
     /// let name = format!("/forge_doc_consume_{}", std::process::id());
-    /// let (segment, _) = Segment::create(&name, &CreateOptions::default())?;
-    /// let mut producer = segment.producer(None)?;
-    /// let mut consumer = segment.consumer(None)?;
-    /// producer.try_push(b"telemetry")?;
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let mut producer = segment.producer()?;
+    /// let mut consumer = segment.consumer()?;
+    /// producer.write_from(b"telemetry")?;
     /// // Zero copy: read in place, then release the slot to the producer.
-    /// let frame = consumer.read()?.expect("one frame was pushed");
+    /// let frame = consumer.read_slot()?.expect("one frame was written");
     /// assert_eq!(&*frame, b"telemetry");
     /// frame.release();
-    /// assert!(consumer.read()?.is_none());
+    /// assert!(consumer.read_slot()?.is_none());
     /// # drop((producer, consumer));
     /// segment.unlink()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
+    pub fn consumer(&self) -> Result<Consumer, RoleError> {
+        self.consumer_with(&Claim::new())
+    }
+
+    /// Takes the consumer role as `claim` says. Refused as
+    /// [`producer_with`](Self::producer_with) is. Dropping the consumer
+    /// releases the role.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::{Claim, CreateOptions, Segment, WaitStrategy};
+    ///
+    /// let name = format!("/forge_doc_consume_with_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let consumer = segment.consumer_with(&Claim::new().wait(WaitStrategy::Park))?;
+    /// assert_eq!(consumer.wait_strategy(), WaitStrategy::Park);
+    /// # drop(consumer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn consumer_with(&self, claim: &Claim) -> Result<Consumer, RoleError> {
-        let mut role = role::HeldRole::claim(self, Role::Consumer)?;
-        let mut consumer = Consumer::attach(self.ring())?;
+        let mut role = role::HeldRole::claim(&self.map, self.geometry, Role::Consumer)?;
+        let consumer = Consumer::attach(self.ring(), claim.wait_strategy())?;
         role.activate(claim);
-        consumer.set_role(role);
-        Ok(consumer)
+        Ok(consumer.with_lease(Box::new(role)))
+    }
+}
+
+/// A held role is what a segment's ring endpoint leases: dropping the
+/// endpoint drops the role, which releases its lock.
+impl Lease for role::HeldRole {
+    fn session(&self) -> u64 {
+        role::HeldRole::session(self)
+    }
+
+    fn check_session(&self) -> Result<(), SessionError> {
+        role::HeldRole::check_session(self)
+    }
+
+    fn heartbeat(&self) {
+        role::HeldRole::heartbeat(self)
     }
 }

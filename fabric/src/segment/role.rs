@@ -14,8 +14,10 @@ use std::ptr::NonNull;
 use std::sync::atomic::Ordering as Std;
 use std::sync::Arc;
 
+use super::claim::Claim;
+use super::mapping::Mapping;
+use super::sys;
 use super::validate::{check_session, Geometry};
-use super::{sys, Claim, Mapping, Segment};
 use crate::clock::monotonic_ns;
 use crate::error::{RoleError, SessionError};
 use crate::layout::*;
@@ -47,12 +49,17 @@ impl std::fmt::Debug for HeldRole {
 }
 
 impl HeldRole {
-    /// Takes `role`'s lock through `segment`. The kernel decides who holds a
-    /// role, in any pid namespace: the lock stays with a live holder (even a
-    /// stopped one) and is dropped when it dies, however it dies.
-    pub(crate) fn claim(segment: &Segment, role: Role) -> Result<HeldRole, RoleError> {
-        let header = segment.map.header();
-        segment.check_session()?;
+    /// Takes `role`'s lock through `map`, the mapping of a segment opened in
+    /// `geometry`'s session. The kernel decides who holds a role, in any pid
+    /// namespace: the lock stays with a live holder (even a stopped one) and
+    /// is dropped when it dies, however it dies.
+    pub(crate) fn claim(
+        map: &Arc<Mapping>,
+        geometry: Geometry,
+        role: Role,
+    ) -> Result<HeldRole, RoleError> {
+        let header = map.header();
+        check_session(header, &geometry)?;
         let line = header.side(role);
         let held = || RoleError::Held {
             role,
@@ -61,7 +68,7 @@ impl HeldRole {
         };
         // One claim per role through one segment handle: the kernel would
         // not stop a second one (the lock is the same open file's).
-        let mine = &segment.map.claimed[role.index()];
+        let mine = &map.claimed[role.index()];
         if mine.swap(true, Std::Relaxed) {
             return Err(held());
         }
@@ -69,7 +76,7 @@ impl HeldRole {
             mine.store(false, Std::Relaxed);
             e
         };
-        match sys::lock_role(&segment.map.file, role) {
+        match sys::lock_role(&map.file, role) {
             Ok(true) => {}
             Ok(false) => return Err(unclaim(held())),
             Err(source) => return Err(unclaim(RoleError::Lock { role, source })),
@@ -77,10 +84,10 @@ impl HeldRole {
         Ok(HeldRole {
             header: NonNull::from(header),
             role,
-            geometry: segment.geometry,
+            geometry,
             pid: std::process::id(),
             active: false,
-            keep: segment.map.clone(),
+            keep: map.clone(),
         })
     }
 
@@ -96,11 +103,11 @@ impl HeldRole {
         line.pidns.store(me.pidns, Ordering::Relaxed);
         line.start_ticks.store(me.start_ticks, Ordering::Relaxed);
         line.uid.store(sys::euid(), Ordering::Relaxed);
-        line.flags.store(claim.flags, Ordering::Relaxed);
-        let program = if claim.program.is_empty() {
+        line.flags.store(claim.holder_flags(), Ordering::Relaxed);
+        let program = if claim.program_name().is_empty() {
             crate::process::program_name()
         } else {
-            claim.program.clone()
+            claim.program_name().to_owned()
         };
         let mut name = [0u8; 16];
         for (dst, src) in name.iter_mut().zip(program.bytes()) {
@@ -112,7 +119,7 @@ impl HeldRole {
         line.program[1].store(word(hi), Ordering::Relaxed);
         line.session.store(self.geometry.session, Ordering::Relaxed);
         line.core
-            .store(claim.core.unwrap_or(CORE_NONE), Ordering::Relaxed);
+            .store(claim.core().unwrap_or(CORE_NONE), Ordering::Relaxed);
         line.heartbeat_ns.store(now, Ordering::Relaxed);
         line.started_mono_ns.store(now, Ordering::Relaxed);
         if self.role == Role::Producer {
@@ -148,54 +155,8 @@ impl HeldRole {
             .store(monotonic_ns(), Ordering::Relaxed);
     }
 
-    pub(crate) fn set_batch(&self, batch: u64) {
-        self.line()
-            .batch
-            .store(batch.min(u32::MAX as u64) as u32, Ordering::Relaxed);
-    }
-
     pub(crate) fn session(&self) -> u64 {
         self.geometry.session
-    }
-
-    /// Says what a producer aims for (its pace line; producer only).
-    pub(crate) fn set_pace(&self, target_rate: u64, burst: u64) {
-        debug_assert_eq!(self.role, Role::Producer);
-        let pace = &self.header().pace;
-        pace.target_rate.store(target_rate, Ordering::Relaxed);
-        pace.burst.store(burst, Ordering::Relaxed);
-    }
-
-    /// Counts one burst taken (producer only).
-    pub(crate) fn count_burst(&self) {
-        debug_assert_eq!(self.role, Role::Producer);
-        let bursts = &self.header().pace.bursts;
-        bursts.store(
-            bursts.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Adds one transit-latency sample to the consumer's histogram. Single
-    /// writer: plain load and store, no read-modify-write.
-    #[inline]
-    pub(crate) fn record_latency(&self, ns: u64) {
-        let lat = &self.header().latency;
-        let bump = |a: &crate::sync::AtomicU64, by: u64| {
-            a.store(
-                a.load(Ordering::Relaxed).wrapping_add(by),
-                Ordering::Relaxed,
-            )
-        };
-        match bucket_of(ns) {
-            Some(i) => bump(&lat.buckets[i], 1),
-            None => bump(&lat.overflow, 1),
-        }
-        bump(&lat.sum_ns, ns);
-        if ns > lat.max_ns.load(Ordering::Relaxed) {
-            lat.max_ns.store(ns, Ordering::Relaxed);
-        }
-        bump(&lat.count, 1);
     }
 }
 

@@ -50,7 +50,7 @@ fn err(name: &str, action: &'static str, e: Errno) -> SegmentError {
             name: name.to_owned(),
             source,
         },
-        Errno::EEXIST => SegmentError::Raced {
+        Errno::EEXIST => SegmentError::Exists {
             name: name.to_owned(),
         },
         _ => match std::fs::symlink_metadata(shm_path(name)) {

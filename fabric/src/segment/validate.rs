@@ -332,7 +332,7 @@ pub(crate) fn check_session(header: &Header, ours: &Geometry) -> Result<(), Sess
         layout_version,
     } = *ours;
     let id = &header.identity;
-    // SYNC: pairs with the Release store of state in `Segment::create` when
+    // SYNC: pairs with the Release store of state in `Segment::replace` when
     // it retires this segment: the successor written before it is visible.
     let state = id.state.load(Ordering::Acquire);
     let corrupt = |what: String| Err(SessionError::Corrupt(Corruption::Identity { what }));

@@ -356,11 +356,10 @@ fn run_consume(
         control,
         |_, _| Ok(()),
     )?;
-    let claim = Claim {
-        core: Some(core),
-        program: PROGRAM.into(),
-        flags: 0,
-    };
+    let claim = Claim::new()
+        .wait(config.wait)
+        .pinned_core(core)
+        .program(PROGRAM);
     let mut consumer = match segment.consumer_with(&claim) {
         Ok(c) => c,
         Err(e) => {

@@ -13,7 +13,6 @@ use forge_cli::{
     daemon_main, larger_slots_hint, print_report, start_daemon, Daemon, DaemonStart, ParentArg,
     ReportFormat, SegmentArg, WaitArg,
 };
-use forge_fabric::layout::HOLDER_RELAYED;
 use forge_fabric::{Claim, Role, WaitStrategy};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
@@ -145,6 +144,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         Some(from) => start_index(&rec, session, from)?,
     };
     let name = &cli.segment.segment;
+    let wait = WaitStrategy::from(cli.wait);
     let Daemon {
         control,
         core,
@@ -161,15 +161,11 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         },
         control,
         |segment, core| {
-            segment.producer_with(&Claim {
-                core: Some(core),
-                program: PROGRAM.into(),
-                flags: HOLDER_RELAYED,
-            })
+            let claim = Claim::new().wait(wait).pinned_core(core).program(PROGRAM);
+            segment.relayed_producer(&claim, 0)
         },
     )?;
-    producer.set_publish_batch(cli.batch);
-    let wait = WaitStrategy::from(cli.wait);
+    producer.set_index_batch(cli.batch);
     let pace = match (cli.rate, cli.speed) {
         (Some(r), _) => format!("{} frames/s", human::si(r as f64)),
         (None, Speed::Max) => "as fast as the ring takes them".into(),
@@ -203,7 +199,6 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         looped: cli.looped,
         count: cli.count,
         keep_timestamps: cli.keep_timestamps,
-        wait,
     };
     let (report, end) = replay::replay(&rec, &mut producer, &control, config);
     drop(producer);
