@@ -14,7 +14,7 @@
 use color_eyre::eyre::Result;
 use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{Producer, WaitStrategy};
+use forge_fabric::Producer;
 
 use forge_frame::load::LoadGen;
 use forge_holder::checks;
@@ -281,7 +281,7 @@ mod tests {
     /// always did.
     fn heap_ring(capacity: u32) -> (forge_fabric::Producer, forge_fabric::Consumer) {
         forge_fabric::HeapRing::new(capacity)
-            .wait(WaitStrategy::Yield)
+            .wait(forge_fabric::WaitStrategy::Yield)
             .build()
     }
 
@@ -289,7 +289,7 @@ mod tests {
     fn frames_carry_their_ring_position_as_sequence() {
         let (mut p, mut c) = forge_fabric::HeapRing::new(8)
             .starting_at(1_000)
-            .wait(WaitStrategy::Yield)
+            .wait(forge_fabric::WaitStrategy::Yield)
             .build();
         let control = Control::new();
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();

@@ -63,7 +63,7 @@ fn served() -> BTreeSet<String> {
         payload_capacity: 64,
         ..CreateOptions::default()
     };
-    let (segment, _) = Segment::create(&name, &opts).unwrap();
+    let segment = Segment::create(&name, &opts).unwrap();
     struct Unlink(String);
     impl Drop for Unlink {
         fn drop(&mut self) {
@@ -71,10 +71,10 @@ fn served() -> BTreeSet<String> {
         }
     }
     let _unlink = Unlink(name.clone());
-    let mut producer = segment.producer(None).unwrap();
-    let consumer = segment.consumer(None).unwrap();
-    producer.try_push(&[1; 32]).unwrap();
-    producer.publish();
+    let mut producer = segment.producer().unwrap();
+    let consumer = segment.consumer().unwrap();
+    producer.write_from(&[1; 32]).unwrap();
+    producer.flush_index();
     let mut sample = HostScanner::new().with_prefix(&prefix).sample();
     sample.rings.push(RingEntry {
         name: format!("{prefix}2"),

@@ -195,12 +195,13 @@ fn two_hundred_rings_coming_and_going_are_served_and_none_crashes_it() {
                 slot_count: 16,
                 payload_capacity: 64,
                 mode,
-                force: true,
             };
             let mut made = 0u32;
             while !stop.load(Ordering::Relaxed) && made < 2000 {
                 let name = format!("{prefix}{}", 700 + made % 8);
-                if let Ok((s, _)) = forge_fabric::Segment::create(&name, &opts) {
+                let replaced =
+                    forge_fabric::Segment::replace(&name, &opts, forge_fabric::LiveHolders::Retire);
+                if let Ok((s, _)) = replaced {
                     std::thread::sleep(Duration::from_millis(2));
                     let _ = s.unlink();
                 }

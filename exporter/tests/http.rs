@@ -182,16 +182,16 @@ fn promtool_check_metrics_passes_on_the_exposition() {
     let mut rig = Rig::new("promtool");
     let segment = rig.ring("1", 0o600);
     // The test holds both roles, so liveness, pid and program series exist.
-    let mut producer = segment.producer(None).unwrap();
-    let mut consumer = segment.consumer(None).unwrap();
+    let mut producer = segment.producer().unwrap();
+    let mut consumer = segment.consumer().unwrap();
     for i in 0..10u8 {
-        producer.try_push(&[i; 32]).unwrap();
+        producer.write_from(&[i; 32]).unwrap();
     }
-    producer.publish();
-    while let Some(frame) = consumer.read().unwrap() {
+    producer.flush_index();
+    while let Some(frame) = consumer.read_slot().unwrap() {
         frame.release();
     }
-    consumer.flush();
+    consumer.flush_index();
     let _idle = rig.ring("2", 0o600);
     let (_, addr) = rig.exporter(&[], None);
     let r = get(addr, "/metrics", None).unwrap();

@@ -19,7 +19,7 @@ fn segment_at(what: &str, start: u64) -> (common::Name, Segment) {
         slot_count: SLOTS,
         ..CreateOptions::default()
     };
-    let (seg, _) = Segment::create(&name.0, &opts).unwrap();
+    let seg = Segment::create(&name.0, &opts).unwrap();
     let h = seg.raw_header();
     h.producer.index.store(start, Ordering::Release);
     h.consumer.index.store(start, Ordering::Release);
@@ -30,17 +30,17 @@ fn segment_at(what: &str, start: u64) -> (common::Name, Segment) {
 fn a_ring_whose_tail_is_below_2_64_and_head_past_0_is_sound_to_the_observer() {
     let start = u64::MAX - 2; // tail 2^64 - 3
     let (name, seg) = segment_at("observer", start);
-    let mut p = seg.producer(None).unwrap();
-    let mut c = seg.consumer(None).unwrap();
+    let mut p = seg.producer().unwrap();
+    let mut c = seg.consumer().unwrap();
     // 8 frames: positions 2^64 - 3 ..= 4; the consumer reads one.
     for i in 0..8u8 {
-        p.try_push(&[i; 16]).unwrap();
+        p.write_from(&[i; 16]).unwrap();
     }
-    p.publish();
-    let frame = c.read().unwrap().unwrap();
+    p.flush_index();
+    let frame = c.read_slot().unwrap().unwrap();
     assert_eq!(frame[0], 0);
     frame.release();
-    c.flush();
+    c.flush_index();
     let obs = Observer::open(&name.0, Duration::ZERO).unwrap();
     let snap = obs.snapshot().unwrap();
     assert_eq!((snap.tail, snap.head), (u64::MAX - 1, 5));

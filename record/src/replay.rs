@@ -18,7 +18,7 @@
 //! recorded ones in their sequence field, and the report says so.
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{AppFlags, Corruption, Producer, RelayedProducer, SessionError, WaitStrategy};
+use forge_fabric::{AppFlags, Corruption, Producer, RelayedProducer, SessionError};
 use forge_frame::FRAME_HEADER_LEN;
 use forge_holder::checks::{self, Halt};
 use forge_holder::end::{Lost, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
@@ -430,7 +430,7 @@ mod tests {
     /// A relayed heap ring whose sides yield when they wait.
     fn heap_ring(capacity: u32) -> (RelayedProducer, forge_fabric::Consumer) {
         forge_fabric::HeapRing::new(capacity)
-            .wait(WaitStrategy::Yield)
+            .wait(forge_fabric::WaitStrategy::Yield)
             .build_relayed()
     }
     use forge_frame::{decode, encode, FrameKind};

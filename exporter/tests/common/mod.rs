@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
-use forge_fabric::{CreateOptions, Segment};
+use forge_fabric::{CreateOptions, LiveHolders, Segment};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -86,9 +86,8 @@ impl Rig {
             slot_count: 16,
             payload_capacity: 64,
             mode,
-            force: true,
         };
-        Segment::create(&self.name(suffix), &opts)
+        Segment::replace(&self.name(suffix), &opts, LiveHolders::Retire)
             .expect("create a test ring")
             .0
     }

@@ -193,7 +193,7 @@ struct Tracked {
 ///
 /// let prefix = format!("/forge_doc_host_{}_", std::process::id());
 /// let opts = CreateOptions { slot_count: 8, payload_capacity: 64, ..CreateOptions::default() };
-/// let (a, _) = Segment::create(&format!("{prefix}1"), &opts)?;
+/// let a = Segment::create(&format!("{prefix}1"), &opts)?;
 /// let mut scanner = HostScanner::new().with_prefix(&prefix);
 /// let sample = scanner.sample();
 /// assert_eq!(sample.rings.len(), 1);
@@ -496,7 +496,7 @@ mod tests {
     fn rings_appear_change_session_and_disappear_as_events() {
         let p = prefix("events");
         let names = Names(vec![format!("{p}1"), format!("{p}2")]);
-        let (a, _) = Segment::create(&names.0[0], &opts()).unwrap();
+        let a = Segment::create(&names.0[0], &opts()).unwrap();
         let mut scanner = HostScanner::new().with_prefix(&p);
         let first = scanner.sample();
         assert_eq!(
@@ -505,10 +505,10 @@ mod tests {
                 name: names.0[0].clone()
             }]
         );
-        let (b, _) = Segment::create(&names.0[1], &opts()).unwrap();
+        let b = Segment::create(&names.0[1], &opts()).unwrap();
         let old = a.session_id();
         drop(a);
-        let (a2, _) = Segment::create(&names.0[0], &opts()).unwrap();
+        let (a2, _) = Segment::replace(&names.0[0], &opts(), crate::LiveHolders::Refuse).unwrap();
         let second = scanner.sample();
         assert_eq!(
             second.events,
@@ -569,12 +569,12 @@ mod tests {
         let p = prefix("full");
         let name = format!("{p}1");
         let _names = Names(vec![name.clone()]);
-        let (seg, _) = Segment::create(&name, &opts()).unwrap();
-        let mut producer = seg.producer(None).unwrap();
+        let seg = Segment::create(&name, &opts()).unwrap();
+        let mut producer = seg.producer().unwrap();
         let mut scanner = HostScanner::new().with_prefix(&p);
         assert_eq!(scanner.sample().rings[0].full_since_mono_ns, None);
-        while producer.try_push(&[1; 8]).is_ok() {}
-        producer.publish();
+        while producer.write_from(&[1; 8]).is_ok() {}
+        producer.flush_index();
         let since = scanner.sample().rings[0].full_since_mono_ns.unwrap();
         assert_eq!(scanner.sample().rings[0].full_since_mono_ns, Some(since));
     }
