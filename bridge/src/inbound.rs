@@ -98,7 +98,7 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     let wait = WaitStrategy::from(args.ring.wait);
     // The origin's session is set with its first frame (`Writer::write`).
     let producer = segment
-        .relayed_producer(&claim(args.ring.core, wait), 0)
+        .relayed_producer(&claim(args.ring.core, wait))
         .map_err(|e| daemon::role_error(Role::Producer, &name, e))?;
     let resume = resume_point(&segment, producer.position());
     let session = daemon::open_zenoh(config)?;
@@ -892,7 +892,7 @@ impl Writer {
             self.control.clone(),
         );
         let producer = segment
-            .relayed_producer(&claim(self.core, self.wait), 0)
+            .relayed_producer(&claim(self.core, self.wait))
             .map_err(|e| RingEnd::Failed(format!("cannot write into the new {name}: {e}")))?;
         eprintln!(
             "{PROGRAM} in: replaced {name}: new session {}; its readers end with exit 3 and restart on the new one",

@@ -514,6 +514,40 @@ mod tests {
         assert_eq!(stamp_for(lap + 1, shift), 1);
     }
 
+    /// Another process may store into any byte of a live header while this
+    /// one holds a `&Header`. That is sound only if every byte lies in an
+    /// atomic (an `UnsafeCell`): here a store through a pointer derived
+    /// from the reference stands for the other process, and under Miri
+    /// (the CI's Miri run) a plain reserved byte or padding makes it an
+    /// error.
+    #[test]
+    fn another_process_may_write_any_header_byte_while_a_reference_lives() {
+        let layout = std::alloc::Layout::new::<Header>();
+        // SAFETY: Header is not zero-sized.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!raw.is_null());
+        // SAFETY: zeroed memory of Header's size and alignment; every field
+        // is an atomic, valid when zero.
+        let header: &Header = unsafe { &*raw.cast::<Header>() };
+        let theirs = std::ptr::from_ref(header).cast_mut().cast::<u64>();
+        for word in 0..HEADER_SIZE / 8 {
+            // SAFETY: within the allocation, aligned; the bytes are atomics
+            // (the point of the test), which shared references allow
+            // writes to.
+            unsafe { theirs.add(word).write_volatile(0x5A5A_5A5A_5A5A_5A5A) };
+        }
+        // The reference still reads what the other side wrote.
+        assert_eq!(
+            header
+                .identity
+                .magic
+                .load(core::sync::atomic::Ordering::Relaxed),
+            0x5A5A_5A5A_5A5A_5A5A
+        );
+        // SAFETY: allocated above with this layout; the reference is dead.
+        unsafe { std::alloc::dealloc(raw, layout) };
+    }
+
     #[test]
     fn word_round_trips() {
         let w = pack_word(4096, 0xBEEF, 0xDEAD_BEEF);

@@ -183,7 +183,8 @@ fn application_flags_never_carry_forge_s_relayed_bit_and_a_relayed_claim_always_
     assert_eq!(observe(&name).producer.flags & HOLDER_RELAYED, 0);
 
     // The relayed claim: the holder says RELAYED and every frame carries it.
-    let mut relay = segment.relayed_producer(&Claim::new(), 7).unwrap();
+    let mut relay = segment.relayed_producer(&Claim::new()).unwrap();
+    relay.set_origin(7);
     relay.write_from(b"relayed").unwrap();
     let snap = observe(&name);
     assert_ne!(snap.producer.flags & HOLDER_RELAYED, 0);
@@ -193,6 +194,11 @@ fn application_flags_never_carry_forge_s_relayed_bit_and_a_relayed_claim_always_
     assert!(frame.relayed());
     assert_eq!(frame.flags(), AppFlags::NONE);
     frame.release();
+    // A relaying holder that takes over finds whose sequence the last
+    // frame carries: the claim leaves the origin as it was.
+    drop(relay);
+    let _again = segment.relayed_producer(&Claim::new()).unwrap();
+    assert_eq!(segment.relay_session(), 7);
 }
 
 #[test]

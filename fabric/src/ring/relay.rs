@@ -38,7 +38,7 @@ impl RelayedProducer {
     ///
     /// let name = format!("/forge_doc_relay_{}", std::process::id());
     /// let segment = Segment::create(&name, &CreateOptions::default())?;
-    /// let mut relay = segment.relayed_producer(&Claim::new(), 0)?;
+    /// let mut relay = segment.relayed_producer(&Claim::new())?;
     /// relay.set_origin(0x5e55_1011);
     /// relay.write_from(b"from afar")?;
     /// assert_eq!(segment.relay_session(), 0x5e55_1011);

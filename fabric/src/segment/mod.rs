@@ -268,10 +268,12 @@ impl Segment {
     }
 
     /// Takes the producer role for frames relayed from another ring (a
-    /// bridge, a replay): the holder's line says `RELAYED` and
-    /// `relay_session = origin` (0: not known yet; see
-    /// [`RelayedProducer::set_origin`]), and every frame it commits carries
-    /// Forge's `RELAYED` flag. This is the only way to set that flag.
+    /// bridge, a replay): the holder's line says `RELAYED`, and every frame
+    /// it commits carries Forge's `RELAYED` flag. This is the only way to
+    /// set that flag. The line's `relay_session` keeps what the last
+    /// relaying holder left there ([`relay_session`](Self::relay_session):
+    /// a restarted bridge reads whose sequence the ring's last frame
+    /// carries) until [`RelayedProducer::set_origin`] says the origin.
     ///
     /// # Examples
     ///
@@ -281,7 +283,8 @@ impl Segment {
     ///
     /// let name = format!("/forge_doc_relayed_{}", std::process::id());
     /// let segment = Segment::create(&name, &CreateOptions::default())?;
-    /// let relay = segment.relayed_producer(&Claim::new(), 0x0123_4567)?;
+    /// let mut relay = segment.relayed_producer(&Claim::new())?;
+    /// relay.set_origin(0x0123_4567);
     /// let snap = Observer::open(&name, std::time::Duration::ZERO)?.snapshot()?;
     /// assert_ne!(snap.producer.flags & HOLDER_RELAYED, 0);
     /// assert_eq!(snap.producer.relay_session, 0x0123_4567);
@@ -289,14 +292,9 @@ impl Segment {
     /// segment.unlink()?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn relayed_producer(
-        &self,
-        claim: &Claim,
-        origin: u64,
-    ) -> Result<RelayedProducer, RoleError> {
-        let mut relay = RelayedProducer::new(self.producer_with(&claim.clone().relayed())?);
-        relay.set_origin(origin);
-        Ok(relay)
+    pub fn relayed_producer(&self, claim: &Claim) -> Result<RelayedProducer, RoleError> {
+        let producer = self.producer_with(&claim.clone().relayed())?;
+        Ok(RelayedProducer::new(producer))
     }
 
     /// Takes the consumer role with a default [`Claim`]: spinning when it

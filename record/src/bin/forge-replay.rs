@@ -162,7 +162,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         control,
         |segment, core| {
             let claim = Claim::new().wait(wait).pinned_core(core).program(PROGRAM);
-            segment.relayed_producer(&claim, 0)
+            segment.relayed_producer(&claim)
         },
     )?;
     producer.set_index_batch(cli.batch);
