@@ -465,7 +465,8 @@ fn plausible_size(size: u64) -> bool {
     size >= header + smallest && (size - header) % 16 == 0
 }
 
-#[cfg(test)]
+// Real shm objects in /dev/shm: nothing Miri can run (shm_open).
+#[cfg(all(test, not(miri)))]
 mod tests {
     use super::*;
     use crate::segment::{CreateOptions, Segment};
