@@ -407,15 +407,17 @@ mod tests {
 
     #[test]
     fn issue22_10_a_replayed_ring_reports_positions_and_the_frames_own_sequences_apart() {
-        let (mut p, mut c) = heap_ring(64);
+        // A relayed producer: its frames keep the sequences they carry.
+        let (mut p, mut c) = forge_fabric::HeapRing::new(64)
+            .wait(forge_fabric::WaitStrategy::Yield)
+            .build_relayed();
         let mut gen = LoadGen::new(SizeSpec::fixed(48), 1, 1).unwrap();
         for seq in 699_170..699_180u64 {
-            let mut slot = p.claim().unwrap();
+            let mut slot = p.write_slot().unwrap();
             let len = gen.write_frame(slot.payload_mut(), seq, monotonic_ns);
-            slot.commit_with_flags(len, forge_fabric::layout::FRAME_RELAYED)
-                .unwrap();
+            slot.commit(len).unwrap();
         }
-        p.publish();
+        p.flush_index();
         let control = Control::new();
         let (report, end) = Ingester::new(&mut c, &control, config(10)).run();
         assert_eq!(end, RunEnd::CountReached);

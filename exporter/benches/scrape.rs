@@ -91,12 +91,10 @@ fn main() {
     }
     // The flat-out pair, on a ring of the default geometry.
     let fast = rig.name("600");
-    let (_seg, _) = forge_fabric::Segment::create(
+    let (_seg, _) = forge_fabric::Segment::replace(
         &fast,
-        &forge_fabric::CreateOptions {
-            force: true,
-            ..Default::default()
-        },
+        &forge_fabric::CreateOptions::default(),
+        forge_fabric::LiveHolders::Retire,
     )
     .unwrap();
     let (exporter, addr) = rig.exporter(&["--max-age", "0s"], None);
