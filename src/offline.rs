@@ -28,13 +28,19 @@ use forge_fabric::segment::IdentitySnapshot;
 use forge_fabric::{Coded, Role, SegmentState, SlotCopy, SlotState, Snapshot};
 use forge_record::events::RingSample;
 use forge_record::identity::SessionIdentity;
-use forge_record::image::{RingImage as Image, SlotVerdict};
+use forge_record::image::RingImage as Image;
 use forge_record::offline::{self as files, Offline};
 use forge_record::read::{RecordedFrame, Recording};
+
+mod image;
+mod shared;
 
 use crate::model::*;
 use crate::procfs;
 use crate::source::{frame_info, holder, sample_of, slot_view};
+
+use self::image::image_observation;
+use self::shared::{selection, side};
 
 /// How long one search of a recording reads before it hands back.
 pub const FIND_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
@@ -125,93 +131,6 @@ impl FileSource {
     /// How long until the next sample is worth taking: soon while playing.
     pub fn playing(&self) -> bool {
         matches!(&self.file, File::Recording(c) if c.playing)
-    }
-}
-
-/// An image: the moment it was taken, every slot whole.
-fn image_observation(img: &Image, req: &SlotRequest, path: String) -> Observation {
-    let s = img.snapshot.clone();
-    let now = img.meta.taken_mono_ns;
-    let holders = [Role::Producer, Role::Consumer].map(|role| {
-        let line = side(&s, role);
-        holder(line, role, &img.holders[role.index()], None, now)
-    });
-    let sample = sample_of(s, holders, &Histogram::default());
-    let gone = sample.header.producer.lock_held == Some(false);
-    let capacity = img.payload_capacity();
-    let views: Vec<SlotView> = img
-        .slots
-        .iter()
-        .map(|c| {
-            let mut view = slot_view(c.clone(), true, gone);
-            if img.verdict(c) == SlotVerdict::Damaged {
-                // Whatever the bytes decode to, the slot word lies.
-                view.frame = None;
-                view.frame_error = Some(format!(
-                    "damaged: the slot word claims {} bytes, and a slot of this ring holds {capacity}",
-                    c.len
-                ));
-            }
-            view
-        })
-        .collect();
-    let slots_of = |range: std::ops::Range<u32>| -> Vec<SlotView> {
-        range
-            .filter_map(|i| views.get(i as usize).cloned())
-            .collect()
-    };
-    let (selected, first) = selection(&sample, req);
-    let end = first.saturating_add(req.count).min(sample.slot_count());
-    Observation {
-        mono_ns: now,
-        unix_ns: img.meta.taken_unix_ns,
-        link: Link::Attached,
-        reason: None,
-        slots: slots_of(first..end),
-        detail: selected.and_then(|i| views.get(i as usize).cloned()),
-        notes: Vec::new(),
-        ring: req.whole_ring.then(|| RingImage {
-            slots: views.clone(),
-            unix_ns: img.meta.taken_unix_ns,
-            mono_ns: now,
-            took_ns: 0,
-            skipped: 0,
-            raw: None,
-        }),
-        me: procfs::self_info(),
-        offline: Some(OfflineView {
-            path,
-            kind: OfflineKind::Image,
-            frame: 0,
-            frames: u64::from(sample.slot_count()),
-            playing: false,
-            speed: 1.0,
-            range_unix_ns: (img.meta.taken_unix_ns, img.meta.taken_unix_ns),
-            session: (0, 1),
-            missed: 0,
-        }),
-        sample: Some(sample),
-    }
-}
-
-/// The selected slot and the first list row, following the newest frame
-/// when asked.
-fn selection(s: &Sample, req: &SlotRequest) -> (Option<u32>, u32) {
-    let n = s.slot_count();
-    if req.follow {
-        let newest = s.newest.map(|p| (p % u64::from(n.max(1))) as u32);
-        let sel = newest.or(req.selected);
-        let first = sel.map_or(req.first, |x| scroll_to(req.first, req.count, x, n));
-        (sel, first)
-    } else {
-        (req.selected, req.first)
-    }
-}
-
-fn side(s: &Snapshot, role: Role) -> &SideSnapshot {
-    match role {
-        Role::Producer => &s.producer,
-        Role::Consumer => &s.consumer,
     }
 }
 
