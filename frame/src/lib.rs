@@ -7,10 +7,19 @@
 //! bridge understand. Programs of your own may use it or not.
 //!
 //! ```text
-//! 0        8          16         20     22      24         28         32
-//! │ seq u64 │ ts_ns u64 │ source u32│kind u16│rsvd u16│ body_len u32│ crc32 u32 │ body …
+//! 0        8          16         20       22         24           28          32
+//! │ seq u64 │ ts_ns u64 │ source u32│kind u16│format u16│ body_len u32│ crc32 u32 │ body …
 //! ```
-//! All integers little-endian. `crc32` is CRC-32 (IEEE) of the body.
+//! All integers little-endian. The u16 at offset 22 tells the two formats
+//! apart (see [`FrameFormat`]):
+//!
+//! - **format 2** (`2` there), what Forge writes: `crc32` is CRC-32 (IEEE)
+//!   of bytes 0..28 (every header field before it) followed by the body, so
+//!   a changed sequence, timestamp, source, kind or length is caught as
+//!   surely as a changed body;
+//! - **format 1** (`0` there, the field was reserved): `crc32` covers the
+//!   body only. Still read and verified as it always was.
+//!
 //! Decoding checks every field against the bytes it has and never panics.
 
 #![deny(unsafe_code, missing_docs, missing_debug_implementations)]
@@ -22,6 +31,8 @@ pub mod verify;
 
 /// Bytes before the body.
 pub const FRAME_HEADER_LEN: usize = 32;
+/// Header bytes a format 2 checksum covers: every field before it.
+pub const CHECKED_HEADER_LEN: usize = 28;
 /// Largest body a frame can carry in one slot.
 pub const MAX_BODY_LEN: usize = PAYLOAD_CAPACITY - FRAME_HEADER_LEN;
 
@@ -85,6 +96,45 @@ impl FrameKind {
     }
 }
 
+/// Which frame format a frame is, from the u16 at offset 22.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameFormat {
+    /// `0` at offset 22: the checksum covers the body only.
+    V1,
+    /// `2` at offset 22: the checksum covers the header fields and the body.
+    V2,
+}
+
+impl FrameFormat {
+    /// The format Forge writes.
+    pub const CURRENT: FrameFormat = FrameFormat::V2;
+
+    /// The u16 at offset 22 that says this format.
+    pub const fn code(self) -> u16 {
+        match self {
+            FrameFormat::V1 => 0,
+            FrameFormat::V2 => 2,
+        }
+    }
+
+    /// The format a u16 at offset 22 says, if it is one.
+    pub const fn from_code(code: u16) -> Option<FrameFormat> {
+        match code {
+            0 => Some(FrameFormat::V1),
+            2 => Some(FrameFormat::V2),
+            _ => None,
+        }
+    }
+
+    /// `1` or `2`, as people number them.
+    pub const fn number(self) -> u8 {
+        match self {
+            FrameFormat::V1 => 1,
+            FrameFormat::V2 => 2,
+        }
+    }
+}
+
 /// The fixed fields of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
@@ -98,8 +148,11 @@ pub struct FrameHeader {
     pub kind: FrameKind,
     /// Bytes of body that follow the header.
     pub body_len: u32,
-    /// CRC-32 of the body.
+    /// The checksum as written: of the body (format 1), or of the header
+    /// fields and the body (format 2).
     pub checksum: u32,
+    /// Which format the frame is.
+    pub format: FrameFormat,
 }
 
 /// A decoded frame borrowing its body.
@@ -128,29 +181,53 @@ pub enum FrameError {
         /// Available.
         available: usize,
     },
-    /// The body's checksum does not match.
-    #[error("checksum mismatch: header says {expected:#010x}, body hashes to {found:#010x}")]
+    /// The checksum does not match what it covers.
+    #[error("checksum mismatch: header says {expected:#010x}, {} hashes to {found:#010x}", if *.format == FrameFormat::V1 { "body" } else { "header and body" })]
     Checksum {
         /// From the header.
         expected: u32,
         /// Computed.
         found: u32,
+        /// The frame's format, which says what the checksum covers.
+        format: FrameFormat,
     },
-    /// The reserved field is not zero.
-    #[error("reserved field is {0:#06x}, expected 0")]
+    /// The format field (offset 22) names no format this build knows.
+    #[error("format field is {0:#06x}, expected 0 (format 1) or 2 (format 2)")]
     Reserved(u16),
     /// The body is too large for a slot.
     #[error("body of {0} bytes exceeds the {MAX_BODY_LEN} bytes a slot can carry")]
     TooLarge(usize),
 }
 
-/// CRC-32 (IEEE) of `body`.
+/// CRC-32 (IEEE) of `body`: a format 1 frame's checksum.
 #[inline]
 pub fn checksum(body: &[u8]) -> u32 {
     crc32fast::hash(body)
 }
 
-/// Writes a frame with `body` into `out`; returns the frame's total length.
+/// CRC-32 (IEEE) of `header` (the first [`CHECKED_HEADER_LEN`] bytes of a
+/// frame) followed by `body`: a format 2 frame's checksum.
+#[inline]
+pub fn checksum_v2(header: &[u8], body: &[u8]) -> u32 {
+    debug_assert_eq!(header.len(), CHECKED_HEADER_LEN);
+    let mut h = crc32fast::Hasher::new();
+    h.update(header);
+    h.update(body);
+    h.finalize()
+}
+
+/// The checksum `frame` (a whole frame: header and body) should carry in
+/// `format`.
+fn checksum_of(frame: &[u8], format: FrameFormat) -> u32 {
+    let body = &frame[FRAME_HEADER_LEN..];
+    match format {
+        FrameFormat::V1 => checksum(body),
+        FrameFormat::V2 => checksum_v2(&frame[..CHECKED_HEADER_LEN], body),
+    }
+}
+
+/// Writes a frame (the current format, 2) with `body` into `out`; returns
+/// the frame's total length.
 pub fn encode(
     out: &mut [u8],
     sequence: u64,
@@ -171,9 +248,33 @@ pub fn encode(
     Ok(total)
 }
 
-/// Writes the header for a body already in place at
+/// Writes the header (the current format, 2) for a body already in place at
 /// `out[FRAME_HEADER_LEN..FRAME_HEADER_LEN + body_len]` (zero-copy encoding).
+#[inline]
 pub fn write_header(
+    out: &mut [u8],
+    sequence: u64,
+    timestamp_ns: u64,
+    source_id: u32,
+    kind: FrameKind,
+    body_len: usize,
+) -> Result<usize, FrameError> {
+    write_header_as(
+        FrameFormat::CURRENT,
+        out,
+        sequence,
+        timestamp_ns,
+        source_id,
+        kind,
+        body_len,
+    )
+}
+
+/// [`write_header`] in a chosen format: format 1 only to make frames as an
+/// older producer would (tests, compatibility).
+#[inline]
+pub fn write_header_as(
+    format: FrameFormat,
     out: &mut [u8],
     sequence: u64,
     timestamp_ns: u64,
@@ -188,15 +289,38 @@ pub fn write_header(
     let Some(frame) = out.get_mut(..total) else {
         return Err(FrameError::Short { len: out.len() });
     };
-    let crc = checksum(&frame[FRAME_HEADER_LEN..]);
     frame[0..8].copy_from_slice(&sequence.to_le_bytes());
     frame[8..16].copy_from_slice(&timestamp_ns.to_le_bytes());
     frame[16..20].copy_from_slice(&source_id.to_le_bytes());
     frame[20..22].copy_from_slice(&kind.code().to_le_bytes());
-    frame[22..24].copy_from_slice(&0u16.to_le_bytes());
+    frame[22..24].copy_from_slice(&format.code().to_le_bytes());
     frame[24..28].copy_from_slice(&(body_len as u32).to_le_bytes());
+    let crc = checksum_of(frame, format);
     frame[28..32].copy_from_slice(&crc.to_le_bytes());
     Ok(total)
+}
+
+/// Rewrites a frame's sequence and (with `Some`) timestamp in place, as a
+/// replay does, keeping its checksum true in format 2 (which covers them).
+/// A frame that did not verify before stays unverifiable: its checksum is
+/// not recomputed, so a replay never turns a corrupt frame into a sound
+/// one. Returns whether the frame verified.
+pub fn restamp(frame: &mut [u8], sequence: u64, timestamp_ns: Option<u64>) -> bool {
+    let sound = decode(frame).is_ok();
+    if frame.len() < FRAME_HEADER_LEN {
+        return false;
+    }
+    frame[0..8].copy_from_slice(&sequence.to_le_bytes());
+    if let Some(ts) = timestamp_ns {
+        frame[8..16].copy_from_slice(&ts.to_le_bytes());
+    }
+    if sound {
+        if let Some(format @ FrameFormat::V2) = FrameFormat::from_code(le_u16(frame, 22)) {
+            let crc = checksum_of(frame, format);
+            frame[28..32].copy_from_slice(&crc.to_le_bytes());
+        }
+    }
+    sound
 }
 
 fn le_u64(b: &[u8], at: usize) -> u64 {
@@ -220,10 +344,10 @@ pub fn decode_header(bytes: &[u8]) -> Result<FrameHeader, FrameError> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Err(FrameError::Short { len: bytes.len() });
     }
-    let reserved = le_u16(bytes, 22);
-    if reserved != 0 {
-        return Err(FrameError::Reserved(reserved));
-    }
+    let code = le_u16(bytes, 22);
+    let Some(format) = FrameFormat::from_code(code) else {
+        return Err(FrameError::Reserved(code));
+    };
     Ok(FrameHeader {
         sequence: le_u64(bytes, 0),
         timestamp_ns: le_u64(bytes, 8),
@@ -231,11 +355,13 @@ pub fn decode_header(bytes: &[u8]) -> Result<FrameHeader, FrameError> {
         kind: FrameKind::from_code(le_u16(bytes, 20)),
         body_len: le_u32(bytes, 24),
         checksum: le_u32(bytes, 28),
+        format,
     })
 }
 
 /// Decodes and verifies a whole frame: the body length must match the bytes
-/// exactly and the checksum must hold.
+/// exactly and the checksum must hold (over the body in format 1, over the
+/// header fields and the body in format 2).
 pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
     let header = decode_header(bytes)?;
     let available = bytes.len() - FRAME_HEADER_LEN;
@@ -245,15 +371,18 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
             available,
         });
     }
-    let body = &bytes[FRAME_HEADER_LEN..];
-    let found = checksum(body);
+    let found = checksum_of(bytes, header.format);
     if found != header.checksum {
         return Err(FrameError::Checksum {
             expected: header.checksum,
             found,
+            format: header.format,
         });
     }
-    Ok(Frame { header, body })
+    Ok(Frame {
+        header,
+        body: &bytes[FRAME_HEADER_LEN..],
+    })
 }
 
 #[cfg(test)]
@@ -282,6 +411,77 @@ mod tests {
             decode(&buf[..n]),
             Err(FrameError::Checksum { .. })
         ));
+    }
+
+    #[test]
+    fn a_changed_header_field_fails_a_format_2_frame_and_not_a_format_1_one() {
+        // (offset, width) of sequence, timestamp, source, kind.
+        for (at, width) in [(0, 8), (8, 8), (16, 4), (20, 2)] {
+            let mut v2 = [0u8; 64];
+            let n = encode(&mut v2, 1, 2, 3, FrameKind::Metric, b"abcdef").unwrap();
+            assert_eq!(decode_header(&v2).unwrap().format, FrameFormat::V2);
+            v2[at + width - 1] ^= 0x07;
+            assert!(
+                matches!(
+                    decode(&v2[..n]),
+                    Err(FrameError::Checksum {
+                        format: FrameFormat::V2,
+                        ..
+                    })
+                ),
+                "field at {at}"
+            );
+            let mut v1 = [0u8; 64];
+            write_header_as(FrameFormat::V1, &mut v1, 1, 2, 3, FrameKind::Metric, 0).unwrap();
+            v1[at + width - 1] ^= 0x07;
+            assert!(
+                decode(&v1[..FRAME_HEADER_LEN]).is_ok(),
+                "format 1 as always"
+            );
+        }
+    }
+
+    #[test]
+    fn format_1_frames_still_verify_their_body() {
+        let mut buf = [0u8; 64];
+        buf[FRAME_HEADER_LEN..FRAME_HEADER_LEN + 3].copy_from_slice(b"abc");
+        let n = write_header_as(FrameFormat::V1, &mut buf, 9, 8, 7, FrameKind::Log, 3).unwrap();
+        assert_eq!(&buf[22..24], &[0, 0]);
+        assert_eq!(le_u32(&buf, 28), checksum(b"abc"));
+        let f = decode(&buf[..n]).unwrap();
+        assert_eq!((f.header.format, f.header.sequence), (FrameFormat::V1, 9));
+        buf[FRAME_HEADER_LEN] ^= 1;
+        assert!(matches!(
+            decode(&buf[..n]),
+            Err(FrameError::Checksum {
+                format: FrameFormat::V1,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_unknown_format_is_refused_by_name() {
+        let mut buf = [0u8; 64];
+        let n = encode(&mut buf, 1, 2, 3, FrameKind::Metric, b"x").unwrap();
+        buf[22] = 1;
+        let e = decode(&buf[..n]).unwrap_err();
+        assert_eq!(e, FrameError::Reserved(1));
+        assert!(e
+            .to_string()
+            .contains("expected 0 (format 1) or 2 (format 2)"));
+    }
+
+    #[test]
+    fn restamping_keeps_a_sound_frame_sound_and_a_corrupt_one_corrupt() {
+        let mut buf = [0u8; 64];
+        let n = encode(&mut buf, 1, 2, 3, FrameKind::Span, b"body").unwrap();
+        assert!(restamp(&mut buf[..n], 77, Some(88)));
+        let f = decode(&buf[..n]).unwrap();
+        assert_eq!((f.header.sequence, f.header.timestamp_ns), (77, 88));
+        buf[FRAME_HEADER_LEN] ^= 1;
+        assert!(!restamp(&mut buf[..n], 78, None));
+        assert!(decode(&buf[..n]).is_err(), "still corrupt");
     }
 
     #[test]

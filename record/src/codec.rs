@@ -6,19 +6,23 @@
 //! `frame/src/lib.rs` is split into its fields, then the body follows:
 //!
 //! ```text
-//! 0     4           12          20            28        32     34        36        40        42   44        48
-//! │00 01 00 00│position u64│sequence u64│timestamp u64│source u32│kind│slot_flags│checksum│rec_flags│rsvd│body len u32│body …
+//! 0     4           12          20            28        32     34        36        40        42     44        48
+//! │00 01 00 00│position u64│sequence u64│timestamp u64│source u32│kind│slot_flags│checksum│rec_flags│format│body len u32│body …
 //! encapsulation (CDR_LE)   ── offsets below are counted from byte 4, as CDR aligns ──
 //! ```
 //!
-//! A slot whose payload is not a telemetry frame (too short, a non-zero
-//! reserved field, a body length that disagrees with the slot's length) is
+//! `format` is the frame's own format field (offset 22 of its header: 0 for
+//! a format 1 frame, 2 for format 2), put back as it was, so a format 2
+//! checksum still covers what it covered in the ring.
+//!
+//! A slot whose payload is not a telemetry frame (too short, a format field
+//! of no known format, a body length that disagrees with the slot's length) is
 //! kept byte for byte as a [`RAW`] record: header fields 0, the whole payload
 //! as the body. Either way [`decode`] gives back exactly the payload the slot
 //! held, so a replay writes the very bytes that were recorded.
 
 use forge_fabric::PAYLOAD_CAPACITY;
-use forge_frame::{decode_header, FRAME_HEADER_LEN, MAX_BODY_LEN};
+use forge_frame::{decode_header, FrameFormat, FRAME_HEADER_LEN, MAX_BODY_LEN};
 
 /// The schema's name in the MCAP file.
 pub const SCHEMA_NAME: &str = "forge/msg/Frame";
@@ -38,9 +42,9 @@ uint64 timestamp_ns   # telemetry header: producer CLOCK_MONOTONIC ns
 uint32 source_id      # telemetry header: source id
 uint16 kind           # telemetry header: 1 metric, 2 log, 3 span, 4 ping
 uint16 slot_flags     # slot-word flags: 1 = RELAYED (keeps another ring's sequence)
-uint32 checksum       # telemetry header: CRC-32 (IEEE) of body, as written
+uint32 checksum       # telemetry header: CRC-32 (IEEE), as written (format 1: of the body; 2: of header bytes 0..28 and the body)
 uint16 record_flags   # 1 = RAW
-uint16 reserved       # 0
+uint16 frame_format   # telemetry header offset 22: 0 = frame format 1, 2 = frame format 2 (0 for RAW)
 uint8[] body          # frame body; RAW: the whole payload
 ";
 
@@ -100,12 +104,12 @@ pub enum CodecError {
         /// Most a slot (or a frame body) holds.
         max: usize,
     },
-    /// Record flags or reserved bits this format does not define.
-    #[error("record_flags {flags:#06x} / reserved {reserved:#06x}: only RAW (1) is defined, reserved must be 0")]
+    /// Record flags or a frame format this format does not define.
+    #[error("record_flags {flags:#06x} / frame_format {reserved:#06x}: only RAW (1) is defined, and frame_format must be 0 (frame format 1) or 2 (frame format 2; never with RAW)")]
     Flags {
         /// `record_flags`.
         flags: u16,
-        /// `reserved`.
+        /// `frame_format`.
         reserved: u16,
     },
     /// A RAW record with header fields set.
@@ -145,13 +149,14 @@ pub fn encode_into(
                 h.source_id,
                 h.kind.code(),
                 h.checksum,
+                h.format.code(),
             ),
             0,
             &payload[FRAME_HEADER_LEN..],
         ),
-        None => ((0, 0, 0, 0, 0), RAW, payload),
+        None => ((0, 0, 0, 0, 0, 0), RAW, payload),
     };
-    let (sequence, timestamp_ns, source_id, kind, checksum) = fields;
+    let (sequence, timestamp_ns, source_id, kind, checksum, format) = fields;
     out.extend_from_slice(&position.to_le_bytes());
     out.extend_from_slice(&sequence.to_le_bytes());
     out.extend_from_slice(&timestamp_ns.to_le_bytes());
@@ -160,7 +165,7 @@ pub fn encode_into(
     out.extend_from_slice(&slot_flags.to_le_bytes());
     out.extend_from_slice(&checksum.to_le_bytes());
     out.extend_from_slice(&record_flags.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&format.to_le_bytes());
     out.extend_from_slice(&(body.len() as u32).to_le_bytes());
     debug_assert_eq!(out.len(), PREFIX_LEN);
     out.extend_from_slice(body);
@@ -214,10 +219,11 @@ pub fn decode_head(bytes: &[u8]) -> Result<RecordHead, CodecError> {
     }
     let b = &bytes[4..];
     let (flags, reserved) = (u16_at(b, 36), u16_at(b, 38));
-    if flags & !RAW != 0 || reserved != 0 {
+    let raw = flags & RAW != 0;
+    let format_known = FrameFormat::from_code(reserved).is_some() && !(raw && reserved != 0);
+    if flags & !RAW != 0 || !format_known {
         return Err(CodecError::Flags { flags, reserved });
     }
-    let raw = flags & RAW != 0;
     let claimed = u32_at(b, 40);
     let available = bytes.len() - PREFIX_LEN;
     if claimed as usize != available {
@@ -266,7 +272,7 @@ pub fn decode(bytes: &[u8]) -> Result<FrameRecord, CodecError> {
         payload.extend_from_slice(&head.timestamp_ns.to_le_bytes());
         payload.extend_from_slice(&u32_at(b, 24).to_le_bytes());
         payload.extend_from_slice(&u16_at(b, 28).to_le_bytes());
-        payload.extend_from_slice(&0u16.to_le_bytes());
+        payload.extend_from_slice(&u16_at(b, 38).to_le_bytes());
         payload.extend_from_slice(&(body.len() as u32).to_le_bytes());
         payload.extend_from_slice(&u32_at(b, 32).to_le_bytes());
         payload.extend_from_slice(body);
@@ -304,6 +310,50 @@ mod tests {
         assert_eq!((rec.position, rec.slot_flags, rec.raw), (1_042, 1, false));
         let f = frame::decode(&rec.payload).unwrap();
         assert_eq!((f.header.sequence, f.body), (42, &b"hello, ring"[..]));
+    }
+
+    #[test]
+    fn both_frame_formats_come_back_as_they_were_and_verify() {
+        let mut v1 = vec![0u8; 64];
+        v1[FRAME_HEADER_LEN..FRAME_HEADER_LEN + 3].copy_from_slice(b"one");
+        let n =
+            frame::write_header_as(FrameFormat::V1, &mut v1, 7, 8, 9, FrameKind::Log, 3).unwrap();
+        v1.truncate(n);
+        for payload in [v1, telemetry(8, b"two")] {
+            let mut msg = Vec::new();
+            encode_into(&mut msg, 5, 0, &payload).unwrap();
+            assert_eq!(u16_at(&msg[4..], 38), u16_at(&payload, 22));
+            let rec = decode(&msg).unwrap();
+            assert!(!rec.raw);
+            assert_eq!(rec.payload, payload);
+            frame::decode(&rec.payload).unwrap();
+        }
+        // An unknown frame format in a record is refused, so is any with RAW.
+        let mut msg = Vec::new();
+        encode_into(&mut msg, 5, 0, &telemetry(1, b"x")).unwrap();
+        msg[4 + 38] = 1;
+        assert!(matches!(
+            decode(&msg),
+            Err(CodecError::Flags { reserved: 1, .. })
+        ));
+        let mut msg = Vec::new();
+        encode_into(&mut msg, 5, 0, b"raw bytes").unwrap();
+        msg[4 + 38] = 2;
+        assert!(matches!(
+            decode(&msg),
+            Err(CodecError::Flags { reserved: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_format_2_frame_whose_header_was_changed_stays_corrupt_once_recorded() {
+        let mut payload = telemetry(1, b"abc");
+        payload[20] = 7; // kind
+        let mut msg = Vec::new();
+        encode_into(&mut msg, 1, 0, &payload).unwrap();
+        let rec = decode(&msg).unwrap();
+        assert_eq!(rec.payload, payload);
+        assert!(frame::decode(&rec.payload).is_err());
     }
 
     #[test]

@@ -7,14 +7,17 @@
 //! position: `forge-core --verify` on the replayed ring verifies the
 //! recording. The payload goes back byte for byte, except the telemetry
 //! timestamp, which is restamped with the replay's clock (so forge-core's
-//! latency means replay-to-consumer transit) unless `keep_timestamps`.
+//! latency means replay-to-consumer transit) unless `keep_timestamps`. A
+//! frame format 2 checksum covers the header, so a restamped frame gets its
+//! checksum made true again — only if it verified as recorded: a replay
+//! never turns a corrupt frame into a sound one.
 //!
 //! Looping: a second lap would repeat sequence numbers, which any
 //! continuity check rightly calls duplicates. So lap `k` adds `k × span` to
 //! every sequence, `span` being last − first + 1 of the replayed range:
 //! the looped stream stays continuous (and a gap recorded in the file
-//! stays a gap of the same size in every lap). The body, and so its
-//! checksum, is untouched. The replayed frames are then no longer the
+//! stays a gap of the same size in every lap). The body is untouched (a
+//! format 1 checksum, of the body only, too). The replayed frames are then no longer the
 //! recorded ones in their sequence field, and the report says so.
 
 use forge_fabric::clock::monotonic_ns;
@@ -388,11 +391,11 @@ impl Replayer<'_> {
                     self.first_sequence.get_or_insert(seq);
                     self.last_sequence = Some(seq);
                     // The header's sequence and timestamp fields (see
-                    // frame/src/lib.rs); the checksum covers the body only.
-                    out[0..8].copy_from_slice(&seq.to_le_bytes());
-                    if !self.config.keep_timestamps {
-                        out[8..16].copy_from_slice(&monotonic_ns().to_le_bytes());
-                    }
+                    // frame/src/lib.rs); a format 2 checksum covers them and
+                    // is made true again, but only for a frame that was
+                    // sound: a corrupt one stays corrupt.
+                    let stamp = (!self.config.keep_timestamps).then(monotonic_ns);
+                    forge_frame::restamp(&mut out[..len], seq, stamp);
                     debug_assert!(len >= FRAME_HEADER_LEN);
                 }
                 // Cannot fail: `len` fit the payload above.
