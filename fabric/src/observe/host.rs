@@ -89,8 +89,16 @@ pub enum RingState {
     /// Retired and not yet unlinked: a re-initialization in progress.
     Retired {
         /// The retired session.
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::vocab::serialize_session")
+        )]
         session: u64,
         /// The session that replaced it.
+        #[cfg_attr(
+            feature = "serde",
+            serde(serialize_with = "crate::vocab::serialize_session")
+        )]
         successor: u64,
     },
     /// Could not be read.
