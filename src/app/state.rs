@@ -428,8 +428,9 @@ impl App {
 
     pub(super) fn note(&mut self, severity: Severity, text: String) {
         // The status line shows a long message's end; the log keeps it
-        // whole. (One column is the line's margin.)
-        if !layout::fits(&text, self.size.0.saturating_sub(1)) {
+        // whole. Long is against the smallest screen, so the log says the
+        // same at every size. (One column is the line's margin.)
+        if !layout::fits(&text, layout::MIN_SIZE.0 - 1) {
             self.alarms.log(self.live.unix_ns, severity, text.clone());
         }
         self.status = Some(Status {
