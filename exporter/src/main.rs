@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use color_eyre::eyre::{eyre, Result, WrapErr};
+use forge_cli::units::duration_in;
 use forge_exporter::judge::Thresholds;
 use forge_exporter::metrics::{Format, RESOLUTIONS};
 use forge_exporter::sampler::Sampler;
@@ -29,17 +30,25 @@ struct Cli {
     /// Only rings whose name starts with this (with its leading '/').
     #[arg(long, value_name = "PREFIX", default_value = "/", value_parser = parse_prefix)]
     prefix: String,
-    /// A heartbeat older than this makes a live holder "stalled".
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
+    /// A heartbeat older than this makes a live holder "stalled" (1ms to 1d;
+    /// durations need a unit).
+    #[arg(long, value_name = "DURATION", default_value = "2s",
+          value_parser = |s: &str| duration_in(s, MS, DAY))]
     stale: Duration,
-    /// A ring full for longer than this raises the ring_full alarm.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    /// A ring full for longer than this raises the ring_full alarm (1ms to
+    /// 1d).
+    #[arg(long, value_name = "DURATION", default_value = "1s",
+          value_parser = |s: &str| duration_in(s, MS, DAY))]
     full: Duration,
-    /// Scrapes within this of the last pass over the rings share it.
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = parse_duration)]
+    /// Scrapes within this of the last pass over the rings share it (0s to
+    /// 1h; 0s: every scrape reads the rings).
+    #[arg(long, value_name = "DURATION", default_value = "500ms",
+          value_parser = |s: &str| duration_in(s, Duration::ZERO, HOUR))]
     max_age: Duration,
-    /// A client that does not take its response within this is dropped.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    /// A client that does not take its response within this is dropped
+    /// (1ms to 1h).
+    #[arg(long, value_name = "DURATION", default_value = "10s",
+          value_parser = |s: &str| duration_in(s, MS, HOUR))]
     write_timeout: Duration,
     /// Latency buckets written per power of two: 16 is every bucket of the
     /// ring (337 series a ring); 8, 4, 2 or 1 merge neighbours into fewer
@@ -65,10 +74,9 @@ enum FormatArg {
     Prometheus,
 }
 
-fn parse_duration(s: &str) -> std::result::Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("expected a duration such as 500ms or 2s, found {s:?} ({e})"))
-}
+const MS: Duration = Duration::from_millis(1);
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
 
 fn parse_resolution(s: &str) -> std::result::Result<u32, String> {
     s.parse::<u32>()
