@@ -7,6 +7,9 @@
 
 use serde::Serialize;
 
+pub mod errors;
+
+pub use errors::{BurstError, ListError, SaveError, SeekError};
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};

@@ -121,10 +121,10 @@ impl FileSource {
 
     /// Moves a recording's cursor (an image has none); says where it went,
     /// or why it did not move.
-    pub fn seek(&mut self, to: Seek) -> Result<String, String> {
+    pub fn seek(&mut self, to: Seek) -> Result<String, SeekError> {
         match &mut self.file {
             File::Recording(c) => c.seek(to),
-            File::Image(_) => Err("an image is one moment: it has no cursor".into()),
+            File::Image(_) => Err(SeekError::Image),
         }
     }
 
@@ -164,13 +164,12 @@ impl Cursor {
         }
     }
 
-    fn seek(&mut self, to: Seek) -> Result<String, String> {
+    fn seek(&mut self, to: Seek) -> Result<String, SeekError> {
         if self.rec.is_empty() {
-            return Err("the recording is empty: it holds no frame to move to".into());
+            return Err(SeekError::Empty);
         }
         let last = self.last();
         let at = |i: u64| i.min(last);
-        let read = |e: forge_record::read::ReadError| format!("cannot read the recording: {e}");
         match to {
             Seek::Find {
                 query,
@@ -186,32 +185,25 @@ impl Cursor {
                 } else {
                     now.saturating_sub(delta)
                 };
-                self.index = match self.rec.find_time(t).map_err(read)? {
+                self.index = match self.rec.find_time(t)? {
                     Some(i) => i,
                     None => last,
                 };
             }
-            Seek::Sequence(seq) => match self.rec.find_sequence(seq).map_err(read)? {
+            Seek::Sequence(seq) => match self.rec.find_sequence(seq)? {
                 Some(i) => self.index = i,
                 None => {
                     let first = self.frame(0).and_then(|f| f.sequence());
                     let end = self.frame(last).and_then(|f| f.sequence());
-                    return Err(match (first, end) {
-                        (Some(a), Some(b)) => format!(
-                            "sequence {seq} is not in the recording: it holds {a}..{b} (less what was not recorded)"
-                        ),
-                        _ => format!("sequence {seq} is not in the recording"),
+                    return Err(SeekError::NoSequence {
+                        seq,
+                        held: first.zip(end),
                     });
                 }
             },
-            Seek::Time(t) => match self.rec.find_time(t).map_err(read)? {
+            Seek::Time(t) => match self.rec.find_time(t)? {
                 Some(i) => self.index = i,
-                None => {
-                    return Err(format!(
-                        "the recording ends before {} UTC",
-                        forge_cli::human::time_of_day(t)
-                    ))
-                }
+                None => return Err(SeekError::EndsBefore { unix_ns: t }),
             },
             Seek::Start => self.index = 0,
             Seek::End => self.index = last,
@@ -245,7 +237,7 @@ impl Cursor {
     /// rebuilt at the cursor. A search that reads for [`FIND_BUDGET`]
     /// without a match leaves the cursor on the last frame it read and says
     /// so, so that `n` / `N` go on from there.
-    fn find(&mut self, query: &str, forward: bool, skip: bool) -> Result<String, String> {
+    fn find(&mut self, query: &str, forward: bool, skip: bool) -> Result<String, SeekError> {
         let q = query.to_lowercase();
         let last = self.last();
         let from = self.index;
@@ -261,10 +253,10 @@ impl Cursor {
         let mut read = 0u64;
         let mut searched = from;
         while let Some(i) = next {
-            let f = self
-                .rec
-                .frame(i)
-                .map_err(|e| format!("cannot read the recording at frame {}: {e}", i + 1))?;
+            let f = self.rec.frame(i).map_err(|error| SeekError::ReadFrame {
+                frame: i + 1,
+                error,
+            })?;
             searched = i;
             read += 1;
             if !f.raw && frame_info(&f.payload, true).is_ok_and(|info| info.matches(&q)) {
@@ -294,22 +286,19 @@ impl Cursor {
             }
             next = step(i);
         }
-        let whither = if forward {
-            "from here on"
-        } else {
-            "before here"
-        };
         if read == 0 {
-            return Err(format!(
-                "no frame {whither} matches {query:?}: the cursor is on the {} frame",
-                if forward { "last" } else { "first" }
-            ));
+            return Err(SeekError::NoMatch {
+                query: query.to_owned(),
+                forward,
+                searched: None,
+            });
         }
         let (a, b) = (from.min(searched) + 1, from.max(searched) + 1);
-        Err(format!(
-            "no frame {whither} matches {query:?} (searched frames {a}..{b} of {})",
-            last + 1
-        ))
+        Err(SeekError::NoMatch {
+            query: query.to_owned(),
+            forward,
+            searched: Some((a, b, last + 1)),
+        })
     }
 
     /// The ring as the recording has it at frame `index`: each slot's last

@@ -290,7 +290,8 @@ fn print_out(text: &str) -> Result<(), Failure> {
 
 fn list(cli: &Cli, stop: &AtomicBool) -> Result<(), Failure> {
     let interval = cli.after.unwrap_or(Duration::from_millis(250));
-    let segments = source::list_segments(interval).map_err(|e| Failure::new("io", e))?;
+    let segments =
+        source::list_segments(interval).map_err(|e| Failure::new("io", e.to_string()))?;
     if stop.load(Ordering::Relaxed) {
         return Err(interrupted());
     }

@@ -159,23 +159,14 @@ pub fn validate_name(name: &str) -> Result<(), SegmentError> {
 /// Sends SIGUSR1 (a load burst) to the producer of `name`, only if it is
 /// still the process `pid` and fabric can prove it holds the role (see
 /// [`Observer::signal_holder`]). Returns the status line to show.
-pub fn burst_producer(name: &str, pid: u32) -> Result<String, String> {
-    let observer = Observer::open(name, Duration::ZERO).map_err(|e| format!("no burst: {e}"))?;
+pub fn burst_producer(name: &str, pid: u32) -> Result<u32, BurstError> {
+    let observer = Observer::open(name, Duration::ZERO)?;
     match observer.verify_holder(Role::Producer) {
         HolderCheck::Verified { pid: now } if now == pid => {}
-        HolderCheck::Verified { pid: now } => {
-            return Err(format!(
-                "no burst: the producer is now pid {now}, not {pid}; press b again"
-            ))
-        }
-        other => return Err(format!("no burst: {other}")),
+        HolderCheck::Verified { pid: now } => return Err(BurstError::Moved { asked: pid, now }),
+        other => return Err(BurstError::Unproven(other)),
     }
-    observer
-        .signal_holder(Role::Producer, nix::sys::signal::Signal::SIGUSR1 as i32)
-        .map(|pid| {
-            format!("load burst: sent SIGUSR1 to producer pid {pid} (the segment is not written)")
-        })
-        .map_err(|e| format!("no burst: {e}"))
+    Ok(observer.signal_holder(Role::Producer, nix::sys::signal::Signal::SIGUSR1 as i32)?)
 }
 
 /// Removes a segment name (for `--demo` cleanup).

@@ -12,7 +12,7 @@ use forge_record::writer::{RecordingWriter, WriterOptions};
 use forge_top::app::{App, Config};
 use forge_top::event::Event;
 use forge_top::export::buffer_text;
-use forge_top::model::{Seek, SelfInfo};
+use forge_top::model::{Seek, SeekError, SelfInfo};
 use forge_top::offline::FileSource;
 use forge_top::source::LiveSource;
 use ratatui::backend::TestBackend;
@@ -162,7 +162,18 @@ fn a_recording_is_read_through_its_cursor_and_shows_what_it_holds() {
     let text = render(&app);
     let err = source.seek(Seek::Sequence(55)).unwrap_err();
     assert!(
-        err.contains("sequence 55 is not in the recording: it holds 0..199"),
+        matches!(
+            err,
+            SeekError::NoSequence {
+                seq: 55,
+                held: Some((0, 199))
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("sequence 55 is not in the recording: it holds 0..199"),
         "{err}"
     );
     // At 63 the ring of 16 holds 48..63; 50..59 were not recorded.
@@ -254,7 +265,21 @@ fn a_search_in_a_recording_moves_the_cursor_through_the_whole_file() {
         skip: true,
     };
     let err = source.seek(find).unwrap_err();
-    assert!(err.contains("the cursor is on the last frame"), "{err}");
+    assert!(
+        matches!(
+            err,
+            SeekError::NoMatch {
+                searched: None,
+                forward: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("the cursor is on the last frame"),
+        "{err}"
+    );
 }
 
 #[test]

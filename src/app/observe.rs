@@ -7,29 +7,40 @@ use crate::alarms::Severity;
 use crate::model::*;
 
 impl App {
-    /// The answer to an effect, on the status line and in the log.
-    pub fn effect_done(&mut self, effect: &Effect, result: Result<String, String>) {
-        match (effect, result) {
-            (Effect::Burst(pid), Ok(m)) => {
+    /// The burst was sent to the pid returned, or refused: said on the
+    /// status line; a sent one is watched in the log.
+    pub fn burst_done(&mut self, result: Result<u32, BurstError>) {
+        match result {
+            Ok(pid) => {
                 self.alarms.burst_sent(
-                    *pid,
+                    pid,
                     self.live.sample.as_ref(),
                     self.last_mono_ns,
                     self.live.unix_ns,
                 );
-                self.note(Severity::Info, m);
+                self.note(
+                    Severity::Info,
+                    format!("load burst: sent SIGUSR1 to producer pid {pid} (the segment is not written)"),
+                );
             }
-            (_, Ok(m)) => self.note(Severity::Info, m),
-            (Effect::Screenshot, Err(m)) => self.note(Severity::Critical, m),
-            (_, Err(m)) => self.note(Severity::Warning, m),
+            Err(e) => self.note(Severity::Warning, e.to_string()),
+        }
+    }
+
+    /// A screenshot was saved (the status says where) or not: a lost
+    /// screenshot is said as an alarm would be.
+    pub fn screenshot_done(&mut self, result: Result<String, SaveError>) {
+        match result {
+            Ok(saved) => self.note(Severity::Info, saved),
+            Err(e) => self.note(Severity::Critical, e.to_string()),
         }
     }
 
     /// Where a seek took the cursor, or why it did not move.
-    pub fn sought(&mut self, result: Result<String, String>) {
+    pub fn sought(&mut self, result: Result<String, SeekError>) {
         match result {
             Ok(m) => self.note(Severity::Info, m),
-            Err(m) => self.note(Severity::Warning, m),
+            Err(e) => self.note(Severity::Warning, e.to_string()),
         }
     }
 

@@ -56,7 +56,7 @@ impl App {
     }
 
     /// The picker's list arrived.
-    pub fn listed(&mut self, result: Result<Vec<SegmentSummary>, String>) {
+    pub fn listed(&mut self, result: Result<Vec<SegmentSummary>, ListError>) {
         let picker = self.picker.get_or_insert_with(Picker::default);
         match result {
             Ok(entries) => {
@@ -67,7 +67,7 @@ impl App {
                 picker.entries = entries;
                 picker.error = None;
             }
-            Err(e) => picker.error = Some(e),
+            Err(e) => picker.error = Some(e.to_string()),
         }
     }
 }

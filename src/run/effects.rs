@@ -9,17 +9,18 @@ use ratatui::buffer::Buffer;
 
 use crate::app::{App, Effect};
 use crate::export;
-use crate::model::SegmentSummary;
+use crate::model::{BurstError, ListError, SaveError, SegmentSummary};
 use crate::source;
 
 /// Carries out effects.
 pub trait Effects {
-    /// Sends the burst signal; returns a status line.
-    fn burst(&mut self, pid: u32) -> Result<String, String>;
+    /// Sends the burst signal to `pid`, once proven to hold the role;
+    /// returns the pid signalled.
+    fn burst(&mut self, pid: u32) -> Result<u32, BurstError>;
     /// Saves a bundle of `buffer`; returns a status line.
-    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String>;
+    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, SaveError>;
     /// Lists the Forge segments there are.
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String>;
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, ListError>;
     /// The app now watches `segment` (signals go to its producer).
     fn switched(&mut self, _segment: &str) {}
 }
@@ -36,18 +37,18 @@ pub struct RecordedEffects {
 }
 
 impl Effects for RecordedEffects {
-    fn burst(&mut self, pid: u32) -> Result<String, String> {
+    fn burst(&mut self, pid: u32) -> Result<u32, BurstError> {
         self.asked.push(Effect::Burst(pid));
-        Ok(format!("sent SIGUSR1 to producer pid {pid}"))
+        Ok(pid)
     }
 
-    fn screenshot(&mut self, _app: &App, buffer: &Buffer) -> Result<String, String> {
+    fn screenshot(&mut self, _app: &App, buffer: &Buffer) -> Result<String, SaveError> {
         self.asked.push(Effect::Screenshot);
         self.screenshots.push(crate::export::buffer_text(buffer));
         Ok("saved screenshot".into())
     }
 
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, ListError> {
         self.asked.push(Effect::ListSegments);
         Ok(self.segments.clone())
     }
@@ -62,13 +63,16 @@ pub struct SystemEffects {
 }
 
 impl Effects for SystemEffects {
-    fn burst(&mut self, pid: u32) -> Result<String, String> {
+    fn burst(&mut self, pid: u32) -> Result<u32, BurstError> {
         source::burst_producer(&self.segment, pid)
     }
 
-    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, String> {
-        let dir = export::screenshot_dir(&self.dir)
-            .map_err(|e| format!("could not save a screenshot: {e}"))?;
+    fn screenshot(&mut self, app: &App, buffer: &Buffer) -> Result<String, SaveError> {
+        let bundle = |reason: String| SaveError::Bundle {
+            dir: self.dir.clone(),
+            reason,
+        };
+        let dir = export::screenshot_dir(&self.dir).map_err(bundle)?;
         // The raw ring beside it: the frozen copy, or one taken now.
         let image = match app.frozen_raw() {
             Some(img) => Ok(Some(img.clone())),
@@ -85,23 +89,15 @@ impl Effects for SystemEffects {
             Ok(img) => (img, None),
             Err(e) => (None, Some(e)),
         };
-        let stem = export::save_bundle(&dir, app, buffer, img.as_ref()).map_err(|e| {
-            format!(
-                "could not save a screenshot into {}: {e}",
-                self.dir.display()
-            )
-        })?;
+        let stem = export::save_bundle(&dir, app, buffer, img.as_ref()).map_err(bundle)?;
         match (missing, img.is_some()) {
-            (Some(e), _) => Err(format!(
-                "saved {}.{{svg,txt,json}}, but not the image: {e}",
-                stem.display()
-            )),
+            (Some(reason), _) => Err(SaveError::Image { stem, reason }),
             (None, true) => Ok(format!("saved {}.{{svg,txt,json,forge}}", stem.display())),
             (None, false) => Ok(format!("saved {}.{{svg,txt,json}}", stem.display())),
         }
     }
 
-    fn list(&mut self) -> Result<Vec<SegmentSummary>, String> {
+    fn list(&mut self) -> Result<Vec<SegmentSummary>, ListError> {
         source::list_segments(Duration::from_millis(100))
     }
 

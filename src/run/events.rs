@@ -11,7 +11,7 @@ use crossterm::event::{self as ct, KeyEventKind, MouseEventKind};
 use super::stop::STOP_POLL;
 use crate::app::App;
 use crate::event::Event;
-use crate::model::{Observation, Seek, SlotRequest};
+use crate::model::{Observation, Seek, SeekError, SlotRequest};
 use crate::offline::FileSource;
 use crate::source::LiveSource;
 
@@ -23,8 +23,8 @@ pub trait EventSource {
     /// Watch `segment` from now on.
     fn switch(&mut self, _segment: &str) {}
     /// Moves an offline recording's cursor; says where it went, or why not.
-    fn seek(&mut self, _to: Seek) -> Result<String, String> {
-        Err("nothing to move: no recording is open".into())
+    fn seek(&mut self, _to: Seek) -> Result<String, SeekError> {
+        Err(SeekError::Live)
     }
 }
 
@@ -99,11 +99,11 @@ impl LiveEvents {
 }
 
 impl EventSource for LiveEvents {
-    fn seek(&mut self, to: Seek) -> Result<String, String> {
+    fn seek(&mut self, to: Seek) -> Result<String, SeekError> {
         self.next_sample = Instant::now();
         match &mut self.source {
             Feed::File(f) => f.seek(to),
-            Feed::Live(_) => Err("only a recording has a cursor".into()),
+            Feed::Live(_) => Err(SeekError::Live),
         }
     }
 

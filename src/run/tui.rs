@@ -25,7 +25,7 @@ pub fn run<B: Backend>(
                 app.effects.retain(|e| *e != Effect::Screenshot);
                 let buffer = completed.buffer.clone();
                 let result = effects.screenshot(app, &buffer);
-                app.effect_done(&Effect::Screenshot, result);
+                app.screenshot_done(result);
                 continue;
             }
         }
@@ -48,7 +48,7 @@ pub fn run<B: Backend>(
             match effect {
                 Effect::Burst(pid) => {
                     let result = effects.burst(pid);
-                    app.effect_done(&Effect::Burst(pid), result);
+                    app.burst_done(result);
                 }
                 Effect::ListSegments => {
                     let result = effects.list();

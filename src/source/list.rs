@@ -15,8 +15,8 @@ use super::validate_name;
 /// its size is one a ring can have; Forge segments that cannot be used
 /// (another layout version, damage) are listed with why. Objects that are
 /// not Forge segments are left out.
-pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, String> {
-    let dir = std::fs::read_dir("/dev/shm").map_err(|e| format!("cannot read /dev/shm: {e}"))?;
+pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, ListError> {
+    let dir = std::fs::read_dir("/dev/shm")?;
     let mut names: Vec<String> = dir
         .flatten()
         .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
