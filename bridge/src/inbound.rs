@@ -73,6 +73,9 @@ const SESSION_TIMEOUT: Duration = Duration::from_secs(2);
 const ASK_AGAIN_NS: u64 = 200_000_000;
 /// Rejected samples reported one by one.
 const REJECTS_PRINTED: u64 = 10;
+/// Commits per `head` store: the frames themselves are visible at each
+/// commit; `head` (for inspectors) is stored at the end of every sample.
+const PUBLISH_BATCH: u64 = 64;
 /// How long a ring being replaced is left to its reader to drain.
 const DRAIN_BEFORE_REPLACE: Duration = Duration::from_secs(2);
 
@@ -97,9 +100,10 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Producer, control.clone());
     let wait = WaitStrategy::from(args.ring.wait);
     // The origin's session is set with its first frame (`Writer::write`).
-    let producer = segment
+    let mut producer = segment
         .relayed_producer(&claim(args.ring.core, wait))
         .map_err(|e| daemon::role_error(Role::Producer, &name, e))?;
+    producer.set_index_batch(PUBLISH_BATCH);
     let resume = resume_point(&segment, producer.position());
     let session = daemon::open_zenoh(config)?;
     // Checks the core (and pins the housekeeping thread); the threads that
@@ -132,6 +136,8 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
             origins: Origins::new(resume),
             seq: Sequencer::new(None, args.max_pending),
             pending_limit: args.max_pending,
+            held: std::collections::VecDeque::new(),
+            held_bytes: 0,
             query: None,
             hello: None,
             writer,
@@ -386,8 +392,12 @@ fn main_loop(
 ) -> RingEnd {
     let mut next_hello_ns = 0u64;
     let mut next_query_ns = 0u64;
+    let mut first = true;
     loop {
-        std::thread::park_timeout(TICK);
+        // The first pass asks the sender at once which session it publishes.
+        if !std::mem::take(&mut first) {
+            std::thread::park_timeout(TICK);
+        }
         if control.stop_requested() {
             return RingEnd::Stopped;
         }
@@ -412,7 +422,14 @@ fn main_loop(
         if shared.hello_done.swap(false, Ordering::Relaxed) {
             inbound.hello = None;
             inbound.origins.unanswered();
-            next_hello_ns = now + ASK_AGAIN_NS;
+            // Soon while nothing is followed yet (the sender may be
+            // starting too), then less often.
+            next_hello_ns = now
+                + if inbound.origins.followed().is_none() {
+                    ASK_AGAIN_NS / 10
+                } else {
+                    ASK_AGAIN_NS
+                };
         }
         // SYNC: as above.
         if shared.query_done.swap(false, Ordering::Relaxed) {
@@ -507,6 +524,12 @@ struct Inbound {
     origins: Origins,
     seq: Sequencer<Vec<u8>>,
     pending_limit: usize,
+    /// Packs of sessions not confirmed yet, as received (authenticated),
+    /// held until the sender's answer: then written if of the session it
+    /// names, else dropped as stale. At most `pending_limit` bytes; past it
+    /// they are dropped (and asked from the history once confirmed).
+    held: std::collections::VecDeque<(u64, Vec<u8>)>,
+    held_bytes: usize,
     /// Nonce of the history query under way.
     query: Option<[u8; NONCE_LEN]>,
     /// Nonce of the session query under way.
@@ -526,7 +549,8 @@ struct Inbound {
 
 impl Inbound {
     fn wants_a_query(&self) -> bool {
-        self.seq.recovering() && self.query.is_none()
+        (self.seq.recovering() && self.query.is_none())
+            || (self.origins.wants_ask() && self.hello.is_none())
     }
 
     /// A sample on KEY: a pack of live frames.
@@ -540,13 +564,24 @@ impl Inbound {
         let h = m.header;
         Counters::add(&self.counters.packs, 1);
         match self.origins.sample(h.session, h.first) {
-            Verdict::Follow => {}
-            Verdict::Stale => return Counters::add(&self.counters.stale, h.count()),
-            Verdict::Unconfirmed => return Counters::add(&self.counters.unconfirmed, h.count()),
+            Verdict::Follow => self.live(&m),
+            Verdict::Stale => Counters::add(&self.counters.stale, h.count()),
+            Verdict::Unconfirmed => {
+                Counters::add(&self.counters.unconfirmed, h.count());
+                if self.held_bytes + payload.len() <= self.pending_limit {
+                    self.held_bytes += payload.len();
+                    self.held.push_back((h.session, payload.into_owned()));
+                }
+            }
         }
+    }
+
+    /// An authenticated pack of the session followed.
+    fn live(&mut self, m: &Message<'_>) {
+        let h = m.header;
         if self.seq.in_order(h.first) {
             // The stream continues: straight from the received bytes.
-            for (seq, frame) in wire::frames(&m) {
+            for (seq, frame) in wire::frames(m) {
                 if let Err(end) = self.writer.write(frame, h.session) {
                     self.end = Some(end);
                     return;
@@ -556,10 +591,11 @@ impl Inbound {
                 self.next = seq.wrapping_add(1);
             }
             self.seq.wrote(h.end);
+            self.writer.publish();
             return;
         }
         let mut fx = std::mem::take(&mut self.fx);
-        for (seq, frame) in wire::frames(&m) {
+        for (seq, frame) in wire::frames(m) {
             self.seq.live(seq, frame.to_vec(), &mut fx);
         }
         self.apply(&mut fx);
@@ -644,6 +680,22 @@ impl Inbound {
         self.seq = Sequencer::new(resume.or(start), self.pending_limit);
         // A query under way was for the old session's sequence.
         self.query = None;
+        // The packs held meanwhile: the named session's are written now,
+        // in the order they came; the others are stale.
+        self.held_bytes = 0;
+        for (session, bytes) in std::mem::take(&mut self.held) {
+            let Ok(m) = wire::open(&self.auth, &self.stream, &bytes) else {
+                continue;
+            };
+            if session == h.session {
+                self.live(&m);
+                if self.end.is_some() {
+                    return;
+                }
+            } else {
+                Counters::add(&self.counters.stale, m.header.count());
+            }
+        }
     }
 
     /// A status on KEY/@status: the sender's, for the tail check. It can
@@ -705,6 +757,7 @@ impl Inbound {
             self.bytes += frame.len() as u64;
             self.next = seq.wrapping_add(1);
         }
+        self.writer.publish();
         fx.clear();
         let overflowed = self.seq.take_overflowed();
         if overflowed > 0 && !self.overflow_reported {
@@ -839,6 +892,14 @@ impl Writer {
         }
     }
 
+    /// Stores `head` for inspectors (the end of a sample).
+    #[inline]
+    fn publish(&mut self) {
+        if let Some(p) = self.producer.as_mut() {
+            p.flush_index();
+        }
+    }
+
     /// Stop, the session, the reader's index, the watch thread's verdict,
     /// the heartbeat, and `head` for inspectors.
     fn housekeeping(&mut self) -> Result<(), RingEnd> {
@@ -891,9 +952,10 @@ impl Writer {
             Role::Producer,
             self.control.clone(),
         );
-        let producer = segment
+        let mut producer = segment
             .relayed_producer(&claim(self.core, self.wait))
             .map_err(|e| RingEnd::Failed(format!("cannot write into the new {name}: {e}")))?;
+        producer.set_index_batch(PUBLISH_BATCH);
         eprintln!(
             "{PROGRAM} in: replaced {name}: new session {}; its readers end with exit 3 and restart on the new one",
             forge_cli::human::session(segment.session_id())

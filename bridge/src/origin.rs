@@ -133,6 +133,11 @@ impl Origins {
         Verdict::Unconfirmed
     }
 
+    /// Is a session query wanted (without taking it)?
+    pub fn wants_ask(&self) -> bool {
+        self.asked
+    }
+
     /// Should a session query go out? (Once; [`Self::unanswered`] re-arms.)
     pub fn take_ask(&mut self) -> bool {
         std::mem::take(&mut self.asked)

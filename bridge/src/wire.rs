@@ -240,7 +240,14 @@ pub fn open<'a>(auth: &AuthKey, key: &str, bytes: &'a [u8]) -> Result<Message<'a
         if count == 0 {
             return Err(Rejected::Body("a pack without frames"));
         }
-        if records(body).count() as u64 != count || records(body).any(|r| r.is_err()) {
+        let mut n = 0u64;
+        for r in records(body) {
+            if r.is_err() {
+                return Err(Rejected::Body("a record runs past the body"));
+            }
+            n += 1;
+        }
+        if n != count {
             return Err(Rejected::Body("the records do not match the range"));
         }
     } else if !body.is_empty() {
