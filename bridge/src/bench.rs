@@ -8,15 +8,22 @@
 //!
 //! Same payloads (a Forge frame of the given size, made by the same load
 //! generator), same transport (TCP on loopback), same Zenoh settings
-//! (reliable, congestion control Block, batching on). Each figure is the
-//! median of `--repeats` runs, the two paths measured back to back in each
-//! repeat, so that the ratios compare like with like on a noisy machine:
+//! (reliable, congestion control Block, batching on); raw Zenoh puts one
+//! message per frame, the bridge packs and authenticates (`--auth-key`, a
+//! key made for the run). Each figure is the median of `--repeats` runs,
+//! the two paths measured back to back in each repeat, so that the ratios
+//! compare like with like on a noisy machine:
 //!
 //! - throughput: frames as fast as they go, frames/s from the first frame
 //!   received to the last (forge-core's own definition);
 //! - one-way latency: frames paced at `--rate`, from the timestamp written
 //!   when the frame was made (CLOCK_MONOTONIC, one host) to its reading at
-//!   the far end, in the same log-linear histogram forge-core uses.
+//!   the far end, in the same log-linear histogram forge-core uses;
+//! - CPU per frame: user + system time of every process of a path
+//!   (`getrusage(RUSAGE_CHILDREN)` around the run: all of them are this
+//!   program's children, reaped before the next run), over a throughput run,
+//!   less the same path's cost for a run of [`CALIBRATION_FRAMES`] frames
+//!   (start-up, connection, shutdown), per frame.
 //!
 //! Prints Markdown, or JSON with `--json`; nothing here is asserted by a
 //! test.
@@ -41,6 +48,11 @@ use zenoh::{Config, Wait};
 /// `forge-bridge bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// How the bridge path's four processes wait on their rings (the
+    /// latency runs; throughput runs always park, so that their CPU time
+    /// is work, not waiting).
+    #[arg(long, value_enum, default_value_t = forge_cli::WaitArg::Park)]
+    pub wait: forge_cli::WaitArg,
     /// Frame sizes in bytes, header included.
     #[arg(long, value_delimiter = ',', default_value = "64,1024,4096")]
     pub payloads: Vec<usize>,
@@ -97,6 +109,30 @@ pub struct Run {
     pub p50_ns: u64,
     /// One-way latency p99, ns.
     pub p99_ns: u64,
+    /// User + system time of every process of the run, ns.
+    pub cpu_ns: u64,
+}
+
+/// Frames of the runs that measure a path's fixed CPU cost.
+pub const CALIBRATION_FRAMES: u64 = 200;
+
+/// User + system time of this process's reaped children so far, ns.
+fn children_cpu_ns() -> u64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    getrusage(UsageWho::RUSAGE_CHILDREN).map_or(0, |u| {
+        let ns = |t: nix::sys::time::TimeVal| {
+            (t.tv_sec() as u64).saturating_mul(1_000_000_000) + t.tv_usec() as u64 * 1_000
+        };
+        ns(u.user_time()) + ns(u.system_time())
+    })
+}
+
+/// Runs `f` and adds the CPU time of the children it reaped to its run.
+fn with_cpu(f: impl FnOnce() -> Result<Run>) -> Result<Run> {
+    let before = children_cpu_ns();
+    let mut run = f()?;
+    run.cpu_ns = children_cpu_ns().saturating_sub(before);
+    Ok(run)
 }
 
 /// Medians for one payload size.
@@ -120,6 +156,13 @@ pub struct Row {
     pub bridge_p99_ns: u64,
     /// How much the bridge adds to raw Zenoh's p50, percent (target ≤ 10).
     pub added_p50_percent: f64,
+    /// Raw Zenoh: CPU time per frame over a throughput run (both
+    /// processes, fixed cost taken off), ns, median.
+    pub zenoh_cpu_ns_per_frame: f64,
+    /// The bridge: the same over its four processes.
+    pub bridge_cpu_ns_per_frame: f64,
+    /// The fixed costs taken off: a run of [`CALIBRATION_FRAMES`], ns.
+    pub fixed_cpu_ns: (u64, u64),
     /// Every repeat, for the spread.
     pub repeats: Vec<(Run, Run, Run, Run)>,
 }
@@ -143,6 +186,7 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
         ));
     }
     let bins = Bins::find()?;
+    let key = BenchKey::new()?;
     let started = Instant::now();
     let machine = machine();
     let mut rows = Vec::new();
@@ -162,13 +206,50 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
                 port = port.wrapping_add(1).max(1024);
                 port
             };
-            let zt = raw_zenoh(&bins, next_port(), payload, args.frames, 0)?;
-            let bt = bridge(&bins, next_port(), payload, args.frames, 0)?;
+            let zt = with_cpu(|| raw_zenoh(&bins, next_port(), payload, args.frames, 0))?;
+            let bt = with_cpu(|| {
+                bridge(
+                    &bins,
+                    next_port(),
+                    payload,
+                    args.frames,
+                    0,
+                    &key.file,
+                    "park",
+                )
+            })?;
             let zl = raw_zenoh(&bins, next_port(), payload, args.latency_frames, args.rate)?;
-            let bl = bridge(&bins, next_port(), payload, args.latency_frames, args.rate)?;
+            let bl = bridge(
+                &bins,
+                next_port(),
+                payload,
+                args.latency_frames,
+                args.rate,
+                &key.file,
+                wait_name(args.wait),
+            )?;
             repeats.push((zt, bt, zl, bl));
         }
-        rows.push(Row::from_repeats(payload, repeats));
+        port = port.wrapping_add(1).max(1024);
+        let zf = with_cpu(|| raw_zenoh(&bins, port, payload, CALIBRATION_FRAMES, 0))?;
+        port = port.wrapping_add(1).max(1024);
+        let bf = with_cpu(|| {
+            bridge(
+                &bins,
+                port,
+                payload,
+                CALIBRATION_FRAMES,
+                0,
+                &key.file,
+                "park",
+            )
+        })?;
+        rows.push(Row::from_repeats(
+            payload,
+            repeats,
+            (zf.cpu_ns, bf.cpu_ns),
+            args.frames,
+        ));
     }
     let report = Report {
         machine,
@@ -198,7 +279,16 @@ fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
 }
 
 impl Row {
-    fn from_repeats(payload: usize, repeats: Vec<(Run, Run, Run, Run)>) -> Row {
+    fn from_repeats(
+        payload: usize,
+        repeats: Vec<(Run, Run, Run, Run)>,
+        fixed: (u64, u64),
+        frames: u64,
+    ) -> Row {
+        let per_frame = |cpu: u64, fixed: u64| {
+            cpu.saturating_sub(fixed) as f64
+                / frames.saturating_sub(CALIBRATION_FRAMES).max(1) as f64
+        };
         let m = |f: fn(&(Run, Run, Run, Run)) -> f64| median(repeats.iter().map(f).collect());
         let mu = |f: fn(&(Run, Run, Run, Run)) -> u64| median(repeats.iter().map(f).collect());
         let zenoh_frames_per_s = m(|r| r.0.frames_per_s);
@@ -219,6 +309,19 @@ impl Row {
             added_p50_percent: m(|r| {
                 (r.3.p50_ns as f64 / (r.2.p50_ns.max(1)) as f64 - 1.0) * 100.0
             }),
+            zenoh_cpu_ns_per_frame: median(
+                repeats
+                    .iter()
+                    .map(|r| per_frame(r.0.cpu_ns, fixed.0))
+                    .collect(),
+            ),
+            bridge_cpu_ns_per_frame: median(
+                repeats
+                    .iter()
+                    .map(|r| per_frame(r.1.cpu_ns, fixed.1))
+                    .collect(),
+            ),
+            fixed_cpu_ns: fixed,
             repeats,
         }
     }
@@ -251,13 +354,13 @@ impl Report {
             "## Forge -> Zenoh -> Forge vs Zenoh pub/sub (TCP on loopback)\n\n\
              Machine: {}. Median of {} repeats; throughput runs of {} frames, latency runs of {} \
              frames at {} frames/s. Ratios are the median of each repeat's ratio.\n\n\
-             | payload | Zenoh frames/s | bridge frames/s | bridge / Zenoh (target ≥ 0.9) | Zenoh p50 / p99 µs | bridge p50 / p99 µs | added p50 (target ≤ 10 %) |\n\
-             |---|---|---|---|---|---|---|\n",
+             | payload | Zenoh frames/s | bridge frames/s | bridge / Zenoh (target ≥ 1.0 to 1 KiB, ≥ 0.9 at 4 KiB) | Zenoh p50 / p99 µs | bridge p50 / p99 µs | added p50 (target ≤ 10 %) | CPU µs per frame, Zenoh / bridge |\n\
+             |---|---|---|---|---|---|---|---|\n",
             self.machine, self.repeats, self.frames, self.latency_frames, self.rate
         );
         for r in &self.rows {
             s += &format!(
-                "| {} B | {} | {} | {:.2}× | {} / {} | {} / {} | {:+.0} % |\n",
+                "| {} B | {} | {} | {:.2}× | {} / {} | {} / {} | {:+.0} % | {:.2} / {:.2} |\n",
                 r.payload,
                 k(r.zenoh_frames_per_s),
                 k(r.bridge_frames_per_s),
@@ -267,12 +370,31 @@ impl Report {
                 us(r.bridge_p50_ns),
                 us(r.bridge_p99_ns),
                 r.added_p50_percent,
+                r.zenoh_cpu_ns_per_frame / 1000.0,
+                r.bridge_cpu_ns_per_frame / 1000.0,
             );
         }
         s += &format!(
+            "\nCPU per frame: user + system time of every process of the path \
+             (getrusage of the reaped children) over a throughput run, less the same \
+             path's cost for a {CALIBRATION_FRAMES}-frame run (start-up and shutdown: {}), \
+             divided by the frames.\n",
+            self.rows
+                .iter()
+                .map(|r| format!(
+                    "{} B: Zenoh {:.0} ms, bridge {:.0} ms",
+                    r.payload,
+                    r.fixed_cpu_ns.0 as f64 / 1e6,
+                    r.fixed_cpu_ns.1 as f64 / 1e6
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        s += &format!(
             "\nThe bridge path runs four processes (forge-stream, out, in, forge-core) and the \
              raw path two; on a 2-core machine they share the cores with Zenoh's threads. \
-             Whole run: {:.0} s.\n",
+             The bridge packs frames into samples and authenticates each (keyed BLAKE3); \
+             raw Zenoh puts one message per frame, unauthenticated. Whole run: {:.0} s.\n",
             self.seconds
         );
         s
@@ -416,14 +538,52 @@ struct Children(Vec<Child>);
 
 impl Children {
     fn spawn(&mut self, cmd: &mut Command) -> Result<usize> {
+        self.spawn_with(cmd.stderr(Stdio::null()))
+    }
+
+    fn spawn_with(&mut self, cmd: &mut Command) -> Result<usize> {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .wrap_err_with(|| format!("starting {cmd:?}"))?;
         self.0.push(child);
         Ok(self.0.len() - 1)
+    }
+
+    /// Starts `cmd` with its stderr in a new file `log` (removed on drop
+    /// of the returned guard).
+    fn spawn_logged(&mut self, cmd: &mut Command, log: &std::path::Path) -> Result<(usize, Log)> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(log)
+            .wrap_err_with(|| format!("cannot create {}", log.display()))?;
+        let i = self.spawn_with(cmd.stderr(file))?;
+        Ok((i, Log(log.to_path_buf())))
+    }
+
+    /// Waits until child `i`'s log says `needle` (at most `timeout`).
+    fn wait_for_line(
+        &mut self,
+        i: usize,
+        log: &Log,
+        needle: &str,
+        timeout: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = std::fs::read_to_string(&log.0).unwrap_or_default();
+            if text.contains(needle) {
+                return Ok(());
+            }
+            if self.0[i].try_wait()?.is_some() || Instant::now() > deadline {
+                return Err(eyre!(
+                    "a bridge of the benchmark never said {needle:?}; its stderr:\n{text}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Waits for child `i` (at most `timeout`) and returns its stdout.
@@ -451,6 +611,15 @@ impl Children {
     fn interrupt(&mut self, i: usize) {
         let pid = nix::unistd::Pid::from_raw(self.0[i].id() as i32);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
+    }
+}
+
+/// A child's stderr file, removed on drop.
+struct Log(PathBuf);
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -513,12 +682,58 @@ impl From<RunJson> for Run {
             frames_per_s: r.frames_per_s,
             p50_ns: r.latency_ns.p50,
             p99_ns: r.latency_ns.p99,
+            cpu_ns: 0,
         }
     }
 }
 
+fn wait_name(w: forge_cli::WaitArg) -> &'static str {
+    match w {
+        forge_cli::WaitArg::Spin => "spin",
+        forge_cli::WaitArg::Yield => "yield",
+        forge_cli::WaitArg::Park => "park",
+    }
+}
+
+/// A key for the bridge's runs, in a directory of this run's own (0700),
+/// both removed at the end.
+struct BenchKey {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl BenchKey {
+    fn new() -> Result<BenchKey> {
+        use std::os::unix::fs::DirBuilderExt;
+        let dir = std::env::temp_dir().join(format!("forge-bridge-bench-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        let file = dir.join("stream.key");
+        let key = BenchKey { dir, file };
+        crate::auth::keygen(&key.file).map_err(|e| eyre!(e))?;
+        Ok(key)
+    }
+}
+
+impl Drop for BenchKey {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
 /// forge-stream -> out -> in -> forge-core, on two fresh segments.
-fn bridge(bins: &Bins, port: u16, payload: usize, count: u64, rate: u64) -> Result<Run> {
+fn bridge(
+    bins: &Bins,
+    port: u16,
+    payload: usize,
+    count: u64,
+    rate: u64,
+    key_file: &std::path::Path,
+    wait: &str,
+) -> Result<Run> {
     struct Segments(Vec<String>);
     impl Drop for Segments {
         fn drop(&mut self) {
@@ -541,16 +756,34 @@ fn bridge(bins: &Bins, port: u16, payload: usize, count: u64, rate: u64) -> Resu
     let key = format!("forge/bench/{pid}/{port}");
     let n = count.to_string();
     let mut kids = Children(Vec::new());
-    let common = ["--no-multicast-scouting", "--wait", "park"];
-    let out = kids.spawn(
+    let mut common = vec!["--no-multicast-scouting", "--wait", wait, "--auth-key"];
+    let key_path = key_file.to_string_lossy();
+    common.push(&key_path);
+    // Ready before the first frame is made, as raw Zenoh's publisher
+    // waits for its subscriber: `out` listening, then `in` connected and
+    // following the origin (else the frames made meanwhile count the
+    // link's set-up, up to Zenoh's 1 s reconnection period, as latency).
+    let dir = key_file
+        .parent()
+        .expect("the key is in the run's directory");
+    let (out, out_log) = kids.spawn_logged(
         Command::new(&bins.me)
             .args(["out", "--segment", &a, "--key", &key, "--listen", &endpoint])
-            .args(common),
+            .args(&common),
+        &dir.join(format!("out-{port}.err")),
     )?;
-    let inb = kids.spawn(
+    kids.wait_for_line(out, &out_log, "publishing on", Duration::from_secs(20))?;
+    let (inb, in_log) = kids.spawn_logged(
         Command::new(&bins.me)
             .args(["in", "--segment", &b, "--key", &key, "--connect", &endpoint])
-            .args(common),
+            .args(&common),
+        &dir.join(format!("in-{port}.err")),
+    )?;
+    kids.wait_for_line(
+        inb,
+        &in_log,
+        "the sender publishes origin session",
+        Duration::from_secs(20),
     )?;
     let core = kids.spawn(Command::new(&bins.core).args([
         "--segment",
@@ -560,7 +793,7 @@ fn bridge(bins: &Bins, port: u16, payload: usize, count: u64, rate: u64) -> Resu
         "--report",
         "json",
         "--wait",
-        "park",
+        wait,
     ]))?;
     let stream = kids.spawn(Command::new(&bins.stream).args([
         "--segment",
@@ -572,7 +805,7 @@ fn bridge(bins: &Bins, port: u16, payload: usize, count: u64, rate: u64) -> Resu
         "--rate",
         &rate.to_string(),
         "--wait",
-        "park",
+        wait,
     ]))?;
     let report = kids.wait(core, RUN_TIMEOUT)?;
     kids.wait(stream, RUN_TIMEOUT)?;
