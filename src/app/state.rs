@@ -20,6 +20,16 @@ pub(super) const STATUS_NS: u64 = 5_000_000_000;
 /// again, ns.
 pub(super) const SEARCH_REFRESH_NS: u64 = 1_000_000_000;
 
+/// A screen of the app. The ring's is the only one yet; the host view
+/// (every ring of the host, issue 23) comes as a second variant, with its
+/// own state beside the ring's and its own renderer in `ui`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// One ring: header, rates, daemons, slots, alarms.
+    #[default]
+    Ring,
+}
+
 /// Settings fixed at start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -247,6 +257,8 @@ pub enum Outcome {
 pub struct App {
     /// Settings.
     pub config: Config,
+    /// Which screen is up: the ring's, or (issue 23, to come) the host's.
+    pub screen: Screen,
     /// Current refresh (changed with `+`/`-`).
     pub refresh: Duration,
     /// The latest data.
@@ -322,6 +334,7 @@ impl App {
     pub fn new(config: Config, size: (u16, u16)) -> Self {
         App {
             refresh: config.refresh,
+            screen: Screen::Ring,
             config,
             live: View::default(),
             frozen: None,

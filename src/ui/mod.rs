@@ -26,8 +26,8 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use crate::app::layout::words;
-use crate::app::layout::{areas, MIN_SIZE};
-use crate::app::App;
+use crate::app::layout::{areas, Areas, MIN_SIZE};
+use crate::app::{App, Screen};
 
 mod banner;
 mod daemons;
@@ -79,22 +79,28 @@ pub fn render(frame: &mut Frame, app: &App) {
         help::render(frame, body, app, &t);
         return;
     }
-    let view = app.view();
-    if view.sample.is_none() {
+    match app.screen {
+        Screen::Ring => ring_screen(frame, &a, app, &t),
+    }
+}
+
+/// The ring's screen: its panels, or the waiting panel until it attaches.
+fn ring_screen(frame: &mut Frame, a: &Areas, app: &App, t: &Theme) {
+    if app.view().sample.is_none() {
         // Nothing ever attached: one big waiting panel where the data goes.
-        waiting::render(frame, body, app, &t);
-    } else {
-        ring::render(frame, a.ring, app, &t);
-        throughput::render(frame, a.throughput, app, &t);
-        latency::render(frame, a.latency, app, &t);
-        daemons::render(frame, a.daemons, app, &t);
-        slots::render(frame, a.slots, app, &t);
-        if a.detail.height > 0 {
-            detail::render(frame, a.detail, app, &t);
-        }
-        if a.events.height > 0 {
-            events::render(frame, a.events, app, &t);
-        }
+        waiting::render(frame, a.body(), app, t);
+        return;
+    }
+    ring::render(frame, a.ring, app, t);
+    throughput::render(frame, a.throughput, app, t);
+    latency::render(frame, a.latency, app, t);
+    daemons::render(frame, a.daemons, app, t);
+    slots::render(frame, a.slots, app, t);
+    if a.detail.height > 0 {
+        detail::render(frame, a.detail, app, t);
+    }
+    if a.events.height > 0 {
+        events::render(frame, a.events, app, t);
     }
 }
 
