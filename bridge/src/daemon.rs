@@ -56,6 +56,15 @@ pub fn role_error(side: Role, name: &str, e: RoleError) -> Report {
     }
 }
 
+/// A holder that could not start, as a report: a role refused gets the
+/// usual hint.
+pub fn holder_error(side: Role, name: &str, e: forge_holder::Error) -> Report {
+    match e {
+        forge_holder::Error::Role(e) => role_error(side, name, e),
+        e => Report::new(e),
+    }
+}
+
 /// Why a bridge's ring loop ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RingEnd {
@@ -85,7 +94,7 @@ impl From<Halt> for RingEnd {
         match h {
             Halt::Stopped => RingEnd::Stopped,
             Halt::SessionLost(e) => RingEnd::SessionLost(e),
-            Halt::Corrupt(c) => RingEnd::Corrupt(c),
+            Halt::Corrupt(c) | Halt::Stalled(c) => RingEnd::Corrupt(c),
             Halt::SegmentLost(l) => RingEnd::SegmentLost(l),
         }
     }

@@ -40,10 +40,11 @@ use forge_fabric::clock::monotonic_ns;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_fabric::{
     Claim, CreateOptions, LiveHolders, Observer, RelayedProducer, Role, Segment, SegmentError,
-    SessionError, WaitStrategy,
+    WaitStrategy,
 };
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
+use forge_holder::Holder;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
 use zenoh::query::{ConsolidationMode, QueryTarget};
@@ -60,10 +61,6 @@ use crate::wire::{self, Kind, Message, Query, Rejected, NONCE_LEN};
 
 /// How often the main thread looks around.
 const TICK: Duration = Duration::from_millis(10);
-/// Longest single wait for space before the writer looks around.
-const WAIT_SLICE: Duration = Duration::from_millis(5);
-/// Longest time between housekeeping passes while waiting for space.
-const HOUSEKEEPING_NS: u64 = 10_000_000;
 /// How long a history query may take before it is asked again.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a session query may take.
@@ -96,13 +93,15 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");
     }
-    forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
-    forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Producer, control.clone());
     let wait = WaitStrategy::from(args.ring.wait);
+    // The holder's duties: the SIGBUS guard, the watch thread, the role.
     // The origin's session is set with its first frame (`Writer::write`).
-    let mut producer = segment
-        .relayed_producer(&claim(args.ring.core, wait))
-        .map_err(|e| daemon::role_error(Role::Producer, &name, e))?;
+    let mut producer = Holder::<RelayedProducer>::take(
+        segment.clone(),
+        &claim(args.ring.core, wait),
+        control.clone(),
+    )
+    .map_err(|e| daemon::holder_error(Role::Producer, &name, e))?;
     producer.set_index_batch(PUBLISH_BATCH);
     let resume = resume_point(&segment, producer.position());
     let session = daemon::open_zenoh(config)?;
@@ -127,7 +126,6 @@ pub fn run(args: &InArgs, control: Control) -> Result<Exit> {
             payload_capacity: forge_fabric::PAYLOAD_CAPACITY,
             mode: args.segment_mode,
         }),
-        next_housekeeping_ns: 0,
     };
     let shared = Arc::new(Shared {
         inbound: Mutex::new(Inbound {
@@ -842,7 +840,7 @@ impl Inbound {
 struct Writer {
     segment: Arc<Segment>,
     /// `None` once the run ended.
-    producer: Option<RelayedProducer>,
+    producer: Option<Holder<RelayedProducer>>,
     wait: WaitStrategy,
     control: Control,
     /// What the producer line's `relay_session` holds.
@@ -850,7 +848,6 @@ struct Writer {
     core: Option<u32>,
     /// With --init: how to replace the ring when the origin is re-initialized.
     replace: Option<CreateOptions>,
-    next_housekeeping_ns: u64,
 }
 
 impl Writer {
@@ -884,11 +881,9 @@ impl Writer {
                     .map_err(|e| RingEnd::Failed(e.to_string()))?;
                 return Ok(());
             }
-            // Its verdict is not needed: the loop claims again either way.
-            let _ = producer.wait_for_space(WAIT_SLICE);
-            if monotonic_ns() >= self.next_housekeeping_ns {
-                self.housekeeping()?;
-            }
+            // The holder waits one slice, and does its checks when due;
+            // the loop claims again either way.
+            producer.wait()?;
         }
     }
 
@@ -900,24 +895,11 @@ impl Writer {
         }
     }
 
-    /// Stop, the session, the reader's index, the watch thread's verdict,
-    /// the heartbeat, and `head` for inspectors.
+    /// The holder's checks (stop, the session, the reader's index, the
+    /// watch thread's verdict, the heartbeat), and `head` for inspectors.
     fn housekeeping(&mut self) -> Result<(), RingEnd> {
-        self.next_housekeeping_ns = monotonic_ns() + HOUSEKEEPING_NS;
-        if self.control.stop_requested() {
-            return Err(RingEnd::Stopped);
-        }
-        if let Some(lost) = self.control.segment_lost() {
-            return Err(RingEnd::SegmentLost(lost));
-        }
         let producer = self.producer.as_mut().ok_or(RingEnd::Stopped)?;
-        match producer.check_session() {
-            Ok(()) => {}
-            Err(SessionError::Corrupt(c)) => return Err(RingEnd::Corrupt(c)),
-            Err(e) => return Err(RingEnd::SessionLost(e)),
-        }
-        producer.check_tail().map_err(RingEnd::Corrupt)?;
-        producer.heartbeat();
+        producer.check(monotonic_ns())?;
         producer.flush_index();
         Ok(())
     }
@@ -943,18 +925,10 @@ impl Writer {
         let (segment, _) = Segment::replace(&name, &opts, LiveHolders::Retire)
             .map_err(|e| RingEnd::Failed(format!("cannot replace {name}: {e}")))?;
         let segment = Arc::new(segment);
-        if let Err(e) = forge_holder::fault::report_sigbus(PROGRAM, &segment) {
-            eprintln!("{PROGRAM} in: warning: {e}");
-        }
-        forge_holder::watch::spawn(
-            PROGRAM,
-            segment.clone(),
-            Role::Producer,
-            self.control.clone(),
-        );
-        let mut producer = segment
-            .relayed_producer(&claim(self.core, self.wait))
-            .map_err(|e| RingEnd::Failed(format!("cannot write into the new {name}: {e}")))?;
+        let claim = claim(self.core, self.wait);
+        let mut producer =
+            Holder::<RelayedProducer>::take(segment.clone(), &claim, self.control.clone())
+                .map_err(|e| RingEnd::Failed(format!("cannot write into the new {name}: {e}")))?;
         producer.set_index_batch(PUBLISH_BATCH);
         eprintln!(
             "{PROGRAM} in: replaced {name}: new session {}; its readers end with exit 3 and restart on the new one",

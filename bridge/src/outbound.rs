@@ -34,9 +34,9 @@ use std::time::Duration;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::{Claim, Consumer, Role, WaitStrategy};
-use forge_holder::checks;
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
+use forge_holder::Holder;
 use zenoh::bytes::ZBytes;
 use zenoh::key_expr::KeyExpr;
 use zenoh::qos::CongestionControl;
@@ -52,10 +52,8 @@ use crate::wire::{self, Header, Kind, Packer, Query, QueryRefused, HEADER_LEN, N
 
 /// Packs between two housekeeping passes while frames keep coming.
 const CHECK_EVERY: u32 = 256;
-/// Longest time between housekeeping passes while waiting.
-const HOUSEKEEPING_NS: u64 = 10_000_000;
-/// Longest single wait for a frame before the loop looks around.
-const WAIT_SLICE: Duration = Duration::from_millis(5);
+/// How long the loop sleeps while no subscriber matches.
+const WAIT_SLICE: Duration = forge_holder::end::WAIT_SLICE;
 /// Damaged local frames reported one by one.
 const CORRUPT_PRINTED: u64 = 10;
 /// Query nonces remembered, to refuse a replayed query.
@@ -80,16 +78,16 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     if let Some(warning) = segment.owner_warning() {
         eprintln!("{PROGRAM}: warning: {warning}");
     }
-    forge_holder::fault::report_sigbus(PROGRAM, &segment)?;
-    forge_holder::watch::spawn(PROGRAM, segment.clone(), Role::Consumer, control.clone());
     let wait = WaitStrategy::from(args.ring.wait);
     let mut claim = Claim::new().wait(wait).program(PROGRAM);
     if let Some(core) = args.ring.core {
         claim = claim.pinned_core(core);
     }
-    let mut consumer = segment
-        .consumer_with(&claim)
-        .map_err(|e| daemon::role_error(Role::Consumer, &name, e))?;
+    // The holder's duties: the SIGBUS guard, the watch thread, the role.
+    let mut consumer = Holder::<Consumer>::take(segment.clone(), &claim, control.clone())
+        .map_err(|e| daemon::holder_error(Role::Consumer, &name, e))?;
+    // A tick is a pack here, many frames and a put: check more often.
+    consumer.set_check_every(CHECK_EVERY);
     let session = daemon::open_zenoh(config)?;
     daemon::pin_ring_thread(args.ring.core)?;
 
@@ -165,7 +163,6 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     consumer.set_index_batch(max_frames + 1);
     let mut out = Outbound {
         consumer: &mut consumer,
-        control: &control,
         counters: &counters,
         history: &history,
         publisher: &publisher,
@@ -175,8 +172,6 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         packer: Packer::new(pack_bytes),
         max_frames,
         gate: !args.no_wait_for_subscribers,
-        next_housekeeping_ns: 0,
-        lost_since_ns: None,
         corrupt_printed: 0,
         frames: 0,
         bytes: 0,
@@ -385,8 +380,7 @@ impl Server {
 
 /// The consumer loop and its state.
 struct Outbound<'a> {
-    consumer: &'a mut Consumer,
-    control: &'a Control,
+    consumer: &'a mut Holder<Consumer>,
     counters: &'a Counters,
     history: &'a Mutex<History>,
     publisher: &'a zenoh::pubsub::Publisher<'static>,
@@ -397,8 +391,6 @@ struct Outbound<'a> {
     max_frames: u64,
     /// Read only while some subscriber matches.
     gate: bool,
-    next_housekeeping_ns: u64,
-    lost_since_ns: Option<u64>,
     corrupt_printed: u64,
     /// Counted here, published to `counters` by housekeeping: no atomic
     /// read-modify-write per frame.
@@ -430,7 +422,6 @@ impl Outbound<'_> {
         if let Some(end) = self.housekeeping(monotonic_ns()) {
             return end;
         }
-        let mut until_check = CHECK_EVERY;
         loop {
             // SYNC: a flag set by the matching listener; see `run`.
             if self.gate && !self.counters.matching.load(Ordering::Relaxed) {
@@ -443,18 +434,12 @@ impl Outbound<'_> {
             }
             match self.fill() {
                 Ok(0) => {
-                    let got = self.consumer.wait_for_frame(WAIT_SLICE);
-                    let now = monotonic_ns();
-                    if !got {
-                        if let Err(c) = self.consumer.check_stall() {
-                            return RingEnd::Corrupt(c);
-                        }
+                    // Empty, or stuck behind a damaged slot word? The
+                    // holder tells, and does its checks.
+                    if let Err(halt) = self.consumer.wait() {
+                        return halt.into();
                     }
-                    if !got || now >= self.next_housekeeping_ns {
-                        if let Some(end) = self.housekeeping(now) {
-                            return end;
-                        }
-                    }
+                    self.extras();
                     continue;
                 }
                 Ok(_) => {}
@@ -465,12 +450,10 @@ impl Outbound<'_> {
             if let Err(end) = self.send() {
                 return end;
             }
-            until_check -= 1;
-            if until_check == 0 {
-                until_check = CHECK_EVERY;
-                if let Some(end) = self.housekeeping(monotonic_ns()) {
-                    return end;
-                }
+            match self.consumer.tick() {
+                Ok(false) => {}
+                Ok(true) => self.extras(),
+                Err(halt) => return halt.into(),
             }
         }
     }
@@ -550,27 +533,31 @@ impl Outbound<'_> {
         }
     }
 
-    /// Off the per-pack path: stop, the session, the watch thread's
-    /// verdict (after draining), heartbeat, backlog, SIGUSR1.
+    /// Off the per-pack path: the holder's checks (stop, the session, the
+    /// watch thread's verdict after draining, the heartbeat), then the
+    /// bridge's own.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RingEnd> {
-        self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        let checked =
-            checks::consumer(self.control, self.consumer, now_ns, &mut self.lost_since_ns);
-        if let Err(halt) = checked {
+        if let Err(halt) = self.consumer.check(now_ns) {
             return Some(halt.into());
         }
+        self.extras();
+        None
+    }
+
+    /// The bridge's housekeeping beside the holder's: the status counters,
+    /// and a line on SIGUSR1.
+    fn extras(&mut self) {
         self.publish_counts();
         let history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         Counters::set(&self.counters.history_frames, history.len());
         Counters::set(&self.counters.history_bytes, history.bytes() as u64);
         drop(history);
-        if self.control.take_usr1() {
+        if self.consumer.control().take_usr1() {
             eprintln!(
                 "{PROGRAM} out: {} frames published in {} samples, next sequence {}",
                 self.frames, self.packs, self.next
             );
         }
-        None
     }
 }
 

@@ -2,13 +2,14 @@
 //! opening the segment, dying with the parent.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use color_eyre::Section;
-use forge_fabric::{Role, RoleError, Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
+use forge_fabric::{Claim, Role, RoleError, Segment, SegmentError, WaitStrategy, DEFAULT_SEGMENT};
 
 use forge_holder::signals::Control;
+use forge_holder::{Holder, Side};
 
 /// `--segment NAME`, defaulting to `$FORGE_SEGMENT`, then `/forge_shm`.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,53 +87,41 @@ pub struct ParentArg {
     pub die_with_parent: bool,
 }
 
-/// How long a daemon waits for a segment that forge-init is still writing.
-pub const INIT_WAIT: Duration = Duration::from_secs(2);
+/// How long a daemon waits for a segment that forge-init is still writing:
+/// the holder's [`forge_holder::INIT_WAIT`].
+pub const INIT_WAIT: Duration = forge_holder::INIT_WAIT;
 
-/// Opens `name` read-write for a daemon. A segment caught between being
-/// retired and unlinked by a concurrent `forge-init --force` is retried
-/// until [`INIT_WAIT`], so daemons started right after an init attach to the
-/// new session rather than failing on the old one.
+/// Opens `name` read-write for a daemon as [`forge_holder::open_segment`]
+/// does (a segment caught between being retired and unlinked by a
+/// concurrent `forge-init --force` is retried until [`INIT_WAIT`]), with
+/// the hint that fits its error.
 pub fn open_segment(name: &str) -> Result<Segment> {
-    let start = Instant::now();
-    loop {
-        match Segment::open(name, INIT_WAIT) {
-            Err(SegmentError::Retired { .. }) if start.elapsed() < INIT_WAIT => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Ok(seg) => return Ok(seg),
-            Err(e) => {
-                let hint = match &e {
-                    SegmentError::Missing { .. } => {
-                        Some(format!("create it with: forge-init --segment {name}"))
-                    }
-                    SegmentError::NotForge { .. }
-                    | SegmentError::Malformed { .. }
-                    | SegmentError::TooLong { .. } => Some(format!(
-                        "replace it with: forge-init --force --segment {name}"
-                    )),
-                    SegmentError::NotRegular { what, .. } if *what == "a directory" => {
-                        Some(format!(
-                            "remove it (rmdir /dev/shm{name}) or pick another --segment; \
-                             forge-init --force removes it if it is empty"
-                        ))
-                    }
-                    SegmentError::NotRegular { .. } => Some(format!(
-                        "remove it, pick another --segment, or replace it with: forge-init --force --segment {name}"
-                    )),
-                    SegmentError::Version { .. } => Some(format!(
-                        "re-create it with this build: forge-init --force --segment {name}"
-                    )),
-                    _ => None,
-                };
-                let report = Err::<Segment, _>(e).wrap_err(format!("cannot open segment {name}"));
-                return match hint {
-                    Some(h) => report.suggestion(h),
-                    None => report,
-                };
-            }
+    forge_holder::open_segment(name).map_err(|e| {
+        let hint = match &e {
+            SegmentError::Missing { .. } => Some(format!("create it with: forge-init --segment {name}")),
+            SegmentError::NotForge { .. }
+            | SegmentError::Malformed { .. }
+            | SegmentError::TooLong { .. } => Some(format!(
+                "replace it with: forge-init --force --segment {name}"
+            )),
+            SegmentError::NotRegular { what, .. } if *what == "a directory" => Some(format!(
+                "remove it (rmdir /dev/shm{name}) or pick another --segment; \
+                 forge-init --force removes it if it is empty"
+            )),
+            SegmentError::NotRegular { .. } => Some(format!(
+                "remove it, pick another --segment, or replace it with: forge-init --force --segment {name}"
+            )),
+            SegmentError::Version { .. } => Some(format!(
+                "re-create it with this build: forge-init --force --segment {name}"
+            )),
+            _ => None,
+        };
+        let report = color_eyre::Report::new(e).wrap_err(format!("cannot open segment {name}"));
+        match hint {
+            Some(h) => report.suggestion(h),
+            None => report,
         }
-    }
+    })
 }
 
 /// Pins a daemon to `requested`, or to its role's default (saying why when
@@ -175,14 +164,14 @@ pub fn daemon_main<C: clap::Parser>(
     let control = match Control::from_signals() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("{program}: error: {e:#}");
+            eprintln!("{program}: error: cannot install the signal handlers: {e}");
             return forge_holder::exit::Exit::Error.into();
         }
     };
-    forge_holder::exit::install_reports();
+    crate::report::install_reports();
     match run(C::parse(), control) {
         Ok(code) => code.into(),
-        Err(report) => forge_holder::exit::fail(program, &report).into(),
+        Err(report) => crate::report::fail(program, &report).into(),
     }
 }
 
@@ -194,33 +183,28 @@ pub fn tool_main<C: clap::Parser>(
     program: &'static str,
     run: impl FnOnce(C) -> Result<forge_holder::exit::Exit>,
 ) -> std::process::ExitCode {
-    forge_holder::exit::install_reports();
+    crate::report::install_reports();
     match run(C::parse()) {
         Ok(code) => code.into(),
-        Err(report) => forge_holder::exit::fail(program, &report).into(),
+        Err(report) => crate::report::fail(program, &report).into(),
     }
 }
 
-/// A ring daemon's state after start-up, holding its role `T` (a
-/// `Producer` or a `Consumer`).
-pub struct Daemon<T> {
-    /// Stop and SIGUSR1 flags, and the watch thread's verdict.
-    pub control: Control,
+/// A ring daemon after start-up: the role it holds, and its core.
+#[derive(Debug)]
+pub struct Daemon<S: Side> {
+    /// The role, held with the holder's duties (signals, the watch thread,
+    /// the SIGBUS guard, the checks); its segment is `holder.segment()`.
+    pub holder: Holder<S>,
     /// The core the daemon is pinned to.
     pub core: u32,
-    /// The open segment, watched for replacement, truncation and unlinking.
-    pub segment: Arc<Segment>,
-    /// The role taken.
-    pub side: T,
 }
 
 /// Who is starting, for [`start_daemon`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct DaemonStart<'a> {
     /// The program's name, for messages and the role line.
     pub program: &'static str,
-    /// The role it takes.
-    pub role: Role,
     /// The segment's name.
     pub name: &'a str,
     /// The largest frame it will write (0 for a consumer): a ring whose
@@ -230,28 +214,32 @@ pub struct DaemonStart<'a> {
     pub core: Option<u32>,
     /// `--die-with-parent`.
     pub parent: ParentArg,
+    /// How it claims the role (its wait strategy); the program name and
+    /// the pinned core are added here.
+    pub claim: Claim,
+    /// Another way to do the job when the role is held, added to that hint
+    /// (`record read-only with --tap`).
+    pub instead: Option<&'static str>,
 }
 
-/// The start-up steps forge-stream and forge-core share, in this order:
-/// `--die-with-parent`, pinning (to `core` or `role`'s default), opening
+/// The start-up steps every ring daemon shares, in this order:
+/// `--die-with-parent`, pinning (to `core` or the role's default), opening
 /// `name` (warning about a foreign owner, refusing a ring whose slots hold
-/// less than `largest_frame` bytes), the SIGBUS reporter and the watch
-/// thread, then `take`, which claims the role on the pinned core (its error
-/// gets the hint that fits). `control` comes from [`Control::from_signals`],
-/// called first thing in `main`.
-pub fn start_daemon<T>(
-    start: DaemonStart<'_>,
-    control: Control,
-    take: impl FnOnce(&Segment, u32) -> std::result::Result<T, RoleError>,
-) -> Result<Daemon<T>> {
+/// less than `largest_frame` bytes), then [`Holder::take`]: the SIGBUS
+/// reporter, the watch thread and the role, claimed on the pinned core
+/// (its error gets the hint that fits). `control` comes from
+/// [`Control::from_signals`], called first thing in `main`.
+pub fn start_daemon<S: Side>(start: DaemonStart<'_>, control: Control) -> Result<Daemon<S>> {
     let DaemonStart {
         program,
-        role,
         name,
         largest_frame,
         core,
         parent,
+        claim,
+        instead,
     } = start;
+    let role = S::ROLE;
     if parent.die_with_parent {
         die_with_parent()?;
     }
@@ -275,21 +263,27 @@ pub fn start_daemon<T>(
             larger_slots_hint(name, largest_frame)
         ));
     }
-    // A truncation under us ends the run with a message, not a bare SIGBUS;
-    // an unlink is noticed by the watch thread.
-    forge_holder::fault::report_sigbus(program, &segment)?;
-    forge_holder::watch::spawn(program, segment.clone(), role, control.clone());
-    let verb = match role {
-        Role::Producer => "stream into",
-        Role::Consumer => "consume from",
+    let claim = claim.program(program).pinned_core(core);
+    let holder = match Holder::<S>::take(segment, &claim, control) {
+        Ok(holder) => holder,
+        Err(forge_holder::Error::Role(e)) => {
+            let verb = match role {
+                Role::Producer => "stream into",
+                Role::Consumer => "consume from",
+            };
+            let hint = role_hint(role, name, &e).map(|h| match instead {
+                Some(other) if matches!(e, RoleError::Held { .. }) => format!("{h}; or {other}"),
+                _ => h,
+            });
+            let report = color_eyre::Report::new(e).wrap_err(format!("cannot {verb} {name}"));
+            return Err(match hint {
+                Some(h) => report.suggestion(h),
+                None => report,
+            });
+        }
+        Err(e) => return Err(color_eyre::Report::new(e)),
     };
-    let side = role_or_hint(role, name, verb, take(&segment, core))?;
-    Ok(Daemon {
-        control,
-        core,
-        segment,
-        side,
-    })
+    Ok(Daemon { holder, core })
 }
 
 /// How to make ring `name` hold frames of `bytes` bytes: the one wording
@@ -334,24 +328,6 @@ pub fn role_hint(role: Role, name: &str, e: &RoleError) -> Option<String> {
         )),
         _ => None,
     }
-}
-
-/// The role a daemon asked for, or why not with the hint that fits (by
-/// error kind): `verb` says what it wanted to do with `name`.
-fn role_or_hint<T>(
-    role: Role,
-    name: &str,
-    verb: &str,
-    taken: std::result::Result<T, RoleError>,
-) -> Result<T> {
-    taken.map_err(|e| {
-        let hint = role_hint(role, name, &e);
-        let report = color_eyre::Report::new(e).wrap_err(format!("cannot {verb} {name}"));
-        match hint {
-            Some(h) => report.suggestion(h),
-            None => report,
-        }
-    })
 }
 
 /// Writes a report to stdout. A reader that went away (`forge-core | head

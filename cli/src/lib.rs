@@ -11,6 +11,8 @@
 mod args;
 pub mod human;
 pub mod output;
+#[cfg(feature = "toolkit")]
+pub mod report;
 pub mod units;
 
 #[cfg(feature = "toolkit")]

@@ -17,10 +17,9 @@ use forge_fabric::clock::monotonic_ns;
 use forge_fabric::hist::Histogram;
 use forge_fabric::Consumer;
 
+use crate::end::{end_line, RunEnd};
 use forge_frame::verify::{Issue, Quantiles, Verifier};
-use forge_holder::checks;
-use forge_holder::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
-use forge_holder::signals::Control;
+use forge_holder::{Halt, Holder};
 
 /// Releases per `tail` store unless told otherwise; also the most frames a
 /// consumer restarted after SIGKILL reads again.
@@ -80,7 +79,7 @@ pub struct IngestReport {
     pub wall_s: f64,
     /// `count_reached`, `stopped`, `session_retired`, `segment_corrupt`,
     /// `integrity_failure`, `segment_…` (`running` in an interim report).
-    #[serde(serialize_with = "forge_holder::end::serialize_end")]
+    #[serde(serialize_with = "crate::end::serialize_end")]
     pub end: Option<RunEnd>,
 }
 
@@ -148,8 +147,7 @@ impl IngestReport {
 
 /// The consumer loop and its state.
 pub struct Ingester<'a> {
-    consumer: &'a mut Consumer,
-    control: &'a Control,
+    holder: &'a mut Holder<Consumer>,
     config: IngestConfig,
     verifier: Verifier,
     histogram: Histogram,
@@ -160,20 +158,18 @@ pub struct Ingester<'a> {
     start_ns: u64,
     first_frame_ns: u64,
     last_frame_ns: u64,
-    next_housekeeping_ns: u64,
-    lost_since_ns: Option<u64>,
 }
 
 impl<'a> Ingester<'a> {
-    /// An ingester over `consumer`, starting at its position.
-    pub fn new(consumer: &'a mut Consumer, control: &'a Control, config: IngestConfig) -> Self {
-        consumer.set_index_batch(config.release_batch);
-        let first_sequence = consumer.position();
+    /// An ingester over the consumer `holder` holds, starting at its
+    /// position.
+    pub fn new(holder: &'a mut Holder<Consumer>, config: IngestConfig) -> Self {
+        holder.set_index_batch(config.release_batch);
+        let first_sequence = holder.position();
         Ingester {
             verifier: Verifier::new(first_sequence, config.verify),
             histogram: Histogram::default(),
-            consumer,
-            control,
+            holder,
             config,
             first_sequence,
             frames: 0,
@@ -182,8 +178,6 @@ impl<'a> Ingester<'a> {
             start_ns: 0,
             first_frame_ns: 0,
             last_frame_ns: 0,
-            next_housekeeping_ns: 0,
-            lost_since_ns: None,
         }
     }
 
@@ -195,7 +189,7 @@ impl<'a> Ingester<'a> {
             Some(end) => end,
             None => self.ingest(),
         };
-        self.consumer.flush_index();
+        self.holder.flush_index();
         (self.report(&end), end)
     }
 
@@ -234,10 +228,10 @@ impl<'a> Ingester<'a> {
                 "sequence, length"
             },
             first_sequence: self.first_sequence,
-            next_sequence: self.consumer.position(),
+            next_sequence: self.holder.position(),
             frame_sequences: v.relayed_sequences(),
-            empty_polls: self.consumer.empty_count(),
-            session: human::session(self.consumer.session()),
+            empty_polls: self.holder.empty_count(),
+            session: human::session(self.holder.session()),
             wall_s: monotonic_ns().saturating_sub(self.start_ns) as f64 / 1e9,
             end,
         }
@@ -250,12 +244,11 @@ impl<'a> Ingester<'a> {
 
     /// The steady-state loop.
     fn ingest(&mut self) -> RunEnd {
-        let mut until_check = CHECK_EVERY;
         loop {
             if self.config.count != 0 && self.frames >= self.config.count {
                 return RunEnd::CountReached;
             }
-            match self.consumer.read_slot() {
+            match self.holder.read_slot() {
                 Ok(Some(frame)) => {
                     let now = monotonic_ns();
                     let len = frame.len() as u64;
@@ -268,7 +261,7 @@ impl<'a> Ingester<'a> {
                     if let Some(stamp) = stamp {
                         let latency = now.saturating_sub(stamp);
                         self.histogram.record(latency);
-                        self.consumer.record_latency(latency);
+                        self.holder.record_latency(latency);
                     }
                     if self.frames == 0 {
                         self.first_frame_ns = now;
@@ -281,39 +274,26 @@ impl<'a> Ingester<'a> {
                             return end;
                         }
                     }
-                    until_check -= 1;
-                    if until_check == 0 {
-                        until_check = CHECK_EVERY;
-                        if let Some(end) = self.housekeeping(now) {
-                            return end;
-                        }
+                    match self.holder.tick() {
+                        Ok(false) => {}
+                        Ok(true) => self.interim_report(),
+                        Err(halt) => return self.ended(halt),
                     }
                 }
                 Ok(None) => {
-                    let got_frame = self.consumer.wait_for_frame(WAIT_SLICE);
-                    let now = monotonic_ns();
-                    if !got_frame {
-                        // Empty, or stuck behind a damaged slot word?
-                        if let Err(c) = self.consumer.check_stall() {
-                            let issue = self
-                                .verifier
-                                .corrupt_slot(self.consumer.position(), c.to_string());
-                            eprintln!("forge-core: integrity failure: {issue}");
-                            return RunEnd::Integrity(issue);
-                        }
+                    // Empty, or stuck behind a damaged slot word? The
+                    // holder tells, and does its checks.
+                    if let Err(halt) = self.holder.wait() {
+                        return self.ended(halt);
                     }
-                    if !got_frame || now >= self.next_housekeeping_ns {
-                        if let Some(end) = self.housekeeping(now) {
-                            return end;
-                        }
-                    }
+                    self.interim_report();
                 }
                 Err(e) => {
                     // A slot word claiming more than a slot: the ring cannot
                     // step over it, so this ends the run whatever the flags.
                     let issue = self
                         .verifier
-                        .corrupt_slot(self.consumer.position(), e.to_string());
+                        .corrupt_slot(self.holder.position(), e.to_string());
                     eprintln!("forge-core: integrity failure: {issue}");
                     return RunEnd::Integrity(issue);
                 }
@@ -336,22 +316,38 @@ impl<'a> Ingester<'a> {
         None
     }
 
-    /// Off the per-message path: stop requests, the session, the watch
-    /// thread's verdict on the segment (after draining what is readable),
-    /// the heartbeat, and an interim report on SIGUSR1.
+    /// Off the per-message path: the holder's checks (a loss ends the run
+    /// only once what the producer committed before it is read, for at
+    /// most the holder's drain wait), then an interim report on SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
-        self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        // Delivers what the producer committed before a loss, but never
-        // drains for more than DRAIN_WAIT.
-        let checked =
-            checks::consumer(self.control, self.consumer, now_ns, &mut self.lost_since_ns);
-        if let Err(halt) = checked {
-            return Some(halt.into());
+        if let Err(halt) = self.holder.check(now_ns) {
+            return Some(self.ended(halt));
         }
-        if self.control.take_usr1() {
+        self.interim_report();
+        None
+    }
+
+    /// An interim report on stderr if SIGUSR1 asked for one.
+    fn interim_report(&mut self) {
+        if self.holder.control().take_usr1() {
             eprint!("{}", self.report_as(None).text());
         }
-        None
+    }
+
+    /// The end a check found; a ring stuck at a damaged slot is an
+    /// integrity failure of that position, as a frame that fails its check
+    /// is.
+    fn ended(&mut self, halt: Halt) -> RunEnd {
+        match halt {
+            Halt::Stalled(c) => {
+                let issue = self
+                    .verifier
+                    .corrupt_slot(self.holder.position(), c.to_string());
+                eprintln!("forge-core: integrity failure: {issue}");
+                RunEnd::Integrity(issue)
+            }
+            halt => halt.into(),
+        }
     }
 }
 
@@ -361,6 +357,7 @@ mod tests {
     use crate::stream::{StreamConfig, Streamer};
     use forge_frame::load::{LoadGen, SizeSpec};
     use forge_holder::end::Lost;
+    use forge_holder::signals::Control;
     use std::time::Duration;
 
     fn config(count: u64) -> IngestConfig {
@@ -380,7 +377,7 @@ mod tests {
 
     #[test]
     fn a_threaded_stream_arrives_whole_and_in_order() {
-        let (mut p, mut c) = heap_ring(64);
+        let (p, c) = heap_ring(64);
         let n = 200_000;
         let producer = std::thread::spawn(move || {
             let control = Control::new();
@@ -390,10 +387,13 @@ mod tests {
                 count: n,
                 burst: 0,
             };
-            Streamer::new(&mut p, &control, cfg, gen).run().unwrap()
+            Streamer::new(&mut Holder::on_heap(p, control.clone()), cfg, gen)
+                .run()
+                .unwrap()
         });
         let control = Control::new();
-        let (report, end) = Ingester::new(&mut c, &control, config(n)).run();
+        let (report, end) =
+            Ingester::new(&mut Holder::on_heap(c, control.clone()), config(n)).run();
         let (sent, sent_end) = producer.join().unwrap();
         assert_eq!(sent_end, RunEnd::CountReached);
         assert_eq!(end, RunEnd::CountReached);
@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn issue22_10_a_replayed_ring_reports_positions_and_the_frames_own_sequences_apart() {
         // A relayed producer: its frames keep the sequences they carry.
-        let (mut p, mut c) = forge_fabric::HeapRing::new(64)
+        let (mut p, c) = forge_fabric::HeapRing::new(64)
             .wait(forge_fabric::WaitStrategy::Yield)
             .build_relayed();
         let mut gen = LoadGen::new(SizeSpec::fixed(48), 1, 1).unwrap();
@@ -419,7 +419,8 @@ mod tests {
         }
         p.flush_index();
         let control = Control::new();
-        let (report, end) = Ingester::new(&mut c, &control, config(10)).run();
+        let (report, end) =
+            Ingester::new(&mut Holder::on_heap(c, control.clone()), config(10)).run();
         assert_eq!(end, RunEnd::CountReached);
         assert_eq!(report.gaps, 0);
         let text = report.text();
@@ -437,12 +438,13 @@ mod tests {
 
     #[test]
     fn with_verify_the_first_gap_ends_the_run() {
-        let (mut p, mut c) = heap_ring(8);
+        let (mut p, c) = heap_ring(8);
         push_raw(&mut p, 0);
         push_raw(&mut p, 2);
         push_raw(&mut p, 3);
         let control = Control::new();
-        let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
+        let (report, end) =
+            Ingester::new(&mut Holder::on_heap(c, control.clone()), config(0)).run();
         assert_eq!(
             end,
             RunEnd::Integrity(Issue::Gap {
@@ -456,29 +458,30 @@ mod tests {
 
     #[test]
     fn without_verify_issues_are_counted_and_the_run_goes_on() {
-        let (mut p, mut c) = heap_ring(8);
+        let (mut p, c) = heap_ring(8);
         for seq in [0, 1, 1, 2, 9] {
             push_raw(&mut p, seq);
         }
         let control = Control::new();
         let mut cfg = config(5);
         cfg.verify = false;
-        let (report, end) = Ingester::new(&mut c, &control, cfg).run();
+        let (report, end) = Ingester::new(&mut Holder::on_heap(c, control.clone()), cfg).run();
         assert_eq!(end, RunEnd::CountReached);
         assert_eq!((report.gaps, report.duplicates, report.corrupt), (1, 1, 0));
     }
 
     #[test]
     fn a_lost_segment_is_drained_before_the_run_ends() {
-        let (mut p, mut c) = heap_ring(8);
+        let (mut p, c) = heap_ring(8);
         for seq in 0..5 {
             push_raw(&mut p, seq);
         }
         let control = Control::new();
         control.set_segment_lost(Lost::Unlinked);
-        let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
+        let (report, end) =
+            Ingester::new(&mut Holder::on_heap(c, control.clone()), config(0)).run();
         assert_eq!(end, RunEnd::SegmentLost(Lost::Unlinked));
-        assert_eq!(forge_holder::end::end_name(&report.end), "segment_unlinked");
+        assert_eq!(crate::end::end_name(&report.end), "segment_unlinked");
         assert_eq!(
             (report.frames, report.next_sequence, report.gaps),
             (5, 5, 0)
@@ -487,7 +490,7 @@ mod tests {
 
     #[test]
     fn a_stop_while_the_ring_is_empty_ends_the_run_promptly() {
-        let (_p, mut c) = heap_ring(8);
+        let (_p, c) = heap_ring(8);
         let control = Control::new();
         let stopper = control.clone();
         let t = std::thread::spawn(move || {
@@ -495,7 +498,8 @@ mod tests {
             stopper.request_stop();
         });
         let started = std::time::Instant::now();
-        let (report, end) = Ingester::new(&mut c, &control, config(0)).run();
+        let (report, end) =
+            Ingester::new(&mut Holder::on_heap(c, control.clone()), config(0)).run();
         t.join().unwrap();
         assert_eq!(end, RunEnd::Stopped);
         assert_eq!(report.frames, 0);

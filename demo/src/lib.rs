@@ -4,5 +4,6 @@
 //! `forge-cli`; no other crate uses this one as a library.
 #![deny(unsafe_code)]
 
+pub mod end;
 pub mod ingest;
 pub mod stream;

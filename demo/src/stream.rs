@@ -3,9 +3,10 @@
 //! Per frame it claims a slot, writes the frame in place with the ring
 //! position as its sequence number, and commits: no syscall, allocation,
 //! lock or formatting. Everything else — signals, the session check, the
-//! heartbeat — happens in [`Streamer::housekeeping`], every
-//! [`CHECK_EVERY`] frames and at least every [`HOUSEKEEPING_NS`] while
-//! waiting (for space, or for a paced frame's due time).
+//! heartbeat — is the [`Holder`]'s, every
+//! [`CHECK_EVERY`](forge_holder::end::CHECK_EVERY) frames and at least every
+//! [`HOUSEKEEPING_NS`](forge_holder::end::HOUSEKEEPING_NS) while waiting
+//! (for space, or for a paced frame's due time).
 //!
 //! A restarted producer attaches at the segment's `head` (fabric scans past
 //! frames published but not yet counted), so sequence numbers continue
@@ -16,11 +17,10 @@ use forge_cli::human;
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::Producer;
 
+use crate::end::{end_line, RunEnd};
 use forge_frame::load::LoadGen;
-use forge_holder::checks;
-use forge_holder::end::{end_line, RunEnd, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use forge_holder::pace::{wait_until, Look, Pacer};
-use forge_holder::signals::Control;
+use forge_holder::Holder;
 
 /// What to stream.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub struct StreamReport {
     /// The session streamed into, hex.
     pub session: String,
     /// Why the run ended.
-    #[serde(serialize_with = "forge_holder::end::serialize_end")]
+    #[serde(serialize_with = "crate::end::serialize_end")]
     pub end: Option<RunEnd>,
 }
 
@@ -94,8 +94,7 @@ impl StreamReport {
 
 /// The producer loop and its state.
 pub struct Streamer<'a> {
-    producer: &'a mut Producer,
-    control: &'a Control,
+    holder: &'a mut Holder<Producer>,
     config: StreamConfig,
     gen: LoadGen,
     pacer: Option<Pacer>,
@@ -104,21 +103,14 @@ pub struct Streamer<'a> {
     ring_full_waits: u64,
     bursts: u64,
     burst_left: u64,
-    next_housekeeping_ns: u64,
 }
 
 impl<'a> Streamer<'a> {
-    /// A streamer over `producer`, writing what `gen` makes.
-    pub fn new(
-        producer: &'a mut Producer,
-        control: &'a Control,
-        config: StreamConfig,
-        gen: LoadGen,
-    ) -> Self {
-        producer.pace().announce(config.rate, config.burst);
+    /// A streamer over the producer `holder` holds, writing what `gen`
+    /// makes.
+    pub fn new(holder: &'a mut Holder<Producer>, config: StreamConfig, gen: LoadGen) -> Self {
         Streamer {
-            producer,
-            control,
+            holder,
             config,
             gen,
             pacer: None,
@@ -127,7 +119,6 @@ impl<'a> Streamer<'a> {
             ring_full_waits: 0,
             bursts: 0,
             burst_left: 0,
-            next_housekeeping_ns: 0,
         }
     }
 
@@ -136,17 +127,19 @@ impl<'a> Streamer<'a> {
     /// cannot hold), never on a peer's behaviour.
     pub fn run(mut self) -> Result<(StreamReport, RunEnd)> {
         let start_ns = monotonic_ns();
-        let first_sequence = self.producer.position();
-        self.next_housekeeping_ns = start_ns + HOUSEKEEPING_NS;
-        if self.config.rate > 0 {
-            self.pacer = Some(Pacer::new(self.config.rate, start_ns));
+        let first_sequence = self.holder.position();
+        let pacer = (self.config.rate > 0).then(|| Pacer::new(self.config.rate, start_ns));
+        match &pacer {
+            Some(pacer) => pacer.announce(self.holder.pace(), self.config.burst),
+            None => self.holder.pace().announce(0, self.config.burst),
         }
+        self.pacer = pacer;
         // A stop or a retirement that came before the first frame.
         let end = match self.housekeeping(start_ns) {
             Some(end) => end,
             None => self.stream()?,
         };
-        self.producer.flush_index();
+        self.holder.flush_index();
         let duration_s = (monotonic_ns() - start_ns) as f64 / 1e9;
         let per_s = |x: u64| {
             if duration_s > 0.0 {
@@ -162,10 +155,10 @@ impl<'a> Streamer<'a> {
             frames_per_s: per_s(self.frames),
             bytes_per_s: per_s(self.bytes),
             first_sequence,
-            next_sequence: self.producer.position(),
+            next_sequence: self.holder.position(),
             ring_full_waits: self.ring_full_waits,
             bursts: self.bursts,
-            session: human::session(self.producer.session()),
+            session: human::session(self.holder.session()),
             end: Some(end.clone()),
         };
         Ok((report, end))
@@ -173,7 +166,6 @@ impl<'a> Streamer<'a> {
 
     /// The steady-state loop.
     fn stream(&mut self) -> Result<RunEnd> {
-        let mut until_check = CHECK_EVERY;
         loop {
             if self.config.count != 0 && self.frames >= self.config.count {
                 return Ok(RunEnd::CountReached);
@@ -183,7 +175,7 @@ impl<'a> Streamer<'a> {
                     return Ok(end);
                 }
             }
-            if let Some(mut slot) = self.producer.write_slot() {
+            if let Some(mut slot) = self.holder.write_slot() {
                 let sequence = slot.position();
                 let mut stamped_ns = 0;
                 let len = self.gen.write_frame(slot.payload_mut(), sequence, || {
@@ -194,22 +186,17 @@ impl<'a> Streamer<'a> {
                 self.frames += 1;
                 self.bytes += len as u64;
                 self.after_send(stamped_ns);
-                until_check -= 1;
-                if until_check == 0 {
-                    until_check = CHECK_EVERY;
-                    if let Some(end) = self.housekeeping(stamped_ns) {
-                        return Ok(end);
-                    }
+                match self.holder.tick() {
+                    Ok(false) => {}
+                    Ok(true) => self.take_burst(),
+                    Err(halt) => return Ok(halt.into()),
                 }
             } else {
                 self.ring_full_waits += 1;
-                let got_space = self.producer.wait_for_space(WAIT_SLICE);
-                let now = monotonic_ns();
-                if !got_space || now >= self.next_housekeeping_ns {
-                    if let Some(end) = self.housekeeping(now) {
-                        return Ok(end);
-                    }
+                if let Err(halt) = self.holder.wait() {
+                    return Ok(halt.into());
                 }
+                self.take_burst();
             }
         }
     }
@@ -229,36 +216,39 @@ impl<'a> Streamer<'a> {
         }
     }
 
-    /// Waits until the pacer says the next frame is due, looking around
-    /// every [`HOUSEKEEPING_NS`]. Spinning reads only the vDSO clock; `yield`
-    /// and `park` give the core back when the gap is long.
+    /// Waits until the pacer says the next frame is due, doing the holder's
+    /// checks whenever they fall due. Spinning reads only the vDSO clock;
+    /// `yield` and `park` give the core back when the gap is long.
     fn wait_for_due_time(&mut self) -> Option<RunEnd> {
         // Housekeeping does not move the pacer, so the due time (a 128-bit
         // division) is computed once per frame, not once per spin.
         let due = self.pacer.as_ref().map(Pacer::due_ns)?;
-        let wait = self.producer.wait_strategy();
-        wait_until(due, wait, self.next_housekeeping_ns, |now| {
-            match self.housekeeping(now) {
-                Some(end) => Look::End(end),
-                None if self.burst_left > 0 => Look::Go,
-                None => Look::Wait(self.next_housekeeping_ns),
-            }
+        let wait = self.holder.wait_strategy();
+        let next = self.holder.next_check_ns();
+        wait_until(due, wait, next, |now| match self.housekeeping(now) {
+            Some(end) => Look::End(end),
+            None if self.burst_left > 0 => Look::Go,
+            None => Look::Wait(self.holder.next_check_ns()),
         })
     }
 
-    /// Off the per-message path: stop requests, the session, the watch
-    /// thread's verdict on the segment, the heartbeat and SIGUSR1 bursts.
+    /// Off the per-message path: the holder's checks, then a burst asked
+    /// for with SIGUSR1.
     fn housekeeping(&mut self, now_ns: u64) -> Option<RunEnd> {
-        self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        if let Err(halt) = checks::producer(self.control, self.producer) {
+        if let Err(halt) = self.holder.check(now_ns) {
             return Some(halt.into());
         }
-        if self.control.take_usr1() {
+        self.take_burst();
+        None
+    }
+
+    /// A SIGUSR1 since the last look: a burst of `burst` frames.
+    fn take_burst(&mut self) {
+        if self.holder.control().take_usr1() {
             self.bursts += 1;
-            self.producer.pace().count_burst();
+            self.holder.pace().count_burst();
             self.burst_left = self.burst_left.saturating_add(self.config.burst);
         }
-        None
     }
 }
 
@@ -268,6 +258,7 @@ mod tests {
     use forge_frame::decode;
     use forge_frame::load::SizeSpec;
     use forge_holder::end::Lost;
+    use forge_holder::signals::Control;
 
     fn config(count: u64, rate: u64) -> StreamConfig {
         StreamConfig {
@@ -287,15 +278,16 @@ mod tests {
 
     #[test]
     fn frames_carry_their_ring_position_as_sequence() {
-        let (mut p, mut c) = forge_fabric::HeapRing::new(8)
+        let (p, mut c) = forge_fabric::HeapRing::new(8)
             .starting_at(1_000)
             .wait(forge_fabric::WaitStrategy::Yield)
             .build();
         let control = Control::new();
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
-        let (report, end) = Streamer::new(&mut p, &control, config(5, 0), gen)
-            .run()
-            .unwrap();
+        let (report, end) =
+            Streamer::new(&mut Holder::on_heap(p, control.clone()), config(5, 0), gen)
+                .run()
+                .unwrap();
         assert_eq!(end, RunEnd::CountReached);
         assert_eq!((report.frames, report.bytes), (5, 320));
         assert_eq!(
@@ -313,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_full_ring_waits_and_a_stop_ends_the_wait() {
-        let (mut p, _c) = heap_ring(4);
+        let (p, _c) = heap_ring(4);
         let control = Control::new();
         let stopper = control.clone();
         let t = std::thread::spawn(move || {
@@ -321,9 +313,10 @@ mod tests {
             stopper.request_stop();
         });
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
-        let (report, end) = Streamer::new(&mut p, &control, config(0, 0), gen)
-            .run()
-            .unwrap();
+        let (report, end) =
+            Streamer::new(&mut Holder::on_heap(p, control.clone()), config(0, 0), gen)
+                .run()
+                .unwrap();
         t.join().unwrap();
         assert_eq!(end, RunEnd::Stopped);
         assert_eq!(report.frames, 4);
@@ -332,30 +325,32 @@ mod tests {
 
     #[test]
     fn a_lost_segment_ends_the_stream_with_its_reason() {
-        let (mut p, _c) = heap_ring(64);
+        let (p, _c) = heap_ring(64);
         let control = Control::new();
         control.set_segment_lost(Lost::Truncated { now: 0, mapped: 0 });
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
-        let (report, end) = Streamer::new(&mut p, &control, config(0, 0), gen)
-            .run()
-            .unwrap();
+        let (report, end) =
+            Streamer::new(&mut Holder::on_heap(p, control.clone()), config(0, 0), gen)
+                .run()
+                .unwrap();
         assert!(matches!(end, RunEnd::SegmentLost(Lost::Truncated { .. })));
         assert_eq!(report.frames, 0);
-        assert_eq!(
-            forge_holder::end::end_name(&report.end),
-            "segment_truncated"
-        );
+        assert_eq!(crate::end::end_name(&report.end), "segment_truncated");
     }
 
     #[test]
     fn a_rate_paces_the_stream() {
-        let (mut p, _c) = heap_ring(64);
+        let (p, _c) = heap_ring(64);
         let control = Control::new();
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
         // 20 frames at 200/s: frame 19 is due at 95 ms.
-        let (report, _) = Streamer::new(&mut p, &control, config(20, 200), gen)
-            .run()
-            .unwrap();
+        let (report, _) = Streamer::new(
+            &mut Holder::on_heap(p, control.clone()),
+            config(20, 200),
+            gen,
+        )
+        .run()
+        .unwrap();
         assert!(
             (0.09..1.0).contains(&report.duration_s),
             "took {} s",
@@ -365,15 +360,19 @@ mod tests {
 
     #[test]
     fn sigusr1_sends_a_burst_at_full_speed() {
-        let (mut p, mut c) = heap_ring(4096);
+        let (p, mut c) = heap_ring(4096);
         let control = Control::new();
         control.request_usr1();
         let gen = LoadGen::new(SizeSpec::fixed(64), 1, 1).unwrap();
         // At 10 frames/s, 1,000 frames would take 100 s; the burst sends them
         // at once, and the pacer then asks for 0.1 s for the last one.
-        let (report, _) = Streamer::new(&mut p, &control, config(1_001, 10), gen)
-            .run()
-            .unwrap();
+        let (report, _) = Streamer::new(
+            &mut Holder::on_heap(p, control.clone()),
+            config(1_001, 10),
+            gen,
+        )
+        .run()
+        .unwrap();
         assert_eq!(report.bursts, 1);
         assert!(report.duration_s < 5.0, "took {} s", report.duration_s);
         let mut n = 0;

@@ -10,14 +10,64 @@
 //! - [`Observer`] maps a segment read-only for inspectors.
 //! - [`hist`] is the consumer's latency histogram, kept in the header.
 //!
-//! What a program holding a role owes the others (a heartbeat, the session
-//! check, a clean stop on a signal, the exit-code contract) is the
-//! `forge-holder` crate's; the telemetry frame Forge's tools exchange is
-//! `forge-frame`'s.
-//!
 //! The byte layout is documented in `LAYOUT.md` and pinned in [`layout`].
 //!
-//! # Examples
+//! # A producer and a consumer
+//!
+//! What a program holding a role owes the others (a heartbeat, the session
+//! check, noticing a lost segment, a clean stop on SIGINT or SIGTERM, the
+//! exit-code contract) is the `forge-holder` crate's, built on this one.
+//! With it, a complete, well-behaved producer:
+//!
+//! ```
+//! use forge_fabric::Claim;
+//! use forge_holder::{Exit, Holder};
+//!
+//! fn main() -> Exit {
+//! #   let _ring = doc::Ring::for_a_producer();
+//!     forge_holder::run("my-producer", || {
+//!         let name = std::env::var("FORGE_SEGMENT").unwrap_or_else(|_| "/forge_shm".into());
+//!         let mut ring = Holder::producer(&name, &Claim::new())?;
+//!         for n in 0u64.. {
+//!             // Waits while the ring is full; a stop, a retired session or
+//!             // a lost segment ends the run with its exit code.
+//!             ring.write_from(&n.to_le_bytes())?;
+//!         }
+//!         Ok(())
+//!     })
+//! }
+//! # mod doc { include!("../../holder/doc/ring.rs"); }
+//! ```
+//!
+//! and a complete consumer, asleep on a futex while the ring is empty (the
+//! producer wakes it: its claim says it parks):
+//!
+//! ```
+//! use forge_fabric::{Claim, WaitStrategy};
+//! use forge_holder::{Exit, Holder};
+//!
+//! fn main() -> Exit {
+//! #   let _ring = doc::Ring::for_a_consumer();
+//!     forge_holder::run("my-consumer", || {
+//!         let name = std::env::var("FORGE_SEGMENT").unwrap_or_else(|_| "/forge_shm".into());
+//!         let mut ring = Holder::consumer(&name, &Claim::new().wait(WaitStrategy::Park))?;
+//!         loop {
+//!             let frame = ring.read()?;
+//!             println!("frame {}: {} bytes", frame.position(), frame.len());
+//!             frame.release();
+//!         }
+//!     })
+//! }
+//! # mod doc { include!("../../holder/doc/ring.rs"); }
+//! ```
+//!
+//! `forge-init` makes the segment (or [`Segment::create`]); `forge-core`
+//! reads what the producer writes, `forge-stream` feeds the consumer.
+//! forge-stream, forge-core, forge-record, forge-replay and forge-bridge are
+//! built the same way. The telemetry frame Forge's own tools exchange is
+//! `forge-frame`'s; the ring carries any bytes.
+//!
+//! # The ring alone
 //!
 //! A producer and a consumer on one segment, and an observer watching:
 //!

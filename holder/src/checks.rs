@@ -5,23 +5,34 @@
 
 use forge_fabric::{Consumer, Corruption, Producer, SessionError};
 
-use crate::end::{Lost, RunEnd};
+use crate::end::Lost;
 use crate::signals::Control;
 use crate::watch::DRAIN_WAIT;
 
 /// What the checks found that ends a run. Each tool's own end type converts
-/// from it (`From`), so the reasons keep one name and one meaning.
-#[derive(Debug)]
+/// from it (`From`), so the reasons keep one name and one meaning; its exit
+/// code is [`crate::Error::exit`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Halt {
-    /// SIGINT, SIGTERM or SIGHUP.
+    /// SIGINT, SIGTERM or SIGHUP (or [`Control::request_stop`]).
+    #[error("a stop was asked for")]
     Stopped,
     /// The segment was retired or replaced under us (`forge-init --force`).
+    #[error(transparent)]
     SessionLost(SessionError),
-    /// The identity line, or `tail` as the producer sees it, was damaged.
+    /// The identity line, `tail` as the producer sees it, or a slot the
+    /// consumer is stuck at, was damaged.
+    #[error(transparent)]
     Corrupt(Corruption),
     /// The segment was unlinked, replaced without retirement, or truncated
     /// (the watch thread's verdict).
+    #[error(transparent)]
     SegmentLost(Lost),
+    /// The consumer is stuck: `head` says the frame at its position was
+    /// published, and its slot holds another stamp, so no frame will ever
+    /// come ([`forge_fabric::Consumer::check_stall`]).
+    #[error("the ring is stuck: {0}")]
+    Stalled(Corruption),
 }
 
 impl From<SessionError> for Halt {
@@ -31,17 +42,6 @@ impl From<SessionError> for Halt {
         match e {
             SessionError::Corrupt(c) => Halt::Corrupt(c),
             e => Halt::SessionLost(e),
-        }
-    }
-}
-
-impl From<Halt> for RunEnd {
-    fn from(h: Halt) -> RunEnd {
-        match h {
-            Halt::Stopped => RunEnd::Stopped,
-            Halt::SessionLost(e) => RunEnd::SessionLost(e),
-            Halt::Corrupt(c) => RunEnd::Corrupt(c),
-            Halt::SegmentLost(l) => RunEnd::SegmentLost(l),
         }
     }
 }

@@ -18,7 +18,6 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use color_eyre::eyre::{eyre, Result};
 use forge_fabric::Segment;
 
 /// Where the segment is mapped, for the handler (0, 0 until installed).
@@ -33,7 +32,7 @@ static SEGMENT: OnceLock<Box<str>> = OnceLock::new();
 
 /// Installs the SIGBUS reporter for `segment`'s mapping. Call it once, after
 /// opening the segment and before the first frame.
-pub fn report_sigbus(program: &str, segment: &Segment) -> Result<()> {
+pub fn report_sigbus(program: &str, segment: &Segment) -> std::io::Result<()> {
     let _ = PROGRAM.set(program.into());
     let _ = SEGMENT.set(segment.name().into());
     let (start, len) = segment.mapped_range();
@@ -56,23 +55,17 @@ pub fn report_sigbus(program: &str, segment: &Segment) -> Result<()> {
         libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut())
     };
     if rc != 0 {
-        return Err(eyre!(
-            "installing the SIGBUS reporter failed: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
 
 /// Makes a file-size limit an `EFBIG` error instead of a fatal SIGXFSZ.
-pub fn ignore_sigxfsz() -> Result<()> {
+pub fn ignore_sigxfsz() -> std::io::Result<()> {
     // SAFETY: SIG_IGN installs no code; no handler runs.
     let old = unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     if old == libc::SIG_ERR {
-        return Err(eyre!(
-            "ignoring SIGXFSZ failed: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -83,6 +83,22 @@ impl Pacer {
         self.rate
     }
 
+    /// Says this pacer's rate in the producer's pace line for inspectors,
+    /// with the frames a burst sends (0: no bursts).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_holder::pace::Pacer;
+    ///
+    /// let (mut producer, _consumer) = forge_fabric::heap_ring(2);
+    /// let pacer = Pacer::new(1_000, 0);
+    /// pacer.announce(producer.pace(), 100);
+    /// ```
+    pub fn announce(&self, mut pace: forge_fabric::Pace<'_>, burst: u64) {
+        pace.announce(self.rate, burst);
+    }
+
     /// When the next frame is due, CLOCK_MONOTONIC ns.
     #[inline]
     pub fn due_ns(&self) -> u64 {

@@ -5,7 +5,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use color_eyre::eyre::{Result, WrapErr};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
 use crate::end::Lost;
@@ -31,14 +30,12 @@ impl Control {
     /// Call it first thing in `main`: until it runs, these signals kill the
     /// process with no report. It also unblocks them, in case whoever
     /// started us left them blocked (they would otherwise never arrive).
-    pub fn from_signals() -> Result<Self> {
+    pub fn from_signals() -> std::io::Result<Self> {
         let control = Self::new();
         for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal_hook::flag::register(sig, Arc::clone(&control.stop))
-                .wrap_err_with(|| format!("installing the handler for signal {sig}"))?;
+            signal_hook::flag::register(sig, Arc::clone(&control.stop))?;
         }
-        signal_hook::flag::register(SIGUSR1, Arc::clone(&control.usr1))
-            .wrap_err("installing the SIGUSR1 handler")?;
+        signal_hook::flag::register(SIGUSR1, Arc::clone(&control.usr1))?;
         use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
         let mut ours = SigSet::empty();
         for sig in [
@@ -49,8 +46,7 @@ impl Control {
         ] {
             ours.add(sig);
         }
-        sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&ours), None)
-            .wrap_err("unblocking the stop and burst signals")?;
+        sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&ours), None)?;
         Ok(control)
     }
 

@@ -50,7 +50,8 @@ pub fn check(segment: &Segment) -> Option<Lost> {
 
 /// Starts the watch thread for the daemon holding `role` of `segment`.
 /// It runs until the process exits.
-pub fn spawn(program: &'static str, segment: Arc<Segment>, role: Role, control: Control) {
+pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control) {
+    let program = program.to_owned();
     let run = move || loop {
         std::thread::sleep(WATCH_PERIOD);
         let Some(lost) = check(&segment) else {

@@ -21,12 +21,11 @@
 //! recorded ones in their sequence field, and the report says so.
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::{AppFlags, Corruption, Producer, RelayedProducer, SessionError};
+use forge_fabric::{AppFlags, Corruption, RelayedProducer, SessionError};
 use forge_frame::FRAME_HEADER_LEN;
-use forge_holder::checks::{self, Halt};
-use forge_holder::end::{Lost, CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
+use forge_holder::end::Lost;
 use forge_holder::pace::{wait_until, Look, Pacer};
-use forge_holder::signals::Control;
+use forge_holder::{Halt, Holder};
 
 use crate::args::Speed;
 use crate::read::{ReadError, RecordedFrame, Recording};
@@ -87,7 +86,7 @@ impl From<Halt> for ReplayEnd {
         match h {
             Halt::Stopped => ReplayEnd::Stopped,
             Halt::SessionLost(e) => ReplayEnd::SessionLost(e),
-            Halt::Corrupt(c) => ReplayEnd::Corrupt(c),
+            Halt::Corrupt(c) | Halt::Stalled(c) => ReplayEnd::Corrupt(c),
             Halt::SegmentLost(l) => ReplayEnd::SegmentLost(l),
         }
     }
@@ -225,8 +224,7 @@ impl Pace {
 }
 
 struct Replayer<'a> {
-    producer: &'a mut Producer,
-    control: &'a Control,
+    holder: &'a mut Holder<RelayedProducer>,
     config: ReplayConfig,
     frames: u64,
     bytes: u64,
@@ -241,17 +239,16 @@ struct Replayer<'a> {
     /// Frames written in this lap.
     lap_frames: u64,
     ring_full_waits: u64,
-    next_housekeeping_ns: u64,
 }
 
-/// Replays `recording` into `producer` as `config` says.
+/// Replays `recording` into the relayed producer `holder` holds, as
+/// `config` says.
 pub fn replay(
     recording: &Recording,
-    producer: &mut RelayedProducer,
-    control: &Control,
+    holder: &mut Holder<RelayedProducer>,
     config: ReplayConfig,
 ) -> (ReplayReport, ReplayEnd) {
-    let first_position = producer.position();
+    let first_position = holder.position();
     let start_ns = monotonic_ns();
     let mut pace = match (config.rate, config.speed) {
         (Some(rate), _) => Pace::Rate(Pacer::new(rate.max(1), start_ns)),
@@ -263,8 +260,7 @@ pub fn replay(
         },
     };
     let mut r = Replayer {
-        producer,
-        control,
+        holder,
         config,
         frames: 0,
         bytes: 0,
@@ -276,10 +272,9 @@ pub fn replay(
         lap: 0,
         lap_frames: 0,
         ring_full_waits: 0,
-        next_housekeeping_ns: start_ns + HOUSEKEEPING_NS,
     };
     let end = r.run(recording, &mut pace);
-    r.producer.flush_index();
+    r.holder.flush_index();
     let duration_s = monotonic_ns().saturating_sub(start_ns) as f64 / 1e9;
     let report = ReplayReport {
         frames: r.frames,
@@ -306,7 +301,6 @@ impl Replayer<'_> {
         if let Some(end) = self.housekeeping(monotonic_ns()) {
             return end;
         }
-        let mut until_check = CHECK_EVERY;
         loop {
             self.lap_frames = 0;
             let mut any = false;
@@ -329,12 +323,8 @@ impl Replayer<'_> {
                     return end;
                 }
                 pace.sent(monotonic_ns());
-                until_check -= 1;
-                if until_check == 0 {
-                    until_check = CHECK_EVERY;
-                    if let Some(end) = self.housekeeping(monotonic_ns()) {
-                        return end;
-                    }
+                if let Err(halt) = self.holder.tick() {
+                    return halt.into();
                 }
             }
             if !self.config.looped || !any {
@@ -355,11 +345,11 @@ impl Replayer<'_> {
     /// Waits for `f`'s due time, looking around every housekeeping period.
     fn wait_until_due(&mut self, pace: &mut Pace, f: &RecordedFrame) -> Option<ReplayEnd> {
         let due = pace.due(f, monotonic_ns());
-        let wait = self.producer.wait_strategy();
-        wait_until(due, wait, self.next_housekeeping_ns, |now| {
+        let wait = self.holder.wait_strategy();
+        wait_until(due, wait, self.holder.next_check_ns(), |now| {
             match self.housekeeping(now) {
                 Some(end) => Look::End(end),
-                None => Look::Wait(self.next_housekeeping_ns),
+                None => Look::Wait(self.holder.next_check_ns()),
             }
         })
     }
@@ -367,7 +357,7 @@ impl Replayer<'_> {
     /// Writes one frame into the next slot, waiting for space.
     fn write(&mut self, f: &RecordedFrame) -> Option<ReplayEnd> {
         loop {
-            if let Some(mut slot) = self.producer.write_slot() {
+            if let Some(mut slot) = self.holder.write_slot() {
                 let out = slot.payload_mut();
                 let capacity = out.len();
                 let len = f.payload.len();
@@ -406,21 +396,14 @@ impl Replayer<'_> {
                 return None;
             }
             self.ring_full_waits += 1;
-            let got = self.producer.wait_for_space(WAIT_SLICE);
-            let now = monotonic_ns();
-            if !got || now >= self.next_housekeeping_ns {
-                if let Some(end) = self.housekeeping(now) {
-                    return Some(end);
-                }
+            if let Err(halt) = self.holder.wait() {
+                return Some(halt.into());
             }
         }
     }
 
     fn housekeeping(&mut self, now_ns: u64) -> Option<ReplayEnd> {
-        self.next_housekeeping_ns = now_ns + HOUSEKEEPING_NS;
-        checks::producer(self.control, self.producer)
-            .err()
-            .map(ReplayEnd::from)
+        self.holder.check(now_ns).err().map(ReplayEnd::from)
     }
 }
 
@@ -430,6 +413,7 @@ mod tests {
     use crate::args::From;
     use crate::identity::SessionIdentity;
     use crate::writer::{RecordingWriter, WriterOptions};
+    use forge_holder::signals::Control;
     /// A relayed heap ring whose sides yield when they wait.
     fn heap_ring(capacity: u32) -> (RelayedProducer, forge_fabric::Consumer) {
         forge_fabric::HeapRing::new(capacity)
@@ -504,7 +488,7 @@ mod tests {
     fn a_looped_replay_continues_each_lap_where_the_last_ended() {
         let dir = tempfile::tempdir().unwrap();
         let rec = recording(dir.path());
-        let (mut p, mut c) = heap_ring(512);
+        let (p, mut c) = heap_ring(512);
         let control = Control::new();
         // From frame 70 (sequence 1080): laps of 1080..=1099, 20 frames.
         let cfg = ReplayConfig {
@@ -513,7 +497,7 @@ mod tests {
             count: 50,
             ..config()
         };
-        let (report, end) = replay(&rec, &mut p, &control, cfg);
+        let (report, end) = replay(&rec, &mut Holder::on_heap(p, control.clone()), cfg);
         assert!(matches!(end, ReplayEnd::CountReached), "{end:?}");
         assert_eq!(
             (report.frames, report.laps, report.renumbered),
@@ -533,15 +517,15 @@ mod tests {
     fn a_paced_replay_takes_at_least_the_recorded_time_scaled() {
         let dir = tempfile::tempdir().unwrap();
         let rec = recording(dir.path());
-        let (mut p, mut c) = heap_ring(512);
-        let control = Control::new();
+        let (p, mut c) = heap_ring(512);
+        let mut p = Holder::on_heap(p, Control::new());
         // 90 frames spanning 99 ms, at 10x: at least 9.9 ms.
         let cfg = ReplayConfig {
             speed: Speed::Factor(10.0),
             ..config()
         };
         let started = std::time::Instant::now();
-        let (report, end) = replay(&rec, &mut p, &control, cfg);
+        let (report, end) = replay(&rec, &mut p, cfg);
         assert!(matches!(end, ReplayEnd::Done), "{end:?}");
         assert_eq!(report.frames, 90);
         assert!(started.elapsed() >= Duration::from_micros(9_900));
@@ -552,7 +536,7 @@ mod tests {
             ..config()
         };
         let started = std::time::Instant::now();
-        replay(&rec, &mut p, &control, cfg);
+        replay(&rec, &mut p, cfg);
         assert!(started.elapsed() >= Duration::from_millis(29));
         let mut got = Vec::new();
         drain(&mut c, &mut got);

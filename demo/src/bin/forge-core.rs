@@ -13,7 +13,7 @@ use forge_cli::{
     SegmentArg, WaitArg,
 };
 use forge_demo::ingest::{IngestConfig, Ingester, DEFAULT_RELEASE_BATCH};
-use forge_fabric::{Claim, Role, WaitStrategy};
+use forge_fabric::{Claim, Consumer, WaitStrategy};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
 
@@ -72,27 +72,26 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     }
     let wait = WaitStrategy::from(cli.wait);
     let Daemon {
-        control,
+        holder: mut consumer,
         core,
-        segment,
-        side: mut consumer,
-    } = start_daemon(
+    } = start_daemon::<Consumer>(
         DaemonStart {
             program: PROGRAM,
-            role: Role::Consumer,
             name,
             largest_frame: 0,
             core: cli.core,
             parent: cli.parent,
+            claim: Claim::new().wait(wait),
+            instead: None,
         },
         control,
-        |segment, core| segment.consumer_with(&Claim::new().wait(wait).pinned_core(core)),
     )?;
+    let session = consumer.session();
     eprintln!(
         "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at sequence {}: \
          {}, wait {}, count {}",
         std::process::id(),
-        human::session(segment.session_id()),
+        human::session(session),
         human::count(consumer.position()),
         if cli.verify {
             "verifying sequence, length and checksum"
@@ -110,7 +109,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         verify: cli.verify,
         release_batch: cli.batch,
     };
-    let (report, end) = Ingester::new(&mut consumer, &control, config).run();
+    let (report, end) = Ingester::new(&mut consumer, config).run();
     // Release the role (pid cleared, role stopped) before reporting.
     drop(consumer);
     let text = match cli.report {

@@ -11,7 +11,7 @@ use forge_cli::{
     daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, SegmentArg, WaitArg,
 };
 use forge_demo::stream::{StreamConfig, Streamer};
-use forge_fabric::{Claim, Role, WaitStrategy};
+use forge_fabric::{Claim, Producer, WaitStrategy};
 use forge_frame::load::{LoadGen, SizeSpec};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
@@ -74,23 +74,22 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     }
     let wait = WaitStrategy::from(cli.wait);
     let Daemon {
-        control,
+        holder: mut producer,
         core,
-        segment,
-        side: mut producer,
-    } = start_daemon(
+    } = start_daemon::<Producer>(
         DaemonStart {
             program: PROGRAM,
-            role: Role::Producer,
             name,
             largest_frame: cli.size.max,
             core: cli.core,
             parent: cli.parent,
+            claim: Claim::new().wait(wait),
+            instead: None,
         },
         control,
-        |segment, core| segment.producer_with(&Claim::new().wait(wait).pinned_core(core)),
     )?;
     producer.set_index_batch(cli.batch);
+    let session = producer.session();
     let rate = match cli.rate {
         0 => "as fast as the ring allows".to_owned(),
         r => format!("{} frames/s", human::si(r as f64)),
@@ -99,7 +98,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         "{PROGRAM}: pid {} on core {core}, streaming into {name} (session {}) from sequence {}: \
          {} frames, {rate}, wait {}, count {}",
         std::process::id(),
-        human::session(segment.session_id()),
+        human::session(session),
         human::count(producer.position()),
         cli.size,
         wait.name(),
@@ -113,7 +112,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         count: cli.count,
         burst: cli.burst,
     };
-    let (report, end) = Streamer::new(&mut producer, &control, config, gen).run()?;
+    let (report, end) = Streamer::new(&mut producer, config, gen).run()?;
     // Release the role (pid cleared, role stopped) before reporting.
     drop(producer);
     print_report(&report.text()).wrap_err("writing the report")?;

@@ -12,10 +12,10 @@ use forge_cli::human;
 use forge_cli::output::{Output, OutputError};
 use forge_cli::units::{duration_in, size_in};
 use forge_cli::{
-    daemon_main, print_report, role_hint, start_daemon, Daemon, DaemonStart, ParentArg,
-    ReportFormat, SegmentArg, WaitArg, INIT_WAIT,
+    daemon_main, print_report, start_daemon, Daemon, DaemonStart, ParentArg, ReportFormat,
+    SegmentArg, WaitArg, INIT_WAIT,
 };
-use forge_fabric::{Claim, Observer, Role, SegmentError, WaitStrategy};
+use forge_fabric::{Claim, Consumer, Observer, SegmentError, WaitStrategy};
 use forge_holder::end::Lost;
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
@@ -338,41 +338,22 @@ fn run_consume(
     config: RecordConfig,
 ) -> Result<(RecordReport, RecordEnd, RecordingWriter)> {
     let name = &cli.segment.segment;
-    // The role is claimed below, with a hint that mentions --tap.
     let Daemon {
-        control,
+        holder: mut consumer,
         core,
-        segment,
-        side: (),
-    } = start_daemon(
+    } = start_daemon::<Consumer>(
         DaemonStart {
             program: PROGRAM,
-            role: Role::Consumer,
             name,
             largest_frame: 0,
             core: cli.core,
             parent: cli.parent,
+            claim: Claim::new().wait(config.wait),
+            instead: Some("record read-only with --tap"),
         },
         control,
-        |_, _| Ok(()),
     )?;
-    let claim = Claim::new()
-        .wait(config.wait)
-        .pinned_core(core)
-        .program(PROGRAM);
-    let mut consumer = match segment.consumer_with(&claim) {
-        Ok(c) => c,
-        Err(e) => {
-            let hint = role_hint(Role::Consumer, name, &e)
-                .map(|h| format!("{h}; or record read-only with --tap"));
-            let mut report =
-                color_eyre::Report::new(e).wrap_err(format!("cannot consume from {name}"));
-            if let Some(h) = hint {
-                report = report.suggestion(h);
-            }
-            return Err(report);
-        }
-    };
+    let session = consumer.session();
     let observer =
         Observer::open(name, INIT_WAIT).wrap_err_with(|| format!("cannot read segment {name}"))?;
     let snap = observer
@@ -384,7 +365,7 @@ fn run_consume(
     eprintln!(
         "{PROGRAM}: pid {} on core {core}, consuming from {name} (session {}) at position {} into {} ({}, wait {})",
         std::process::id(),
-        human::session(segment.session_id()),
+        human::session(session),
         human::count(consumer.position()),
         out(cli).display(),
         cli.compression.name(),
@@ -393,7 +374,6 @@ fn run_consume(
     let (report, end) = record::consume(
         &mut consumer,
         Some(&observer),
-        &control,
         &mut writer,
         identity,
         config,

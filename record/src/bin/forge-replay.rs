@@ -13,7 +13,7 @@ use forge_cli::{
     daemon_main, larger_slots_hint, print_report, start_daemon, Daemon, DaemonStart, ParentArg,
     ReportFormat, SegmentArg, WaitArg,
 };
-use forge_fabric::{Claim, Role, WaitStrategy};
+use forge_fabric::{Claim, RelayedProducer, WaitStrategy};
 use forge_holder::exit::{Exit, EXIT_CODES_HELP};
 use forge_holder::signals::Control;
 use forge_record::args::{From, Speed};
@@ -146,25 +146,21 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
     let name = &cli.segment.segment;
     let wait = WaitStrategy::from(cli.wait);
     let Daemon {
-        control,
+        holder: mut producer,
         core,
-        segment,
-        side: mut producer,
-    } = start_daemon(
+    } = start_daemon::<RelayedProducer>(
         DaemonStart {
             program: PROGRAM,
-            role: Role::Producer,
             name,
             largest_frame: 0,
             core: cli.core,
             parent: cli.parent,
+            claim: Claim::new().wait(wait),
+            instead: None,
         },
         control,
-        |segment, core| {
-            let claim = Claim::new().wait(wait).pinned_core(core).program(PROGRAM);
-            segment.relayed_producer(&claim)
-        },
     )?;
+    let ring_session = producer.session();
     producer.set_index_batch(cli.batch);
     let pace = match (cli.rate, cli.speed) {
         (Some(r), _) => format!("{} frames/s", human::si(r as f64)),
@@ -179,7 +175,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         cli.input.display(),
         human::count(rec.sessions()[session].frames),
         human::session(rec.sessions()[session].identity.session_id),
-        human::session(segment.session_id()),
+        human::session(ring_session),
         if cli.looped { ", looped" } else { "" },
         wait.name(),
     );
@@ -200,7 +196,7 @@ fn run(cli: &Cli, control: Control) -> Result<Exit> {
         count: cli.count,
         keep_timestamps: cli.keep_timestamps,
     };
-    let (report, end) = replay::replay(&rec, &mut producer, &control, config);
+    let (report, end) = replay::replay(&rec, &mut producer, config);
     drop(producer);
     let text = match cli.report {
         ReportFormat::Text => report.text(),

@@ -3,8 +3,7 @@
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::{Consumer, Observer};
 use forge_frame::decode_header;
-use forge_holder::checks::{self};
-use forge_holder::signals::Control;
+use forge_holder::Holder;
 
 use crate::identity::{Mode, SessionIdentity};
 use crate::writer::RecordingWriter;
@@ -12,47 +11,49 @@ use crate::writer::RecordingWriter;
 use super::sink::Sink;
 use super::*;
 
-/// Records as the ring's consumer until the count, a stop, or the session
-/// or file fails. The first frame recorded is the one at the consumer's
-/// position (`identity.start_position`). Like forge-core, it adds each
-/// frame's transit latency to the segment's histogram; with `observer`, it
-/// also samples the ring's counters and that histogram into the file.
+/// Records as the consumer `holder` holds until the count, a stop, or
+/// the session or file fails. The first frame recorded is the one at the
+/// consumer's position (`identity.start_position`). Like forge-core, it
+/// adds each frame's transit latency to the segment's histogram; with
+/// `observer`, it also samples the ring's counters and that histogram into
+/// the file.
 pub fn consume(
-    consumer: &mut Consumer,
+    holder: &mut Holder<Consumer>,
     observer: Option<&Observer>,
-    control: &Control,
     writer: &mut RecordingWriter,
     identity: SessionIdentity,
     config: RecordConfig,
 ) -> (RecordReport, RecordEnd) {
-    consumer.set_index_batch(config.release_batch);
-    let mut sink = Sink::new(writer, control, config, identity);
-    let mut lost_since: Option<u64> = None;
-    let end = consume_loop(consumer, observer, &mut sink, &mut lost_since);
-    consumer.flush_index();
+    holder.set_index_batch(config.release_batch);
+    let mut sink = Sink::new(writer, config, identity);
+    let end = consume_loop(holder, observer, &mut sink);
+    holder.flush_index();
     if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
         let _ = sink.sample(&snap, true);
     }
-    let next = consumer.position();
+    let next = holder.position();
     let report = sink.finish(&end, Mode::Consume, next);
     (report, end)
 }
 
 fn consume_loop(
-    consumer: &mut Consumer,
+    holder: &mut Holder<Consumer>,
     observer: Option<&Observer>,
     sink: &mut Sink<'_>,
-    lost_since: &mut Option<u64>,
 ) -> RecordEnd {
-    let mut until_check = CHECK_EVERY;
-    if let Some(end) = consume_housekeeping(consumer, observer, sink, monotonic_ns(), lost_since) {
+    // Records what the producer committed before a loss, for at most the
+    // holder's drain wait, as forge-core does.
+    if let Err(halt) = holder.check(monotonic_ns()) {
+        return halt.into();
+    }
+    if let Some(end) = sink_housekeeping(observer, sink, monotonic_ns()) {
         return end;
     }
     loop {
         if sink.count_reached() {
             return RecordEnd::CountReached;
         }
-        match consumer.read_slot() {
+        match holder.read_slot() {
             Ok(Some(frame)) => {
                 // Released only once written: a failed write leaves the
                 // frame in the ring for whoever consumes next.
@@ -62,30 +63,27 @@ fn consume_loop(
                 let stamp = decode_header(&frame).ok().map(|h| h.timestamp_ns);
                 frame.release();
                 if let Some(stamp) = stamp {
-                    consumer.record_latency(sink.last_frame_ns.saturating_sub(stamp));
+                    holder.record_latency(sink.last_frame_ns.saturating_sub(stamp));
                 }
-                until_check -= 1;
-                if until_check == 0 {
-                    until_check = CHECK_EVERY;
-                    if let Some(end) =
-                        consume_housekeeping(consumer, observer, sink, monotonic_ns(), lost_since)
-                    {
-                        return end;
+                match holder.tick() {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        if let Some(end) = sink_housekeeping(observer, sink, monotonic_ns()) {
+                            return end;
+                        }
                     }
+                    Err(halt) => return halt.into(),
                 }
             }
             Ok(None) => {
-                let got = consumer.wait_for_frame(WAIT_SLICE);
-                let now = monotonic_ns();
-                if !got {
-                    if let Err(c) = consumer.check_stall() {
-                        return RecordEnd::CorruptSlot(c.to_string());
-                    }
+                // Empty, or stuck behind a damaged slot word? The holder
+                // tells, and does its checks.
+                if let Err(halt) = holder.wait() {
+                    return halt.into();
                 }
-                if !got || now >= sink.next_housekeeping_ns {
-                    if let Some(end) =
-                        consume_housekeeping(consumer, observer, sink, now, lost_since)
-                    {
+                let now = monotonic_ns();
+                if now >= sink.next_housekeeping_ns {
+                    if let Some(end) = sink_housekeeping(observer, sink, now) {
                         return end;
                     }
                 }
@@ -95,18 +93,13 @@ fn consume_loop(
     }
 }
 
-fn consume_housekeeping(
-    consumer: &mut Consumer,
+/// The recorder's own housekeeping, beside the holder's: ring samples into
+/// the file, and the file's chunks.
+fn sink_housekeeping(
     observer: Option<&Observer>,
     sink: &mut Sink<'_>,
     now_ns: u64,
-    lost_since: &mut Option<u64>,
 ) -> Option<RecordEnd> {
-    // Records what the producer committed before a loss, for at most
-    // DRAIN_WAIT, as forge-core does.
-    if let Err(halt) = checks::consumer(sink.control, consumer, now_ns, lost_since) {
-        return Some(halt.into());
-    }
     if sink.sample_due(now_ns) {
         if let Some(snap) = observer.and_then(|o| o.snapshot().ok()) {
             if let Err(e) = sink.sample(&snap, true) {

@@ -34,16 +34,15 @@ pub use self::consume::consume;
 pub use self::report::RecordReport;
 pub use self::tap::tap;
 
-/// Frames between two housekeeping passes while frames keep coming.
-pub const CHECK_EVERY: u32 = 4096;
-/// Longest time between housekeeping passes.
-pub const HOUSEKEEPING_NS: u64 = 10_000_000;
+/// Frames between two housekeeping passes while frames keep coming: the
+/// holder's.
+pub const CHECK_EVERY: u32 = forge_holder::end::CHECK_EVERY;
+/// Longest time between housekeeping passes: the holder's.
+pub const HOUSEKEEPING_NS: u64 = forge_holder::end::HOUSEKEEPING_NS;
 /// How often the ring's counters and latency histogram are written.
 pub const SAMPLE_EVERY_NS: u64 = 1_000_000_000;
 /// Missed ranges kept for the report; the file has every one of them.
 pub const MAX_REPORTED_RANGES: usize = 100_000;
-/// Longest single wait for a frame (consume) before looking around.
-pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(5);
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -88,6 +87,8 @@ impl From<Halt> for RecordEnd {
             Halt::SessionLost(e) => RecordEnd::SessionLost(e),
             Halt::Corrupt(c) => RecordEnd::Corrupt(c),
             Halt::SegmentLost(l) => RecordEnd::SegmentLost(l),
+            // A slot the consumer cannot step over.
+            Halt::Stalled(c) => RecordEnd::CorruptSlot(c.to_string()),
         }
     }
 }
@@ -180,7 +181,7 @@ mod tests {
 
     #[test]
     fn a_consumed_ring_is_recorded_whole_and_in_order() {
-        let (mut p, mut c) = heap_ring(8);
+        let (mut p, c) = heap_ring(8);
         let n = 5_000u64;
         let producer = std::thread::spawn(move || {
             for seq in 0..n {
@@ -207,7 +208,8 @@ mod tests {
         let path = dir.path().join("c.mcap");
         let mut w = RecordingWriter::create(&path, WriterOptions::default()).unwrap();
         let control = Control::new();
-        let (report, end) = consume(&mut c, None, &control, &mut w, identity(), config(n));
+        let mut holder = forge_holder::Holder::on_heap(c, control);
+        let (report, end) = consume(&mut holder, None, &mut w, identity(), config(n));
         producer.join().unwrap();
         assert!(matches!(end, RecordEnd::CountReached), "{end:?}");
         assert_eq!((report.frames, report.next_position), (n, n));
@@ -226,8 +228,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w =
             RecordingWriter::create(&dir.path().join("m.mcap"), WriterOptions::default()).unwrap();
-        let control = Control::new();
-        let mut sink = Sink::new(&mut w, &control, config(0), identity());
+        let mut sink = Sink::new(&mut w, config(0), identity());
         let mut buf = [0u8; 64];
         let n = encode(&mut buf, 500, 1, 1, FrameKind::Ping, b"").unwrap();
         sink.frame(9, FRAME_RELAYED, &buf[..n]).unwrap();

@@ -4,7 +4,6 @@
 use forge_fabric::clock::monotonic_ns;
 use forge_fabric::layout::FRAME_RELAYED;
 use forge_frame::decode_header;
-use forge_holder::signals::Control;
 
 use crate::events::{Event, MissedRange, RingSample, SessionEnd};
 use crate::identity::{ClockPair, Mode, SessionIdentity};
@@ -15,7 +14,6 @@ use super::*;
 /// The writer and the bookkeeping both modes share.
 pub(super) struct Sink<'a> {
     pub(super) writer: &'a mut RecordingWriter,
-    pub(super) control: &'a Control,
     pub(super) config: RecordConfig,
     pub(super) session: u64,
     pub(super) clock: ClockPair,
@@ -41,7 +39,6 @@ pub(super) struct Sink<'a> {
 impl<'a> Sink<'a> {
     pub(super) fn new(
         writer: &'a mut RecordingWriter,
-        control: &'a Control,
         config: RecordConfig,
         identity: SessionIdentity,
     ) -> Self {
@@ -51,7 +48,6 @@ impl<'a> Sink<'a> {
         writer.add_session(identity);
         Sink {
             writer,
-            control,
             config,
             session,
             clock,

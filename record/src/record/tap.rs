@@ -56,7 +56,7 @@ pub fn tap(
     let slots = u64::from(slot_count);
     let lap_shift = slot_count.trailing_zeros();
     let mut cursor = Position::new(identity.start_position);
-    let mut sink = Sink::new(writer, control, config, identity);
+    let mut sink = Sink::new(writer, config, identity);
     let mut stopping = false;
     // Since when (and at what head) the indices have been impossible.
     let mut impossible: Option<u64> = None;
