@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use super::{ahead, announce_wait, wake_if_parked, Lease, RingRef};
 use crate::error::{Corruption, ReadError, SessionError};
-use crate::layout::{bucket_of, unpack_word, FRAME_RELAYED};
+use crate::layout::{bucket_of, unpack_word};
+#[cfg(not(loom))]
+use crate::layout::FRAME_RELAYED;
 use crate::sync::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use crate::vocab::AppFlags;
@@ -71,6 +73,7 @@ impl Consumer {
     }
 
     /// Hands the consumer its role in a segment.
+    #[cfg(not(loom))]
     pub(crate) fn with_lease(mut self, lease: Box<dyn Lease>) -> Self {
         self.lease = Some(lease);
         self

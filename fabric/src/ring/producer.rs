@@ -90,6 +90,7 @@ impl Producer {
     }
 
     /// Hands the producer its role in a segment.
+    #[cfg(not(loom))]
     pub(crate) fn with_lease(mut self, lease: Box<dyn Lease>) -> Self {
         self.lease = Some(lease);
         self
