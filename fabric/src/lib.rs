@@ -117,7 +117,7 @@ pub mod hist;
 #[cfg(not(loom))]
 pub mod observe;
 #[cfg(not(loom))]
-pub mod process;
+mod process;
 #[cfg(not(loom))]
 pub mod segment;
 

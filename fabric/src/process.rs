@@ -106,11 +106,6 @@ pub fn stat(pid: u32) -> Option<Stat> {
     (pid != 0).then(|| read_stat(&pid.to_string())).flatten()
 }
 
-/// `/proc/self/stat`.
-pub fn self_stat() -> Option<Stat> {
-    read_stat("self")
-}
-
 /// Fields of `/proc/PID/status` that Forge uses.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Status {
@@ -169,32 +164,6 @@ pub fn self_status() -> Option<Status> {
     ))
 }
 
-/// Clock ticks per second (`CLK_TCK`), the unit of stat's times.
-pub fn clock_ticks() -> u64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .and_then(|t| u64::try_from(t).ok())
-        .filter(|&t| t > 0)
-        .unwrap_or(100)
-}
-
-/// Parses a kernel CPU list like `0-2,5` into `[0, 1, 2, 5]`.
-pub fn parse_cpu_list(list: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                if let (Ok(a), Ok(b)) = (a.trim().parse::<u32>(), b.trim().parse::<u32>()) {
-                    out.extend(a..=b.min(a.saturating_add(4096)));
-                }
-            }
-            None => out.extend(part.trim().parse::<u32>().ok()),
-        }
-    }
-    out
-}
-
 /// Does a process with this pid exist (and is it not a zombie)? Pids that
 /// cannot be real are dead. Only meaningful in our own pid namespace.
 pub fn pid_alive(pid: u32) -> bool {
@@ -220,7 +189,6 @@ pub fn pid_alive(pid: u32) -> bool {
 #[derive(Debug)]
 pub struct Pidfd {
     fd: OwnedFd,
-    pid: u32,
 }
 
 impl Pidfd {
@@ -238,12 +206,7 @@ impl Pidfd {
         }
         // SAFETY: the kernel just gave us this descriptor; nobody else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        Ok(Pidfd { fd, pid })
-    }
-
-    /// The pid it was opened for.
-    pub fn pid(&self) -> u32 {
-        self.pid
+        Ok(Pidfd { fd })
     }
 
     /// Sends `signal` (0 only checks that the process still exists).
@@ -304,13 +267,6 @@ mod tests {
         assert_eq!((s.ruid, s.euid), (Some(1000), Some(1001)));
         assert_eq!(s.rss_kib, 2048);
         assert_eq!(s.cpus_allowed, "1");
-    }
-
-    #[test]
-    fn cpu_lists_expand_ranges_and_singles() {
-        assert_eq!(parse_cpu_list("0-2,5"), vec![0, 1, 2, 5]);
-        assert_eq!(parse_cpu_list("1\n"), vec![1]);
-        assert!(parse_cpu_list("").is_empty());
     }
 
     #[test]

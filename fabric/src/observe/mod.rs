@@ -45,6 +45,7 @@ pub mod host;
 mod slots;
 mod snapshot;
 
+pub use crate::process::Identity;
 pub use holder::{HolderCheck, SignalRefused};
 pub use slots::SlotCopy;
 pub use snapshot::{PaceSnapshot, Problem, SideSnapshot, Snapshot};
