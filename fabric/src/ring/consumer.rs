@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use super::{ahead, announce_wait, wake_if_parked, Lease, RingRef};
 use crate::error::{Corruption, ReadError, SessionError};
-use crate::layout::{bucket_of, unpack_word};
 #[cfg(not(loom))]
 use crate::layout::FRAME_RELAYED;
+use crate::layout::{bucket_of, unpack_word};
 use crate::sync::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use crate::vocab::AppFlags;
