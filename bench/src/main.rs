@@ -206,6 +206,9 @@ fn bridge(args: &Args) -> Result<()> {
     if args.json {
         cmd.arg("--json");
     }
+    if args.force {
+        cmd.arg("--force");
+    }
     let status = cmd
         .status()
         .map_err(|e| err!("cannot run {}: {e}", bin.display()))?;

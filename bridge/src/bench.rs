@@ -77,9 +77,14 @@ pub struct BenchArgs {
     /// Print JSON instead of Markdown.
     #[arg(long)]
     pub json: bool,
-    /// Also write results.md and results.json into this directory.
+    /// Also write results.md, results.json and bridge.svg into this
+    /// directory (created if missing; files created, never followed).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace results already in --out (refused otherwise, before
+    /// anything is measured).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `forge-bridge bench-peer`: one side of the raw Zenoh baseline (the
@@ -185,6 +190,10 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
             "expected --repeats ≥ 1, --frames and --latency-frames ≥ 2, --rate ≥ 1"
         ));
     }
+    let out_dir = match &args.out {
+        Some(dir) => Some(results_dir(dir, args.force)?),
+        None => None,
+    };
     let bins = Bins::find()?;
     let key = BenchKey::new()?;
     let started = Instant::now();
@@ -262,15 +271,40 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
     };
     let md = report.markdown();
     let json = serde_json::to_string_pretty(&report).wrap_err("encoding JSON")?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
-        std::fs::write(dir.join("results.md"), &md)?;
-        std::fs::write(dir.join("results.json"), &json)?;
-        std::fs::write(dir.join("bridge.svg"), report.svg())?;
+    if let Some(dir) = &out_dir {
+        let how = forge_cli::output::Output::new().replace(args.force);
+        for (name, text) in [
+            ("results.md", md.as_str()),
+            ("results.json", json.as_str()),
+            ("bridge.svg", report.svg().as_str()),
+        ] {
+            dir.write(name, text.as_bytes(), &how)
+                .map_err(|e| eyre!("cannot write the results: {e}"))?;
+        }
     }
     let text = if args.json { json + "\n" } else { md };
     forge_cli::print_report(&text)?;
     Ok(Exit::Ok)
+}
+
+/// The results we write.
+const OUTPUTS: [&str; 3] = ["results.md", "results.json", "bridge.svg"];
+
+/// `--out`, created if missing and opened once; results already there are
+/// refused before minutes of measuring, unless `--force`.
+fn results_dir(dir: &std::path::Path, force: bool) -> Result<forge_cli::output::Dir> {
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    let d = forge_cli::output::Dir::open(dir).map_err(|e| eyre!("{e}"))?;
+    if !force {
+        if let Some((name, what)) = OUTPUTS.iter().find_map(|n| Some((n, d.what_is(n)?))) {
+            return Err(eyre!(
+                "{} already exists ({what}); pass --force to replace the results, or pick \
+                 another --out",
+                dir.join(name).display()
+            ));
+        }
+    }
+    Ok(d)
 }
 
 fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
