@@ -586,6 +586,8 @@ impl Cursor {
             took_ns: 0,
             skipped: 0,
             raw: None,
+            payload: Vec::new(),
+            spans: Vec::new(),
         });
         let range = self
             .rec

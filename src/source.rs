@@ -255,22 +255,34 @@ impl LiveSource {
         let gone = producer_gone(sample);
         let started = monotonic_ns();
         let n = slot_count.min(WHOLE_RING_SLOTS);
-        let copies = att.observer.read_slots(0..n, PAYLOAD_CAPACITY).ok()?;
+        let whole = n == slot_count;
+        // A whole ring is copied slot by slot into one growing buffer, each
+        // slot's own copy freed before the next is made: the heap never
+        // holds thousands of small copies (which a thaw could not give back
+        // to the system), only the one buffer.
+        let mut copies = Vec::with_capacity(n as usize);
+        let mut slots = Vec::with_capacity(n as usize);
+        let (mut payload, mut spans) = (Vec::new(), Vec::new());
+        if whole {
+            spans.reserve_exact(n as usize);
+            for i in 0..n {
+                let mut copy = att.observer.read_slot(i).ok()?;
+                slots.push(slot_row(&copy, true, gone));
+                spans.push((payload.len(), copy.bytes.len()));
+                payload.extend_from_slice(&copy.bytes);
+                copy.bytes = Vec::new();
+                copies.push(copy);
+            }
+            payload.shrink_to_fit();
+        } else {
+            copies = att.observer.read_slots(0..n, PAYLOAD_CAPACITY).ok()?;
+            slots = copies
+                .iter()
+                .map(|copy| slot_view(copy.clone(), true, gone))
+                .collect();
+        }
         let mono_ns = monotonic_ns();
         let took_ns = mono_ns.saturating_sub(started);
-        let whole = n == slot_count;
-        // One copy of the bytes: the raw one when the ring is whole (the
-        // rows decode from it and keep none), else the rows'.
-        let slots = copies
-            .iter()
-            .map(|copy| {
-                if whole {
-                    slot_row(copy, true, gone)
-                } else {
-                    slot_view(copy.clone(), true, gone)
-                }
-            })
-            .collect();
         let unix = unix_ns();
         // The same copy, raw, for a .forge image: the header of this
         // sample, the holders as proven, every slot as copied.
@@ -299,6 +311,8 @@ impl LiveSource {
             took_ns,
             skipped: slot_count - n,
             raw,
+            payload,
+            spans,
         })
     }
 

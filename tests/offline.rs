@@ -311,10 +311,7 @@ fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
         KeyModifiers::NONE,
     )));
     app.observe(live.sample(&app.slot_request()));
-    let raw = app
-        .frozen_raw()
-        .expect("a freeze keeps the raw copy")
-        .clone();
+    let raw = app.frozen_raw().expect("a freeze keeps the raw copy");
     assert_eq!(raw.slots.len(), 16);
     let dir = tempfile::tempdir().unwrap();
     let out = forge_cli::output::Dir::open(dir.path()).unwrap();

@@ -424,11 +424,11 @@ impl App {
     }
 
     /// The frozen copy as fabric made it, for a `.forge` image.
-    pub fn frozen_raw(&self) -> Option<&forge_record::image::RingImage> {
+    pub fn frozen_raw(&self) -> Option<forge_record::image::RingImage> {
         self.frozen
             .as_ref()
             .and_then(|f| f.image.as_ref())
-            .and_then(|img| img.raw.as_deref())
+            .and_then(|img| img.raw_image())
     }
 
     /// The frozen image's copy of slot `i`, when frozen with one.

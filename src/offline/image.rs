@@ -59,6 +59,8 @@ pub(super) fn image_observation(img: &Image, req: &SlotRequest, path: String) ->
             took_ns: 0,
             skipped: 0,
             raw: None,
+            payload: Vec::new(),
+            spans: Vec::new(),
         }),
         me: procfs::self_info(),
         offline: Some(OfflineView {

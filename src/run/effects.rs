@@ -75,7 +75,7 @@ impl Effects for SystemEffects {
         let dir = export::screenshot_dir(&self.dir).map_err(bundle)?;
         // The raw ring beside it: the frozen copy, or one taken now.
         let image = match app.frozen_raw() {
-            Some(img) => Ok(Some(img.clone())),
+            Some(img) => Ok(Some(img)),
             None if app.live.offline.is_some() => Ok(None),
             None => forge_fabric::Observer::open(&self.segment, Duration::ZERO)
                 .map_err(|e| e.to_string())

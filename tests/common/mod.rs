@@ -410,6 +410,8 @@ impl EventSource for Script {
                             took_ns: 1_200_000,
                             skipped: 0,
                             raw: None,
+                            payload: Vec::new(),
+                            spans: Vec::new(),
                         });
                     }
                 }
