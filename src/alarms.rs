@@ -619,14 +619,38 @@ impl Alarms {
         } else {
             self.full_since = None;
         }
-        if !s.violations.is_empty() {
+        let mut damage = s.violations.clone();
+        damage.extend(oversized_slot(obs, s));
+        if !damage.is_empty() {
             out.push(level(
                 AlarmKey::Damaged,
                 Severity::Critical,
-                format!("segment damaged: {}", s.violations.join("; ")),
+                format!("segment damaged: {}", damage.join("; ")),
             ));
         }
     }
+}
+
+/// A copied slot whose word carries a position's stamp and a length over
+/// the ring's payload capacity: not a frame Forge wrote (LAYOUT.md, rule
+/// 9), and a consumer stops there for good. Said for the first such slot
+/// among those copied (the rows on screen, the selected one, a frozen
+/// ring).
+fn oversized_slot(obs: &Observation, s: &crate::model::Sample) -> Option<String> {
+    let capacity = s.header.identity.payload_capacity;
+    let copied = obs
+        .slots
+        .iter()
+        .chain(obs.detail.iter())
+        .chain(obs.ring.iter().flat_map(|ring| ring.slots.iter()));
+    let mut over = copied.filter(|v| v.position.is_some() && u32::from(v.len) > capacity);
+    let first = over.next()?;
+    Some(format!(
+        "slot {} (position {}) claims a {}-byte frame, more than its {capacity}-byte payload: its slot word was damaged",
+        first.index,
+        first.position.unwrap_or_default(),
+        first.len,
+    ))
 }
 
 /// Is there a core forge-top may run on that no live daemon is pinned to?

@@ -173,6 +173,71 @@ fn layout_md_states_the_constants_the_code_uses() {
     assert!(doc.contains("a multiple of 8 from 8 to 4096"));
     assert_eq!(FRAME_RELAYED, 1);
     assert!(doc.contains("Flag bit 0 (`RELAYED`)"));
+    assert_eq!((HOLDER_RELAYED, HOLDER_PARKS), (1, 2));
+    assert!(doc.contains("bit 0 (`RELAYED`, producer only)"));
+    assert!(doc.contains("bit 1 (`PARKS`)"));
+}
+
+/// A reader written from rules 6 and 8 alone agrees with the observer on a
+/// 2-slot ring whose head lags by many laps (issue 21 (a), (b)).
+#[test]
+fn the_documented_newest_and_copy_rules_are_the_ones_fabric_uses() {
+    use forge_fabric::{CreateOptions, Observer, Segment};
+    let doc = include_str!("../LAYOUT.md");
+    assert!(doc.contains("Go **down** from that top"));
+    assert!(doc.contains("the slot before holds neither `stamp(pos - 1)` nor 0"));
+    let name = format!("/forge_test_layoutdoc_rules_{}", std::process::id());
+    let opts = CreateOptions {
+        slot_count: 2,
+        payload_capacity: 8,
+        ..Default::default()
+    };
+    let segment = Segment::create(&name, &opts).unwrap();
+    let _unlink = Unlink(name.clone());
+    let mut p = segment.producer().unwrap();
+    let mut c = segment.consumer().unwrap();
+    p.set_index_batch(32);
+    for i in 0..40u64 {
+        p.write_from(&i.to_le_bytes()).unwrap();
+        c.read_with(|_| ()).unwrap();
+    }
+    let bytes = std::fs::read(forge_fabric::shm_path(&name)).unwrap();
+    let word = |i: u32| {
+        let at = slot_offset(i, 8);
+        u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap())
+    };
+    let index = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let (head, tail, batch) = (index(128), index(256), 32u64);
+    let stamp = |pos: u64| ((pos >> 1) % u64::from(u32::MAX)) as u32 + 1;
+    // Rule 8, as written: down from min(head + batch - 1, tail + N - 1).
+    let top = (head + batch - 1).min(tail + 2 - 1);
+    let newest = (head.max(tail) - 1..=top)
+        .rev()
+        .find(|&pos| (word((pos % 2) as u32) >> 32) as u32 == stamp(pos));
+    let snap = Observer::open(&name, std::time::Duration::ZERO)
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    assert_eq!((head, tail), (32, 40));
+    assert_eq!(newest, Some(39));
+    assert_eq!(snap.newest, newest);
+    // Rule 6, as written, for position 39 in slot 1: the slot before holds
+    // 38, stamp(39 - 1): the producer cannot be rewriting it.
+    let before = (word(0) >> 32) as u32;
+    assert!(before == stamp(38) || before == 0);
+    let copy = Observer::open(&name, std::time::Duration::ZERO)
+        .unwrap()
+        .read_slot(1)
+        .unwrap();
+    assert_eq!((copy.position, copy.torn), (Some(39), false));
+}
+
+struct Unlink(String);
+
+impl Drop for Unlink {
+    fn drop(&mut self) {
+        let _ = forge_fabric::segment::unlink(&self.0);
+    }
 }
 
 /// A reader written from LAYOUT.md's percentile rule alone gets exactly the

@@ -54,6 +54,10 @@ pub use snapshot::{PaceSnapshot, Problem, SideSnapshot, Snapshot};
 /// rings of up to this many slots).
 pub const DAMAGE_SCAN: u64 = 4096;
 
+/// Most loads of `head` a snapshot makes looking for a `tail` that did not
+/// move across one (LAYOUT.md, rule 4).
+const INDEX_TRIES: u32 = 8;
+
 /// Why a sample could not be taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ObserveError {
@@ -254,21 +258,20 @@ impl Observer {
         Ok(())
     }
 
-    /// Copies every header field. `tail` is read before `head`, so
-    /// `head >= tail` up to the producer's publish batch.
+    /// Copies every header field. The indices are a pair that can both be
+    /// true (LAYOUT.md, rule 4): `tail`, then `head`, then `tail` again,
+    /// until `tail` did not move between them (a few tries), so that
+    /// `head - tail` is at most the ring and `tail - head` at most the
+    /// publish batch whenever the ring is sound.
     pub fn snapshot(&self) -> Result<Snapshot, ObserveError> {
         self.check_size()?;
         let h = self.header();
         let identity = IdentitySnapshot::read(&h.identity);
-        // SYNC: pairs with the Release store of tail in `Consumer::store_tail`;
-        // read before head so that head >= tail up to the publish batch.
-        let tail = h.consumer.index.load(Ordering::Acquire);
+        let (tail, head) = self.indices();
         let mut consumer = SideSnapshot::read(&h.consumer);
         let mut producer = SideSnapshot::read(&h.producer);
-        // SYNC: pairs with the Release store of head in `Producer::store_head`.
-        let head = h.producer.index.load(Ordering::Acquire);
         let damaged = self.damaged_between(tail, head);
-        let newest = self.newest_from(head, producer.batch);
+        let newest = self.newest_from(head, tail, producer.batch);
         producer.lock_held = role_locked(&self.file, Role::Producer);
         consumer.lock_held = role_locked(&self.file, Role::Consumer);
         let snap = Snapshot {
@@ -290,12 +293,40 @@ impl Observer {
         self.check_size().map(|()| snap)
     }
 
-    /// The last published position, stepping from `head` (at most `batch`
-    /// steps, the most `head` can lag) while the slots carry their stamps.
-    /// When `head` itself is not published yet, the frame before it is the
-    /// newest, unless its slot was never written (a ring with no frame yet,
-    /// wherever its positions start).
-    fn newest_from(&self, head: u64, batch: u32) -> Option<u64> {
+    /// `tail` and `head` loaded as LAYOUT.md's rule 4 says: `tail`, `head`,
+    /// `tail` again, until `tail` stayed put across the load of `head` (at
+    /// most [`INDEX_TRIES`] times; then the last pair, which a sound ring
+    /// running flat out only makes look a little fuller or emptier).
+    fn indices(&self) -> (u64, u64) {
+        let h = self.header();
+        // SYNC: pairs with the Release store of tail in `Consumer::store_tail`.
+        let mut tail = h.consumer.index.load(Ordering::Acquire);
+        let mut head = tail;
+        for _ in 0..INDEX_TRIES {
+            // SYNC: pairs with the Release store of head in
+            // `Producer::store_head`.
+            head = h.producer.index.load(Ordering::Acquire);
+            // SYNC: as the first load of tail.
+            let again = h.consumer.index.load(Ordering::Acquire);
+            if again == tail {
+                break;
+            }
+            tail = again;
+        }
+        (tail, head)
+    }
+
+    /// The newest published position (LAYOUT.md, rule 8): the highest `p`
+    /// whose slot carries `stamp(p)`, looked for from the highest position
+    /// the producer can have published down to the highest one `head` and
+    /// `tail` prove published. `head` lags the newest frame by up to the
+    /// producer's batch less one, and `tail` may be ahead of `head` by as
+    /// much (a consumer reads frames the moment they are committed), so
+    /// neither alone says where the newest frame is: on a 2-slot ring with a
+    /// batch of 32, the slot at `head` can hold a frame 30 positions newer.
+    /// `None` before the first frame (or when no slot of the window carries
+    /// its own stamp: damage, which the snapshot reports apart).
+    fn newest_from(&self, head: u64, tail: u64, batch: u32) -> Option<u64> {
         let n = self.geometry.slot_count;
         if !n.is_power_of_two() {
             return None;
@@ -305,16 +336,24 @@ impl Observer {
         // `WriteSlot::commit`.
         let stamp_at =
             |p: Position| unpack_word(self.slot_word(p.slot(n)).load(Ordering::Acquire)).2;
-        let head = Position::new(head);
-        let mut pos = head;
-        for _ in 0..u64::from(batch.max(1)).min(u64::from(n)) {
-            if stamp_at(pos) != stamp_for(pos.get(), shift) {
-                break;
-            }
-            pos = pos.plus(1);
-        }
-        let newest = pos.minus(1);
-        (pos != head || stamp_at(newest) != 0).then_some(newest.get())
+        let (head, tail) = (Position::new(head), Position::new(tail));
+        // Every position below max(head, tail) was published: the newest is
+        // at least the one before it.
+        let low = head.max(tail).minus(1);
+        // The producer stores head at least every `batch` commits, so the
+        // newest frame is at most head + batch - 1 (between a commit and the
+        // head store that follows it); and it publishes only into slots the
+        // stored tail freed, so at most tail + n - 1. The batch comes from
+        // the header: bounded, so a damaged one costs at most a ring's
+        // worth of loads.
+        let by_head = head.plus(u64::from(batch.max(1))).minus(1);
+        let by_tail = tail.plus(u64::from(n)).minus(1);
+        let span = |top: Position| u64::try_from(top.ahead_of(low)).unwrap_or(0);
+        let window = span(by_head).min(span(by_tail)).min(u64::from(n));
+        (0..=window)
+            .map(|k| low.plus(window - k))
+            .find(|&p| stamp_at(p) == stamp_for(p.get(), shift))
+            .map(Position::get)
     }
 
     /// The first position from `tail` on, below `head` (loaded after `tail`,

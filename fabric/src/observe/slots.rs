@@ -118,41 +118,61 @@ impl Observer {
             );
         }
         bytes.truncate(copy_len);
-        // Orders the payload loads above before the re-checks below.
+        // Orders the payload loads above before the re-checks below: if any
+        // of them read a byte the producer wrote for a later lap, its
+        // release fence before those stores (`Producer::write_slot`) makes
+        // the commit of the position before that lap visible below.
         fence(Ordering::Acquire);
-        let w2 = self.word(base).load(Ordering::Relaxed);
+        // SYNC: Acquire, so that a word rewritten for a later lap (a commit
+        // the producer made after the one of the slot before it) implies
+        // that slot's word is seen rewritten too.
+        let w2 = self.word(base).load(Ordering::Acquire);
         let tail = h.consumer.index.load(Ordering::Relaxed);
         let head = h.producer.index.load(Ordering::Relaxed);
         let batch = u64::from(h.producer.batch.load(Ordering::Relaxed).max(1));
         // A producer that stopped cleanly writes nothing more.
         let producing = h.producer.role_state.load(Ordering::Relaxed) == RoleState::Active.code();
 
-        let n = u64::from(self.geometry.slot_count);
-        let shift = self.geometry.slot_count.trailing_zeros();
+        let slots = self.geometry.slot_count;
+        let n = u64::from(slots);
+        let shift = slots.trailing_zeros();
         let (head, tail) = (Position::new(head), Position::new(tail));
-        // Candidate positions for this slot: the last one below head, and the
-        // one a lap later (published but not yet counted in a batched head).
-        // The stamp decides, so a slot never written (stamp 0) is free
-        // wherever head stands, and positions before the wrap are found.
-        let below = head.last_in_slot_before(index, self.geometry.slot_count);
-        let position = [below, below.plus(n)]
-            .into_iter()
+        // Which position the slot holds (LAYOUT.md, rule 6): the last one
+        // below head in it, or one of the laps after that which the producer
+        // can have published before its next head store (head lags by up to
+        // the batch less one: on a 2-slot ring with a batch of 32, that is
+        // 16 laps). The stamp decides, so a slot never written (stamp 0) is
+        // free wherever head stands, and positions across the wrap are found.
+        let below = head.last_in_slot_before(index, slots);
+        let laps_ahead = batch.min(u64::from(MAX_SLOT_COUNT)).div_ceil(n);
+        let position = (0..=laps_ahead)
+            .map(|k| below.plus(k * n))
             .find(|&p| stamp != 0 && stamp_for(p.get(), shift) == stamp);
         let state = match position {
             None => SlotState::Free,
             Some(p) if p.is_before(tail) => SlotState::Consumed,
             Some(_) => SlotState::Pending,
         };
-        // The producer may be writing position p + n only while it holds
-        // the role, once the consumer released p (tail past p), and when its
-        // real head reached p + n, which is at most head + batch - 1. (A
-        // producer that died holding the role is told by its lock, which the
-        // caller has: see `Snapshot::producer.lock_held`.)
+        // The producer may be writing this slot for position p + n only
+        // while it holds the role, once the consumer released p (tail past
+        // p: the producer frees slots by the stored tail alone), and once it
+        // committed p + n - 1, the position before it. That commit is the
+        // word of slot p - 1, loaded after the fence: while it still holds
+        // p - 1 (or nothing), the producer had not reached p + n when the
+        // copy was made. (A producer that died holding the role is told by
+        // its lock, which the caller has: see `Snapshot::producer`.)
         let overwritable = producing
             && position.is_some_and(|p| {
-                let released = tail.is_after(p);
-                let next_lap_ahead_of_head = p.plus(n).ahead_of(head);
-                released && next_lap_ahead_of_head < batch as i64
+                let before_next = p.plus(n).minus(1);
+                // SYNC: ordered after the Acquire fence and the Acquire load
+                // of w2 above; pairs with the Release store of the slot word
+                // in `WriteSlot::commit` of position p + n - 1.
+                let word = self
+                    .slot_word(before_next.slot(slots))
+                    .load(Ordering::Relaxed);
+                let found = unpack_word(word).2;
+                let still_before = found == 0 || found == stamp_for(p.minus(1).get(), shift);
+                tail.is_after(p) && !still_before
             });
         SlotCopy {
             index,

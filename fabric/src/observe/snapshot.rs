@@ -174,9 +174,10 @@ pub struct Snapshot {
     /// [`super::DAMAGE_SCAN`] positions are looked at per snapshot.
     pub damaged: Option<Corruption>,
     /// The newest frame's position. `head` is stored every `batch` frames,
-    /// so up to `batch - 1` newer frames may be published after it; this is
-    /// found by stepping from `head` while the slots carry their stamps.
-    /// `None` before the first frame.
+    /// so up to `batch - 1` newer frames may be published after it, and
+    /// `tail` may be as far ahead of `head`; this is the highest position
+    /// up to where the producer can have reached whose slot carries its
+    /// stamp (LAYOUT.md, rule 8). `None` before the first frame.
     pub newest: Option<u64>,
     /// CLOCK_MONOTONIC ns when sampled.
     pub taken_mono_ns: u64,
