@@ -8,6 +8,7 @@
 use serde::Serialize;
 
 pub mod errors;
+mod image;
 
 pub use errors::{BurstError, ListError, SaveError, SeekError};
 pub use forge_cli::human;
@@ -18,6 +19,7 @@ pub use forge_fabric::observe::{SideSnapshot, Snapshot};
 pub use forge_fabric::Position as RingPosition;
 pub use forge_fabric::{shm_path, SegmentError, DEFAULT_SEGMENT};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
+pub use image::RingImage;
 
 /// What `/proc/PID/status` says about a daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -598,31 +600,6 @@ pub enum Seek {
     Speed(f64),
 }
 
-/// The whole ring copied at one moment: every slot validated, whole.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct RingImage {
-    /// Slot `i` at index `i`.
-    pub slots: Vec<SlotView>,
-    /// Wall clock when copied, ns since the Unix epoch.
-    pub unix_ns: u64,
-    /// CLOCK_MONOTONIC ns when copied.
-    pub mono_ns: u64,
-    /// How long the copy took, ns.
-    pub took_ns: u64,
-    /// Slots not copied because the ring is larger than a copy may be.
-    pub skipped: u32,
-    /// The same copy as fabric made it, for saving as a `.forge` image
-    /// (live rings copied whole only), without its bytes: those are in
-    /// `payload`.
-    pub raw: Option<std::sync::Arc<forge_record::image::RingImage>>,
-    /// Every slot's bytes of a raw copy, back to back in one allocation,
-    /// so a thaw gives the memory back to the system at once (thousands of
-    /// small ones would stay with the allocator).
-    pub payload: Vec<u8>,
-    /// Where slot `i`'s bytes are in `payload`: start and length.
-    pub spans: Vec<(usize, usize)>,
-}
-
 /// Rates from index and counter deltas.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Rates {
@@ -636,42 +613,6 @@ pub struct Rates {
     pub peak_frames_per_s: f64,
     /// Highest `bytes_per_s` seen in this session.
     pub peak_bytes_per_s: f64,
-}
-
-impl RingImage {
-    /// Slot `i` of the copy, with its bytes: kept in the row, or taken from
-    /// the raw copy (a live copy keeps its bytes there only, once).
-    pub fn slot(&self, i: u32) -> Option<SlotView> {
-        let mut view = self.slots.get(i as usize)?.clone();
-        if view.bytes.is_empty() && !view.torn && view.state != SlotState::Free {
-            view.bytes = self.bytes_of(i as usize).to_vec();
-        }
-        Some(view)
-    }
-
-    fn bytes_of(&self, i: usize) -> &[u8] {
-        self.spans
-            .get(i)
-            .and_then(|&(at, len)| self.payload.get(at..at + len))
-            .unwrap_or(&[])
-    }
-
-    /// The copy as fabric made it, bytes and all, for a `.forge` image.
-    pub fn raw_image(&self) -> Option<forge_record::image::RingImage> {
-        let raw = self.raw.as_ref()?;
-        let mut image = forge_record::image::RingImage::clone(raw);
-        for (i, slot) in image.slots.iter_mut().enumerate() {
-            slot.bytes = self.bytes_of(i).to_vec();
-        }
-        Some(image)
-    }
-
-    /// Bytes of frames this copy holds (rows and raw copy), for saying
-    /// what a freeze costs.
-    pub fn bytes_held(&self) -> u64 {
-        let rows: usize = self.slots.iter().map(|s| s.bytes.len()).sum();
-        (rows + self.payload.capacity() + self.slots.len() * std::mem::size_of::<SlotView>()) as u64
-    }
 }
 
 /// Which slots the next observation should copy: only those on screen.
