@@ -49,6 +49,21 @@ impl From<SessionError> for Halt {
 /// A producer's checks: a stop request, the session, `tail` (which must
 /// never pass `head` or go back), the watch thread's verdict; then the
 /// heartbeat, which says the producer is still looking around.
+/// ([`crate::Holder::check`] runs these; a program that holds a
+/// [`Producer`] itself may call them directly.)
+///
+/// # Examples
+///
+/// ```
+/// use forge_holder::{checks, signals::Control, Halt};
+///
+/// let (mut producer, _consumer) = forge_fabric::heap_ring(2);
+/// let control = Control::new();
+/// checks::producer(&control, &mut producer)?;
+/// control.request_stop();
+/// assert_eq!(checks::producer(&control, &mut producer), Err(Halt::Stopped));
+/// # Ok::<(), Halt>(())
+/// ```
 pub fn producer(control: &Control, producer: &mut Producer) -> Result<(), Halt> {
     if control.stop_requested() {
         return Err(Halt::Stopped);
@@ -67,6 +82,26 @@ pub fn producer(control: &Control, producer: &mut Producer) -> Result<(), Halt> 
 /// committed before the loss are still there to read, for at most
 /// [`DRAIN_WAIT`] from the first pass that saw it (`lost_since_ns`, kept by
 /// the caller); then the heartbeat.
+///
+/// # Examples
+///
+/// ```
+/// use forge_holder::{checks, end::Lost, signals::Control, Halt};
+///
+/// let (mut producer, mut consumer) = forge_fabric::heap_ring(2);
+/// let control = Control::new();
+/// let mut lost_since = None;
+/// producer.write_from(b"committed before the loss")?;
+/// control.set_segment_lost(Lost::Unlinked);
+/// // A frame is still there to read: the run goes on to deliver it.
+/// checks::consumer(&control, &mut consumer, 0, &mut lost_since)?;
+/// consumer.read_with(|_| ())?;
+/// assert_eq!(
+///     checks::consumer(&control, &mut consumer, 1, &mut lost_since),
+///     Err(Halt::SegmentLost(Lost::Unlinked))
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn consumer(
     control: &Control,
     consumer: &mut Consumer,

@@ -31,7 +31,23 @@ static PROGRAM: OnceLock<Box<str>> = OnceLock::new();
 static SEGMENT: OnceLock<Box<str>> = OnceLock::new();
 
 /// Installs the SIGBUS reporter for `segment`'s mapping. Call it once, after
-/// opening the segment and before the first frame.
+/// opening the segment and before the first frame. ([`crate::Holder::take`]
+/// installs it.)
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::{CreateOptions, Segment};
+///
+/// let name = format!("/forge_doc_sigbus_{}", std::process::id());
+/// let segment = Segment::create(&name, &CreateOptions::default())?;
+/// // From here, a truncation of the segment under this process ends it with
+/// // "my-daemon: error: /forge_doc_sigbus_…: was truncated under us …",
+/// // exit 1, instead of a bare crash.
+/// forge_holder::fault::report_sigbus("my-daemon", &segment)?;
+/// segment.unlink()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn report_sigbus(program: &str, segment: &Segment) -> std::io::Result<()> {
     let _ = PROGRAM.set(program.into());
     let _ = SEGMENT.set(segment.name().into());

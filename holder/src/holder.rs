@@ -330,6 +330,23 @@ impl<S: Side> Holder<S> {
     /// producer) or the watch's verdict after draining what is readable (a
     /// consumer), then the heartbeat. `now_ns` is CLOCK_MONOTONIC; the next
     /// checks fall due [`HOUSEKEEPING_NS`] later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use forge_fabric::clock::monotonic_ns;
+    /// use forge_holder::{end::HOUSEKEEPING_NS, signals::Control, Halt, Holder};
+    ///
+    /// let (producer, _consumer) = forge_fabric::heap_ring(2);
+    /// let mut producer = Holder::on_heap(producer, Control::new());
+    /// let now = monotonic_ns();
+    /// producer.check(now)?;
+    /// assert_eq!(producer.next_check_ns(), now + HOUSEKEEPING_NS);
+    /// producer.control().request_stop();
+    /// producer.check_if_due(now + 1)?; // not due yet: not looked at
+    /// assert_eq!(producer.check_if_due(now + HOUSEKEEPING_NS), Err(Halt::Stopped));
+    /// # Ok::<(), Halt>(())
+    /// ```
     pub fn check(&mut self, now_ns: u64) -> Result<(), Halt> {
         self.next_check_ns = now_ns.saturating_add(HOUSEKEEPING_NS);
         self.side

@@ -60,6 +60,23 @@ pub fn wait_until<E>(
 pub const MAX_DEBT_NS: u64 = 2_000_000;
 
 /// When the next frame of a paced stream is due.
+///
+/// # Examples
+///
+/// ```
+/// use forge_holder::pace::Pacer;
+///
+/// // 1,000 frames per second from t = 0.
+/// let mut pacer = Pacer::new(1_000, 0);
+/// assert_eq!(pacer.due_ns(), 0);
+/// pacer.sent(0);
+/// assert_eq!(pacer.due_ns(), 1_000_000);
+/// // Late by more than MAX_DEBT_NS: the debt is forgiven, not made up.
+/// pacer.sent(50_000_000);
+/// assert_eq!(pacer.due_ns(), 51_000_000);
+/// pacer.rebase(60_000_000); // after a burst
+/// assert_eq!((pacer.due_ns(), pacer.rate()), (60_000_000, 1_000));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Pacer {
     rate: u64,

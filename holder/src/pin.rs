@@ -43,6 +43,18 @@ pub fn available_cores() -> Vec<u32> {
 
 /// Pins the calling thread (and so a single-threaded daemon) to `core`, then
 /// reads the mask back to check it took.
+///
+/// # Examples
+///
+/// ```
+/// use forge_holder::pin::{available_cores, pin_to, PinError};
+///
+/// let cores = available_cores();
+/// let last = *cores.last().expect("at least one core");
+/// std::thread::spawn(move || pin_to(last)).join().unwrap()?;
+/// assert!(matches!(pin_to(u32::MAX), Err(PinError::NoSuchCore { .. })));
+/// # Ok::<(), PinError>(())
+/// ```
 pub fn pin_to(core: u32) -> Result<(), PinError> {
     let available = available_cores();
     if !available.contains(&core) {

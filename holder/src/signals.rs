@@ -10,6 +10,25 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::end::Lost;
 
 /// What the outside world asked a running daemon to do.
+///
+/// # Examples
+///
+/// ```
+/// use forge_holder::end::Lost;
+/// use forge_holder::signals::Control;
+///
+/// let control = Control::from_signals()?; // SIGINT, SIGTERM, SIGHUP, SIGUSR1
+/// assert!(!control.stop_requested());
+/// nix::sys::signal::raise(nix::sys::signal::Signal::SIGUSR1)?;
+/// assert!(control.take_usr1());
+/// assert!(!control.take_usr1(), "taken once");
+/// // Clones share the flags: the watch thread reports through one.
+/// control.clone().set_segment_lost(Lost::Unlinked);
+/// assert_eq!(control.segment_lost(), Some(Lost::Unlinked));
+/// nix::sys::signal::raise(nix::sys::signal::Signal::SIGTERM)?;
+/// assert!(control.stop_requested(), "a stop, not the end of the process");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Control {
     stop: Arc<AtomicBool>,

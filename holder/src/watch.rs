@@ -49,7 +49,28 @@ pub fn check(segment: &Segment) -> Option<Lost> {
 }
 
 /// Starts the watch thread for the daemon holding `role` of `segment`.
-/// It runs until the process exits.
+/// It runs until the process exits. ([`crate::Holder::take`] starts it.)
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use forge_fabric::{CreateOptions, Role, Segment};
+/// use forge_holder::{end::Lost, signals::Control, watch};
+///
+/// let name = format!("/forge_doc_watch_{}", std::process::id());
+/// let segment = Arc::new(Segment::create(&name, &CreateOptions::default())?);
+/// assert_eq!(watch::check(&segment), None);
+/// let control = Control::new();
+/// watch::spawn("doc", segment.clone(), Role::Producer, control.clone());
+/// segment.unlink()?; // what `rm /dev/shm/...` would do
+/// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+/// while control.segment_lost().is_none() && std::time::Instant::now() < deadline {
+///     std::thread::sleep(watch::WATCH_PERIOD);
+/// }
+/// assert_eq!(control.segment_lost(), Some(Lost::Unlinked));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control) {
     let program = program.to_owned();
     let run = move || loop {

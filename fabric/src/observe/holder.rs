@@ -92,6 +92,27 @@ impl Observer {
     /// kernel's role lock must be held, and a process with the line's pid,
     /// pid namespace and start time must exist in our pid namespace. Only
     /// then is `/proc/PID` about the holder.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::observe::HolderCheck;
+    /// use forge_fabric::{CreateOptions, Observer, Role, Segment};
+    ///
+    /// let name = format!("/forge_doc_verify_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let observer = Observer::open(&name, Duration::ZERO)?;
+    /// assert_eq!(observer.verify_holder(Role::Consumer), HolderCheck::NotHeld);
+    /// let consumer = segment.consumer()?;
+    /// let me = std::process::id();
+    /// assert_eq!(observer.verify_holder(Role::Consumer), HolderCheck::Verified { pid: me });
+    /// // Signal 0: only asks whether the proven holder is there.
+    /// assert_eq!(observer.signal_holder(Role::Consumer, 0)?, me);
+    /// # drop(consumer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn verify_holder(&self, role: Role) -> HolderCheck {
         prove(&self.file, self.header(), role).0
     }

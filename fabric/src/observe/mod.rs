@@ -103,6 +103,23 @@ impl std::fmt::Debug for Observer {
 impl Observer {
     /// Opens `name` read-only, waiting up to `init_wait` while it initializes.
     /// Retired segments are refused: inspectors attach to the live one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Observer, Segment};
+    ///
+    /// let name = format!("/forge_doc_observer_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let observer = Observer::open(&name, Duration::from_millis(200))?;
+    /// assert_eq!(observer.session_id(), segment.session_id());
+    /// assert_eq!(observer.slot_count(), segment.slot_count());
+    /// assert_eq!(observer.mapped_len() as u64, segment.size());
+    /// assert!(!observer.faulted());
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(name: &str, init_wait: Duration) -> Result<Observer, SegmentError> {
         validate_name(name)?;
         retry_while_initializing(name, init_wait, || Self::open_once(name))
@@ -263,6 +280,30 @@ impl Observer {
     /// until `tail` did not move between them (a few tries), so that
     /// `head - tail` is at most the ring and `tail - head` at most the
     /// publish batch whenever the ring is sound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Observer, RoleState, Segment};
+    ///
+    /// let name = format!("/forge_doc_snapshot_{}", std::process::id());
+    /// let segment = Segment::create(&name, &CreateOptions::default())?;
+    /// let mut producer = segment.producer()?;
+    /// producer.set_index_batch(32);
+    /// for i in 0..3u8 {
+    ///     producer.write_from(&[i])?;
+    /// }
+    /// let snap = Observer::open(&name, Duration::ZERO)?.snapshot()?;
+    /// // head is stored every 32 commits: the newest frame is past it.
+    /// assert_eq!((snap.head, snap.tail, snap.newest), (0, 0, Some(2)));
+    /// assert_eq!(snap.producer.role_state, RoleState::Active);
+    /// assert_eq!(snap.producer.lock_held, Some(true));
+    /// assert!(snap.problems().is_empty());
+    /// # drop(producer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> Result<Snapshot, ObserveError> {
         self.check_size()?;
         let h = self.header();

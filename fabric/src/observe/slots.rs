@@ -82,6 +82,29 @@ impl Observer {
     /// check before and one after the lot instead of two per slot: for a
     /// list of rows or the whole ring. A truncation anywhere during the
     /// copies fails the lot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use forge_fabric::{CreateOptions, Observer, Segment, SlotState};
+    ///
+    /// let name = format!("/forge_doc_read_slots_{}", std::process::id());
+    /// let opts = CreateOptions { slot_count: 4, ..CreateOptions::default() };
+    /// let segment = Segment::create(&name, &opts)?;
+    /// let mut producer = segment.producer()?;
+    /// producer.write_from(b"0123456789")?;
+    /// let observer = Observer::open(&name, Duration::ZERO)?;
+    /// // The first 4 payload bytes of every slot, one size check around all.
+    /// let rows = observer.read_slots(0..4, 4)?;
+    /// assert_eq!(rows.len(), 4);
+    /// assert_eq!((rows[0].state, rows[0].bytes.as_slice()), (SlotState::Pending, &b"0123"[..]));
+    /// assert!(rows[1..].iter().all(|r| r.state == SlotState::Free));
+    /// assert_eq!(observer.read_slot_prefix(0, 2)?.bytes, b"01");
+    /// # drop(producer);
+    /// segment.unlink()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_slots(
         &self,
         range: std::ops::Range<u32>,

@@ -27,6 +27,27 @@ use crate::wait::{self, Deadline, WaitStrategy};
 /// The reading end of a ring. Exactly one exists per ring: a segment hands
 /// it out to the process that holds its consumer role
 /// ([`crate::Segment::consumer`]), and dropping it releases the role.
+///
+/// # Examples
+///
+/// What it says about itself and its ring:
+///
+/// ```
+/// use forge_fabric::{HeapRing, WaitStrategy};
+///
+/// let (mut producer, mut consumer) = HeapRing::new(4).wait(WaitStrategy::Yield).build();
+/// assert_eq!((consumer.capacity(), consumer.wait_strategy()), (4, WaitStrategy::Yield));
+/// assert!(!consumer.is_ready());
+/// producer.write_from(b"x")?;
+/// assert!(consumer.is_ready());
+/// consumer.read_with(|_| ())?;
+/// assert_eq!((consumer.position(), consumer.messages()), (1, 1));
+/// consumer.read_with(|_| ())?; // empty: counted
+/// assert_eq!(consumer.empty_count(), 1);
+/// consumer.set_index_batch(8);
+/// assert_eq!((consumer.index_batch(), consumer.session()), (8, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[must_use = "dropping the consumer releases the consumer role"]
 pub struct Consumer {
     ring: RingRef,
@@ -494,6 +515,38 @@ impl std::fmt::Debug for Consumer {
 /// frees its slot for the producer; dropping it without a release leaves
 /// the frame to be read again. It borrows the consumer, so no other read
 /// can happen while it lives, and releasing needs no `unsafe`.
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::AppFlags;
+///
+/// let (mut producer, mut consumer) = forge_fabric::heap_ring(2);
+/// let mut slot = producer.write_slot().expect("room");
+/// slot.copy_from(b"urgent");
+/// slot.commit_flagged(6, AppFlags::bit(3))?;
+/// {
+///     let frame = consumer.read_slot()?.expect("a frame");
+///     assert_eq!((frame.position(), frame.len()), (0, 6));
+///     assert_eq!((frame.flags(), frame.slot_flags(), frame.relayed()), (AppFlags::bit(3), 8, false));
+///     // Dropped unreleased: it is read again.
+/// }
+/// let frame = consumer.read_slot()?.expect("the same frame");
+/// assert_eq!(&*frame, b"urgent");
+/// frame.release();
+/// assert!(consumer.read_slot()?.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// It borrows the consumer: a second read while it lives does not build.
+///
+/// ```compile_fail,E0499
+/// let (_producer, mut consumer) = forge_fabric::heap_ring(2);
+/// let first = consumer.read_slot()?;
+/// let second = consumer.read_slot()?; // error: `consumer` is borrowed
+/// drop((first, second));
+/// # Ok::<(), forge_fabric::ReadError>(())
+/// ```
 #[cfg(not(loom))]
 #[must_use = "the frame's slot is freed only by release()"]
 pub struct ReadSlot<'a> {

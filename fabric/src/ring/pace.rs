@@ -6,6 +6,23 @@ use crate::sync::Ordering;
 /// The producer's pace line: what it aims for, for inspectors (LAYOUT.md,
 /// `pace.*`). Lent by [`Producer::pace`]; a new holder of the role starts
 /// with it cleared.
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::{CreateOptions, Observer, Segment};
+///
+/// let name = format!("/forge_doc_pace_{}", std::process::id());
+/// let segment = Segment::create(&name, &CreateOptions::default())?;
+/// let mut producer = segment.producer()?;
+/// producer.pace().announce(50_000, 1_000);
+/// producer.pace().count_burst();
+/// let pace = Observer::open(&name, std::time::Duration::ZERO)?.snapshot()?.pace;
+/// assert_eq!((pace.target_rate, pace.burst, pace.bursts), (50_000, 1_000, 1));
+/// # drop(producer);
+/// segment.unlink()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Pace<'a> {
     producer: &'a mut Producer,

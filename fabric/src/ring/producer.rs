@@ -27,6 +27,26 @@ const PREFETCH_LINES: usize = 16;
 /// The writing end of a ring. Exactly one exists per ring: a segment hands
 /// it out to the process that holds its producer role
 /// ([`crate::Segment::producer`]), and dropping it releases the role.
+///
+/// # Examples
+///
+/// What it says about itself and its ring:
+///
+/// ```
+/// use forge_fabric::{HeapRing, WaitStrategy};
+///
+/// let (mut producer, _consumer) = HeapRing::new(4).payload_capacity(64).build();
+/// assert_eq!((producer.capacity(), producer.payload_capacity()), (4, 64));
+/// assert_eq!(producer.wait_strategy(), WaitStrategy::Spin);
+/// for i in 0..5u8 {
+///     let _ = producer.write_from(&[i]); // the fifth finds the ring full
+/// }
+/// assert_eq!((producer.position(), producer.messages()), (4, 4));
+/// assert_eq!(producer.full_count(), 1);
+/// assert_eq!(producer.session(), 0); // a heap ring has no session
+/// producer.set_index_batch(16);
+/// assert_eq!(producer.index_batch(), 16);
+/// ```
 #[must_use = "dropping the producer releases the producer role"]
 pub struct Producer {
     pub(super) ring: RingRef,
@@ -484,6 +504,33 @@ impl std::fmt::Debug for Producer {
 /// A slot lent by [`Producer::write_slot`]. Write the payload, then
 /// [`commit`](Self::commit) it; dropping it without a commit publishes
 /// nothing (the next slot lent is this one again).
+///
+/// # Examples
+///
+/// ```
+/// let (mut producer, mut consumer) = forge_fabric::heap_ring(2);
+/// let mut slot = producer.write_slot().expect("room");
+/// assert_eq!(slot.position(), 0);
+/// slot.copy_from(b"head");
+/// slot.payload_mut()[4..8].copy_from_slice(b"tail");
+/// slot.commit(8)?;
+/// // Dropped without a commit: nothing is published, the slot is lent again.
+/// producer.write_slot().expect("room").copy_from(b"draft");
+/// assert_eq!(producer.write_slot().expect("room").position(), 1);
+/// assert_eq!(consumer.read_with(|f| f.to_vec())?, Some(b"headtail".to_vec()));
+/// assert_eq!(consumer.read_with(|f| f.to_vec())?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// It borrows the producer, so nothing else can be written while it lives:
+///
+/// ```compile_fail,E0499
+/// let (mut producer, _consumer) = forge_fabric::heap_ring(2);
+/// let slot = producer.write_slot().expect("room");
+/// producer.write_from(b"meanwhile")?; // error: `producer` is borrowed
+/// slot.commit(0)?;
+/// # Ok::<(), forge_fabric::WriteError>(())
+/// ```
 #[must_use = "a slot publishes nothing until its commit"]
 pub struct WriteSlot<'a> {
     producer: &'a mut Producer,

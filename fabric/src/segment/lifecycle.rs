@@ -473,7 +473,20 @@ impl Segment {
     }
 }
 
-/// Removes the object called `name`.
+/// Removes the object called `name`. Processes that map it keep their
+/// mapping; a daemon notices the loss at its next look around.
+///
+/// # Examples
+///
+/// ```
+/// use forge_fabric::{segment, CreateOptions, Segment, SegmentError};
+///
+/// let name = format!("/forge_doc_unlink_{}", std::process::id());
+/// drop(Segment::create(&name, &CreateOptions::default())?);
+/// segment::unlink(&name)?;
+/// assert!(matches!(segment::unlink(&name), Err(SegmentError::Missing { .. })));
+/// # Ok::<(), SegmentError>(())
+/// ```
 pub fn unlink(name: &str) -> Result<(), SegmentError> {
     validate_name(name)?;
     sys::unlink(name)

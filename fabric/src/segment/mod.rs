@@ -46,6 +46,34 @@ pub fn pid_alive(pid: u32) -> bool {
 }
 
 /// A segment mapped read-write, for daemons and forge-init.
+///
+/// # Examples
+///
+/// What a handle says about its segment, and who holds its roles:
+///
+/// ```
+/// use forge_fabric::{CreateOptions, NameStatus, Role, Segment};
+///
+/// let name = format!("/forge_doc_segment_{}", std::process::id());
+/// let opts = CreateOptions { slot_count: 16, payload_capacity: 56, ..CreateOptions::default() };
+/// let segment = Segment::create(&name, &opts)?;
+/// assert_eq!(segment.name(), name);
+/// assert_eq!((segment.slot_count(), segment.payload_capacity()), (16, 56));
+/// assert_eq!(segment.size(), 4096 + 16 * 64);
+/// assert_eq!(segment.layout_version(), forge_fabric::layout::LAYOUT_VERSION);
+/// assert_eq!(segment.name_status(), NameStatus::Same);
+/// assert_eq!(segment.live_holder(), None);
+/// let mut producer = segment.producer()?;
+/// assert_eq!(segment.live_holder(), Some((Role::Producer, std::process::id())));
+/// producer.write_from(b"x")?;
+/// producer.flush_index();
+/// assert_eq!(segment.indices(), (1, 0)); // (head, tail)
+/// assert!(segment.check_session().is_ok());
+/// # drop(producer);
+/// segment.unlink()?;
+/// assert_eq!(segment.name_status(), NameStatus::Unlinked);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Segment {
     name: String,
     map: Arc<Mapping>,
