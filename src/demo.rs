@@ -311,6 +311,12 @@ fn stop_pids(pids: &[u32]) {
     }
 }
 
+/// Is `pid` a process whose command line names `segment`?
+fn runs_on(pid: u32, segment: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|&b| b == 0).any(|arg| arg == segment.as_bytes()))
+}
+
 fn zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
@@ -347,7 +353,15 @@ pub fn run_guard(segment: &str, pids: &[u32]) {
     if said.starts_with(b"done") {
         return;
     }
-    stop_pids(pids);
+    // forge-top reaped the daemons that exited while it ran, so a pid in
+    // the list may belong to another process by now: stop only those
+    // still running on our segment.
+    let ours: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|&p| runs_on(p, segment))
+        .collect();
+    stop_pids(&ours);
     if source::validate_name(segment).is_ok() && source::exists(segment) {
         let _ = source::unlink(segment);
     }
@@ -359,6 +373,25 @@ mod tests {
 
     fn zombie_or_running(pid: u32) -> bool {
         std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn the_guard_stops_only_processes_that_run_on_its_segment() {
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 5", "sh", "/forge_test_guard_segment"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        // Until the child has exec'd, its command line is ours.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !runs_on(pid, "/forge_test_guard_segment") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(runs_on(pid, "/forge_test_guard_segment"));
+        assert!(!runs_on(pid, "/forge_test_other_segment"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!runs_on(pid, "/forge_test_guard_segment"));
     }
 
     #[test]
