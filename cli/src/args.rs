@@ -326,6 +326,11 @@ pub fn role_hint(role: Role, name: &str, e: &RoleError) -> Option<String> {
             "the ring cannot be trusted; start over with: forge-init --force --segment {name} \
              (the frames it holds are discarded)"
         )),
+        RoleError::Blocked { .. } => Some(format!(
+            "nobody holds the role: a process that may read the segment is in the way. \
+             Re-create it with: forge-init --segment {name} (its role locks then live where \
+             readers cannot reach them), or stop that process"
+        )),
         _ => None,
     }
 }

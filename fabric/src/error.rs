@@ -12,7 +12,7 @@ use crate::vocab::Role;
 /// Why a segment could not be created, opened or used.
 #[derive(Debug, thiserror::Error)]
 pub enum SegmentError {
-    /// The name is not of the form `/name` (one leading slash, at most 255 bytes).
+    /// The name is not of the form `/name` (one leading slash, at most 250 bytes).
     #[error("invalid segment name {name:?}: {reason}")]
     BadName {
         /// The rejected name.
@@ -53,7 +53,7 @@ pub enum SegmentError {
         expected: u64,
     },
     /// A segment of another layout version.
-    #[error("{name} has layout version {found}, this build reads layout version {} and version {expected}; rebuild the tools from one tree or re-create the segment", crate::layout::FIXED_CAPACITY_LAYOUT_VERSION)]
+    #[error("{name} has layout version {found}, this build reads layout version {}, or {expected}; rebuild the tools from one tree or re-create the segment", older_layouts())]
     Version {
         /// The segment name.
         name: String,
@@ -191,6 +191,28 @@ pub enum SegmentError {
         /// The payload capacity asked for.
         wanted_payload_capacity: usize,
     },
+    /// The segment's role-lock object (layout 4) cannot be trusted with its
+    /// roles, or cannot be opened for writing by this user.
+    #[error("{name}: its role-lock object {path} cannot be used: {problem}; forge-init makes a segment and its role-lock object together (re-create the segment)")]
+    RoleLocks {
+        /// The segment name.
+        name: String,
+        /// The role-lock object's path.
+        path: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Replacing what is at the name would fail half-way: this process may
+    /// not remove it. Refused before anything was changed (nothing retired).
+    #[error("cannot replace {path}: {why}; nothing was changed (the segment was not retired)")]
+    CannotReplace {
+        /// The segment name.
+        name: String,
+        /// The object that could not be removed.
+        path: String,
+        /// Why not.
+        why: String,
+    },
     /// Another initializer created the object between our unlink and create.
     #[error("{name} was created by another forge-init at the same time; retry")]
     Raced {
@@ -252,6 +274,19 @@ pub enum RoleError {
     /// lose or repeat frames.
     #[error(transparent)]
     Corrupt(#[from] Corruption),
+    /// A read lock, which any process that may read the object can take, is
+    /// in the way of the role's write lock: nobody holds the role, but it
+    /// cannot be taken until that process lets go. Only a segment of a
+    /// layout before 4 keeps its role locks where readers reach them.
+    #[error("the {role} role of this segment is blocked, not held: {by} holds a read lock on its lock byte, which anyone who may read {} can take{}", if *.on_segment { "the segment" } else { "the role-lock object" }, if *.on_segment { "; this segment was made by an older forge-init (layout 2 or 3, role locks on the segment itself): re-create it with this forge-init, whose segments keep role locks where readers cannot reach, or stop that process" } else { "; its mode lets more than the segment's writers open it: re-create the segment with forge-init, or stop that process" })]
+    Blocked {
+        /// The role asked for.
+        role: Role,
+        /// Who holds the read lock, as far as the kernel tells this user.
+        by: String,
+        /// The locks are on the segment itself (an older layout).
+        on_segment: bool,
+    },
     /// Taking the role lock failed for another reason.
     #[error("locking the {role} role failed: {source}")]
     Lock {
@@ -405,10 +440,23 @@ pub enum HeaderProblem {
     /// A state this build does not know.
     #[error("state is {0}, expected 0, 1 or 2")]
     UnknownState(u32),
+    /// A layout 4 header that names no role-lock object.
+    #[error("role_lock_ino is 0: a layout 4 segment names its role-lock object there")]
+    NoRoleLocks,
     /// The header read differently from one look to the next while it was
     /// being opened.
     #[error("the header changed while it was being opened")]
     Changed,
+}
+
+/// The layout versions this build reads besides the one it writes: `2, 3`.
+fn older_layouts() -> String {
+    crate::layout::READABLE_LAYOUT_VERSIONS
+        .iter()
+        .filter(|&&v| v != crate::layout::LAYOUT_VERSION)
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The payload capacities a segment of `layout_version` may declare.

@@ -29,13 +29,18 @@ use crate::sync::{AtomicU32, AtomicU64};
 /// `b"FORGERNG"` read as a little-endian `u64`.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"FORGERNG");
 /// Bumped whenever any offset, size or meaning below changes.
-pub const LAYOUT_VERSION: u32 = 3;
+pub const LAYOUT_VERSION: u32 = 4;
 /// The older layout this build still opens: every payload capacity is
 /// [`PAYLOAD_CAPACITY`].
 pub const FIXED_CAPACITY_LAYOUT_VERSION: u32 = 2;
+/// The first layout whose role locks are on the segment's role-lock object
+/// (`identity.role_lock_ino`), where a user who may only read the segment
+/// cannot reach them; older layouts keep them on the segment itself.
+pub const ROLE_LOCKS_LAYOUT_VERSION: u32 = 4;
 /// The layout versions this build opens: 2 (every payload capacity is
-/// [`PAYLOAD_CAPACITY`]) and 3 (the capacity is the segment's own).
-pub const READABLE_LAYOUT_VERSIONS: [u32; 2] = [FIXED_CAPACITY_LAYOUT_VERSION, LAYOUT_VERSION];
+/// [`PAYLOAD_CAPACITY`]), 3 (the capacity is the segment's own; role locks
+/// on the segment) and 4 (role locks on the role-lock object).
+pub const READABLE_LAYOUT_VERSIONS: [u32; 3] = [FIXED_CAPACITY_LAYOUT_VERSION, 3, LAYOUT_VERSION];
 /// Bytes before slot 0: one page.
 pub const HEADER_SIZE: usize = 4096;
 /// Largest payload a frame may carry, and a segment's payload capacity
@@ -75,8 +80,9 @@ pub const HOLDER_PARKS: u32 = 2;
 /// for continuity with the previous such frame, not against its position.
 pub const FRAME_RELAYED: u16 = 1;
 
-/// Byte offset in the segment file of the producer's role lock: an OFD write
-/// lock on this one byte is held for as long as a process holds the role.
+/// Byte offset of the producer's role lock in the role-lock object (layout
+/// 4; in the segment itself before): an OFD write lock on this one byte is
+/// held for as long as a process holds the role.
 pub const PRODUCER_LOCK_OFFSET: u64 = 128;
 /// Byte offset of the consumer's role lock (see [`PRODUCER_LOCK_OFFSET`]).
 pub const CONSUMER_LOCK_OFFSET: u64 = 256;
@@ -125,9 +131,13 @@ pub struct IdentityLine {
     /// Segment flags set by forge-init; none are defined yet, and readers
     /// ignore bits they do not know.
     pub flags: AtomicU32,
+    /// Layout 4: the inode of the segment's role-lock object
+    /// (`/dev/shm/NAME.roles`, on the segment's device), where role locks
+    /// are taken; never 0. Zero in older layouts.
+    pub role_lock_ino: AtomicU64,
     /// Zero. Atomics, like every byte another process may write: a
     /// `&IdentityLine` claims no plain bytes.
-    _reserved: [AtomicU32; 12],
+    _reserved: [AtomicU32; 10],
 }
 
 /// Everything one side writes. The producer's line holds `head` as its
@@ -393,7 +403,7 @@ mod asserts {
 
     // A changed layout must fail here until LAYOUT_VERSION is bumped and
     // these numbers, and LAYOUT.md, are updated with it.
-    const _: () = assert!(LAYOUT_VERSION == 3);
+    const _: () = assert!(LAYOUT_VERSION == 4);
     const _: () = assert!(size_of::<Slot>() == 8);
     const _: () = assert!(align_of::<Slot>() == 8);
     const _: () = assert!(offset_of!(Slot, word) == 0);
@@ -409,7 +419,7 @@ mod asserts {
     // No implicit padding anywhere: every byte of a shared struct is a named
     // atomic, so a reference to one claims no plain bytes (the field sizes
     // add up to the struct's size).
-    const _: () = assert!(6 * 8 + 8 * 4 + 12 * 4 == size_of::<IdentityLine>());
+    const _: () = assert!(7 * 8 + 8 * 4 + 10 * 4 == size_of::<IdentityLine>());
     const _: () = assert!(12 * 8 + 8 * 4 == size_of::<SideLine>());
     const _: () =
         assert!((4 + HIST_BUCKETS + LATENCY_RESERVED_WORDS) * 8 == size_of::<LatencyBlock>());
@@ -440,6 +450,7 @@ mod asserts {
     const _: () = assert!(offset_of!(IdentityLine, created_mono_ns) == 64);
     const _: () = assert!(offset_of!(IdentityLine, payload_capacity) == 72);
     const _: () = assert!(offset_of!(IdentityLine, flags) == 76);
+    const _: () = assert!(offset_of!(IdentityLine, role_lock_ino) == 80);
 
     const _: () = assert!(offset_of!(SideLine, index) == 0);
     const _: () = assert!(offset_of!(SideLine, sleeping) == 8);

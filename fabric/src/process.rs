@@ -230,6 +230,161 @@ impl Pidfd {
     }
 }
 
+/// Does this process have `CAP_FOWNER` in effect (root's right to remove
+/// another user's file from a sticky directory)? From `CapEff:` of
+/// `/proc/self/status`; `false` when it cannot be read.
+pub(crate) fn has_cap_fowner() -> bool {
+    const CAP_FOWNER: u32 = 3;
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            let hex = text.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & (1 << CAP_FOWNER) != 0)
+}
+
+/// Which object a lock is on, as the kernel names it in `/proc/locks` and
+/// `/proc/PID/fdinfo`: the device's major and minor numbers and the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct LockedObject {
+    pub(crate) major: u32,
+    pub(crate) minor: u32,
+    pub(crate) ino: u64,
+}
+
+impl LockedObject {
+    /// The object of an `fstat`/`stat` result: `st_dev` as glibc encodes it,
+    /// and `st_ino`.
+    pub(crate) fn of(dev: u64, ino: u64) -> LockedObject {
+        LockedObject {
+            major: (((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff)) as u32,
+            minor: ((dev & 0xff) | ((dev >> 12) & !0xff)) as u32,
+            ino,
+        }
+    }
+}
+
+/// One granted lock, as a line of `/proc/locks` or a `lock:` line of
+/// `/proc/PID/fdinfo/N` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KernelLock {
+    /// An open-file-description lock (`OFDLCK`), as Forge's role locks
+    /// are; otherwise a classic POSIX record lock.
+    pub(crate) ofd: bool,
+    /// A write lock: only a descriptor open for writing can take one.
+    pub(crate) write: bool,
+    pub(crate) object: LockedObject,
+    pub(crate) start: u64,
+    /// Last byte, `None` for "to the end of the file".
+    pub(crate) end: Option<u64>,
+}
+
+impl KernelLock {
+    /// Does it cover `byte` of `object`?
+    pub(crate) fn covers(&self, object: LockedObject, byte: u64) -> bool {
+        self.object == object && self.start <= byte && self.end.is_none_or(|e| e >= byte)
+    }
+}
+
+/// Parses one lock line: `1: OFDLCK  ADVISORY  WRITE -1 fe:00:1234 128 128`
+/// (an fdinfo line starts with `lock:`). Only byte-range locks that are
+/// granted: a waiter (`->`), a `flock`, a lease or garbage is `None`.
+pub(crate) fn parse_lock_line(line: &str) -> Option<KernelLock> {
+    let line = line.strip_prefix("lock:").unwrap_or(line);
+    let mut words = line.split_whitespace();
+    let id = words.next()?;
+    if !id.ends_with(':') {
+        return None;
+    }
+    let class = words.next()?;
+    let ofd = match class {
+        "OFDLCK" => true,
+        "POSIX" => false,
+        // A waiter ("->"), FLOCK (does not conflict with these), LEASE, …
+        _ => return None,
+    };
+    let _mode = words.next()?; // ADVISORY or MANDATORY
+    let write = match words.next()? {
+        "WRITE" => true,
+        "READ" => false,
+        _ => return None,
+    };
+    let _pid = words.next()?;
+    let mut object = words.next()?.split(':');
+    let major = u32::from_str_radix(object.next()?, 16).ok()?;
+    let minor = u32::from_str_radix(object.next()?, 16).ok()?;
+    let ino = object.next()?.parse().ok()?;
+    let start = words.next()?.parse().ok()?;
+    let end = match words.next()? {
+        "EOF" => None,
+        n => Some(n.parse().ok()?),
+    };
+    Some(KernelLock {
+        ofd,
+        write,
+        object: LockedObject { major, minor, ino },
+        start,
+        end,
+    })
+}
+
+/// Every granted byte-range lock of the host, from `/proc/locks`, which
+/// anyone may read (and which lists OFD locks whatever pid namespace their
+/// holders live in). `None` if it cannot be read.
+pub(crate) fn host_locks() -> Option<Vec<KernelLock>> {
+    let text = std::fs::read_to_string("/proc/locks").ok()?;
+    Some(text.lines().filter_map(parse_lock_line).collect())
+}
+
+/// The locks held through the open files of process `pid`, from the
+/// `lock:` lines of `/proc/PID/fdinfo/*`. Reading another user's needs the
+/// right to trace it (root, or the same user): the error says when not.
+pub(crate) fn process_locks(pid: u32) -> io::Result<Vec<KernelLock>> {
+    if pid == 0 || i32::try_from(pid).is_err() {
+        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+    }
+    let dir = format!("/proc/{pid}/fdinfo");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        // An fd closed since the listing is simply gone.
+        let text = match std::fs::read_to_string(entry.path()) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        out.extend(
+            text.lines()
+                .filter(|l| l.starts_with("lock:"))
+                .filter_map(parse_lock_line),
+        );
+    }
+    Ok(out)
+}
+
+/// Processes whose open files hold a read lock on `byte` of `object`, with
+/// their effective uid, as far as this process may look (`/proc/PID/fdinfo`
+/// of others' processes needs root). For naming a squatter.
+pub(crate) fn read_lockers(object: LockedObject, byte: u64) -> Vec<(u32, Option<u32>)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pid in dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let holds = process_locks(pid)
+            .map(|locks| locks.iter().any(|l| !l.write && l.covers(object, byte)))
+            .unwrap_or(false);
+        if holds {
+            out.push((pid, status(pid).and_then(|s| s.euid)));
+        }
+    }
+    out
+}
+
 /// The name this program was started as (its file name), for the header's
 /// `program` field.
 pub fn program_name() -> String {
@@ -267,6 +422,77 @@ mod tests {
         assert_eq!((s.ruid, s.euid), (Some(1000), Some(1001)));
         assert_eq!(s.rss_kib, 2048);
         assert_eq!(s.cpus_allowed, "1");
+    }
+
+    #[test]
+    fn lock_lines_of_proc_locks_and_fdinfo_parse_and_others_do_not() {
+        let l = parse_lock_line("1: OFDLCK  ADVISORY  WRITE -1 fe:00:10010740 128 128").unwrap();
+        let object = LockedObject {
+            major: 0xfe,
+            minor: 0,
+            ino: 10010740,
+        };
+        assert!(l.ofd && l.write && l.covers(object, 128) && !l.covers(object, 129));
+        let l = parse_lock_line("lock:\t2: POSIX  ADVISORY  READ 4242 00:1a:77 0 EOF").unwrap();
+        assert!(!l.ofd && !l.write && l.end.is_none());
+        assert!(l.covers(
+            LockedObject {
+                major: 0,
+                minor: 0x1a,
+                ino: 77
+            },
+            1 << 40
+        ));
+        for not in [
+            "3: -> OFDLCK ADVISORY WRITE -1 fe:00:1 128 128",
+            "4: FLOCK  ADVISORY  WRITE 99 fe:00:1 0 EOF",
+            "5: LEASE  ACTIVE    READ 99 fe:00:1 0 EOF",
+            "pos:\t0",
+            "",
+        ] {
+            assert_eq!(parse_lock_line(not), None, "{not}");
+        }
+        // glibc's st_dev encoding of major 254, minor 0 and of 259:65536.
+        assert_eq!(
+            LockedObject::of(0xfe00, 5),
+            LockedObject {
+                major: 254,
+                minor: 0,
+                ino: 5
+            }
+        );
+        let dev = (0x103u64 << 8) | ((0x10000u64 & !0xff) << 12);
+        assert_eq!(LockedObject::of(dev, 1).minor, 0x10000);
+        assert_eq!(LockedObject::of(dev, 1).major, 0x103);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "takes a lock and reads /proc")]
+    fn our_own_ofd_write_lock_shows_in_proc_locks_and_in_our_fdinfo() {
+        use std::os::fd::AsRawFd;
+        let file = tempfile::tempfile().unwrap();
+        let meta = file.metadata().unwrap();
+        let object = LockedObject::of(meta.dev(), meta.ino());
+        // SAFETY: flock is plain old data; all-zero is a valid value.
+        let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+        fl.l_type = libc::F_WRLCK as libc::c_short;
+        fl.l_whence = libc::SEEK_SET as libc::c_short;
+        fl.l_start = 256;
+        fl.l_len = 1;
+        nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&fl)).unwrap();
+        let host = host_locks().unwrap();
+        assert!(
+            host.iter()
+                .any(|l| l.ofd && l.write && l.covers(object, 256)),
+            "{host:?}"
+        );
+        let ours = process_locks(std::process::id()).unwrap();
+        assert!(
+            ours.iter()
+                .any(|l| l.ofd && l.write && l.covers(object, 256)),
+            "{ours:?}"
+        );
+        assert!(!ours.iter().any(|l| l.covers(object, 128)));
     }
 
     #[test]

@@ -96,6 +96,7 @@ fn from_code() -> BTreeMap<String, (usize, usize)> {
             4,
         ),
         ("flags", offset_of!(IdentityLine, flags), 4),
+        ("role_lock_ino", offset_of!(IdentityLine, role_lock_ino), 8),
     ] {
         out.insert(format!("identity.{name}"), (id + off, size));
     }
@@ -146,12 +147,13 @@ fn layout_md_documents_every_field_at_its_real_offset_and_size() {
         );
     }
     assert_eq!(size_of::<Slot>(), 8);
-    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 3"));
-    assert_eq!(READABLE_LAYOUT_VERSIONS, [2, 3]);
+    assert!(include_str!("../LAYOUT.md").contains("# Forge segment layout, version 4"));
+    assert_eq!(READABLE_LAYOUT_VERSIONS, [2, 3, 4]);
     assert_eq!(
-        LAYOUT_VERSION, 3,
+        LAYOUT_VERSION, 4,
         "bump the version in LAYOUT.md's title too"
     );
+    assert_eq!(ROLE_LOCKS_LAYOUT_VERSION, 4);
 }
 
 /// The facts LAYOUT.md gives in prose, checked against the code where the

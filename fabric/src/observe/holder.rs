@@ -3,9 +3,8 @@
 //! may have been written by anyone who can write the segment.
 
 use super::Observer;
-use crate::layout::Header;
 use crate::process::{Identity, Pidfd};
-use crate::segment::sys::role_locked;
+use crate::segment::locks::LockState;
 use crate::sync::Ordering;
 use crate::vocab::Role;
 
@@ -14,8 +13,10 @@ use crate::vocab::Role;
 pub enum HolderCheck {
     /// No live process holds the role lock.
     NotHeld,
-    /// The role lock is held, and the pid, pid namespace and start time in
-    /// the line match a process in our pid namespace right now.
+    /// The process the line names (its pid, pid namespace and start time
+    /// match a process in our pid namespace) holds the role's write lock on
+    /// this very segment's lock object: the kernel lists it among that
+    /// process's own locks.
     Verified {
         /// Its pid.
         pid: u32,
@@ -88,10 +89,14 @@ pub enum SignalRefused {
 }
 
 impl Observer {
-    /// Can the process `role`'s line names be proven to hold the role? The
-    /// kernel's role lock must be held, and a process with the line's pid,
-    /// pid namespace and start time must exist in our pid namespace. Only
-    /// then is `/proc/PID` about the holder.
+    /// Can the process `role`'s line names be proven to hold the role? A
+    /// write lock must hold the role's byte, and the process with the
+    /// line's pid, pid namespace and start time must be the one holding it:
+    /// the kernel lists that lock in its `/proc/PID/fdinfo`, read through a
+    /// pidfd opened before and checked alive after. Anything less is not
+    /// proven: a user who may not read that process's `/proc/PID/fdinfo`
+    /// (another user's, without root) gets [`HolderCheck::Unknown`]. Only
+    /// when proven is `/proc/PID` about the holder.
     ///
     /// # Examples
     ///
@@ -114,7 +119,7 @@ impl Observer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn verify_holder(&self, role: Role) -> HolderCheck {
-        prove(&self.file, self.header(), role).0
+        prove(self, role).0
     }
 
     /// Sends `signal` to the process proven to hold `role` (see
@@ -123,7 +128,7 @@ impl Observer {
     /// process belongs to the user who owns the segment: whoever can write a
     /// segment can put any pid in it. Returns the pid signalled.
     pub fn signal_holder(&self, role: Role, signal: i32) -> Result<u32, SignalRefused> {
-        let (check, pidfd) = prove(&self.file, self.header(), role);
+        let (check, pidfd) = prove(self, role);
         let (HolderCheck::Verified { pid }, Some(pidfd)) = (&check, pidfd) else {
             return Err(SignalRefused::Unproven(check));
         };
@@ -154,13 +159,24 @@ impl Observer {
 
 /// The proof, and the pidfd it was made with (for a signal that can only
 /// reach the process the proof was about).
-fn prove(file: &std::fs::File, header: &Header, role: Role) -> (HolderCheck, Option<Pidfd>) {
-    match role_locked(file, role) {
-        Some(false) => return (HolderCheck::NotHeld, None),
+///
+/// The kernel is the only witness: the process the line names must itself
+/// hold a write lock on the role's byte of this segment's lock object (the
+/// `lock:` lines of its `/proc/PID/fdinfo`), read through a pidfd opened
+/// before and found alive after, so the lines were that process's. The
+/// pid, namespace and start time the line gives only say which process to
+/// ask; anyone who may write the segment can write them.
+fn prove(observer: &Observer, role: Role) -> (HolderCheck, Option<Pidfd>) {
+    let state = observer.role_locks()[role.index()];
+    match state {
+        Some(LockState::Free | LockState::ReadLocked) => return (HolderCheck::NotHeld, None),
         None => return (HolderCheck::Unknown, None),
-        Some(true) => {}
+        Some(LockState::Held) => {}
     }
-    let line = header.side(role);
+    let Some(object) = observer.lock_object() else {
+        return (HolderCheck::Unknown, None);
+    };
+    let line = observer.header().side(role);
     let claimed = Identity {
         pid: line.pid.load(Ordering::Relaxed),
         pidns: line.pidns.load(Ordering::Relaxed),
@@ -197,8 +213,23 @@ fn prove(file: &std::fs::File, header: &Header, role: Role) -> (HolderCheck, Opt
     if crate::process::pid_namespace(pid) != Some(claimed.pidns) {
         return not("it lives in another pid namespace".into());
     }
+    let byte = role.lock_offset();
+    let holds = match crate::process::process_locks(pid) {
+        Ok(locks) => locks.iter().any(|l| l.write && l.covers(object, byte)),
+        // Another user's process, to a user who is not root: the kernel
+        // does not tell us, so nothing is proven.
+        Err(_) => return (HolderCheck::Unknown, None),
+    };
+    // Alive after the reads: /proc/PID was this very process all along.
     if pidfd.send(0).is_err() {
         return not("it exited".into());
+    }
+    if !holds {
+        return not(format!(
+            "it holds no write lock on byte {byte} of this segment's role-lock object \
+             (inode {}): someone who may write the segment wrote its line",
+            object.ino
+        ));
     }
     (HolderCheck::Verified { pid }, Some(pidfd))
 }

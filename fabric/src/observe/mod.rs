@@ -23,6 +23,7 @@
 //! reported as [`ObserveError::Truncated`] instead of killing the process.
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use crate::clock::monotonic_ns;
@@ -30,7 +31,9 @@ use crate::error::{Corruption, SegmentError};
 use crate::hist::Histogram;
 use crate::layout::*;
 use crate::position::Position;
-use crate::segment::sys::{self, role_locked, FileFacts};
+use crate::process::LockedObject;
+use crate::segment::locks::{self, LockState};
+use crate::segment::sys::{self, FileFacts};
 use crate::segment::validate::{
     check_header_fits, retry_while_initializing, validate, validate_name, Geometry,
     IdentitySnapshot,
@@ -88,6 +91,22 @@ pub struct Observer {
     geometry: Geometry,
     file_id: (u64, u64),
     owner_warning: Option<String>,
+    /// Where the role locks are, as far as an observer can tell (boxed: an
+    /// observer is kept in enums beside small variants).
+    locks: Box<ObservedLocks>,
+}
+
+/// Where an observer looks for a segment's role locks.
+#[derive(Debug, Clone)]
+enum ObservedLocks {
+    /// On the segment itself (layouts 2 and 3): asked through our own
+    /// read-only descriptor.
+    Segment(LockedObject),
+    /// On the role-lock object, which an observer may not open: found in
+    /// the host's lock list (`/proc/locks`).
+    Object(LockedObject),
+    /// The role-lock object at the name is not one to trust: why.
+    Untrusted(String),
 }
 
 impl std::fmt::Debug for Observer {
@@ -176,6 +195,10 @@ impl Observer {
             geometry: Geometry::default(),
             file_id: facts.file_id,
             owner_warning: facts.owner_warning(name),
+            locks: Box::new(ObservedLocks::Segment(LockedObject::of(
+                facts.file_id.0,
+                facts.file_id.1,
+            ))),
         };
         let geometry = validate(name, observer.header(), facts.size, false);
         if observer.faulted() {
@@ -187,10 +210,58 @@ impl Observer {
             });
         }
         let geometry = geometry?;
+        let locks = Box::new(match geometry.role_lock_ino {
+            0 => (*observer.locks).clone(),
+            ino => {
+                let path = sys::shm_path(&locks::role_locks_name(name));
+                match std::fs::symlink_metadata(&path) {
+                    Ok(meta) => match locks::check_object(&meta, &facts, ino) {
+                        Ok(()) => ObservedLocks::Object(LockedObject::of(meta.dev(), ino)),
+                        Err(why) => ObservedLocks::Untrusted(format!("{path}: {why}")),
+                    },
+                    Err(e) => ObservedLocks::Untrusted(format!("{path}: {e}")),
+                }
+            }
+        });
         Ok(Observer {
             geometry,
+            locks,
             ..observer
         })
+    }
+
+    /// What each role's lock byte holds now, producer first: a write lock
+    /// (a holder), read locks only (a squatter), or nothing; `None` where
+    /// the kernel would not say, or the role-lock object at the name is not
+    /// the one the header names ([`role_lock_problem`](Self::role_lock_problem)).
+    pub fn role_locks(&self) -> [Option<LockState>; 2] {
+        match &*self.locks {
+            ObservedLocks::Segment(_) => Role::ALL.map(|role| locks::state(&self.file, role)),
+            ObservedLocks::Object(object) => match crate::process::host_locks() {
+                Some(all) => Role::ALL.map(|role| Some(locks::state_among(&all, *object, role))),
+                None => [None, None],
+            },
+            ObservedLocks::Untrusted(_) => [None, None],
+        }
+    }
+
+    /// Why role locks cannot be looked at, if they cannot: the role-lock
+    /// object at the name is missing, or not the segment's (its inode,
+    /// owner or mode say so).
+    pub fn role_lock_problem(&self) -> Option<&str> {
+        match &*self.locks {
+            ObservedLocks::Untrusted(why) => Some(why),
+            _ => None,
+        }
+    }
+
+    /// The object the kernel's lock lines name for this segment's role
+    /// locks, if it can be trusted.
+    pub(crate) fn lock_object(&self) -> Option<LockedObject> {
+        match &*self.locks {
+            ObservedLocks::Segment(o) | ObservedLocks::Object(o) => Some(*o),
+            ObservedLocks::Untrusted(_) => None,
+        }
     }
 
     fn header(&self) -> &Header {
@@ -313,8 +384,10 @@ impl Observer {
         let mut producer = SideSnapshot::read(&h.producer);
         let damaged = self.damaged_between(tail, head);
         let newest = self.newest_from(head, tail, producer.batch);
-        producer.lock_held = role_locked(&self.file, Role::Producer);
-        consumer.lock_held = role_locked(&self.file, Role::Consumer);
+        // Only a write lock is a holder.
+        let [p, c] = self.role_locks();
+        producer.lock_held = p.map(|s| s == LockState::Held);
+        consumer.lock_held = c.map(|s| s == LockState::Held);
         let snap = Snapshot {
             name: self.name.clone(),
             file_size: self.len as u64,

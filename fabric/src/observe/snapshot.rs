@@ -194,8 +194,8 @@ pub enum Problem {
     },
     /// Another layout version.
     #[error(
-        "layout version is {found}, expected {} or {LAYOUT_VERSION}",
-        crate::layout::FIXED_CAPACITY_LAYOUT_VERSION
+        "layout version is {found}, expected one of {:?}",
+        crate::layout::READABLE_LAYOUT_VERSIONS
     )]
     Version {
         /// The version found.

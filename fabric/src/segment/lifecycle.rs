@@ -14,6 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::os::unix::fs::MetadataExt;
+
+use super::locks;
 use super::sys::{self, FileFacts};
 use super::validate::{
     check_header_fits, check_payload_capacity, check_slot_count, retry_while_initializing,
@@ -24,6 +27,7 @@ use crate::clock::{monotonic_ns, new_session_id, unix_ns};
 use crate::error::HeaderProblem;
 use crate::error::SegmentError;
 use crate::layout::*;
+use crate::process::LockedObject;
 use crate::sync::Ordering;
 use crate::vocab::SegmentState;
 
@@ -290,6 +294,11 @@ impl Segment {
         }
         let session = new_session_id(old_session);
         if replaced != Replaced::Nothing {
+            // Prove first that both names can be removed: a retirement we
+            // could not follow with an unlink would stop the old daemons
+            // for a successor that never comes.
+            sys::check_removable(name)?;
+            sys::check_removable(&locks::role_locks_name(name))?;
             // Retire in place first, so processes that still map the old
             // object notice, then unlink: never truncate what others map.
             if let Ok(old) = Segment::open_once(name, true) {
@@ -301,6 +310,7 @@ impl Segment {
                     .store(SegmentState::Retired.code(), Ordering::Release);
             }
             sys::remove(name)?;
+            locks::remove(name)?;
         }
         // Under the init lock, only something other than an initializer can
         // have taken the name since we looked.
@@ -316,18 +326,35 @@ impl Segment {
         opts: &CreateOptions,
         session: u64,
     ) -> Result<Segment, SegmentError> {
+        // The segment's name first (exclusively: this is what says the
+        // name was free), then its role-lock object, with the segment's
+        // write bits only (see `locks`); the header names it.
+        let file = sys::create_exclusive(name, opts.mode)?;
+        let unlink_segment = |e: SegmentError| {
+            let _ = sys::unlink(name);
+            e
+        };
+        let roles = locks::create(name, opts.mode).map_err(unlink_segment)?;
+        let cleanup = |e: SegmentError| {
+            let _ = sys::unlink(name);
+            let _ = locks::remove(name);
+            e
+        };
+        let roles_meta = roles.metadata().map_err(|source| {
+            cleanup(SegmentError::Io {
+                name: name.to_owned(),
+                action: "fstat",
+                source,
+            })
+        })?;
         let geometry = Geometry {
             session,
             slot_count: opts.slot_count,
             payload_capacity: opts.payload_capacity,
             layout_version: LAYOUT_VERSION,
+            role_lock_ino: roles_meta.ino(),
         };
         let size = geometry.size();
-        let file = sys::create_exclusive(name, opts.mode)?;
-        let cleanup = |e: SegmentError| {
-            let _ = sys::unlink(name);
-            e
-        };
         let io = |action| {
             move |source| SegmentError::Io {
                 name: name.to_owned(),
@@ -343,6 +370,17 @@ impl Segment {
                 size: facts.size,
             }));
         }
+        if roles_meta.dev() != facts.file_id.0 || roles_meta.uid() != facts.uid {
+            return Err(cleanup(SegmentError::Swapped {
+                name: locks::role_locks_name(name),
+                uid: roles_meta.uid(),
+                size: roles_meta.len(),
+            }));
+        }
+        let locks = locks::RoleLocks {
+            file: Some(roles),
+            object: LockedObject::of(roles_meta.dev(), roles_meta.ino()),
+        };
         file.set_len(size as u64)
             .map_err(io("ftruncate"))
             .map_err(cleanup)?;
@@ -357,7 +395,7 @@ impl Segment {
         // SAFETY: the object was created exclusively by us a moment ago and is
         // `size` bytes long; nobody has a role in it, so nobody else writes.
         unsafe { std::ptr::write_bytes(map.as_mut_ptr(), 0, size) };
-        let map = Arc::new(Mapping::new(map, size, file));
+        let map = Arc::new(Mapping::new(map, size, file, locks));
         let header = map.header();
         let id = &header.identity;
         id.magic.store(MAGIC, Ordering::Relaxed);
@@ -375,6 +413,8 @@ impl Segment {
         id.init_pid.store(std::process::id(), Ordering::Relaxed);
         id.created_unix_ns.store(unix_ns(), Ordering::Relaxed);
         id.created_mono_ns.store(monotonic_ns(), Ordering::Relaxed);
+        id.role_lock_ino
+            .store(geometry.role_lock_ino, Ordering::Relaxed);
         for line in [&header.producer, &header.consumer] {
             line.core.store(CORE_NONE, Ordering::Relaxed);
             line.batch.store(1, Ordering::Relaxed);
@@ -448,7 +488,18 @@ impl Segment {
             .len(len)
             .map_raw(&file)
             .map_err(map_io)?;
-        let map = Arc::new(Mapping::new(map, len, file));
+        // A retirement in place needs no roles; everyone else takes them on
+        // the role-lock object the header names (layout 4), or on the
+        // segment itself (older layouts).
+        let locks = if geometry.role_lock_ino != 0 && !any_state {
+            locks::open(name, &facts, geometry.role_lock_ino)?
+        } else {
+            locks::RoleLocks {
+                file: None,
+                object: LockedObject::of(facts.file_id.0, facts.file_id.1),
+            }
+        };
+        let map = Arc::new(Mapping::new(map, len, file, locks));
         // Validated again on the mapping we keep: the header may have
         // changed between the two maps.
         if validate(name, map.header(), file_size, any_state)? != geometry {
@@ -473,8 +524,9 @@ impl Segment {
     }
 }
 
-/// Removes the object called `name`. Processes that map it keep their
-/// mapping; a daemon notices the loss at its next look around.
+/// Removes the object called `name`, and its role-lock object if it has
+/// one. Processes that map it keep their mapping; a daemon notices the loss
+/// at its next look around.
 ///
 /// # Examples
 ///
@@ -489,5 +541,6 @@ impl Segment {
 /// ```
 pub fn unlink(name: &str) -> Result<(), SegmentError> {
     validate_name(name)?;
-    sys::unlink(name)
+    sys::unlink(name)?;
+    locks::remove(name)
 }

@@ -25,6 +25,7 @@ use crate::vocab::Role;
 
 mod claim;
 mod lifecycle;
+pub(crate) mod locks;
 mod mapping;
 pub(crate) mod role;
 pub(crate) mod sys;
@@ -33,10 +34,11 @@ pub(crate) mod validate;
 pub use crate::error::HeaderProblem;
 pub use claim::Claim;
 pub use lifecycle::{unlink, CreateOptions, LiveHolders, Obtained, Replaced, INIT_LOCK_WAIT};
+pub use locks::{role_locks_name, LockState, ROLE_LOCKS_SUFFIX};
 use mapping::Mapping;
 pub use sys::{shm_path, NameStatus};
 use validate::Geometry;
-pub use validate::{validate_header_bytes, validate_name, IdentitySnapshot};
+pub use validate::{validate_header_bytes, validate_name, IdentitySnapshot, MAX_NAME_LEN};
 
 /// Does a process with this pid exist in our pid namespace? Pids that
 /// cannot be real are dead. Who holds a role is the role lock's answer, not
@@ -204,18 +206,26 @@ impl Segment {
     /// A role held by a live process, if any, with the pid its header gives
     /// (in the holder's pid namespace). The kernel's role locks decide, so a
     /// holder in another container counts, and a dead holder whose pid was
-    /// reused does not.
+    /// reused does not. Only a write lock is a holder: a read lock (which a
+    /// user who may only read a segment of an older layout can take) is not.
     pub fn live_holder(&self) -> Option<(Role, u32)> {
         Role::ALL
             .into_iter()
             .find(|&role| {
                 self.map.claimed[role.index()].load(std::sync::atomic::Ordering::Relaxed)
-                    || sys::role_locked(&self.map.file, role) == Some(true)
+                    || locks::state(self.map.lock_file(), role) == Some(LockState::Held)
             })
             .map(|role| {
                 let pid = self.map.header().side(role).pid.load(Ordering::Relaxed);
                 (role, pid)
             })
+    }
+
+    /// What `role`'s lock byte holds now (a write lock: a holder; read locks
+    /// only: a squatter), `None` if the kernel would not say. Locks this
+    /// handle holds are not seen.
+    pub fn role_lock(&self, role: Role) -> Option<LockState> {
+        locks::state(self.map.lock_file(), role)
     }
 
     /// `Ok` while the segment is live in the session we opened and its

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering as Std;
 use std::sync::Arc;
 
 use super::claim::Claim;
+use super::locks::{self, LockState};
 use super::mapping::Mapping;
 use super::sys;
 use super::validate::{check_session, Geometry};
@@ -76,8 +77,19 @@ impl HeldRole {
             mine.store(false, Std::Relaxed);
             e
         };
-        match sys::lock_role(&map.file, role) {
+        match sys::lock_role(map.lock_file(), role) {
             Ok(true) => {}
+            // Only a write lock is a holder. A read lock in the way was
+            // taken by a process that may read the object: on a segment of
+            // an older layout, any reader. Say so, and who, when the
+            // kernel tells us.
+            Ok(false) if locks::state(map.lock_file(), role) == Some(LockState::ReadLocked) => {
+                return Err(unclaim(RoleError::Blocked {
+                    role,
+                    by: locks::squatters(map.locks.object, role),
+                    on_segment: map.locks.file.is_none(),
+                }))
+            }
             Ok(false) => return Err(unclaim(held())),
             Err(source) => return Err(unclaim(RoleError::Lock { role, source })),
         }
@@ -180,7 +192,7 @@ impl Drop for HeldRole {
                 line.pid.store(0, Ordering::Relaxed);
             }
         }
-        sys::unlock_role(&self.keep.file, self.role);
+        sys::unlock_role(self.keep.lock_file(), self.role);
         self.keep.claimed[self.role.index()].store(false, Std::Relaxed);
     }
 }

@@ -168,12 +168,70 @@ pub(crate) fn remove(name: &str) -> Result<(), SegmentError> {
     }
 }
 
+/// Proves this process may remove what is at `name` from `/dev/shm`
+/// before anything is changed: it may write the directory, and when the
+/// directory is sticky (as `/dev/shm` is) it owns the object or the
+/// directory, or has `CAP_FOWNER`. Nothing at the name is fine.
+pub(crate) fn check_removable(name: &str) -> Result<(), SegmentError> {
+    let path = shm_path(name);
+    let meta = match std::fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(SegmentError::Io {
+                name: name.to_owned(),
+                action: "stat",
+                source,
+            })
+        }
+    };
+    let refuse = |why: String| {
+        Err(SegmentError::CannotReplace {
+            name: name.to_owned(),
+            path: path.clone(),
+            why,
+        })
+    };
+    let dir = match std::fs::metadata(SHM_DIR) {
+        Ok(d) => d,
+        Err(e) => return refuse(format!("{SHM_DIR} cannot be looked at: {e}")),
+    };
+    let access = nix::unistd::faccessat(
+        None,
+        SHM_DIR,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        nix::fcntl::AtFlags::AT_EACCESS,
+    );
+    if access.is_err() {
+        return refuse(format!(
+            "this user (uid {}) may not write {SHM_DIR} (mode {:04o}, owner uid {})",
+            euid(),
+            dir.mode() & 0o7777,
+            dir.uid()
+        ));
+    }
+    let me = euid();
+    let sticky = dir.mode() & libc::S_ISVTX != 0;
+    if sticky && meta.uid() != me && dir.uid() != me && !crate::process::has_cap_fowner() {
+        return refuse(format!(
+            "it belongs to uid {}, and {SHM_DIR} is sticky (mode {:04o}): only its owner, the \
+             directory's owner or root may remove it, not uid {me}",
+            meta.uid(),
+            dir.mode() & 0o7777,
+        ));
+    }
+    Ok(())
+}
+
+/// Where POSIX shared memory lives on Linux.
+pub(crate) const SHM_DIR: &str = "/dev/shm";
+
 /// Our effective uid.
 pub(crate) fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
 }
 
-fn role_flock(role: Role, kind: libc::c_short) -> libc::flock {
+pub(crate) fn role_flock(role: Role, kind: libc::c_short) -> libc::flock {
     // SAFETY: flock is plain old data; all-zero is a valid value.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
     fl.l_type = kind;
@@ -200,15 +258,6 @@ pub(crate) fn lock_role(file: &File, role: Role) -> std::io::Result<bool> {
 pub(crate) fn unlock_role(file: &File, role: Role) {
     let fl = role_flock(role, libc::F_UNLCK as libc::c_short);
     let _ = nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_SETLK(&fl));
-}
-
-/// Does another open file hold `role`'s lock? `None` if the kernel would not
-/// say. Works on a read-only descriptor: testing for a lock needs no write
-/// access.
-pub(crate) fn role_locked(file: &File, role: Role) -> Option<bool> {
-    let mut fl = role_flock(role, libc::F_WRLCK as libc::c_short);
-    nix::fcntl::fcntl(file.as_raw_fd(), nix::fcntl::FcntlArg::F_OFD_GETLK(&mut fl)).ok()?;
-    Some(fl.l_type != libc::F_UNLCK as libc::c_short)
 }
 
 /// What `fstat` says about a segment file.

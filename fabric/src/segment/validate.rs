@@ -10,8 +10,15 @@ use crate::layout::*;
 use crate::sync::Ordering;
 use crate::vocab::{Coded, SegmentState};
 
-/// Validates a segment name: one leading `/`, no other `/`, 2 to 255 bytes,
-/// no NUL, no control character.
+/// The longest segment name: its role-lock object's name (the name and
+/// [`ROLE_LOCKS_SUFFIX`](super::locks::ROLE_LOCKS_SUFFIX)) must fit the
+/// 255 bytes of a file name in `/dev/shm`.
+pub const MAX_NAME_LEN: usize = 256 - super::locks::ROLE_LOCKS_SUFFIX.len();
+
+/// Validates a segment name: one leading `/`, no other `/`, 2 to
+/// [`MAX_NAME_LEN`] (250) bytes, no NUL, no control character, and not
+/// ending with [`ROLE_LOCKS_SUFFIX`](super::locks::ROLE_LOCKS_SUFFIX), which
+/// names role-lock objects.
 pub fn validate_name(name: &str) -> Result<(), SegmentError> {
     let bad = |reason| {
         Err(SegmentError::BadName {
@@ -25,8 +32,11 @@ pub fn validate_name(name: &str) -> Result<(), SegmentError> {
     if name.len() < 2 {
         return bad("it needs at least one character after '/'");
     }
-    if name.len() > 255 {
-        return bad("it is longer than 255 bytes");
+    if name.len() > MAX_NAME_LEN {
+        return bad("it is longer than 250 bytes (its role-lock object adds .roles to it)");
+    }
+    if name.ends_with(super::locks::ROLE_LOCKS_SUFFIX) {
+        return bad("it ends with .roles, which names the role-lock object of another segment");
     }
     if name[1..].contains('/') {
         return bad("it may contain no '/' after the first");
@@ -233,6 +243,8 @@ pub(crate) struct Geometry {
     pub(crate) payload_capacity: usize,
     /// The header's layout version, one of [`READABLE_LAYOUT_VERSIONS`].
     pub(crate) layout_version: u32,
+    /// Layout 4: the inode of the role-lock object (never 0); 0 before.
+    pub(crate) role_lock_ino: u64,
 }
 
 impl Geometry {
@@ -313,11 +325,24 @@ pub(crate) fn validate(
             successor: id.successor_session,
         });
     }
+    let role_lock_ino = if id.layout_version >= ROLE_LOCKS_LAYOUT_VERSION {
+        let ino = header.identity.role_lock_ino.load(Ordering::Relaxed);
+        if ino == 0 {
+            return Err(SegmentError::Malformed {
+                name: name.to_owned(),
+                problem: HeaderProblem::NoRoleLocks,
+            });
+        }
+        ino
+    } else {
+        0
+    };
     Ok(Geometry {
         session: id.session_id,
         slot_count: id.slot_count,
         payload_capacity: id.payload_capacity as usize,
         layout_version: id.layout_version,
+        role_lock_ino,
     })
 }
 
@@ -330,13 +355,20 @@ pub(crate) fn check_session(header: &Header, ours: &Geometry) -> Result<(), Sess
         slot_count,
         payload_capacity,
         layout_version,
+        role_lock_ino,
     } = *ours;
     let id = &header.identity;
     // SYNC: pairs with the Release store of state in `Segment::replace` when
     // it retires this segment: the successor written before it is visible.
     let state = id.state.load(Ordering::Acquire);
     let corrupt = |what: String| Err(SessionError::Corrupt(Corruption::Identity { what }));
-    let fields: [(&str, u64, u64); 8] = [
+    // Older layouts keep reserved bytes there: not theirs to check.
+    let lock_ino_found = if layout_version >= ROLE_LOCKS_LAYOUT_VERSION {
+        id.role_lock_ino.load(Ordering::Relaxed)
+    } else {
+        0
+    };
+    let fields: [(&str, u64, u64); 9] = [
         ("magic", id.magic.load(Ordering::Relaxed), MAGIC),
         (
             "layout_version",
@@ -369,6 +401,7 @@ pub(crate) fn check_session(header: &Header, ours: &Geometry) -> Result<(), Sess
             payload_capacity as u64,
         ),
         ("session_id", id.session_id.load(Ordering::Relaxed), ours),
+        ("role_lock_ino", lock_ino_found, role_lock_ino),
     ];
     for (field, found, expected) in fields {
         if found != expected {

@@ -22,5 +22,7 @@ impl Name {
 impl Drop for Name {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(self.path());
+        // Its role-lock object, if a segment was made at the name.
+        let _ = std::fs::remove_file(format!("{}.roles", self.path()));
     }
 }
