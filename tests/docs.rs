@@ -260,6 +260,7 @@ impl Drop for Fixture {
         }
         for name in std::iter::once(&self.segment).chain(&self.others) {
             let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+            let _ = std::fs::remove_file(format!("/dev/shm{name}.roles"));
         }
     }
 }

@@ -59,6 +59,7 @@ impl Drop for Segments {
     fn drop(&mut self) {
         for name in &self.0 {
             let _ = std::fs::remove_file(format!("/dev/shm{name}"));
+            let _ = std::fs::remove_file(format!("/dev/shm{name}.roles"));
         }
     }
 }

@@ -134,6 +134,7 @@ impl Drop for Rig {
             let _ = c.wait();
         }
         let _ = std::fs::remove_file(self.shm());
+        let _ = std::fs::remove_file(format!("{}.roles", self.shm()));
     }
 }
 
@@ -523,24 +524,44 @@ fn burst_signals_only_a_process_proven_to_hold_the_producer_role() {
     assert!(refused.contains("is not the role holder"), "{refused}");
     assert!(victim_alive(&mut rig));
 
-    // Forged completely (its start time and pid namespace too): it belongs
-    // to the segment's owner here (we are both), so prove the last guard
-    // by handing the segment to another user.
-    let stat = procfs::process::Process::new(vpid as i32)
-        .unwrap()
-        .stat()
-        .unwrap();
-    poke(&rig, 128 + 88, &stat.starttime.to_le_bytes());
+    // Forged completely (its start time and pid namespace too), by the
+    // segment's owner's own process: the kernel says the victim holds no
+    // lock of this segment's, so it is not proven.
+    let start = |pid: u32| {
+        procfs::process::Process::new(pid as i32)
+            .unwrap()
+            .stat()
+            .unwrap()
+            .starttime
+    };
+    poke(&rig, 128 + 88, &start(vpid).to_le_bytes());
+    let refused = burst_producer(&rig.name, vpid).unwrap_err().to_string();
+    assert!(
+        refused.contains("is not the role holder") && refused.contains("holds no write lock"),
+        "{refused}"
+    );
+    assert!(victim_alive(&mut rig));
+
+    // The real holder again, on a segment handed (with its role-lock
+    // object) to another user: proven, and still not signalled.
+    poke(&rig, 144, &sp.to_le_bytes());
+    poke(&rig, 128 + 88, &start(sp).to_le_bytes());
     if nix::unistd::geteuid().is_root() {
-        std::os::unix::fs::chown(rig.shm(), Some(65534), None).unwrap();
-        let refused = burst_producer(&rig.name, vpid).unwrap_err().to_string();
+        let roles = format!("{}.roles", rig.shm());
+        for path in [rig.shm(), roles.clone()] {
+            std::os::unix::fs::chown(path, Some(65534), None).unwrap();
+        }
+        let refused = burst_producer(&rig.name, sp).unwrap_err().to_string();
         assert!(
             refused.contains("but the segment belongs to uid 65534"),
             "{refused}"
         );
-        assert!(victim_alive(&mut rig));
-        std::os::unix::fs::chown(rig.shm(), Some(0), None).unwrap();
+        for path in [rig.shm(), roles] {
+            std::os::unix::fs::chown(path, Some(0), None).unwrap();
+        }
     }
+    poke(&rig, 144, &vpid.to_le_bytes());
+    poke(&rig, 128 + 88, &start(vpid).to_le_bytes());
 
     // The producer gone: nobody holds the role, whatever the header says.
     nix::sys::signal::kill(

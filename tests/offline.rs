@@ -356,5 +356,6 @@ struct Unlink(String);
 impl Drop for Unlink {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(format!("/dev/shm{}", self.0));
+        let _ = std::fs::remove_file(format!("/dev/shm{}.roles", self.0));
     }
 }

@@ -191,7 +191,7 @@ fn liveness_paths_read_only_the_monotonic_clock() {
         src[at..].lines().take(30).collect::<Vec<_>>().join("\n")
     };
     let holder = body(&segment, "pub fn live_holder(&self)");
-    assert!(holder.contains("role_locked"), "{holder}");
+    assert!(holder.contains("locks::state"), "{holder}");
     let beat = body(&role, "pub(crate) fn heartbeat(&self)");
     assert!(beat.contains("monotonic_ns()"), "{beat}");
     for f in [holder, beat] {

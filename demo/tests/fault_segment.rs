@@ -252,7 +252,17 @@ fn many_forge_inits_at_once_leave_one_valid_segment_and_every_loser_fails_cleanl
                 .starts_with(rig.segment.trim_start_matches('/'))
         })
         .collect();
-    assert_eq!(ours.len(), 1, "nothing but the segment is left behind");
+    let names: Vec<String> = ours
+        .iter()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let name = rig.segment.trim_start_matches('/');
+    assert_eq!(
+        names.len(),
+        2,
+        "nothing but the segment and its role-lock object is left behind: {names:?}"
+    );
+    assert!(names.contains(&format!("{name}.roles")), "{names:?}");
 }
 
 #[test]
@@ -454,7 +464,10 @@ fn objects_of_the_wrong_kind_owner_or_mode_are_refused_or_warned_and_new_ones_ar
     );
     if nix::unistd::geteuid().is_root() {
         std::fs::set_permissions(rig.shm_path(), std::fs::Permissions::from_mode(0o600)).unwrap();
+        // Another user's segment: its role-lock object is that user's too.
         std::os::unix::fs::chown(rig.shm_path(), Some(65534), None).unwrap();
+        let roles = format!("{}.roles", rig.shm_path());
+        std::os::unix::fs::chown(&roles, Some(65534), None).unwrap();
         let out = rig.run(Bin::Stream, &["--count", "10", "--wait", "park"], T);
         out.expect_code(0);
         assert_says(&out, &["warning", "owned by uid 65534"]);

@@ -275,7 +275,7 @@ fn a_ring_of_small_slots_carries_frames_that_fit_and_refuses_larger_ones_before_
     let snap = rig.snapshot();
     assert_eq!(
         (snap.identity.layout_version, snap.identity.slot_size),
-        (3, 64)
+        (4, 64)
     );
 
     let refused = rig.run(

@@ -169,6 +169,12 @@ impl Rig {
         self.start(cmd, program)
     }
 
+    /// Starts a command made by the test (another user's, say), as the
+    /// others are: outputs piped, killed and reaped on drop.
+    pub fn spawn_command(&mut self, cmd: Command) -> Proc {
+        self.start(cmd, "a test's command")
+    }
+
     /// Starts `sh -c script`.
     pub fn spawn_shell(&mut self, script: &str) -> Proc {
         let mut cmd = Command::new("sh");
@@ -411,6 +417,8 @@ impl Drop for Rig {
             }
             Err(_) => {}
         }
+        // And its role-lock object, which forge-init made beside it.
+        let _ = std::fs::remove_file(format!("{path}.roles"));
     }
 }
 
