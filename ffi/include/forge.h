@@ -65,7 +65,7 @@ typedef enum {
     FORGE_STATUS_NULL_ARGUMENT = 1,
     /**
      * An argument is out of range or malformed: a segment name (one
-     * leading `/`, no other, at most 255 bytes), a slot count (a power of
+     * leading `/`, no other, at most 250 bytes, not ending in `.roles`), a slot count (a power of
      * two from 2 to 2^20), a payload capacity (a multiple of 8 from 8 to
      * 4096), a wait strategy, a flag bit (bit 0 is Forge's), a string that
      * is not UTF-8.
@@ -86,13 +86,15 @@ typedef enum {
      */
     FORGE_STATUS_EXISTS = 5,
     /**
-     * The kernel denied access to the segment.
+     * The kernel denied access to the segment, or replacing: this process
+     * may not remove what is at the name (nothing was changed).
      */
     FORGE_STATUS_PERMISSION_DENIED = 6,
     /**
      * What is at the name is not a usable Forge segment: another object,
      * another layout version, a header that is malformed, too short or too
-     * long, or a partial segment left by an initializer that died.
+     * long, a partial segment left by an initializer that died, or a
+     * role-lock object that is not the segment's.
      */
     FORGE_STATUS_NOT_A_SEGMENT = 7,
     /**
@@ -113,7 +115,9 @@ typedef enum {
      */
     FORGE_STATUS_ACTIVE = 11,
     /**
-     * The role is held by a live process (one producer, one consumer).
+     * The role is held by a live process (one producer, one consumer), or
+     * (a segment of an older layout) blocked by a reader's read lock: the
+     * message names it.
      */
     FORGE_STATUS_ROLE_HELD = 12,
     /**
@@ -676,7 +680,7 @@ ForgeCreateOptions forge_create_options_default(void);
 
 /**
  * Creates a fresh, zeroed segment with a new session at `name` (like
- * `/my_ring`: one leading `/`, no other, at most 255 bytes). `options`
+ * `/my_ring`: one leading `/`, no other, at most 250 bytes, not ending in `.roles`). `options`
  * NULL takes the defaults. The name must be free: `FORGE_STATUS_EXISTS` if
  * anything is there (creating never replaces; see `forge_segment_replace`).
  * On success `*out` is the new handle; on failure it is NULL.

@@ -89,7 +89,7 @@ fn boxed(segment: Segment) -> *mut ForgeSegment {
 }
 
 /// Creates a fresh, zeroed segment with a new session at `name` (like
-/// `/my_ring`: one leading `/`, no other, at most 255 bytes). `options`
+/// `/my_ring`: one leading `/`, no other, at most 250 bytes, not ending in `.roles`). `options`
 /// NULL takes the defaults. The name must be free: `FORGE_STATUS_EXISTS` if
 /// anything is there (creating never replaces; see `forge_segment_replace`).
 /// On success `*out` is the new handle; on failure it is NULL.

@@ -24,7 +24,7 @@ pub enum ForgeStatus {
     /// A pointer argument that must not be NULL was NULL. Nothing was done.
     NullArgument = 1,
     /// An argument is out of range or malformed: a segment name (one
-    /// leading `/`, no other, at most 255 bytes), a slot count (a power of
+    /// leading `/`, no other, at most 250 bytes, not ending in `.roles`), a slot count (a power of
     /// two from 2 to 2^20), a payload capacity (a multiple of 8 from 8 to
     /// 4096), a wait strategy, a flag bit (bit 0 is Forge's), a string that
     /// is not UTF-8.
@@ -37,11 +37,13 @@ pub enum ForgeStatus {
     Missing = 4,
     /// Creating: the name is taken (creating never replaces).
     Exists = 5,
-    /// The kernel denied access to the segment.
+    /// The kernel denied access to the segment, or replacing: this process
+    /// may not remove what is at the name (nothing was changed).
     PermissionDenied = 6,
     /// What is at the name is not a usable Forge segment: another object,
     /// another layout version, a header that is malformed, too short or too
-    /// long, or a partial segment left by an initializer that died.
+    /// long, a partial segment left by an initializer that died, or a
+    /// role-lock object that is not the segment's.
     NotASegment = 7,
     /// Opening or creating: the segment at the name has other slots than
     /// the ones asked for.
@@ -52,7 +54,9 @@ pub enum ForgeStatus {
     Retired = 10,
     /// Replacing without retiring live holders: a live process holds a role.
     Active = 11,
-    /// The role is held by a live process (one producer, one consumer).
+    /// The role is held by a live process (one producer, one consumer), or
+    /// (a segment of an older layout) blocked by a reader's read lock: the
+    /// message names it.
     RoleHeld = 12,
     /// The ring is full right now (non-blocking producer calls). Not a
     /// failure: no message is set.
@@ -271,7 +275,9 @@ fn segment_status(e: &SegmentError) -> ForgeStatus {
         | SegmentError::BadSlotCount { .. }
         | SegmentError::BadPayloadCapacity { .. } => ForgeStatus::InvalidArgument,
         SegmentError::Missing { .. } => ForgeStatus::Missing,
-        SegmentError::PermissionDenied { .. } => ForgeStatus::PermissionDenied,
+        SegmentError::PermissionDenied { .. } | SegmentError::CannotReplace { .. } => {
+            ForgeStatus::PermissionDenied
+        }
         SegmentError::NotRegular { .. }
         | SegmentError::NotForge { .. }
         | SegmentError::Version { .. }
@@ -280,7 +286,8 @@ fn segment_status(e: &SegmentError) -> ForgeStatus {
         | SegmentError::Malformed { .. }
         | SegmentError::Occupied { .. }
         | SegmentError::StaleInit { .. }
-        | SegmentError::InTheWay { .. } => ForgeStatus::NotASegment,
+        | SegmentError::InTheWay { .. }
+        | SegmentError::RoleLocks { .. } => ForgeStatus::NotASegment,
         SegmentError::Swapped { .. } | SegmentError::Raced { .. } | SegmentError::Io { .. } => {
             ForgeStatus::Io
         }
@@ -301,7 +308,7 @@ fn session_status(e: &SessionError) -> ForgeStatus {
 
 fn role_status(e: &RoleError) -> ForgeStatus {
     match e {
-        RoleError::Held { .. } => ForgeStatus::RoleHeld,
+        RoleError::Held { .. } | RoleError::Blocked { .. } => ForgeStatus::RoleHeld,
         RoleError::Session(e) => session_status(e),
         RoleError::Corrupt(_) => ForgeStatus::Corrupt,
         RoleError::Lock { .. } => ForgeStatus::Io,
