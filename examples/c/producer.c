@@ -28,9 +28,11 @@ int main(int argc, char **argv) {
     }
     static char body[FORGE_FRAME_MAX_BODY_LEN];
     memset(body, 'x', sizeof body);
+    uint32_t source = (uint32_t)getpid(); /* once: getpid is a system call */
 
-    ForgeClaim claim = forge_claim_default(); /* spins while the ring is full */
-    claim.program = "c-producer";             /* the name forge-top shows */
+    ForgeClaim claim = forge_claim_default();
+    claim.wait = FORGE_WAIT_STRATEGY_YIELD; /* yields its core while the ring is full */
+    claim.program = "c-producer";           /* the name forge-top shows */
     ForgeHolder *ring = NULL;
     ForgeStatus status = forge_holder_producer_new(argv[1], &claim, &ring);
 
@@ -42,7 +44,7 @@ int main(int argc, char **argv) {
             break;
         size_t len = 0;
         status = forge_frame_encode(slot.data, slot.capacity, slot.position, forge_now_ns(),
-                                    (uint32_t)getpid(), FORGE_FRAME_KIND_METRIC, body,
+                                    source, FORGE_FRAME_KIND_METRIC, body,
                                     frame_bytes - FORGE_FRAME_HEADER_LEN, &len);
         if (status == FORGE_STATUS_OK)
             status = forge_holder_commit(ring, len, 0, NULL);

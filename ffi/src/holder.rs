@@ -383,12 +383,18 @@ pub unsafe extern "C" fn forge_holder_finish(program: *const c_char, status: i32
     value(1, || {
         // SAFETY: the contract (lib.rs): NULL or a NUL-terminated string.
         let program = unsafe { args::string(program, "program") }.unwrap_or("forge");
+        // A closed stderr must not change the exit code: nothing to say
+        // it on, and nothing to panic about.
+        let say = |line: String| {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{program}: {line}");
+        };
         let Some(known) = ForgeStatus::from_code(status) else {
-            eprintln!("{program}: error: status {status} is not a ForgeStatus");
+            say(format!("error: status {status} is not a ForgeStatus"));
             return 1;
         };
         if let Some(report) = end_report(known) {
-            eprintln!("{program}: {report}");
+            say(report);
         }
         i32::from(known.exit_code())
     })

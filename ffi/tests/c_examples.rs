@@ -10,9 +10,10 @@
 //! - the exit-code contract: a retired segment ends the C producer with 3,
 //!   SIGTERM ends the C consumer with 0.
 //!
-//! One rig at a time (the daemons spin on a 2-core machine), segments
-//! named `/forge_test_ffi_<pid>_<n>`, every wait bounded, and the rig's
-//! drop kills every child and unlinks the segment on every path.
+//! One rig at a time, the daemons yielding their core when they wait (the
+//! C producer yields, the C consumer parks), segments named
+//! `/forge_test_ffi_<pid>_<n>`, every wait bounded, and the rig's drop
+//! kills every child and unlinks the segment on every path.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -335,6 +336,8 @@ fn the_c_producer_feeds_forge_core_verify_without_a_gap_and_forge_top_names_it()
             &frames,
             "--report",
             "json",
+            "--wait",
+            "yield",
         ],
     );
     let core = rig.wait(core, WAIT);
@@ -367,7 +370,16 @@ fn forge_stream_feeds_the_c_consumer_which_checks_every_frame() {
     });
     let stream = rig.spawn(
         Bin::Forge("forge-stream"),
-        &["--segment", &name, "--count", &frames, "--size", "64-1024"],
+        &[
+            "--segment",
+            &name,
+            "--count",
+            &frames,
+            "--size",
+            "64-1024",
+            "--wait",
+            "yield",
+        ],
     );
     let stream = rig.wait(stream, WAIT);
     expect_code(&stream, 0, "forge-stream");
