@@ -56,17 +56,19 @@ fn library() -> PathBuf {
 }
 
 /// The daemons and forge-top, in `<target>/<profile>`: `cargo test
-/// --workspace` builds them; `cargo test -p forge-ffi` does not, so they are
-/// built here when missing, by the same commands the demo and record tests
-/// use (one set of artifacts for all three).
+/// --workspace` builds them; `cargo test -p forge-ffi` does not, so they
+/// are built here when missing or older than a source they are built from
+/// (a daemon of another layout than the library would fail these tests for
+/// nothing), by the commands the record and demo tests use.
 fn daemons() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = deps_dir().parent().unwrap().to_owned();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let builds: [(&[&str], &[&str]); 2] = [
+        let builds: [(&[&str], &[&str], &[&str]); 2] = [
             (
                 &["forge-init", "forge-stream", "forge-core"],
+                &["fabric", "frame", "holder", "cli", "demo"],
                 &[
                     "-p",
                     "forge-demo",
@@ -78,10 +80,25 @@ fn daemons() -> &'static Path {
                     "forge-core",
                 ],
             ),
-            (&["forge-top"], &["-p", "forge-top", "--bin", "forge-top"]),
+            (
+                &["forge-top"],
+                &["fabric", "frame", "holder", "cli", "record", "src"],
+                &["-p", "forge-top", "--bin", "forge-top"],
+            ),
         ];
-        for (bins, args) in builds {
-            if bins.iter().all(|b| dir.join(b).is_file()) {
+        for (bins, sources, args) in builds {
+            let newest = sources
+                .iter()
+                .map(|d| newest_file(&repo().join(d)))
+                .chain([newest_file(&repo().join("Cargo.lock"))])
+                .max()
+                .unwrap();
+            let fresh = |b: &&str| {
+                std::fs::metadata(dir.join(b))
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|built| built >= newest)
+            };
+            if bins.iter().all(fresh) {
                 continue;
             }
             let mut build = Command::new(&cargo);
@@ -98,6 +115,18 @@ fn daemons() -> &'static Path {
         }
         dir
     })
+}
+
+/// The latest modification time of `path` or of any file under it.
+fn newest_file(path: &Path) -> std::time::SystemTime {
+    let meta = std::fs::metadata(path).expect("a source of the daemons");
+    let mut newest = meta.modified().unwrap();
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            newest = newest.max(newest_file(&entry.unwrap().path()));
+        }
+    }
+    newest
 }
 
 /// One C example, compiled into `out`.
