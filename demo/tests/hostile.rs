@@ -116,7 +116,11 @@ fn scribble(rig: &Rig, seed: &mut u64, fields: &[(u64, usize)], victim: Victim) 
 fn start_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let rest = &stat[stat.rfind(')').unwrap() + 1..];
-    rest.split_whitespace().nth(22 - 3).unwrap().parse().unwrap()
+    rest.split_whitespace()
+        .nth(22 - 3)
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 /// Read locks on the role bytes (128 and 256) of the segment, as any reader

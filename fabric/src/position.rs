@@ -205,6 +205,7 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 256 }, ..Default::default() })]
         #[test]
         fn a_position_n_later_is_n_ahead_wherever_it_starts(start: u64, n in 1u64..(1 << 40)) {
             let a = Position::new(start);
