@@ -7,8 +7,8 @@
 //! ```
 //!
 //! All little-endian. Format 2 (what Forge writes): `crc32` is CRC-32
-//! (IEEE) of bytes 0..28 followed by the body. Format 1 (0 at offset 22):
-//! of the body only; still checked.
+//! (IEEE) of the whole frame with the `crc32` field read as zero. Format 1
+//! (0 at offset 22): of the body only; still checked.
 
 use std::ffi::c_void;
 

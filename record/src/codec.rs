@@ -42,7 +42,7 @@ uint64 timestamp_ns   # telemetry header: producer CLOCK_MONOTONIC ns
 uint32 source_id      # telemetry header: source id
 uint16 kind           # telemetry header: 1 metric, 2 log, 3 span, 4 ping
 uint16 slot_flags     # slot-word flags: 1 = RELAYED (keeps another ring's sequence)
-uint32 checksum       # telemetry header: CRC-32 (IEEE), as written (format 1: of the body; 2: of header bytes 0..28 and the body)
+uint32 checksum       # telemetry header: CRC-32 (IEEE), as written (format 1: of the body; 2: of the whole frame with this field read as zero)
 uint16 record_flags   # 1 = RAW
 uint16 frame_format   # telemetry header offset 22: 0 = frame format 1, 2 = frame format 2 (0 for RAW)
 uint8[] body          # frame body; RAW: the whole payload
