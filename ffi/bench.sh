@@ -35,7 +35,8 @@ cleanup() {
     if [ -n "$core" ]; then
         kill -KILL "$core" 2>/dev/null || true
     fi
-    rm -f "/dev/shm$segment"
+    # The segment and its role-lock object (fabric/LAYOUT.md).
+    rm -f "/dev/shm$segment" "/dev/shm$segment.roles"
     rm -rf "$work"
 }
 trap cleanup EXIT
