@@ -76,6 +76,24 @@ pub enum AlarmKey {
     CoreShared(Role),
 }
 
+impl AlarmKey {
+    /// The alarm in a few words, for a table cell (`producer dead`).
+    pub fn short(self) -> String {
+        match self {
+            AlarmKey::SessionMismatch(role) => format!("{} epoch mismatch", role.name()),
+            AlarmKey::Retired => "retired".into(),
+            AlarmKey::Unlinked => "removed".into(),
+            AlarmKey::Lost => "lost".into(),
+            AlarmKey::Stalled(role) => format!("{} stalled", role.name()),
+            AlarmKey::Dead(role) => format!("{} dead", role.name()),
+            AlarmKey::RingFull => "ring full".into(),
+            AlarmKey::TornSlot => "torn read".into(),
+            AlarmKey::Damaged => "damaged".into(),
+            AlarmKey::CoreShared(role) => format!("core shared with {}", role.name()),
+        }
+    }
+}
+
 /// The kinds of alarm, with what each means, for the help.
 pub const KINDS: &[(&str, &str)] = &[
     ("dead", "a role says active but no process holds its lock: the holder died without a clean stop"),

@@ -7,12 +7,14 @@
 //! ```
 //!
 //! [`state`] holds the data, [`input`], [`search`], [`picker`] and
-//! [`observe`] change it, [`layout`] says where each region goes for a
+//! [`observe`] change it, [`host`] is the host view (every ring, each
+//! judged by the same rules), [`layout`] says where each region goes for a
 //! size (so the app knows which slots are on screen), [`help`] is the help
 //! as data. The loop that draws and carries out [`Effect`]s is
 //! [`crate::run`]'s; the renderer is [`crate::ui`].
 
 pub mod help;
+pub mod host;
 pub mod input;
 pub mod layout;
 pub mod observe;
@@ -20,7 +22,8 @@ pub mod picker;
 pub mod search;
 pub mod state;
 
-pub use layout::Focus;
+pub use host::{HostColumn, HostRing, HostView};
+pub use layout::{Focus, HostFocus};
 pub use observe::liveness;
 pub use search::slot_matches;
 pub use state::*;

@@ -3,26 +3,45 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 /// forge-top: a read-only live inspector for Forge shared-memory rings.
 ///
-/// Maps the segment O_RDONLY / PROT_READ: it cannot write and never takes a
-/// role. Press ? inside for every key. Durations need a unit (250ms, 2.5s,
-/// 1m30s), as in every Forge program.
+/// With no segment chosen (no --segment, no FORGE_SEGMENT, no --demo or
+/// --file), or with --all, it shows every Forge ring of the host in one
+/// table; Enter opens one, Esc comes back. With a segment it watches that
+/// ring. It maps segments O_RDONLY / PROT_READ: it cannot write and never
+/// takes a role. Press ? inside for every key. Durations need a unit
+/// (250ms, 2.5s, 1m30s), as in every Forge program.
 #[derive(Debug, Clone, Parser)]
 #[command(version, about, long_about = None)]
 #[command(group(ArgGroup::new("mode").args(["once", "snapshot", "list"])))]
 pub struct Cli {
-    /// Segment to watch. Without it forge-top watches the default segment
-    /// when there is one, and otherwise offers the segments there are.
+    /// Segment to watch. Without it (and without FORGE_SEGMENT, --demo or
+    /// --file) forge-top shows every ring of the host, as with --all.
     #[arg(long, env = "FORGE_SEGMENT", value_parser = segment_name)]
     pub segment: Option<String>,
 
-    /// Sampling period (10ms to 60s).
-    #[arg(long, value_name = "DURATION", default_value = "100ms",
+    /// Every Forge ring of the host in one table, live, even when
+    /// FORGE_SEGMENT names one; with --once or --snapshot, that table.
+    #[arg(long, conflicts_with_all = ["demo", "file", "list"])]
+    pub all: bool,
+
+    /// In the host view: show only the rings whose name, state, program,
+    /// pid or alarm holds TEXT (`/` changes it inside).
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Sampling period (10ms to 60s) [default: 100ms for one ring, 1s for
+    /// the host view].
+    #[arg(long, value_name = "DURATION",
           value_parser = |s: &str| duration_in(s, MIN_REFRESH, MAX_REFRESH))]
-    pub refresh: Duration,
+    pub refresh: Option<Duration>,
+
+    /// Set when --segment came from the command line rather than
+    /// FORGE_SEGMENT (see [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub segment_given: bool,
 
     /// Open a recording (.mcap, from forge-record) or a ring image (.forge,
     /// from forge-top's freeze and save, or forge-record --image) instead of
@@ -84,7 +103,8 @@ pub struct Cli {
     #[arg(long, value_name = "COLSxROWS", default_value = "120x40", value_parser = terminal_size)]
     pub size: (u16, u16),
 
-    /// Print the decoded state once and exit.
+    /// Print the decoded state once and exit (with the host view: the
+    /// table of every ring).
     #[arg(long)]
     pub once: bool,
 
@@ -143,6 +163,54 @@ pub enum Mode {
 }
 
 impl Cli {
+    /// The command line, knowing whether `--segment` was given on it or
+    /// came from FORGE_SEGMENT (`--all` overrides the variable, not the
+    /// option).
+    pub fn parse_args() -> Cli {
+        Self::from_matches(Self::command().get_matches()).unwrap_or_else(|e| e.exit())
+    }
+
+    /// The same from `args`, for tests.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Self::from_matches(Self::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: clap::ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Self::from_arg_matches(&matches)?;
+        cli.segment_given =
+            matches.value_source("segment") == Some(clap::parser::ValueSource::CommandLine);
+        if cli.all && cli.segment_given {
+            return Err(Self::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--all shows every ring and --segment watches one: give one of them \
+                 (in the host view, Enter opens a ring)",
+            ));
+        }
+        Ok(cli)
+    }
+
+    /// Is forge-top about the host (every ring) rather than one ring? With
+    /// --all, or when nothing chose a segment or a file.
+    pub fn host(&self) -> bool {
+        self.all
+            || (self.segment.is_none() && !self.demo && self.file.is_none() && !self.list)
+    }
+
+    /// The ring view's sampling period: `--refresh`, else 100 ms.
+    pub fn refresh(&self) -> Duration {
+        self.refresh.unwrap_or(DEFAULT_REFRESH)
+    }
+
+    /// The host view's: `--refresh`, else 1 s (every ring costs a few
+    /// system calls).
+    pub fn host_refresh(&self) -> Duration {
+        self.refresh.unwrap_or(crate::app::host::HOST_REFRESH)
+    }
+
     /// The mode the options select (clap has refused any two at once).
     pub fn mode(&self) -> Mode {
         if let Some(segment) = &self.demo_guard {
@@ -167,6 +235,8 @@ impl Cli {
     }
 }
 
+/// The ring view's sampling period unless `--refresh` says otherwise.
+pub const DEFAULT_REFRESH: Duration = Duration::from_millis(100);
 /// The largest alarm threshold: one day. Longer would be no alarm at all,
 /// and the nanoseconds the alarms compare must fit.
 pub const MAX_THRESHOLD: Duration = Duration::from_secs(86_400);
@@ -267,5 +337,32 @@ mod tests {
         assert!(mode(&["--once", "--snapshot", "x.svg"]).is_err());
         assert!(mode(&["--demo", "--list"]).is_err());
         assert!(mode(&["--demo-rate", "5"]).is_err());
+    }
+
+    #[test]
+    fn no_segment_chosen_means_the_host_and_all_overrides_only_the_variable() {
+        let cli = |args: &[&str]| {
+            Cli::try_parse_args(std::iter::once("forge-top").chain(args.iter().copied()))
+        };
+        // What FORGE_SEGMENT chooses is the docs test's (it sets it).
+        if std::env::var_os("FORGE_SEGMENT").is_none() {
+            assert!(cli(&[]).unwrap().host());
+            assert!(cli(&["--once"]).unwrap().host());
+            assert_eq!(cli(&[]).unwrap().host_refresh(), Duration::from_secs(1));
+        }
+        assert!(!cli(&["--segment", "/x"]).unwrap().host());
+        assert!(!cli(&["--demo"]).unwrap().host());
+        assert!(!cli(&["--list"]).unwrap().host());
+        assert!(cli(&["--all", "--once"]).unwrap().host());
+        let both = cli(&["--all", "--segment", "/x"]).unwrap_err().to_string();
+        assert!(both.contains("give one of them"), "{both}");
+        assert!(cli(&["--all", "--demo"]).is_err());
+        assert_eq!(
+            cli(&["--segment", "/x"]).unwrap().refresh(),
+            Duration::from_millis(100)
+        );
+        let given = cli(&["--all", "--refresh", "250ms"]).unwrap();
+        assert_eq!(given.refresh(), Duration::from_millis(250));
+        assert_eq!(given.host_refresh(), Duration::from_millis(250));
     }
 }

@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
-use crate::model::Observation;
+use crate::model::{HostObservation, Observation};
 
 /// One thing for the app to handle.
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub enum Event {
     Resize(u16, u16),
     /// A sample of the segment.
     Data(Box<Observation>),
+    /// A sample of every ring of the host (the host view).
+    Host(Box<HostObservation>),
     /// A signal asked us to stop (SIGTERM, SIGHUP, SIGINT).
     Stop,
 }

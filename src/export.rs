@@ -9,6 +9,9 @@ use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 use serde::Serialize;
 
+mod host;
+pub use host::{host_json, host_report, HostReport, HostRole, HostRow, HostUnreadable};
+
 use crate::alarms::{Alarm, LogEntry};
 use crate::app::App;
 use crate::model::human;
@@ -306,8 +309,11 @@ pub fn report(app: &App) -> Report<'_> {
     }
 }
 
-/// The report as pretty JSON.
+/// The report as pretty JSON: the ring's, or on the host view every ring's.
 pub fn json(app: &App) -> String {
+    if app.on_host() {
+        return host_json(app);
+    }
     serde_json::to_string_pretty(&report(app)).unwrap_or_else(|e| {
         serde_json::json!({ "error": e.to_string(), "kind": "serialize" }).to_string()
     })
@@ -509,6 +515,10 @@ fn free_stem(dir: &Dir, base: &str, exts: &[&str]) -> Result<String, String> {
 /// The file stem of everything saved of the app's current view:
 /// `forge-top-<session>-<time>`.
 fn stem(app: &App) -> String {
+    if app.on_host() {
+        let unix = app.host.as_ref().map_or(0, |h| h.unix_ns);
+        return format!("forge-top-host-{}", human::file_stamp(unix.max(1)));
+    }
     let view = app.view();
     let session = view.sample.as_ref().map_or("nosession".to_string(), |s| {
         format!("{:016x}", s.session_id())

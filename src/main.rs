@@ -4,10 +4,9 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = forge_top::cli::Cli::parse();
+    let cli = forge_top::cli::Cli::parse_args();
     // Colour and color-eyre's panic report for a person at a terminal;
     // plain text for scripts and for NO_COLOR.
     let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -8,9 +8,11 @@
 use serde::Serialize;
 
 pub mod errors;
+pub mod host;
 mod image;
 
 pub use errors::{BurstError, ListError, SaveError, SeekError};
+pub use host::{HostChange, HostObservation, RingObservation, RingStatus, UnreadableReason};
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};

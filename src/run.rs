@@ -1,14 +1,17 @@
 //! The modes: the live TUI, `--snapshot`, `--once`, `--list`, and the demo
-//! guard. Every mode ends within 100 ms of SIGINT, SIGTERM or SIGHUP.
+//! guard; each about one ring, or (no segment chosen, or `--all`) about
+//! every ring of the host ([`host`]). Every mode ends within 100 ms of
+//! SIGINT, SIGTERM or SIGHUP.
 //!
 //! ```text
-//!  main ─▶ mode ─┬─ tui: events (terminal + feed) ─▶ loop ─▶ app ─▶ ui ─▶ effects
-//!                ├─ --snapshot / --once: feed ─▶ app ─▶ ui / export ─▶ file / stdout
+//!  main ─▶ mode ─┬─ tui: events (terminal + feed [+ host]) ─▶ loop ─▶ app ─▶ ui ─▶ effects
+//!                ├─ --snapshot / --once: feed or host ─▶ app ─▶ ui / export ─▶ file / stdout
 //!                └─ --list: source ─▶ stdout
 //! ```
 
 pub mod effects;
 pub mod events;
+pub mod host;
 pub mod stop;
 pub mod tui;
 
@@ -35,7 +38,7 @@ use crate::failure::Failure;
 use crate::model::{human, SegmentSummary};
 use crate::offline::FileSource;
 use crate::source::{self, LiveSource, DEFAULT_SEGMENT};
-use effects::{Effects, SystemEffects};
+use effects::SystemEffects;
 use events::LiveEvents;
 
 /// How long headless modes wait for a missing segment.
@@ -52,24 +55,46 @@ pub fn main(cli: &Cli) -> Result<(), Failure> {
     if mode == Mode::List {
         return list(cli, &stop);
     }
+    if cli.filter.is_some() && !cli.host() {
+        return Err(Failure::new(
+            "usage",
+            "--filter applies to the host view, and --segment (or FORGE_SEGMENT, --demo, --file) chose one ring",
+        )
+        .hint("use --all to see every ring, filtered"));
+    }
     if let Some(core) = cli.core {
         pin_self(core)?;
+    }
+    if cli.host() {
+        return host::run(cli, config(cli, String::new(), false), &mode, stop);
     }
     let demo = if cli.demo {
         Some(Demo::start(Some(cli.demo_rate), &stop)?)
     } else {
         None
     };
-    // Without a name: the default segment, or (live) a choice of those there are.
-    let (segment, pick) = match (&demo, &cli.segment, &cli.file) {
-        (_, _, Some(file)) => (file.display().to_string(), false),
-        (Some(d), _, _) => (d.segment.clone(), false),
-        (None, Some(name), _) => (name.clone(), false),
-        (None, None, _) => (DEFAULT_SEGMENT.to_owned(), !source::exists(DEFAULT_SEGMENT)),
+    let segment = match (&demo, &cli.segment, &cli.file) {
+        (_, _, Some(file)) => file.display().to_string(),
+        (Some(d), _, _) => d.segment.clone(),
+        (None, Some(name), _) => name.clone(),
+        // No segment chosen is the host view, above.
+        (None, None, None) => DEFAULT_SEGMENT.to_owned(),
     };
-    let config = Config {
+    let config = config(cli, segment, demo.is_some());
+    let result = match &mode {
+        Mode::Snapshot(path) => snapshot(cli, config, path, &stop),
+        Mode::Once => once(cli, config, &stop),
+        _ => tui(cli, config, stop),
+    };
+    drop(demo);
+    result
+}
+
+/// The settings the command line gives, for `segment` (empty: the host).
+fn config(cli: &Cli, segment: String, demo: bool) -> Config {
+    Config {
         segment,
-        refresh: cli.refresh,
+        refresh: cli.refresh(),
         thresholds: Thresholds {
             stale_ns: cli.stale.as_nanos() as u64,
             full_ns: cli.full.as_nanos() as u64,
@@ -78,18 +103,11 @@ pub fn main(cli: &Cli) -> Result<(), Failure> {
             .screenshot_dir
             .clone()
             .unwrap_or_else(|| Config::default().screenshot_dir),
-        demo: demo.is_some(),
-    };
-    let result = match &mode {
-        Mode::Snapshot(path) => snapshot(cli, config, path, &stop),
-        Mode::Once => once(cli, config, &stop),
-        _ => tui(cli, config, stop, pick),
-    };
-    drop(demo);
-    result
+        demo,
+    }
 }
 
-fn interrupted() -> Failure {
+pub(crate) fn interrupted() -> Failure {
     Failure::new("interrupted", "stopped by a signal before it was done")
 }
 
@@ -123,19 +141,23 @@ fn feed(cli: &Cli, config: &Config) -> Result<Feed, Failure> {
     Ok(Feed::Live(Box::new(source)))
 }
 
-fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(), Failure> {
+fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<(), Failure> {
     let source = feed(cli, &config)?;
     let mut effects = SystemEffects {
         dir: config.screenshot_dir.clone(),
         segment: config.segment.clone(),
     };
-    // No segment named and none at the default name: offer what there is.
-    let offer = if pick {
-        effects.list().ok().filter(|l| !l.is_empty())
-    } else {
-        None
-    };
     let mut events = LiveEvents::new(source, stop);
+    interactive(App::new(config, (120, 40)), &mut events, &mut effects)
+}
+
+/// Runs `app` on the terminal until it quits: the terminal set up (mouse
+/// reports on), the loop, the terminal restored on every path.
+pub(crate) fn interactive(
+    mut app: App,
+    events: &mut LiveEvents,
+    effects: &mut SystemEffects,
+) -> Result<(), Failure> {
     let mut terminal = ratatui::try_init()
         .map_err(|e| Failure::new("terminal", format!("cannot set up the terminal: {e}")))?;
     // ratatui's hook restores the terminal on panic; also stop mouse reports.
@@ -145,15 +167,10 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>, pick: bool) -> Result<(
         hook(info);
     }));
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
-    let size = terminal
-        .size()
-        .map(|s| (s.width, s.height))
-        .unwrap_or((120, 40));
-    let mut app = App::new(config, size);
-    if let Some(list) = offer {
-        app.listed(Ok(list));
+    if let Ok(s) = terminal.size() {
+        app.size = (s.width, s.height);
     }
-    let result = tui::run(&mut terminal, &mut app, &mut events, &mut effects);
+    let result = tui::run(&mut terminal, &mut app, events, effects);
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     result.map_err(|e| Failure::new("terminal", format!("terminal error: {e}")))
@@ -221,6 +238,17 @@ fn sample_headless(
 }
 
 fn snapshot(cli: &Cli, config: Config, path: &Path, stop: &AtomicBool) -> Result<(), Failure> {
+    snapshot_with(cli, path, |after| sample_headless(cli, config, after, stop))
+}
+
+/// Writes one frame of the app `sample` returns (after sampling for
+/// `--after`, 1 s by default) to `path`, refused before sampling if `path`
+/// exists and `--force` was not given.
+pub(crate) fn snapshot_with(
+    cli: &Cli,
+    path: &Path,
+    sample: impl FnOnce(Duration) -> Result<App, Failure>,
+) -> Result<(), Failure> {
     let cannot_write = |e: forge_cli::output::OutputError| {
         let hint = e.hint("--force");
         let failure = Failure::new("io", format!("cannot write the snapshot: {e}"));
@@ -237,7 +265,7 @@ fn snapshot(cli: &Cli, config: Config, path: &Path, stop: &AtomicBool) -> Result
         }));
     }
     let after = cli.after.unwrap_or(Duration::from_secs(1));
-    let app = sample_headless(cli, config, after, stop)?;
+    let app = sample(after)?;
     let buffer = render_buffer(&app);
     export::write_frame(path, &app, &buffer, cli.force).map_err(cannot_write)?;
     eprintln!("forge-top: wrote {}", path.display());
@@ -277,7 +305,7 @@ fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a word.
-fn print_out(text: &str) -> Result<(), Failure> {
+pub(crate) fn print_out(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

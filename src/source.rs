@@ -31,7 +31,9 @@ use crate::model::*;
 use crate::procfs;
 
 pub(crate) mod convert;
+pub mod host;
 mod list;
+pub use host::HostSource;
 pub use list::list_segments;
 
 pub(crate) use convert::{frame_info, holder, sample_of, slot_view};

@@ -4,8 +4,9 @@
 //! screen gives each tone its colour.
 
 use super::layout::{self, words, Focus};
+use super::state::Screen;
 use crate::alarms::KINDS;
-use crate::keys::{When, BINDINGS};
+use crate::keys::{When, BINDINGS, HOST};
 
 /// Width of the term column.
 const TERM_W: usize = 18;
@@ -47,6 +48,16 @@ const DAEMONS: &[(&str, &str)] = &[
     ("wait×batch", "how it waits (spin, yield, park) and how many frames per index store"),
 ];
 
+/// The host view's columns.
+const HOST_COLUMNS: &[(&str, &str)] = &[
+    ("state", "live, retired (a re-initialization under way), initializing, not readable by you (another user's, or a mode that shuts you out: owner and mode on Enter), lost (it shrank under forge-top), or a layout this build does not read"),
+    ("producer/consumer", "liveness as the ring view decides it (running, parked, STALLED, stopped, DEAD, vacant), pid and program"),
+    ("frames/s bytes/s", "over the last sample interval, with a sparkline of frames/s"),
+    ("fill", "slots in flight of all slots"),
+    ("p99", "transit latency over the last second (- when no frame went through)"),
+    ("alarm", "the ring's most severe active alarm, by the ring view's rules (+N: more); the banner shows the worst of the host, the event log every one"),
+];
+
 /// What a piece of the help is, for its colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
@@ -69,8 +80,8 @@ pub enum Tone {
 /// One line of the help: pieces of text and their tones.
 pub type HelpLine = Vec<(Tone, String)>;
 
-/// Every line of the help at `width` columns.
-pub fn lines(width: u16) -> Vec<HelpLine> {
+/// Every line of the help at `width` columns, the keys of `screen` first.
+pub fn lines(width: u16, screen: Screen) -> Vec<HelpLine> {
     let mut out: Vec<HelpLine> = Vec::new();
     let section = |out: &mut Vec<HelpLine>, name: &str| {
         if !out.is_empty() {
@@ -93,7 +104,35 @@ pub fn lines(width: u16) -> Vec<HelpLine> {
             out.push(vec![(tone, head), (Tone::Text, l)]);
         }
     };
-    section(&mut out, "Keys");
+    let host = |out: &mut Vec<HelpLine>| {
+        section(
+            out,
+            "Host view (every ring: no segment chosen, or --all)",
+        );
+        for b in HOST {
+            item(out, &b.keys_text(), b.help, Tone::Key);
+        }
+        item(
+            out,
+            "mouse",
+            "the wheel scrolls the table; a click selects a ring",
+            Tone::Key,
+        );
+        for (k, v) in HOST_COLUMNS {
+            item(out, k, v, Tone::State);
+        }
+    };
+    if screen == Screen::Host {
+        host(&mut out);
+    }
+    section(
+        &mut out,
+        if screen == Screen::Host {
+            "Keys of the ring view (Enter on a ring)"
+        } else {
+            "Keys"
+        },
+    );
     for b in BINDINGS.iter().filter(|b| b.when != When::Recording) {
         let help = if b.when == When::Live {
             format!("{} (live only)", b.help)
@@ -134,6 +173,9 @@ pub fn lines(width: u16) -> Vec<HelpLine> {
     for (k, v) in KINDS {
         item(&mut out, k, v, Tone::Alarm);
     }
+    if screen != Screen::Host {
+        host(&mut out);
+    }
     out.push(Vec::new());
     for l in words(
         "forge-top maps the segment read-only (O_RDONLY, PROT_READ): it cannot write to the ring. The only thing it ever sends is b's SIGUSR1, to a producer it has proven holds the role.",
@@ -145,8 +187,8 @@ pub fn lines(width: u16) -> Vec<HelpLine> {
 }
 
 /// The help's lines as plain text at `width` columns.
-pub fn text(width: u16) -> String {
-    lines(width)
+pub fn text(width: u16, screen: Screen) -> String {
+    lines(width, screen)
         .iter()
         .map(|l| l.iter().map(|(_, s)| s.as_str()).collect::<String>())
         .collect::<Vec<_>>()
@@ -163,8 +205,8 @@ pub fn window(size: (u16, u16)) -> (u16, u16) {
     )
 }
 
-/// How far the help can scroll on a screen of `size`.
-pub fn max_scroll(size: (u16, u16)) -> u16 {
+/// How far the help of `screen` can scroll on a screen of `size`.
+pub fn max_scroll(size: (u16, u16), screen: Screen) -> u16 {
     let (rows, width) = window(size);
-    (lines(width).len() as u16).saturating_sub(rows)
+    (lines(width, screen).len() as u16).saturating_sub(rows)
 }

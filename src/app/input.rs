@@ -3,14 +3,13 @@
 
 use crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
-use std::time::Duration;
 
 use super::help;
 use super::layout::{self, Focus};
 use super::state::*;
 use crate::alarms::Severity;
 use crate::event::Event;
-use crate::keys::{self, Action, REFRESH_PRESETS_MS};
+use crate::keys::{self, Action};
 use crate::model::*;
 
 impl App {
@@ -34,10 +33,15 @@ impl App {
             Event::Resize(w, h) => {
                 self.size = (w, h);
                 self.rescroll();
+                self.host_rescroll();
                 Outcome::Redraw
             }
             Event::Data(obs) => {
                 self.observe(*obs);
+                Outcome::Redraw
+            }
+            Event::Host(obs) => {
+                self.observe_host(*obs);
                 Outcome::Redraw
             }
             Event::Stop => {
@@ -57,6 +61,9 @@ impl App {
         if self.picker.is_some() {
             self.picker_key(key);
             return Outcome::Redraw;
+        }
+        if self.on_host() {
+            return self.host_key(key);
         }
         let Some(action) = keys::action(key) else {
             return Outcome::Unchanged;
@@ -78,7 +85,7 @@ impl App {
                 Action::Last => i64::MAX / 2,
                 _ => return Outcome::Unchanged,
             };
-            let max = i64::from(help::max_scroll(self.size));
+            let max = i64::from(help::max_scroll(self.size, self.screen));
             self.help_scroll = (i64::from(self.help_scroll) + by).clamp(0, max) as u16;
             return Outcome::Redraw;
         }
@@ -95,6 +102,8 @@ impl App {
             Action::Escape => {
                 if self.search.take().is_some() {
                     self.note(Severity::Info, "search cleared".into());
+                } else {
+                    self.back_to_host();
                 }
             }
             Action::Up => self.scroll(-1),
@@ -234,24 +243,44 @@ impl App {
         let Some(prompt) = &mut self.prompt else {
             return;
         };
+        let filter = prompt.kind == PromptKind::Filter;
         match key.code {
-            KeyCode::Esc => self.prompt = None,
+            KeyCode::Esc => {
+                self.prompt = None;
+                if filter {
+                    self.filter_typed(None);
+                }
+            }
             KeyCode::Backspace => {
                 prompt.text.pop();
+                let text = prompt.text.clone();
+                if filter {
+                    self.filter_typed(Some(&text));
+                }
             }
             KeyCode::Enter => {
                 let Prompt { kind, text } = self.prompt.take().expect("a prompt is open");
                 match kind {
                     PromptKind::Jump => self.jump(text.trim()),
                     PromptKind::Search => self.start_search(text.trim()),
+                    PromptKind::Filter => self.filter_typed(Some(&text)),
                 }
             }
-            KeyCode::Char(c) if !c.is_control() && prompt.text.len() < 64 => prompt.text.push(c),
+            KeyCode::Char(c) if !c.is_control() && prompt.text.len() < 64 => {
+                prompt.text.push(c);
+                let text = prompt.text.clone();
+                if filter {
+                    self.filter_typed(Some(&text));
+                }
+            }
             _ => {}
         }
     }
 
     pub(super) fn mouse(&mut self, m: MouseEvent) -> Outcome {
+        if self.on_host() {
+            return self.host_mouse(m);
+        }
         let areas = layout::screen(self.size, self.focus);
         match m.kind {
             MouseEventKind::ScrollUp => self.scroll(-3),
@@ -299,20 +328,8 @@ impl App {
     }
 
     pub(super) fn step_refresh(&mut self, dir: i64) {
-        let now = self.refresh.as_millis() as u64;
-        let presets = REFRESH_PRESETS_MS;
-        // The preset at or next to the current refresh, then one step.
-        let at = presets
-            .iter()
-            .position(|&p| p >= now)
-            .unwrap_or(presets.len() - 1) as i64;
-        let at = if presets[at as usize] != now && dir < 0 {
-            at
-        } else {
-            at + dir
-        };
-        let ms = presets[at.clamp(0, presets.len() as i64 - 1) as usize];
-        self.refresh = Duration::from_millis(ms);
+        self.refresh = super::host::stepped(self.refresh, dir);
+        let ms = self.refresh.as_millis();
         self.note(Severity::Info, format!("refresh every {ms} ms"));
     }
 

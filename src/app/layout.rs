@@ -196,6 +196,116 @@ pub fn screen(size: (u16, u16), focus: Focus) -> Areas {
     areas(Rect::new(0, 0, size.0, size.1), focus)
 }
 
+/// Which part of the host view the arrows move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HostFocus {
+    /// The ring table (arrows move the selection).
+    #[default]
+    Rings,
+    /// The event log (arrows scroll it).
+    Events,
+}
+
+/// Where each region of the host view goes.
+///
+/// ```text
+/// │ title: HOST, rings by state, READ-ONLY, clock                        │ 1
+/// │ info: refresh, sample time, forge-top's cost (≥ 22 rows)             │ 1
+/// │ banner: the worst alarm of any ring                                  │ 1
+/// ├ Rings ───────────────────────────────────────────────────────────────┤ rest
+/// ├ Events (≥ 30 rows, or Tab to it) ────────────────────────────────────┤ 35 %
+/// │ status                                                               │ 1
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HostAreas {
+    /// Title line.
+    pub title: Rect,
+    /// Info line (empty when there is no room).
+    pub info: Rect,
+    /// Alarm banner.
+    pub banner: Rect,
+    /// The ring table.
+    pub table: Rect,
+    /// The event log (empty when there is no room and no focus).
+    pub events: Rect,
+    /// Status line.
+    pub status: Rect,
+    /// Too small to draw anything whole.
+    pub too_small: bool,
+}
+
+impl HostAreas {
+    /// The table's rows without its border and header.
+    pub fn table_inner(&self) -> Rect {
+        let r = self.table;
+        Rect::new(
+            r.x.saturating_add(1),
+            r.y.saturating_add(2),
+            r.width.saturating_sub(2),
+            r.height.saturating_sub(3),
+        )
+    }
+
+    /// Ring rows that fit the table.
+    pub fn table_rows(&self) -> u16 {
+        self.table_inner().height
+    }
+
+    /// Everything between the banner and the status line.
+    pub fn body(&self) -> Rect {
+        Rect::new(
+            self.title.x,
+            self.banner.y.saturating_add(self.banner.height),
+            self.title.width,
+            self.status
+                .y
+                .saturating_sub(self.banner.y.saturating_add(self.banner.height)),
+        )
+    }
+}
+
+/// The host view's regions on a screen of `size`: the event log shares
+/// the body from 30 rows, and takes half of it when focused below that.
+pub fn host_screen(size: (u16, u16), focus: HostFocus) -> HostAreas {
+    let (w, h) = size;
+    if w < MIN_SIZE.0 || h < MIN_SIZE.1 {
+        return HostAreas {
+            too_small: true,
+            ..HostAreas::default()
+        };
+    }
+    let area = Rect::new(0, 0, w, h);
+    let info_h = u16::from(h >= 22);
+    let [title, info, banner, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(info_h),
+        Constraint::Length(1),
+        Constraint::Min(4),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (table, events) = if h >= 30 {
+        let [t, e] =
+            Layout::vertical([Constraint::Min(6), Constraint::Percentage(35)]).areas(body);
+        (t, e)
+    } else if focus == HostFocus::Events {
+        let [t, e] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+        (t, e)
+    } else {
+        (body, Rect::default())
+    };
+    HostAreas {
+        title,
+        info,
+        banner,
+        table,
+        events,
+        status,
+        too_small: false,
+    }
+}
+
 /// `text` broken into lines of at most `width` columns at spaces; a word
 /// longer than a line is shown as `…` rather than cut.
 pub(crate) fn words(text: &str, width: u16) -> Vec<String> {

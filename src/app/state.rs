@@ -20,14 +20,16 @@ pub(super) const STATUS_NS: u64 = 5_000_000_000;
 /// again, ns.
 pub(super) const SEARCH_REFRESH_NS: u64 = 1_000_000_000;
 
-/// A screen of the app. The ring's is the only one yet; the host view
-/// (every ring of the host, issue 23) comes as a second variant, with its
-/// own state beside the ring's and its own renderer in `ui`.
+/// A screen of the app: one ring, or every ring of the host (its state
+/// beside the ring's, in [`App::host`], and its own renderer in `ui`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Screen {
     /// One ring: header, rates, daemons, slots, alarms.
     #[default]
     Ring,
+    /// Every ring of the host in one table; Enter opens one in the ring
+    /// view, Esc there comes back.
+    Host,
 }
 
 /// Settings fixed at start.
@@ -166,6 +168,8 @@ pub enum PromptKind {
     Jump,
     /// A state, kind or text to find.
     Search,
+    /// The host view's filter, applied as it is typed.
+    Filter,
 }
 
 /// A search over one copy of the whole ring.
@@ -257,8 +261,12 @@ pub enum Outcome {
 pub struct App {
     /// Settings.
     pub config: Config,
-    /// Which screen is up: the ring's, or (issue 23, to come) the host's.
+    /// Which screen is up: the ring's, or the host's.
     pub screen: Screen,
+    /// Every ring of the host, when forge-top watches the host (no segment
+    /// chosen, or `--all`); it is sampled while a ring opened from it is
+    /// watched too.
+    pub host: Option<super::host::HostView>,
     /// Current refresh (changed with `+`/`-`).
     pub refresh: Duration,
     /// The latest data.
@@ -335,6 +343,7 @@ impl App {
         App {
             refresh: config.refresh,
             screen: Screen::Ring,
+            host: None,
             config,
             live: View::default(),
             frozen: None,
@@ -366,6 +375,15 @@ impl App {
             cpu_history: VecDeque::new(),
             last_mono_ns: 0,
         }
+    }
+
+    /// A fresh app on the host view, sampled every `refresh`, showing the
+    /// rings that hold `filter`.
+    pub fn for_host(config: Config, size: (u16, u16), refresh: Duration, filter: &str) -> Self {
+        let mut app = App::new(config, size);
+        app.screen = Screen::Host;
+        app.host = Some(super::host::HostView::new(refresh, filter));
+        app
     }
 
     /// What the panels show: always the live view (a freeze holds only

@@ -76,7 +76,8 @@ impl Effects for SystemEffects {
         // The raw ring beside it: the frozen copy, or one taken now.
         let image = match app.frozen_raw() {
             Some(img) => Ok(Some(img)),
-            None if app.live.offline.is_some() => Ok(None),
+            // Every ring of the host is no one ring's image.
+            None if app.live.offline.is_some() || app.on_host() => Ok(None),
             None => forge_fabric::Observer::open(&self.segment, Duration::ZERO)
                 .map_err(|e| e.to_string())
                 .and_then(|o| {

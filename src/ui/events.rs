@@ -11,7 +11,7 @@ use super::draw::block;
 use super::theme::Theme;
 use crate::alarms::Severity;
 use crate::app::layout::words;
-use crate::app::{App, Focus, LogFilter};
+use crate::app::{App, Focus, HostFocus, HostView, LogFilter};
 use crate::model::human;
 
 /// `HH:MM:SS.mmm `.
@@ -44,9 +44,49 @@ fn entry(
         .collect()
 }
 
-/// Draws the pane.
+/// What the pane shows: the active alarms, then the log.
+struct Pane<'a> {
+    /// Active alarms: when raised, how bad, what.
+    active: Vec<(u64, Severity, String)>,
+    log: &'a std::collections::VecDeque<crate::alarms::LogEntry>,
+    scroll: usize,
+    focused: bool,
+}
+
+/// Draws the ring view's pane.
 pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
-    let active = &app.alarms.active;
+    let pane = Pane {
+        active: app
+            .alarms
+            .active
+            .iter()
+            .map(|a| (a.since_unix_ns, a.severity, a.text.clone()))
+            .collect(),
+        log: &app.alarms.log,
+        scroll: app.log_scroll,
+        focused: app.focus == Focus::Events,
+    };
+    draw(frame, area, app, t, pane);
+}
+
+/// Draws the host view's pane: every ring's active alarms, named, then
+/// the host's log.
+pub fn render_host(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
+    let pane = Pane {
+        active: h
+            .alarms()
+            .into_iter()
+            .map(|(name, a)| (a.since_unix_ns, a.severity, format!("{name}: {}", a.text)))
+            .collect(),
+        log: &h.events.log,
+        scroll: h.log_scroll,
+        focused: h.focus == HostFocus::Events,
+    };
+    draw(frame, area, app, t, pane);
+}
+
+fn draw(frame: &mut Frame, area: Rect, app: &App, t: &Theme, pane: Pane<'_>) {
+    let active = &pane.active;
     let state = if active.is_empty() {
         "none active".to_string()
     } else {
@@ -63,13 +103,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         format!("Events · {state}"),
         "Events".into(),
     ];
-    let focused = app.focus == Focus::Events;
+    let focused = pane.focused;
     let mut outer = block(&titles, app, t, area.width, focused);
-    if let Some(worst) = app
-        .alarms
-        .worst()
-        .filter(|&w| w >= Severity::Warning && !focused)
-    {
+    let worst = active.iter().map(|(_, s, _)| *s).max();
+    if let Some(worst) = worst.filter(|&w| w >= Severity::Warning && !focused) {
         outer = outer.border_style(t.severity(worst));
     }
     let inner = outer.inner(area);
@@ -85,22 +122,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
         ok
     };
-    for a in active {
-        let style = t.severity(a.severity).add_modifier(Modifier::BOLD);
-        if !fits(
-            &mut lines,
-            entry(a.since_unix_ns, "▲", &a.text, style, w, t),
-        ) {
+    for (since, severity, text) in active {
+        let style = t.severity(*severity).add_modifier(Modifier::BOLD);
+        if !fits(&mut lines, entry(*since, "▲", text, style, w, t)) {
             break;
         }
     }
-    let log = app
-        .alarms
+    let log = pane
         .log
         .iter()
         .rev()
         .filter(|e| app.log_filter.shows(e.severity))
-        .skip(app.log_scroll);
+        .skip(pane.scroll);
     for e in log {
         let mark = match e.severity {
             Severity::Critical => "▲",
@@ -115,7 +148,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         }
     }
     if lines.is_empty() {
-        let text = if app.alarms.log.is_empty() {
+        let text = if pane.log.is_empty() {
             "nothing yet"
         } else {
             "nothing at this level (l: show more)"

@@ -101,7 +101,7 @@ pub fn line(pieces: Vec<Piece>, width: u16) -> Line<'static> {
         .map(|p| (0..p.forms.len()).map(|f| p.width(f)).collect())
         .collect();
     let gaps: Vec<usize> = pieces.iter().map(|p| p.gap.width()).collect();
-    let (form, shown) = give_way(&priorities, &counts, width, |form, shown| {
+    let (form, shown) = give_way(&priorities, &[], &counts, width, |form, shown| {
         let mut sum = 0;
         let mut any = false;
         for i in (0..pieces.len()).filter(|&i| shown[i]) {
@@ -128,11 +128,15 @@ pub fn line(pieces: Vec<Piece>, width: u16) -> Line<'static> {
 /// `total(form, shown)` fits `width`: the least important item that can
 /// still give something up takes its next shorter form, or leaves when an
 /// item less important than any that could shorten is left; ties go to the
-/// later item. When only what must stay is left and it does not fit,
-/// nothing is shown rather than something cut. Returns each item's form
-/// and whether it is shown.
+/// later item. An item's form is as important as the item unless `keep`
+/// says otherwise (`keep[i][f]`: how important it is that item `i` keeps
+/// form `f` rather than its next shorter one, so a long name can shorten
+/// before a column leaves). When only what must stay is left and it does
+/// not fit, nothing is shown rather than something cut. Returns each
+/// item's form and whether it is shown.
 fn give_way(
     priorities: &[u8],
+    keep: &[Vec<u8>],
     forms: &[usize],
     width: usize,
     total: impl Fn(&[usize], &[bool]) -> usize,
@@ -140,16 +144,22 @@ fn give_way(
     let n = priorities.len();
     let mut form = vec![0usize; n];
     let mut shown = vec![true; n];
+    let keeping = |i: usize, f: usize| {
+        keep.get(i)
+            .and_then(|k| k.get(f))
+            .copied()
+            .unwrap_or(priorities[i])
+    };
     while total(&form, &shown) > width {
-        let least = |ok: &dyn Fn(usize) -> bool| {
+        let least = |ok: &dyn Fn(usize) -> bool, rank: &dyn Fn(usize) -> u8| {
             (0..n)
                 .filter(|&i| shown[i] && ok(i))
-                .min_by_key(|&i| (priorities[i], std::cmp::Reverse(i)))
+                .min_by_key(|&i| (rank(i), std::cmp::Reverse(i)))
         };
-        let shorter = least(&|i| form[i] + 1 < forms[i]);
-        let droppable = least(&|i| priorities[i] < MUST);
+        let shorter = least(&|i| form[i] + 1 < forms[i], &|i| keeping(i, form[i]));
+        let droppable = least(&|i| priorities[i] < MUST, &|i| priorities[i]);
         match (shorter, droppable) {
-            (Some(s), Some(d)) if priorities[d] < priorities[s] => shown[d] = false,
+            (Some(s), Some(d)) if priorities[d] < keeping(s, form[s]) => shown[d] = false,
             (Some(s), _) => form[s] += 1,
             (None, Some(d)) => shown[d] = false,
             (None, None) => shown.iter_mut().for_each(|s| *s = false),
@@ -187,6 +197,10 @@ pub struct Column {
     pub cells: Vec<(Vec<String>, Style)>,
     /// Higher stays longer.
     pub priority: u8,
+    /// How important each form is to keep over the next shorter one
+    /// (missing: as important as the column), so that a column can give up
+    /// its long forms before a less important column leaves.
+    pub keep: Vec<u8>,
     /// Alignment.
     pub align: Align,
 }
@@ -198,8 +212,16 @@ impl Column {
             header: vec![header.to_owned()],
             cells: Vec::new(),
             priority,
+            keep: Vec::new(),
             align,
         }
+    }
+
+    /// Keeps its forms, longest first, only as long as these priorities
+    /// hold out (see [`Column::keep`]).
+    pub fn keeping(mut self, keep: &[u8]) -> Self {
+        self.keep = keep.to_vec();
+        self
     }
 
     /// Also accepts a shorter header.
@@ -265,7 +287,8 @@ pub fn table(columns: Vec<Column>, width: u16, header_style: Style) -> Table {
         .zip(&counts)
         .map(|(c, &forms)| (0..forms).map(|f| c.width(f)).collect())
         .collect();
-    let (form, shown) = give_way(&priorities, &counts, width, |form, shown| {
+    let keep: Vec<Vec<u8>> = columns.iter().map(|c| c.keep.clone()).collect();
+    let (form, shown) = give_way(&priorities, &keep, &counts, width, |form, shown| {
         let cols = (0..n).filter(|&i| shown[i]);
         let count = cols.clone().count();
         cols.map(|i| col_widths[i][form[i]]).sum::<usize>() + count.saturating_sub(1)
@@ -367,5 +390,24 @@ mod tests {
         assert_eq!(t.dropped, vec!["wait×batch".to_string()]);
         let t = table(vec![role, frames, wait], 14, s);
         assert_eq!(text(&t.rows[0]), "producer 1.74M");
+    }
+
+    #[test]
+    fn a_column_gives_up_its_long_forms_before_a_less_important_column_leaves() {
+        let s = Style::new();
+        let build = |keep: &[u8]| {
+            let mut name = Column::new("name", MUST, Align::Left).keeping(keep);
+            name.cell(
+                vec!["/forge_camera_front_left".into(), "/forge_ca…t_left".into()],
+                s,
+            );
+            let mut frames = Column::new("fr/s", 100, Align::Right);
+            frames.cell(number(1_000), s);
+            table(vec![name, frames], 24, s)
+        };
+        // As important as the column: the name stays long, frames/s leaves.
+        assert_eq!(text(&build(&[]).rows[0]), "/forge_camera_front_left");
+        // Its long form matters less than frames/s: it shortens instead.
+        assert_eq!(text(&build(&[50]).rows[0]), "/forge_ca…t_left 1000");
     }
 }

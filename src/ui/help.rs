@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let popup = centred(area, 100);
     let text_w = popup.width.saturating_sub(2);
     frame.render_widget(Clear, area);
-    let all: Vec<Line> = help::lines(text_w)
+    let all: Vec<Line> = help::lines(text_w, app.screen)
         .into_iter()
         .map(|l| {
             Line::from(

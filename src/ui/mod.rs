@@ -37,6 +37,7 @@ mod events;
 pub mod fit;
 mod header;
 mod help;
+pub mod host;
 mod latency;
 mod picker;
 mod ring;
@@ -51,12 +52,16 @@ pub use theme::Theme;
 /// The help as plain text at `width` columns (for tests and `--help`-like
 /// uses).
 pub fn help_text(width: u16) -> String {
-    crate::app::help::text(width)
+    crate::app::help::text(width, Screen::Ring)
 }
 
 /// Draws the whole screen.
 pub fn render(frame: &mut Frame, app: &App) {
     let t = Theme::default();
+    if app.on_host() {
+        host::render(frame, app, &t);
+        return;
+    }
     let a = areas(frame.area(), app.focus);
     if a.too_small {
         too_small(frame, &t);
@@ -79,9 +84,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         help::render(frame, body, app, &t);
         return;
     }
-    match app.screen {
-        Screen::Ring => ring_screen(frame, &a, app, &t),
-    }
+    ring_screen(frame, &a, app, &t);
 }
 
 /// The ring's screen: its panels, or the waiting panel until it attaches.
