@@ -17,13 +17,15 @@ pub mod help;
 pub mod host;
 pub mod input;
 pub mod layout;
+pub mod liveness;
 pub mod observe;
 pub mod picker;
+mod rates;
 pub mod search;
 pub mod state;
 
 pub use host::{HostColumn, HostRing, HostView};
 pub use layout::{Focus, HostFocus};
-pub use observe::liveness;
+pub use liveness::liveness;
 pub use search::slot_matches;
 pub use state::*;

@@ -196,8 +196,7 @@ impl Cli {
     /// Is forge-top about the host (every ring) rather than one ring? With
     /// --all, or when nothing chose a segment or a file.
     pub fn host(&self) -> bool {
-        self.all
-            || (self.segment.is_none() && !self.demo && self.file.is_none() && !self.list)
+        self.all || (self.segment.is_none() && !self.demo && self.file.is_none() && !self.list)
     }
 
     /// The ring view's sampling period: `--refresh`, else 100 ms.

@@ -4,7 +4,6 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-
 fn main() -> ExitCode {
     let cli = forge_top::cli::Cli::parse_args();
     // Colour and color-eyre's panic report for a person at a terminal;

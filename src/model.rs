@@ -12,7 +12,6 @@ pub mod host;
 mod image;
 
 pub use errors::{BurstError, ListError, SaveError, SeekError};
-pub use host::{HostChange, HostObservation, RingObservation, RingStatus, UnreadableReason};
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
 pub use forge_fabric::observe::{SideSnapshot, Snapshot};
@@ -21,6 +20,7 @@ pub use forge_fabric::observe::{SideSnapshot, Snapshot};
 pub use forge_fabric::Position as RingPosition;
 pub use forge_fabric::{shm_path, SegmentError, DEFAULT_SEGMENT};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
+pub use host::{HostChange, HostObservation, RingObservation, RingStatus, UnreadableReason};
 pub use image::RingImage;
 
 /// What `/proc/PID/status` says about a daemon.

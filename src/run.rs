@@ -12,22 +12,20 @@
 pub mod effects;
 pub mod events;
 pub mod host;
+pub mod output;
 pub mod stop;
 pub mod tui;
+
+pub use output::render_buffer;
 
 use events::Feed;
 use stop::sleep_unless_stopped;
 use stop::stop_on_signals;
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
-use ratatui::Terminal;
 
 use crate::alarms::Thresholds;
 use crate::app::{App, Config};
@@ -40,6 +38,7 @@ use crate::offline::FileSource;
 use crate::source::{self, LiveSource, DEFAULT_SEGMENT};
 use effects::SystemEffects;
 use events::LiveEvents;
+use output::print_out;
 
 /// How long headless modes wait for a missing segment.
 const HEADLESS_WAIT: Duration = Duration::from_secs(5);
@@ -148,32 +147,7 @@ fn tui(cli: &Cli, config: Config, stop: Arc<AtomicBool>) -> Result<(), Failure> 
         segment: config.segment.clone(),
     };
     let mut events = LiveEvents::new(source, stop);
-    interactive(App::new(config, (120, 40)), &mut events, &mut effects)
-}
-
-/// Runs `app` on the terminal until it quits: the terminal set up (mouse
-/// reports on), the loop, the terminal restored on every path.
-pub(crate) fn interactive(
-    mut app: App,
-    events: &mut LiveEvents,
-    effects: &mut SystemEffects,
-) -> Result<(), Failure> {
-    let mut terminal = ratatui::try_init()
-        .map_err(|e| Failure::new("terminal", format!("cannot set up the terminal: {e}")))?;
-    // ratatui's hook restores the terminal on panic; also stop mouse reports.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-        hook(info);
-    }));
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
-    if let Ok(s) = terminal.size() {
-        app.size = (s.width, s.height);
-    }
-    let result = tui::run(&mut terminal, &mut app, events, effects);
-    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
-    ratatui::restore();
-    result.map_err(|e| Failure::new("terminal", format!("terminal error: {e}")))
+    tui::interactive(App::new(config, (120, 40)), &mut events, &mut effects)
 }
 
 /// Attaches (waiting up to [`HEADLESS_WAIT`] unless `--no-wait`) and samples
@@ -238,48 +212,7 @@ fn sample_headless(
 }
 
 fn snapshot(cli: &Cli, config: Config, path: &Path, stop: &AtomicBool) -> Result<(), Failure> {
-    snapshot_with(cli, path, |after| sample_headless(cli, config, after, stop))
-}
-
-/// Writes one frame of the app `sample` returns (after sampling for
-/// `--after`, 1 s by default) to `path`, refused before sampling if `path`
-/// exists and `--force` was not given.
-pub(crate) fn snapshot_with(
-    cli: &Cli,
-    path: &Path,
-    sample: impl FnOnce(Duration) -> Result<App, Failure>,
-) -> Result<(), Failure> {
-    let cannot_write = |e: forge_cli::output::OutputError| {
-        let hint = e.hint("--force");
-        let failure = Failure::new("io", format!("cannot write the snapshot: {e}"));
-        match hint {
-            Some(h) => failure.hint(h),
-            None => failure,
-        }
-    };
-    // Refused before sampling, not after it; the write decides for real.
-    if let Some(what) = forge_cli::output::what_is(path).filter(|_| !cli.force) {
-        return Err(cannot_write(forge_cli::output::OutputError::Exists {
-            path: path.to_owned(),
-            what,
-        }));
-    }
-    let after = cli.after.unwrap_or(Duration::from_secs(1));
-    let app = sample(after)?;
-    let buffer = render_buffer(&app);
-    export::write_frame(path, &app, &buffer, cli.force).map_err(cannot_write)?;
-    eprintln!("forge-top: wrote {}", path.display());
-    Ok(())
-}
-
-/// Renders the app once on an off-screen terminal of its size.
-pub fn render_buffer(app: &App) -> Buffer {
-    let (w, h) = app.size;
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend never fails");
-    terminal
-        .draw(|f| crate::ui::render(f, app))
-        .expect("test backend never fails");
-    terminal.backend().buffer().clone()
+    output::snapshot_with(cli, path, |after| sample_headless(cli, config, after, stop))
 }
 
 fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
@@ -302,18 +235,6 @@ fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
         Format::Json => export::json(&app) + "\n",
     };
     print_out(&out)
-}
-
-/// Writes to stdout; a closed pipe (`| head`) is not an error worth a word.
-pub(crate) fn print_out(text: &str) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(Failure::from),
-    }
 }
 
 fn list(cli: &Cli, stop: &AtomicBool) -> Result<(), Failure> {

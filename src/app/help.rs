@@ -105,10 +105,7 @@ pub fn lines(width: u16, screen: Screen) -> Vec<HelpLine> {
         }
     };
     let host = |out: &mut Vec<HelpLine>| {
-        section(
-            out,
-            "Host view (every ring: no segment chosen, or --all)",
-        );
+        section(out, "Host view (every ring: no segment chosen, or --all)");
         for b in HOST {
             item(out, &b.keys_text(), b.help, Tone::Key);
         }

@@ -14,19 +14,17 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::Position;
-
-use super::help;
-use super::layout::{self, HostFocus};
-use super::observe::liveness;
-use super::state::*;
+use super::layout::HostFocus;
 use crate::alarms::{Alarm, Alarms, Severity, Thresholds};
-use crate::keys::{self, HostAction};
 use crate::model::*;
 
-/// Points of frames/s each ring keeps for its sparkline.
-pub const HOST_HISTORY: usize = 60;
+mod input;
+mod ring;
+
+pub(in crate::app) use input::stepped;
+use ring::Judge;
+pub use ring::{HostRing, StateKind, HOST_HISTORY};
+
 /// How often the host is sampled unless `--refresh` says otherwise: every
 /// ring of the host costs a few system calls.
 pub const HOST_REFRESH: Duration = Duration::from_secs(1);
@@ -110,275 +108,6 @@ impl HostColumn {
     }
 }
 
-/// One ring as the host view knows it.
-#[derive(Debug, Clone)]
-pub struct HostRing {
-    /// Its name.
-    pub name: String,
-    /// What the last sample found (liveness filled in).
-    pub status: RingStatus,
-    /// The last good sample of a ring that was lost since.
-    kept: Option<Box<Sample>>,
-    /// Sessions the name led to after the first.
-    pub session_changes: u64,
-    /// Its alarms, by the ring view's rules (the log is forwarded to the
-    /// host's and emptied).
-    pub alarms: Alarms,
-    /// Rates over the last interval.
-    pub rates: Rates,
-    /// Frames per second, oldest first.
-    pub history: VecDeque<u64>,
-    prev: Option<Prev>,
-    /// Observations taken.
-    pub observed: u64,
-}
-
-/// What a ring's state column says, as a kind (its colour) and words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateKind {
-    /// Live.
-    Live,
-    /// Being made, or retired during a re-initialization.
-    Passing,
-    /// Not readable by this user.
-    Refused,
-    /// Lost or damaged.
-    Bad,
-}
-
-impl HostRing {
-    fn new(name: &str) -> Self {
-        HostRing {
-            name: name.to_owned(),
-            status: RingStatus::Initializing { init_pid: 0 },
-            kept: None,
-            session_changes: 0,
-            alarms: Alarms::default(),
-            rates: Rates::default(),
-            history: VecDeque::new(),
-            prev: None,
-            observed: 0,
-        }
-    }
-
-    /// The ring's sample: the last one, or the last good one of a ring
-    /// that was lost since.
-    pub fn sample(&self) -> Option<&Sample> {
-        match &self.status {
-            RingStatus::Sampled(s) => Some(s),
-            RingStatus::Unreadable {
-                reason: UnreadableReason::Lost,
-                ..
-            } => self.kept.as_deref(),
-            _ => None,
-        }
-    }
-
-    /// The state, for scripts: `live`, `retired`, `initializing`,
-    /// `unreadable`, `lost`.
-    pub fn state_code(&self) -> &'static str {
-        match &self.status {
-            RingStatus::Sampled(s) => match s.state() {
-                Coded::Known(SegmentState::Live) => "live",
-                Coded::Known(SegmentState::Retired) => "retired",
-                Coded::Known(SegmentState::Initializing) => "initializing",
-                Coded::Unknown(_) => "unknown",
-            },
-            RingStatus::Initializing { .. } => "initializing",
-            RingStatus::Retired { .. } => "retired",
-            RingStatus::Unreadable {
-                reason: UnreadableReason::Lost,
-                ..
-            } => "lost",
-            RingStatus::Unreadable { .. } => "unreadable",
-        }
-    }
-
-    /// The state in words, longest first, and its kind.
-    pub fn state_words(&self) -> (Vec<String>, StateKind) {
-        let words = |w: &[&str]| w.iter().map(|s| (*s).to_owned()).collect();
-        match &self.status {
-            RingStatus::Sampled(s) => match s.state() {
-                Coded::Known(SegmentState::Live) => (words(&["live"]), StateKind::Live),
-                Coded::Known(SegmentState::Retired) => (words(&["retired"]), StateKind::Passing),
-                Coded::Known(SegmentState::Initializing) => {
-                    (words(&["initializing", "init"]), StateKind::Passing)
-                }
-                Coded::Unknown(code) => (vec![format!("state {code}?")], StateKind::Bad),
-            },
-            RingStatus::Initializing { .. } => {
-                (words(&["initializing", "init"]), StateKind::Passing)
-            }
-            RingStatus::Retired { .. } => (words(&["retired"]), StateKind::Passing),
-            RingStatus::Unreadable { reason, .. } => match reason {
-                UnreadableReason::Permission => (
-                    words(&["not readable by you", "no access"]),
-                    StateKind::Refused,
-                ),
-                UnreadableReason::Version => {
-                    (words(&["other layout version", "version?"]), StateKind::Bad)
-                }
-                UnreadableReason::Malformed => (words(&["malformed"]), StateKind::Bad),
-                UnreadableReason::Lost => (words(&["lost"]), StateKind::Bad),
-                UnreadableReason::Other => (words(&["unreadable"]), StateKind::Bad),
-            },
-        }
-    }
-
-    /// The session the ring is at, when known.
-    pub fn session(&self) -> Option<u64> {
-        match &self.status {
-            RingStatus::Retired { session, .. } => Some(*session),
-            _ => self.sample().map(Sample::session_id),
-        }
-    }
-
-    /// The most severe active alarm (the newest among equals).
-    pub fn worst(&self) -> Option<&Alarm> {
-        self.alarms.active.first()
-    }
-
-    /// Fill: slots in flight over all, 0..=1.
-    pub fn fill(&self) -> Option<f64> {
-        self.sample().map(Sample::fill_ratio)
-    }
-
-    /// Transit latency p99 over the last second, when frames went through.
-    pub fn p99_ns(&self) -> Option<u64> {
-        self.sample()
-            .filter(|s| s.latency_recent.count > 0)
-            .and_then(|s| s.latency_recent.p99_ns)
-    }
-
-    /// Does `needle` (lower case) stand in the name, the state, a
-    /// program, a pid or an alarm?
-    pub fn matches(&self, needle: &str) -> bool {
-        if needle.is_empty() {
-            return true;
-        }
-        let has = |s: &str| s.to_lowercase().contains(needle);
-        has(&self.name)
-            || self.state_words().0.iter().any(|w| has(w))
-            || self.sample().is_some_and(|s| {
-                Role::ALL.into_iter().any(|r| {
-                    let side = s.side(r);
-                    has(&side.line.program)
-                        || (side.line.pid != 0 && side.line.pid.to_string() == needle)
-                        || has(side.holder.liveness.name())
-                })
-            })
-            || self
-                .alarms
-                .active
-                .iter()
-                .any(|a| has(&a.text) || has(&a.key.short()))
-    }
-
-    /// Takes one observation: liveness, the ring's alarms, rates.
-    fn take(&mut self, r: RingObservation, at: (u64, u64), notes: Vec<SourceNote>, cfg: Judge) {
-        let (mono_ns, unix_ns) = at;
-        self.observed += 1;
-        self.session_changes = r.session_changes;
-        let (sample, rest) = match r.status {
-            RingStatus::Sampled(mut s) => {
-                for role in Role::ALL {
-                    let line = match role {
-                        Role::Producer => &s.header.producer,
-                        Role::Consumer => &s.header.consumer,
-                    };
-                    let l = liveness(line, s.holder(role), cfg.thresholds.stale_ns);
-                    s.holder_mut(role).liveness = l;
-                }
-                (Some(*s), None)
-            }
-            other => (None, Some(other)),
-        };
-        let (link, reason) = match &rest {
-            None => (Link::Attached, None),
-            Some(RingStatus::Unreadable {
-                reason: UnreadableReason::Lost,
-                detail,
-                ..
-            }) => (Link::Lost, Some(detail.clone())),
-            Some(_) => (Link::Waiting, None),
-        };
-        // A lost ring keeps its last good sample on screen, as the ring view does.
-        match (link.clone(), std::mem::replace(&mut self.status, RingStatus::Initializing { init_pid: 0 })) {
-            (Link::Lost, RingStatus::Sampled(s)) => self.kept = Some(s),
-            (Link::Lost, _) => {}
-            _ => self.kept = None,
-        }
-        // The core forge-top runs on is left out: at the host view's pace
-        // it competes with no daemon (the ring view keeps that warning).
-        let mut obs = Observation {
-            mono_ns,
-            unix_ns,
-            link,
-            reason,
-            sample,
-            notes,
-            ..Observation::default()
-        };
-        self.alarms.update(&obs, cfg.thresholds);
-        if let Some(s) = &obs.sample {
-            self.rate(s, &obs, cfg.min_dt_ns);
-        }
-        self.status = match rest {
-            Some(other) => other,
-            None => RingStatus::Sampled(Box::new(
-                obs.sample.take().expect("a sampled ring has its sample"),
-            )),
-        };
-    }
-
-    /// Rates from the previous sample of the same session, the ring
-    /// view's way (and its pace and burst follow-up).
-    fn rate(&mut self, s: &Sample, obs: &Observation, min_dt_ns: u64) {
-        let prev = self.prev.filter(|p| p.session == s.session_id());
-        if prev.is_none() {
-            self.rates = Rates::default();
-            self.history.clear();
-        }
-        let advance = match prev {
-            Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt_ns => {
-                let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
-                let since =
-                    |now: u64, then: u64| RingPosition::new(now).since(RingPosition::new(then)) as f64 / dt;
-                let r = &mut self.rates;
-                r.frames_per_s = since(s.head(), p.head);
-                r.consumed_per_s = since(s.tail(), p.tail);
-                r.bytes_per_s = s.header.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
-                r.peak_frames_per_s = r.peak_frames_per_s.max(r.frames_per_s);
-                r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);
-                if self.history.len() == HOST_HISTORY {
-                    self.history.pop_front();
-                }
-                self.history.push_back(r.frames_per_s as u64);
-                true
-            }
-            Some(_) => false,
-            None => true,
-        };
-        if advance {
-            self.prev = Some(Prev {
-                mono_ns: obs.mono_ns,
-                session: s.session_id(),
-                head: s.head(),
-                tail: s.tail(),
-                bytes: s.header.producer.bytes,
-            });
-            self.alarms.rates(obs, &self.rates);
-        }
-    }
-}
-
-/// What each ring is judged by.
-#[derive(Debug, Clone, Copy)]
-struct Judge {
-    thresholds: Thresholds,
-    min_dt_ns: u64,
-}
-
 /// Every ring of the host, and how the table shows them.
 #[derive(Debug, Clone)]
 pub struct HostView {
@@ -460,7 +189,7 @@ impl HostView {
         rows.sort_by(|a, b| {
             let order = compare(col, a, b);
             let order = if down { order.reverse() } else { order };
-            order.then_with(|| a.name.cmp(&b.name))
+            order.then_with(|| natural(&a.name, &b.name))
         });
         rows
     }
@@ -498,10 +227,17 @@ impl HostView {
             }
         }
         let rank = |c: &str| {
-            ["live", "retired", "initializing", "lost", "unreadable", "unknown"]
-                .iter()
-                .position(|&k| k == c)
-                .unwrap_or(9)
+            [
+                "live",
+                "retired",
+                "initializing",
+                "lost",
+                "unreadable",
+                "unknown",
+            ]
+            .iter()
+            .position(|&k| k == c)
+            .unwrap_or(9)
         };
         counts.sort_by_key(|(c, _)| rank(c));
         counts
@@ -563,17 +299,17 @@ impl HostView {
                 }
                 HostChange::Disappeared { name } => {
                     let gone = old.remove(name);
-                    let alarms = gone
-                        .as_ref()
-                        .map(|r| r.alarms.active.len())
-                        .unwrap_or(0);
+                    let alarms = gone.as_ref().map(|r| r.alarms.active.len()).unwrap_or(0);
                     let with = match alarms {
                         0 => String::new(),
                         1 => " (its alarm goes with it)".into(),
                         n => format!(" (its {n} alarms go with it)"),
                     };
-                    self.events
-                        .log(obs.unix_ns, Severity::Info, format!("{name} disappeared{with}"));
+                    self.events.log(
+                        obs.unix_ns,
+                        Severity::Info,
+                        format!("{name} disappeared{with}"),
+                    );
                 }
                 _ => {}
             }
@@ -581,7 +317,11 @@ impl HostView {
         for e in forwarded {
             self.events.log(e.unix_ns, e.severity, e.text);
         }
-        if self.selected.as_ref().is_none_or(|s| !self.rings.contains_key(s)) {
+        if self
+            .selected
+            .as_ref()
+            .is_none_or(|s| !self.rings.contains_key(s))
+        {
             self.selected = self.rows().first().map(|r| r.name.clone());
         }
     }
@@ -665,7 +405,7 @@ fn compare(col: HostColumn, a: &HostRing, b: &HostRing) -> std::cmp::Ordering {
         })
     };
     match col {
-        HostColumn::Name => a.name.cmp(&b.name),
+        HostColumn::Name => natural(&a.name, &b.name),
         HostColumn::Session => a.session().cmp(&b.session()),
         HostColumn::State => a.state_code().cmp(b.state_code()),
         HostColumn::Producer => side(a, Role::Producer).cmp(&side(b, Role::Producer)),
@@ -683,6 +423,46 @@ fn compare(col: HostColumn, a: &HostRing, b: &HostRing) -> std::cmp::Ordering {
     }
 }
 
+/// Names as people order them: `/feed_2` before `/feed_10` (runs of
+/// digits compare as numbers, the rest as text).
+pub fn natural(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> impl Iterator<Item = (bool, &str)> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digit = first.is_ascii_digit();
+            let end = rest
+                .find(|c: char| c.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(end);
+            rest = tail;
+            Some((digit, run))
+        })
+    }
+    let mut x = runs(a);
+    let mut y = runs(b);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some((true, p)), Some((true, q))) => {
+                let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                let order = p.len().cmp(&q.len()).then_with(|| p.cmp(q));
+                if order.is_ne() {
+                    return order;
+                }
+            }
+            (Some((_, p)), Some((_, q))) => {
+                let order = p.cmp(q);
+                if order.is_ne() {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
 /// Worst first when sorted descending: dead, stalled, then the rest.
 fn liveness_rank(l: Liveness) -> u8 {
     match l {
@@ -695,320 +475,21 @@ fn liveness_rank(l: Liveness) -> u8 {
     }
 }
 
-impl App {
-    /// Is the host view up?
-    pub fn on_host(&self) -> bool {
-        self.screen == Screen::Host && self.host.is_some()
-    }
+#[cfg(test)]
+mod tests {
+    use super::natural;
+    use std::cmp::Ordering::*;
 
-    /// How often the host is sampled, when there is a host view.
-    pub fn host_refresh(&self) -> Option<Duration> {
-        self.host.as_ref().map(|h| h.refresh)
+    #[test]
+    fn names_sort_with_their_numbers_as_numbers() {
+        assert_eq!(natural("/feed_2", "/feed_10"), Less);
+        assert_eq!(natural("/feed_10", "/feed_9"), Greater);
+        assert_eq!(natural("/feed_a", "/feed_b"), Less);
+        assert_eq!(natural("/r2_x", "/r20_x"), Less);
+        assert_eq!(natural("/x007", "/x7"), Less);
+        assert_eq!(natural("/same", "/same"), Equal);
+        let mut v = vec!["/f_10", "/f_1", "/f_2", "/e"];
+        v.sort_by(|a, b| natural(a, b));
+        assert_eq!(v, vec!["/e", "/f_1", "/f_2", "/f_10"]);
     }
-
-    /// Takes one sample of the host.
-    pub fn observe_host(&mut self, obs: HostObservation) {
-        self.last_mono_ns = obs.mono_ns;
-        self.live.unix_ns = self.live.unix_ns.max(obs.unix_ns);
-        let th = self.config.thresholds;
-        if let Some(h) = &mut self.host {
-            h.observe(obs, th);
-        }
-        if self.status.as_ref().is_some_and(|st| {
-            st.at_mono_ns != 0 && self.last_mono_ns.saturating_sub(st.at_mono_ns) > STATUS_NS
-        }) {
-            self.status = None;
-        }
-        self.host_rescroll();
-    }
-
-    /// Rows of rings the table shows at the current size.
-    pub fn host_rows(&self) -> usize {
-        let focus = self.host.as_ref().map_or(HostFocus::Rings, |h| h.focus);
-        usize::from(layout::host_screen(self.size, focus).table_rows())
-    }
-
-    /// Keeps the selected ring on screen.
-    pub(super) fn host_rescroll(&mut self) {
-        let rows_shown = self.host_rows();
-        let Some(h) = &self.host else { return };
-        let rows = h.rows();
-        let n = rows.len();
-        let at = h.selected_index(&rows);
-        let first = match at {
-            Some(i) => scroll_to(h.first as u32, rows_shown as u32, i as u32, n as u32) as usize,
-            None => h.first.min(n.saturating_sub(rows_shown)),
-        };
-        if let Some(h) = &mut self.host {
-            h.first = first;
-        }
-    }
-
-    /// Moves the selection `by` rows (clamped at either end).
-    fn host_step(&mut self, by: i64) {
-        let Some(h) = &mut self.host else { return };
-        let names: Vec<String> = h.rows().iter().map(|r| r.name.clone()).collect();
-        if names.is_empty() {
-            return;
-        }
-        let at = h
-            .selected
-            .as_ref()
-            .and_then(|s| names.iter().position(|n| n == s))
-            .unwrap_or(0) as i64;
-        let to = (at + by).clamp(0, names.len() as i64 - 1) as usize;
-        h.selected = Some(names[to].clone());
-        self.host_rescroll();
-    }
-
-    /// A key in the host view.
-    pub(super) fn host_key(&mut self, key: KeyEvent) -> Outcome {
-        let Some(action) = keys::host_action(key) else {
-            return Outcome::Unchanged;
-        };
-        if self.help {
-            let page = i64::from(self.size.1.saturating_sub(6));
-            let by = match action {
-                HostAction::Escape | HostAction::Help | HostAction::Quit => {
-                    self.help = false;
-                    self.help_scroll = 0;
-                    return Outcome::Redraw;
-                }
-                HostAction::Up => -1,
-                HostAction::Down => 1,
-                HostAction::PageUp => -page,
-                HostAction::PageDown => page,
-                HostAction::First => i64::MIN / 2,
-                HostAction::Last => i64::MAX / 2,
-                _ => return Outcome::Unchanged,
-            };
-            let max = i64::from(help::max_scroll(self.size, Screen::Host));
-            self.help_scroll = (i64::from(self.help_scroll) + by).clamp(0, max) as u16;
-            return Outcome::Redraw;
-        }
-        self.host_act(action);
-        Outcome::Redraw
-    }
-
-    fn host_act(&mut self, action: HostAction) {
-        let page = self.host_rows().max(1) as i64;
-        let events = self.host.as_ref().is_some_and(|h| h.focus == HostFocus::Events);
-        match action {
-            HostAction::Quit => self.quit = true,
-            HostAction::Help => self.help = true,
-            HostAction::Escape => {
-                if let Some(h) = &mut self.host {
-                    if !h.filter.is_empty() {
-                        h.filter.clear();
-                        self.note(Severity::Info, "filter cleared: every ring".into());
-                        self.host_rescroll();
-                    }
-                }
-            }
-            HostAction::Up | HostAction::Down | HostAction::PageUp | HostAction::PageDown => {
-                let by = match action {
-                    HostAction::Up => -1,
-                    HostAction::Down => 1,
-                    HostAction::PageUp => -page,
-                    _ => page,
-                };
-                if events {
-                    self.host_scroll_log(by);
-                } else {
-                    self.host_step(by);
-                }
-            }
-            HostAction::First => self.host_step(i64::MIN / 2),
-            HostAction::Last => self.host_step(i64::MAX / 2),
-            HostAction::Open => self.open_selected(),
-            HostAction::Filter => {
-                if let Some(h) = &mut self.host {
-                    h.filter_was = h.filter.clone();
-                    self.prompt = Some(Prompt {
-                        kind: PromptKind::Filter,
-                        text: h.filter.clone(),
-                    });
-                }
-            }
-            HostAction::SortLeft | HostAction::SortRight | HostAction::Reverse => {
-                if let Some(h) = &mut self.host {
-                    match action {
-                        HostAction::SortLeft => h.sort = h.sort.step(-1),
-                        HostAction::SortRight => h.sort = h.sort.step(1),
-                        _ => h.reversed = !h.reversed,
-                    }
-                    if action != HostAction::Reverse {
-                        h.reversed = false;
-                    }
-                    let down = h.sort.descends() != h.reversed;
-                    let text = format!(
-                        "sorted by {} {}",
-                        h.sort.name(),
-                        if down { "▼ (largest first)" } else { "▲" }
-                    );
-                    self.note(Severity::Info, text);
-                }
-                self.host_rescroll();
-            }
-            HostAction::Save => self.effects.push(Effect::Screenshot),
-            HostAction::Faster | HostAction::Slower => {
-                let dir = if action == HostAction::Faster { -1 } else { 1 };
-                if let Some(h) = &mut self.host {
-                    h.refresh = stepped(h.refresh, dir);
-                    let ms = h.refresh.as_millis();
-                    self.note(Severity::Info, format!("host sampled every {ms} ms"));
-                }
-            }
-            HostAction::ClearLog => {
-                if let Some(h) = &mut self.host {
-                    h.events.log.clear();
-                    h.log_scroll = 0;
-                }
-                self.note(Severity::Info, "event log cleared".into());
-            }
-            HostAction::Focus => {
-                if let Some(h) = &mut self.host {
-                    h.focus = match h.focus {
-                        HostFocus::Rings => HostFocus::Events,
-                        HostFocus::Events => HostFocus::Rings,
-                    };
-                    let name = match h.focus {
-                        HostFocus::Rings => "ring table",
-                        HostFocus::Events => "event log",
-                    };
-                    self.note(Severity::Info, format!("focus: {name} (↑↓ scroll it)"));
-                }
-                self.host_rescroll();
-            }
-            HostAction::LogLevel => {
-                self.log_filter = match self.log_filter {
-                    LogFilter::All => LogFilter::Warnings,
-                    LogFilter::Warnings => LogFilter::Alarms,
-                    LogFilter::Alarms => LogFilter::All,
-                };
-                if let Some(h) = &mut self.host {
-                    h.log_scroll = 0;
-                }
-                self.note(
-                    Severity::Info,
-                    format!("event log shows: {}", self.log_filter.name()),
-                );
-            }
-        }
-    }
-
-    fn host_scroll_log(&mut self, by: i64) {
-        if let Some(h) = &mut self.host {
-            let len = h.events.log.len() as i64;
-            h.log_scroll = (h.log_scroll as i64 + by).clamp(0, len.max(0)) as usize;
-        }
-    }
-
-    /// The filter prompt changed (typed, erased, kept or given up).
-    pub(super) fn filter_typed(&mut self, text: Option<&str>) {
-        if let Some(h) = &mut self.host {
-            h.filter = match text {
-                Some(t) => t.trim().to_lowercase(),
-                None => std::mem::take(&mut h.filter_was),
-            };
-        }
-        if let Some(h) = &mut self.host {
-            if h.selected.as_ref().is_none_or(|s| {
-                !h.rings.get(s).is_some_and(|r| r.matches(&h.filter))
-            }) {
-                h.selected = h.rows().first().map(|r| r.name.clone());
-            }
-        }
-        self.host_rescroll();
-    }
-
-    /// Enter: the selected ring in the ring view.
-    fn open_selected(&mut self) {
-        let Some(h) = &self.host else { return };
-        let Some(ring) = h.selected.as_ref().and_then(|s| h.rings.get(s)) else {
-            self.note(Severity::Info, "no ring selected".into());
-            return;
-        };
-        if let RingStatus::Unreadable {
-            reason: UnreadableReason::Permission,
-            owner,
-            ..
-        } = &ring.status
-        {
-            let whose = owner.as_ref().map_or(String::new(), |o| {
-                format!(
-                    " (owner {} uid {}, mode {})",
-                    o.owner.as_deref().unwrap_or("?"),
-                    o.uid,
-                    o.mode
-                )
-            });
-            let text = format!(
-                "{} is not readable by you{whose}: forge-top cannot open it",
-                ring.name
-            );
-            self.note(Severity::Warning, text);
-            return;
-        }
-        let name = ring.name.clone();
-        self.screen = Screen::Ring;
-        if name != self.config.segment {
-            self.switch_segment(name);
-        } else {
-            self.switch_to = Some(name);
-            self.slots_dirty = true;
-        }
-    }
-
-    /// Esc in the ring view: back to the host view, when there is one.
-    pub(super) fn back_to_host(&mut self) -> bool {
-        if self.host.is_none() {
-            return false;
-        }
-        self.screen = Screen::Host;
-        self.frozen = None;
-        self.host_rescroll();
-        true
-    }
-
-    pub(super) fn host_mouse(&mut self, m: MouseEvent) -> Outcome {
-        let focus = self.host.as_ref().map_or(HostFocus::Rings, |h| h.focus);
-        let areas = layout::host_screen(self.size, focus);
-        match m.kind {
-            MouseEventKind::ScrollUp => self.host_step(-3),
-            MouseEventKind::ScrollDown => self.host_step(3),
-            MouseEventKind::Down(MouseButton::Left) => {
-                let list = areas.table_inner();
-                if !list.contains(Position::new(m.column, m.row)) {
-                    return Outcome::Unchanged;
-                }
-                let Some(h) = &mut self.host else {
-                    return Outcome::Unchanged;
-                };
-                let k = h.first + usize::from(m.row - list.y);
-                if let Some(name) = h.rows().get(k).map(|r| r.name.clone()) {
-                    h.selected = Some(name);
-                }
-            }
-            _ => return Outcome::Unchanged,
-        }
-        Outcome::Redraw
-    }
-}
-
-/// The refresh preset next to `now` in direction `dir`.
-pub(super) fn stepped(now: Duration, dir: i64) -> Duration {
-    let now = now.as_millis() as u64;
-    let presets = keys::REFRESH_PRESETS_MS;
-    // The preset at or next to the current refresh, then one step.
-    let at = presets
-        .iter()
-        .position(|&p| p >= now)
-        .unwrap_or(presets.len() - 1) as i64;
-    let at = if presets[at as usize] != now && dir < 0 {
-        at
-    } else {
-        at + dir
-    };
-    Duration::from_millis(presets[at.clamp(0, presets.len() as i64 - 1) as usize])
 }

@@ -285,8 +285,7 @@ pub fn host_screen(size: (u16, u16), focus: HostFocus) -> HostAreas {
     ])
     .areas(area);
     let (table, events) = if h >= 30 {
-        let [t, e] =
-            Layout::vertical([Constraint::Min(6), Constraint::Percentage(35)]).areas(body);
+        let [t, e] = Layout::vertical([Constraint::Min(6), Constraint::Percentage(35)]).areas(body);
         (t, e)
     } else if focus == HostFocus::Events {
         let [t, e] =

@@ -2,6 +2,8 @@
 //! rates and histories; a whole-ring copy becomes the frozen image or a
 //! search's matches. Also what came back from the effects asked for.
 
+use super::liveness::liveness;
+use super::rates::{rate, RateStep};
 use super::state::*;
 use crate::alarms::Severity;
 use crate::model::*;
@@ -173,45 +175,19 @@ impl App {
             }
         }
         if let Some(s) = &obs.sample {
-            let prev = self.prev.filter(|p| p.session == s.session_id());
-            if prev.is_none() {
-                // A new session: nothing of the old one's rates or history
-                // belongs on its screen.
-                v.rates = Rates::default();
-                v.history = History::default();
-            }
             // Rates need a real interval: selection moves sample early.
             let min_dt = (self.refresh.as_nanos() as u64 / 2).max(1);
-            // The previous sample moves only when a rate was computed (or
-            // there was none): a too-short interval leaves it in place.
-            let advance = match prev {
-                Some(p) if obs.mono_ns.saturating_sub(p.mono_ns) >= min_dt => {
-                    let dt = (obs.mono_ns - p.mono_ns) as f64 / 1e9;
-                    let r = &mut v.rates;
-                    let since = |now: u64, then: u64| {
-                        RingPosition::new(now).since(RingPosition::new(then)) as f64 / dt
-                    };
-                    r.frames_per_s = since(s.head(), p.head);
-                    r.consumed_per_s = since(s.tail(), p.tail);
-                    r.bytes_per_s = s.header.producer.bytes.saturating_sub(p.bytes) as f64 / dt;
-                    r.peak_frames_per_s = r.peak_frames_per_s.max(r.frames_per_s);
-                    r.peak_bytes_per_s = r.peak_bytes_per_s.max(r.bytes_per_s);
-                    History::push(&mut v.history.frames, r.frames_per_s as u64);
-                    History::push(&mut v.history.bytes, r.bytes_per_s as u64);
-                    true
-                }
-                Some(_) => false,
-                None => true,
-            };
-            if advance {
+            let rated = rate(&mut self.prev, s, obs.mono_ns, min_dt, &mut v.rates);
+            if rated == RateStep::NewSession {
+                // Nothing of the old session's history belongs on its screen.
+                v.history = History::default();
+            }
+            if rated == RateStep::Rated {
+                History::push(&mut v.history.frames, v.rates.frames_per_s as u64);
+                History::push(&mut v.history.bytes, v.rates.bytes_per_s as u64);
+            }
+            if rated != RateStep::TooSoon {
                 History::push(&mut v.history.fill, (s.fill_ratio() * 1000.0) as u64);
-                self.prev = Some(Prev {
-                    mono_ns: obs.mono_ns,
-                    session: s.session_id(),
-                    head: s.head(),
-                    tail: s.tail(),
-                    bytes: s.header.producer.bytes,
-                });
                 self.alarms.rates(obs, &v.rates);
             }
             v.sample = obs.sample.clone();
@@ -224,23 +200,5 @@ impl App {
             v.detail = None;
         }
         // A lost segment keeps its last good sample and slots on screen.
-    }
-}
-
-/// Is `line`'s holder running, stalled, stopped, dead…? From the kernel's
-/// role lock, the role state and the heartbeat's age against `stale_ns`.
-pub fn liveness(line: &SideSnapshot, holder: &Holder, stale_ns: u64) -> Liveness {
-    let state = line.role_state;
-    match holder.alive {
-        Some(true) => match holder.heartbeat_age_ns {
-            Some(age) if age > stale_ns => Liveness::Stalled,
-            _ => Liveness::Running,
-        },
-        Some(false) if state == RoleState::Active => Liveness::Dead,
-        Some(false) if state == RoleState::Stopped => Liveness::Stopped,
-        Some(false) if state == RoleState::Vacant => Liveness::Vacant,
-        Some(false) => Liveness::Unknown,
-        None if state == RoleState::Vacant => Liveness::Vacant,
-        None => Liveness::Unknown,
     }
 }

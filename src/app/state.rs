@@ -322,19 +322,10 @@ pub struct App {
     pub(super) want_ring: bool,
     /// The selection moved: sample the slots now.
     pub(super) slots_dirty: bool,
-    pub(super) prev: Option<Prev>,
+    pub(super) prev: Option<super::rates::Prev>,
     /// (CLOCK_MONOTONIC ns, our CPU time ns) over the last seconds.
     pub(super) cpu_history: VecDeque<(u64, u64)>,
     pub(super) last_mono_ns: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Prev {
-    pub(super) mono_ns: u64,
-    pub(super) session: u64,
-    pub(super) head: u64,
-    pub(super) tail: u64,
-    pub(super) bytes: u64,
 }
 
 impl App {

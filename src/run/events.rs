@@ -143,10 +143,7 @@ impl EventSource for LiveEvents {
                 return Ok(Some(Event::Host(Box::new(host.sample()))));
             }
             // The ring's feed only while its view is up.
-            let ring = self
-                .source
-                .as_mut()
-                .filter(|_| app.screen == Screen::Ring);
+            let ring = self.source.as_mut().filter(|_| app.screen == Screen::Ring);
             let ring_due = ring.is_some();
             if let Some(source) = ring.filter(|_| now >= self.next_sample || app.wants_slots()) {
                 self.next_sample = next_tick(self.next_sample, now, app.refresh());

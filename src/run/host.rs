@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use super::effects::SystemEffects;
 use super::events::LiveEvents;
+use super::output::{print_out, snapshot_with};
 use super::stop::sleep_unless_stopped;
-use super::{interactive, print_out, snapshot_with};
+use super::tui::interactive;
 use crate::app::{App, Config};
 use crate::cli::{Cli, Format, Mode, MIN_REFRESH};
 use crate::event::Event;
@@ -45,10 +46,20 @@ pub fn run(cli: &Cli, config: Config, mode: &Mode, stop: Arc<AtomicBool>) -> Res
 /// Samples every ring for `after` (at least twice, so rates are real) and
 /// returns the app holding the result. A signal ends the wait early: what
 /// was sampled then is handed over.
-pub fn sample(cli: &Cli, config: Config, after: Duration, stop: &AtomicBool) -> Result<App, Failure> {
+pub fn sample(
+    cli: &Cli,
+    config: Config,
+    after: Duration,
+    stop: &AtomicBool,
+) -> Result<App, Failure> {
     // Rates need two samples; --after says how far apart, at most.
     let refresh = cli.host_refresh().min(after).max(MIN_REFRESH);
-    let mut app = App::for_host(config, cli.size, refresh, cli.filter.as_deref().unwrap_or(""));
+    let mut app = App::for_host(
+        config,
+        cli.size,
+        refresh,
+        cli.filter.as_deref().unwrap_or(""),
+    );
     let mut source = HostSource::new();
     let start = Instant::now();
     app.handle(Event::Host(Box::new(source.sample())));
@@ -69,7 +80,11 @@ fn once(cli: &Cli, config: Config, stop: &AtomicBool) -> Result<(), Failure> {
     let after = cli.after.unwrap_or(Duration::from_millis(250));
     let app = sample(cli, config, after, stop)?;
     let out = match cli.format {
-        Format::Text => app.host.as_ref().map(crate::ui::host::text).unwrap_or_default(),
+        Format::Text => app
+            .host
+            .as_ref()
+            .map(crate::ui::host::text)
+            .unwrap_or_default(),
         Format::Json => export::host_json(&app) + "\n",
     };
     print_out(&out)

@@ -6,9 +6,10 @@
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use super::effects::Effects;
-use super::events::EventSource;
+use super::effects::{Effects, SystemEffects};
+use super::events::{EventSource, LiveEvents};
 use crate::app::{App, Effect, Outcome};
+use crate::failure::Failure;
 
 /// Runs the app until it quits or the events end.
 pub fn run<B: Backend>(
@@ -59,4 +60,29 @@ pub fn run<B: Backend>(
             dirty = true;
         }
     }
+}
+
+/// Runs `app` on the terminal until it quits: the terminal set up (mouse
+/// reports on), the loop, the terminal restored on every path.
+pub fn interactive(
+    mut app: App,
+    events: &mut LiveEvents,
+    effects: &mut SystemEffects,
+) -> Result<(), Failure> {
+    let mut terminal = ratatui::try_init()
+        .map_err(|e| Failure::new("terminal", format!("cannot set up the terminal: {e}")))?;
+    // ratatui's hook restores the terminal on panic; also stop mouse reports.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        hook(info);
+    }));
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    if let Ok(s) = terminal.size() {
+        app.size = (s.width, s.height);
+    }
+    let result = run(&mut terminal, &mut app, events, effects);
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    ratatui::restore();
+    result.map_err(|e| Failure::new("terminal", format!("terminal error: {e}")))
 }

@@ -125,9 +125,7 @@ impl HostSource {
                 RingStatus::Sampled(Box::new(sample_of(snap, holders, &recent)))
             }
             RingState::Initializing { init_pid } => RingStatus::Initializing { init_pid },
-            RingState::Retired { session, successor } => {
-                RingStatus::Retired { session, successor }
-            }
+            RingState::Retired { session, successor } => RingStatus::Retired { session, successor },
             RingState::Unreadable { reason, detail } => RingStatus::Unreadable {
                 owner: (reason == UnreadableReason::Permission)
                     .then(|| self.owner(&name))

@@ -3,10 +3,11 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders};
+use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 use super::theme::Theme;
+use crate::app::layout::{words, MIN_SIZE};
 use crate::app::App;
 use crate::model::Link;
 
@@ -46,4 +47,26 @@ pub fn block(titles: &[String], app: &App, t: &Theme, width: u16, focused: bool)
         Some(title) => block.title(Span::styled(format!(" {title} "), t.title)),
         None => block,
     }
+}
+
+/// Below the smallest size: says so, and the size needed, instead of
+/// anything cut.
+pub fn too_small(frame: &mut Frame, t: &Theme) {
+    let area = frame.area();
+    let text = format!(
+        "terminal too small: need at least {}×{}, have {}×{}",
+        MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+    );
+    let lines: Vec<Line> = words(&text, area.width)
+        .into_iter()
+        .map(|l| Line::from(Span::styled(l, t.warn)))
+        .collect();
+    let y = area.height.saturating_sub(lines.len() as u16) / 2;
+    let body = Rect::new(
+        area.x,
+        area.y + y,
+        area.width,
+        area.height.saturating_sub(y),
+    );
+    frame.render_widget(Paragraph::new(lines).centered(), body);
 }

@@ -128,7 +128,8 @@ pub fn line(pieces: Vec<Piece>, width: u16) -> Line<'static> {
 /// `total(form, shown)` fits `width`: the least important item that can
 /// still give something up takes its next shorter form, or leaves when an
 /// item less important than any that could shorten is left; ties go to the
-/// later item. An item's form is as important as the item unless `keep`
+/// later item; then what left comes back, most important first, where a
+/// wider item's leaving made room. An item's form is as important as the item unless `keep`
 /// says otherwise (`keep[i][f]`: how important it is that item `i` keeps
 /// form `f` rather than its next shorter one, so a long name can shorten
 /// before a column leaves). When only what must stay is left and it does
@@ -163,6 +164,21 @@ fn give_way(
             (Some(s), _) => form[s] += 1,
             (None, Some(d)) => shown[d] = false,
             (None, None) => shown.iter_mut().for_each(|s| *s = false),
+        }
+    }
+    if shown.iter().any(|&s| s) {
+        // A wide item that left may leave room for one that left before it
+        // (a long sentence goes, the short session fits again): the most
+        // important come back first, each at the longest form that fits.
+        let mut left: Vec<usize> = (0..n).filter(|&i| !shown[i]).collect();
+        left.sort_by_key(|&i| (std::cmp::Reverse(priorities[i]), i));
+        for i in left {
+            shown[i] = true;
+            let back = (form[i]..forms[i]).find(|&f| {
+                form[i] = f;
+                total(&form, &shown) <= width
+            });
+            shown[i] = back.is_some();
         }
     }
     (form, shown)

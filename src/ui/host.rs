@@ -27,14 +27,14 @@ use crate::alarms::Severity;
 use crate::app::host::StateKind;
 use crate::app::layout::{host_screen, one_line, words, HostFocus};
 use crate::app::{App, HostColumn, HostRing, HostView};
-use crate::model::{human, Liveness, Role, RingStatus};
+use crate::model::{human, Liveness, RingStatus, Role};
 
 /// Draws the whole host screen.
 pub fn render(frame: &mut Frame, app: &App, t: &Theme) {
     let Some(h) = &app.host else { return };
     let a = host_screen((frame.area().width, frame.area().height), h.focus);
     if a.too_small {
-        super::too_small(frame, t);
+        super::draw::too_small(frame, t);
         return;
     }
     title(frame, a.title, app, h, t);
@@ -69,17 +69,18 @@ fn title(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
         .map(|(code, k)| format!("{k} {code}"))
         .collect();
     let rings = format!("{n} ring{}", if n == 1 { "" } else { "s" });
-    pieces.push(
-        Piece::text(
-            [format!("{rings}: {}", counts.join(", ")), rings],
-            t.value,
-            200,
-        )
-        .after(" "),
-    );
+    let forms = if counts.is_empty() {
+        vec![rings]
+    } else {
+        vec![format!("{rings}: {}", counts.join(", ")), rings]
+    };
+    pieces.push(Piece::text(forms, t.value, 200).after(" "));
     let alarms = h.alarms().len();
     if alarms > 0 {
-        let worst = h.alarms().first().map_or(Severity::Warning, |(_, a)| a.severity);
+        let worst = h
+            .alarms()
+            .first()
+            .map_or(Severity::Warning, |(_, a)| a.severity);
         pieces.push(badge(
             &format!("{alarms} ALARM{}", if alarms == 1 { "" } else { "S" }),
             t.banner(worst),
@@ -122,16 +123,15 @@ fn info(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
             v,
             MUST,
         ),
+        Piece::kv("one sample ", l, &[human::duration_ns(h.took_ns)], v, 90).after("  "),
         Piece::kv(
-            "one sample ",
+            "forge-top cpu ",
             l,
-            &[human::duration_ns(h.took_ns)],
+            &[format!("{:.1}%", h.me_cpu_pct)],
             v,
-            90,
+            80,
         )
         .after("  "),
-        Piece::kv("forge-top cpu ", l, &[format!("{:.1}%", h.me_cpu_pct)], v, 80)
-            .after("  "),
         Piece::kv("rss ", l, &[human::bytes(h.me.rss_kib * 1024)], v, 70).after("  "),
         Piece::kv("pid ", l, &[h.me.pid.to_string()], v, 20).after("  "),
     ];
@@ -182,10 +182,7 @@ fn banner(frame: &mut Frame, area: Rect, h: &HostView, log_shown: bool, t: &Them
         None => {
             let n = h.rings.len();
             (
-                format!(
-                    " ✓ no alarms on {n} ring{}",
-                    if n == 1 { "" } else { "s" }
-                ),
+                format!(" ✓ no alarms on {n} ring{}", if n == 1 { "" } else { "s" }),
                 t.good,
                 false,
             )
@@ -237,9 +234,10 @@ fn table(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
             "looking at /dev/shm…".to_owned()
         } else if h.rings.is_empty() {
             format!(
-                "No Forge ring in /dev/shm yet; looking every {} ms. {}",
+                "No Forge ring in /dev/shm yet; looking every {} ms. To bring one up: \
+                 forge-init && (forge-stream & forge-core &), or a private demo ring at \
+                 once: forge-top --demo.",
                 h.refresh.as_millis(),
-                super::waiting::bring_up(crate::model::DEFAULT_SEGMENT)
             )
         } else {
             format!(
@@ -300,7 +298,12 @@ fn role_cell(r: &HostRing, role: Role, t: &Theme) -> (Vec<String>, Style) {
     let pid = side.line.pid;
     if pid == 0 {
         return (
-            vec![word.to_owned(), word.to_owned(), word.to_owned(), glyph.to_owned()],
+            vec![
+                word.to_owned(),
+                word.to_owned(),
+                word.to_owned(),
+                glyph.to_owned(),
+            ],
             style,
         );
     }
@@ -363,10 +366,15 @@ pub fn columns(
             .map(|n| format!("{n}{arrow}"))
             .collect()
     };
+    // The column the table is sorted by stays as long as the state does.
     let col = |c: HostColumn, short: &[&str], priority: u8, align: Align| Column {
         header: head(c, short),
         cells: Vec::new(),
-        priority,
+        priority: if c == h.sort {
+            priority.max(175)
+        } else {
+            priority
+        },
         keep: Vec::new(),
         align,
     };

@@ -18,15 +18,11 @@
 //! └──────────────────────────────────────────────────────────────────────┘
 //! ```
 //!
-//! Below [`MIN_SIZE`] the screen says so instead of showing anything cut.
+//! Below [`crate::app::layout::MIN_SIZE`] the screen says so instead of showing anything cut.
 
-use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::layout::words;
-use crate::app::layout::{areas, Areas, MIN_SIZE};
+use crate::app::layout::{areas, Areas};
 use crate::app::{App, Screen};
 
 mod banner;
@@ -64,7 +60,7 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
     let a = areas(frame.area(), app.focus);
     if a.too_small {
-        too_small(frame, &t);
+        draw::too_small(frame, &t);
         return;
     }
     header::render_title(frame, a.title, app, &t);
@@ -105,24 +101,4 @@ fn ring_screen(frame: &mut Frame, a: &Areas, app: &App, t: &Theme) {
     if a.events.height > 0 {
         events::render(frame, a.events, app, t);
     }
-}
-
-fn too_small(frame: &mut Frame, t: &Theme) {
-    let area = frame.area();
-    let text = format!(
-        "terminal too small: need at least {}×{}, have {}×{}",
-        MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
-    );
-    let lines: Vec<Line> = words(&text, area.width)
-        .into_iter()
-        .map(|l| Line::from(Span::styled(l, t.warn)))
-        .collect();
-    let y = area.height.saturating_sub(lines.len() as u16) / 2;
-    let body = Rect::new(
-        area.x,
-        area.y + y,
-        area.width,
-        area.height.saturating_sub(y),
-    );
-    frame.render_widget(Paragraph::new(lines).centered(), body);
 }

@@ -1,6 +1,8 @@
 //! Synthetic rings for driving forge-top on a `TestBackend`.
 #![allow(dead_code)]
 
+pub mod host;
+
 use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
@@ -299,6 +301,8 @@ impl Tick {
 #[allow(clippy::large_enum_variant)]
 pub enum Step {
     Tick(Tick),
+    /// A sample of every ring of the host.
+    Host(host::HostTick),
     Key(KeyCode),
     Mouse(MouseEventKind, u16, u16),
 }
@@ -341,6 +345,26 @@ impl EventSource for Script {
             return Ok(None);
         };
         Ok(Some(match step {
+            Step::Host(t) => {
+                self.mono += t.after_ms * 1_000_000;
+                self.unix += t.after_ms * 1_000_000;
+                Event::Host(Box::new(HostObservation {
+                    mono_ns: self.mono,
+                    unix_ns: self.unix,
+                    took_ns: t.took_ns,
+                    rings: t.rings,
+                    changes: t.changes,
+                    not_forge: t.not_forge,
+                    me: SelfInfo {
+                        pid: 4242,
+                        cpu: Some(self.me_cpu),
+                        rss_kib: 7_300,
+                        cpu_time_ns: self.mono / 1000,
+                        allowed_cores: self.me_allowed.clone(),
+                        read_mono_ns: self.mono,
+                    },
+                }))
+            }
             Step::Key(code) => Event::Key(KeyEvent::new(code, KeyModifiers::NONE)),
             Step::Mouse(kind, column, row) => Event::Mouse(MouseEvent {
                 kind,
@@ -435,9 +459,14 @@ pub fn drive_me(steps: Vec<Step>, cpu: u32, allowed: Vec<u32>) -> (App, String, 
     drive_script(Script::new(steps).me(cpu, allowed), 120, 40)
 }
 
-fn drive_script(mut script: Script, w: u16, h: u16) -> (App, String, RecordedEffects) {
+fn drive_script(script: Script, w: u16, h: u16) -> (App, String, RecordedEffects) {
+    drive_app(script, App::new(Config::default(), (w, h)))
+}
+
+/// Runs `app` over the script on a `TestBackend` of the app's size.
+pub fn drive_app(mut script: Script, mut app: App) -> (App, String, RecordedEffects) {
+    let (w, h) = app.size;
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    let mut app = App::new(Config::default(), (w, h));
     let mut effects = RecordedEffects::default();
     forge_top::run::tui::run(&mut terminal, &mut app, &mut script, &mut effects).unwrap();
     // The loop draws before each event; draw the final state too.
