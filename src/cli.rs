@@ -14,7 +14,7 @@ use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser, ValueEnum};
 /// takes a role. Press ? inside for every key. Durations need a unit
 /// (250ms, 2.5s, 1m30s), as in every Forge program.
 #[derive(Debug, Clone, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, after_help = WHICH_VIEW)]
 #[command(group(ArgGroup::new("mode").args(["once", "snapshot", "list"])))]
 pub struct Cli {
     /// Segment to watch. Without it (and without FORGE_SEGMENT, --demo or
@@ -141,6 +141,15 @@ pub struct Cli {
     #[arg(long, hide = true, value_delimiter = ',')]
     pub guard_pids: Vec<u32>,
 }
+
+/// Which view, after the options in `--help`.
+const WHICH_VIEW: &str = "\
+Which view:
+  forge-top                      every ring of the host (no --segment, no FORGE_SEGMENT)
+  forge-top --all                the same, even when FORGE_SEGMENT names a ring
+  forge-top --segment NAME       one ring (so does FORGE_SEGMENT=NAME forge-top)
+  forge-top --all --once --format json   the host's table for scripts
+In the host view Enter opens the selected ring and Esc there comes back.";
 
 /// What forge-top was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
