@@ -278,6 +278,8 @@ fn a_ring_that_appears_or_disappears_is_one_line_in_the_log() {
     let first = vec![a.clone(), b.clone()];
     let steps = vec![
         Step::Host(HostTick::of(first.clone()).changes(appeared(&first))),
+        // /b selected: when it goes, the ring that takes its row is.
+        key('j'),
         Step::Host(
             HostTick::of(vec![a.clone(), b.clone(), c.clone()])
                 .changes(vec![HostChange::Appeared { name: "/c".into() }]),
@@ -304,6 +306,7 @@ fn a_ring_that_appears_or_disappears_is_one_line_in_the_log() {
     assert_eq!(said("/c: consumer"), 0, "{log:?}");
     assert!(text.contains("/c appeared"), "{text}");
     assert_eq!(app.host.as_ref().unwrap().rings.len(), 2);
+    assert_eq!(app.host.as_ref().unwrap().selected.as_deref(), Some("/c"));
 }
 
 #[test]

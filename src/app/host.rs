@@ -265,6 +265,11 @@ impl HostView {
                 _ => None,
             })
             .collect();
+        // Where the selection stood, for when its ring goes.
+        let was_at = {
+            let rows = self.rows();
+            self.selected_index(&rows)
+        };
         let mut old = std::mem::take(&mut self.rings);
         let mut forwarded = Vec::new();
         for r in obs.rings {
@@ -322,7 +327,10 @@ impl HostView {
             .as_ref()
             .is_none_or(|s| !self.rings.contains_key(s))
         {
-            self.selected = self.rows().first().map(|r| r.name.clone());
+            // The ring that takes its row, or the last one.
+            let rows = self.rows();
+            let at = was_at.unwrap_or(0).min(rows.len().saturating_sub(1));
+            self.selected = rows.get(at).map(|r| r.name.clone());
         }
     }
 

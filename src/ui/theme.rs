@@ -93,13 +93,17 @@ impl Default for Theme {
 }
 
 impl Theme {
-    /// `line` as the selected row.
+    /// `line` as the selected row: text the colour of the bar (quiet
+    /// labels, a `-`) is drawn light instead, so it cannot vanish into it.
     pub fn select(&self, line: ratatui::text::Line<'static>) -> ratatui::text::Line<'static> {
         let spans = line
             .spans
             .into_iter()
             .map(|s| {
-                let style = s.style.patch(self.selected);
+                let mut style = s.style.patch(self.selected);
+                if style.fg.is_some() && style.fg == self.selected.bg {
+                    style.fg = Some(Color::Gray);
+                }
                 s.style(style)
             })
             .collect::<Vec<_>>();
@@ -122,5 +126,26 @@ impl Theme {
             Severity::Warning => self.badge_warn,
             Severity::Critical => self.badge_bad,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::text::{Line, Span};
+
+    #[test]
+    fn nothing_on_the_selected_row_takes_the_colour_of_its_bar() {
+        let t = Theme::default();
+        let line = Line::from(vec![
+            Span::styled("vacant", t.label),
+            Span::styled("live", t.good),
+        ]);
+        let selected = t.select(line);
+        for span in &selected.spans {
+            assert_ne!(span.style.fg, t.selected.bg, "{span:?}");
+            assert_eq!(span.style.bg, t.selected.bg, "{span:?}");
+        }
+        assert_eq!(selected.spans[1].style.fg, t.good.fg);
     }
 }

@@ -283,7 +283,7 @@ impl App {
         if name != self.config.segment {
             self.switch_segment(name);
         } else {
-            self.switch_to = Some(name);
+            // The same ring again: its source is kept, sampled at once.
             self.slots_dirty = true;
         }
     }
