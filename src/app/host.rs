@@ -1,5 +1,5 @@
 //! The host view: every ring of the host, each judged by the ring view's
-//! own rules — liveness by [`liveness`], alarms by one [`Alarms`] per ring —
+//! own rules — liveness by [`crate::app::liveness()`], alarms by one [`Alarms`] per ring —
 //! with its rates and a short history, sorted and filtered for the table.
 //!
 //! ```text

@@ -37,9 +37,9 @@ pub fn render(frame: &mut Frame, app: &App, t: &Theme) {
         super::draw::too_small(frame, t);
         return;
     }
-    title(frame, a.title, app, h, t);
+    title(frame, a.title, h, t);
     if a.info.height > 0 {
-        info(frame, a.info, app, h, t);
+        info(frame, a.info, h, t);
     }
     banner(frame, a.banner, h, a.events.height > 0, t);
     super::status::render(frame, a.status, app, t);
@@ -57,7 +57,7 @@ fn badge(text: &str, style: Style, priority: u8) -> Piece {
     Piece::fixed(format!(" {text} "), style, priority).after(" ")
 }
 
-fn title(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
+fn title(frame: &mut Frame, area: Rect, h: &HostView, t: &Theme) {
     let mut pieces = vec![
         Piece::fixed(" forge-top ", t.badge_app, MUST),
         badge("HOST", t.badge_info, MUST),
@@ -109,11 +109,10 @@ fn title(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
     } else {
         line
     };
-    let _ = app;
     put_lines(frame, area, [line]);
 }
 
-fn info(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
+fn info(frame: &mut Frame, area: Rect, h: &HostView, t: &Theme) {
     let (l, v) = (t.label, t.value);
     let mut pieces = vec![
         Piece::kv(
@@ -149,7 +148,6 @@ fn info(frame: &mut Frame, area: Rect, app: &App, h: &HostView, t: &Theme) {
         );
     }
     pieces.push(Piece::kv("", l, &[format!("{} samples", h.samples)], l, 10).after("  "));
-    let _ = app;
     put_lines(frame, area, [fit::line(pieces, area.width)]);
 }
 
