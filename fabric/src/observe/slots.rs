@@ -146,9 +146,9 @@ impl Observer {
         // release fence before those stores (`Producer::write_slot`) makes
         // the commit of the position before that lap visible below.
         fence(Ordering::Acquire);
-        // SYNC: Acquire, so that a word rewritten for a later lap (a commit
-        // the producer made after the one of the slot before it) implies
-        // that slot's word is seen rewritten too.
+        // SYNC: pairs with the Release store of the slot word in
+        // `WriteSlot::commit`: a word rewritten for a later lap makes the
+        // producer's earlier commit of the slot before it visible below.
         let w2 = self.word(base).load(Ordering::Acquire);
         let tail = h.consumer.index.load(Ordering::Relaxed);
         let head = h.producer.index.load(Ordering::Relaxed);

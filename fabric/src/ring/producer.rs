@@ -51,8 +51,10 @@ const PREFETCH_LINES: usize = 16;
 pub struct Producer {
     pub(super) ring: RingRef,
     head: u64,
-    /// `stamp_for(head)`, updated once per lap.
-    stamp: u32,
+    /// The slot word of a frame at `head` but for its length and the
+    /// application's flags: `stamp_for(head) << 32 | forge_flags << 16`,
+    /// updated once per lap, so that a commit only ORs in the rest.
+    word_base: u64,
     published_head: u64,
     cached_tail: u64,
     index_batch: u64,
@@ -66,8 +68,8 @@ pub struct Producer {
     prefetch_mask: u64,
     wait: WaitStrategy,
     /// Forge's own flag bits set on every frame: `FRAME_RELAYED` for a
-    /// relayed producer, else none.
-    pub(super) forge_flags: u16,
+    /// relayed producer, else none (set with [`Self::set_forge_flags`]).
+    forge_flags: u16,
     lease: Option<Box<dyn Lease>>,
 }
 
@@ -93,7 +95,7 @@ impl Producer {
         announce_wait(line, wait);
         let prefetch_mask = prefetch_mask(ring.slot_size);
         Ok(Producer {
-            stamp: ring.stamp(head),
+            word_base: pack_word(0, 0, ring.stamp(head)),
             ring,
             head,
             published_head: head,
@@ -107,6 +109,14 @@ impl Producer {
             forge_flags: 0,
             lease: None,
         })
+    }
+
+    /// Sets Forge's own flag bits on every frame from now on (a relayed
+    /// producer's `FRAME_RELAYED`).
+    pub(super) fn set_forge_flags(&mut self, flags: u16) {
+        self.forge_flags = flags;
+        let stamp = self.ring.stamp(self.head);
+        self.word_base = pack_word(0, flags, stamp);
     }
 
     /// Hands the producer its role in a segment.
@@ -291,7 +301,7 @@ impl Producer {
         let head = self.head.wrapping_add(1);
         self.head = head;
         if head & self.ring.mask == 0 {
-            self.stamp = self.ring.stamp(head);
+            self.word_base = pack_word(0, self.forge_flags, self.ring.stamp(head));
         }
         // Counters resume from the header, which anyone with write access
         // can set: they wrap, they never panic.
@@ -634,8 +644,11 @@ impl WriteSlot<'_> {
         }
         let pos = self.producer.head;
         let ring = &self.producer.ring;
-        let flags = flags.bits() | self.producer.forge_flags;
-        let word = pack_word(len as u16, flags, self.producer.stamp);
+        debug_assert_eq!(
+            self.producer.word_base,
+            pack_word(0, self.producer.forge_flags, self.producer.ring.stamp(pos))
+        );
+        let word = self.producer.word_base | pack_word(len as u16, flags.bits(), 0);
         // SYNC: pairs with the Acquire load of the slot word in
         // `RingRef::published_at` (consumer) and `RingRef::stamp_at`
         // (attach checks).

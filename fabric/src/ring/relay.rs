@@ -21,7 +21,7 @@ pub struct RelayedProducer {
 impl RelayedProducer {
     /// Marks `producer`'s frames relayed.
     pub(crate) fn new(mut producer: Producer) -> Self {
-        producer.forge_flags = FRAME_RELAYED;
+        producer.set_forge_flags(FRAME_RELAYED);
         RelayedProducer { producer }
     }
 
