@@ -18,6 +18,15 @@ use nix::unistd::Pid;
 /// that blocks on the page cache; the loop itself contributes nothing.
 const HANDFUL: u64 = 5;
 
+/// Frames read before the window opens: 20 laps of the default 512-slot
+/// ring, so start-up (first touches of the pages, the first wake-ups) is
+/// over.
+const WARM_UP: u64 = 10_240;
+
+/// Frames that must cross the ring during the measured window for it to
+/// count as streaming: a proof of movement, far below any machine's rate.
+const STREAMING: u64 = 1_000;
+
 #[test]
 fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
     let mut rig = Rig::new("hot_path");
@@ -29,8 +38,11 @@ fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
         ("forge-stream", rig.pid(stream)),
         ("forge-core", rig.pid(core)),
     ];
+    // Past start-up: every slot written and read many times over (a count
+    // of frames, not a rate: a debug build on a loaded machine moves a few
+    // tens of thousands a second, a release build millions).
     rig.wait_for("steady streaming", Duration::from_secs(30), |s| {
-        s.tail >= 1_000_000
+        s.tail >= WARM_UP
     });
     // Pinned where the defaults say, and recorded in the header.
     let snap = rig.snapshot();
@@ -68,7 +80,14 @@ fn a_second_of_steady_streaming_makes_no_context_switch_or_syscall() {
         .collect();
     let frames = tail_after - tail_before;
     eprintln!("{frames} frames crossed the ring in the one-second window");
-    assert!(frames > 100_000, "not streaming: {frames} frames in 1 s");
+    // Proof that frames moved through the window (so the counts below are
+    // of a streaming loop, not an idle one), not a rate: how fast they
+    // move depends on the machine's load, and speed is the benchmarks'
+    // business.
+    assert!(
+        frames > STREAMING,
+        "not streaming: only {frames} frames crossed the ring in the window"
+    );
     for (i, (who, pid)) in pids.iter().enumerate() {
         let voluntary = after[i].0 - before[i].0;
         let involuntary = after[i].1 - before[i].1;
