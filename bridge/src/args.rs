@@ -17,7 +17,7 @@ use forge_holder::exit::EXIT_CODES_HELP;
 use zenoh::key_expr::KeyExpr;
 use zenoh::Config;
 
-use crate::auth::AuthKey;
+use forge_bridge::auth::AuthKey;
 
 /// Where `out` listens, and `in` connects, when nothing else is said.
 pub const DEFAULT_ENDPOINT: &str = "tcp/127.0.0.1:7447";
@@ -102,8 +102,8 @@ pub struct OutArgs {
     /// Largest sample, header and MAC included: every frame the ring holds
     /// right now goes into one sample up to this bound (at least one frame
     /// per sample, whatever its size).
-    #[arg(long, value_name = "BYTES", default_value_t = crate::wire::DEFAULT_PACK_BYTES as u32,
-          value_parser = clap::value_parser!(u32).range(128..=(crate::wire::MAX_MESSAGE as i64)))]
+    #[arg(long, value_name = "BYTES", default_value_t = forge_bridge::wire::DEFAULT_PACK_BYTES as u32,
+          value_parser = clap::value_parser!(u32).range(128..=(forge_bridge::wire::MAX_MESSAGE as i64)))]
     pub pack_bytes: u32,
     /// Frames kept for receivers that missed some (a restarted `in`, a
     /// dropped link); a receiver further behind gets a reported gap.

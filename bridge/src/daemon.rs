@@ -161,7 +161,7 @@ impl StatusThread {
         let stop = Arc::new(AtomicBool::new(false));
         let handle = status::spawn(
             session.clone(),
-            crate::wire::status_key(key),
+            forge_bridge::wire::status_key(key),
             key.to_string(),
             who,
             counters,

@@ -13,8 +13,6 @@ mod inbound;
 mod outbound;
 mod status;
 
-use forge_bridge::{auth, history, origin, sequencer, wire};
-
 use std::process::ExitCode;
 
 use forge_cli::daemon_main;
@@ -38,7 +36,7 @@ fn main() -> ExitCode {
 /// `forge-bridge keygen FILE`.
 fn keygen(args: &args::KeygenArgs) -> color_eyre::Result<forge_holder::exit::Exit> {
     use color_eyre::Section;
-    auth::keygen(&args.file)
+    forge_bridge::auth::keygen(&args.file)
         .map_err(|e| color_eyre::eyre::eyre!(e))
         .suggestion(
             "keygen writes a new file only: pick another path, or remove the old key first",
@@ -46,7 +44,7 @@ fn keygen(args: &args::KeygenArgs) -> color_eyre::Result<forge_holder::exit::Exi
     eprintln!(
         "{PROGRAM} keygen: wrote {} ({} random bytes, mode 0600); give both ends --auth-key with a copy of it",
         args.file.display(),
-        auth::KEY_LEN
+        forge_bridge::auth::KEY_LEN
     );
     Ok(forge_holder::exit::Exit::Ok)
 }

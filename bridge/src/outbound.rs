@@ -44,11 +44,11 @@ use zenoh::query::Query as ZQuery;
 use zenoh::{Session, Wait};
 
 use crate::args::{self, End, OutArgs};
-use crate::auth::{AuthKey, MAC_LEN};
 use crate::daemon::{self, RingEnd, StatusThread, PROGRAM};
-use crate::history::{History, Piece};
 use crate::status::{Counters, Identity, Status};
-use crate::wire::{self, Header, Kind, Packer, Query, QueryRefused, HEADER_LEN, NONCE_LEN};
+use forge_bridge::auth::{AuthKey, MAC_LEN};
+use forge_bridge::history::{History, Piece};
+use forge_bridge::wire::{self, Header, Kind, Packer, Query, QueryRefused, HEADER_LEN, NONCE_LEN};
 
 /// Packs between two housekeeping passes while frames keep coming.
 const CHECK_EVERY: u32 = 256;

@@ -183,7 +183,7 @@ pub struct Identity {
     /// The Zenoh id.
     pub zid: String,
     /// The key the status is tagged with.
-    pub auth: crate::auth::AuthKey,
+    pub auth: forge_bridge::auth::AuthKey,
 }
 
 impl Status {
@@ -239,7 +239,7 @@ impl Status {
 
 /// Publishes the status on `key` every [`STATUS_PERIOD`] until `stop` is
 /// set; a thread, so a bridge blocked on a full ring still reports. Each
-/// status is tagged (see [`crate::wire::status_attachment`]) over the
+/// status is tagged (see [`forge_bridge::wire::status_attachment`]) over the
 /// stream key `stream`: its origin session and next sequence are claims
 /// `in` acts on.
 pub fn spawn(
@@ -274,19 +274,23 @@ pub fn spawn(
                     .count() as u64;
                 let status = Status::now(&who, &counters, peers, started);
                 let json = status.json();
-                let header = crate::wire::Header {
+                let header = forge_bridge::wire::Header {
                     kind: if who.mode == "out" {
-                        crate::wire::Kind::OutStatus
+                        forge_bridge::wire::Kind::OutStatus
                     } else {
-                        crate::wire::Kind::InStatus
+                        forge_bridge::wire::Kind::InStatus
                     },
                     session: status.origin_session_id,
                     first: 0,
                     end: status.next_sequence,
-                    nonce: [0; crate::wire::NONCE_LEN],
+                    nonce: [0; forge_bridge::wire::NONCE_LEN],
                 };
-                let tag =
-                    crate::wire::status_attachment(&who.auth, &stream, &header, json.as_bytes());
+                let tag = forge_bridge::wire::status_attachment(
+                    &who.auth,
+                    &stream,
+                    &header,
+                    json.as_bytes(),
+                );
                 if let Err(e) = publisher.put(json).attachment(tag).wait() {
                     eprintln!("forge-bridge {}: warning: status not sent: {e}", who.mode);
                 }
@@ -313,7 +317,7 @@ mod tests {
             key: "forge/a".into(),
             segment: "/forge_b".into(),
             zid: "1234".into(),
-            auth: crate::auth::AuthKey::public(),
+            auth: forge_bridge::auth::AuthKey::public(),
         };
         let s = Status::now(&who, &c, 2, Instant::now());
         let v: serde_json::Value = serde_json::from_str(&s.json()).unwrap();
