@@ -16,6 +16,26 @@ use crate::status::{self, Counters, Identity};
 /// The program name in messages and in the ring's holder line.
 pub const PROGRAM: &str = "forge-bridge";
 
+/// Zenoh's runtimes as the bridge runs them, unless `ZENOH_RUNTIME` says
+/// otherwise (Zenoh reads it when it starts its first runtime).
+///
+/// By default Zenoh reads a link on its `rx` threads but registers the
+/// link's socket with the runtime that opened or accepted it (`net`,
+/// `acc`): every batch that arrives wakes a `net` thread, which wakes an
+/// `rx` thread. Handing `net` and `acc` over to `rx` puts the socket and
+/// its reader on the same threads: one wake per sample instead of two.
+/// `tx` keeps its own thread, so keep-alives still leave while `in`'s
+/// receive callback waits for room in its ring.
+pub const ZENOH_RUNTIME: &str = "(net: (handover: rx), acc: (handover: rx))";
+
+/// Sets [`ZENOH_RUNTIME`] in the environment unless the user set one.
+/// Called first thing in `main`, before any thread exists.
+pub fn zenoh_runtime_default() {
+    if std::env::var_os("ZENOH_RUNTIME").is_none() {
+        std::env::set_var("ZENOH_RUNTIME", ZENOH_RUNTIME);
+    }
+}
+
 /// Opens the Zenoh session, with a hint for the usual causes of failure.
 pub fn open_zenoh(config: Config) -> Result<Session> {
     zenoh::open(config)

@@ -21,6 +21,9 @@ use crate::args::{Cli, Command};
 use crate::daemon::PROGRAM;
 
 fn main() -> ExitCode {
+    // Every subcommand, the benchmark's raw Zenoh peers included: both
+    // paths of `bench` run Zenoh the same way.
+    daemon::zenoh_runtime_default();
     daemon_main(PROGRAM, |cli: Cli, control| {
         zenoh::init_log_from_env_or("error");
         match &cli.command {

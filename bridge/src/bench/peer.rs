@@ -12,9 +12,10 @@ use forge_frame::load::{LoadGen, SizeSpec};
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
 use zenoh::qos::CongestionControl;
-use zenoh::{Config, Wait};
+use zenoh::Wait;
 
 use super::paths::{LatencyJson, RunJson, RUN_TIMEOUT};
+use crate::args::{End, ZenohArgs};
 
 /// `forge-bridge bench-peer`: one side of the raw Zenoh baseline (the
 /// bench starts it; not for people).
@@ -36,25 +37,25 @@ pub struct PeerArgs {
 
 /// One side of the raw Zenoh baseline.
 pub fn peer(args: &PeerArgs, control: Control) -> Result<Exit> {
-    let mut config = Config::default();
-    let (listen, connect) = match args.side.as_str() {
-        "pub" => (vec![args.endpoint.clone()], vec![]),
-        "sub" => (vec![], vec![args.endpoint.clone()]),
+    // The bridge's own Zenoh settings, from the same function: the raw
+    // publisher listens as `out` does, the subscriber connects as `in` does.
+    let zenoh = ZenohArgs {
+        no_multicast_scouting: true,
+        ..ZenohArgs::default()
+    };
+    let config = match args.side.as_str() {
+        "pub" => ZenohArgs {
+            listen: vec![args.endpoint.clone()],
+            ..zenoh
+        }
+        .config(End::Out)?,
+        "sub" => ZenohArgs {
+            connect: vec![args.endpoint.clone()],
+            ..zenoh
+        }
+        .config(End::In)?,
         other => return Err(eyre!("bench-peer {other}: expected pub or sub")),
     };
-    let set =
-        |c: &mut Config, k: &str, v: String| c.insert_json5(k, &v).map_err(|e| eyre!("{k}: {e}"));
-    set(
-        &mut config,
-        "listen/endpoints",
-        serde_json::to_string(&listen)?,
-    )?;
-    set(
-        &mut config,
-        "connect/endpoints",
-        serde_json::to_string(&connect)?,
-    )?;
-    set(&mut config, "scouting/multicast/enabled", "false".into())?;
     let session = zenoh::open(config).wait().map_err(|e| eyre!("{e}"))?;
     let key = args.key.clone();
     if args.side == "pub" {
