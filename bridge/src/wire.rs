@@ -2,12 +2,13 @@
 //!
 //! Every message is one Zenoh payload laid out the same way: a 48-byte
 //! header that states what the message claims, a body, and a 32-byte tag
-//! (see [`crate::auth`]) over the stream's key expression, the header and
-//! the body. A receiver checks the tag before it reads anything else.
+//! (see [`crate::auth`]) over the header and the body under the stream's
+//! key (derived from the key file and the stream's key expression). A
+//! receiver checks the tag before it reads anything else.
 //!
 //! ```text
 //!  0       4    5     8          16        24        32             48        len-32    len
-//!  │ "FGB2" │kind│ 0 0 0│ session  │  first  │   end   │    nonce     │  body …  │  tag   │
+//!  │ "FGB3" │kind│ 0 0 0│ session  │  first  │   end   │    nonce     │  body …  │  tag   │
 //!           u8          u64 LE     u64 LE    u64 LE    16 bytes
 //! ```
 //!
@@ -37,7 +38,7 @@ use zenoh::key_expr::KeyExpr;
 use crate::auth::{AuthKey, MAC_LEN};
 
 /// First bytes of every message: "FGB" and the wire version.
-pub const MAGIC: [u8; 4] = *b"FGB2";
+pub const MAGIC: [u8; 4] = *b"FGB3";
 /// Bytes of the header.
 pub const HEADER_LEN: usize = 48;
 /// Bytes of a query nonce.
@@ -175,7 +176,7 @@ pub enum Rejected {
         len: usize,
     },
     /// Not a bridge message of this version.
-    #[error("not a forge-bridge v2 message (magic)")]
+    #[error("not a forge-bridge v3 message (magic)")]
     Magic,
     /// An unknown kind.
     #[error("unknown message kind {0}")]
