@@ -19,12 +19,13 @@
 //! while a pack is sealed and put.
 //!
 //! Slots are released only after `put` returned (once Zenoh holds the
-//! pack): a killed `out` republishes at most one pack when restarted,
-//! never loses one. While no subscriber matches the key the loop reads
-//! nothing, so the ring fills and the producer waits instead of frames
-//! being published to nobody. A pack goes into the history before it is
-//! put: a receiver whose subscription reached us after the put finds it
-//! there.
+//! pack), a quarter of the ring at a time or when the ring is empty: a
+//! killed `out` republishes at most that (and one pack) when restarted,
+//! never loses a frame, and `in` drops the repeats as duplicates. While no
+//! subscriber matches the key the loop reads nothing, so the ring fills
+//! and the producer waits instead of frames being published to nobody. A
+//! pack goes into the history before it is put: a receiver whose
+//! subscription reached us after the put finds it there.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -158,9 +159,16 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     // Half the ring at most per pack: the producer fills the other half
     // while this one is sealed and put.
     let max_frames = (consumer.capacity() / 2).max(1);
-    // Slots are released by `flush_index` after each put, never before: a pack
-    // reads at most `max_frames` slots, so the batch is never reached.
-    consumer.set_index_batch(max_frames + 1);
+    // Slots put are handed back a quarter of the ring at a time (and
+    // whenever the loop is about to wait): a producer that filled the ring
+    // then sleeps and wakes once per quarter ring, not once per pack, and
+    // each of its sleeps starts with the fabric's spin.
+    let release_every = (consumer.capacity() / 4).max(1);
+    // Slots are released by `flush_index` after a put, never before: at
+    // most `release_every - 1` put and a pack of `max_frames` are held, so
+    // the batch (the whole ring) is never reached.
+    let capacity = consumer.capacity();
+    consumer.set_index_batch(capacity);
     let mut out = Outbound {
         consumer: &mut consumer,
         counters: &counters,
@@ -171,6 +179,8 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
         origin,
         packer: Packer::new(pack_bytes),
         max_frames,
+        release_every,
+        unreleased: 0,
         gate: !args.no_wait_for_subscribers,
         corrupt_printed: 0,
         frames: 0,
@@ -389,6 +399,10 @@ struct Outbound<'a> {
     origin: u64,
     packer: Packer,
     max_frames: u64,
+    /// Frames put before their slots are handed back to the producer.
+    release_every: u64,
+    /// Frames put whose slots are not handed back yet.
+    unreleased: u64,
     /// Read only while some subscriber matches.
     gate: bool,
     corrupt_printed: u64,
@@ -426,6 +440,7 @@ impl Outbound<'_> {
             // SYNC: a flag set by the matching listener; see `run`.
             if self.gate && !self.counters.matching.load(Ordering::Relaxed) {
                 self.consumer.flush_index();
+                self.unreleased = 0;
                 std::thread::sleep(WAIT_SLICE);
                 if let Some(end) = self.housekeeping(monotonic_ns()) {
                     return end;
@@ -435,7 +450,9 @@ impl Outbound<'_> {
             match self.fill() {
                 Ok(0) => {
                     // Empty, or stuck behind a damaged slot word? The
-                    // holder tells, and does its checks.
+                    // holder tells, and does its checks. Every slot read
+                    // was put: the wait hands them all back first.
+                    self.unreleased = 0;
                     if let Err(halt) = self.consumer.wait() {
                         return halt.into();
                     }
@@ -514,7 +531,13 @@ impl Outbound<'_> {
         if let Err(e) = self.publisher.put(pack).wait() {
             return Err(RingEnd::Failed(format!("Zenoh refused a sample: {e}")));
         }
-        self.consumer.flush_index();
+        // Put: its slots may go back. `consumer.wait` hands back the rest
+        // before the loop sleeps.
+        self.unreleased += end.wrapping_sub(first);
+        if self.unreleased >= self.release_every {
+            self.consumer.flush_index();
+            self.unreleased = 0;
+        }
         self.frames += end.wrapping_sub(first);
         self.packs += 1;
         self.next = end;
