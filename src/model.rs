@@ -14,7 +14,7 @@ mod image;
 pub use errors::{BurstError, ListError, SaveError, SeekError};
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
-pub use forge_fabric::observe::{SideSnapshot, Snapshot};
+pub use forge_fabric::observe::{Liveness, SideSnapshot, Snapshot};
 /// Ring positions wrap at 2^64: every comparison and distance goes through
 /// this (ratatui has a `Position` of its own).
 pub use forge_fabric::Position as RingPosition;
@@ -154,41 +154,6 @@ pub struct RoleSummary {
     pub held: Option<bool>,
     /// Role state word.
     pub state: Coded<RoleState>,
-}
-
-/// Is a role's holder doing its job? Told from the kernel's role lock, the
-/// role state and the heartbeat: never from a pid alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Liveness {
-    /// Nobody took the role since the segment was made.
-    Vacant,
-    /// A live process holds it and beats.
-    Running,
-    /// A live process holds it but has not beaten for longer than the
-    /// stale threshold (SIGSTOP, a debugger, a starved core).
-    Stalled,
-    /// The holder stopped cleanly and released it.
-    Stopped,
-    /// The role says active, but no process holds it: the holder died
-    /// without a clean stop (SIGKILL, a crash).
-    Dead,
-    /// The kernel would not say.
-    Unknown,
-}
-
-impl Liveness {
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Liveness::Vacant => "vacant",
-            Liveness::Running => "running",
-            Liveness::Stalled => "stalled",
-            Liveness::Stopped => "stopped",
-            Liveness::Dead => "dead",
-            Liveness::Unknown => "unknown",
-        }
-    }
 }
 
 /// One role as the panels show it: its line and its holder.

@@ -1,14 +1,16 @@
 //! What the facts of one sample mean: each role's liveness and the active
-//! alarms, by kind. The same rules forge-top applies (a role is alive when
-//! the kernel says a process holds its lock; stalled when that process has
-//! not beaten for `stale`; dead when its line still says active but nobody
-//! holds the lock), with thresholds from the command line.
+//! alarms, by kind. Liveness is fabric's one rule ([`Liveness::judge`]),
+//! the one forge-top applies (alive when the kernel says a process holds
+//! the role's lock; stalled when that process has not beaten for `stale`;
+//! dead when its line still says active but nobody holds the lock), with
+//! thresholds from the command line.
 
 use std::time::Duration;
 
 use forge_fabric::observe::host::{RingEntry, RingState};
+pub use forge_fabric::observe::Liveness;
 use forge_fabric::observe::{Problem, SideSnapshot};
-use forge_fabric::{Role, RoleState, SegmentState, Snapshot};
+use forge_fabric::{Role, SegmentState, Snapshot};
 
 /// When a condition becomes an alarm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,65 +30,10 @@ impl Default for Thresholds {
     }
 }
 
-/// Is a role's holder doing its job?
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Liveness {
-    /// Nobody took the role since the segment was made.
-    Vacant,
-    /// A live process holds it and beats.
-    Running,
-    /// A live process holds it but its heartbeat is stale.
-    Stalled,
-    /// The holder stopped cleanly and released it.
-    Stopped,
-    /// The line says active, but no process holds the lock.
-    Dead,
-    /// The kernel would not say, or the line holds a value this build does
-    /// not know.
-    Unknown,
-}
-
-impl Liveness {
-    /// Every state, in the order series are written.
-    pub const ALL: [Liveness; 6] = [
-        Liveness::Vacant,
-        Liveness::Running,
-        Liveness::Stalled,
-        Liveness::Stopped,
-        Liveness::Dead,
-        Liveness::Unknown,
-    ];
-
-    /// Lower-case name, the `state` label's value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Liveness::Vacant => "vacant",
-            Liveness::Running => "running",
-            Liveness::Stalled => "stalled",
-            Liveness::Stopped => "stopped",
-            Liveness::Dead => "dead",
-            Liveness::Unknown => "unknown",
-        }
-    }
-}
-
-/// A role's liveness at `now_ns` (CLOCK_MONOTONIC).
+/// A role's liveness at `now_ns` (CLOCK_MONOTONIC): fabric's one rule,
+/// the one forge-top applies, on the line's lock, state and heartbeat.
 pub fn liveness(line: &SideSnapshot, now_ns: u64, stale: Duration) -> Liveness {
-    let state = line.role_state.known();
-    match line.lock_held {
-        Some(true) => match line.heartbeat_age(now_ns) {
-            Some(age) if age > stale => Liveness::Stalled,
-            _ => Liveness::Running,
-        },
-        Some(false) => match state {
-            Some(RoleState::Active) => Liveness::Dead,
-            Some(RoleState::Stopped) => Liveness::Stopped,
-            Some(RoleState::Vacant) => Liveness::Vacant,
-            None => Liveness::Unknown,
-        },
-        None if state == Some(RoleState::Vacant) => Liveness::Vacant,
-        None => Liveness::Unknown,
-    }
+    line.liveness(now_ns, stale)
 }
 
 /// Alarms about a whole ring.
@@ -208,7 +155,7 @@ pub const RING_STATES: [&str; 5] = ["initializing", "live", "retired", "unreadab
 #[cfg(test)]
 mod tests {
     use super::*;
-    use forge_fabric::Coded;
+    use forge_fabric::{Coded, RoleState};
 
     fn line(lock: Option<bool>, state: RoleState, heartbeat_ns: u64) -> SideSnapshot {
         SideSnapshot {

@@ -1,23 +1,20 @@
-//! Is a role's holder doing its job? One rule, from facts: the kernel's
-//! role lock, the role state and the heartbeat's age. The ring view and
-//! every ring of the host view both use it.
+//! Is a role's holder doing its job? fabric's one rule
+//! ([`Liveness::judge`]), fed with forge-top's facts: its own proof of the
+//! holder (the kernel's role lock), the role state and the heartbeat's age.
+//! The ring view and every ring of the host view both use it; so does
+//! forge-exporter, through the same rule.
 
-use crate::model::{Holder, Liveness, RoleState, SideSnapshot};
+use std::time::Duration;
+
+use crate::model::{Holder, Liveness, SideSnapshot};
 
 /// Is `line`'s holder running, stalled, stopped, dead…? From the kernel's
 /// role lock, the role state and the heartbeat's age against `stale_ns`.
 pub fn liveness(line: &SideSnapshot, holder: &Holder, stale_ns: u64) -> Liveness {
-    let state = line.role_state;
-    match holder.alive {
-        Some(true) => match holder.heartbeat_age_ns {
-            Some(age) if age > stale_ns => Liveness::Stalled,
-            _ => Liveness::Running,
-        },
-        Some(false) if state == RoleState::Active => Liveness::Dead,
-        Some(false) if state == RoleState::Stopped => Liveness::Stopped,
-        Some(false) if state == RoleState::Vacant => Liveness::Vacant,
-        Some(false) => Liveness::Unknown,
-        None if state == RoleState::Vacant => Liveness::Vacant,
-        None => Liveness::Unknown,
-    }
+    Liveness::judge(
+        holder.alive,
+        line.role_state.known(),
+        holder.heartbeat_age_ns.map(Duration::from_nanos),
+        Duration::from_nanos(stale_ns),
+    )
 }

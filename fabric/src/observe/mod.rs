@@ -45,11 +45,13 @@ use crate::vocab::Role;
 pub mod fault_guard;
 mod holder;
 pub mod host;
+mod liveness;
 mod slots;
 mod snapshot;
 
 pub use crate::process::Identity;
 pub use holder::{HolderCheck, SignalRefused};
+pub use liveness::Liveness;
 pub use slots::SlotCopy;
 pub use snapshot::{PaceSnapshot, Problem, SideSnapshot, Snapshot};
 

@@ -116,6 +116,19 @@ impl SideSnapshot {
         (self.heartbeat_ns != 0)
             .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
     }
+
+    /// The role's [`Liveness`](super::Liveness) at `now_ns`
+    /// (CLOCK_MONOTONIC) from this line's facts: the kernel's answer on the
+    /// role lock ([`lock_held`](Self::lock_held)), the state word and the
+    /// heartbeat's age against `stale`.
+    pub fn liveness(&self, now_ns: u64, stale: Duration) -> super::Liveness {
+        super::Liveness::judge(
+            self.lock_held,
+            self.role_state.known(),
+            self.heartbeat_age(now_ns),
+            stale,
+        )
+    }
 }
 
 /// What the producer says it aims for (its pace line).
