@@ -13,6 +13,8 @@ use crate::sync::Ordering;
 use crate::vocab::{Coded, RoleState, SegmentState, SlotState};
 use crate::wait::WaitStrategy;
 
+use super::liveness::Liveness;
+
 /// One side's line, copied out.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -117,12 +119,12 @@ impl SideSnapshot {
             .then(|| Duration::from_nanos(now_ns.saturating_sub(self.heartbeat_ns)))
     }
 
-    /// The role's [`Liveness`](super::Liveness) at `now_ns`
+    /// The role's [`Liveness`] at `now_ns`
     /// (CLOCK_MONOTONIC) from this line's facts: the kernel's answer on the
     /// role lock ([`lock_held`](Self::lock_held)), the state word and the
     /// heartbeat's age against `stale`.
-    pub fn liveness(&self, now_ns: u64, stale: Duration) -> super::Liveness {
-        super::Liveness::judge(
+    pub fn liveness(&self, now_ns: u64, stale: Duration) -> Liveness {
+        Liveness::judge(
             self.lock_held,
             self.role_state.known(),
             self.heartbeat_age(now_ns),
