@@ -31,6 +31,7 @@ use crate::checks::{self, Halt};
 use crate::end::{CHECK_EVERY, HOUSEKEEPING_NS, WAIT_SLICE};
 use crate::error::Error;
 use crate::signals::Control;
+use crate::watch::Watch;
 
 /// How long [`Holder::open`] waits for a segment still being initialized,
 /// or one caught between being retired and replaced by an initializer.
@@ -161,6 +162,8 @@ pub struct Holder<S: Side> {
     side: S,
     /// `None` over a heap ring ([`Holder::on_heap`]).
     segment: Option<Arc<Segment>>,
+    /// The segment's watch thread, ended when the holder is dropped.
+    watch: Option<Watch>,
     control: Control,
     check_every: u32,
     until_check: u32,
@@ -240,9 +243,11 @@ impl<S: Side> Holder<S> {
     pub fn take(segment: Arc<Segment>, claim: &Claim, control: Control) -> Result<Self, Error> {
         let program = program_name(claim);
         crate::fault::report_sigbus(&program, &segment).map_err(Error::Fault)?;
-        crate::watch::spawn(&program, segment.clone(), S::ROLE, control.clone());
+        let watch = crate::watch::spawn(&program, segment.clone(), S::ROLE, control.clone());
         let side = S::claim(&segment, claim).map_err(Error::Role)?;
-        Ok(Holder::with_parts(side, Some(segment), control))
+        let mut holder = Holder::with_parts(side, Some(segment), control);
+        holder.watch = Some(watch);
+        Ok(holder)
     }
 
     /// Holds a side of a heap ring ([`forge_fabric::HeapRing`]): the checks
@@ -270,6 +275,7 @@ impl<S: Side> Holder<S> {
         Holder {
             side,
             segment,
+            watch: None,
             control,
             check_every: CHECK_EVERY,
             until_check: CHECK_EVERY,

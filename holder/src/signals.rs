@@ -3,7 +3,7 @@
 //! else runs in signal context.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 
@@ -49,12 +49,29 @@ impl Control {
     /// Call it first thing in `main`: until it runs, these signals kill the
     /// process with no report. It also unblocks them, in case whoever
     /// started us left them blocked (they would otherwise never arrive).
+    ///
+    /// Signals belong to the process, so the handlers are installed once
+    /// per process and every call shares their two flags (a stop asked
+    /// once is seen by every holder the process opens afterwards); each
+    /// call gets a segment-lost flag of its own. Opening and dropping
+    /// holders in a loop installs nothing more.
     pub fn from_signals() -> std::io::Result<Self> {
-        let control = Self::new();
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal_hook::flag::register(sig, Arc::clone(&control.stop))?;
-        }
-        signal_hook::flag::register(SIGUSR1, Arc::clone(&control.usr1))?;
+        static FLAGS: Mutex<Option<(Arc<AtomicBool>, Arc<AtomicBool>)>> = Mutex::new(None);
+        let (stop, usr1) = {
+            let mut flags = FLAGS.lock().unwrap_or_else(|e| e.into_inner());
+            match &*flags {
+                Some(pair) => pair.clone(),
+                None => {
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let usr1 = Arc::new(AtomicBool::new(false));
+                    for sig in [SIGINT, SIGTERM, SIGHUP] {
+                        signal_hook::flag::register(sig, Arc::clone(&stop))?;
+                    }
+                    signal_hook::flag::register(SIGUSR1, Arc::clone(&usr1))?;
+                    flags.insert((stop, usr1)).clone()
+                }
+            }
+        };
         use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
         let mut ours = SigSet::empty();
         for sig in [
@@ -66,7 +83,11 @@ impl Control {
             ours.add(sig);
         }
         sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&ours), None)?;
-        Ok(control)
+        Ok(Control {
+            stop,
+            usr1,
+            lost: Arc::default(),
+        })
     }
 
     /// Has a stop been asked for?
@@ -130,6 +151,16 @@ mod tests {
         c.request_usr1();
         assert!(c.take_usr1());
         assert!(!c.take_usr1());
+    }
+
+    #[test]
+    fn signal_flags_are_installed_once_and_the_lost_flag_is_each_call_s_own() {
+        let a = Control::from_signals().unwrap();
+        let b = Control::from_signals().unwrap();
+        assert!(Arc::ptr_eq(&a.stop, &b.stop));
+        assert!(Arc::ptr_eq(&a.usr1, &b.usr1));
+        a.set_segment_lost(Lost::Unlinked);
+        assert_eq!(b.segment_lost(), None, "another holder's segment");
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //! The thread inherits the daemon's pinning: its wake-ups share the core
 //! with its own daemon, not the peer's.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
 use forge_fabric::{NameStatus, Role, Segment};
@@ -49,7 +51,9 @@ pub fn check(segment: &Segment) -> Option<Lost> {
 }
 
 /// Starts the watch thread for the daemon holding `role` of `segment`.
-/// It runs until the process exits. ([`crate::Holder::take`] starts it.)
+/// It runs until the segment is lost or the returned [`Watch`] is dropped,
+/// whichever comes first; [`crate::Holder::take`] starts it and keeps the
+/// handle, so the thread (and the mapping it keeps) ends with the holder.
 ///
 /// # Examples
 ///
@@ -62,19 +66,27 @@ pub fn check(segment: &Segment) -> Option<Lost> {
 /// let segment = Arc::new(Segment::create(&name, &CreateOptions::default())?);
 /// assert_eq!(watch::check(&segment), None);
 /// let control = Control::new();
-/// watch::spawn("doc", segment.clone(), Role::Producer, control.clone());
+/// let watch = watch::spawn("doc", segment.clone(), Role::Producer, control.clone());
 /// segment.unlink()?; // what `rm /dev/shm/...` would do
 /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
 /// while control.segment_lost().is_none() && std::time::Instant::now() < deadline {
 ///     std::thread::sleep(watch::WATCH_PERIOD);
 /// }
 /// assert_eq!(control.segment_lost(), Some(Lost::Unlinked));
+/// watch.stop(); // ended already: the loss was its last report
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control) {
+pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control) -> Watch {
     let program = program.to_owned();
+    let done = Arc::new(AtomicBool::new(false));
+    let ended = Arc::clone(&done);
     let run = move || loop {
-        std::thread::sleep(WATCH_PERIOD);
+        std::thread::park_timeout(WATCH_PERIOD);
+        // SYNC: pairs with the Relaxed store in `Watch::stop`; a flag only
+        // (the unpark that follows it wakes us to read it).
+        if ended.load(Ordering::Relaxed) {
+            return;
+        }
         let Some(lost) = check(&segment) else {
             continue;
         };
@@ -89,6 +101,7 @@ pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control)
                 .live_holder()
                 .is_some_and(|(r, _)| r == Role::Producer)
                 && Instant::now() < deadline
+                && !ended.load(Ordering::Relaxed)
             {
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -96,10 +109,98 @@ pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control)
         control.set_segment_lost(lost);
         return;
     };
-    if let Err(e) = std::thread::Builder::new()
+    match std::thread::Builder::new()
         .name("segment-watch".into())
         .spawn(run)
     {
-        eprintln!("{program}: warning: cannot start the segment watch thread ({e}); an unlinked segment will go unnoticed");
+        Ok(thread) => Watch {
+            done,
+            thread: Some(thread),
+        },
+        Err(e) => {
+            eprintln!("{program}: warning: cannot start the segment watch thread ({e}); an unlinked segment will go unnoticed");
+            Watch { done, thread: None }
+        }
+    }
+}
+
+/// A running watch thread: dropping it (or [`Watch::stop`]) ends the
+/// thread and waits for it, so nothing of the segment outlives its holder.
+#[derive(Debug)]
+#[must_use = "dropping the handle ends the watch thread at once"]
+pub struct Watch {
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watch {
+    /// Ends the thread (woken from its sleep, not waited out) and joins it.
+    pub fn stop(mut self) {
+        self.end();
+    }
+
+    /// Is the thread still running? (It ends by itself once it reported a
+    /// loss.)
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    fn end(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        // SYNC: pairs with the Relaxed load in the thread's loop; the
+        // unpark makes it look now rather than after its period.
+        self.done.store(true, Ordering::Relaxed);
+        let t: &Thread = thread.thread();
+        t.unpark();
+        let _ = thread.join();
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use forge_fabric::CreateOptions;
+
+    /// The thread ends with its handle and gives back its reference to the
+    /// segment.
+    #[test]
+    fn dropping_the_handle_ends_the_thread_and_lets_the_segment_go() {
+        let name = format!("/forge_test_watch_end_{}", std::process::id());
+        let segment = Arc::new(Segment::create(&name, &CreateOptions::default()).unwrap());
+        let watch = spawn("test", segment.clone(), Role::Producer, Control::new());
+        assert!(watch.is_running());
+        assert_eq!(Arc::strong_count(&segment), 2, "the thread holds one");
+        drop(watch);
+        assert_eq!(Arc::strong_count(&segment), 1, "the thread's is gone");
+        segment.unlink().unwrap();
+    }
+
+    /// A holder taken and dropped, again and again (a program that
+    /// reconnects), leaves no watch thread behind holding the mapping.
+    #[test]
+    fn a_dropped_holder_takes_its_watch_thread_with_it() {
+        let name = format!("/forge_test_watch_holder_{}", std::process::id());
+        let segment = Arc::new(Segment::create(&name, &CreateOptions::default()).unwrap());
+        for _ in 0..20 {
+            let claim = forge_fabric::Claim::new();
+            let holder = crate::Holder::<forge_fabric::Producer>::take(
+                segment.clone(),
+                &claim,
+                Control::new(),
+            )
+            .unwrap();
+            assert!(Arc::strong_count(&segment) >= 3, "holder and thread");
+            drop(holder);
+            assert_eq!(Arc::strong_count(&segment), 1);
+        }
+        segment.unlink().unwrap();
     }
 }
