@@ -332,27 +332,45 @@ pub fn restamp(frame: &mut [u8], sequence: u64, timestamp_ns: Option<u64>) -> bo
         frame[8..16].copy_from_slice(&ts.to_le_bytes());
     }
     if sound {
-        if let Some(format @ FrameFormat::V2) = FrameFormat::from_code(le_u16(frame, 22)) {
+        if let Some(format @ FrameFormat::V2) = FrameFormat::from_code(le::u16_at(frame, 22)) {
             seal(frame, format);
         }
     }
     sound
 }
 
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
+/// Little-endian integers at fixed offsets of a byte slice: the frame's
+/// fields, and those of the records that carry frames (forge-record's
+/// codec). The caller has checked the slice is long enough; a shorter one
+/// is a bug, and panics.
+///
+/// ```
+/// use forge_frame::le;
+///
+/// let b = [1, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0];
+/// assert_eq!((le::u16_at(&b, 0), le::u32_at(&b, 2), le::u64_at(&b, 6)), (1, 2, 3));
+/// ```
+pub mod le {
+    /// The `u64` at `b[at..at + 8]`.
+    pub fn u64_at(b: &[u8], at: usize) -> u64 {
+        u64::from_le_bytes(array(b, at))
+    }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
-    let mut a = [0; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
+    /// The `u32` at `b[at..at + 4]`.
+    pub fn u32_at(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(array(b, at))
+    }
 
-fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
+    /// The `u16` at `b[at..at + 2]`.
+    pub fn u16_at(b: &[u8], at: usize) -> u16 {
+        u16::from_le_bytes(array(b, at))
+    }
+
+    fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+        let mut a = [0; N];
+        a.copy_from_slice(&b[at..at + N]);
+        a
+    }
 }
 
 /// Reads the fixed fields without checking the body.
@@ -360,17 +378,17 @@ pub fn decode_header(bytes: &[u8]) -> Result<FrameHeader, FrameError> {
     if bytes.len() < FRAME_HEADER_LEN {
         return Err(FrameError::Short { len: bytes.len() });
     }
-    let code = le_u16(bytes, 22);
+    let code = le::u16_at(bytes, 22);
     let Some(format) = FrameFormat::from_code(code) else {
         return Err(FrameError::Reserved(code));
     };
     Ok(FrameHeader {
-        sequence: le_u64(bytes, 0),
-        timestamp_ns: le_u64(bytes, 8),
-        source_id: le_u32(bytes, 16),
-        kind: FrameKind::from_code(le_u16(bytes, 20)),
-        body_len: le_u32(bytes, 24),
-        checksum: le_u32(bytes, 28),
+        sequence: le::u64_at(bytes, 0),
+        timestamp_ns: le::u64_at(bytes, 8),
+        source_id: le::u32_at(bytes, 16),
+        kind: FrameKind::from_code(le::u16_at(bytes, 20)),
+        body_len: le::u32_at(bytes, 24),
+        checksum: le::u32_at(bytes, 28),
         format,
     })
 }
@@ -464,10 +482,10 @@ mod tests {
         let mut zeroed = buf[..n].to_vec();
         zeroed[CHECKSUM_OFFSET..FRAME_HEADER_LEN].fill(0);
         let expected = crc32fast::hash(&zeroed);
-        assert_eq!(le_u32(&buf, CHECKSUM_OFFSET), expected);
+        assert_eq!(le::u32_at(&buf, CHECKSUM_OFFSET), expected);
         assert_eq!(checksum_v2(&buf[..n]), expected);
         // Reading the checksum leaves the frame as it was.
-        assert_eq!(le_u32(&buf, CHECKSUM_OFFSET), expected);
+        assert_eq!(le::u32_at(&buf, CHECKSUM_OFFSET), expected);
     }
 
     #[test]
@@ -476,7 +494,7 @@ mod tests {
         buf[FRAME_HEADER_LEN..FRAME_HEADER_LEN + 3].copy_from_slice(b"abc");
         let n = write_header_as(FrameFormat::V1, &mut buf, 9, 8, 7, FrameKind::Log, 3).unwrap();
         assert_eq!(&buf[22..24], &[0, 0]);
-        assert_eq!(le_u32(&buf, 28), checksum(b"abc"));
+        assert_eq!(le::u32_at(&buf, 28), checksum(b"abc"));
         let f = decode(&buf[..n]).unwrap();
         assert_eq!((f.header.format, f.header.sequence), (FrameFormat::V1, 9));
         buf[FRAME_HEADER_LEN] ^= 1;

@@ -22,6 +22,7 @@
 //! held, so a replay writes the very bytes that were recorded.
 
 use forge_fabric::PAYLOAD_CAPACITY;
+use forge_frame::le::{u16_at, u32_at, u64_at};
 use forge_frame::{decode_header, FrameFormat, FRAME_HEADER_LEN, MAX_BODY_LEN};
 
 /// The schema's name in the MCAP file.
@@ -170,22 +171,6 @@ pub fn encode_into(
     debug_assert_eq!(out.len(), PREFIX_LEN);
     out.extend_from_slice(body);
     Ok((record_flags == 0).then_some(sequence))
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    let mut a = [0; 4];
-    a.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(a)
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
 }
 
 /// The fixed fields of a message, without its body.
