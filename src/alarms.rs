@@ -385,8 +385,8 @@ impl Alarms {
             .slots
             .iter()
             .chain(obs.detail.iter())
-            .filter(|s| s.changed && !s.overwritable)
-            .map(|s| s.index)
+            .filter(|s| s.copy.changed && !s.overwritable)
+            .map(|s| s.copy.index)
             .collect::<std::collections::BTreeSet<u32>>()
             .into_iter()
             .collect();
@@ -661,13 +661,13 @@ fn oversized_slot(obs: &Observation, s: &crate::model::Sample) -> Option<String>
         .iter()
         .chain(obs.detail.iter())
         .chain(obs.ring.iter().flat_map(|ring| ring.slots.iter()));
-    let mut over = copied.filter(|v| v.position.is_some() && u32::from(v.len) > capacity);
+    let mut over = copied.filter(|v| v.copy.position.is_some() && u32::from(v.copy.len) > capacity);
     let first = over.next()?;
     Some(format!(
         "slot {} (position {}) claims a {}-byte frame, more than its {capacity}-byte payload: its slot word was damaged",
-        first.index,
-        first.position.unwrap_or_default(),
-        first.len,
+        first.copy.index,
+        first.copy.position.unwrap_or_default(),
+        first.copy.len,
     ))
 }
 

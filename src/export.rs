@@ -279,7 +279,10 @@ pub struct ToolInfo<'a> {
 /// The report for the app's current view.
 pub fn report(app: &App) -> Report<'_> {
     let view = app.view();
-    let detail = view.detail.as_ref().filter(|d| d.index == app.selected);
+    let detail = view
+        .detail
+        .as_ref()
+        .filter(|d| d.copy.index == app.selected);
     Report {
         tool: "forge-top",
         version: env!("CARGO_PKG_VERSION"),
@@ -294,7 +297,8 @@ pub fn report(app: &App) -> Report<'_> {
         events: app.alarms.log.iter().collect(),
         selected_slot: detail,
         selected_slot_hex: detail.map(|d| {
-            d.bytes
+            d.copy
+                .bytes
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect::<Vec<_>>()

@@ -14,14 +14,14 @@ mod image;
 pub use errors::{BurstError, ListError, SaveError, SeekError};
 pub use forge_cli::human;
 pub use forge_fabric::layout::{FRAME_RELAYED, HOLDER_RELAYED};
-pub use forge_fabric::observe::{Liveness, SideSnapshot, Snapshot};
+pub use forge_fabric::observe::{Liveness, SideSnapshot, SlotCopy, Snapshot};
 /// Ring positions wrap at 2^64: every comparison and distance goes through
 /// this (ratatui has a `Position` of its own).
 pub use forge_fabric::Position as RingPosition;
 pub use forge_fabric::{shm_path, SegmentError, DEFAULT_SEGMENT};
 pub use forge_fabric::{Coded, Role, RoleState, SegmentState, SlotState, WaitStrategy};
 pub use host::{HostChange, HostObservation, RingObservation, RingStatus, UnreadableReason};
-pub use image::RingImage;
+pub use image::RingView;
 
 /// What `/proc/PID/status` says about a daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -345,34 +345,23 @@ pub fn is_state_query(query: &str) -> bool {
     STATE_QUERIES.contains(&query.to_lowercase().as_str())
 }
 
-/// A slot copied out of the ring.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+/// A slot as forge-top shows it: fabric's copy (the facts), forge-top's
+/// verdict on whether it can be trusted, and the frame decoded from it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlotView {
-    /// Slot index.
-    pub index: u32,
-    /// Ring position the stamp says it holds.
-    pub position: Option<u64>,
-    /// Pending, consumed or free.
-    pub state: SlotState,
-    /// Payload length from the slot word.
-    pub len: u16,
-    /// Flags from the slot word.
-    pub flags: u16,
-    /// Stamp from the slot word.
-    pub stamp: u32,
+    /// The slot as fabric copied it. Its `bytes` are the whole payload for
+    /// the selected slot, the frame header only (or nothing) for list
+    /// rows; its `torn` and `overwritable` are fabric's, before the
+    /// verdict below.
+    pub copy: SlotCopy,
     /// The copy cannot be trusted: the slot word changed during it, or the
-    /// producer may have been rewriting it (`changed || overwritable`).
+    /// producer may have been rewriting it (`copy.changed || overwritable`).
     pub torn: bool,
-    /// The slot word changed between the loads around the copy.
-    pub changed: bool,
     /// The consumer had released it and the producer's head was close
-    /// enough that it may have been writing the next lap into it: a tear
-    /// there is expected, not damage.
+    /// enough that it may have been writing the next lap into it (or did,
+    /// and moved on): a tear there is expected, not damage. `false` when
+    /// the producer is known dead.
     pub overwritable: bool,
-    /// The bytes copied (the whole payload for the selected slot; the
-    /// frame header only for list rows).
-    #[serde(skip)]
-    pub bytes: Vec<u8>,
     /// The frame, if it decodes (header fields even when the body fails).
     pub frame: Option<FrameInfo>,
     /// Why the header does not decode, if it does not.
@@ -380,8 +369,57 @@ pub struct SlotView {
     /// Offline, from a recording: `Some(true)` a recorded frame,
     /// `Some(false)` no frame the recording can vouch for (missed by a tap,
     /// or before the recording began); `None` live or from an image.
-    #[serde(default)]
     pub recording: Option<bool>,
+}
+
+impl SlotView {
+    /// A view of `copy` with fabric's own verdict and nothing decoded yet.
+    pub fn of(copy: SlotCopy) -> Self {
+        SlotView {
+            torn: copy.torn,
+            overwritable: copy.overwritable,
+            copy,
+            frame: None,
+            frame_error: None,
+            recording: None,
+        }
+    }
+
+    /// The same view without its bytes (a row of a list).
+    pub fn row(&self) -> Self {
+        SlotView {
+            copy: SlotCopy {
+                bytes: Vec::new(),
+                ..self.copy.clone()
+            },
+            frame: self.frame.clone(),
+            frame_error: self.frame_error.clone(),
+            ..*self
+        }
+    }
+}
+
+/// JSON as before the copy was shared with fabric: one flat object, the
+/// verdict's `torn` and `overwritable`, never the bytes.
+impl Serialize for SlotView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let c = &self.copy;
+        let mut o = s.serialize_struct("SlotView", 12)?;
+        o.serialize_field("index", &c.index)?;
+        o.serialize_field("position", &c.position)?;
+        o.serialize_field("state", &c.state)?;
+        o.serialize_field("len", &c.len)?;
+        o.serialize_field("flags", &c.flags)?;
+        o.serialize_field("stamp", &c.stamp)?;
+        o.serialize_field("torn", &self.torn)?;
+        o.serialize_field("changed", &c.changed)?;
+        o.serialize_field("overwritable", &self.overwritable)?;
+        o.serialize_field("frame", &self.frame)?;
+        o.serialize_field("frame_error", &self.frame_error)?;
+        o.serialize_field("recording", &self.recording)?;
+        o.end()
+    }
 }
 
 /// forge-top itself, from `/proc/self`.
@@ -495,7 +533,7 @@ pub struct Observation {
     pub notes: Vec<SourceNote>,
     /// Every slot, copied whole, when the request asked for it (a freeze, a
     /// search).
-    pub ring: Option<RingImage>,
+    pub ring: Option<RingView>,
     /// forge-top itself.
     pub me: SelfInfo,
     /// Set when the data comes from a file, not a live segment.

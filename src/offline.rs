@@ -565,10 +565,12 @@ impl Cursor {
                     view
                 }
                 None => SlotView {
-                    index: i,
-                    state: SlotState::Free,
                     recording: Some(false),
-                    ..SlotView::default()
+                    ..SlotView::of(SlotCopy {
+                        index: i,
+                        state: SlotState::Free,
+                        ..SlotCopy::default()
+                    })
                 },
             }
         };
@@ -579,7 +581,7 @@ impl Cursor {
         let detail = selected
             .filter(|&i| i < n)
             .map(|i| view_of(i, ring.get(&i)));
-        let whole = req.whole_ring.then(|| RingImage {
+        let whole = req.whole_ring.then(|| RingView {
             slots: (0..n).map(|i| view_of(i, ring.get(&i))).collect(),
             unix_ns: at.log_time_ns,
             mono_ns,

@@ -249,7 +249,7 @@ impl LiveSource {
 
     /// Every slot, whole and validated: the frozen image and what a search
     /// looks through. At most [`WHOLE_RING_SLOTS`] slots (64 MiB).
-    fn copy_ring(&self, sample: &Sample) -> Option<RingImage> {
+    fn copy_ring(&self, sample: &Sample) -> Option<RingView> {
         let State::Attached(att) = &self.state else {
             return None;
         };
@@ -306,7 +306,7 @@ impl LiveSource {
                 slots: copies,
             })
         });
-        Some(RingImage {
+        Some(RingView {
             slots,
             unix_ns: unix,
             mono_ns,

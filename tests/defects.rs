@@ -98,7 +98,7 @@ fn issue22_2_a_freeze_holds_the_slot_image_only_and_the_panels_stay_live() {
     assert!(!text.contains("producer 4101 ● running"), "{text}");
     // … and only the slots are of the copy.
     let image = app.frozen.as_ref().unwrap().image.as_ref().unwrap();
-    assert_eq!(image.slots[1].position, Some(49_665));
+    assert_eq!(image.slots[1].copy.position, Some(49_665));
     assert!(text.contains("frozen copy"), "{text}");
 }
 
@@ -155,7 +155,12 @@ fn issue22_3_a_live_search_is_found_again_as_the_ring_moves_on() {
     let search = app.search.as_ref().unwrap();
     // The last tick's head is 27_000 and a tick is 100 ms: the matches come
     // from a copy no older than about a second (ten ticks).
-    let newest = search.rows.iter().filter_map(|r| r.position).max().unwrap();
+    let newest = search
+        .rows
+        .iter()
+        .filter_map(|r| r.copy.position)
+        .max()
+        .unwrap();
     assert!(
         newest >= 17_000,
         "matches from a stale copy: newest {newest}"
@@ -179,7 +184,7 @@ fn issue22_3_a_search_made_while_frozen_is_not_kept_after_thawing() {
     let newest = search
         .rows
         .iter()
-        .filter_map(|r| r.position)
+        .filter_map(|r| r.copy.position)
         .max()
         .unwrap_or(0);
     assert!(

@@ -100,7 +100,7 @@ fn space_freezes_one_copy_of_the_whole_ring_while_sampling_and_alarms_go_on() {
     assert!(text.contains("frozen copy"), "{text}");
     // Stepping browses the copy: slot 1 as it was at position 49_665.
     assert_eq!(app.selected, 1);
-    assert_eq!(app.frozen_slot(1).unwrap().position, Some(49_665));
+    assert_eq!(app.frozen_slot(1).unwrap().copy.position, Some(49_665));
     let (app, _, _) = drive(with(ring(), vec![key(' '), tick(50_000), key(' ')]));
     assert!(!app.paused());
 }

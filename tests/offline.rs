@@ -179,7 +179,7 @@ fn a_recording_is_read_through_its_cursor_and_shows_what_it_holds() {
     // At 63 the ring of 16 holds 48..63; 50..59 were not recorded.
     let ring = app.live.slots.iter().chain(app.live.detail.iter());
     for s in ring {
-        match s.position {
+        match s.copy.position {
             Some(p) => assert!((48..=63).contains(&p) && !(50..60).contains(&p), "{s:?}"),
             None => assert_eq!(s.recording, Some(false), "{s:?}"),
         }
@@ -227,7 +227,7 @@ fn a_search_in_a_recording_moves_the_cursor_through_the_whole_file() {
     let mut source = FileSource::open(&path, false).unwrap();
     let mut app = App::new(Config::default(), (120, 40));
     observe(&mut app, &mut source);
-    let selected = |app: &App| app.live.detail.as_ref().and_then(|d| d.position);
+    let selected = |app: &App| app.live.detail.as_ref().and_then(|d| d.copy.position);
 
     // Sequence 42 is far past the 16-slot ring rebuilt at frame 1.
     press(&mut app, &mut source, '/', "VALUE=42");
@@ -335,11 +335,11 @@ fn an_image_saved_by_a_freeze_opens_with_the_same_slots() {
     assert!(!offline.live.slots.is_empty());
     for b in &offline.live.slots {
         let a = app
-            .frozen_slot(b.index)
+            .frozen_slot(b.copy.index)
             .expect("the frozen copy has every slot");
         assert_eq!(
-            (a.index, a.position, a.state, &a.frame),
-            (b.index, b.position, b.state, &b.frame)
+            (a.copy.index, a.copy.position, a.copy.state, &a.frame),
+            (b.copy.index, b.copy.position, b.copy.state, &b.frame)
         );
     }
     // The list panel only: the detail names a frame age, which depends on

@@ -82,8 +82,8 @@ fn the_newest_frame_forge_top_selects_is_the_newest_on_rings_no_larger_than_the_
         assert_eq!(sample.newest, Some(39), "{slots} slots");
         // The selected slot is the newest frame's: consumed, whole, decoded.
         let detail = view.detail.as_ref().expect("the newest is selected");
-        assert_eq!(detail.position, Some(39), "{slots} slots");
-        assert_eq!(detail.state, SlotState::Consumed, "{slots} slots");
+        assert_eq!(detail.copy.position, Some(39), "{slots} slots");
+        assert_eq!(detail.copy.state, SlotState::Consumed, "{slots} slots");
         assert!(!detail.torn, "{slots} slots: the producer is idle");
         assert_eq!(detail.frame.as_ref().map(|f| f.sequence), Some(39));
     }

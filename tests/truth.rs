@@ -38,7 +38,7 @@ fn legit(reference: &str, app: &forge_top::app::App) -> HashSet<String> {
         for i in 0..s.slot_count() {
             let v = slot(s, i, false);
             set.insert(i.to_string());
-            if let Some(p) = v.position {
+            if let Some(p) = v.copy.position {
                 set.insert(p.to_string());
                 set.insert(format!("@{p}"));
             }

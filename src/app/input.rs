@@ -356,9 +356,9 @@ impl App {
             .and_then(|f| f.image.as_ref())
             .and_then(|img| img.slots.get(i as usize));
         self.selected_position = frozen
-            .or_else(|| view.slots.iter().find(|s| s.index == i))
-            .or_else(|| view.detail.as_ref().filter(|d| d.index == i))
-            .map(|s| s.position)
+            .or_else(|| view.slots.iter().find(|s| s.copy.index == i))
+            .or_else(|| view.detail.as_ref().filter(|d| d.copy.index == i))
+            .map(|s| s.copy.position)
             .unwrap_or_else(|| {
                 let s = view.sample.as_ref()?;
                 let n = s.slot_count();

@@ -70,11 +70,11 @@ impl App {
         self.take_into_live(&obs);
         if self.follow && !self.paused() {
             if let Some(d) = &obs.detail {
-                self.selected = d.index;
-                self.selected_position = d.position;
+                self.selected = d.copy.index;
+                self.selected_position = d.copy.position;
             }
             if let Some(first) = obs.slots.first() {
-                self.list_first = first.index;
+                self.list_first = first.copy.index;
             }
         }
         if let Some(img) = ring {
@@ -107,7 +107,7 @@ impl App {
     /// A whole-ring copy came: it becomes the frozen image (moved, never
     /// copied again) when a freeze waits for one, and the current search's
     /// matches are found in it.
-    fn take_ring(&mut self, img: RingImage, obs: &Observation) {
+    fn take_ring(&mut self, img: RingView, obs: &Observation) {
         let (head, tail) = obs.sample.as_ref().map_or((0, 0), |s| (s.head(), s.tail()));
         let freezing = self.frozen.as_ref().is_some_and(|f| f.image.is_none());
         let refresh = self

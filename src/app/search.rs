@@ -129,7 +129,7 @@ impl App {
     }
 
     /// The matches of the current search in `img`; selects the first.
-    pub(super) fn found(&mut self, img: &RingImage) {
+    pub(super) fn found(&mut self, img: &RingView) {
         let recording = self.mode() == keys::When::Recording;
         let Some(search) = &mut self.search else {
             return;
@@ -138,14 +138,11 @@ impl App {
             .slots
             .iter()
             .filter(|s| slot_matches(s, &search.query))
-            .map(|s| SlotView {
-                bytes: Vec::new(),
-                ..s.clone()
-            })
+            .map(SlotView::row)
             .collect();
         let count = rows.len();
         let query = search.query.clone();
-        search.matches = Some(rows.iter().map(|r| r.index).collect());
+        search.matches = Some(rows.iter().map(|r| r.copy.index).collect());
         search.rows = rows;
         search.copied_unix_ns = img.unix_ns;
         search.copied_mono_ns = img.mono_ns;
@@ -156,7 +153,7 @@ impl App {
                 .rows
                 .iter()
                 .enumerate()
-                .max_by_key(|(_, r)| r.position)
+                .max_by_key(|(_, r)| r.copy.position)
                 .map_or(0, |(i, _)| i)
         } else {
             0
@@ -185,7 +182,7 @@ impl App {
     /// The current search found again in a fresh copy: the matches and
     /// their rows are replaced, the selection stays where it is (on the
     /// same slot when it still matches), and nothing is said.
-    pub(super) fn found_again(&mut self, img: &RingImage) {
+    pub(super) fn found_again(&mut self, img: &RingView) {
         let rows_on_screen = self.list_rows();
         let selected = self.selected;
         let Some(search) = &mut self.search else {
@@ -195,12 +192,9 @@ impl App {
             .slots
             .iter()
             .filter(|s| slot_matches(s, &search.query))
-            .map(|s| SlotView {
-                bytes: Vec::new(),
-                ..s.clone()
-            })
+            .map(SlotView::row)
             .collect();
-        let matches: Vec<u32> = rows.iter().map(|r| r.index).collect();
+        let matches: Vec<u32> = rows.iter().map(|r| r.copy.index).collect();
         search.at = matches
             .iter()
             .position(|&i| i == selected)
@@ -245,12 +239,12 @@ impl App {
 /// frame kind, or text in the body (case-insensitive)?
 pub fn slot_matches(s: &SlotView, query: &str) -> bool {
     let q = query.to_lowercase();
-    let state = match s.state {
+    let state = match s.copy.state {
         SlotState::Pending => "pend",
         SlotState::Consumed => "done",
         SlotState::Free => "free",
     };
-    if q == state || q == s.state.name() || (q == "torn" && s.torn) {
+    if q == state || q == s.copy.state.name() || (q == "torn" && s.torn) {
         return true;
     }
     s.frame.as_ref().is_some_and(|f| f.matches(&q))

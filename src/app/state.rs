@@ -205,7 +205,7 @@ impl Search {
 pub struct Frozen {
     /// Every slot, whole; `None` until the copy came. The only copy of
     /// the ring forge-top holds: it goes when the freeze does.
-    pub image: Option<RingImage>,
+    pub image: Option<RingView>,
     /// `head` and `tail` when the copy was taken (the list's T and H).
     pub head: u64,
     /// See `head`.

@@ -1,11 +1,15 @@
-//! A whole ring copied at one moment: the frozen image, and what a search
-//! looks through.
+//! A whole ring copied at one moment as forge-top shows it: the frozen
+//! image, and what a search looks through. Its slots are [`SlotView`]s
+//! (fabric's copies with forge-top's verdict and the decoded frame); the
+//! copy as fabric made it, for saving, is forge-record's
+//! [`RingImage`](forge_record::image::RingImage), kept in `raw`.
 
 use super::{SlotState, SlotView};
 
-/// The whole ring copied at one moment: every slot validated, whole.
+/// The whole ring copied at one moment, as forge-top shows it: every slot
+/// validated, whole.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RingImage {
+pub struct RingView {
     /// Slot `i` at index `i`.
     pub slots: Vec<SlotView>,
     /// Wall clock when copied, ns since the Unix epoch.
@@ -28,13 +32,13 @@ pub struct RingImage {
     pub spans: Vec<(usize, usize)>,
 }
 
-impl RingImage {
+impl RingView {
     /// Slot `i` of the copy, with its bytes: kept in the row, or taken from
     /// the raw copy (a live copy keeps its bytes there only, once).
     pub fn slot(&self, i: u32) -> Option<SlotView> {
         let mut view = self.slots.get(i as usize)?.clone();
-        if view.bytes.is_empty() && !view.torn && view.state != SlotState::Free {
-            view.bytes = self.bytes_of(i as usize).to_vec();
+        if view.copy.bytes.is_empty() && !view.torn && view.copy.state != SlotState::Free {
+            view.copy.bytes = self.bytes_of(i as usize).to_vec();
         }
         Some(view)
     }
@@ -59,7 +63,7 @@ impl RingImage {
     /// Bytes of frames this copy holds (rows and raw copy), for saying
     /// what a freeze costs.
     pub fn bytes_held(&self) -> u64 {
-        let rows: usize = self.slots.iter().map(|s| s.bytes.len()).sum();
+        let rows: usize = self.slots.iter().map(|s| s.copy.bytes.len()).sum();
         (rows + self.payload.capacity() + self.slots.len() * std::mem::size_of::<SlotView>()) as u64
     }
 }

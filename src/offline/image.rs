@@ -52,7 +52,7 @@ pub(super) fn image_observation(img: &Image, req: &SlotRequest, path: String) ->
         slots: slots_of(first..end),
         detail: selected.and_then(|i| views.get(i as usize).cloned()),
         notes: Vec::new(),
-        ring: req.whole_ring.then(|| RingImage {
+        ring: req.whole_ring.then(|| RingView {
             slots: views.clone(),
             unix_ns: img.meta.taken_unix_ns,
             mono_ns: now,

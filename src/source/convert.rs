@@ -157,7 +157,7 @@ pub(crate) fn frame_info(bytes: &[u8], whole: bool) -> Result<FrameInfo, String>
 pub(crate) fn slot_view(c: SlotCopy, whole: bool, gone: bool) -> SlotView {
     let mut view = slot_row(&c, whole, gone);
     if whole && !view.torn && c.state != SlotState::Free {
-        view.bytes = c.bytes;
+        view.copy.bytes = c.bytes;
     }
     view
 }
@@ -174,16 +174,12 @@ pub(crate) fn slot_row(c: &SlotCopy, whole: bool, gone: bool) -> SlotView {
     let overwritable = (c.overwritable || lapped_during_copy) && !gone;
     let torn = c.changed || overwritable;
     let mut view = SlotView {
-        index: c.index,
-        position: c.position,
-        state: c.state,
-        len: c.len,
-        flags: c.flags,
-        stamp: c.stamp,
+        copy: SlotCopy {
+            bytes: Vec::new(),
+            ..c.clone()
+        },
         torn,
-        changed: c.changed,
         overwritable,
-        bytes: Vec::new(),
         frame: None,
         frame_error: None,
         recording: None,
@@ -246,12 +242,12 @@ mod tests {
         // The producer refilled the ring past this slot's lap while it was
         // copied: head no longer leads to the stamp forge-top read first.
         let v = slot_row(&copy(None, true, false), true, false);
-        assert!(v.torn && v.changed && v.overwritable, "{v:?}");
+        assert!(v.torn && v.copy.changed && v.overwritable, "{v:?}");
         // A pending frame that changed under the copy is still news.
         let v = slot_row(&copy(Some(3_000), true, false), true, false);
-        assert!(v.changed && !v.overwritable, "{v:?}");
+        assert!(v.copy.changed && !v.overwritable, "{v:?}");
         // A producer known dead writes nothing: a change is news then too.
         let v = slot_row(&copy(None, true, false), true, true);
-        assert!(v.changed && !v.overwritable, "{v:?}");
+        assert!(v.copy.changed && !v.overwritable, "{v:?}");
     }
 }

@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let slot = frozen_copy
         .as_ref()
         .or(view.detail.as_ref())
-        .filter(|d| d.index == app.selected);
+        .filter(|d| d.copy.index == app.selected);
     let Some(slot) = slot else {
         let outer = block(
             &[format!("Slot {}", app.selected)],
@@ -58,10 +58,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         ""
     };
     let titles = [
-        format!("Slot {} · {state} · {mode}{frozen}", slot.index),
-        format!("Slot {} · {state}{frozen}", slot.index),
-        format!("Slot {} · {state}", slot.index),
-        format!("Slot {}", slot.index),
+        format!("Slot {} · {state} · {mode}{frozen}", slot.copy.index),
+        format!("Slot {} · {state}{frozen}", slot.copy.index),
+        format!("Slot {} · {state}", slot.copy.index),
+        format!("Slot {}", slot.copy.index),
     ];
     let outer = block(&titles, app, t, area.width, focused);
     let inner = outer.inner(area);
@@ -120,7 +120,7 @@ fn kv(label: &str, values: Vec<String>, style: Style, width: u16, t: &Theme) -> 
 
 /// The note shown when the frame selected is no longer in its slot.
 fn lapped(app: &App, slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
-    let (Some(was), Some(now)) = (app.selected_position, slot.position) else {
+    let (Some(was), Some(now)) = (app.selected_position, slot.copy.position) else {
         return Vec::new();
     };
     let n = u64::from(
@@ -165,7 +165,7 @@ fn lapped(app: &App, slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static
 }
 
 fn slot_word(slot: &SlotView, width: u16, t: &Theme) -> Line<'static> {
-    let relayed = if slot.flags & FRAME_RELAYED != 0 {
+    let relayed = if slot.copy.flags & FRAME_RELAYED != 0 {
         " (relayed)"
     } else {
         ""
@@ -175,10 +175,10 @@ fn slot_word(slot: &SlotView, width: u16, t: &Theme) -> Line<'static> {
         vec![
             format!(
                 "len {}  flags {:#06x}{relayed}  stamp {}",
-                slot.len, slot.flags, slot.stamp
+                slot.copy.len, slot.copy.flags, slot.copy.stamp
             ),
-            format!("len {}  flags {:#06x}", slot.len, slot.flags),
-            format!("len {}", slot.len),
+            format!("len {}  flags {:#06x}", slot.copy.len, slot.copy.flags),
+            format!("len {}", slot.copy.len),
         ],
         t.value,
         width,
@@ -222,13 +222,13 @@ fn torn(slot: &SlotView, frozen: bool, width: u16, t: &Theme) -> Vec<Line<'stati
 
 fn decoded(slot: &SlotView, mono_ns: u64, width: u16, t: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![slot_word(slot, width, t)];
-    let state = match slot.state {
+    let state = match slot.copy.state {
         _ if slot.recording == Some(true) => "recorded; whether it was read yet is not recorded",
         SlotState::Pending => "pending: published, not yet released",
         SlotState::Consumed => "consumed: released, may be overwritten",
         SlotState::Free => "free: never written in this session",
     };
-    let position = slot.position.map_or(vec!["-".into()], number);
+    let position = slot.copy.position.map_or(vec!["-".into()], number);
     lines.push(kv(
         "position",
         position
@@ -240,13 +240,13 @@ fn decoded(slot: &SlotView, mono_ns: u64, width: u16, t: &Theme) -> Vec<Line<'st
         width,
         t,
     ));
-    if slot.state == SlotState::Free {
+    if slot.copy.state == SlotState::Free {
         return lines;
     }
     match (&slot.frame, &slot.frame_error) {
         (Some(f), _) => {
             let seq = number(f.sequence);
-            let (note, style) = match slot.position {
+            let (note, style) = match slot.copy.position {
                 Some(p) if p == f.sequence => ("  = position", t.good),
                 Some(_) => ("  ≠ position", t.warn),
                 None => ("", t.value),
@@ -341,15 +341,16 @@ fn hex(slot: &SlotView, width: u16, t: &Theme) -> Vec<Line<'static>> {
     let Some(per) = per else {
         return para("(widen the pane for the hex dump)", t.label, width);
     };
-    if slot.bytes.is_empty() {
-        let text = if slot.state == SlotState::Free {
+    if slot.copy.bytes.is_empty() {
+        let text = if slot.copy.state == SlotState::Free {
             "free slot: no bytes"
         } else {
             "no bytes"
         };
         return para(text, t.label, width);
     }
-    slot.bytes
+    slot.copy
+        .bytes
         .chunks(per)
         .enumerate()
         .map(|(i, chunk)| {

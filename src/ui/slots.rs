@@ -36,7 +36,7 @@ pub(crate) fn state_word(s: &SlotView, t: &Theme) -> (&'static str, Style) {
     if s.frame.as_ref().is_some_and(|f| f.error.is_some()) {
         return ("bad", t.bad);
     }
-    match s.state {
+    match s.copy.state {
         SlotState::Pending => ("pend", t.warn),
         SlotState::Consumed => ("done", t.good),
         SlotState::Free => ("free", t.label),
@@ -75,8 +75,8 @@ fn rows<'a>(app: &'a App, s: &Sample, height: usize) -> Rows<'a> {
     }
     let range = |rows: &[&SlotView]| match (rows.first(), rows.last()) {
         (Some(a), Some(b)) => vec![
-            format!("Slots {}-{} of {n}", a.index, b.index),
-            format!("{}-{} of {n}", a.index, b.index),
+            format!("Slots {}-{} of {n}", a.copy.index, b.copy.index),
+            format!("{}-{} of {n}", a.copy.index, b.copy.index),
             "Slots".into(),
         ],
         _ => vec![format!("Slots (of {n})"), "Slots".into()],
@@ -139,12 +139,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     let mut check = Column::new("checksum", 20, Align::Left).or_header("sum");
     let mut body = Column::new("body", 10, Align::Left);
     for row in &src.rows {
-        let selected = row.index == app.selected;
+        let selected = row.copy.index == app.selected;
         mark.cell(vec![if selected { "▶" } else { " " }.into()], t.accent);
-        index.cell(vec![row.index.to_string()], t.value);
+        index.cell(vec![row.copy.index.to_string()], t.value);
         let (word, style) = state_word(row, t);
         state.cell(vec![word.into()], style);
-        let sequence = match (&row.frame, row.position) {
+        let sequence = match (&row.frame, row.copy.position) {
             _ if row.torn => vec!["-".into()],
             (Some(f), _) => number(f.sequence),
             (None, Some(p)) => number(p).into_iter().map(|p| format!("@{p}")).collect(),
@@ -152,14 +152,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
         };
         seq.cell(sequence, t.value);
         let mut m = String::new();
-        if row.index == tail_slot {
+        if row.copy.index == tail_slot {
             m.push('T');
         }
-        if row.index == head_slot {
+        if row.copy.index == head_slot {
             m.push('H');
         }
         marks.cell(vec![m], t.accent2);
-        len.cell(vec![row.len.to_string()], t.label);
+        len.cell(vec![row.copy.len.to_string()], t.label);
         let frame_info = row.frame.as_ref().filter(|_| !row.torn);
         age.cell(
             vec![frame_info
@@ -205,7 +205,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, t: &Theme) {
     );
     let mut lines: Vec<Line> = vec![table.header];
     for (row, mut line) in src.rows.iter().zip(table.rows) {
-        if row.index == app.selected {
+        if row.copy.index == app.selected {
             line = t.select(line);
         }
         lines.push(line);

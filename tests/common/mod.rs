@@ -177,25 +177,16 @@ fn slot_position(s: &Sample, index: u32) -> (SlotState, Option<u64>) {
 /// A synthetic slot copy consistent with `s`.
 pub fn slot(s: &Sample, index: u32, whole: bool) -> SlotView {
     let (state, position) = slot_position(s, index);
-    let mut v = SlotView {
+    let mut v = SlotView::of(SlotCopy {
         index,
         position,
         state,
-        len: 0,
-        flags: 0,
-        stamp: 0,
-        torn: false,
-        changed: false,
-        overwritable: false,
-        bytes: Vec::new(),
-        frame: None,
-        frame_error: None,
-        recording: None,
-    };
+        ..SlotCopy::default()
+    });
     if let Some(pos) = position {
         let body = format!("cpu.core1.util value={}", pos % 100);
-        v.len = 32 + body.len() as u16;
-        v.stamp = (pos >> 9) as u32 + 1;
+        v.copy.len = 32 + body.len() as u16;
+        v.copy.stamp = (pos >> 9) as u32 + 1;
         v.frame = Some(FrameInfo {
             sequence: pos,
             timestamp_ns: T0_MONO - 1_000,
@@ -215,7 +206,7 @@ pub fn slot(s: &Sample, index: u32, whole: bool) -> SlotView {
             bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
             bytes.extend_from_slice(&0x1234_abcdu32.to_le_bytes());
             bytes.extend_from_slice(body.as_bytes());
-            v.bytes = bytes;
+            v.copy.bytes = bytes;
         }
     }
     v
@@ -284,14 +275,14 @@ impl Tick {
     /// Marks a copy of slot `v` torn as this tick says, as the source does:
     /// a torn copy carries no frame and no bytes.
     fn spoil(&self, v: &mut SlotView) {
-        let changed = self.torn.contains(&v.index);
-        let busy = self.busy.contains(&v.index);
+        let changed = self.torn.contains(&v.copy.index);
+        let busy = self.busy.contains(&v.copy.index);
         if changed || busy {
-            v.changed = changed;
+            v.copy.changed = changed;
             v.overwritable = busy;
             v.torn = true;
             v.frame = None;
-            v.bytes.clear();
+            v.copy.bytes.clear();
         }
     }
 }
@@ -421,7 +412,7 @@ impl EventSource for Script {
                         v
                     });
                     if req.whole_ring {
-                        obs.ring = Some(RingImage {
+                        obs.ring = Some(RingView {
                             slots: (0..s.slot_count())
                                 .map(|i| {
                                     let mut v = slot(s, i, true);

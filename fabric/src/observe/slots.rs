@@ -8,7 +8,7 @@ use crate::sync::{fence, Ordering};
 use crate::vocab::{RoleState, SlotState};
 
 /// A slot copied out of the ring.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SlotCopy {
     /// Slot index, `0..slot_count`.
     pub index: u32,
