@@ -27,7 +27,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::{HolderCheck, Observer, Snapshot};
+use super::{HolderCheck, LockTable, Observer, Snapshot};
 use crate::clock::monotonic_ns;
 use crate::error::SegmentError;
 use crate::layout::{HEADER_SIZE, MIN_PAYLOAD_CAPACITY, MIN_SLOT_COUNT};
@@ -256,6 +256,9 @@ impl HostScanner {
         let mut rings = Vec::new();
         let mut not_forge = 0;
         let listed = self.list();
+        // /proc/locks, read once for the whole pass (when a ring first
+        // needs it), not once per ring.
+        let table = LockTable::for_pass();
         let gone: Vec<String> = self
             .tracked
             .keys()
@@ -268,7 +271,7 @@ impl HostScanner {
         }
         for (name, size) in listed {
             let kept = self.tracked.get_mut(&name).and_then(|t| t.observer.take());
-            let (state, observer, session) = match sample_one(&name, size, kept) {
+            let (state, observer, session) = match sample_one(&name, size, kept, &table) {
                 Outcome::Ring {
                     state,
                     observer,
@@ -372,10 +375,10 @@ enum Outcome {
 
 /// Samples `name` through `kept` while the name still leads to its object,
 /// else opens it afresh.
-fn sample_one(name: &str, size: u64, kept: Option<Observer>) -> Outcome {
+fn sample_one(name: &str, size: u64, kept: Option<Observer>, table: &LockTable) -> Outcome {
     if let Some(o) = kept.filter(|o| o.name_status() == NameStatus::Same && !o.faulted()) {
         let session = Some(o.session_id());
-        return match o.snapshot() {
+        return match o.snapshot_in(table) {
             Ok(s) => Outcome::Ring {
                 state: RingState::Sampled(Box::new(s)),
                 observer: Some(o),
@@ -397,7 +400,7 @@ fn sample_one(name: &str, size: u64, kept: Option<Observer>) -> Outcome {
         Err(e) => return classify(&e, size),
     };
     let session = Some(o.session_id());
-    match o.snapshot() {
+    match o.snapshot_in(table) {
         Ok(s) => Outcome::Ring {
             state: RingState::Sampled(Box::new(s)),
             observer: Some(o),
@@ -478,6 +481,7 @@ fn plausible_size(size: u64) -> bool {
 mod tests {
     use super::*;
     use crate::segment::{CreateOptions, Segment};
+    use crate::vocab::RoleState;
 
     fn opts() -> CreateOptions {
         CreateOptions {
@@ -499,6 +503,41 @@ mod tests {
                 let _ = crate::segment::unlink(n);
             }
         }
+    }
+
+    /// A pass reads the kernel's lock table once; a holder that took its
+    /// lock after that read (and activated) is found held, not dead, by a
+    /// fresh look; a role nobody holds stays unheld.
+    #[test]
+    fn a_holder_newer_than_the_pass_s_lock_table_is_not_dead() {
+        let name = format!("{}a", prefix("table"));
+        let _names = Names(vec![name.clone()]);
+        let segment = Segment::create(&name, &opts()).unwrap();
+        let observer = Observer::open(&name, Duration::ZERO).unwrap();
+        let table = LockTable::for_pass();
+        // The table is read now, before the producer exists.
+        assert_eq!(
+            observer.snapshot_in(&table).unwrap().producer.lock_held,
+            Some(false)
+        );
+        let producer = segment.producer().unwrap();
+        let snap = observer.snapshot_in(&table).unwrap();
+        assert_eq!(snap.producer.role_state, RoleState::Active);
+        assert_eq!(
+            snap.producer.lock_held,
+            Some(true),
+            "a stale table said dead"
+        );
+        assert_eq!(snap.consumer.lock_held, Some(false));
+        drop(producer);
+        assert_eq!(
+            observer
+                .snapshot_in(&LockTable::for_pass())
+                .unwrap()
+                .producer
+                .lock_held,
+            Some(false)
+        );
     }
 
     #[test]

@@ -40,7 +40,7 @@ use crate::segment::validate::{
 };
 use crate::segment::NameStatus;
 use crate::sync::{AtomicU64, Ordering};
-use crate::vocab::Role;
+use crate::vocab::{Role, RoleState};
 
 pub mod fault_guard;
 mod holder;
@@ -237,10 +237,16 @@ impl Observer {
     /// the kernel would not say, or the role-lock object at the name is not
     /// the one the header names ([`role_lock_problem`](Self::role_lock_problem)).
     pub fn role_locks(&self) -> [Option<LockState>; 2] {
+        self.role_locks_in(&LockTable::new())
+    }
+
+    /// [`role_locks`](Self::role_locks) from `table`, the kernel's lock
+    /// table as read (once, when first needed) for a pass over many rings.
+    pub(crate) fn role_locks_in(&self, table: &LockTable) -> [Option<LockState>; 2] {
         match &*self.locks {
             ObservedLocks::Segment(_) => Role::ALL.map(|role| locks::state(&self.file, role)),
-            ObservedLocks::Object(object) => match crate::process::host_locks() {
-                Some(all) => Role::ALL.map(|role| Some(locks::state_among(&all, *object, role))),
+            ObservedLocks::Object(object) => match table.get() {
+                Some(all) => Role::ALL.map(|role| Some(locks::state_among(all, *object, role))),
                 None => [None, None],
             },
             ObservedLocks::Untrusted(_) => [None, None],
@@ -378,6 +384,17 @@ impl Observer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn snapshot(&self) -> Result<Snapshot, ObserveError> {
+        self.snapshot_in(&LockTable::new())
+    }
+
+    /// [`snapshot`](Self::snapshot) with role locks looked up in `table`,
+    /// shared by a pass over many rings so `/proc/locks` is read once per
+    /// pass, not once per ring. A role whose state word says active but
+    /// which the table shows unheld is looked up again in a fresh read: the
+    /// table may predate a holder that took its lock and activated since
+    /// (holders lock first, then activate; a snapshot reads the state word
+    /// first, then the locks), and that must not look dead.
+    pub(crate) fn snapshot_in(&self, table: &LockTable) -> Result<Snapshot, ObserveError> {
         self.check_size()?;
         let h = self.header();
         let identity = IdentitySnapshot::read(&h.identity);
@@ -387,9 +404,16 @@ impl Observer {
         let damaged = self.damaged_between(tail, head);
         let newest = self.newest_from(head, tail, producer.batch);
         // Only a write lock is a holder.
-        let [p, c] = self.role_locks();
-        producer.lock_held = p.map(|s| s == LockState::Held);
-        consumer.lock_held = c.map(|s| s == LockState::Held);
+        let held = |locks: [Option<LockState>; 2]| locks.map(|l| l.map(|s| s == LockState::Held));
+        let mut lock_held = held(self.role_locks_in(table));
+        let active_unheld = [&producer, &consumer]
+            .iter()
+            .zip(lock_held)
+            .any(|(side, h)| side.role_state == RoleState::Active && h != Some(true));
+        if active_unheld && table.is_shared() {
+            lock_held = held(self.role_locks());
+        }
+        [producer.lock_held, consumer.lock_held] = lock_held;
         let snap = Snapshot {
             name: self.name.clone(),
             file_size: self.len as u64,
@@ -503,5 +527,40 @@ impl Observer {
             found,
             head,
         })
+    }
+}
+
+/// The kernel's table of file locks (`/proc/locks`), read at most once,
+/// when an observer first needs it: one read for a pass over every ring of
+/// the host instead of one per ring.
+#[derive(Debug, Default)]
+pub(crate) struct LockTable {
+    read: std::cell::OnceCell<Option<Vec<crate::process::KernelLock>>>,
+    shared: bool,
+}
+
+impl LockTable {
+    /// A table for one snapshot: read fresh when needed.
+    pub(crate) fn new() -> Self {
+        LockTable::default()
+    }
+
+    /// A table kept for a pass over many rings.
+    pub(crate) fn for_pass() -> Self {
+        LockTable {
+            shared: true,
+            ..LockTable::default()
+        }
+    }
+
+    /// The table, read now if it was not yet; `None` if the kernel would
+    /// not say.
+    fn get(&self) -> Option<&[crate::process::KernelLock]> {
+        self.read.get_or_init(crate::process::host_locks).as_deref()
+    }
+
+    /// Kept across rings (so possibly older than a snapshot's header read)?
+    fn is_shared(&self) -> bool {
+        self.shared
     }
 }
