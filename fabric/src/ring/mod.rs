@@ -37,6 +37,7 @@ use crate::wait;
 
 mod attach;
 mod consumer;
+mod copy;
 mod pace;
 mod producer;
 mod relay;
