@@ -28,8 +28,10 @@ struct Snap {
     slot_count: u32,
     segment_size: u64,
     payload_capacity: u32,
+    #[serde(with = "hex_session")]
     session_id: u64,
     state: u32,
+    #[serde(with = "hex_session")]
     successor_session: u64,
     init_pid: u32,
     created_unix_ns: u64,
@@ -67,6 +69,7 @@ struct Line {
     wait_strategy: u32,
     pid: u32,
     core: Option<u32>,
+    #[serde(with = "hex_session")]
     session: u64,
     heartbeat_ns: u64,
     messages: u64,
@@ -81,7 +84,7 @@ struct Line {
     flags: u32,
     program: String,
     lock_held: Option<bool>,
-    #[serde(default)]
+    #[serde(default, with = "hex_session")]
     relay_session: u64,
 }
 
@@ -374,5 +377,70 @@ impl Meta {
         };
         let [p, c] = self.holders;
         Ok((self.meta, snapshot, [p.into_check(), c.into_check()]))
+    }
+}
+
+/// Sessions as `0x` and 16 hex digits, as every other JSON Forge writes
+/// (a u64 past 2^53 is not exact in jq and other tools that read numbers as
+/// doubles). Images written before read back too: a JSON integer is taken
+/// as it is.
+mod hex_session {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{id:#018x}"))
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Hex(String),
+        Number(u64),
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        match Either::deserialize(d)? {
+            Either::Number(n) => Ok(n),
+            Either::Hex(h) => h
+                .strip_prefix("0x")
+                .filter(|digits| !digits.is_empty() && digits.len() <= 16)
+                .and_then(|digits| u64::from_str_radix(digits, 16).ok())
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "session {h:?} is not 0x and up to 16 hex digits"
+                    ))
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+    struct S {
+        #[serde(with = "super::hex_session")]
+        session: u64,
+    }
+
+    #[test]
+    fn sessions_are_written_in_hex_and_read_in_hex_or_as_older_images_wrote_them() {
+        let s = S {
+            session: 0x158d_019c_4cd4_48f8,
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json, r#"{"session":"0x158d019c4cd448f8"}"#);
+        assert_eq!(serde_json::from_str::<S>(&json).unwrap(), s);
+        // An image written before sessions were hex.
+        let old = r#"{"session":1552899217328195832}"#;
+        assert_eq!(serde_json::from_str::<S>(old).unwrap(), s);
+        for bad in [
+            r#""158d""#,
+            r#""0x""#,
+            r#""0xZZ""#,
+            r#""0x10000000000000000""#,
+        ] {
+            let e = serde_json::from_str::<S>(&format!(r#"{{"session":{bad}}}"#));
+            assert!(e.is_err(), "{bad} was taken");
+        }
     }
 }
