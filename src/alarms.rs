@@ -150,6 +150,18 @@ impl Default for Thresholds {
     }
 }
 
+/// A role's holder replaced by another process while the ring ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restart {
+    /// The pid before.
+    pub was: u32,
+    /// The pid after: the restart is news only while this one holds the
+    /// role (not once it stops, nor for the holder of a later session).
+    pub pid: u32,
+    /// When it was seen, ns since the Unix epoch.
+    pub at_unix_ns: u64,
+}
+
 /// What a role looked like at the last observation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Seen {
@@ -183,9 +195,9 @@ pub struct Alarms {
     seen: [Option<Seen>; 2],
     unlinked: bool,
     burst: Option<BurstWatch>,
-    /// Per role (producer, consumer): the pid before the last restart and
-    /// when it was seen, ns since the Unix epoch.
-    pub restarted: [Option<(u32, u64)>; 2],
+    /// Per role (producer, consumer): the last restart seen, kept while the
+    /// holder it names still holds the role.
+    pub restarted: [Option<Restart>; 2],
     /// Since when a paced producer is behind; whether it was said.
     behind_since: Option<u64>,
     behind_said: bool,
@@ -485,7 +497,11 @@ impl Alarms {
             if let Some(w) =
                 was.filter(|w| w.pid != 0 && w.pid != now.pid && now.liveness == Liveness::Running)
             {
-                self.restarted[role.index()] = Some((w.pid, obs.unix_ns));
+                self.restarted[role.index()] = Some(Restart {
+                    was: w.pid,
+                    pid: now.pid,
+                    at_unix_ns: obs.unix_ns,
+                });
             }
             if let Some((severity, text)) = text {
                 self.log(obs.unix_ns, severity, text);

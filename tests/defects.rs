@@ -303,3 +303,30 @@ fn issue22_11_the_waiting_screen_names_the_segment_it_waits_for_in_its_commands(
         "{text}"
     );
 }
+
+/// Found in tmux: a producer restarted (pid A → B); then `forge-init
+/// --force` replaced the ring (the role vacant again) and producer C took
+/// it: the daemons panel said "restarted (was pid A)" next to C for the
+/// rest of the minute. A restart is news only while the holder it names
+/// (B) holds the role.
+#[test]
+fn a_restart_notice_names_only_the_holder_that_restarted() {
+    let mut steps = then(sample(6_257_000, 6_256_744));
+    let mut b = sample(6_257_010, 6_256_754);
+    restarted(&mut b, Role::Producer, 5101);
+    steps.push(Step::Tick(Tick::of(b.clone())));
+    let (_, screen) = settle(steps.clone(), 120, 40);
+    assert!(screen.contains("restarted (was pid 4101)"), "{screen}");
+    let mut gone = b.clone();
+    vacant(&mut gone, Role::Producer);
+    steps.push(Step::Tick(Tick::of(gone)));
+    let mut c = sample(6_257_020, 6_256_764);
+    restarted(&mut c, Role::Producer, 6101);
+    steps.push(Step::Tick(Tick::of(c)));
+    let (_, screen) = settle(steps, 120, 40);
+    let row = screen
+        .lines()
+        .find(|l| l.contains("producer 6101"))
+        .unwrap_or_else(|| panic!("no producer row for pid 6101:\n{screen}"));
+    assert!(!row.contains("restarted"), "{row}");
+}

@@ -34,10 +34,12 @@ fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
             } else {
                 "● running"
             };
-            let restarted = app.alarms.restarted[side.role.index()]
-                .filter(|(_, at)| app.live.unix_ns.saturating_sub(*at) < RESTART_SHOWN_NS);
-            match restarted {
-                Some((old, _)) => (
+            let restarted = app.alarms.restarted[side.role.index()].filter(|r| {
+                r.pid == side.line.pid
+                    && app.live.unix_ns.saturating_sub(r.at_unix_ns) < RESTART_SHOWN_NS
+            });
+            match restarted.map(|r| r.was) {
+                Some(old) => (
                     vec![
                         format!("{word}, restarted (was pid {old})"),
                         format!("{word}, restarted"),
