@@ -268,7 +268,8 @@ typedef enum {
      */
     FORGE_LIVENESS_DEAD = 3,
     /**
-     * The kernel would not say who holds the lock.
+     * The kernel would not say who holds the lock, or the role's state
+     * word holds a value this build does not know.
      */
     FORGE_LIVENESS_UNKNOWN = 4,
 } ForgeLiveness;

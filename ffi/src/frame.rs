@@ -12,7 +12,7 @@
 
 use std::ffi::c_void;
 
-use forge_frame::{FrameFormat, FrameKind};
+use forge_frame::FrameKind;
 
 use crate::args;
 use crate::status::{call, value, Failure, ForgeStatus};
@@ -217,10 +217,7 @@ pub unsafe extern "C" fn forge_frame_check(
                 timestamp_ns: h.timestamp_ns,
                 source_id: h.source_id,
                 kind: h.kind.code(),
-                format: match h.format {
-                    FrameFormat::V1 => 1,
-                    FrameFormat::V2 => 2,
-                },
+                format: h.format.number().into(),
                 body_len: h.body_len,
                 checksum: h.checksum,
                 body: frame.body.as_ptr().cast(),

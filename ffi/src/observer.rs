@@ -3,10 +3,11 @@
 //! one moment.
 
 use std::ffi::c_char;
+use std::time::Duration;
 
 use forge_fabric::clock::monotonic_ns;
-use forge_fabric::observe::SideSnapshot;
-use forge_fabric::{Observer, RoleState, SegmentState};
+use forge_fabric::observe::{Liveness, SideSnapshot};
+use forge_fabric::{Observer, SegmentState};
 
 use crate::args::{self, millis};
 use crate::ring::ForgeWaitStrategy;
@@ -50,7 +51,8 @@ pub enum ForgeLiveness {
     /// The line says a holder is active, and nobody holds the lock: it died
     /// without releasing the role (SIGKILL, a crash).
     Dead = 3,
-    /// The kernel would not say who holds the lock.
+    /// The kernel would not say who holds the lock, or the role's state
+    /// word holds a value this build does not know.
     Unknown = 4,
 }
 
@@ -191,13 +193,15 @@ pub unsafe extern "C" fn forge_observer_snapshot(
 }
 
 fn side(s: &SideSnapshot, now_ns: u64) -> ForgeSideSnapshot {
-    let state = s.role_state.known();
-    let liveness = match (s.lock_held, state) {
-        (Some(true), _) => ForgeLiveness::Alive,
-        (None, _) => ForgeLiveness::Unknown,
-        (Some(false), Some(RoleState::Vacant)) => ForgeLiveness::Vacant,
-        (Some(false), Some(RoleState::Stopped)) => ForgeLiveness::Stopped,
-        (Some(false), Some(RoleState::Active) | None) => ForgeLiveness::Dead,
+    // fabric's one liveness rule, as forge-top and forge-exporter apply
+    // it; a C caller judges the heartbeat's age itself (`heartbeat_ns`), so
+    // no age counts as stale here.
+    let liveness = match s.liveness(now_ns, Duration::MAX) {
+        Liveness::Running | Liveness::Stalled => ForgeLiveness::Alive,
+        Liveness::Vacant => ForgeLiveness::Vacant,
+        Liveness::Stopped => ForgeLiveness::Stopped,
+        Liveness::Dead => ForgeLiveness::Dead,
+        Liveness::Unknown => ForgeLiveness::Unknown,
     };
     let mut program: [c_char; 17] = [0; 17];
     for (dst, src) in program.iter_mut().zip(s.program.bytes().take(16)) {
