@@ -40,7 +40,7 @@ use crate::procfs;
 use crate::source::{frame_info, holder, sample_of, slot_view};
 
 use self::image::image_observation;
-use self::shared::{selection, side};
+use self::shared::selection;
 
 /// How long one search of a recording reads before it hands back.
 pub const FIND_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
@@ -493,7 +493,7 @@ impl Cursor {
             ..Snapshot::default()
         };
         let holders = [Role::Producer, Role::Consumer].map(|role| {
-            let l = side(&snapshot, role);
+            let l = snapshot.side(role);
             holder(l, role, &HolderCheck::Unknown, None, mono_ns)
         });
         let mut sample = sample_of(snapshot, holders, &recent);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use forge_fabric::observe::host::{RingEntry, RingState};
 pub use forge_fabric::observe::Liveness;
-use forge_fabric::observe::{Problem, SideSnapshot};
+use forge_fabric::observe::Problem;
 use forge_fabric::{Role, SegmentState, Snapshot};
 
 /// When a condition becomes an alarm.
@@ -28,12 +28,6 @@ impl Default for Thresholds {
             full: Duration::from_secs(1),
         }
     }
-}
-
-/// A role's liveness at `now_ns` (CLOCK_MONOTONIC): fabric's one rule,
-/// the one forge-top applies, on the line's lock, state and heartbeat.
-pub fn liveness(line: &SideSnapshot, now_ns: u64, stale: Duration) -> Liveness {
-    line.liveness(now_ns, stale)
 }
 
 /// Alarms about a whole ring.
@@ -114,23 +108,15 @@ pub fn ring_alarm(alarm: RingAlarm, entry: &RingEntry, snap: &Snapshot, th: Thre
 
 /// Is `alarm` active on `role` of the ring sampled as `snap`?
 pub fn role_alarm(alarm: RoleAlarm, role: Role, snap: &Snapshot, th: Thresholds) -> bool {
-    let line = side(snap, role);
+    let line = snap.side(role);
     match alarm {
-        RoleAlarm::Dead => liveness(line, snap.taken_mono_ns, th.stale) == Liveness::Dead,
-        RoleAlarm::Stalled => liveness(line, snap.taken_mono_ns, th.stale) == Liveness::Stalled,
+        RoleAlarm::Dead => line.liveness(snap.taken_mono_ns, th.stale) == Liveness::Dead,
+        RoleAlarm::Stalled => line.liveness(snap.taken_mono_ns, th.stale) == Liveness::Stalled,
         RoleAlarm::EpochMismatch => {
             line.lock_held == Some(true)
                 && line.session != 0
                 && line.session != snap.identity.session_id
         }
-    }
-}
-
-/// One role's line of a snapshot.
-pub fn side(snap: &Snapshot, role: Role) -> &SideSnapshot {
-    match role {
-        Role::Producer => &snap.producer,
-        Role::Consumer => &snap.consumer,
     }
 }
 
@@ -155,6 +141,7 @@ pub const RING_STATES: [&str; 5] = ["initializing", "live", "retired", "unreadab
 #[cfg(test)]
 mod tests {
     use super::*;
+    use forge_fabric::observe::SideSnapshot;
     use forge_fabric::{Coded, RoleState};
 
     fn line(lock: Option<bool>, state: RoleState, heartbeat_ns: u64) -> SideSnapshot {
@@ -191,7 +178,7 @@ mod tests {
         ];
         for (lock, state, beat, want) in cases {
             assert_eq!(
-                liveness(&line(lock, state, beat), now, stale),
+                line(lock, state, beat).liveness(now, stale),
                 want,
                 "{lock:?} {state:?}"
             );

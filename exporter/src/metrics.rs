@@ -472,7 +472,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::Frames | Id::PayloadBytes | Id::Backpressure => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    let line = judge::side(s, r);
+                    let line = s.side(r);
                     let v = match id {
                         Id::Frames => line.messages,
                         Id::PayloadBytes => line.bytes,
@@ -502,7 +502,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::RoleUp => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    if let Some(held) = judge::side(s, r).lock_held {
+                    if let Some(held) = s.side(r).lock_held {
                         gauge(m, &role(e, r), u64::from(held))?;
                     }
                 }
@@ -511,7 +511,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::RoleLiveness => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    let now = judge::liveness(judge::side(s, r), s.taken_mono_ns, th.stale);
+                    let now = s.side(r).liveness(s.taken_mono_ns, th.stale);
                     for state in Liveness::ALL {
                         let mut l = role(e, r);
                         l.push(("state", state.name()));
@@ -523,7 +523,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::RoleHeartbeatAge => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    if let Some(age) = judge::side(s, r).heartbeat_age(s.taken_mono_ns) {
+                    if let Some(age) = s.side(r).heartbeat_age(s.taken_mono_ns) {
                         gauge(m, &role(e, r), age.as_secs_f64())?;
                     }
                 }
@@ -532,7 +532,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::RoleHolder => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    let program = judge::side(s, r).program.as_str();
+                    let program = s.side(r).program.as_str();
                     if !program.is_empty() {
                         let l = role(e, r);
                         m.encode_family(&l)?.encode_info(&[("program", program)])?;
@@ -543,7 +543,7 @@ fn write_family(id: Id, pass: &Pass, m: &mut MetricEncoder) -> Result<(), std::f
         Id::RolePid => {
             for (e, s) in sampled(pass) {
                 for r in Role::ALL {
-                    gauge(m, &role(e, r), u64::from(judge::side(s, r).pid))?;
+                    gauge(m, &role(e, r), u64::from(s.side(r).pid))?;
                 }
             }
         }

@@ -2,7 +2,7 @@
 //! rates and histories; a whole-ring copy becomes the frozen image or a
 //! search's matches. Also what came back from the effects asked for.
 
-use super::liveness::liveness;
+use super::liveness::judge_roles;
 use super::rates::{rate, RateStep};
 use super::state::*;
 use crate::alarms::Severity;
@@ -51,14 +51,7 @@ impl App {
         self.samples += 1;
         self.last_mono_ns = obs.mono_ns;
         if let Some(s) = &mut obs.sample {
-            for role in Role::ALL {
-                let line = match role {
-                    Role::Producer => &s.header.producer,
-                    Role::Consumer => &s.header.consumer,
-                };
-                let liveness = liveness(line, s.holder(role), self.config.thresholds.stale_ns);
-                s.holder_mut(role).liveness = liveness;
-            }
+            judge_roles(s, self.config.thresholds.stale_ns);
         }
         self.alarms.update(&obs, self.config.thresholds);
         if self.status.as_ref().is_some_and(|st| {

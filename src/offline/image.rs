@@ -8,14 +8,14 @@ use crate::model::*;
 use crate::procfs;
 use crate::source::{holder, sample_of, slot_view};
 
-use super::shared::{selection, side};
+use super::shared::selection;
 
 /// An image: the moment it was taken, every slot whole.
 pub(super) fn image_observation(img: &Image, req: &SlotRequest, path: String) -> Observation {
     let s = img.snapshot.clone();
     let now = img.meta.taken_mono_ns;
     let holders = [Role::Producer, Role::Consumer].map(|role| {
-        let line = side(&s, role);
+        let line = s.side(role);
         holder(line, role, &img.holders[role.index()], None, now)
     });
     let sample = sample_of(s, holders, &Histogram::default());

@@ -1,8 +1,5 @@
 //! What the image and the recording views of `--file` share.
 
-use forge_fabric::observe::SideSnapshot;
-use forge_fabric::{Role, Snapshot};
-
 use crate::model::*;
 
 /// The selected slot and the first list row, following the newest frame
@@ -16,12 +13,5 @@ pub(super) fn selection(s: &Sample, req: &SlotRequest) -> (Option<u32>, u32) {
         (sel, first)
     } else {
         (req.selected, req.first)
-    }
-}
-
-pub(super) fn side(s: &Snapshot, role: Role) -> &SideSnapshot {
-    match role {
-        Role::Producer => &s.producer,
-        Role::Consumer => &s.consumer,
     }
 }

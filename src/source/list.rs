@@ -119,10 +119,7 @@ pub fn list_segments(interval: Duration) -> Result<Vec<SegmentSummary>, ListErro
                     roles: Role::ALL
                         .into_iter()
                         .map(|role| {
-                            let line = match role {
-                                Role::Producer => &s.producer,
-                                Role::Consumer => &s.consumer,
-                            };
+                            let line = s.side(role);
                             RoleSummary {
                                 role,
                                 pid: line.pid,

@@ -10,7 +10,7 @@ use crate::position::Position;
 use crate::process::Identity;
 use crate::segment::{HeaderProblem, IdentitySnapshot};
 use crate::sync::Ordering;
-use crate::vocab::{Coded, RoleState, SegmentState, SlotState};
+use crate::vocab::{Coded, Role, RoleState, SegmentState, SlotState};
 use crate::wait::WaitStrategy;
 
 use super::liveness::Liveness;
@@ -274,6 +274,14 @@ impl Problem {
 }
 
 impl Snapshot {
+    /// `role`'s line.
+    pub fn side(&self, role: Role) -> &SideSnapshot {
+        match role {
+            Role::Producer => &self.producer,
+            Role::Consumer => &self.consumer,
+        }
+    }
+
     /// Frames published and not yet released, as far as the indices say
     /// (0 when `tail` is ahead of `head`, which a batched head allows).
     pub fn in_flight(&self) -> u64 {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crate::alarms::{Alarm, Alarms, Thresholds};
-use crate::app::liveness::liveness;
+use crate::app::liveness::judge_roles;
 use crate::app::rates::{rate, Prev, RateStep};
 use crate::model::*;
 
@@ -189,14 +189,7 @@ impl HostRing {
         self.session_changes = r.session_changes;
         let (sample, rest) = match r.status {
             RingStatus::Sampled(mut s) => {
-                for role in Role::ALL {
-                    let line = match role {
-                        Role::Producer => &s.header.producer,
-                        Role::Consumer => &s.header.consumer,
-                    };
-                    let l = liveness(line, s.holder(role), cfg.thresholds.stale_ns);
-                    s.holder_mut(role).liveness = l;
-                }
+                judge_roles(&mut s, cfg.thresholds.stale_ns);
                 (Some(*s), None)
             }
             other => (None, Some(other)),
