@@ -90,11 +90,11 @@ pub struct SegmentSummary {
     /// and nobody removed).
     pub state: Option<Coded<SegmentState>>,
     /// Session, as hex in JSON (a number would not survive `jq`).
-    #[serde(serialize_with = "hex_session")]
+    #[serde(serialize_with = "forge_fabric::vocab::serialize_session")]
     pub session: u64,
     /// A retired segment's successor session, hex in JSON.
     #[serde(
-        serialize_with = "hex_successor",
+        serialize_with = "forge_fabric::vocab::serialize_session_opt",
         skip_serializing_if = "Option::is_none"
     )]
     pub successor: Option<u64>,
@@ -126,17 +126,6 @@ pub struct Unreadable {
     pub owner: Option<String>,
     /// Its permission bits, octal (`"0600"`).
     pub mode: String,
-}
-
-fn hex_session<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&human::session(*id))
-}
-
-fn hex_successor<S: serde::Serializer>(id: &Option<u64>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.serialize_str(&human::session(*id)),
-        None => s.serialize_none(),
-    }
 }
 
 impl Eq for SegmentSummary {}

@@ -330,13 +330,51 @@ impl<T: std::fmt::Display> serde::Serialize for Coded<T> {
 /// turns 0x158d019c4cd448f8 into …800), and a session that is not exact is
 /// another session.
 #[cfg(feature = "serde")]
-pub(crate) fn serialize_session<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_session<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&format_args!("{id:#018x}"))
+}
+
+/// [`serialize_session`] for a session that may be absent (`null`).
+#[cfg(feature = "serde")]
+pub fn serialize_session_opt<S: serde::Serializer>(
+    id: &Option<u64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match id {
+        Some(id) => serialize_session(id, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A session as [`serialize_session`] writes it: `0x` and 1 to 16 hex
+/// digits, nothing else.
+pub fn parse_session(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix("0x")?;
+    let hex =
+        !digits.is_empty() && digits.len() <= 16 && digits.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| u64::from_str_radix(digits, 16).ok()).flatten()
+}
+
+/// Reads a session written by [`serialize_session`].
+#[cfg(feature = "serde")]
+pub fn deserialize_session<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    parse_session(&text)
+        .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not 0x and hex digits")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_parse_only_as_written() {
+        assert_eq!(parse_session("0x158d019c4cd448f8"), Some(0x158d_019c_4cd4_48f8));
+        assert_eq!(parse_session("0x0000000000000abc"), Some(0xabc));
+        for bad in ["", "0x", "158d", "0x+12", "0x-1", "0x10000000000000000", "0xzz"] {
+            assert_eq!(parse_session(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn names_and_codes_round_trip() {

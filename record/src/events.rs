@@ -267,19 +267,11 @@ pub enum Event {
     End(SessionEnd),
 }
 
+/// Sessions as hex strings, fabric's spelling (`#[serde(with = "hex")]`).
 mod hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{v:#018x}"))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        let s = String::deserialize(d)?;
-        s.strip_prefix("0x")
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not 0x and hex digits")))
-    }
+    pub use forge_fabric::vocab::{
+        deserialize_session as deserialize, serialize_session as serialize,
+    };
 }
 
 #[cfg(test)]

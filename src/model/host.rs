@@ -74,10 +74,10 @@ pub enum HostChange {
         /// The ring.
         name: String,
         /// The session before.
-        #[serde(serialize_with = "super::hex_session")]
+        #[serde(serialize_with = "forge_fabric::vocab::serialize_session")]
         old: u64,
         /// The session now.
-        #[serde(serialize_with = "super::hex_session")]
+        #[serde(serialize_with = "forge_fabric::vocab::serialize_session")]
         new: u64,
     },
     /// The name is gone.

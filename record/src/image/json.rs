@@ -385,11 +385,9 @@ impl Meta {
 /// doubles). Images written before read back too: a JSON integer is taken
 /// as it is.
 mod hex_session {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer};
 
-    pub(super) fn serialize<S: Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{id:#018x}"))
-    }
+    pub(super) use forge_fabric::vocab::serialize_session as serialize;
 
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -401,15 +399,9 @@ mod hex_session {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         match Either::deserialize(d)? {
             Either::Number(n) => Ok(n),
-            Either::Hex(h) => h
-                .strip_prefix("0x")
-                .filter(|digits| !digits.is_empty() && digits.len() <= 16)
-                .and_then(|digits| u64::from_str_radix(digits, 16).ok())
-                .ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "session {h:?} is not 0x and up to 16 hex digits"
-                    ))
-                }),
+            Either::Hex(h) => forge_fabric::vocab::parse_session(&h).ok_or_else(|| {
+                serde::de::Error::custom(format!("session {h:?} is not 0x and up to 16 hex digits"))
+            }),
         }
     }
 }
