@@ -14,6 +14,9 @@
 //! up after a crash); children are killed and names unlinked on every
 //! path; nothing waits without a deadline.
 
+#[path = "common/user.rs"]
+mod user;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -24,6 +27,7 @@ use forge_top::app::{App, Config, HostRing};
 use forge_top::event::Event;
 use forge_top::model::{Liveness, RingStatus, UnreadableReason};
 use forge_top::source::HostSource;
+use user::TestUser;
 
 /// Rings on the host at the start.
 const RINGS: usize = 200;
@@ -113,36 +117,6 @@ impl Drop for Host {
         for n in &self.names {
             let _ = forge_fabric::segment::unlink(n);
         }
-    }
-}
-
-/// A user made for one test, removed on drop even when the test fails.
-struct TestUser(String);
-
-impl TestUser {
-    fn create() -> Option<TestUser> {
-        let name = format!("forgeh{}", std::process::id());
-        let ok = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--user-group",
-            ])
-            .arg(&name)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped the other user's view: useradd {name} failed");
-            return None;
-        }
-        Some(TestUser(name))
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).status();
     }
 }
 
@@ -436,7 +410,7 @@ fn two_hundred_rings_come_and_go_and_the_host_view_and_all_once_say_so() {
         eprintln!("skipped the other user's view of the mode 0000 ring: the test is not root (this user's own view above saw it unreadable)");
         return;
     }
-    let Some(user) = TestUser::create() else {
+    let Some(user) = TestUser::create("h") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,10 +5,14 @@
 //! round. The unreadable case runs forge-top as a user the test creates
 //! (and removes); it is skipped, saying so, when not root.
 
+#[path = "common/user.rs"]
+mod user;
+
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+use user::TestUser;
 
 fn top() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forge-top"))
@@ -61,40 +65,6 @@ impl Drop for Segments {
             let _ = std::fs::remove_file(format!("/dev/shm{name}"));
             let _ = std::fs::remove_file(format!("/dev/shm{name}.roles"));
         }
-    }
-}
-
-/// A user made for one test, removed on drop even when the test fails.
-struct TestUser(String);
-
-impl TestUser {
-    fn create() -> Option<TestUser> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: the unreadable case needs root to create a second user");
-            return None;
-        }
-        let name = format!("forgel{}", std::process::id());
-        let ok = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--user-group",
-            ])
-            .arg(&name)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: useradd {name} failed");
-            return None;
-        }
-        Some(TestUser(name))
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).status();
     }
 }
 
@@ -162,7 +132,7 @@ fn case_9_list_marks_retired_and_unreadable_segments_and_gives_sessions_in_hex()
 
     // Another user may read neither: both are listed, said so, with owner
     // and mode; never "no Forge segment".
-    let Some(user) = TestUser::create() else {
+    let Some(user) = TestUser::create("l") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

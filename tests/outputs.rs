@@ -3,6 +3,9 @@
 //! directory, which must be the user's own (OpenSSH's safe_path rule).
 //! The interactive case runs the real TUI on a pseudo-terminal (`script`).
 
+#[path = "common/user.rs"]
+mod user;
+
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use forge_fabric::observe::HolderCheck;
 use forge_fabric::segment::IdentitySnapshot;
 use forge_fabric::{SlotCopy, SlotState, Snapshot};
 use forge_record::image::{ImageMeta, RingImage};
+use user::TestUser;
 
 const SESSION: u64 = 0x0123_4567_89ab_cdef;
 /// 2024-02-29 12:00:00 UTC: the image's time, so its screenshot's name is
@@ -71,55 +75,6 @@ fn image() -> RingImage {
 
 fn write_image(path: &Path) {
     std::fs::write(path, image().to_bytes()).unwrap();
-}
-
-/// A user made for one test, removed on drop even when the test fails.
-struct TestUser(String);
-
-impl TestUser {
-    /// None (and a note) when this is not root.
-    fn create(tag: &str) -> Option<TestUser> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: creating a second user needs root");
-            return None;
-        }
-        let name = format!("forge{tag}{}", std::process::id());
-        let ok = Command::new("useradd")
-            .args([
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                "--user-group",
-            ])
-            .arg(&name)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            eprintln!("skipped: useradd {name} failed");
-            return None;
-        }
-        Some(TestUser(name))
-    }
-
-    /// Runs `sh -c script` as this user.
-    fn sh(&self, script: &str) {
-        let out = Command::new("runuser")
-            .args(["-u", &self.0, "--", "sh", "-c", script])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "as {}: {script}: {}",
-            self.0,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).status();
-    }
 }
 
 /// A child killed on drop.

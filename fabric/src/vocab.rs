@@ -369,9 +369,20 @@ mod tests {
 
     #[test]
     fn sessions_parse_only_as_written() {
-        assert_eq!(parse_session("0x158d019c4cd448f8"), Some(0x158d_019c_4cd4_48f8));
+        assert_eq!(
+            parse_session("0x158d019c4cd448f8"),
+            Some(0x158d_019c_4cd4_48f8)
+        );
         assert_eq!(parse_session("0x0000000000000abc"), Some(0xabc));
-        for bad in ["", "0x", "158d", "0x+12", "0x-1", "0x10000000000000000", "0xzz"] {
+        for bad in [
+            "",
+            "0x",
+            "158d",
+            "0x+12",
+            "0x-1",
+            "0x10000000000000000",
+            "0xzz",
+        ] {
             assert_eq!(parse_session(bad), None, "{bad}");
         }
     }
