@@ -235,15 +235,22 @@ impl Consumer {
         let Some((len, _)) = self.next_frame()? else {
             return Ok(None);
         };
-        // SAFETY: the frame is published (Acquire above), `len` is within
-        // the payload (checked in `next_frame`), and the producer cannot
-        // reuse the slot before we store a tail past it.
+        Ok(Some(self.take(len, f)))
+    }
+
+    /// Runs `f` on the frame at `tail`, found published with `len` bytes by
+    /// [`next_frame`](Self::next_frame), then frees its slot.
+    #[inline(always)]
+    fn take<R>(&mut self, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: the frame is published (Acquire in `next_frame`), `len` is
+        // within the payload (checked there), and the producer cannot reuse
+        // the slot before we store a tail past it.
         let out = unsafe {
             self.ring
                 .with_payload(self.tail, |p| f(std::slice::from_raw_parts(p, len)))
         };
         self.release_one(len);
-        Ok(Some(out))
+        out
     }
 
     /// Copies the oldest frame into the start of `buf`, then frees its slot;
@@ -267,10 +274,11 @@ impl Consumer {
                 len,
                 buf: buf.len(),
             }),
-            Some(_) => self.read_with(|bytes| {
-                buf[..bytes.len()].copy_from_slice(bytes);
-                bytes.len()
-            }),
+            // The slot word was loaded once, by `next_frame` above.
+            Some((len, _)) => Ok(Some(self.take(len, |bytes| {
+                buf[..len].copy_from_slice(bytes);
+                len
+            }))),
             None => Ok(None),
         }
     }
