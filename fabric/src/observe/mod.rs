@@ -473,7 +473,7 @@ impl Observer {
         }
         let shift = n.trailing_zeros();
         // SYNC: pairs with the Release store of the slot word in
-        // `WriteSlot::commit`.
+        // `WriteSlot::commit_flagged`.
         let stamp_at =
             |p: Position| unpack_word(self.slot_word(p.slot(n)).load(Ordering::Acquire)).2;
         let (head, tail) = (Position::new(head), Position::new(tail));
@@ -513,7 +513,7 @@ impl Observer {
             let pos = tail.wrapping_add(k);
             let index = (pos & (n - 1)) as u32;
             // SYNC: pairs with the Release store of the slot word in
-            // `WriteSlot::commit`, ordered before the head store we acquired.
+            // `WriteSlot::commit_flagged`, ordered before the head store we acquired.
             let found = unpack_word(self.slot_word(index).load(Ordering::Acquire)).2;
             let expected = stamp_for(pos, shift);
             (found != expected).then_some((pos, index, expected, found))

@@ -125,7 +125,7 @@ impl Observer {
         let h = self.header();
         let base = slot_offset(index, self.geometry.payload_capacity);
         // SYNC: pairs with the Release store of the slot word in
-        // `WriteSlot::commit`: the payload written before it is visible.
+        // `WriteSlot::commit_flagged`: the payload written before it is visible.
         let w1 = self.word(base).load(Ordering::Acquire);
         let (len, flags, stamp) = unpack_word(w1);
         let copy_len = usize::from(len)
@@ -145,9 +145,10 @@ impl Observer {
         // of them read a byte the producer wrote for a later lap, its
         // release fence before those stores (`Producer::write_slot`) makes
         // the commit of the position before that lap visible below.
+        // SYNC: pairs with the Release fence in `Producer::write_slot`.
         fence(Ordering::Acquire);
         // SYNC: pairs with the Release store of the slot word in
-        // `WriteSlot::commit`: a word rewritten for a later lap makes the
+        // `WriteSlot::commit_flagged`: a word rewritten for a later lap makes the
         // producer's earlier commit of the slot before it visible below.
         let w2 = self.word(base).load(Ordering::Acquire);
         let tail = h.consumer.index.load(Ordering::Relaxed);
@@ -189,7 +190,7 @@ impl Observer {
                 let before_next = p.plus(n).minus(1);
                 // SYNC: ordered after the Acquire fence and the Acquire load
                 // of w2 above; pairs with the Release store of the slot word
-                // in `WriteSlot::commit` of position p + n - 1.
+                // in `WriteSlot::commit_flagged` of position p + n - 1.
                 let word = self
                     .slot_word(before_next.slot(slots))
                     .load(Ordering::Relaxed);

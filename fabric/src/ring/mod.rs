@@ -247,7 +247,7 @@ impl RingRef {
     #[inline(always)]
     pub(crate) fn published_at(&self, offset: usize, stamp: u32) -> Option<u64> {
         // SYNC: pairs with the Release store of the slot word in
-        // `WriteSlot::commit`; the payload written before it is visible.
+        // `WriteSlot::commit_flagged`; the payload written before it is visible.
         let word = self.word_at(offset).load(Ordering::Acquire);
         (unpack_word(word).2 == stamp).then_some(word)
     }
@@ -256,7 +256,7 @@ impl RingRef {
     /// payload visible).
     pub(crate) fn stamp_at(&self, pos: u64) -> u32 {
         // SYNC: pairs with the Release store of the slot word in
-        // `WriteSlot::commit`.
+        // `WriteSlot::commit_flagged`.
         unpack_word(self.word(pos).load(Ordering::Acquire)).2
     }
 }
@@ -265,6 +265,10 @@ impl RingRef {
 /// `wait_strategy` for people, and the [`HOLDER_PARKS`] flag that the peer
 /// reads at each publication to know whether to wake us.
 pub(crate) fn announce_wait(line: &SideLine, strategy: wait::WaitStrategy) {
+    // SYNC: Relaxed: lone words for people and for the peer's publications
+    // (`wake_if_parked`), which load them Relaxed with no fence before: a
+    // peer that sees the flag late delays one wake by at most the park
+    // slice (`wait::PARK_SLICE`); nothing here orders other data.
     line.wait_strategy.store(strategy.code(), Ordering::Relaxed);
     let flags = line.flags.load(Ordering::Relaxed) & !HOLDER_PARKS;
     let parks = if strategy == wait::WaitStrategy::Park {
@@ -273,10 +277,6 @@ pub(crate) fn announce_wait(line: &SideLine, strategy: wait::WaitStrategy) {
         0
     };
     line.flags.store(flags | parks, Ordering::Relaxed);
-    // Before this side can go to sleep, the flag is visible to the peer,
-    // so its next publication wakes us (the Dekker handshake in
-    // `wake_if_sleeping` needs the flag seen).
-    fence(Ordering::SeqCst);
 }
 
 /// After a publication: wake the peer whose line is `peer` if it parks and
@@ -285,9 +285,9 @@ pub(crate) fn announce_wait(line: &SideLine, strategy: wait::WaitStrategy) {
 /// touch) unless it parks.
 #[inline(always)]
 pub(crate) fn wake_if_parked(peer: &SideLine) {
-    // SYNC: a lone flag the peer's holder stores before it first waits
-    // (with a SeqCst fence after it, in `announce_wait`); seeing it late only
-    // delays a wake by the peer's park slice.
+    // SYNC: Relaxed: a lone flag the peer's holder stores when it takes the
+    // role (`announce_wait`); seeing it late only delays a wake by the
+    // peer's park slice.
     if peer.flags.load(Ordering::Relaxed) & HOLDER_PARKS != 0 {
         wake_if_sleeping(peer);
     }
@@ -300,6 +300,7 @@ fn wake_if_sleeping(peer: &SideLine) {
     // Dekker handshake with `wait::wait_until`: our publication store, then
     // this fence, then the load of the flag; the sleeper stores the flag,
     // fences, then re-checks the publication. One of us sees the other.
+    // SYNC: pairs with the SeqCst fence in `wait::wait_until` (Park).
     fence(Ordering::SeqCst);
     if peer.sleeping.load(Ordering::Relaxed) != 0 {
         peer.sleeping.store(0, Ordering::Relaxed);

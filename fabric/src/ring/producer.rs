@@ -204,6 +204,7 @@ impl Producer {
         // come, so an observer that sees new payload bytes also sees a head
         // that marks its copy torn (see `Observer::read_slot`). A compiler
         // barrier only on x86.
+        // SYNC: pairs with the Acquire fence in `Observer::copy_slot`.
         fence(Ordering::Release);
         Some(WriteSlot { producer: self })
     }
