@@ -307,7 +307,6 @@ impl Consumer {
             return Ok(None);
         };
         Ok(Some(ReadSlot {
-            position: self.tail,
             flags,
             len,
             payload_offset: RingRef::payload_offset(offset),
@@ -558,7 +557,6 @@ impl std::fmt::Debug for Consumer {
 #[cfg(not(loom))]
 #[must_use = "the frame's slot is freed only by release()"]
 pub struct ReadSlot<'a> {
-    position: u64,
     flags: u16,
     len: usize,
     /// Bytes from slot 0 to its payload, found once in `read_slot`.
@@ -571,7 +569,8 @@ impl ReadSlot<'_> {
     /// The frame's ring position (its sequence number, unless
     /// [`relayed`](Self::relayed)).
     pub fn position(&self) -> u64 {
-        self.position
+        // The slot borrows the consumer: its tail cannot move meanwhile.
+        self.consumer.tail
     }
 
     /// The application's flags its producer committed it with
@@ -621,7 +620,7 @@ impl std::ops::Deref for ReadSlot<'_> {
 impl std::fmt::Debug for ReadSlot<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReadSlot")
-            .field("position", &self.position)
+            .field("position", &self.position())
             .field("flags", &self.flags)
             .field("len", &self.len)
             .finish()

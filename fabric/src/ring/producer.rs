@@ -24,6 +24,18 @@ use crate::wait::{self, Deadline, WaitStrategy};
 /// Cache lines the producer asks for ahead of its writes: one slot 16
 /// frames ahead for small frames, fewer and nearer slots for larger ones.
 const PREFETCH_LINES: usize = 16;
+/// `PREFETCH_LINES / lines` for a frame of `lines` cache lines (1 to
+/// [`PREFETCH_LINES`]): how many slots ahead the producer prefetches, looked
+/// up rather than divided on every frame.
+const SLOTS_AHEAD: [u8; PREFETCH_LINES + 1] = {
+    let mut table = [0u8; PREFETCH_LINES + 1];
+    let mut lines = 1;
+    while lines <= PREFETCH_LINES {
+        table[lines] = (PREFETCH_LINES / lines) as u8;
+        lines += 1;
+    }
+    table
+};
 
 /// The writing end of a ring. Exactly one exists per ring: a segment hands
 /// it out to the process that holds its producer role
@@ -328,7 +340,7 @@ impl Producer {
             return;
         }
         let lines = (len + 8).div_ceil(64).min(PREFETCH_LINES);
-        let ahead = self.head.wrapping_add((PREFETCH_LINES / lines) as u64);
+        let ahead = self.head.wrapping_add(u64::from(SLOTS_AHEAD[lines]));
         if ahead.wrapping_sub(self.cached_tail) >= self.ring.capacity() {
             return;
         }
