@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use super::{ahead, announce_wait, wake_if_parked, Lease, RingRef};
+use super::{ahead, announce_batch, announce_wait, wake_if_parked, Lease, RingRef};
 use crate::error::{Corruption, ReadError, SessionError};
 #[cfg(not(loom))]
 use crate::layout::FRAME_RELAYED;
@@ -77,7 +77,7 @@ impl Consumer {
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let empty_count = line.backpressure.load(Ordering::Relaxed);
-        line.batch.store(1, Ordering::Relaxed);
+        announce_batch(line, 1);
         announce_wait(line, wait);
         Ok(Consumer {
             stamp: ring.stamp(tail),
@@ -127,11 +127,7 @@ impl Consumer {
     /// [`flush_index`](Self::flush_index), or while waiting), and a consumer
     /// killed between two stores re-reads at most `k` frames when restarted.
     pub fn set_index_batch(&mut self, k: u64) {
-        self.index_batch = k.max(1);
-        self.ring.consumer_line().batch.store(
-            self.index_batch.min(u64::from(u32::MAX)) as u32,
-            Ordering::Relaxed,
-        );
+        self.index_batch = announce_batch(self.ring.consumer_line(), k);
     }
 
     /// Releases per store of `tail` ([`set_index_batch`](Self::set_index_batch)).

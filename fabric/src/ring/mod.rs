@@ -261,6 +261,16 @@ impl RingRef {
     }
 }
 
+/// Says in `line` (this side's own) how many frames go between two index
+/// stores, `k` at least 1 (as the header's u32 holds it); returns it.
+pub(crate) fn announce_batch(line: &SideLine, k: u64) -> u64 {
+    let k = k.max(1);
+    // SYNC: Relaxed: a figure for inspectors; it orders nothing.
+    line.batch
+        .store(k.min(u64::from(u32::MAX)) as u32, Ordering::Relaxed);
+    k
+}
+
 /// Says in `line` (this side's own) which wait strategy its holder uses:
 /// `wait_strategy` for people, and the [`HOLDER_PARKS`] flag that the peer
 /// reads at each publication to know whether to wake us.

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use super::copy::copy_frame;
-use super::{ahead, announce_wait, wake_if_parked, Lease, Pace, RingRef};
+use super::{ahead, announce_batch, announce_wait, wake_if_parked, Lease, Pace, RingRef};
 use crate::error::{Corruption, SessionError, WriteError};
 use crate::layout::{pack_word, FRAME_RELAYED};
 use crate::sync::{fence, prefetch_write, Ordering};
@@ -104,7 +104,7 @@ impl Producer {
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let full_count = line.backpressure.load(Ordering::Relaxed);
-        line.batch.store(1, Ordering::Relaxed);
+        announce_batch(line, 1);
         announce_wait(line, wait);
         let prefetch_mask = prefetch_mask(ring.slot_size);
         Ok(Producer {
@@ -165,11 +165,7 @@ impl Producer {
     /// to the consumer at each commit regardless: `head` is for inspectors
     /// and for a producer that takes over after this one.
     pub fn set_index_batch(&mut self, k: u64) {
-        self.index_batch = k.max(1);
-        self.ring.producer_line().batch.store(
-            self.index_batch.min(u64::from(u32::MAX)) as u32,
-            Ordering::Relaxed,
-        );
+        self.index_batch = announce_batch(self.ring.producer_line(), k);
     }
 
     /// Commits per store of `head` ([`set_index_batch`](Self::set_index_batch)).
