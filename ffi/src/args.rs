@@ -140,3 +140,18 @@ fn check_len(len: usize, what: &str) -> Result<(), Failure> {
 pub(crate) fn millis(ms: u32) -> Duration {
     Duration::from_millis(u64::from(ms))
 }
+
+/// Drops a handle this library made with `Box::into_raw`; NULL does
+/// nothing (every `forge_*_drop`).
+///
+/// # Safety
+///
+/// `handle` is NULL, or a pointer this library returned for a `T` and that
+/// was not dropped yet.
+pub(crate) unsafe fn drop_handle<T>(handle: *mut T) {
+    if !handle.is_null() {
+        // SAFETY: made by Box::into_raw and not dropped yet (the caller's
+        // promise above).
+        drop(unsafe { Box::from_raw(handle) });
+    }
+}

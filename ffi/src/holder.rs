@@ -286,11 +286,7 @@ pub unsafe extern "C" fn forge_holder_wait(holder: *mut ForgeHolder) -> ForgeSta
             Side::Producer(h) => (h.wait()?, ForgeStatus::Full),
             Side::Consumer(h) => (h.wait()?, ForgeStatus::Empty),
         };
-        if ready {
-            Ok(())
-        } else {
-            Err(Failure::quiet(none))
-        }
+        Failure::unless(ready, none)
     })
 }
 
@@ -350,13 +346,8 @@ pub unsafe extern "C" fn forge_holder_info(
 /// flag nobody reads.
 #[no_mangle]
 pub unsafe extern "C" fn forge_holder_drop(holder: *mut ForgeHolder) {
-    value((), || {
-        if !holder.is_null() {
-            // SAFETY: a handle from this library, not yet dropped (the
-            // contract): it was made by Box::into_raw.
-            drop(unsafe { Box::from_raw(holder) });
-        }
-    })
+    // SAFETY: a handle from this library, not yet dropped (the contract).
+    value((), || unsafe { args::drop_handle(holder) })
 }
 
 /// The exit code Forge's contract gives a program whose run ended with

@@ -232,11 +232,6 @@ fn side(s: &SideSnapshot, now_ns: u64) -> ForgeSideSnapshot {
 /// Unmaps the segment and frees the handle. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn forge_observer_drop(observer: *mut ForgeObserver) {
-    value((), || {
-        if !observer.is_null() {
-            // SAFETY: a handle from this library, not yet dropped (the
-            // contract): it was made by Box::into_raw.
-            drop(unsafe { Box::from_raw(observer) });
-        }
-    })
+    // SAFETY: a handle from this library, not yet dropped (the contract).
+    value((), || unsafe { args::drop_handle(observer) })
 }

@@ -448,11 +448,10 @@ pub unsafe extern "C" fn forge_producer_wait(
     call(|| {
         // SAFETY: the contract (lib.rs): NULL or a valid handle.
         let p = unsafe { args::handle_mut(producer, "producer")? };
-        if p.producer.wait_for_space(millis(timeout_ms)) {
-            Ok(())
-        } else {
-            Err(Failure::quiet(ForgeStatus::Full))
-        }
+        Failure::unless(
+            p.producer.wait_for_space(millis(timeout_ms)),
+            ForgeStatus::Full,
+        )
     })
 }
 
@@ -498,13 +497,8 @@ pub unsafe extern "C" fn forge_producer_info(
 /// handle. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn forge_producer_drop(producer: *mut ForgeProducer) {
-    value((), || {
-        if !producer.is_null() {
-            // SAFETY: a handle from this library, not yet dropped (the
-            // contract): it was made by Box::into_raw.
-            drop(unsafe { Box::from_raw(producer) });
-        }
-    })
+    // SAFETY: a handle from this library, not yet dropped (the contract).
+    value((), || unsafe { args::drop_handle(producer) })
 }
 
 /// Takes the consumer role of `segment` as `claim` says (NULL: the default
@@ -618,11 +612,10 @@ pub unsafe extern "C" fn forge_consumer_wait(
     call(|| {
         // SAFETY: the contract (lib.rs): NULL or a valid handle.
         let c = unsafe { args::handle_mut(consumer, "consumer")? };
-        if c.consumer.wait_for_frame(millis(timeout_ms)) {
-            Ok(())
-        } else {
-            Err(Failure::quiet(ForgeStatus::Empty))
-        }
+        Failure::unless(
+            c.consumer.wait_for_frame(millis(timeout_ms)),
+            ForgeStatus::Empty,
+        )
     })
 }
 
@@ -667,11 +660,6 @@ pub unsafe extern "C" fn forge_consumer_info(
 /// released is read again by the next consumer. NULL is allowed.
 #[no_mangle]
 pub unsafe extern "C" fn forge_consumer_drop(consumer: *mut ForgeConsumer) {
-    value((), || {
-        if !consumer.is_null() {
-            // SAFETY: a handle from this library, not yet dropped (the
-            // contract): it was made by Box::into_raw.
-            drop(unsafe { Box::from_raw(consumer) });
-        }
-    })
+    // SAFETY: a handle from this library, not yet dropped (the contract).
+    value((), || unsafe { args::drop_handle(consumer) })
 }

@@ -273,13 +273,8 @@ pub unsafe extern "C" fn forge_unlink(name: *const c_char) -> ForgeStatus {
 /// stays usable.
 #[no_mangle]
 pub unsafe extern "C" fn forge_segment_drop(segment: *mut ForgeSegment) {
-    value((), || {
-        if !segment.is_null() {
-            // SAFETY: a handle from this library, not yet dropped (the
-            // contract): it was made by Box::into_raw.
-            drop(unsafe { Box::from_raw(segment) });
-        }
-    })
+    // SAFETY: a handle from this library, not yet dropped (the contract).
+    value((), || unsafe { args::drop_handle(segment) })
 }
 
 impl ForgeSegment {

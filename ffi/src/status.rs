@@ -219,6 +219,16 @@ impl Failure {
         }
     }
 
+    /// `Ok` when a wait found what it waited for, else `none` (FULL, EMPTY)
+    /// with no message: an outcome, not an error.
+    pub(crate) fn unless(ready: bool, none: ForgeStatus) -> Result<(), Failure> {
+        if ready {
+            Ok(())
+        } else {
+            Err(Failure::quiet(none))
+        }
+    }
+
     pub(crate) fn null(what: &str) -> Failure {
         Failure::new(
             ForgeStatus::NullArgument,
