@@ -19,6 +19,11 @@
 //! - one-way latency: frames paced at `--rate`, from the timestamp written
 //!   when the frame was made (CLOCK_MONOTONIC, one host) to its reading at
 //!   the far end, in the same log-linear histogram forge-core uses;
+//! - one ring hop: the same paced frames from forge-stream straight to
+//!   forge-core through one ring, with the same wait, so that the bridge's
+//!   latency can be taken apart: raw Zenoh's, plus the two hops through a
+//!   ring that the bridge adds (stream to `out`, `in` to core), plus what
+//!   is left, the bridge's own work;
 //! - CPU per frame: user + system time of every process of a path
 //!   (`getrusage(RUSAGE_CHILDREN)` around the run: all of them are this
 //!   program's children, reaped before the next run), over a throughput run,
@@ -41,7 +46,7 @@ use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
 
 pub use self::paths::Run;
-use self::paths::{bridge, raw_zenoh, wait_name, BenchKey, Bins};
+use self::paths::{bridge, raw_zenoh, ring_hop, wait_name, BenchKey, Bins};
 pub use self::peer::{peer, PeerArgs};
 
 /// `forge-bridge bench`.
@@ -129,6 +134,15 @@ pub struct Row {
     pub bridge_p99_ns: u64,
     /// How much the bridge adds to raw Zenoh's p50, percent (target ≤ 10).
     pub added_p50_percent: f64,
+    /// One hop through a ring (forge-stream to forge-core), same payload,
+    /// rate and wait: median p50 and p99, ns.
+    pub hop_p50_ns: u64,
+    /// As above.
+    pub hop_p99_ns: u64,
+    /// The bridge's p50 less raw Zenoh's and two ring hops', ns (median of
+    /// the repeats; negative when the parts overlap): what the bridge's own
+    /// work adds.
+    pub beyond_hops_ns: i64,
     /// Raw Zenoh: CPU time per frame over a throughput run (both
     /// processes, fixed cost taken off), ns, median.
     pub zenoh_cpu_ns_per_frame: f64,
@@ -137,7 +151,22 @@ pub struct Row {
     /// The fixed costs taken off: a run of [`CALIBRATION_FRAMES`], ns.
     pub fixed_cpu_ns: (u64, u64),
     /// Every repeat, for the spread.
-    pub repeats: Vec<(Run, Run, Run, Run)>,
+    pub repeats: Vec<Repeat>,
+}
+
+/// One repeat's runs, back to back.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Repeat {
+    /// Raw Zenoh, frames as fast as they go.
+    pub zenoh_throughput: Run,
+    /// The bridge, frames as fast as they go.
+    pub bridge_throughput: Run,
+    /// Raw Zenoh, paced frames.
+    pub zenoh_latency: Run,
+    /// The bridge, paced frames.
+    pub bridge_latency: Run,
+    /// forge-stream to forge-core through one ring, paced frames.
+    pub hop_latency: Run,
 }
 
 /// Runs the benchmark.
@@ -205,7 +234,20 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
                 &key.file,
                 wait_name(args.wait),
             )?;
-            repeats.push((zt, bt, zl, bl));
+            let hl = ring_hop(
+                &bins,
+                payload,
+                args.latency_frames,
+                args.rate,
+                wait_name(args.wait),
+            )?;
+            repeats.push(Repeat {
+                zenoh_throughput: zt,
+                bridge_throughput: bt,
+                zenoh_latency: zl,
+                bridge_latency: bl,
+                hop_latency: hl,
+            });
         }
         port = port.wrapping_add(1).max(1024);
         let zf = with_cpu(|| raw_zenoh(&bins, port, payload, CALIBRATION_FRAMES, 0))?;
@@ -281,51 +323,58 @@ fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
 }
 
 impl Row {
-    fn from_repeats(
-        payload: usize,
-        repeats: Vec<(Run, Run, Run, Run)>,
-        fixed: (u64, u64),
-        frames: u64,
-    ) -> Row {
+    fn from_repeats(payload: usize, repeats: Vec<Repeat>, fixed: (u64, u64), frames: u64) -> Row {
         let per_frame = |cpu: u64, fixed: u64| {
             cpu.saturating_sub(fixed) as f64
                 / frames.saturating_sub(CALIBRATION_FRAMES).max(1) as f64
         };
-        let m = |f: fn(&(Run, Run, Run, Run)) -> f64| median(repeats.iter().map(f).collect());
-        let mu = |f: fn(&(Run, Run, Run, Run)) -> u64| median(repeats.iter().map(f).collect());
-        let zenoh_frames_per_s = m(|r| r.0.frames_per_s);
-        let bridge_frames_per_s = m(|r| r.1.frames_per_s);
-        let zenoh_p50_ns = mu(|r| r.2.p50_ns);
-        let bridge_p50_ns = mu(|r| r.3.p50_ns);
+        let m = |f: fn(&Repeat) -> f64| median(repeats.iter().map(f).collect());
+        let mu = |f: fn(&Repeat) -> u64| median(repeats.iter().map(f).collect());
         Row {
             payload,
-            zenoh_frames_per_s,
-            bridge_frames_per_s,
+            zenoh_frames_per_s: m(|r| r.zenoh_throughput.frames_per_s),
+            bridge_frames_per_s: m(|r| r.bridge_throughput.frames_per_s),
             // The ratio of each repeat, then the median: both paths of a
             // repeat ran back to back, under the same load.
-            throughput_ratio: m(|r| r.1.frames_per_s / r.0.frames_per_s.max(1.0)),
-            zenoh_p50_ns,
-            zenoh_p99_ns: mu(|r| r.2.p99_ns),
-            bridge_p50_ns,
-            bridge_p99_ns: mu(|r| r.3.p99_ns),
-            added_p50_percent: m(|r| {
-                (r.3.p50_ns as f64 / (r.2.p50_ns.max(1)) as f64 - 1.0) * 100.0
+            throughput_ratio: m(|r| {
+                r.bridge_throughput.frames_per_s / r.zenoh_throughput.frames_per_s.max(1.0)
             }),
+            zenoh_p50_ns: mu(|r| r.zenoh_latency.p50_ns),
+            zenoh_p99_ns: mu(|r| r.zenoh_latency.p99_ns),
+            bridge_p50_ns: mu(|r| r.bridge_latency.p50_ns),
+            bridge_p99_ns: mu(|r| r.bridge_latency.p99_ns),
+            added_p50_percent: m(|r| {
+                (r.bridge_latency.p50_ns as f64 / r.zenoh_latency.p50_ns.max(1) as f64 - 1.0)
+                    * 100.0
+            }),
+            hop_p50_ns: mu(|r| r.hop_latency.p50_ns),
+            hop_p99_ns: mu(|r| r.hop_latency.p99_ns),
+            beyond_hops_ns: median(repeats.iter().map(Repeat::beyond_hops_ns).collect()),
             zenoh_cpu_ns_per_frame: median(
                 repeats
                     .iter()
-                    .map(|r| per_frame(r.0.cpu_ns, fixed.0))
+                    .map(|r| per_frame(r.zenoh_throughput.cpu_ns, fixed.0))
                     .collect(),
             ),
             bridge_cpu_ns_per_frame: median(
                 repeats
                     .iter()
-                    .map(|r| per_frame(r.1.cpu_ns, fixed.1))
+                    .map(|r| per_frame(r.bridge_throughput.cpu_ns, fixed.1))
                     .collect(),
             ),
             fixed_cpu_ns: fixed,
             repeats,
         }
+    }
+}
+
+impl Repeat {
+    /// The bridge's p50 less raw Zenoh's and two ring hops', ns.
+    fn beyond_hops_ns(&self) -> i64 {
+        let ns = |r: &Run| i64::try_from(r.p50_ns).unwrap_or(i64::MAX);
+        ns(&self.bridge_latency)
+            .saturating_sub(ns(&self.zenoh_latency))
+            .saturating_sub(ns(&self.hop_latency).saturating_mul(2))
     }
 }
 

@@ -803,5 +803,8 @@ fn the_benchmark_runs_both_paths_and_prints_its_table() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     out.expect_code(0);
-    assert_says(&out.stdout, &["| 64 B |", "| 4096 B |", "bridge / Zenoh"]);
+    assert_says(
+        &out.stdout,
+        &["| 64 B |", "| 4096 B |", "bridge / Zenoh", "one ring hop"],
+    );
 }

@@ -250,6 +250,100 @@ impl Drop for BenchKey {
     }
 }
 
+/// Fresh segments of this run, unlinked on drop.
+struct Segments(Vec<String>);
+
+impl Segments {
+    /// Creates `/forge_bench_bridge_{tag}_{pid}` for each tag.
+    fn create(tags: &[&str]) -> Result<Segments> {
+        let pid = std::process::id();
+        let mut segs = Segments(Vec::new());
+        for tag in tags {
+            let name = format!("/forge_bench_bridge_{tag}_{pid}");
+            Segment::replace(&name, &CreateOptions::default(), LiveHolders::Retire)
+                .wrap_err_with(|| format!("creating {name}"))?;
+            segs.0.push(name);
+        }
+        Ok(segs)
+    }
+}
+
+impl Drop for Segments {
+    fn drop(&mut self) {
+        for s in &self.0 {
+            let _ = forge_fabric::segment::unlink(s);
+        }
+    }
+}
+
+/// forge-core reading `segment`, started first so that it waits for the
+/// frames: its JSON report comes out on stdout.
+fn core(kids: &mut Children, bins: &Bins, segment: &str, count: u64, wait: &str) -> Result<usize> {
+    kids.spawn(Command::new(&bins.core).args([
+        "--segment",
+        segment,
+        "--count",
+        &count.to_string(),
+        "--report",
+        "json",
+        "--wait",
+        wait,
+    ]))
+}
+
+/// forge-stream writing `count` frames of `payload` bytes at `rate` (0: as
+/// fast as they go) into `segment`.
+fn stream(
+    kids: &mut Children,
+    bins: &Bins,
+    segment: &str,
+    (payload, count, rate): (usize, u64, u64),
+    wait: &str,
+) -> Result<usize> {
+    kids.spawn(Command::new(&bins.stream).args([
+        "--segment",
+        segment,
+        "--count",
+        &count.to_string(),
+        "--size",
+        &payload.to_string(),
+        "--rate",
+        &rate.to_string(),
+        "--wait",
+        wait,
+    ]))
+}
+
+/// forge-core's report of a run that must have lost nothing.
+fn read_core_report(report: &str, count: u64, what: &str) -> Result<Run> {
+    let r: RunJson = serde_json::from_str(report.trim())
+        .wrap_err_with(|| format!("reading forge-core's report: {report}"))?;
+    if r.gaps != 0 || r.frames != count {
+        return Err(eyre!("{what} lost frames in a benchmark run: {report}"));
+    }
+    Ok(r.into())
+}
+
+/// forge-stream -> ring -> forge-core: the hop the bridge adds at each end.
+pub(super) fn ring_hop(
+    bins: &Bins,
+    payload: usize,
+    count: u64,
+    rate: u64,
+    wait: &str,
+) -> Result<Run> {
+    let segs = Segments::create(&["hop"])?;
+    let seg = &segs.0[0];
+    let mut kids = Children(Vec::new());
+    let reader = core(&mut kids, bins, seg, count, wait)?;
+    let writer = stream(&mut kids, bins, seg, (payload, count, rate), wait)?;
+    let report = kids.wait(reader, RUN_TIMEOUT)?;
+    kids.wait(writer, RUN_TIMEOUT)?;
+    drop(kids);
+    drop(segs);
+    read_core_report(&report, count, "one ring")
+}
+
 /// forge-stream -> out -> in -> forge-core, on two fresh segments.
 pub(super) fn bridge(
     bins: &Bins,
@@ -260,27 +354,11 @@ pub(super) fn bridge(
     key_file: &std::path::Path,
     wait: &str,
 ) -> Result<Run> {
-    struct Segments(Vec<String>);
-    impl Drop for Segments {
-        fn drop(&mut self) {
-            for s in &self.0 {
-                let _ = forge_fabric::segment::unlink(s);
-            }
-        }
-    }
+    let segs = Segments::create(&["a", "b"])?;
+    let (a, b) = (segs.0[0].clone(), segs.0[1].clone());
     let pid = std::process::id();
-    let (a, b) = (
-        format!("/forge_bench_bridge_a_{pid}"),
-        format!("/forge_bench_bridge_b_{pid}"),
-    );
-    let segs = Segments(vec![a.clone(), b.clone()]);
-    for s in &segs.0 {
-        Segment::replace(s, &CreateOptions::default(), LiveHolders::Retire)
-            .wrap_err_with(|| format!("creating {s}"))?;
-    }
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let key = format!("forge/bench/{pid}/{port}");
-    let n = count.to_string();
     let mut kids = Children(Vec::new());
     let mut common = vec!["--no-multicast-scouting", "--wait", wait, "--auth-key"];
     let key_path = key_file.to_string_lossy();
@@ -311,28 +389,8 @@ pub(super) fn bridge(
         "the sender publishes origin session",
         Duration::from_secs(20),
     )?;
-    let core = kids.spawn(Command::new(&bins.core).args([
-        "--segment",
-        &b,
-        "--count",
-        &n,
-        "--report",
-        "json",
-        "--wait",
-        wait,
-    ]))?;
-    let stream = kids.spawn(Command::new(&bins.stream).args([
-        "--segment",
-        &a,
-        "--count",
-        &n,
-        "--size",
-        &payload.to_string(),
-        "--rate",
-        &rate.to_string(),
-        "--wait",
-        wait,
-    ]))?;
+    let core = core(&mut kids, bins, &b, count, wait)?;
+    let stream = stream(&mut kids, bins, &a, (payload, count, rate), wait)?;
     let report = kids.wait(core, RUN_TIMEOUT)?;
     kids.wait(stream, RUN_TIMEOUT)?;
     kids.interrupt(inb);
@@ -340,10 +398,5 @@ pub(super) fn bridge(
     let _ = kids.wait(inb, Duration::from_secs(10));
     let _ = kids.wait(out, Duration::from_secs(10));
     drop(segs);
-    let r: RunJson = serde_json::from_str(report.trim())
-        .wrap_err_with(|| format!("reading forge-core's report: {report}"))?;
-    if r.gaps != 0 || r.frames != count {
-        return Err(eyre!("the bridge lost frames in a benchmark run: {report}"));
-    }
-    Ok(r.into())
+    read_core_report(&report, count, "the bridge")
 }
