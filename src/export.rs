@@ -15,7 +15,7 @@ pub use host::{host_json, host_report, HostReport, HostRole, HostRow, HostUnread
 use crate::alarms::{Alarm, LogEntry};
 use crate::app::App;
 use crate::model::human;
-use crate::model::{Link, Liveness, Rates, Role, Sample, SelfInfo, Side, SlotView};
+use crate::model::{Link, Rates, Role, Sample, SelfInfo, Side, SlotView};
 
 /// Cell width and height in SVG pixels, and the font size that fits them.
 const CELL_W: f64 = 9.0;
@@ -407,15 +407,12 @@ pub fn text_report(app: &App) -> String {
         l.count
     );
     for role in Role::ALL {
-        let Side { line, holder, .. } = s.side(role);
+        let side = s.side(role);
+        let Side { line, holder, .. } = side;
         // The same word as the TUI's daemon panel and the JSON's
         // `liveness`: a clean stop is "stopped", only a holder that left
         // the role active without one is DEAD.
-        let alive = match holder.liveness {
-            Liveness::Dead => "DEAD",
-            Liveness::Stalled => "STALLED",
-            other => other.name(),
-        };
+        let alive = side.state_word();
         let proc = holder.proc.as_ref().map_or(String::new(), |p| {
             format!(
                 " (kernel: allowed {}, on {})",
@@ -425,7 +422,7 @@ pub fn text_report(app: &App) -> String {
         });
         let _ = writeln!(
             o,
-            "{:<9} pid {} {alive}, role {}, core {}{proc}, heartbeat {}, session {}, wait {} x{}, {} frames, {} bytes, backpressure {}",
+            "{:<9} pid {} {alive}, role {}, core {}{proc}, heartbeat {}, session {}, wait {}, {} frames, {} bytes, backpressure {}",
             role.name(),
             line.pid,
             line.role_state,
@@ -438,8 +435,7 @@ pub fn text_report(app: &App) -> String {
             } else {
                 format!("{} (MISMATCH)", human::session(line.session))
             },
-            line.wait_strategy,
-            line.batch,
+            side.wait().unwrap_or_else(|| "-".into()),
             line.messages,
             line.bytes,
             line.backpressure

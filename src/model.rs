@@ -156,6 +156,28 @@ pub struct Side<'a> {
     pub holder: &'a Holder,
 }
 
+impl Side<'_> {
+    /// The holder's state in a word, as every view says it: a running
+    /// holder asleep on its futex is `parked`; the states that need a
+    /// look are in capitals.
+    pub fn state_word(&self) -> &'static str {
+        match self.holder.liveness {
+            Liveness::Running if self.line.sleeping => "parked",
+            Liveness::Dead => "DEAD",
+            Liveness::Stalled => "STALLED",
+            other => other.name(),
+        }
+    }
+
+    /// How the holder waits and how many frames each index store covers
+    /// (`park ×32`); `None` while nobody ever took the role, whose line's
+    /// zeros describe no one.
+    pub fn wait(&self) -> Option<String> {
+        (self.holder.liveness != Liveness::Vacant)
+            .then(|| format!("{} ×{}", self.line.wait_strategy, self.line.batch))
+    }
+}
+
 /// One bar of the latency chart: samples in `[lo_ns, hi_ns)`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct LatencyBin {

@@ -330,3 +330,33 @@ fn a_restart_notice_names_only_the_holder_that_restarted() {
         .unwrap_or_else(|| panic!("no producer row for pid 6101:\n{screen}"));
     assert!(!row.contains("restarted"), "{row}");
 }
+
+/// Found after issue 22: `--once` said "running" where the TUI said
+/// "parked", and both showed "spin ×1" for a role nobody ever took (the
+/// zeros of an untouched line). Every view now says one word, and no wait
+/// for a vacant role.
+#[test]
+fn once_text_and_the_daemon_panel_agree_on_parked_and_show_no_wait_for_a_vacant_role() {
+    let mut s = sample(20_000, 20_000);
+    vacant(&mut s, Role::Producer);
+    let (consumer, _) = role_mut(&mut s, Role::Consumer);
+    consumer.wait_strategy = WaitStrategy::Park.into();
+    consumer.sleeping = true;
+    let (app, screen) = settle(then(s), 160, 48);
+    let text = forge_top::export::text_report(&app);
+    let producer = text.lines().find(|l| l.starts_with("producer")).unwrap();
+    assert!(producer.contains(" vacant,"), "{producer}");
+    assert!(producer.contains(", wait -,"), "{producer}");
+    let consumer = text.lines().find(|l| l.starts_with("consumer")).unwrap();
+    assert!(consumer.contains(" parked,"), "{consumer}");
+    assert!(consumer.contains(", wait park ×"), "{consumer}");
+    let row = |role: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!("│{role} ")))
+            .unwrap_or_else(|| panic!("no {role} row:\n{screen}"))
+            .to_owned()
+    };
+    assert!(row("consumer").contains("● parked"), "{screen}");
+    assert!(!row("producer").contains("spin"), "{screen}");
+}

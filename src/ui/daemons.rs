@@ -29,11 +29,7 @@ fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
     }
     let (forms, style) = match side.holder.liveness {
         Liveness::Running => {
-            let word = if side.line.sleeping {
-                "● parked"
-            } else {
-                "● running"
-            };
+            let word = format!("● {}", side.state_word());
             let restarted = app.alarms.restarted[side.role.index()].filter(|r| {
                 r.pid == side.line.pid
                     && app.live.unix_ns.saturating_sub(r.at_unix_ns) < RESTART_SHOWN_NS
@@ -43,11 +39,11 @@ fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
                     vec![
                         format!("{word}, restarted (was pid {old})"),
                         format!("{word}, restarted"),
-                        word.to_owned(),
+                        word,
                     ],
                     t.good,
                 ),
-                None => (vec![word.to_owned()], t.good),
+                None => (vec![word], t.good),
             }
         }
         Liveness::Stalled => (vec!["◐ STALLED".into()], t.bad),
@@ -201,13 +197,11 @@ fn columns(s: &Sample, app: &App, t: &Theme) -> Vec<Column> {
             vec![side.holder.uptime_ns.map_or("-".into(), human::duration_ns)],
             t.value,
         );
-        wait.cell(
-            vec![
-                format!("{} ×{}", side.line.wait_strategy, side.line.batch),
-                side.line.wait_strategy.to_string(),
-            ],
-            t.value,
-        );
+        let forms = match side.wait() {
+            Some(both) => vec![both, side.line.wait_strategy.to_string()],
+            None => vec!["-".into()],
+        };
+        wait.cell(forms, t.value);
         let name = if side.line.program.is_empty() {
             "-".to_owned()
         } else {
