@@ -2,8 +2,7 @@
 //! records per frame for its own report, and what an observer copies out of
 //! the consumer's shared block (same buckets, see [`crate::layout::bucket_of`]).
 
-use crate::layout::{bucket_high, bucket_low, bucket_of, LatencyBlock, HIST_BUCKETS};
-use crate::sync::Ordering;
+use crate::layout::{bucket_high, bucket_low, bucket_of, HIST_BUCKETS};
 
 /// Latency samples in [`HIST_BUCKETS`] log-linear buckets (at most 6.25 %
 /// wide) plus an overflow count, with their count, sum and maximum.
@@ -58,7 +57,10 @@ impl Histogram {
 
     /// Copies the consumer's shared block. `count` and the buckets are not
     /// stored together, so they may disagree by the samples being recorded.
-    pub(crate) fn read(block: &LatencyBlock) -> Self {
+    /// (Only the observer reads it, and it is not in the loom build.)
+    #[cfg(not(loom))]
+    pub(crate) fn read(block: &crate::layout::LatencyBlock) -> Self {
+        use crate::sync::Ordering;
         let mut buckets = Box::new([0; HIST_BUCKETS]);
         for (dst, src) in buckets.iter_mut().zip(block.buckets.iter()) {
             *dst = src.load(Ordering::Relaxed);
