@@ -56,7 +56,8 @@ pub enum WaitArg {
     Spin,
     /// Spin briefly, then sched_yield between polls.
     Yield,
-    /// Spin briefly, then sleep on a futex until the peer wakes us.
+    /// Spin briefly, then sched_yield between polls for about 50 µs, then
+    /// sleep on a futex until the peer wakes us.
     Park,
 }
 

@@ -22,15 +22,24 @@ crate::vocab::header_enum! {
         Spin = 0,
         /// Spin briefly, then `sched_yield` between polls.
         Yield = 1,
-        /// Spin briefly, then sleep on a futex until the peer wakes us.
+        /// Spin briefly, then `sched_yield` between polls for a few tens
+        /// of microseconds, then sleep on a futex until the peer wakes us.
         Park = 2,
     }
 }
 
 /// Polls between clock reads while spinning.
 const SPINS_PER_CLOCK_READ: u32 = 256;
-/// Polls before Yield and Park stop spinning.
+/// Polls before Yield stops spinning.
 const SPINS_BEFORE_BACKOFF: u32 = 2_000;
+/// Polls before Park stops spinning and starts yielding (about 5 µs with
+/// a 20 ns pause).
+const SPINS_BEFORE_YIELD: u32 = 200;
+/// How long Park polls between `sched_yield`s before it sleeps: a frame
+/// that comes this soon is caught without a futex wake, and another thread
+/// that needs this core meanwhile gets it at once (two cores, four busy
+/// processes: a spinning reader would take one of them).
+const YIELD_BEFORE_PARK: Duration = Duration::from_micros(50);
 /// Longest single futex sleep. It bounds only a wake lost to a peer that
 /// did not yet see our `HOLDER_PARKS` flag: one that published in the very
 /// moment we took the role.
@@ -62,12 +71,18 @@ pub(crate) fn wait_until(
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let mut spins: u32 = 0;
+    let spin_limit = match strategy {
+        WaitStrategy::Park => SPINS_BEFORE_YIELD,
+        _ => SPINS_BEFORE_BACKOFF,
+    };
+    // Park: when it stopped spinning, and when it sleeps.
+    let mut park_at: Option<Instant> = None;
     loop {
         if ready() {
             return true;
         }
         spins = spins.wrapping_add(1);
-        let backoff = strategy != WaitStrategy::Spin && spins > SPINS_BEFORE_BACKOFF;
+        let backoff = strategy != WaitStrategy::Spin && spins > spin_limit;
         if (backoff || spins % SPINS_PER_CLOCK_READ == 0) && deadline.remaining().is_none() {
             return ready();
         }
@@ -78,6 +93,12 @@ pub(crate) fn wait_until(
         match strategy {
             WaitStrategy::Spin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
+            WaitStrategy::Park
+                if Instant::now()
+                    < *park_at.get_or_insert_with(|| Instant::now() + YIELD_BEFORE_PARK) =>
+            {
+                yield_now();
+            }
             WaitStrategy::Park => {
                 sleeping.store(1, Ordering::Relaxed);
                 // Dekker handshake with `ring::wake_if_sleeping`: flag, fence,

@@ -217,7 +217,8 @@ typedef enum {
      */
     FORGE_WAIT_STRATEGY_YIELD = 1,
     /**
-     * Spin briefly, then sleep on a futex until the other side wakes it.
+     * Spin briefly, then `sched_yield` between polls for about 50 µs, then
+     * sleep on a futex until the other side wakes it.
      */
     FORGE_WAIT_STRATEGY_PARK = 2,
 } ForgeWaitStrategy;

@@ -22,7 +22,8 @@ pub enum ForgeWaitStrategy {
     Spin = 0,
     /// Spin briefly, then `sched_yield` between polls.
     Yield = 1,
-    /// Spin briefly, then sleep on a futex until the other side wakes it.
+    /// Spin briefly, then `sched_yield` between polls for about 50 µs, then
+    /// sleep on a futex until the other side wakes it.
     Park = 2,
 }
 
