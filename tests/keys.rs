@@ -561,6 +561,47 @@ fn defect_11_use_core_is_suggested_only_when_a_core_is_free() {
         .any(|l| l.contains("every core forge-top may use runs a pinned daemon")));
 }
 
+/// Found by hand: an unpinned forge-top moves between cores, and the
+/// warning followed the core it ran on last, raised and cleared every
+/// second or two. It now holds for 10 s after forge-top was last seen on
+/// the holder's core.
+#[test]
+fn the_core_sharing_warning_holds_instead_of_following_forge_top_around() {
+    let s = sample(9_000, 8_990);
+    // The producer is pinned to core 1; forge-top ran there once, then on
+    // core 0 for 9 s, then for 2 s more.
+    let mut steps = vec![Step::Tick(Tick::of(s.clone()).on_cpu(1))];
+    for _ in 0..9 {
+        steps.push(Step::Tick(Tick::of(s.clone()).on_cpu(0).after(1_000)));
+    }
+    let sharing = |app: &forge_top::app::App| {
+        app.alarms
+            .active
+            .iter()
+            .filter(|a| a.text.contains("where the producer is pinned"))
+            .count()
+    };
+    let raised = |app: &forge_top::app::App| {
+        log(app)
+            .iter()
+            .filter(|l| l.contains("where the producer is pinned") && !l.contains("cleared"))
+            .count()
+    };
+    let (app, _, _) = drive_me(steps.clone(), 0, vec![0, 1, 2]);
+    assert_eq!(sharing(&app), 1, "{:?}", app.alarms.active);
+    assert_eq!(
+        raised(&app),
+        1,
+        "raised once, not at every move: {:?}",
+        log(&app)
+    );
+    for _ in 0..2 {
+        steps.push(Step::Tick(Tick::of(s.clone()).on_cpu(0).after(1_000)));
+    }
+    let (app, _, _) = drive_me(steps, 0, vec![0, 1, 2]);
+    assert_eq!(sharing(&app), 0, "{:?}", app.alarms.active);
+}
+
 #[test]
 fn defect_12_a_burst_and_a_paced_producer_behind_its_target_are_told() {
     // The burst: asked, then watched until its frames are out.

@@ -225,6 +225,8 @@ pub struct Tick {
     pub busy: Vec<u32>,
     /// Milliseconds after the previous tick.
     pub after_ms: u64,
+    /// The core forge-top ran on at this tick, if not the script's.
+    pub me_cpu: Option<u32>,
 }
 
 impl Tick {
@@ -237,6 +239,7 @@ impl Tick {
             torn: Vec::new(),
             busy: Vec::new(),
             after_ms: 100,
+            me_cpu: None,
         }
     }
 
@@ -249,6 +252,7 @@ impl Tick {
             torn: Vec::new(),
             busy: Vec::new(),
             after_ms: 100,
+            me_cpu: None,
         }
     }
 
@@ -259,6 +263,12 @@ impl Tick {
 
     pub fn torn(mut self, torn: Vec<u32>) -> Tick {
         self.torn = torn;
+        self
+    }
+
+    /// forge-top ran on `cpu` at this tick.
+    pub fn on_cpu(mut self, cpu: u32) -> Tick {
+        self.me_cpu = Some(cpu);
         self
     }
 
@@ -380,7 +390,7 @@ impl EventSource for Script {
                     offline: None,
                     me: SelfInfo {
                         pid: 4242,
-                        cpu: Some(self.me_cpu),
+                        cpu: Some(t.me_cpu.unwrap_or(self.me_cpu)),
                         rss_kib: 6_100,
                         cpu_time_ns: 0,
                         allowed_cores: self.me_allowed.clone(),
@@ -729,6 +739,7 @@ pub fn states() -> Vec<(&'static str, Vec<Step>)> {
                 torn: vec![],
                 busy: vec![],
                 after_ms: 100,
+                me_cpu: None,
             }),
         ],
     ));
