@@ -409,9 +409,11 @@ pub fn text_report(app: &App) -> String {
     for role in Role::ALL {
         let side = s.side(role);
         let Side { line, holder, .. } = side;
-        // The same word as the TUI's daemon panel and the JSON's
-        // `liveness`: a clean stop is "stopped", only a holder that left
-        // the role active without one is DEAD.
+        // The same word as the TUI's daemon panel (`Side::state_word`): a
+        // clean stop is "stopped", only a holder that left the role active
+        // without one is DEAD, a running holder asleep on its futex is
+        // "parked". The JSON says the same in two fields: `liveness`
+        // (running, dead, ...) and the line's `sleeping`.
         let alive = side.state_word();
         let proc = holder.proc.as_ref().map_or(String::new(), |p| {
             format!(

@@ -299,7 +299,7 @@ fn a_ring_that_appears_or_disappears_is_one_line_in_the_log() {
     assert_eq!(said("/a"), 0, "{log:?}");
     // What a ring that appears is like, said at once: its alarm too.
     assert!(
-        log.iter().any(|l| l.starts_with("/c appeared: live, producer running pid 4101, consumer dead pid 4102; alarm: consumer dead")),
+        log.iter().any(|l| l.starts_with("/c appeared: live, producer running pid 4101, consumer DEAD pid 4102; alarm: consumer dead")),
         "{log:?}"
     );
     // Its first observation's own lines are not repeated.

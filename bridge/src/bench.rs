@@ -52,9 +52,10 @@ pub use self::peer::{peer, PeerArgs};
 /// `forge-bridge bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// How the bridge path's four processes wait on their rings (the
-    /// latency runs; throughput runs always park, so that their CPU time
-    /// is work, not waiting).
+    /// How the bridge path's four processes, and the ring-hop pair, wait
+    /// on their rings in the latency runs. Throughput runs always park,
+    /// so that a waiting process soon sleeps rather than spins (its
+    /// CPU time is mostly work; see `WaitStrategy::Park`).
     #[arg(long, value_enum, default_value_t = forge_cli::WaitArg::Park)]
     pub wait: forge_cli::WaitArg,
     /// Frame sizes in bytes, header included.

@@ -22,8 +22,8 @@ crate::vocab::header_enum! {
         Spin = 0,
         /// Spin briefly, then `sched_yield` between polls.
         Yield = 1,
-        /// Spin briefly, then `sched_yield` between polls for a few tens
-        /// of microseconds, then sleep on a futex until the peer wakes us.
+        /// Spin briefly, then `sched_yield` between polls for about 50 µs,
+        /// then sleep on a futex until the peer wakes us.
         Park = 2,
     }
 }
@@ -75,7 +75,7 @@ pub(crate) fn wait_until(
         WaitStrategy::Park => SPINS_BEFORE_YIELD,
         _ => SPINS_BEFORE_BACKOFF,
     };
-    // Park: when it stopped spinning, and when it sleeps.
+    // Park: when it stops yielding and sleeps (set at its first yield).
     let mut park_at: Option<Instant> = None;
     loop {
         if ready() {
@@ -94,8 +94,10 @@ pub(crate) fn wait_until(
             WaitStrategy::Spin => spin_hint(),
             WaitStrategy::Yield => yield_now(),
             WaitStrategy::Park
-                if Instant::now()
-                    < *park_at.get_or_insert_with(|| Instant::now() + YIELD_BEFORE_PARK) =>
+                if {
+                    let now = Instant::now();
+                    now < *park_at.get_or_insert(now + YIELD_BEFORE_PARK)
+                } =>
             {
                 yield_now();
             }

@@ -391,7 +391,7 @@ fn appeared(r: &HostRing) -> String {
                 text.push_str(&format!(
                     ", {} {} pid {}",
                     role.name(),
-                    side.holder.liveness.name(),
+                    side.state_word(),
                     side.line.pid
                 ));
             }

@@ -284,14 +284,17 @@ fn role_cell(r: &HostRing, role: Role, t: &Theme) -> (Vec<String>, Style) {
         return (vec!["-".into()], t.label);
     };
     let side = s.side(role);
-    let (word, glyph, style) = match side.holder.liveness {
-        Liveness::Running if side.line.sleeping => ("● parked", "●", t.good),
-        Liveness::Running => ("● running", "●", t.good),
-        Liveness::Stalled => ("◐ STALLED", "◐", t.bad),
-        Liveness::Dead => ("✗ DEAD", "✗", t.bad),
-        Liveness::Stopped => ("■ stopped", "■", t.warn),
-        Liveness::Vacant => ("vacant", "-", t.label),
-        Liveness::Unknown => ("? unknown", "?", t.warn),
+    let (glyph, style) = match side.holder.liveness {
+        Liveness::Running => ("●", t.good),
+        Liveness::Stalled => ("◐", t.bad),
+        Liveness::Dead => ("✗", t.bad),
+        Liveness::Stopped => ("■", t.warn),
+        Liveness::Vacant => ("-", t.label),
+        Liveness::Unknown => ("?", t.warn),
+    };
+    let word = match side.holder.liveness {
+        Liveness::Vacant => side.state_word().to_owned(),
+        _ => format!("{glyph} {}", side.state_word()),
     };
     let pid = side.line.pid;
     if pid == 0 {

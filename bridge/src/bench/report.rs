@@ -9,7 +9,8 @@ impl Report {
         let mut s = format!(
             "## Forge -> Zenoh -> Forge vs Zenoh pub/sub (TCP on loopback)\n\n\
              Machine: {}. Median of {} repeats; throughput runs of {} frames, latency runs of {} \
-             frames at {} frames/s. Ratios are the median of each repeat's ratio.\n\n\
+             frames at {} frames/s. Ratios, and the bridge's p50 less Zenoh's and two hops', are the \
+             median of each repeat's own.\n\n\
              | payload | Zenoh frames/s | bridge frames/s | bridge / Zenoh (target ≥ 1.0 to 1 KiB, ≥ 0.9 at 4 KiB) | Zenoh p50 / p99 µs | bridge p50 / p99 µs | added p50 (target ≤ 10 %) | one ring hop p50 / p99 µs | bridge p50 less Zenoh's and two hops', µs | CPU µs per frame, Zenoh / bridge |\n\
              |---|---|---|---|---|---|---|---|---|---|\n",
             self.machine, self.repeats, self.frames, self.latency_frames, self.rate

@@ -167,6 +167,7 @@ impl HostRing {
                     has(&side.line.program)
                         || (side.line.pid != 0 && side.line.pid.to_string() == needle)
                         || has(side.holder.liveness.name())
+                        || has(side.state_word())
                 })
             })
             || self
