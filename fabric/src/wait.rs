@@ -23,7 +23,8 @@ crate::vocab::header_enum! {
         /// Spin briefly, then `sched_yield` between polls.
         Yield = 1,
         /// Spin briefly, then `sched_yield` between polls for about 50 µs,
-        /// then sleep on a futex until the peer wakes us.
+        /// then sleep on a futex until the peer wakes us. A wait that
+        /// follows one that ended empty-handed sleeps at once.
         Park = 2,
     }
 }
@@ -64,10 +65,14 @@ impl Deadline {
 }
 
 /// Waits until `ready()` or the deadline. `sleeping` is this side's futex word.
+/// `idle`: this side's previous wait ended with nothing; Park then sleeps
+/// at once, so a side that waits in slices on an idle ring costs no
+/// spinning or yielding per slice.
 pub(crate) fn wait_until(
     strategy: WaitStrategy,
     sleeping: &AtomicU32,
     deadline: Deadline,
+    idle: bool,
     mut ready: impl FnMut() -> bool,
 ) -> bool {
     let mut spins: u32 = 0;
@@ -77,6 +82,10 @@ pub(crate) fn wait_until(
     };
     // Park: when it stops yielding and sleeps (set at its first yield).
     let mut park_at: Option<Instant> = None;
+    if idle && strategy == WaitStrategy::Park {
+        spins = spin_limit;
+        park_at = Some(Instant::now());
+    }
     loop {
         if ready() {
             return true;

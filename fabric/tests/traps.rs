@@ -80,6 +80,49 @@ fn a_consumer_that_parks_wakes_within_a_millisecond_without_any_extra_call() {
     );
 }
 
+/// A parked side whose last wait ended empty-handed sleeps at once (no
+/// spinning or yielding on an idle ring): the producer's commit must still
+/// wake it, not the park slice.
+#[test]
+fn a_consumer_idle_since_its_last_wait_sleeps_at_once_and_is_still_woken() {
+    let name = seg_name("idle");
+    let segment = Segment::create(&name.0, &small()).unwrap();
+    let mut producer = segment.producer().unwrap();
+    let consumer = segment
+        .consumer_with(&Claim::new().wait(WaitStrategy::Park))
+        .unwrap();
+    const TRIALS: usize = 7;
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (woke_tx, woke_rx) = mpsc::channel::<Instant>();
+    let reader = std::thread::spawn(move || {
+        let mut consumer = consumer;
+        for _ in 0..TRIALS {
+            // Nothing comes: this wait ends empty-handed, and the next one
+            // starts asleep.
+            assert!(!consumer.wait_for_frame(Duration::from_millis(2)));
+            ready_tx.send(()).unwrap();
+            assert!(consumer.wait_for_frame(Duration::from_secs(5)), "no wake");
+            woke_tx.send(Instant::now()).unwrap();
+            consumer.read_with(|_| ()).unwrap().unwrap();
+        }
+    });
+    let mut waits = Vec::new();
+    for _ in 0..TRIALS {
+        ready_rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let sent = Instant::now();
+        producer.write_from(b"wake up").unwrap();
+        waits.push(woke_rx.recv().unwrap() - sent);
+    }
+    reader.join().unwrap();
+    waits.sort();
+    let median = waits[TRIALS / 2];
+    assert!(
+        median < Duration::from_millis(1),
+        "woken after {median:?} (median of {waits:?}); a lost wake shows as the 10 ms park slice"
+    );
+}
+
 #[test]
 fn the_wait_strategy_is_the_claim_s_and_the_wait_calls_use_it() {
     let name = seg_name("wait");

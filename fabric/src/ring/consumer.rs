@@ -61,6 +61,8 @@ pub struct Consumer {
     bytes: u64,
     empty_count: u64,
     wait: WaitStrategy,
+    /// The last wait ended with nothing (see `wait::wait_until`).
+    idle: bool,
     lease: Option<Box<dyn Lease>>,
 }
 
@@ -89,6 +91,7 @@ impl Consumer {
             bytes,
             empty_count,
             wait,
+            idle: false,
             lease: None,
         })
     }
@@ -388,9 +391,15 @@ impl Consumer {
         let deadline = Deadline::after(timeout);
         let ring = &self.ring;
         let (tail, stamp) = (self.tail, self.stamp);
-        wait::wait_until(self.wait, &ring.consumer_line().sleeping, deadline, || {
-            ring.published_with(tail, stamp).is_some()
-        })
+        let got = wait::wait_until(
+            self.wait,
+            &ring.consumer_line().sleeping,
+            deadline,
+            self.idle,
+            || ring.published_with(tail, stamp).is_some(),
+        );
+        self.idle = !got;
+        got
     }
 
     /// `Ok` while the segment is live in the session this consumer joined.

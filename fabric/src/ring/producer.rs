@@ -80,6 +80,8 @@ pub struct Producer {
     /// lines ahead are asked for once per line, not once per frame.
     prefetch_mask: u64,
     wait: WaitStrategy,
+    /// The last wait ended with nothing (see `wait::wait_until`).
+    idle: bool,
     /// Forge's own flag bits set on every frame: `FRAME_RELAYED` for a
     /// relayed producer, else none (set with [`Self::set_forge_flags`]).
     forge_flags: u16,
@@ -119,6 +121,7 @@ impl Producer {
             full_count,
             prefetch_mask,
             wait,
+            idle: false,
             forge_flags: 0,
             lease: None,
         })
@@ -303,7 +306,15 @@ impl Producer {
             let tail = ring.consumer_line().index.load(Ordering::Acquire);
             head.wrapping_sub(tail) < cap
         };
-        wait::wait_until(self.wait, &ring.producer_line().sleeping, deadline, ready)
+        let got = wait::wait_until(
+            self.wait,
+            &ring.producer_line().sleeping,
+            deadline,
+            self.idle,
+            ready,
+        );
+        self.idle = !got;
+        got
     }
 
     #[inline(always)]
