@@ -40,7 +40,7 @@ fn a_consumer_that_parks_wakes_within_a_millisecond_without_any_extra_call() {
     let segment = Segment::create(&name.0, &small()).unwrap();
     // The producer claims first, spinning, and is never told anything: the
     // consumer's claim alone must make its commits wake the consumer.
-    let mut producer = segment.producer().unwrap();
+    let producer = segment.producer().unwrap();
     let consumer = segment
         .consumer_with(&Claim::new().wait(WaitStrategy::Park))
         .unwrap();
@@ -49,57 +49,31 @@ fn a_consumer_that_parks_wakes_within_a_millisecond_without_any_extra_call() {
     assert_ne!(snap.consumer.flags & HOLDER_PARKS, 0, "the header says it");
     assert_eq!(snap.producer.flags & HOLDER_PARKS, 0);
 
-    const TRIALS: usize = 7;
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let (woke_tx, woke_rx) = mpsc::channel::<Instant>();
-    let reader = std::thread::spawn(move || {
-        let mut consumer = consumer;
-        for _ in 0..TRIALS {
-            ready_tx.send(()).unwrap();
-            assert!(consumer.wait_for_frame(Duration::from_secs(5)), "no wake");
-            woke_tx.send(Instant::now()).unwrap();
-            consumer.read_with(|_| ()).unwrap().unwrap();
-        }
-    });
-    let mut waits = Vec::new();
-    for _ in 0..TRIALS {
-        ready_rx.recv().unwrap();
-        // Long enough for the consumer to stop spinning and sleep on its
-        // futex (its park slice is 10 ms: a lost wake shows as up to 10 ms).
-        std::thread::sleep(Duration::from_millis(30));
-        let sent = Instant::now();
-        producer.write_from(b"wake up").unwrap();
-        waits.push(woke_rx.recv().unwrap() - sent);
-    }
-    reader.join().unwrap();
-    waits.sort();
-    let median = waits[TRIALS / 2];
+    let waits = wake_times(producer, consumer, |_| ());
+    let median = waits[waits.len() / 2];
     assert!(
         median < Duration::from_millis(1),
         "woken after {median:?} (median of {waits:?})"
     );
 }
 
-/// A parked side whose last wait ended empty-handed sleeps at once (no
-/// spinning or yielding on an idle ring): the producer's commit must still
-/// wake it, not the park slice.
-#[test]
-fn a_consumer_idle_since_its_last_wait_sleeps_at_once_and_is_still_woken() {
-    let name = seg_name("idle");
-    let segment = Segment::create(&name.0, &small()).unwrap();
-    let mut producer = segment.producer().unwrap();
-    let consumer = segment
-        .consumer_with(&Claim::new().wait(WaitStrategy::Park))
-        .unwrap();
+/// Seven times: `before` runs on the consumer's thread, then the consumer
+/// waits for a frame that the producer commits 30 ms later (long enough for
+/// it to stop spinning and sleep on its futex; its park slice is 10 ms, so
+/// a lost wake shows as up to 10 ms). Returns the times from commit to
+/// wake, sorted.
+fn wake_times(
+    mut producer: forge_fabric::Producer,
+    consumer: forge_fabric::Consumer,
+    before: impl Fn(&mut forge_fabric::Consumer) + Send + 'static,
+) -> Vec<Duration> {
     const TRIALS: usize = 7;
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (woke_tx, woke_rx) = mpsc::channel::<Instant>();
     let reader = std::thread::spawn(move || {
         let mut consumer = consumer;
         for _ in 0..TRIALS {
-            // Nothing comes: this wait ends empty-handed, and the next one
-            // starts asleep.
-            assert!(!consumer.wait_for_frame(Duration::from_millis(2)));
+            before(&mut consumer);
             ready_tx.send(()).unwrap();
             assert!(consumer.wait_for_frame(Duration::from_secs(5)), "no wake");
             woke_tx.send(Instant::now()).unwrap();
@@ -116,7 +90,23 @@ fn a_consumer_idle_since_its_last_wait_sleeps_at_once_and_is_still_woken() {
     }
     reader.join().unwrap();
     waits.sort();
-    let median = waits[TRIALS / 2];
+    waits
+}
+
+#[test]
+fn a_consumer_idle_since_its_last_wait_sleeps_at_once_and_is_still_woken() {
+    let name = seg_name("idle");
+    let segment = Segment::create(&name.0, &small()).unwrap();
+    let producer = segment.producer().unwrap();
+    let consumer = segment
+        .consumer_with(&Claim::new().wait(WaitStrategy::Park))
+        .unwrap();
+    // Nothing comes: each first wait ends empty-handed, and the next one
+    // starts asleep.
+    let waits = wake_times(producer, consumer, |c| {
+        assert!(!c.wait_for_frame(Duration::from_millis(2)));
+    });
+    let median = waits[waits.len() / 2];
     assert!(
         median < Duration::from_millis(1),
         "woken after {median:?} (median of {waits:?}); a lost wake shows as the 10 ms park slice"
