@@ -167,8 +167,8 @@ pub fn run(args: &OutArgs, control: Control) -> Result<Exit> {
     // Slots are released by `flush_index` after a put, never before: at
     // most `release_every - 1` put and a pack of `max_frames` are held, so
     // the batch (the whole ring) is never reached.
-    let capacity = consumer.capacity();
-    consumer.set_index_batch(capacity);
+    let whole_ring = consumer.capacity();
+    consumer.set_index_batch(whole_ring);
     let mut out = Outbound {
         consumer: &mut consumer,
         counters: &counters,
@@ -399,9 +399,11 @@ struct Outbound<'a> {
     origin: u64,
     packer: Packer,
     max_frames: u64,
-    /// Frames put before their slots are handed back to the producer.
+    /// Slots put (or found damaged) before they are handed back to the
+    /// producer.
     release_every: u64,
-    /// Frames put whose slots are not handed back yet.
+    /// Slots read since the last hand-back, damaged ones included: what
+    /// counts toward the consumer's index batch.
     unreleased: u64,
     /// Read only while some subscriber matches.
     gate: bool,
@@ -494,6 +496,9 @@ impl Outbound<'_> {
                 let pos = frame.position();
                 let len = frame.len();
                 frame.release();
+                // Released locally like a frame put: it counts toward the
+                // index batch too.
+                self.unreleased += 1;
                 self.corrupt(pos, len);
                 continue;
             };
@@ -504,6 +509,7 @@ impl Outbound<'_> {
             self.packer.push(seq, &frame);
             self.bytes += frame.len() as u64;
             frame.release();
+            self.unreleased += 1;
             taken += 1;
         }
         Ok(taken)
@@ -531,9 +537,8 @@ impl Outbound<'_> {
         if let Err(e) = self.publisher.put(pack).wait() {
             return Err(RingEnd::Failed(format!("Zenoh refused a sample: {e}")));
         }
-        // Put: its slots may go back. `consumer.wait` hands back the rest
-        // before the loop sleeps.
-        self.unreleased += end.wrapping_sub(first);
+        // Put: its slots (and any damaged ones read before) may go back.
+        // `consumer.wait` hands back the rest before the loop sleeps.
         if self.unreleased >= self.release_every {
             self.consumer.flush_index();
             self.unreleased = 0;
