@@ -21,7 +21,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use forge_fabric::{NameStatus, Role, Segment};
@@ -82,7 +82,7 @@ pub fn spawn(program: &str, segment: Arc<Segment>, role: Role, control: Control)
     let ended = Arc::clone(&done);
     let run = move || loop {
         std::thread::park_timeout(WATCH_PERIOD);
-        // SYNC: pairs with the Relaxed store in `Watch::stop`; a flag only
+        // SYNC: pairs with the Relaxed store in `Watch::end`; a flag only
         // (the unpark that follows it wakes us to read it).
         if ended.load(Ordering::Relaxed) {
             return;
@@ -141,7 +141,8 @@ impl Watch {
 
     /// Is the thread still running? (It ends by itself once it reported a
     /// loss.)
-    pub fn is_running(&self) -> bool {
+    #[cfg(test)]
+    fn is_running(&self) -> bool {
         self.thread.as_ref().is_some_and(|t| !t.is_finished())
     }
 
@@ -152,8 +153,7 @@ impl Watch {
         // SYNC: pairs with the Relaxed load in the thread's loop; the
         // unpark makes it look now rather than after its period.
         self.done.store(true, Ordering::Relaxed);
-        let t: &Thread = thread.thread();
-        t.unpark();
+        thread.thread().unpark();
         let _ = thread.join();
     }
 }
