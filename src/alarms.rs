@@ -181,10 +181,6 @@ struct BurstWatch {
     last_mono_ns: u64,
 }
 
-/// How long the core-sharing warning holds after forge-top was last seen
-/// on a pinned holder's core.
-const CORE_SHARED_HOLD_NS: u64 = 10_000_000_000;
-
 /// Active alarms and the log.
 #[derive(Debug, Clone, Default)]
 pub struct Alarms {
@@ -195,9 +191,6 @@ pub struct Alarms {
     full_since: Option<u64>,
     /// Said once: every core forge-top may use runs a daemon.
     noted_no_free_core: bool,
-    /// Per role: when forge-top was last seen on the core its holder is
-    /// pinned to (CLOCK_MONOTONIC ns).
-    core_shared_at: [Option<u64>; 2],
     /// Each role as last seen (producer, consumer); `None` before.
     seen: [Option<Seen>; 2],
     unlinked: bool,
@@ -616,27 +609,24 @@ impl Alarms {
                         ),
                     ));
                 }
-                Liveness::Running if obs.offline.is_none() && free_core(obs) => {
-                    // An unpinned forge-top moves between cores every few
-                    // ticks: the warning holds for a while after it was
-                    // last seen on the holder's core, instead of coming
-                    // and going with it.
-                    let seen = &mut self.core_shared_at[role.index()];
-                    if line.core.is_some() && line.core == obs.me.cpu {
-                        *seen = Some(obs.mono_ns);
-                    }
-                    let recent = seen
-                        .is_some_and(|at| obs.mono_ns.saturating_sub(at) < CORE_SHARED_HOLD_NS);
-                    if let (Some(core), true) = (line.core, recent) {
-                        out.push(level(
-                            AlarmKey::CoreShared(role),
-                            Severity::Warning,
-                            format!(
-                                "forge-top ran on core {core}, where the {name} is pinned, in the last {}; use --core with a free one",
-                                duration_ns(CORE_SHARED_HOLD_NS),
-                            ),
-                        ));
-                    }
+                // Latched: an unpinned forge-top moves between cores every
+                // few ticks, and a level alarm would come and go with it.
+                Liveness::Running
+                    if obs.offline.is_none()
+                        && line.core.is_some()
+                        && line.core == obs.me.cpu
+                        && free_core(obs) =>
+                {
+                    out.push(Cond {
+                        key: AlarmKey::CoreShared(role),
+                        severity: Severity::Warning,
+                        text: format!(
+                            "forge-top ran on core {}, where the {name} is pinned, in the last {}; use --core with a free one",
+                            line.core.unwrap_or_default(),
+                            duration_ns(LATCH_NS),
+                        ),
+                        latch: true,
+                    });
                 }
                 _ => {}
             }

@@ -262,11 +262,11 @@ pub struct Sample {
 impl Sample {
     /// `role` as the panels show it.
     pub fn side(&self, role: Role) -> Side<'_> {
-        let (line, holder) = match role {
-            Role::Producer => (&self.header.producer, &self.producer),
-            Role::Consumer => (&self.header.consumer, &self.consumer),
-        };
-        Side { role, line, holder }
+        Side {
+            role,
+            line: self.header.side(role),
+            holder: self.holder(role),
+        }
     }
 
     /// What forge-top knows of `role`'s holder.
@@ -383,6 +383,24 @@ pub struct SlotView {
     pub recording: Option<bool>,
 }
 
+/// `c` without its payload, which is not copied only to be dropped: a
+/// list row needs the slot word's fields, and every slot of a whole-ring
+/// copy would otherwise clone up to a slot of bytes per tick.
+pub(crate) fn bare(c: &SlotCopy) -> SlotCopy {
+    SlotCopy {
+        index: c.index,
+        position: c.position,
+        state: c.state,
+        len: c.len,
+        flags: c.flags,
+        stamp: c.stamp,
+        bytes: Vec::new(),
+        changed: c.changed,
+        overwritable: c.overwritable,
+        torn: c.torn,
+    }
+}
+
 impl SlotView {
     /// A view of `copy` with fabric's own verdict and nothing decoded yet.
     pub fn of(copy: SlotCopy) -> Self {
@@ -399,10 +417,7 @@ impl SlotView {
     /// The same view without its bytes (a row of a list).
     pub fn row(&self) -> Self {
         SlotView {
-            copy: SlotCopy {
-                bytes: Vec::new(),
-                ..self.copy.clone()
-            },
+            copy: bare(&self.copy),
             frame: self.frame.clone(),
             frame_error: self.frame_error.clone(),
             ..*self

@@ -174,15 +174,9 @@ pub(crate) fn slot_row(c: &SlotCopy, whole: bool, gone: bool) -> SlotView {
     let overwritable = (c.overwritable || lapped_during_copy) && !gone;
     let torn = c.changed || overwritable;
     let mut view = SlotView {
-        copy: SlotCopy {
-            bytes: Vec::new(),
-            ..c.clone()
-        },
         torn,
         overwritable,
-        frame: None,
-        frame_error: None,
-        recording: None,
+        ..SlotView::of(crate::model::bare(c))
     };
     if torn || c.state == SlotState::Free {
         // A torn copy's bytes are not to be trusted; a free slot holds none.
