@@ -58,17 +58,46 @@ impl Deadline {
     }
 
     fn remaining(&self) -> Option<Duration> {
-        self.0
-            .checked_duration_since(Instant::now())
-            .filter(|d| !d.is_zero())
+        self.remaining_at(Instant::now())
+    }
+
+    fn remaining_at(&self, now: Instant) -> Option<Duration> {
+        self.0.checked_duration_since(now).filter(|d| !d.is_zero())
     }
 }
 
-/// Waits until `ready()` or the deadline. `sleeping` is this side's futex word.
-/// `idle`: this side's previous wait ended with nothing; Park then sleeps
-/// at once, so a side that waits in slices on an idle ring costs no
-/// spinning or yielding per slice.
-pub(crate) fn wait_until(
+/// A side's wait: its strategy, and whether its last wait ended with
+/// nothing. Park then sleeps at once, so a side that waits in slices on an
+/// idle ring costs no spinning or yielding per slice.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Waiter {
+    pub(crate) strategy: WaitStrategy,
+    idle: bool,
+}
+
+impl Waiter {
+    pub(crate) fn new(strategy: WaitStrategy) -> Self {
+        Waiter {
+            strategy,
+            idle: false,
+        }
+    }
+
+    /// Waits until `ready()` or the deadline. `sleeping` is this side's
+    /// futex word.
+    pub(crate) fn wait(
+        &mut self,
+        sleeping: &AtomicU32,
+        deadline: Deadline,
+        ready: impl FnMut() -> bool,
+    ) -> bool {
+        let got = wait_until(self.strategy, sleeping, deadline, self.idle, ready);
+        self.idle = !got;
+        got
+    }
+}
+
+fn wait_until(
     strategy: WaitStrategy,
     sleeping: &AtomicU32,
     deadline: Deadline,
@@ -80,7 +109,8 @@ pub(crate) fn wait_until(
         WaitStrategy::Park => SPINS_BEFORE_YIELD,
         _ => SPINS_BEFORE_BACKOFF,
     };
-    // Park: when it stops yielding and sleeps (set at its first yield).
+    // Park: when it stops yielding and sleeps (set at its first yield, or
+    // now when the last wait ended with nothing).
     let mut park_at: Option<Instant> = None;
     if idle && strategy == WaitStrategy::Park {
         spins = spin_limit;
@@ -91,42 +121,37 @@ pub(crate) fn wait_until(
             return true;
         }
         spins = spins.wrapping_add(1);
-        let backoff = strategy != WaitStrategy::Spin && spins > spin_limit;
-        if (backoff || spins % SPINS_PER_CLOCK_READ == 0) && deadline.remaining().is_none() {
-            return ready();
-        }
-        if !backoff {
+        if strategy == WaitStrategy::Spin || spins <= spin_limit {
+            if spins % SPINS_PER_CLOCK_READ == 0 && deadline.remaining().is_none() {
+                return ready();
+            }
             spin_hint();
             continue;
         }
-        match strategy {
-            WaitStrategy::Spin => spin_hint(),
-            WaitStrategy::Yield => yield_now(),
-            WaitStrategy::Park
-                if {
-                    let now = Instant::now();
-                    now < *park_at.get_or_insert(now + YIELD_BEFORE_PARK)
-                } =>
-            {
-                yield_now();
-            }
-            WaitStrategy::Park => {
-                sleeping.store(1, Ordering::Relaxed);
-                // Dekker handshake with `ring::wake_if_sleeping`: flag, fence,
-                // re-check; the peer publishes, fences, reads the flag.
-                // SYNC: the flag is a futex word; the fence orders it before
-                // the re-check's load, as the peer's fence orders its
-                // publication before its load of the flag.
-                fence(Ordering::SeqCst);
-                if ready() {
-                    sleeping.store(0, Ordering::Relaxed);
-                    return true;
-                }
-                let slice = deadline.remaining().unwrap_or_default().min(PARK_SLICE);
-                futex_wait(sleeping, 1, slice);
-                sleeping.store(0, Ordering::Relaxed);
-            }
+        // One clock read per pass from here on.
+        let now = Instant::now();
+        if deadline.remaining_at(now).is_none() {
+            return ready();
         }
+        if strategy == WaitStrategy::Yield || now < *park_at.get_or_insert(now + YIELD_BEFORE_PARK)
+        {
+            yield_now();
+            continue;
+        }
+        sleeping.store(1, Ordering::Relaxed);
+        // Dekker handshake with `ring::wake_if_sleeping`: flag, fence,
+        // re-check; the peer publishes, fences, reads the flag.
+        // SYNC: the flag is a futex word; the fence orders it before
+        // the re-check's load, as the peer's fence orders its
+        // publication before its load of the flag.
+        fence(Ordering::SeqCst);
+        if ready() {
+            sleeping.store(0, Ordering::Relaxed);
+            return true;
+        }
+        let slice = deadline.remaining().unwrap_or_default().min(PARK_SLICE);
+        futex_wait(sleeping, 1, slice);
+        sleeping.store(0, Ordering::Relaxed);
     }
 }
 

@@ -60,9 +60,7 @@ pub struct Consumer {
     messages_base: u64,
     bytes: u64,
     empty_count: u64,
-    wait: WaitStrategy,
-    /// The last wait ended with nothing (see `wait::wait_until`).
-    idle: bool,
+    wait: wait::Waiter,
     lease: Option<Box<dyn Lease>>,
 }
 
@@ -79,19 +77,18 @@ impl Consumer {
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let empty_count = line.backpressure.load(Ordering::Relaxed);
-        announce_batch(line, 1);
+        let index_batch = announce_batch(line, 1);
         announce_wait(line, wait);
         Ok(Consumer {
             stamp: ring.stamp(tail),
             ring,
             tail,
             released_tail: tail,
-            index_batch: 1,
+            index_batch,
             messages_base: tail.wrapping_sub(messages),
             bytes,
             empty_count,
-            wait,
-            idle: false,
+            wait: wait::Waiter::new(wait),
             lease: None,
         })
     }
@@ -122,7 +119,7 @@ impl Consumer {
     /// consumer was claimed ([`crate::Claim::wait`]) and said in the header,
     /// so a producer wakes a parked consumer without being told.
     pub fn wait_strategy(&self) -> WaitStrategy {
-        self.wait
+        self.wait.strategy
     }
 
     /// Store `tail` only every `k` releases (at least 1): fewer stores, but
@@ -391,15 +388,10 @@ impl Consumer {
         let deadline = Deadline::after(timeout);
         let ring = &self.ring;
         let (tail, stamp) = (self.tail, self.stamp);
-        let got = wait::wait_until(
-            self.wait,
-            &ring.consumer_line().sleeping,
-            deadline,
-            self.idle,
-            || ring.published_with(tail, stamp).is_some(),
-        );
-        self.idle = !got;
-        got
+        self.wait
+            .wait(&ring.consumer_line().sleeping, deadline, || {
+                ring.published_with(tail, stamp).is_some()
+            })
     }
 
     /// `Ok` while the segment is live in the session this consumer joined.
@@ -516,7 +508,7 @@ impl std::fmt::Debug for Consumer {
             .field("position", &self.tail)
             .field("capacity", &self.ring.capacity())
             .field("index_batch", &self.index_batch)
-            .field("wait", &self.wait)
+            .field("wait", &self.wait.strategy)
             .field("session", &format_args!("{:#018x}", self.session()))
             .finish()
     }

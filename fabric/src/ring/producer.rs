@@ -79,9 +79,7 @@ pub struct Producer {
     /// Slots that share a cache line, less one (a power of two less one):
     /// lines ahead are asked for once per line, not once per frame.
     prefetch_mask: u64,
-    wait: WaitStrategy,
-    /// The last wait ended with nothing (see `wait::wait_until`).
-    idle: bool,
+    wait: wait::Waiter,
     /// Forge's own flag bits set on every frame: `FRAME_RELAYED` for a
     /// relayed producer, else none (set with [`Self::set_forge_flags`]).
     forge_flags: u16,
@@ -106,7 +104,7 @@ impl Producer {
         let messages = line.messages.load(Ordering::Relaxed);
         let bytes = line.bytes.load(Ordering::Relaxed);
         let full_count = line.backpressure.load(Ordering::Relaxed);
-        announce_batch(line, 1);
+        let index_batch = announce_batch(line, 1);
         announce_wait(line, wait);
         let prefetch_mask = prefetch_mask(ring.slot_size);
         Ok(Producer {
@@ -115,13 +113,12 @@ impl Producer {
             head,
             published_head: head,
             cached_tail: tail,
-            index_batch: 1,
+            index_batch,
             messages_base: head.wrapping_sub(messages),
             bytes,
             full_count,
             prefetch_mask,
-            wait,
-            idle: false,
+            wait: wait::Waiter::new(wait),
             forge_flags: 0,
             lease: None,
         })
@@ -161,7 +158,7 @@ impl Producer {
     /// producer was claimed ([`crate::Claim::wait`]) and said in the header,
     /// so a consumer wakes a parked producer without being told.
     pub fn wait_strategy(&self) -> WaitStrategy {
-        self.wait
+        self.wait.strategy
     }
 
     /// Store `head` only every `k` commits (at least 1). Frames are visible
@@ -306,15 +303,8 @@ impl Producer {
             let tail = ring.consumer_line().index.load(Ordering::Acquire);
             head.wrapping_sub(tail) < cap
         };
-        let got = wait::wait_until(
-            self.wait,
-            &ring.producer_line().sleeping,
-            deadline,
-            self.idle,
-            ready,
-        );
-        self.idle = !got;
-        got
+        self.wait
+            .wait(&ring.producer_line().sleeping, deadline, ready)
     }
 
     #[inline(always)]
@@ -525,7 +515,7 @@ impl std::fmt::Debug for Producer {
             .field("position", &self.head)
             .field("capacity", &self.ring.capacity())
             .field("index_batch", &self.index_batch)
-            .field("wait", &self.wait)
+            .field("wait", &self.wait.strategy)
             .field("relayed", &(self.forge_flags & FRAME_RELAYED != 0))
             .field("session", &format_args!("{:#018x}", self.session()))
             .finish()
