@@ -41,12 +41,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use color_eyre::eyre::{eyre, Result, WrapErr};
+use forge_fabric::WaitStrategy;
 use forge_frame::load::SizeSpec;
 use forge_holder::exit::Exit;
 use forge_holder::signals::Control;
 
 pub use self::paths::Run;
-use self::paths::{bridge, raw_zenoh, ring_hop, wait_name, BenchKey, Bins};
+use self::paths::{bridge, raw_zenoh, ring_hop, BenchKey, Bins};
 pub use self::peer::{peer, PeerArgs};
 
 /// `forge-bridge bench`.
@@ -222,7 +223,7 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
                     args.frames,
                     0,
                     &key.file,
-                    "park",
+                    WaitStrategy::Park.name(),
                 )
             })?;
             let zl = raw_zenoh(&bins, next_port(), payload, args.latency_frames, args.rate)?;
@@ -233,14 +234,14 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
                 args.latency_frames,
                 args.rate,
                 &key.file,
-                wait_name(args.wait),
+                WaitStrategy::from(args.wait).name(),
             )?;
             let hl = ring_hop(
                 &bins,
                 payload,
                 args.latency_frames,
                 args.rate,
-                wait_name(args.wait),
+                WaitStrategy::from(args.wait).name(),
             )?;
             repeats.push(Repeat {
                 zenoh_throughput: zt,
@@ -261,7 +262,7 @@ pub fn run(args: &BenchArgs, control: Control) -> Result<Exit> {
                 CALIBRATION_FRAMES,
                 0,
                 &key.file,
-                "park",
+                WaitStrategy::Park.name(),
             )
         })?;
         rows.push(Row::from_repeats(

@@ -147,7 +147,7 @@ impl Header {
         if b[5..8] != [0, 0, 0] {
             return Err(Rejected::Reserved);
         }
-        let u = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"));
+        let u = |at: usize| forge_frame::le::u64_at(b, at);
         let mut nonce = [0u8; NONCE_LEN];
         nonce.copy_from_slice(&b[32..48]);
         Ok(Header {

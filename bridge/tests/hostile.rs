@@ -100,7 +100,7 @@ fn session_of(status: &serde_json::Value) -> u64 {
     let hex = status["origin_session"]
         .as_str()
         .expect("origin_session is a string");
-    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("origin_session is hex")
+    forge_fabric::vocab::parse_session(hex).expect("origin_session is hex")
 }
 
 /// The origin session and range a genuine pack claims.

@@ -213,14 +213,6 @@ impl From<RunJson> for Run {
     }
 }
 
-pub(super) fn wait_name(w: forge_cli::WaitArg) -> &'static str {
-    match w {
-        forge_cli::WaitArg::Spin => "spin",
-        forge_cli::WaitArg::Yield => "yield",
-        forge_cli::WaitArg::Park => "park",
-    }
-}
-
 /// A key for the bridge's runs, in a directory of this run's own (0700),
 /// both removed at the end.
 pub(super) struct BenchKey {
@@ -370,25 +362,20 @@ pub(super) fn bridge(
     let dir = key_file
         .parent()
         .expect("the key is in the run's directory");
-    let (out, out_log) = kids.spawn_logged(
-        Command::new(&bins.me)
-            .args(["out", "--segment", &a, "--key", &key, "--listen", &endpoint])
-            .args(&common),
-        &dir.join(format!("out-{port}.err")),
-    )?;
-    kids.wait_for_line(out, &out_log, "publishing on", Duration::from_secs(20))?;
-    let (inb, in_log) = kids.spawn_logged(
-        Command::new(&bins.me)
-            .args(["in", "--segment", &b, "--key", &key, "--connect", &endpoint])
-            .args(&common),
-        &dir.join(format!("in-{port}.err")),
-    )?;
-    kids.wait_for_line(
-        inb,
-        &in_log,
-        "the sender publishes origin session",
-        Duration::from_secs(20),
-    )?;
+    // One end: `forge-bridge MODE --segment SEG --key KEY FLAG ENDPOINT`,
+    // its stderr logged, waited for until it says `ready`.
+    let mut start = |mode: &str, seg: &str, flag: &str, ready: &str| -> Result<(usize, Log)> {
+        let (i, log) = kids.spawn_logged(
+            Command::new(&bins.me)
+                .args([mode, "--segment", seg, "--key", &key, flag, &endpoint])
+                .args(&common),
+            &dir.join(format!("{mode}-{port}.err")),
+        )?;
+        kids.wait_for_line(i, &log, ready, Duration::from_secs(20))?;
+        Ok((i, log))
+    };
+    let (out, _out_log) = start("out", &a, "--listen", "publishing on")?;
+    let (inb, _in_log) = start("in", &b, "--connect", "the sender publishes origin session")?;
     let core = core(&mut kids, bins, &b, count, wait)?;
     let stream = stream(&mut kids, bins, &a, (payload, count, rate), wait)?;
     let report = kids.wait(core, RUN_TIMEOUT)?;
