@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::vocab::RoleState;
 
 /// Is a role's holder doing its job?
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "lowercase"))]
 pub enum Liveness {
@@ -89,14 +90,7 @@ impl Liveness {
 
     /// Lower-case name, as JSON and Prometheus labels write it.
     pub fn name(self) -> &'static str {
-        match self {
-            Liveness::Vacant => "vacant",
-            Liveness::Running => "running",
-            Liveness::Stalled => "stalled",
-            Liveness::Stopped => "stopped",
-            Liveness::Dead => "dead",
-            Liveness::Unknown => "unknown",
-        }
+        self.into()
     }
 }
 
