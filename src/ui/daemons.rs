@@ -12,7 +12,7 @@ use ratatui::Frame;
 
 use super::draw::block;
 use super::fit::{self, number, Align, Column, Piece, MUST};
-use super::theme::Theme;
+use super::theme::{liveness_badge, Theme};
 use crate::app::App;
 use crate::model::{human, Coded, Liveness, Role, RoleState, Sample, Side, HOLDER_RELAYED};
 
@@ -27,30 +27,26 @@ fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
             t.bad,
         );
     }
-    let (forms, style) = match side.holder.liveness {
+    let (glyph, word, style) = liveness_badge(side, t);
+    let forms = match side.holder.liveness {
         Liveness::Running => {
-            let word = format!("● {}", side.state_word());
             let restarted = app.alarms.restarted[side.role.index()].filter(|r| {
                 r.pid == side.line.pid
                     && app.live.unix_ns.saturating_sub(r.at_unix_ns) < RESTART_SHOWN_NS
             });
             match restarted.map(|r| r.was) {
-                Some(old) => (
-                    vec![
-                        format!("{word}, restarted (was pid {old})"),
-                        format!("{word}, restarted"),
-                        word,
-                    ],
-                    t.good,
-                ),
-                None => (vec![word], t.good),
+                Some(old) => vec![
+                    format!("{word}, restarted (was pid {old})"),
+                    format!("{word}, restarted"),
+                    word,
+                ],
+                None => vec![word],
             }
         }
-        Liveness::Stalled => (vec!["◐ STALLED".into()], t.bad),
-        Liveness::Dead => (vec!["✗ DEAD".into()], t.bad),
-        Liveness::Stopped => (vec!["■ stopped".into(), "stopped".into()], t.warn),
-        Liveness::Vacant => (vec!["vacant".into()], t.label),
-        Liveness::Unknown => (vec!["? unknown".into(), "?".into()], t.warn),
+        // Narrow forms: the word alone, or the glyph alone.
+        Liveness::Stopped => vec![word, side.state_word().to_owned()],
+        Liveness::Unknown => vec![word, glyph.to_owned()],
+        _ => vec![word],
     };
     (forms, style)
 }

@@ -22,12 +22,12 @@ use ratatui::Frame;
 
 use super::draw::{block, put_lines};
 use super::fit::{self, number, Align, Column, Piece, MUST};
-use super::theme::Theme;
+use super::theme::{liveness_badge, Theme};
 use crate::alarms::Severity;
 use crate::app::host::StateKind;
 use crate::app::layout::{host_screen, one_line, words, HostFocus};
 use crate::app::{App, HostColumn, HostRing, HostView};
-use crate::model::{human, Liveness, RingStatus, Role};
+use crate::model::{human, RingStatus, Role};
 
 /// Draws the whole host screen.
 pub fn render(frame: &mut Frame, app: &App, t: &Theme) {
@@ -284,27 +284,11 @@ fn role_cell(r: &HostRing, role: Role, t: &Theme) -> (Vec<String>, Style) {
         return (vec!["-".into()], t.label);
     };
     let side = s.side(role);
-    let (glyph, style) = match side.holder.liveness {
-        Liveness::Running => ("●", t.good),
-        Liveness::Stalled => ("◐", t.bad),
-        Liveness::Dead => ("✗", t.bad),
-        Liveness::Stopped => ("■", t.warn),
-        Liveness::Vacant => ("-", t.label),
-        Liveness::Unknown => ("?", t.warn),
-    };
-    let word = match side.holder.liveness {
-        Liveness::Vacant => side.state_word().to_owned(),
-        _ => format!("{glyph} {}", side.state_word()),
-    };
+    let (glyph, word, style) = liveness_badge(side, t);
     let pid = side.line.pid;
     if pid == 0 {
         return (
-            vec![
-                word.to_owned(),
-                word.to_owned(),
-                word.to_owned(),
-                glyph.to_owned(),
-            ],
+            vec![word.clone(), word.clone(), word, glyph.to_owned()],
             style,
         );
     }

@@ -3,6 +3,7 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::alarms::Severity;
+use crate::model::{Liveness, Side};
 
 /// Every style forge-top draws with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +128,24 @@ impl Theme {
             Severity::Critical => self.badge_bad,
         }
     }
+}
+
+/// A role's liveness as every panel draws it: its glyph, its label (the
+/// glyph and `Side::state_word`, a vacant role bare) and its style.
+pub fn liveness_badge(side: Side<'_>, t: &Theme) -> (&'static str, String, Style) {
+    let (glyph, style) = match side.holder.liveness {
+        Liveness::Running => ("●", t.good),
+        Liveness::Stalled => ("◐", t.bad),
+        Liveness::Dead => ("✗", t.bad),
+        Liveness::Stopped => ("■", t.warn),
+        Liveness::Vacant => ("-", t.label),
+        Liveness::Unknown => ("?", t.warn),
+    };
+    let label = match side.holder.liveness {
+        Liveness::Vacant => side.state_word().to_owned(),
+        _ => format!("{glyph} {}", side.state_word()),
+    };
+    (glyph, label, style)
 }
 
 #[cfg(test)]
