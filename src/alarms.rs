@@ -436,6 +436,11 @@ impl Alarms {
                 format!(", {}", side.line.program)
             };
             let was = self.seen[role.index()].replace(now);
+            // A restart is news only while the holder it names holds the
+            // role.
+            if self.restarted[role.index()].is_some_and(|r| r.pid != now.pid) {
+                self.restarted[role.index()] = None;
+            }
             let name = role.name();
             let text = match (was, now.liveness) {
                 (None, l) => Some((

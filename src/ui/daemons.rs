@@ -30,10 +30,8 @@ fn status(side: Side<'_>, app: &App, t: &Theme) -> (Vec<String>, Style) {
     let (glyph, word, style) = liveness_badge(side, t);
     let forms = match side.holder.liveness {
         Liveness::Running => {
-            let restarted = app.alarms.restarted[side.role.index()].filter(|r| {
-                r.pid == side.line.pid
-                    && app.live.unix_ns.saturating_sub(r.at_unix_ns) < RESTART_SHOWN_NS
-            });
+            let restarted = app.alarms.restarted[side.role.index()]
+                .filter(|r| app.live.unix_ns.saturating_sub(r.at_unix_ns) < RESTART_SHOWN_NS);
             match restarted.map(|r| r.was) {
                 Some(old) => vec![
                     format!("{word}, restarted (was pid {old})"),
