@@ -258,7 +258,7 @@ impl HostScanner {
         let listed = self.list();
         // /proc/locks, read once for the whole pass (when a ring first
         // needs it), not once per ring.
-        let table = LockTable::for_pass();
+        let table = LockTable::new();
         let gone: Vec<String> = self
             .tracked
             .keys()
@@ -514,7 +514,7 @@ mod tests {
         let _names = Names(vec![name.clone()]);
         let segment = Segment::create(&name, &opts()).unwrap();
         let observer = Observer::open(&name, Duration::ZERO).unwrap();
-        let table = LockTable::for_pass();
+        let table = LockTable::new();
         // The table is read now, before the producer exists.
         assert_eq!(
             observer.snapshot_in(&table).unwrap().producer.lock_held,
@@ -532,7 +532,7 @@ mod tests {
         drop(producer);
         assert_eq!(
             observer
-                .snapshot_in(&LockTable::for_pass())
+                .snapshot_in(&LockTable::new())
                 .unwrap()
                 .producer
                 .lock_held,

@@ -396,6 +396,9 @@ impl Observer {
     /// first, then the locks), and that must not look dead.
     pub(crate) fn snapshot_in(&self, table: &LockTable) -> Result<Snapshot, ObserveError> {
         self.check_size()?;
+        // A table read before this snapshot's state words may be older than
+        // a holder that took its role since: see the re-read below.
+        let table_predates = table.was_read();
         let h = self.header();
         let identity = IdentitySnapshot::read(&h.identity);
         let (tail, head) = self.indices();
@@ -410,7 +413,7 @@ impl Observer {
             .iter()
             .zip(lock_held)
             .any(|(side, h)| side.role_state == RoleState::Active && h != Some(true));
-        if active_unheld && table.is_shared() {
+        if active_unheld && table_predates {
             lock_held = held(self.role_locks());
         }
         [producer.lock_held, consumer.lock_held] = lock_held;
@@ -536,21 +539,13 @@ impl Observer {
 #[derive(Debug, Default)]
 pub(crate) struct LockTable {
     read: std::cell::OnceCell<Option<Vec<crate::process::KernelLock>>>,
-    shared: bool,
 }
 
 impl LockTable {
-    /// A table for one snapshot: read fresh when needed.
+    /// A table not read yet: read when first needed, then kept (for one
+    /// snapshot, or a pass over every ring of the host).
     pub(crate) fn new() -> Self {
         LockTable::default()
-    }
-
-    /// A table kept for a pass over many rings.
-    pub(crate) fn for_pass() -> Self {
-        LockTable {
-            shared: true,
-            ..LockTable::default()
-        }
     }
 
     /// The table, read now if it was not yet; `None` if the kernel would
@@ -559,8 +554,8 @@ impl LockTable {
         self.read.get_or_init(crate::process::host_locks).as_deref()
     }
 
-    /// Kept across rings (so possibly older than a snapshot's header read)?
-    fn is_shared(&self) -> bool {
-        self.shared
+    /// Read already (so possibly older than a header read after it)?
+    fn was_read(&self) -> bool {
+        self.read.get().is_some()
     }
 }
